@@ -1,0 +1,56 @@
+// The host process: configures, starts, reloads and stops the compiled-in modules.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "palaver/sdk/module.hpp"
+#include "palaver/sdk/status.hpp"
+
+namespace palaver::host {
+
+/// One compiled-in module (from the generated builtin list).
+struct BuiltinModule {
+  const char* id;
+  sdk::ModuleFactory factory;
+};
+
+/// The generated, explicit list of compiled-in modules, in dependency-friendly order.
+std::vector<BuiltinModule> BuiltinModules();
+
+struct StartupOptions {
+  bool foreground = true;
+  std::string version;
+};
+
+/// The lifecycle of architecture.md §3. Thread: the control (main) thread only.
+class Application {
+ public:
+  Application(std::vector<BuiltinModule> builtins, StartupOptions options);
+  ~Application();
+
+  /// Reads `config_path`, parses [palaver] and configures every enabled module. Reports every
+  /// problem of the file at once. Changes nothing that runs.
+  Status Configure(const std::filesystem::path& config_path);
+  /// Starts everything configured by the last Configure: store, modules in dependency order
+  /// (all-or-nothing), then the listeners.
+  Status Start();
+  /// SIGHUP: a full dry run of the new file first; a bad file leaves the running config in place.
+  Status Reload(const std::filesystem::path& config_path);
+  /// SIGTERM: stop accepting, drain, stop modules in reverse order. Idempotent.
+  void Stop();
+
+  /// Every config key each section accepts (section -> keys), found by configuring every
+  /// module with an empty section. Used by `--list-config-keys` and the example-config test.
+  static std::map<std::string, std::set<std::string>> AcceptedKeys(const std::vector<BuiltinModule>& builtins);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace palaver::host

@@ -1,0 +1,461 @@
+#include "palaver/host/application.hpp"
+
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <typeindex>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "host_config.hpp"
+#include "ini_file.hpp"
+#include "logging.hpp"
+#include "metrics_registry.hpp"
+#include "net_server.hpp"
+#include "palaver/sdk/host.hpp"
+#include "palaver/sdk/services/certificate_provider.hpp"
+#include "router.hpp"
+#include "settings_service.hpp"
+#include "sqlite_store.hpp"
+#include "worker_pool.hpp"
+
+namespace palaver::host {
+namespace {
+
+class ServiceRegistry final : public sdk::Services {
+ protected:
+  void PublishErased(std::type_index type, std::shared_ptr<void> service) override {
+    std::lock_guard lock(mu_);
+    if (service) services_[type] = std::move(service);
+    else services_.erase(type);
+  }
+  std::shared_ptr<void> FindErased(std::type_index type) const override {
+    std::lock_guard lock(mu_);
+    auto it = services_.find(type);
+    return it == services_.end() ? nullptr : it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::type_index, std::shared_ptr<void>> services_;
+};
+
+const char* HealthName(sdk::HealthState s) {
+  switch (s) {
+    case sdk::HealthState::kOk: return "ok";
+    case sdk::HealthState::kDegraded: return "degraded";
+    case sdk::HealthState::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+std::string Join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;
+  return out;
+}
+
+}  // namespace
+
+struct Application::Impl {
+  struct Slot;
+
+  // The sdk::Host one module sees.
+  class ModuleHost final : public sdk::Host {
+   public:
+    ModuleHost(Impl& app, const std::string& id) : app_(app), id_(id), router_(app.router, id) {}
+    const sdk::HostInfo& Info() const override { return app_.host_info; }
+    std::shared_ptr<spdlog::logger> Logger() override { return GetLogger(id_); }
+    sdk::Router& Http() override { return router_; }
+    sdk::NetLoop& Loop() override { return *app_.net; }
+    sdk::Workers& Pool() override { return *app_.workers; }
+    sdk::Store& Database() override { return *app_.store; }
+    sdk::Settings& Policy() override { return *app_.settings; }
+    sdk::Metrics& Stats() override { return app_.metrics; }
+    sdk::Services& Registry() override { return app_.services; }
+    Status SetRawFallback(std::shared_ptr<sdk::RawConnectionHandler> handler) override {
+      if (app_.raw_fallback && handler) {
+        return Fail(ErrorCode::kAlreadyExists, "another module already takes non-HTTP connections");
+      }
+      app_.raw_fallback = std::move(handler);
+      return OkStatus();
+    }
+
+   private:
+    Impl& app_;
+    std::string id_;
+    ModuleRouter router_;
+  };
+
+  struct Slot {
+    std::string id;
+    std::unique_ptr<sdk::Module> module;
+    sdk::ModuleInfo info;
+    bool enabled = false;
+    bool pending_enabled = false;
+    bool started = false;
+    std::unique_ptr<ModuleHost> host;
+  };
+
+  StartupOptions options;
+  std::vector<Slot> slots;
+  HostConfig host_config;          // running
+  HostConfig pending_host_config;  // from the last Configure
+  bool configured = false;
+  sdk::HostInfo host_info;
+  std::shared_ptr<spdlog::logger> log = GetLogger("palaver");
+
+  RouterImpl router;
+  MetricsRegistry metrics;
+  ServiceRegistry services;
+  std::unique_ptr<NetServer> net;
+  std::unique_ptr<WorkerPool> workers;
+  std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<SettingsService> settings;
+  std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
+  std::string metrics_token;
+  bool stopped = false;
+
+  Slot* Find(const std::string& id) {
+    for (auto& s : slots) {
+      if (s.id == id) return &s;
+    }
+    return nullptr;
+  }
+
+  Result<std::vector<Slot*>> StartOrder() {
+    std::vector<Slot*> order;
+    std::set<std::string> done, visiting;
+    std::function<Status(Slot&)> visit = [&](Slot& s) -> Status {
+      if (done.count(s.id)) return OkStatus();
+      if (visiting.count(s.id)) return Fail(ErrorCode::kInternal, "module dependency cycle at " + s.id);
+      visiting.insert(s.id);
+      for (const auto& dep : s.info.depends_on) {
+        Slot* d = Find(dep);
+        if (d != nullptr && d->enabled) PALAVER_RETURN_IF_ERROR(visit(*d));
+      }
+      visiting.erase(s.id);
+      done.insert(s.id);
+      order.push_back(&s);
+      return OkStatus();
+    };
+    for (auto& s : slots) {
+      if (s.enabled) PALAVER_RETURN_IF_ERROR(visit(s));
+    }
+    return order;
+  }
+
+  Status PrepareStateDir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Fail(ErrorCode::kFailedPrecondition, "cannot create state dir " + dir.string() + ": " + ec.message());
+    ::chmod(dir.c_str(), 0750);
+    auto probe = dir / ".palaverd-write-test";
+    {
+      std::ofstream out(probe);
+      out << "ok";
+      if (!out) return Fail(ErrorCode::kFailedPrecondition, "state dir " + dir.string() + " is not writable");
+    }
+    std::filesystem::remove(probe, ec);
+    return OkStatus();
+  }
+
+  void RegisterHostRoutes() {
+    auto trusted = [this](const sdk::Request& req) {
+      if (AnyContains(host_config.metrics_allow, req.peer)) return true;
+      if (metrics_token.empty()) return false;
+      auto auth = req.Header("authorization");
+      if (!auth || auth->size() < 7 || auth->substr(0, 7) != "Bearer ") return false;
+      std::string_view presented = auth->substr(7);
+      return presented.size() == metrics_token.size() &&
+             CRYPTO_memcmp(presented.data(), metrics_token.data(), metrics_token.size()) == 0;
+    };
+    sdk::Route health{.methods = {"GET"}, .path = "/healthz", .on_https = true, .on_http = true,
+                      .route_class = "healthz"};
+    (void)router.Add("palaver", health, [this, trusted](const sdk::Request& req, sdk::Responder respond) {
+      sdk::HealthState overall = sdk::HealthState::kOk;
+      std::string modules;
+      for (auto& s : slots) {
+        if (!s.started) continue;
+        sdk::Health h;
+        try {
+          h = s.module->CheckHealth();
+        } catch (...) {
+          h = {sdk::HealthState::kFailed, "health check threw"};
+        }
+        if (h.state > overall) overall = h.state;
+        modules += std::string(modules.empty() ? "" : ",") + "\"" + s.id + "\":{\"status\":\"" +
+                   HealthName(h.state) + "\",\"detail\":\"" + sdk::JsonEscape(h.detail) + "\"}";
+      }
+      std::string body = std::string("{\"status\":\"") + HealthName(overall) + "\"";
+      if (trusted(req)) body += ",\"version\":\"" + sdk::JsonEscape(options.version) + "\",\"modules\":{" + modules + "}";
+      body += "}";
+      auto r = sdk::Response::Json(overall == sdk::HealthState::kFailed ? 503 : 200, body);
+      r.SetHeader("cache-control", "no-store");
+      respond(std::move(r));
+    });
+    sdk::Route metrics_route{.methods = {"GET"}, .path = "/metrics", .on_https = true, .on_http = true,
+                             .route_class = "metrics"};
+    (void)router.Add("palaver", metrics_route, [this, trusted](const sdk::Request& req, sdk::Responder respond) {
+      if (!trusted(req)) {
+        respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "metrics from untrusted client",
+                                               "metrics are only served to allowed addresses or with the metrics token"}));
+        return;
+      }
+      for (auto& s : slots) {
+        auto& g = metrics.GetGauge("palaver_module_health", "Module health: 0 ok, 1 degraded, 2 failed, -1 stopped.",
+                                   {{"module", s.id}});
+        if (!s.started) {
+          g.Set(-1);
+          continue;
+        }
+        sdk::Health h;
+        try {
+          h = s.module->CheckHealth();
+        } catch (...) {
+          h.state = sdk::HealthState::kFailed;
+        }
+        g.Set(static_cast<int64_t>(h.state));
+      }
+      sdk::Response r;
+      r.body = metrics.RenderPrometheus();
+      r.SetHeader("content-type", "text/plain; version=0.0.4; charset=utf-8");
+      r.SetHeader("cache-control", "no-store");
+      respond(std::move(r));
+    });
+  }
+
+  void StopModules() {
+    for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
+      if (!it->started) continue;
+      try {
+        it->module->Stop();
+      } catch (const std::exception& e) {
+        log->error("module stop threw module={} err={}", it->id, e.what());
+      } catch (...) {
+        log->error("module stop threw module={}", it->id);
+      }
+      router.RemoveOwner(it->id);
+      it->started = false;
+      GetLogger(it->id)->info("module stopped");
+    }
+  }
+
+  void WriteRuntimeInfo(const std::string& trust_anchor) {
+    auto path = host_config.state_dir / "runtime.json";
+    std::ofstream out(path, std::ios::trunc);
+    out << "{\"pid\":" << ::getpid() << ",\"https_port\":" << net->BoundPort("https")
+        << ",\"http_port\":" << net->BoundPort("http") << ",\"ca_certificate\":\""
+        << sdk::JsonEscape(trust_anchor) << "\",\"version\":\"" << sdk::JsonEscape(options.version) << "\"}\n";
+  }
+};
+
+Application::Application(std::vector<BuiltinModule> builtins, StartupOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  for (const auto& b : builtins) {
+    Impl::Slot s;
+    s.id = b.id;
+    s.module = b.factory();
+    s.info = s.module->Info();
+    impl_->slots.push_back(std::move(s));
+  }
+}
+
+Application::~Application() { Stop(); }
+
+Status Application::Configure(const std::filesystem::path& config_path) {
+  PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadIniFile(config_path));
+  std::vector<std::string> problems;
+  for (const auto& [name, section] : file.sections) {
+    if (name != "palaver" && impl_->Find(name) == nullptr) {
+      problems.push_back(file.path + ":" + std::to_string(section.line) + ": unknown section [" + name +
+                         "] (no such module in this build)");
+    }
+  }
+  sdk::ConfigSection host_section = file.SectionOrEmpty("palaver");
+  sdk::ConfigReader host_reader(host_section);
+  HostConfig host_config = ParseHostConfig(host_reader);
+  for (auto& p : host_reader.Problems()) problems.push_back(std::move(p));
+
+  for (auto& s : impl_->slots) {
+    sdk::ConfigSection section = file.SectionOrEmpty(s.id);
+    sdk::ConfigReader reader(section);
+    s.pending_enabled = reader.Bool("enabled", s.info.enabled_by_default);
+    Status st;
+    try {
+      st = s.module->Configure(reader);
+    } catch (const std::exception& e) {
+      st = Fail(ErrorCode::kInternal, std::string("configure threw: ") + e.what());
+    }
+    if (!st) {
+      problems.push_back(section.file + ": [" + s.id + "]: " + st.error().message);
+    }
+    // A disabled module's keys are still checked: a typo should not wait until it is enabled.
+    for (auto& p : reader.Problems()) problems.push_back(std::move(p));
+  }
+  for (auto& s : impl_->slots) {
+    if (!s.pending_enabled) continue;
+    for (const auto& dep : s.info.depends_on) {
+      Impl::Slot* d = impl_->Find(dep);
+      if (d == nullptr || !d->pending_enabled) {
+        problems.push_back(config_path.string() + ": [" + s.id + "] needs module " + dep + ", which is " +
+                           (d == nullptr ? "not in this build" : "disabled"));
+      }
+    }
+  }
+  if (!problems.empty()) return Fail(ErrorCode::kInvalidArgument, Join(problems));
+  impl_->pending_host_config = std::move(host_config);
+  impl_->configured = true;
+  return OkStatus();
+}
+
+Status Application::Start() {
+  Impl& a = *impl_;
+  PALAVER_CHECK(a.configured);
+  a.host_config = a.pending_host_config;
+  for (auto& s : a.slots) s.enabled = s.pending_enabled;
+  const HostConfig& hc = a.host_config;
+  ApplyLogLevels(hc.log_level, hc.log_levels);
+
+  a.host_info.hostnames = hc.hostnames;
+  a.host_info.state_dir = hc.state_dir;
+  a.host_info.https_port = hc.https_port;
+  a.host_info.http_port = hc.http_redirect ? hc.http_port : -1;
+  a.host_info.foreground = a.options.foreground;
+  a.host_info.version = a.options.version;
+
+  PALAVER_RETURN_IF_ERROR(a.PrepareStateDir(hc.state_dir));
+  if (!hc.metrics_token_file.empty()) {
+    std::ifstream in(hc.metrics_token_file);
+    if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read metrics_token_file " + hc.metrics_token_file);
+    std::getline(in, a.metrics_token);
+    if (a.metrics_token.size() < 16) {
+      return Fail(ErrorCode::kFailedPrecondition, "metrics token in " + hc.metrics_token_file + " is shorter than 16 characters");
+    }
+  }
+  PALAVER_ASSIGN_OR_RETURN(a.store, SqliteStore::Open(hc.state_dir / "palaver.db", hc.busy_timeout));
+
+  a.net = std::make_unique<NetServer>(hc.limits, a.router, a.metrics, GetLogger("net"));
+  PALAVER_RETURN_IF_ERROR(a.net->Create());
+  a.workers = std::make_unique<WorkerPool>(hc.workers, *a.net, GetLogger("palaver"));
+  a.settings = std::make_unique<SettingsService>(*a.store, *a.net);
+  PALAVER_RETURN_IF_ERROR(a.settings->Init());
+  a.RegisterHostRoutes();
+
+  PALAVER_ASSIGN_OR_RETURN(auto order, a.StartOrder());
+  for (Impl::Slot* s : order) {
+    s->host = std::make_unique<Impl::ModuleHost>(a, s->id);
+    Status st;
+    try {
+      st = s->module->Start(*s->host);
+    } catch (const std::exception& e) {
+      st = Fail(ErrorCode::kInternal, std::string("start threw: ") + e.what());
+    }
+    s->started = true;  // Stop() must run even after a partial Start
+    if (!st) {
+      std::string msg = "module " + s->id + " failed to start: " + st.error().message;
+      a.StopModules();
+      return Fail(st.error().code, msg);
+    }
+    GetLogger(s->id)->info("module started");
+  }
+
+  std::vector<ListenerSpec> listeners;
+  listeners.push_back({"https", hc.listen_address, hc.https_port, true});
+  if (hc.http_redirect) listeners.push_back({"http", hc.listen_address, hc.http_port, false});
+  auto certs = a.services.Find<sdk::CertificateProvider>();
+  Status listen = a.net->Listen(listeners, certs, RedirectTarget{hc.hostnames.front(), hc.https_port}, a.raw_fallback);
+  if (!listen) {
+    a.StopModules();
+    return listen;
+  }
+  a.net->Start();
+  std::string trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
+  a.WriteRuntimeInfo(trust_anchor);
+  a.log->info("listening https={} http={} state_dir={}", a.net->BoundPort("https"), a.net->BoundPort("http"),
+              hc.state_dir.string());
+  return OkStatus();
+}
+
+Status Application::Reload(const std::filesystem::path& config_path) {
+  Impl& a = *impl_;
+  Status st = Configure(config_path);
+  if (!st) {
+    a.log->error("reload rejected, the running configuration stays in place:\n{}", st.error().message);
+    return st;
+  }
+  const HostConfig& next = a.pending_host_config;
+  const HostConfig& cur = a.host_config;
+  if (next.state_dir != cur.state_dir || next.https_port != cur.https_port || next.http_port != cur.http_port ||
+      next.listen_address != cur.listen_address || next.http_redirect != cur.http_redirect ||
+      next.workers != cur.workers || next.hostnames != cur.hostnames) {
+    a.log->warn("reload: changes to listeners, hostnames, state_dir or workers take effect after a restart");
+  }
+  a.host_config.log_level = next.log_level;
+  a.host_config.log_levels = next.log_levels;
+  a.host_config.metrics_allow = next.metrics_allow;
+  ApplyLogLevels(next.log_level, next.log_levels);
+  Status result = OkStatus();
+  for (auto& s : a.slots) {
+    if (s.pending_enabled != s.enabled) {
+      a.log->warn("reload: module {} is now {}; that takes effect after a restart", s.id,
+                  s.pending_enabled ? "enabled" : "disabled");
+      continue;
+    }
+    if (!s.started) continue;
+    Status r;
+    try {
+      r = s.module->Reload();
+    } catch (const std::exception& e) {
+      r = Fail(ErrorCode::kInternal, std::string("reload threw: ") + e.what());
+    }
+    if (!r && r.error().code == ErrorCode::kUnimplemented) {
+      a.log->warn("reload: changes to [{}] take effect after a restart", s.id);
+    } else if (!r) {
+      a.log->error("reload of module {} failed: {}", s.id, r.error().message);
+      result = r;
+    }
+  }
+  if (result) a.log->info("configuration reloaded file={}", config_path.string());
+  return result;
+}
+
+void Application::Stop() {
+  Impl& a = *impl_;
+  if (a.stopped || !a.net) return;
+  a.stopped = true;
+  a.log->info("stopping: draining requests timeout_ms={}", a.host_config.drain_timeout.count());
+  a.net->BeginDrain();
+  if (!a.net->WaitIdle(a.host_config.drain_timeout)) a.log->warn("drain deadline passed with requests in flight");
+  a.StopModules();
+  if (a.workers) a.workers->Shutdown();
+  a.net->Shutdown();
+  a.log->info("stopped");
+}
+
+std::map<std::string, std::set<std::string>> Application::AcceptedKeys(const std::vector<BuiltinModule>& builtins) {
+  std::map<std::string, std::set<std::string>> out;
+  sdk::ConfigSection host_section;
+  host_section.name = "palaver";
+  sdk::ConfigReader host_reader(host_section);
+  (void)ParseHostConfig(host_reader);
+  out["palaver"] = host_reader.KeysAsked();
+  for (const auto& b : builtins) {
+    auto module = b.factory();
+    sdk::ConfigSection section;
+    section.name = b.id;
+    sdk::ConfigReader reader(section);
+    (void)reader.Bool("enabled", true);
+    (void)module->Configure(reader);
+    out[b.id] = reader.KeysAsked();
+  }
+  return out;
+}
+
+}  // namespace palaver::host

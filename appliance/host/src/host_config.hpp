@@ -1,0 +1,35 @@
+// The [palaver] section: how the host process runs.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cidr.hpp"
+#include "net_server.hpp"
+#include "palaver/sdk/config.hpp"
+
+namespace palaver::host {
+
+struct HostConfig {
+  std::vector<std::string> hostnames;
+  std::filesystem::path state_dir;
+  std::string listen_address;
+  int https_port = 443;
+  int http_port = 80;
+  bool http_redirect = true;
+  int workers = 4;
+  std::string log_level = "info";
+  std::vector<std::string> log_levels;  // "id=level"
+  ServerLimits limits;
+  std::chrono::milliseconds drain_timeout{10000};
+  std::chrono::milliseconds busy_timeout{5000};
+  std::vector<Cidr> metrics_allow;
+  std::string metrics_token_file;
+};
+
+/// Parses `[palaver]`. Problems are recorded on `reader`.
+HostConfig ParseHostConfig(sdk::ConfigReader& reader);
+
+}  // namespace palaver::host

@@ -1,0 +1,120 @@
+#include "ini_file.hpp"
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace palaver::host {
+namespace {
+
+std::string Trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+bool ValidName(const std::string& s, bool allow_dot) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (!(std::islower(c) || std::isdigit(c) || c == '_' || (allow_dot && c == '.'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+sdk::ConfigSection IniFile::SectionOrEmpty(const std::string& name) const {
+  auto it = sections.find(name);
+  if (it != sections.end()) return it->second;
+  sdk::ConfigSection s;
+  s.name = name;
+  s.file = path;
+  return s;
+}
+
+Result<IniFile> ParseIni(const std::string& text, const std::string& path) {
+  IniFile file;
+  file.path = path;
+  std::vector<std::string> errors;
+  auto error = [&](int line, const std::string& why) { errors.push_back(path + ":" + std::to_string(line) + ": " + why); };
+  std::istringstream in(text);
+  std::string raw;
+  int line_no = 0;
+  sdk::ConfigSection* current = nullptr;
+  while (std::getline(in, raw)) {
+    ++line_no;
+    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    std::string line = Trim(raw);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      if (line.back() != ']') {
+        error(line_no, "section header must end with ']'");
+        current = nullptr;
+        continue;
+      }
+      std::string name = Trim(line.substr(1, line.size() - 2));
+      if (!ValidName(name, false)) {
+        error(line_no, "invalid section name \"" + name + "\" (lowercase letters, digits, '_')");
+        current = nullptr;
+        continue;
+      }
+      if (file.sections.count(name) != 0) {
+        error(line_no, "section [" + name + "] appears twice (first at line " +
+                           std::to_string(file.sections[name].line) + ")");
+        current = nullptr;
+        continue;
+      }
+      auto& s = file.sections[name];
+      s.name = name;
+      s.file = path;
+      s.line = line_no;
+      current = &s;
+      continue;
+    }
+    auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      error(line_no, "expected 'key = value', '[section]' or a '#' comment");
+      continue;
+    }
+    std::string key = Trim(line.substr(0, eq));
+    std::string value = Trim(line.substr(eq + 1));
+    if (!ValidName(key, true)) {
+      error(line_no, "invalid key \"" + key + "\" (lowercase letters, digits, '_', '.')");
+      continue;
+    }
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (current == nullptr) {
+      error(line_no, "key \"" + key + "\" outside of a [section]");
+      continue;
+    }
+    auto existing = current->entries.find(key);
+    if (existing != current->entries.end()) {
+      error(line_no, "[" + current->name + "] " + key + " set twice (first at line " +
+                         std::to_string(existing->second.line) + ")");
+      continue;
+    }
+    current->entries[key] = sdk::ConfigEntry{value, line_no};
+  }
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;
+    return Fail(ErrorCode::kInvalidArgument, msg);
+  }
+  return file;
+}
+
+Result<IniFile> LoadIniFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kNotFound, "cannot read config file " + path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Fail(ErrorCode::kUnavailable, "error reading config file " + path.string());
+  std::string text = ss.str();
+  if (text.find('\0') != std::string::npos) {
+    return Fail(ErrorCode::kInvalidArgument, path.string() + ": not a text file (contains NUL bytes)");
+  }
+  return ParseIni(text, path.string());
+}
+
+}  // namespace palaver::host

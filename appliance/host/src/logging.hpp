@@ -1,0 +1,21 @@
+// Logging set-up: one sink and pattern for the process, one named logger per module.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace palaver::host {
+
+/// Installs the stderr sink and pattern. Call once, first thing in main.
+void InitLogging();
+/// The named logger (created on first use with the shared sink). Thread-safe.
+std::shared_ptr<spdlog::logger> GetLogger(const std::string& name);
+/// Applies `default_level` to every logger, then `id=level` overrides, then SPDLOG_LEVEL.
+void ApplyLogLevels(const std::string& default_level, const std::vector<std::string>& overrides);
+
+}  // namespace palaver::host

@@ -1,0 +1,123 @@
+// palaverd: the Palaver meeting server. One process, pluggable modules.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "palaver/host/application.hpp"
+
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/palaver/palaver.cfg";
+
+void PrintHelp() {
+  std::printf(
+      "Usage: palaverd [--config FILE]\n"
+      "       palaverd --check-config FILE\n"
+      "       palaverd --list-config-keys\n"
+      "       palaverd --version | --help\n"
+      "\n"
+      "Runs the Palaver meeting server in the foreground (systemd runs it as a service).\n"
+      "\n"
+      "  --config FILE         config file (default %s)\n"
+      "  --check-config FILE   validate FILE, print every problem, exit 0 when valid\n"
+      "  --list-config-keys    print every key each config section accepts\n"
+      "  --version             print the version\n"
+      "\n"
+      "Signals: SIGHUP reloads the config (a bad file is rejected and the running config kept),\n"
+      "SIGTERM or SIGINT stops gracefully.\n",
+      kDefaultConfig);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = kDefaultConfig;
+  std::string check_path;
+  bool list_keys = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto need_value = [&](const char* flag) -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "palaverd: %s needs a value\n", flag);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      PrintHelp();
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("palaverd %s\n", PALAVER_VERSION);
+      return 0;
+    } else if (arg == "--config" || arg == "-c") {
+      config_path = need_value("--config");
+    } else if (arg == "--check-config") {
+      check_path = need_value("--check-config");
+    } else if (arg == "--list-config-keys") {
+      list_keys = true;
+    } else {
+      std::fprintf(stderr, "palaverd: unknown argument '%s' (see --help)\n", arg.c_str());
+      return 2;
+    }
+  }
+
+  auto builtins = palaver::host::BuiltinModules();
+  if (list_keys) {
+    for (const auto& [section, keys] : palaver::host::Application::AcceptedKeys(builtins)) {
+      for (const auto& k : keys) std::printf("%s.%s\n", section.c_str(), k.c_str());
+    }
+    return 0;
+  }
+
+  // Block the signals we handle before any thread starts, so only sigwait() sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION});
+  if (!check_path.empty()) {
+    auto st = app.Configure(check_path);
+    if (!st) {
+      std::fprintf(stderr, "%s\n", st.error().message.c_str());
+      return 2;
+    }
+    std::printf("%s: ok\n", check_path.c_str());
+    return 0;
+  }
+
+  auto st = app.Configure(config_path);
+  if (!st) {
+    std::fprintf(stderr, "palaverd: invalid configuration:\n%s\n", st.error().message.c_str());
+    return 2;
+  }
+  st = app.Start();
+  if (!st) {
+    std::fprintf(stderr, "palaverd: cannot start: %s\n", st.error().message.c_str());
+    app.Stop();
+    return 1;
+  }
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      (void)app.Reload(config_path);
+      continue;
+    }
+    break;
+  }
+  app.Stop();
+  spdlog::shutdown();
+  return 0;
+}

@@ -1,0 +1,108 @@
+// HTTP request/response value types and the router modules mount handlers on.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "palaver/sdk/status.hpp"
+
+namespace palaver::sdk {
+
+/// Which listener a request came in on.
+enum class Listener { kHttps, kHttp };
+
+/// A parsed HTTP request (HTTP/1.1 or HTTP/2). Header names are lowercase.
+/// Value type; the host fills it on the net loop before calling the handler.
+struct Request {
+  std::string method;   // "GET"
+  std::string path;     // percent-decoded, dot-segments removed, always starting with /
+  std::string query;    // raw query string, without '?'
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string peer;     // client address, e.g. "127.0.0.1" or "::1"
+  std::string host;     // Host / :authority, lowercased, without port
+  std::string authority;  // Host / :authority as sent (may include port)
+  Listener listener = Listener::kHttps;
+  int http_version = 1;  // 1 or 2
+
+  /// First header value with this (lowercase) name.
+  std::optional<std::string_view> Header(std::string_view lowercase_name) const;
+  /// Percent-decoded value of a query parameter.
+  std::optional<std::string> QueryParam(std::string_view name) const;
+  bool IsTls() const { return listener == Listener::kHttps; }
+};
+
+/// A file region streamed from disk in chunks from the net loop (for large files).
+struct FileBody {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+/// An HTTP response. Set `body` or `file`, not both.
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // lowercase names
+  std::string body;
+  std::optional<FileBody> file;
+  /// For HEAD: send headers (with the Content-Length of the full body) but no body.
+  bool head_only = false;
+
+  void SetHeader(std::string_view lowercase_name, std::string value);
+  std::optional<std::string_view> Header(std::string_view lowercase_name) const;
+  uint64_t ContentLength() const { return file ? file->length : body.size(); }
+
+  static Response Text(int status, std::string text);
+  /// `json` must already be serialized JSON.
+  static Response Json(int status, std::string json);
+  /// `{"error": "<code name>", "error_description": "<public message>"}` with the mapped status.
+  static Response FromError(const Error& error);
+  static Response Redirect(int status, std::string location);
+};
+
+/// Hands a handler's response back to the connection. Callable once, from any thread: off the
+/// net loop it is posted there. If the client went away first, the response is dropped.
+using Responder = std::function<void(Response)>;
+/// A route handler. Runs on the net loop: must not block (use Workers for blocking work).
+using Handler = std::function<void(const Request&, Responder)>;
+/// A response filter: sees every response before it is sent (security headers etc.).
+/// Runs on the net loop.
+using ResponseFilter = std::function<void(const Request&, Response&)>;
+
+/// How a route's path matches.
+enum class Match { kExact, kPrefix };
+
+/// A route: methods (empty = any of GET/HEAD), path, listeners it serves on.
+struct Route {
+  std::vector<std::string> methods;
+  std::string path;
+  Match match = Match::kExact;
+  bool on_https = true;
+  bool on_http = false;
+  /// Largest request body accepted (413 above).
+  int64_t max_body_bytes = 64 * 1024;
+  /// Label for metrics (`route="..."`); defaults to the module id.
+  std::string route_class;
+};
+
+/// Routes requests to handlers. Longest matching path wins; exact beats prefix.
+/// Thread-safe: routes may be added and removed from any thread (modules do it in Start/Stop).
+class Router {
+ public:
+  virtual ~Router() = default;
+  virtual Status Add(Route route, Handler handler) = 0;
+  virtual void AddFilter(ResponseFilter filter) = 0;
+};
+
+/// Escapes a string for inclusion in a JSON string literal (without the quotes).
+std::string JsonEscape(std::string_view s);
+/// Percent-decodes; nullopt for malformed escapes or an encoded NUL.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space);
+
+}  // namespace palaver::sdk

@@ -1,0 +1,62 @@
+// The Module interface every palaverd module implements, and its lifecycle.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "palaver/sdk/config.hpp"
+#include "palaver/sdk/status.hpp"
+
+namespace palaver::sdk {
+
+class Host;
+
+/// Static facts about a module.
+struct ModuleInfo {
+  std::string id;           // lowercase; also the config section, logger name, metric prefix
+  std::string description;
+  std::vector<std::string> depends_on;  // ids that must start first (if enabled)
+  bool enabled_by_default = true;
+};
+
+enum class HealthState { kOk, kDegraded, kFailed };
+
+struct Health {
+  HealthState state = HealthState::kOk;
+  std::string detail;
+};
+
+/// The lifecycle (architecture.md §3):
+///   Configure (pure, also the dry run of a reload) → Start (dependency order) →
+///   [Configure → Reload]* → Stop (reverse order; idempotent; also after a partial Start).
+/// Thread: the host's control thread calls Configure/Start/Reload/Stop, never concurrently.
+/// CheckHealth may be called from any thread.
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  virtual ModuleInfo Info() const = 0;
+
+  /// Parses and validates the module's section into a pending config. No sockets, files,
+  /// threads or other side effects. Report problems through `section.Reject(...)` (and return
+  /// OK) or return an error; the host collects the problems of every module.
+  virtual Status Configure(ConfigReader& section) = 0;
+
+  /// Acquires resources and registers routes, services, settings and metrics, using the config
+  /// of the last successful Configure.
+  virtual Status Start(Host& host) = 0;
+
+  /// Applies the config of the last successful Configure to a running module.
+  /// Returns kUnimplemented if the change needs a restart of the process (the host says so).
+  virtual Status Reload() { return Fail(ErrorCode::kUnimplemented, "reload not supported"); }
+
+  virtual void Stop() = 0;
+
+  /// Non-blocking, thread-safe.
+  virtual Health CheckHealth() const { return {}; }
+};
+
+using ModuleFactory = std::unique_ptr<Module> (*)();
+
+}  // namespace palaver::sdk

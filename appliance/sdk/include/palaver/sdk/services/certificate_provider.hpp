@@ -1,0 +1,48 @@
+// CertificateProvider: the current certificate (chain + key) per server name.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+typedef struct x509_st X509;
+typedef struct evp_pkey_st EVP_PKEY;
+
+namespace palaver::sdk {
+
+/// A loaded certificate chain with its private key. Immutable once built; shared by
+/// reference-counted pointer so a swap never frees a certificate a handshake is using.
+struct TlsIdentity {
+  std::string chain_pem;  // leaf first
+  std::string key_pem;
+  std::vector<std::string> names;  // DNS names the leaf covers
+  std::chrono::system_clock::time_point not_after;
+  std::string source;     // "files", "local-ca", "acme"
+  // Parsed forms for the TLS stack (owned; freed with the identity).
+  X509* leaf = nullptr;
+  std::vector<X509*> intermediates;
+  EVP_PKEY* key = nullptr;
+
+  TlsIdentity() = default;
+  TlsIdentity(const TlsIdentity&) = delete;
+  TlsIdentity& operator=(const TlsIdentity&) = delete;
+  ~TlsIdentity();
+};
+
+/// Published by the `tls` module. Thread-safe; ForName is non-blocking (called per handshake).
+class CertificateProvider {
+ public:
+  virtual ~CertificateProvider() = default;
+  /// The identity for an SNI name (empty: no SNI). Never null once the module started.
+  virtual std::shared_ptr<const TlsIdentity> ForName(std::string_view server_name) const = 0;
+  /// Called (on an unspecified thread) after any certificate changed.
+  virtual uint64_t OnChange(std::function<void()> fn) = 0;
+  /// Path of a CA certificate users must trust (the generated local CA), or empty.
+  virtual std::string TrustAnchorPath() const = 0;
+};
+
+}  // namespace palaver::sdk

@@ -1,0 +1,42 @@
+#include <gtest/gtest.h>
+
+#include "palaver/sdk/http.hpp"
+
+namespace palaver::sdk {
+namespace {
+
+TEST(PercentDecode, DecodesAndRejectsMalformed) {
+  EXPECT_EQ(PercentDecode("a%2Fb", false), "a/b");
+  EXPECT_EQ(PercentDecode("a+b", true), "a b");
+  EXPECT_EQ(PercentDecode("a+b", false), "a+b");
+  EXPECT_FALSE(PercentDecode("%", false));
+  EXPECT_FALSE(PercentDecode("%4", false));
+  EXPECT_FALSE(PercentDecode("%zz", false));
+  EXPECT_FALSE(PercentDecode("a%00b", false));
+  EXPECT_EQ(PercentDecode("%2e%2E", false), "..");
+}
+
+TEST(Request, QueryParamDecodesValues) {
+  Request r;
+  r.query = "a=1&name=J%C3%BCrgen+M&flag&x=%zz";
+  EXPECT_EQ(r.QueryParam("a"), "1");
+  EXPECT_EQ(r.QueryParam("name"), "J\xC3\xBCrgen M");
+  EXPECT_EQ(r.QueryParam("flag"), "");
+  EXPECT_FALSE(r.QueryParam("x"));
+  EXPECT_FALSE(r.QueryParam("missing"));
+}
+
+TEST(Response, FromErrorUsesPublicMessageOnly) {
+  Error e{ErrorCode::kNotFound, "sql: SELECT secret", "no such \"user\""};
+  Response r = Response::FromError(e);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, R"({"error":"not_found","error_description":"no such \"user\""})");
+  EXPECT_EQ(r.Header("content-type"), "application/json");
+}
+
+TEST(JsonEscape, EscapesControlAndHtml) {
+  EXPECT_EQ(JsonEscape("a\"b\\c\n\x01<"), "a\\\"b\\\\c\\n\\u0001\\u003c");
+}
+
+}  // namespace
+}  // namespace palaver::sdk

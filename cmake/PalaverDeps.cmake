@@ -1,0 +1,12 @@
+# Third-party dependencies, all from Debian 12 packages (see debian/control and scripts/deps.sh).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(tl-expected REQUIRED)
+find_package(Poco REQUIRED COMPONENTS Foundation JSON)
+pkg_check_modules(LWS REQUIRED IMPORTED_TARGET libwebsockets)
+if(PALAVER_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

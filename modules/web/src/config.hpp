@@ -1,0 +1,21 @@
+// [web] config.
+#pragma once
+
+#include <string>
+
+#include "palaver/sdk/config.hpp"
+
+namespace palaver::web {
+
+struct WebConfig {
+  std::string root = "/usr/share/palaver/webui";
+  std::string hsts = "max-age=31536000";
+  std::string frame_ancestors = "'none'";
+  std::string meet_config_file;
+  bool redirect_root = true;
+};
+
+/// Parses [web]; problems are recorded on `reader`. Pure.
+WebConfig ParseWebConfig(sdk::ConfigReader& reader);
+
+}  // namespace palaver::web

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages a group of tasks needs, skipping those already present.
+# Usage: scripts/deps.sh build|test|bench ...   (as root, or with sudo available)
+set -euo pipefail
+
+build=(build-essential cmake ninja-build pkg-config libwebsockets-dev libpoco-dev libspdlog-dev
+       libsqlite3-dev libssl-dev libexpected-dev libgtest-dev libgmock-dev openssl)
+test=(curl nghttp2-client python3 procps iproute2)
+bench=(nginx caddy nghttp2-client procps)
+
+want=()
+for group in "$@"; do
+  case "$group" in
+    build) want+=("${build[@]}") ;;
+    test) want+=("${test[@]}") ;;
+    bench) want+=("${bench[@]}") ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for pkg in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "Installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# Reference servers for benchmarks must not start as system services.
+if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy)$'; then
+  $sudo mkdir -p /usr/sbin
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    trap '$sudo rm -f '"$policy" EXIT
+  fi
+fi
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
