@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
     app.Stop();
     return 1;
   }
+  std::fprintf(stdout, "%s", app.Summary().c_str());
+  std::fflush(stdout);
 
   for (;;) {
     int sig = 0;

@@ -119,6 +119,7 @@ struct Application::Impl {
   std::unique_ptr<SettingsService> settings;
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
+  std::string trust_anchor;
   bool stopped = false;
 
   Slot* Find(const std::string& id) {
@@ -227,6 +228,62 @@ struct Application::Impl {
       r.SetHeader("content-type", "text/plain; version=0.0.4; charset=utf-8");
       r.SetHeader("cache-control", "no-store");
       respond(std::move(r));
+    });
+    RegisterLogLevelRoute(trusted);
+  }
+
+  // Live log levels for operators (conventions: "an admin route that changes levels live").
+  // Same audience as /metrics; PUT only (a cross-site form cannot send PUT without CORS).
+  void RegisterLogLevelRoute(std::function<bool(const sdk::Request&)> trusted) {
+    sdk::Route route{.methods = {"GET", "PUT"}, .path = "/admin/api/v1/log-levels", .max_body_bytes = 4096,
+                     .route_class = "admin"};
+    (void)router.Add("palaver", route, [trusted](const sdk::Request& req, sdk::Responder respond) {
+      if (!trusted(req)) {
+        respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "log levels from untrusted client",
+                                               "only allowed addresses or the metrics token may change log levels"}));
+        return;
+      }
+      if (auto origin = req.Header("origin"); origin && *origin != "https://" + req.authority) {
+        respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "cross-origin log level change",
+                                               "cross-origin requests are refused"}));
+        return;
+      }
+      if (req.method == "PUT") {
+        std::vector<std::pair<std::string, spdlog::level::level_enum>> changes;
+        std::string item;
+        std::string body = req.body + ",";
+        for (char c : body) {
+          if (c != ',' && c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            item.push_back(c);
+            continue;
+          }
+          if (item.empty()) continue;
+          auto eq = item.find('=');
+          std::string level = eq == std::string::npos ? "" : item.substr(eq + 1);
+          auto parsed = spdlog::level::from_str(level);
+          bool known_level = parsed != spdlog::level::off || level == "off";
+          if (eq == std::string::npos || eq == 0 || !known_level) {
+            respond(sdk::Response::FromError(Error{ErrorCode::kInvalidArgument, "bad log level item",
+                                                   "expected <logger>=<level>[, ...] with levels trace, debug, "
+                                                   "info, warn, error, critical, off"}));
+            return;
+          }
+          changes.emplace_back(item.substr(0, eq), parsed);
+          item.clear();
+        }
+        for (const auto& [name, level] : changes) {
+          GetLogger(name)->set_level(level);
+          GetLogger("palaver")->info("log level changed logger={} level={} client={}", name,
+                                     spdlog::level::to_string_view(level), req.peer);
+        }
+      }
+      std::string out = "{";
+      spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
+        out += std::string(out.size() > 1 ? "," : "") + "\"" + sdk::JsonEscape(l->name()) + "\":\"" +
+               std::string(spdlog::level::to_string_view(l->level()).data(),
+                           spdlog::level::to_string_view(l->level()).size()) + "\"";
+      });
+      respond(sdk::Response::Json(200, out + "}"));
     });
   }
 
@@ -376,8 +433,8 @@ Status Application::Start() {
     return listen;
   }
   a.net->Start();
-  std::string trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
-  a.WriteRuntimeInfo(trust_anchor);
+  a.trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
+  a.WriteRuntimeInfo(a.trust_anchor);
   a.log->info("listening https={} http={} state_dir={}", a.net->BoundPort("https"), a.net->BoundPort("http"),
               hc.state_dir.string());
   return OkStatus();
@@ -437,6 +494,24 @@ void Application::Stop() {
   if (a.workers) a.workers->Shutdown();
   a.net->Shutdown();
   a.log->info("stopped");
+}
+
+std::string Application::Summary() const {
+  const Impl& a = *impl_;
+  int port = a.net ? a.net->BoundPort("https") : -1;
+  std::string url = "https://" + a.host_config.hostnames.front() + (port == 443 ? "" : ":" + std::to_string(port)) + "/";
+  std::string out = "palaverd " + a.options.version + " is running.\n";
+  out += "  Open:            " + url + "\n";
+  if (a.net && a.net->BoundPort("http") >= 0) {
+    out += "  Plain HTTP:      port " + std::to_string(a.net->BoundPort("http")) + " redirects to HTTPS\n";
+  }
+  if (!a.trust_anchor.empty()) {
+    out += "  CA certificate:  " + a.trust_anchor + "\n";
+    out += "                   (import it into your browser or system trust store to trust " + url + ")\n";
+  }
+  out += "  Stop:            press Ctrl-C, or: kill -TERM " + std::to_string(::getpid()) + "\n";
+  out += "  Reload config:   kill -HUP " + std::to_string(::getpid()) + "\n";
+  return out;
 }
 
 std::map<std::string, std::set<std::string>> Application::AcceptedKeys(const std::vector<BuiltinModule>& builtins) {

@@ -92,6 +92,7 @@ class RawConn final : public sdk::RawConnection {
 namespace {
 
 constexpr size_t kChunk = 32 * 1024;
+constexpr size_t kH2Chunk = 16 * 1024;
 
 int HttpCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* server = static_cast<NetServer*>(lws_context_user(lws_get_context(wsi)));
@@ -199,6 +200,8 @@ NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& m
                      std::shared_ptr<spdlog::logger> log)
     : limits_(limits), router_(router), metrics_(metrics), log_(std::move(log)) {
   connections_open_ = &metrics_.GetGauge("http_connections_open", "Open client connections.");
+  header_timeouts_ = &metrics_.GetCounter("http_header_timeouts_total",
+                                          "Connections closed for not sending request headers in time.");
   connections_refused_ = &metrics_.GetCounter("http_connections_refused_total",
                                               "Connections refused (per-address or total limit, draining).");
 }
@@ -218,13 +221,17 @@ Status NetServer::Create() {
                  LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.user = this;
-  info.max_http_header_data = static_cast<unsigned short>(std::min(limits_.max_header_bytes, 65535));
+  // lws drops a connection whose headers overflow its buffer; keep that buffer at the maximum
+  // and enforce max_header_bytes ourselves so an oversized request gets a 431.
+  info.max_http_header_data = 65535;
   info.max_http_header_pool = 0;
   info.timeout_secs = static_cast<unsigned int>(limits_.header_timeout.count());
   info.timeout_secs_ah_idle = static_cast<unsigned int>(limits_.header_timeout.count());
   info.keepalive_timeout = static_cast<int>(limits_.idle_timeout.count());
   info.fd_limit_per_thread = static_cast<unsigned int>(limits_.max_connections + 64);
   info.count_threads = 1;
+  // Per-thread service buffer; it bounds one TLS read/write, so it must hold an HTTP/2 frame.
+  info.pt_serv_buf_size = 64 * 1024;
   context_ = lws_create_context(&info);
   if (context_ == nullptr) return Fail(ErrorCode::kInternal, "cannot create the network context");
   return OkStatus();
@@ -449,16 +456,29 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
 
     case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
       std::string peer = PeerOf(wsi);
-      connection_peers_[wsi] = peer;
+      connection_peers_[wsi] = ConnInfo{peer, false};
       connections_per_ip_[peer]++;
       connections_open_->Add(1);
+      // The client has header_timeout to complete its first request's headers (TLS handshake
+      // included); later requests on the connection are bounded by idle_timeout.
+      lws_set_timer_usecs(wsi, static_cast<lws_usec_t>(limits_.header_timeout.count()) * LWS_USEC_PER_SEC);
+      return 0;
+    }
+
+    case LWS_CALLBACK_TIMER: {
+      auto it = connection_peers_.find(wsi);
+      if (it != connection_peers_.end() && !it->second.got_request) {
+        log_->debug("closing connection client={} reason=header_timeout", it->second.peer);
+        header_timeouts_->Inc();
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, LWS_TO_KILL_ASYNC);
+      }
       return 0;
     }
 
     case LWS_CALLBACK_WSI_DESTROY: {
       auto it = connection_peers_.find(wsi);
       if (it != connection_peers_.end()) {
-        auto pc = connections_per_ip_.find(it->second);
+        auto pc = connections_per_ip_.find(it->second.peer);
         if (pc != connections_per_ip_.end() && --pc->second <= 0) connections_per_ip_.erase(pc);
         connection_peers_.erase(it);
         connections_open_->Add(-1);
@@ -526,11 +546,14 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
   if (req.path.empty() || req.path[0] != '/') req.path = "/" + req.path;
 
   // Query: lws keeps the arguments url-decoded, one fragment each; re-encode them.
-  char frag[4096];
+  std::string frag;
   for (int i = 0;; ++i) {
-    int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+    int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (flen <= 0) break;
+    frag.assign(static_cast<size_t>(flen) + 1, '\0');
+    int n = lws_hdr_copy_fragment(wsi, frag.data(), flen + 1, WSI_TOKEN_HTTP_URI_ARGS, i);
     if (n < 0) break;
-    std::string_view f(frag, static_cast<size_t>(n));
+    std::string_view f(frag.data(), static_cast<size_t>(n));
     size_t eq = f.find('=');
     if (!req.query.empty()) req.query += '&';
     req.query += QueryEncode(f.substr(0, eq));
@@ -567,6 +590,9 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
   req.authority = host ? Lower(std::string(*host)) : std::string();
   req.host = StripPort(req.authority);
 
+  if (auto conn = connection_peers_.find(lws_get_network_wsi(wsi)); conn != connection_peers_.end()) {
+    conn->second.got_request = true;
+  }
   exchanges_[wsi] = ex;
   in_flight_++;
   lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
@@ -576,6 +602,13 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
     RespondNow(*ex, sdk::Response::Text(501, "Method not implemented.\n"));
     return 0;
   }
+  size_t header_bytes = req.path.size() + req.query.size();
+  for (const auto& [n, v] : req.headers) header_bytes += n.size() + v.size() + 4;
+  if (header_bytes > static_cast<size_t>(limits_.max_header_bytes)) {
+    ex->close_after = true;
+    RespondNow(*ex, sdk::Response::Text(431, "Request header fields too large.\n"));
+    return 0;
+  }
   if (!req.host.empty() && !ValidHostHeader(req.authority)) {
     ex->close_after = true;
     RespondNow(*ex, sdk::Response::Text(400, "Bad Host header.\n"));
@@ -583,7 +616,9 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
   }
 
   RouteMatch match = router_.Lookup(req.method, req.path, req.listener);
-  if (match.kind != RouteMatch::Kind::kFound && req.listener == sdk::Listener::kHttp) {
+  // ACME HTTP-01 answers must come from the plain listener itself, never via a redirect.
+  bool acme_path = req.path.rfind("/.well-known/acme-challenge/", 0) == 0;
+  if (match.kind != RouteMatch::Kind::kFound && req.listener == sdk::Listener::kHttp && !acme_path) {
     ex->route_class = "redirect";
     std::string host_for_redirect = ValidHostHeader(req.host) && !req.host.empty() ? req.host : redirect_.canonical_host;
     std::string location = "https://" + host_for_redirect;
@@ -712,8 +747,17 @@ int NetServer::Writeable(lws* wsi) {
         return -1;
       }
     }
-    if (!no_body) {
+    const bool send_body = !no_body && !r.head_only && total > 0;
+    if (send_body) {
+      // Lets lws track the body for keep-alive (HTTP/1.1) and END_STREAM (HTTP/2).
       if (lws_add_http_header_content_length(wsi, total, &p, end)) return -1;
+    } else if (!no_body) {
+      // HEAD, or an empty body: state the length without making lws wait for body bytes.
+      std::string len = std::to_string(total);
+      if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>("content-length:"),
+                                      reinterpret_cast<const unsigned char*>(len.data()),
+                                      static_cast<int>(len.size()), &p, end))
+        return -1;
     }
     if (ex->close_after && lws_get_network_wsi(wsi) == wsi) {
       static const char kClose[] = "close";
@@ -721,16 +765,22 @@ int NetServer::Writeable(lws* wsi) {
                                       reinterpret_cast<const unsigned char*>(kClose), 5, &p, end))
         return -1;
     }
-    if (lws_finalize_write_http_header(wsi, start, &p, end)) return -1;
+    if (lws_finalize_http_header(wsi, &p, end)) return -1;
+    int flags = LWS_WRITE_HTTP_HEADERS | (send_body ? 0 : LWS_WRITE_H2_STREAM_END);
+    int len = static_cast<int>(p - start);
+    if (lws_write(wsi, start, static_cast<size_t>(len), static_cast<lws_write_protocol>(flags)) != len) return -1;
     ex->headers_sent = true;
-    if (no_body || r.head_only || total == 0) goto complete;
+    if (!send_body) goto complete;
     lws_callback_on_writable(wsi);
     return 0;
   }
 
   {
     uint64_t remaining = total - ex->body_pos;
-    size_t chunk = static_cast<size_t>(std::min<uint64_t>(remaining, kChunk));
+    // HTTP/2 DATA frames may not exceed the peer's SETTINGS_MAX_FRAME_SIZE (16 KB by default),
+    // and lws writes one frame per lws_write.
+    size_t limit = lws_get_network_wsi(wsi) != wsi ? kH2Chunk : kChunk;
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(remaining, limit));
     lws_fileofs_t allowance = lws_get_peer_write_allowance(wsi);
     if (allowance >= 0 && static_cast<uint64_t>(allowance) < chunk) chunk = static_cast<size_t>(allowance);
     if (chunk == 0) {

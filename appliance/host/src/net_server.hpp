@@ -136,7 +136,11 @@ class NetServer final : public sdk::NetLoop {
 
   // Loop only.
   std::unordered_map<lws*, std::shared_ptr<Exchange>> exchanges_;
-  std::unordered_map<lws*, std::string> connection_peers_;  // network connections
+  struct ConnInfo {
+    std::string peer;
+    bool got_request = false;
+  };
+  std::unordered_map<lws*, ConnInfo> connection_peers_;  // network connections
   std::unordered_map<std::string, int> connections_per_ip_;
   std::unordered_map<lws*, std::unique_ptr<RawConn>> raw_conns_;
   std::unordered_map<std::string, sdk::Counter*> request_counters_;
@@ -148,6 +152,7 @@ class NetServer final : public sdk::NetLoop {
 
   sdk::Gauge* connections_open_ = nullptr;
   sdk::Counter* connections_refused_ = nullptr;
+  sdk::Counter* header_timeouts_ = nullptr;
 };
 
 }  // namespace palaver::host

@@ -43,6 +43,8 @@ class Application {
   Status Reload(const std::filesystem::path& config_path);
   /// SIGTERM: stop accepting, drain, stop modules in reverse order. Idempotent.
   void Stop();
+  /// After Start: a few lines for a person at the console (URL, CA certificate, how to stop).
+  std::string Summary() const;
 
   /// Every config key each section accepts (section -> keys), found by configuring every
   /// module with an empty section. Used by `--list-config-keys` and the example-config test.

@@ -1,0 +1,206 @@
+"""Starts the real palaverd on loopback with a temp state dir and talks to it with real clients."""
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+PALAVERD = os.environ.get("PALAVERD", os.path.join(os.path.dirname(__file__), "../../build/appliance/palaverd"))
+SOURCE = os.environ.get("PALAVER_SOURCE", os.path.join(os.path.dirname(__file__), "../.."))
+
+
+def write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w" if isinstance(text, str) else "wb") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+class Palaverd:
+    """One palaverd process. `sections` maps section -> {key: value}, merged over test defaults."""
+
+    def __init__(self, sections=None, site=None, expect_start=True):
+        self.dir = tempfile.mkdtemp(prefix="palaver-it-")
+        self.state = os.path.join(self.dir, "state")
+        self.site = site or os.path.join(SOURCE, "webui")
+        self.config_path = os.path.join(self.dir, "palaver.cfg")
+        self.sections = {
+            "palaver": {"hostnames": "localhost", "state_dir": self.state, "listen": "127.0.0.1",
+                        "https_port": "0", "http_port": "0", "log_level": "info",
+                        "header_timeout": "3s", "body_timeout": "3s", "drain_timeout": "10s"},
+            "web": {"root": self.site},
+        }
+        for name, kv in (sections or {}).items():
+            self.sections.setdefault(name, {}).update(kv)
+        self.write_config()
+        self.proc = None
+        self.https_port = None
+        self.http_port = None
+        if expect_start:
+            self.start()
+
+    def write_config(self, extra_text=""):
+        lines = []
+        for name, kv in self.sections.items():
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {v}" for k, v in kv.items()]
+            lines.append("")
+        write(self.config_path, "\n".join(lines) + extra_text)
+
+    def start(self):
+        self.out = open(os.path.join(self.dir, "stdout.log"), "wb")
+        self.err = open(os.path.join(self.dir, "stderr.log"), "wb")
+        self.proc = subprocess.Popen([PALAVERD, "--config", self.config_path], stdout=self.out, stderr=self.err)
+        runtime = os.path.join(self.state, "runtime.json")
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"palaverd exited with {self.proc.returncode}:\n{self.stderr()}")
+            if os.path.exists(runtime):
+                try:
+                    info = json.load(open(runtime))
+                except ValueError:
+                    time.sleep(0.02)
+                    continue
+                if info.get("pid") == self.proc.pid:
+                    self.https_port = info["https_port"]
+                    self.http_port = info["http_port"]
+                    self.ca = info["ca_certificate"]
+                    return
+            time.sleep(0.02)
+        raise AssertionError("palaverd did not start in time:\n" + self.stderr())
+
+    def run_once(self, timeout=15):
+        """Runs palaverd expecting it to exit; returns (code, stdout, stderr)."""
+        r = subprocess.run([PALAVERD, "--config", self.config_path], capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout, r.stderr
+
+    def stderr(self):
+        self.err.flush() if self.proc else None
+        p = os.path.join(self.dir, "stderr.log")
+        return open(p, errors="replace").read() if os.path.exists(p) else ""
+
+    def stdout(self):
+        p = os.path.join(self.dir, "stdout.log")
+        return open(p, errors="replace").read() if os.path.exists(p) else ""
+
+    def url(self, path, host="localhost"):
+        return f"https://{host}:{self.https_port}{path}"
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def reload(self, wait_for=None, timeout=10):
+        before = len(self.stderr())
+        self.signal(signal.SIGHUP)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            tail = self.stderr()[before:]
+            if wait_for is None and any(m in tail for m in ("configuration reloaded", "reload rejected", "reload of module")):
+                return tail
+            if wait_for is not None and wait_for in tail:
+                return tail
+            time.sleep(0.05)
+        raise AssertionError("no reload outcome in log:\n" + self.stderr()[before:])
+
+    def stop(self, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- clients -------------------------------------------------------------------------
+
+    def curl(self, path, *args, http="--http1.1", host="localhost", url=None, check=True):
+        """Returns (status, headers dict (lowercase, last wins), body bytes, http_version)."""
+        body_file = os.path.join(self.dir, "curl.body")
+        cmd = ["curl", "-sS", "--max-time", "20", "--cacert", self.ca, http,
+               "--resolve", f"localhost:{self.https_port}:127.0.0.1",
+               "-D", "-", "-o", body_file, "-w", "\n%{http_version}"]
+        cmd += list(args)
+        cmd.append(url or self.url(path, host))
+        r = subprocess.run(cmd, capture_output=True, timeout=30)
+        if check and r.returncode != 0:
+            raise AssertionError(f"curl failed ({r.returncode}): {r.stderr.decode()}")
+        text = r.stdout.decode("latin-1")
+        head, _, version = text.rpartition("\n")
+        blocks = [b for b in head.replace("\r\n", "\n").split("\n\n") if b.strip()]
+        status, headers = 0, {}
+        if blocks:
+            lines = blocks[-1].split("\n")
+            status = int(lines[0].split()[1])
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+        body = open(body_file, "rb").read() if os.path.exists(body_file) else b""
+        if os.path.exists(body_file):
+            os.remove(body_file)
+        return status, headers, body, version.strip()
+
+    def tls_socket(self, server_name="localhost", alpn=("http/1.1",)):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.set_alpn_protocols(list(alpn))
+        raw = socket.create_connection(("127.0.0.1", self.https_port), timeout=10)
+        return ctx.wrap_socket(raw, server_hostname=server_name)
+
+
+def http_exchange(sock, request_bytes, read_timeout=5):
+    """Sends raw bytes and reads one HTTP/1.1 response (headers + Content-Length body; no body
+    for HEAD requests)."""
+    sock.settimeout(read_timeout)
+    sock.sendall(request_bytes)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    if request_bytes.startswith(b"HEAD "):
+        return head + b"\r\n\r\n" + rest
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v.strip())
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return head + b"\r\n\r\n" + rest
+
+
+def status_of(response_bytes):
+    try:
+        return int(response_bytes.split(b"\r\n", 1)[0].split()[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+class PalaverTestCase(unittest.TestCase):
+    """A test case owning one palaverd per class (`sections` class attribute)."""
+    sections = None
+    site = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Palaverd(cls.sections, site=cls.site() if callable(cls.site) else cls.site)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()

@@ -1,0 +1,376 @@
+"""HTTP behaviour of the real palaverd: HTTP/2 by ALPN, static files, headers, bad input."""
+import gzip
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import Palaverd, PalaverTestCase, http_exchange, status_of, write
+
+BIG = 3 * 1024 * 1024
+
+
+def make_site():
+    root = tempfile.mkdtemp(prefix="palaver-site-")
+    meet = os.path.join(root, "meet")
+    write(os.path.join(meet, "index.html"), "<!doctype html><title>Meet</title><p>index</p>")
+    js = "console.log('palaver');\n" * 400
+    write(os.path.join(meet, "assets", "app-B6xk9aQ2.js"), js)
+    with open(os.path.join(meet, "assets", "app-B6xk9aQ2.js.gz"), "wb") as f:
+        f.write(gzip.compress(js.encode()))
+    write(os.path.join(meet, "service-worker.js"), "self.addEventListener('fetch', () => {});")
+    write(os.path.join(meet, ".env"), "SECRET=1")
+    with open(os.path.join(meet, "big.bin"), "wb") as f:
+        f.write(os.urandom(BIG))
+    write(os.path.join(root, "secret.txt"), "outside the meet root")
+    return root
+
+
+class StaticAndHeaders(PalaverTestCase):
+    site = staticmethod(make_site)
+
+    def test_http2_is_negotiated_by_alpn(self):
+        status, _, body, version = self.server.curl("/meet/", http="--http2")
+        self.assertEqual((status, version), (200, "2"))
+        self.assertIn(b"index", body)
+        status, _, _, version = self.server.curl("/meet/", http="--http1.1")
+        self.assertEqual((status, version), (200, "1.1"))
+
+    def test_nghttp_client_speaks_h2(self):
+        r = subprocess.run(["nghttp", "-nv",
+                            f"https://127.0.0.1:{self.server.https_port}/meet/"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("h2", r.stdout)
+        self.assertIn(":status: 200", r.stdout)
+
+    def test_index_headers(self):
+        status, h, _, _ = self.server.curl("/meet/")
+        self.assertEqual(status, 200)
+        self.assertEqual(h["content-type"], "text/html; charset=utf-8")
+        self.assertEqual(h["cache-control"], "no-cache")
+        self.assertEqual(h["strict-transport-security"], "max-age=31536000")
+        self.assertEqual(h["x-content-type-options"], "nosniff")
+        self.assertEqual(h["referrer-policy"], "no-referrer")
+        csp = h["content-security-policy"]
+        self.assertIn("default-src 'self'", csp)
+        self.assertIn(f"connect-src 'self' wss://localhost:{self.server.https_port};", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertEqual(h["x-frame-options"], "DENY")
+
+    def test_spa_fallback_and_missing_assets(self):
+        for path in ["/meet/r/call", "/meet/r/group/public/team%20x", "/meet/r/join/conference/a/b"]:
+            status, h, body, _ = self.server.curl(path)
+            self.assertEqual(status, 200, path)
+            self.assertIn(b"index", body)
+            self.assertEqual(h["cache-control"], "no-cache")
+        status, _, _, _ = self.server.curl("/meet/assets/missing-X1y2Z3w4.js")
+        self.assertEqual(status, 404)
+
+    def test_redirects_to_slash(self):
+        status, h, _, _ = self.server.curl("/meet")
+        self.assertEqual(status, 301)
+        self.assertEqual(h["location"], "/meet/")
+        status, h, _, _ = self.server.curl("/")
+        self.assertEqual((status, h["location"]), (302, "/meet/"))
+
+    def test_hashed_asset_is_immutable_and_precompressed(self):
+        status, h, body, _ = self.server.curl("/meet/assets/app-B6xk9aQ2.js", "-H", "Accept-Encoding: gzip")
+        self.assertEqual(status, 200)
+        self.assertEqual(h["content-encoding"], "gzip")
+        self.assertEqual(h["cache-control"], "public, max-age=31536000, immutable")
+        self.assertEqual(h["vary"], "Accept-Encoding")
+        self.assertEqual(gzip.decompress(body).decode().count("palaver"), 400)
+        status, h, body, _ = self.server.curl("/meet/assets/app-B6xk9aQ2.js")
+        self.assertNotIn("content-encoding", h)
+        self.assertEqual(body.decode().count("palaver"), 400)
+        self.assertEqual(h["content-type"], "text/javascript; charset=utf-8")
+
+    def test_service_worker_not_cached(self):
+        status, h, _, _ = self.server.curl("/meet/service-worker.js")
+        self.assertEqual((status, h["cache-control"]), (200, "no-cache"))
+
+    def test_etag_and_if_none_match(self):
+        _, h, _, _ = self.server.curl("/meet/index.html")
+        etag = h["etag"]
+        status, h2, body, _ = self.server.curl("/meet/index.html", "-H", f"If-None-Match: {etag}")
+        self.assertEqual(status, 304)
+        self.assertEqual(body, b"")
+        status, _, _, _ = self.server.curl("/meet/index.html", "-H", 'If-None-Match: "other"')
+        self.assertEqual(status, 200)
+        # The gzip variant has its own ETag.
+        _, hg, _, _ = self.server.curl("/meet/assets/app-B6xk9aQ2.js", "-H", "Accept-Encoding: gzip")
+        _, hi, _, _ = self.server.curl("/meet/assets/app-B6xk9aQ2.js")
+        self.assertNotEqual(hg["etag"], hi["etag"])
+
+    def test_byte_ranges(self):
+        full = open(os.path.join(self.server.site, "meet", "big.bin"), "rb").read()
+        status, h, body, _ = self.server.curl("/meet/big.bin", "-H", "Range: bytes=10-19")
+        self.assertEqual(status, 206)
+        self.assertEqual(h["content-range"], f"bytes 10-19/{BIG}")
+        self.assertEqual(body, full[10:20])
+        status, h, body, _ = self.server.curl("/meet/big.bin", "-H", "Range: bytes=-5", http="--http2")
+        self.assertEqual((status, body), (206, full[-5:]))
+        status, h, _, _ = self.server.curl("/meet/big.bin", "-H", f"Range: bytes={BIG}-")
+        self.assertEqual(status, 416)
+        self.assertEqual(h["content-range"], f"bytes */{BIG}")
+
+    def test_large_file_streams_intact_over_h1_and_h2(self):
+        full = open(os.path.join(self.server.site, "meet", "big.bin"), "rb").read()
+        for http in ("--http1.1", "--http2"):
+            status, h, body, _ = self.server.curl("/meet/big.bin", http=http)
+            self.assertEqual(status, 200)
+            self.assertEqual(int(h["content-length"]), BIG)
+            self.assertEqual(body, full, http)
+
+    def test_head_has_length_but_no_body(self):
+        status, h, body, _ = self.server.curl("/meet/big.bin", "-I")
+        self.assertEqual(status, 200)
+        self.assertEqual(int(h["content-length"]), BIG)
+        # The connection stays usable after HEAD: two requests on one connection.
+        with self.server.tls_socket() as s:
+            r1 = http_exchange(s, b"HEAD /meet/index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            self.assertEqual(status_of(r1), 200)
+            self.assertFalse(r1.split(b"\r\n\r\n", 1)[1])
+            r2 = http_exchange(s, b"GET /meet/index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            self.assertEqual(status_of(r2), 200)
+            self.assertIn(b"index", r2)
+
+    def test_path_traversal_is_refused(self):
+        for path in ["/meet/../secret.txt", "/meet/../../etc/passwd", "/meet/%2e%2e/secret.txt",
+                     "/meet/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/meet/..%2fsecret.txt", "/meet/.env",
+                     "/meet/%2eenv", "/meet/assets/..%5c..%5csecret.txt"]:
+            status, _, body, _ = self.server.curl(path, "--path-as-is")
+            self.assertNotIn(b"outside the meet root", body, path)
+            self.assertNotIn(b"root:", body, path)
+            self.assertNotIn(b"SECRET", body, path)
+
+    def test_meet_config_json(self):
+        status, h, body, _ = self.server.curl("/api/config/v1/kopano/meet/config.json", "-H", "Kopano-XSRF: 1")
+        self.assertEqual(status, 200)
+        self.assertTrue(h["content-type"].startswith("application/json"))
+        self.assertEqual(h["cache-control"], "no-cache, no-store, must-revalidate")
+        cfg = json.loads(body)
+        self.assertEqual(cfg["apiPrefix"], "/api/gc/v1")
+        self.assertFalse(cfg["guests"]["enabled"])
+        self.assertIn("kopano/kwm", cfg["oidc"]["scope"])
+        status, _, _, _ = self.server.curl("/api/config/v1/kopano/other/config.json")
+        self.assertEqual(status, 404)
+
+    def test_unknown_route_and_method(self):
+        status, _, _, _ = self.server.curl("/nope")
+        self.assertEqual(status, 404)
+        status, h, _, _ = self.server.curl("/healthz", "-X", "DELETE")
+        self.assertEqual(status, 405)
+        self.assertIn("GET", h["allow"])
+        status, _, _, _ = self.server.curl("/healthz", "-X", "FROBNICATE")
+        self.assertIn(status, (400, 403, 405, 501))  # lws refuses unknown methods with 403
+        status, _, _, _ = self.server.curl("/healthz")
+        self.assertEqual(status, 200)
+
+
+class PlainListener(PalaverTestCase):
+    def test_redirects_to_https_keeping_path_and_query(self):
+        r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                            f"http://127.0.0.1:{self.server.http_port}/meet/r/call?x=1&y=a%20b"],
+                           capture_output=True, text=True, timeout=20)
+        code, location = r.stdout.split(" ", 1)
+        self.assertEqual(code, "301")
+        self.assertEqual(location, f"https://127.0.0.1:{self.server.https_port}/meet/r/call?x=1&y=a%20b")
+
+    def test_acme_challenge_path_is_not_redirected(self):
+        r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                            f"http://127.0.0.1:{self.server.http_port}/.well-known/acme-challenge/token"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertNotEqual(r.stdout, "301")
+
+    def test_bad_host_header_does_not_reach_location(self):
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=5) as s:
+            resp = http_exchange(s, b"GET / HTTP/1.1\r\nHost: evil.example\"><script>\r\n\r\n")
+        self.assertNotIn(b"<script>", resp)
+
+
+class BadInput(PalaverTestCase):
+    sections = {"palaver": {"max_connections_per_ip": "8", "max_header_size": "4k"}}
+
+    def raw(self, data, tls=True):
+        if tls:
+            s = self.server.tls_socket()
+        else:
+            s = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=5)
+        with s:
+            try:
+                return http_exchange(s, data)
+            except (ConnectionResetError, socket.timeout, OSError):
+                return b""
+
+    def assert_alive(self):
+        status, _, _, _ = self.server.curl("/healthz")
+        self.assertEqual(status, 200)
+
+    def test_malformed_request_lines(self):
+        for junk in [b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET /x HTTP/9.9\r\nHost: a\r\n\r\n",
+                     b"\x00\x01\x02\x03\r\n\r\n", b"GET /meet/ HTTP/1.1\r\nNoColonHere\r\n\r\n"]:
+            resp = self.raw(junk)
+            # libwebsockets answers an unparseable request line with 403 or closes; either way
+            # nothing is served and the server keeps running.
+            self.assertIn(status_of(resp), (0, 400, 403, 404, 405, 501, 505), junk)
+            self.assert_alive()
+
+    def test_oversized_headers_get_431(self):
+        for header in (b"Cookie: ", b"Authorization: Bearer ", b"User-Agent: "):
+            big = b"GET /meet/ HTTP/1.1\r\nHost: localhost\r\n" + header + b"a" * 8000 + b"\r\n\r\n"
+            resp = self.raw(big)
+            self.assertEqual(status_of(resp), 431, resp[:200])
+        long_url = b"GET /meet/?q=" + b"x" * 8000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        self.assertEqual(status_of(self.raw(long_url)), 431)
+        self.assert_alive()
+
+    def test_header_block_beyond_the_parser_buffer_is_closed(self):
+        # Headers libwebsockets does not know are bounded by its 64 KB buffer: past it the
+        # connection is closed without an answer (documented), and nothing else is affected.
+        huge = b"GET /meet/ HTTP/1.1\r\nHost: localhost\r\n" + b"".join(
+            b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(80)) + b"\r\n"
+        resp = self.raw(huge)
+        self.assertIn(status_of(resp), (0, 431))
+        self.assert_alive()
+
+    def test_oversized_body_gets_413(self):
+        # The log-level route takes at most 4 KB.
+        status, _, _, _ = self.server.curl("/admin/api/v1/log-levels", "-X", "PUT", "--data-binary", "x" * 10000)
+        self.assertEqual(status, 413)
+        self.assert_alive()
+
+    def test_chunked_body_is_refused_clearly(self):
+        resp = self.raw(b"PUT /admin/api/v1/log-levels HTTP/1.1\r\nHost: localhost\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        self.assertIn(status_of(resp), (400, 411), resp[:200])
+        self.assert_alive()
+
+    def test_slow_header_client_is_cut_off(self):
+        s = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=10)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")  # never finishes the headers
+        start = time.time()
+        try:
+            data = s.recv(100)
+        except ConnectionResetError:
+            data = b""
+        elapsed = time.time() - start
+        s.close()
+        self.assertIn(status_of(data), (0, 408), data)
+        self.assertLess(elapsed, 9, "header_timeout is 3s in this test")
+        self.assert_alive()
+
+    def test_slow_body_client_is_cut_off(self):
+        s = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=10)
+        # The plain listener only redirects, so use TLS to reach a body-taking route.
+        s.close()
+        t = self.server.tls_socket()
+        t.settimeout(10)
+        t.sendall(b"PUT /admin/api/v1/log-levels HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nweb=")
+        start = time.time()
+        try:
+            data = t.recv(100)
+        except (ConnectionResetError, OSError):
+            data = b""
+        elapsed = time.time() - start
+        t.close()
+        self.assertIn(status_of(data), (0, 408))
+        self.assertLess(elapsed, 9, "body_timeout is 3s in this test")
+        self.assert_alive()
+
+    def test_too_many_connections_from_one_address(self):
+        socks = []
+        try:
+            for _ in range(8):
+                socks.append(socket.create_connection(("127.0.0.1", self.server.http_port), timeout=5))
+            time.sleep(0.3)
+            extra = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=5)
+            extra.settimeout(5)
+            try:
+                extra.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                data = extra.recv(100)
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            extra.close()
+            self.assertEqual(data, b"", "the 9th connection must be refused")
+        finally:
+            for s in socks:
+                s.close()
+        time.sleep(0.3)
+        self.assert_alive()
+        _, _, body, _ = self.server.curl("/metrics")
+        self.assertIn(b"http_connections_refused_total", body)
+
+
+class MetricsAndHealth(PalaverTestCase):
+    def test_metrics_on_loopback(self):
+        self.server.curl("/meet/")
+        status, h, body, _ = self.server.curl("/metrics")
+        self.assertEqual(status, 200)
+        self.assertTrue(h["content-type"].startswith("text/plain; version=0.0.4"))
+        text = body.decode()
+        self.assertRegex(text, r'http_requests_total\{route="web",code="200"\} [1-9]')
+        self.assertIn("http_connections_open", text)
+        self.assertIn('palaver_module_health{module="web"} 0', text)
+
+    def test_detailed_health_on_loopback(self):
+        status, _, body, _ = self.server.curl("/healthz")
+        self.assertEqual(status, 200)
+        health = json.loads(body)
+        self.assertEqual(health["status"], "ok")
+        self.assertEqual(health["modules"]["web"]["status"], "ok")
+
+    def test_log_levels_route(self):
+        status, _, body, _ = self.server.curl("/admin/api/v1/log-levels", "-X", "PUT", "--data-binary", "web=debug")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["web"], "debug")
+        status, _, _, _ = self.server.curl("/admin/api/v1/log-levels", "-X", "PUT", "--data-binary", "web=loud")
+        self.assertEqual(status, 400)
+        status, _, _, _ = self.server.curl("/admin/api/v1/log-levels", "-X", "PUT", "--data-binary", "web=info",
+                                           "-H", "Origin: https://evil.example")
+        self.assertEqual(status, 403)
+
+
+class MetricsFromOutside(unittest.TestCase):
+    """With loopback not in metrics_allow, the world sees only the overall status."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="palaver-token-")
+        cls.token = "t0ken-" + "x" * 20
+        write(os.path.join(cls.dir, "token"), cls.token + "\n", 0o600)
+        cls.server = Palaverd({"palaver": {"metrics_allow": "10.0.0.0/8",
+                                           "metrics_token_file": os.path.join(cls.dir, "token")}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def test_metrics_refused_without_token(self):
+        status, _, body, _ = self.server.curl("/metrics")
+        self.assertEqual(status, 403)
+        self.assertNotIn(b"http_requests_total", body)
+        status, _, _, _ = self.server.curl("/metrics", "-H", "Authorization: Bearer wrong-token-xxxxxxxxxxxx")
+        self.assertEqual(status, 403)
+
+    def test_metrics_with_token(self):
+        status, _, body, _ = self.server.curl("/metrics", "-H", f"Authorization: Bearer {self.token}")
+        self.assertEqual(status, 200)
+        self.assertIn(b"http_requests_total", body)
+
+    def test_health_is_summary_only(self):
+        status, _, body, _ = self.server.curl("/healthz")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body), {"status": "ok"})
+
+    def test_token_is_not_logged(self):
+        self.server.curl("/metrics", "-H", f"Authorization: Bearer {self.token}")
+        self.assertNotIn(self.token, self.server.stderr())
+
+
+if __name__ == "__main__":
+    unittest.main()
