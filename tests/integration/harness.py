@@ -11,6 +11,8 @@ import time
 import unittest
 
 PALAVERD = os.environ.get("PALAVERD", os.path.join(os.path.dirname(__file__), "../../build/appliance/palaverd"))
+PALAVERD_TESTBED = os.environ.get("PALAVERD_TESTBED",
+                                  os.path.join(os.path.dirname(__file__), "../../build/tests/palaverd-testbed"))
 SOURCE = os.environ.get("PALAVER_SOURCE", os.path.join(os.path.dirname(__file__), "../.."))
 
 
@@ -24,7 +26,8 @@ def write(path, text, mode=0o644):
 class Palaverd:
     """One palaverd process. `sections` maps section -> {key: value}, merged over test defaults."""
 
-    def __init__(self, sections=None, site=None, expect_start=True):
+    def __init__(self, sections=None, site=None, expect_start=True, binary=None):
+        self.binary = binary or PALAVERD
         self.dir = tempfile.mkdtemp(prefix="palaver-it-")
         self.state = os.path.join(self.dir, "state")
         self.site = site or os.path.join(SOURCE, "webui")
@@ -55,7 +58,7 @@ class Palaverd:
     def start(self):
         self.out = open(os.path.join(self.dir, "stdout.log"), "wb")
         self.err = open(os.path.join(self.dir, "stderr.log"), "wb")
-        self.proc = subprocess.Popen([PALAVERD, "--config", self.config_path], stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out, stderr=self.err)
         runtime = os.path.join(self.state, "runtime.json")
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -77,7 +80,7 @@ class Palaverd:
 
     def run_once(self, timeout=15):
         """Runs palaverd expecting it to exit; returns (code, stdout, stderr)."""
-        r = subprocess.run([PALAVERD, "--config", self.config_path], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([self.binary, "--config", self.config_path], capture_output=True, text=True, timeout=timeout)
         return r.returncode, r.stdout, r.stderr
 
     def stderr(self):
@@ -204,3 +207,87 @@ class PalaverTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.server.close()
+
+
+class WsClient:
+    """A minimal RFC 6455 client over an existing (TLS) socket, for tests."""
+
+    def __init__(self, sock, path, host="localhost"):
+        import base64
+        import hashlib
+        self.sock = sock
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                      f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head, _, self.buf = data.partition(b"\r\n\r\n")
+        self.status = status_of(head)
+        if self.status == 101:
+            want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+            if b"sec-websocket-accept: " + want not in head.lower().replace(want.lower(), want):
+                raise AssertionError("bad Sec-WebSocket-Accept: " + head.decode())
+
+    def send_frame(self, payload, opcode=1, fin=True):
+        mask = os.urandom(4)
+        header = bytes([(0x80 if fin else 0) | opcode])
+        n = len(payload)
+        if n < 126:
+            header += bytes([0x80 | n])
+        elif n < 65536:
+            header += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            header += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def send(self, text):
+        self.send_frame(text.encode() if isinstance(text, str) else text, 1)
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        """Returns (opcode, payload) of the next data or close message; answers pings."""
+        message, first_opcode = b"", None
+        while True:
+            b0, b1 = self._read(2)
+            fin, opcode, n = b0 & 0x80, b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._read(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._read(8), "big")
+            payload = self._read(n)
+            if opcode == 9:
+                self.send_frame(payload, 10)
+                continue
+            if opcode == 10:
+                continue
+            if opcode == 8:
+                return 8, payload
+            if first_opcode is None:
+                first_opcode = opcode
+            message += payload
+            if fin:
+                return first_opcode, message
+
+    def close_code(self):
+        """Reads until a close frame; returns its status code (None if the socket just closed)."""
+        try:
+            while True:
+                opcode, payload = self.recv()
+                if opcode == 8:
+                    return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+        except (ConnectionError, OSError):
+            return None

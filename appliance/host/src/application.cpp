@@ -298,6 +298,7 @@ struct Application::Impl {
         log->error("module stop threw module={}", it->id);
       }
       router.RemoveOwner(it->id);
+      if (net) net->CloseWebSockets(it->id);
       it->started = false;
       GetLogger(it->id)->info("module stopped");
     }
@@ -378,6 +379,9 @@ Status Application::Start() {
   a.host_config = a.pending_host_config;
   for (auto& s : a.slots) s.enabled = s.pending_enabled;
   const HostConfig& hc = a.host_config;
+  // Create every logger first so that configured and SPDLOG_LEVEL levels reach all of them.
+  GetLogger("net");
+  for (auto& s : a.slots) GetLogger(s.id);
   ApplyLogLevels(hc.log_level, hc.log_levels);
 
   a.host_info.hostnames = hc.hostnames;

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
+#include <future>
 
 #include <libwebsockets.h>
 #include <spdlog/spdlog.h>
@@ -87,6 +89,86 @@ class RawConn final : public sdk::RawConnection {
   std::deque<std::vector<uint8_t>> queue_;
   size_t queued_ = 0;
   bool closing_ = false;
+};
+
+// One WebSocket. Thread: net loop only.
+class WsConn final : public sdk::WebSocket {
+ public:
+  WsConn(NetServer& server, lws* wsi, uint64_t id, std::shared_ptr<const WebSocketEntry> entry, sdk::Request request)
+      : server_(server), wsi_(wsi), id_(id), entry_(std::move(entry)), request_(std::move(request)) {}
+
+  bool Send(std::string_view text) override {
+    return Queue(reinterpret_cast<const uint8_t*>(text.data()), text.size(), LWS_WRITE_TEXT);
+  }
+  bool SendBinary(std::span<const uint8_t> bytes) override { return Queue(bytes.data(), bytes.size(), LWS_WRITE_BINARY); }
+  void Close(int code, std::string_view reason) override {
+    if (closing_) return;
+    closing_ = true;
+    close_code_ = code;
+    close_reason_ = std::string(reason.substr(0, 120));
+    // A peer that never lets us write the close frame is dropped after a few seconds.
+    lws_set_timeout(wsi_, PENDING_TIMEOUT_CLOSE_SEND, 5);
+    lws_callback_on_writable(wsi_);
+  }
+  uint64_t Id() const override { return id_; }
+  const std::string& Peer() const override { return request_.peer; }
+  const sdk::Request& UpgradeRequest() const override { return request_; }
+  size_t QueuedBytes() const override { return queued_; }
+
+  // Writes one queued message, or the close frame. Returns -1 to close the connection.
+  int Write() {
+    if (!queue_.empty()) {
+      auto& [buf, type] = queue_.front();
+      size_t n = buf.size() - LWS_PRE;
+      if (lws_write(wsi_, buf.data() + LWS_PRE, n, type) < static_cast<int>(n)) return -1;
+      queued_ -= n;
+      queue_.pop_front();
+      server_.ws_out_->Inc();
+      if (!queue_.empty() || closing_) lws_callback_on_writable(wsi_);
+      return 0;
+    }
+    if (closing_) {
+      lws_close_reason(wsi_, static_cast<lws_close_status>(close_code_),
+                       reinterpret_cast<unsigned char*>(close_reason_.data()), close_reason_.size());
+      return -1;
+    }
+    return 0;
+  }
+
+  const std::shared_ptr<const WebSocketEntry>& Entry() const { return entry_; }
+  bool open = false;
+  bool detached = false;  // the owning module stopped: no more handler calls
+  std::string partial;
+  bool partial_binary = false;
+
+ private:
+  bool Queue(const uint8_t* data, size_t size, lws_write_protocol type) {
+    if (closing_) return false;
+    if (queued_ + size > entry_->route.max_queued_bytes) {
+      server_.ws_slow_closed_->Inc();
+      queue_.clear();
+      queued_ = 0;
+      Close(LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue full");
+      return false;
+    }
+    std::vector<uint8_t> buf(LWS_PRE + size);
+    if (size > 0) std::memcpy(buf.data() + LWS_PRE, data, size);
+    queue_.emplace_back(std::move(buf), type);
+    queued_ += size;
+    lws_callback_on_writable(wsi_);
+    return true;
+  }
+
+  NetServer& server_;
+  lws* wsi_;
+  uint64_t id_;
+  std::shared_ptr<const WebSocketEntry> entry_;
+  sdk::Request request_;
+  std::deque<std::pair<std::vector<uint8_t>, lws_write_protocol>> queue_;
+  size_t queued_ = 0;
+  bool closing_ = false;
+  int close_code_ = LWS_CLOSE_STATUS_NORMAL;
+  std::string close_reason_;
 };
 
 namespace {
@@ -191,7 +273,7 @@ void LwsLog(int level, const char* line) {
   std::string_view msg(line);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.remove_suffix(1);
   if (level & LLL_ERR) log->debug("lws: {}", msg);  // per-connection failures: debug + metrics
-  else log->trace("lws: {}", msg);
+  else log->trace("lws: {}", msg);  // warnings and, with PALAVER_LWS_LOGLEVEL, more
 }
 
 }  // namespace
@@ -202,6 +284,13 @@ NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& m
   connections_open_ = &metrics_.GetGauge("http_connections_open", "Open client connections.");
   header_timeouts_ = &metrics_.GetCounter("http_header_timeouts_total",
                                           "Connections closed for not sending request headers in time.");
+  ws_open_ = &metrics_.GetGauge("http_websockets_open", "Open WebSocket connections.");
+  ws_in_ = &metrics_.GetCounter("http_websocket_messages_total", "WebSocket messages.", {{"direction", "in"}});
+  ws_out_ = &metrics_.GetCounter("http_websocket_messages_total", "WebSocket messages.", {{"direction", "out"}});
+  ws_slow_closed_ = &metrics_.GetCounter("http_websocket_slow_readers_closed_total",
+                                         "WebSockets closed because the peer read too slowly.");
+  ws_oversized_ = &metrics_.GetCounter("http_websocket_oversized_messages_total",
+                                       "WebSockets closed for a message over the endpoint's limit.");
   connections_refused_ = &metrics_.GetCounter("http_connections_refused_total",
                                               "Connections refused (per-address or total limit, draining).");
 }
@@ -209,7 +298,10 @@ NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& m
 NetServer::~NetServer() { Shutdown(); }
 
 Status NetServer::Create() {
-  lws_set_log_level(LLL_ERR | LLL_WARN, LwsLog);
+  // libwebsockets' own log (mask of LLL_* bits) for debugging; routed to the `net` logger.
+  int lws_mask = LLL_ERR | LLL_WARN;
+  if (const char* env = std::getenv("PALAVER_LWS_LOGLEVEL")) lws_mask = std::atoi(env);
+  lws_set_log_level(lws_mask, LwsLog);
   protocols_ = std::make_unique<lws_protocols[]>(3);
   protocols_[0] = lws_protocols{"palaver-http", HttpCallback, 0, 0, 0, nullptr, 0};
   protocols_[1] = lws_protocols{"palaver-raw", RawCallback, 0, 0, 0, nullptr, 0};
@@ -218,7 +310,7 @@ Status NetServer::Create() {
   lws_context_creation_info info;
   std::memset(&info, 0, sizeof info);
   info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-                 LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+                 LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.user = this;
   // lws drops a connection whose headers overflow its buffer; keep that buffer at the maximum
@@ -254,6 +346,10 @@ Status NetServer::Listen(const std::vector<ListenerSpec>& listeners,
     vi.protocols = protocols_.get();
     vi.user = listener_specs_.back().get();
     vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    // Dead-peer detection: a WebSocket idle for 30 s gets a PING; no valid traffic for 75 s
+    // hangs it up.
+    static const lws_retry_bo_t kIdlePolicy = {nullptr, 0, 0, 30, 75, 0};
+    vi.retry_and_idle_policy = &kIdlePolicy;
     std::shared_ptr<const sdk::TlsIdentity> identity;
     if (s.tls) {
       if (!certs_) return Fail(ErrorCode::kFailedPrecondition, "listener " + s.name + " needs TLS but the tls module is off");
@@ -330,13 +426,16 @@ void NetServer::Shutdown() {
   }
   running_ = false;
   if (context_ != nullptr) {
-    // Destroying the context closes every connection; the callbacks it triggers run here.
+    // Destroying the context closes every connection; the callbacks it triggers run here, and
+    // must not reach modules that have stopped.
+    destroying_ = true;
     lws_context_destroy(context_);
     context_ = nullptr;
   }
   exchanges_.clear();
   timers_.clear();
   raw_conns_.clear();
+  ws_conns_.clear();
 }
 
 void NetServer::Post(std::function<void()> fn) {
@@ -484,11 +583,21 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
         connections_open_->Add(-1);
       }
       Finish(wsi);
+      if (auto ws = ws_conns_.find(wsi); ws != ws_conns_.end()) {
+        OnWebSocketCallback(wsi, LWS_CALLBACK_CLOSED, nullptr, 0);
+      }
       return 0;
     }
 
     case LWS_CALLBACK_HTTP:
       return StartRequest(wsi, static_cast<const char*>(in));
+
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+      return OnWebSocketCallback(wsi, reason_int, in, len);
 
     case LWS_CALLBACK_HTTP_BODY: {
       auto it = exchanges_.find(wsi);
@@ -501,6 +610,9 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
         return 0;
       }
       ex.request.body.append(static_cast<const char*>(in), len);
+      // libwebsockets 4.1 grants an HTTP/2 stream 256 KB of receive credit up front and does
+      // not replenish it: give back what we consumed, or larger uploads stall.
+      if (lws_get_network_wsi(wsi) != wsi) lws_h2_update_peer_txcredit(wsi, LWS_H2_STREAM_SID, static_cast<int>(len));
       return 0;
     }
 
@@ -526,11 +638,8 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
   }
 }
 
-int NetServer::StartRequest(lws* wsi, const char* uri) {
+void NetServer::FillRequest(lws* wsi, const char* uri, sdk::Request& req) {
   static const char* kMethods[] = {"GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE", "CONNECT", "HEAD"};
-  auto ex = std::make_shared<Exchange>();
-  ex->wsi = wsi;
-  sdk::Request& req = ex->request;
 
   char* uri_ptr = nullptr;
   int uri_len = 0;
@@ -589,6 +698,13 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
   auto host = req.Header("host");
   req.authority = host ? Lower(std::string(*host)) : std::string();
   req.host = StripPort(req.authority);
+}
+
+int NetServer::StartRequest(lws* wsi, const char* uri) {
+  auto ex = std::make_shared<Exchange>();
+  ex->wsi = wsi;
+  sdk::Request& req = ex->request;
+  FillRequest(wsi, uri, req);
 
   if (auto conn = connection_peers_.find(lws_get_network_wsi(wsi)); conn != connection_peers_.end()) {
     conn->second.got_request = true;
@@ -825,6 +941,104 @@ void NetServer::Finish(lws* wsi) {
     std::lock_guard lock(idle_mu_);
     idle_cv_.notify_all();
   }
+}
+
+int NetServer::OnWebSocketCallback(lws* wsi, int reason_int, void* in, size_t len) {
+  auto reason = static_cast<lws_callback_reasons>(reason_int);
+  if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION) {
+    if (auto conn = connection_peers_.find(lws_get_network_wsi(wsi)); conn != connection_peers_.end()) {
+      conn->second.got_request = true;
+    }
+    std::string uri = CopyHeader(wsi, WSI_TOKEN_GET_URI);
+    const auto* spec = static_cast<const ListenerSpec*>(lws_get_vhost_user(lws_get_vhost(wsi)));
+    bool tls = spec != nullptr && spec->tls && lws_is_ssl(wsi);
+    auto entry = tls ? router_.LookupWebSocket(uri) : nullptr;
+    if (!entry || draining_) return 1;  // lws refuses the upgrade
+    sdk::Request req;
+    FillRequest(wsi, uri.c_str(), req);
+    req.method = "GET";
+    Status accepted = OkStatus();
+    try {
+      accepted = entry->handler->Accept(req);
+    } catch (const std::exception& e) {
+      log_->error("websocket accept threw module={} err={}", entry->owner, e.what());
+      accepted = Fail(ErrorCode::kInternal, e.what());
+    }
+    CountRequest(entry->route.route_class, accepted ? 101 : HttpStatusFor(accepted.error().code));
+    if (!accepted) {
+      log_->debug("websocket refused client={} path={} err={}", req.peer, req.path, accepted.error().message);
+      return 1;
+    }
+    ws_conns_[wsi] = std::make_unique<WsConn>(*this, wsi, next_ws_id_++, entry, std::move(req));
+    return 0;
+  }
+  auto it = ws_conns_.find(wsi);
+  if (it == ws_conns_.end()) return reason == LWS_CALLBACK_CLOSED ? 0 : -1;
+  WsConn& c = *it->second;
+  auto deliver = [&](const char* what, const std::function<void()>& fn) {
+    if (c.detached || destroying_) return;
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log_->error("websocket {} handler threw module={} err={}", what, c.Entry()->owner, e.what());
+    }
+  };
+  switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+      c.open = true;
+      ws_open_->Add(1);
+      deliver("open", [&] { c.Entry()->handler->OnOpen(c); });
+      return 0;
+    case LWS_CALLBACK_RECEIVE: {
+      if (lws_is_first_fragment(wsi)) {
+        c.partial.clear();
+        c.partial_binary = lws_frame_is_binary(wsi) != 0;
+      }
+      if (c.partial.size() + len > c.Entry()->route.max_message_bytes) {
+        ws_oversized_->Inc();
+        static const char kReason[] = "message too large";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         reinterpret_cast<unsigned char*>(const_cast<char*>(kReason)), sizeof kReason - 1);
+        return -1;
+      }
+      c.partial.append(static_cast<const char*>(in), len);
+      if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+        ws_in_->Inc();
+        std::string message = std::move(c.partial);
+        c.partial.clear();
+        deliver("message", [&] { c.Entry()->handler->OnMessage(c, message, c.partial_binary); });
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      return c.Write();
+    case LWS_CALLBACK_CLOSED: {
+      std::unique_ptr<WsConn> owned = std::move(it->second);
+      ws_conns_.erase(it);
+      if (owned->open) {
+        ws_open_->Add(-1);
+        deliver("close", [&] { owned->Entry()->handler->OnClose(*owned); });
+      }
+      return 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+void NetServer::CloseWebSockets(const std::string& owner) {
+  if (!running_ || IsLoopThread()) return;
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  Post([this, owner, done] {
+    for (auto& [wsi, conn] : ws_conns_) {
+      if (conn->Entry()->owner != owner) continue;
+      conn->detached = true;
+      conn->Close(LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    }
+    done->set_value();
+  });
+  future.wait_for(std::chrono::seconds(2));
 }
 
 int NetServer::OnRawCallback(lws* wsi, int reason_int, void*, void* in, size_t len) {

@@ -58,6 +58,7 @@ struct RedirectTarget {
 struct Exchange;
 struct TimerEntry;
 class RawConn;
+class WsConn;
 
 /// Owns the lws context and its service thread.
 /// Thread: Create/Listen/Start/BeginDrain/Shutdown on the control thread; NetLoop methods from any
@@ -94,6 +95,9 @@ class NetServer final : public sdk::NetLoop {
   // Called from the C callbacks (loop thread).
   int OnHttpCallback(lws* wsi, int reason, void* user, void* in, size_t len);
   int OnRawCallback(lws* wsi, int reason, void* user, void* in, size_t len);
+  /// Closes the WebSockets of a module's endpoints (1001) and stops delivering their events.
+  /// Control thread; waits for the loop (bounded).
+  void CloseWebSockets(const std::string& owner);
   void FireTimer(TimerEntry* timer);
   int CertCallback(void* ssl);
 
@@ -101,6 +105,8 @@ class NetServer final : public sdk::NetLoop {
   void Run();
   void DrainPosts();
   int StartRequest(lws* wsi, const char* uri);
+  void FillRequest(lws* wsi, const char* uri, sdk::Request& req);
+  int OnWebSocketCallback(lws* wsi, int reason, void* in, size_t len);
   void Dispatch(const std::shared_ptr<Exchange>& ex);
   void Deliver(Exchange& ex, sdk::Response response);
   void RespondNow(Exchange& ex, sdk::Response response) { Deliver(ex, std::move(response)); }
@@ -143,6 +149,9 @@ class NetServer final : public sdk::NetLoop {
   std::unordered_map<lws*, ConnInfo> connection_peers_;  // network connections
   std::unordered_map<std::string, int> connections_per_ip_;
   std::unordered_map<lws*, std::unique_ptr<RawConn>> raw_conns_;
+  std::unordered_map<lws*, std::unique_ptr<WsConn>> ws_conns_;
+  uint64_t next_ws_id_ = 1;
+  bool destroying_ = false;
   std::unordered_map<std::string, sdk::Counter*> request_counters_;
   uint64_t next_raw_id_ = 1;
 
@@ -153,6 +162,14 @@ class NetServer final : public sdk::NetLoop {
   sdk::Gauge* connections_open_ = nullptr;
   sdk::Counter* connections_refused_ = nullptr;
   sdk::Counter* header_timeouts_ = nullptr;
+
+ public:
+  // WebSocket metrics (used by WsConn).
+  sdk::Gauge* ws_open_ = nullptr;
+  sdk::Counter* ws_in_ = nullptr;
+  sdk::Counter* ws_out_ = nullptr;
+  sdk::Counter* ws_slow_closed_ = nullptr;
+  sdk::Counter* ws_oversized_ = nullptr;
 };
 
 }  // namespace palaver::host

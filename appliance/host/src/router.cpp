@@ -14,11 +14,11 @@ bool MethodAllowed(const sdk::Route& route, const std::string& method) {
   return false;
 }
 
-bool PathMatches(const sdk::Route& route, const std::string& path) {
-  if (route.match == sdk::Match::kExact) return path == route.path;
-  if (path.compare(0, route.path.size(), route.path) != 0) return false;
+bool PathMatches(const std::string& route_path, sdk::Match match, const std::string& path) {
+  if (match == sdk::Match::kExact) return path == route_path;
+  if (path.compare(0, route_path.size(), route_path) != 0) return false;
   // "/api/x" as a prefix matches "/api/x", "/api/x/..." but not "/api/xy".
-  return path.size() == route.path.size() || route.path.back() == '/' || path[route.path.size()] == '/';
+  return path.size() == route_path.size() || route_path.back() == '/' || path[route_path.size()] == '/';
 }
 
 std::string AllowList(const sdk::Route& route) {
@@ -66,7 +66,40 @@ void RouterImpl::RemoveOwner(const std::string& owner) {
   auto next = std::make_shared<Table>(*table_);
   std::erase_if(next->routes, [&](const auto& e) { return e->owner == owner; });
   std::erase_if(next->filters, [&](const auto& f) { return f.first == owner; });
+  std::erase_if(next->websockets, [&](const auto& e) { return e->owner == owner; });
   table_ = std::move(next);
+}
+
+Status RouterImpl::AddWebSocket(const std::string& owner, sdk::WebSocketRoute route,
+                                std::shared_ptr<sdk::WebSocketHandler> handler) {
+  if (route.path.empty() || route.path[0] != '/') {
+    return Fail(ErrorCode::kInvalidArgument, "websocket path must start with '/': " + route.path);
+  }
+  if (!handler) return Fail(ErrorCode::kInvalidArgument, "websocket route without handler: " + route.path);
+  if (route.route_class.empty()) route.route_class = owner;
+  std::lock_guard lock(mu_);
+  for (const auto& e : table_->websockets) {
+    if (e->route.path == route.path && e->route.match == route.match) {
+      return Fail(ErrorCode::kAlreadyExists, "websocket " + route.path + " already registered by module " + e->owner);
+    }
+  }
+  auto next = std::make_shared<Table>(*table_);
+  next->websockets.push_back(
+      std::make_shared<const WebSocketEntry>(WebSocketEntry{std::move(route), std::move(handler), owner}));
+  std::stable_sort(next->websockets.begin(), next->websockets.end(), [](const auto& a, const auto& b) {
+    if (a->route.path.size() != b->route.path.size()) return a->route.path.size() > b->route.path.size();
+    return a->route.match == sdk::Match::kExact && b->route.match != sdk::Match::kExact;
+  });
+  table_ = std::move(next);
+  return OkStatus();
+}
+
+std::shared_ptr<const WebSocketEntry> RouterImpl::LookupWebSocket(const std::string& path) const {
+  auto table = Snapshot();
+  for (const auto& e : table->websockets) {
+    if (PathMatches(e->route.path, e->route.match, path)) return e;
+  }
+  return nullptr;
 }
 
 void RouterImpl::AddFilter(const std::string& owner, sdk::ResponseFilter filter) {
@@ -88,7 +121,7 @@ RouteMatch RouterImpl::Lookup(const std::string& method, const std::string& path
   for (const auto& e : table->routes) {
     const auto& r = e->route;
     if (listener == sdk::Listener::kHttps ? !r.on_https : !r.on_http) continue;
-    if (!PathMatches(r, path)) continue;
+    if (!PathMatches(r.path, r.match, path)) continue;
     if (MethodAllowed(r, method)) {
       result.kind = RouteMatch::Kind::kFound;
       result.entry = e;

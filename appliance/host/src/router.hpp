@@ -8,6 +8,7 @@
 
 #include "palaver/sdk/check.hpp"
 #include "palaver/sdk/http.hpp"
+#include "palaver/sdk/websocket.hpp"
 
 namespace palaver::host {
 
@@ -16,6 +17,13 @@ struct RouteEntry {
   sdk::Route route;
   sdk::Handler handler;
   std::string owner;  // module id
+};
+
+/// One registered WebSocket endpoint with its owner.
+struct WebSocketEntry {
+  sdk::WebSocketRoute route;
+  std::shared_ptr<sdk::WebSocketHandler> handler;
+  std::string owner;
 };
 
 /// What a lookup found.
@@ -32,6 +40,10 @@ class RouterImpl {
   Status Add(const std::string& owner, sdk::Route route, sdk::Handler handler);
   void RemoveOwner(const std::string& owner);
   void AddFilter(const std::string& owner, sdk::ResponseFilter filter);
+  Status AddWebSocket(const std::string& owner, sdk::WebSocketRoute route,
+                      std::shared_ptr<sdk::WebSocketHandler> handler);
+  /// The WebSocket endpoint for a path, or null.
+  std::shared_ptr<const WebSocketEntry> LookupWebSocket(const std::string& path) const;
 
   RouteMatch Lookup(const std::string& method, const std::string& path, sdk::Listener listener) const;
   /// Runs every response filter (registration order).
@@ -41,6 +53,7 @@ class RouterImpl {
   struct Table {
     std::vector<std::shared_ptr<const RouteEntry>> routes;
     std::vector<std::pair<std::string, sdk::ResponseFilter>> filters;
+    std::vector<std::shared_ptr<const WebSocketEntry>> websockets;
   };
   std::shared_ptr<const Table> Snapshot() const;
 
@@ -56,6 +69,9 @@ class ModuleRouter final : public sdk::Router {
     return router_.Add(owner_, std::move(route), std::move(handler));
   }
   void AddFilter(sdk::ResponseFilter filter) override { router_.AddFilter(owner_, std::move(filter)); }
+  Status AddWebSocket(sdk::WebSocketRoute route, std::shared_ptr<sdk::WebSocketHandler> handler) override {
+    return router_.AddWebSocket(owner_, std::move(route), std::move(handler));
+  }
 
  private:
   RouterImpl& router_;

@@ -93,11 +93,16 @@ struct Route {
 
 /// Routes requests to handlers. Longest matching path wins; exact beats prefix.
 /// Thread-safe: routes may be added and removed from any thread (modules do it in Start/Stop).
+class WebSocketHandler;
+struct WebSocketRoute;
+
 class Router {
  public:
   virtual ~Router() = default;
   virtual Status Add(Route route, Handler handler) = 0;
   virtual void AddFilter(ResponseFilter filter) = 0;
+  /// Mounts a WebSocket endpoint (HTTPS listener only). See websocket.hpp.
+  virtual Status AddWebSocket(WebSocketRoute route, std::shared_ptr<WebSocketHandler> handler) = 0;
 };
 
 /// Escapes a string for inclusion in a JSON string literal (without the quotes).

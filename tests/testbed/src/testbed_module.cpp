@@ -1,0 +1,121 @@
+#include "palaver/testbed/testbed_module.hpp"
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "palaver/sdk/host.hpp"
+#include "palaver/sdk/websocket.hpp"
+
+namespace palaver::testbed {
+namespace {
+
+// Echoes text messages; "close" makes the server close with 4000; "flood:N" sends N 1 KB
+// messages at once (for the slow-reader bound).
+class EchoSocket final : public sdk::WebSocketHandler {
+ public:
+  Status Accept(const sdk::Request& request) override {
+    if (request.QueryParam("refuse")) return Fail(ErrorCode::kPermissionDenied, "refused by test");
+    return OkStatus();
+  }
+  void OnOpen(sdk::WebSocket& socket) override { socket.Send("hello " + std::to_string(socket.Id())); }
+  void OnMessage(sdk::WebSocket& socket, std::string_view data, bool binary) override {
+    if (binary) {
+      socket.SendBinary(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+      return;
+    }
+    if (data == "close") {
+      socket.Close(4000, "closed by request");
+      return;
+    }
+    if (data.rfind("flood:", 0) == 0) {
+      int n = std::stoi(std::string(data.substr(6)));
+      std::string chunk(1024, 'f');
+      for (int i = 0; i < n; ++i) {
+        if (!socket.Send(chunk)) break;
+      }
+      return;
+    }
+    socket.Send(std::string("echo:") + std::string(data));
+  }
+  void OnClose(sdk::WebSocket&) override {}
+};
+
+// Echoes raw (non-HTTP) connections on the TLS listener, prefixed.
+class RawEcho final : public sdk::RawConnectionHandler {
+ public:
+  void OnOpen(sdk::RawConnection&) override {}
+  void OnData(sdk::RawConnection& conn, std::span<const uint8_t> bytes) override {
+    std::string out = "raw:" + std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    conn.Send(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()), out.size()));
+  }
+  void OnClose(sdk::RawConnection&) override {}
+};
+
+class TestbedModule final : public sdk::Module {
+ public:
+  sdk::ModuleInfo Info() const override { return {.id = "testbed", .description = "test-only endpoints"}; }
+  Status Configure(sdk::ConfigReader&) override { return OkStatus(); }
+
+  Status Start(sdk::Host& host) override {
+    sdk::Router& r = host.Http();
+    PALAVER_RETURN_IF_ERROR(r.AddWebSocket({.path = "/testbed/ws", .max_message_bytes = 4096, .max_queued_bytes = 64 * 1024},
+                                           std::make_shared<EchoSocket>()));
+    PALAVER_RETURN_IF_ERROR(host.SetRawFallback(std::make_shared<RawEcho>()));
+    PALAVER_RETURN_IF_ERROR(r.Add({.methods = {"POST", "PUT"}, .path = "/testbed/echo", .max_body_bytes = 1024 * 1024},
+                                  [](const sdk::Request& req, sdk::Responder respond) {
+                                    sdk::Response resp;
+                                    resp.body = req.body;
+                                    resp.SetHeader("content-type", "application/octet-stream");
+                                    respond(std::move(resp));
+                                  }));
+    sdk::Workers* pool = &host.Pool();
+    sdk::NetLoop* loop = &host.Loop();
+    // Blocking work on a worker, answered from on_done on the loop.
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/worker"}, [pool, loop](const sdk::Request&, sdk::Responder respond) {
+      auto on_worker = std::make_shared<bool>(false);
+      pool->Submit([on_worker, loop] {
+        *on_worker = !loop->IsLoopThread();
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }, [respond, on_worker, loop] {
+        respond(sdk::Response::Text(200, std::string("worker=") + (*on_worker ? "yes" : "no") +
+                                             " done_on_loop=" + (loop->IsLoopThread() ? "yes" : "no")));
+      });
+    }));
+    // A Responder called directly from a worker thread.
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/worker-direct"}, [pool](const sdk::Request&, sdk::Responder respond) {
+      pool->Submit([respond] { respond(sdk::Response::Text(200, "from worker")); }, nullptr);
+    }));
+    // A timer on the loop.
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/timer"}, [loop](const sdk::Request& req, sdk::Responder respond) {
+      int ms = std::stoi(req.QueryParam("ms").value_or("100"));
+      auto start = std::chrono::steady_clock::now();
+      loop->Schedule(std::chrono::milliseconds(ms), [respond, start] {
+        auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        respond(sdk::Response::Text(200, "waited_ms=" + std::to_string(waited.count())));
+      });
+    }));
+    // A cancelled timer must never fire; answer after a later one.
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/timer-cancel"}, [loop](const sdk::Request&, sdk::Responder respond) {
+      auto fired = std::make_shared<bool>(false);
+      auto id = loop->Schedule(std::chrono::milliseconds(50), [fired] { *fired = true; });
+      loop->Cancel(id);
+      loop->Schedule(std::chrono::milliseconds(150), [respond, fired] {
+        respond(sdk::Response::Text(200, std::string("cancelled_fired=") + (*fired ? "yes" : "no")));
+      });
+    }));
+    // A handler that throws: the host answers 500 and keeps serving.
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/throw"}, [](const sdk::Request&, sdk::Responder) {
+      throw std::runtime_error("testbed handler failure");
+    }));
+    return OkStatus();
+  }
+
+  void Stop() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<sdk::Module> CreateModule() { return std::make_unique<TestbedModule>(); }
+
+}  // namespace palaver::testbed
