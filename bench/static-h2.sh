@@ -15,6 +15,7 @@ PALAVERD=${PALAVERD:-$root/build/appliance/palaverd}
 PPORT=${PPORT:-9445}
 
 work=$(mktemp -d /tmp/palaver-bench.XXXXXX)
+chmod 755 "$work"   # nginx workers (www-data) must read the site
 ref="$work/ref"
 cleanup() { "$here/lib/static-ref-up.sh" --stop "$ref" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT

@@ -274,7 +274,8 @@ run_one() {   # $1 set, $2 target index, $3 run number
   case "$set" in
     small) args=(-n "$SMALL_N" -c "$C" -m "$M" -t "$T" "$url/index.html");;
     big)   args=(-n "$BIG_N" -c "$C" -m "$M" -t "$T" -H 'accept-encoding: gzip' "$url/$BIG");;
-    mix)   { echo "$url/${MIXFILES[0]}"; for uri in "${MIXFILES[@]:1}"; do echo "/$uri"; done; } >"$WORK/mix-$label.txt"
+    mix)   local pfx=""; [[ "$url" =~ ^https://[^/]+(/.*)$ ]] && pfx=${BASH_REMATCH[1]}  # palaver: keep the prefix
+           { echo "$url/${MIXFILES[0]}"; for uri in "${MIXFILES[@]:1}"; do echo "$pfx/$uri"; done; } >"$WORK/mix-$label.txt"
            args=(-n "$MIX_N" -c "$C" -m "$M" -t "$T" -H 'accept-encoding: gzip, deflate, br' -i "$WORK/mix-$label.txt");;
     hs)    args=(-n "$HS_N" -c "$HS_N" -m 1 -t "$T" "$url/index.html");;
     lat)   args=(-n "$LAT_N" -c 1 -m 1 -t 1 "$url/index.html");;

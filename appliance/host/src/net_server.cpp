@@ -175,6 +175,7 @@ namespace {
 
 constexpr size_t kChunk = 32 * 1024;
 constexpr size_t kH2Chunk = 16 * 1024;
+constexpr uint64_t kInlineBody = 16 * 1024;
 
 int HttpCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* server = static_cast<NetServer*>(lws_context_user(lws_get_context(wsi)));
@@ -692,7 +693,12 @@ void NetServer::FillRequest(lws* wsi, const char* uri, sdk::Request& req) {
     req.headers.emplace_back(std::string(custom, static_cast<size_t>(clen - 1)), std::move(value));
   }
 
-  req.peer = PeerOf(wsi);
+  // The peer of the network connection, looked up once per connection (not per request).
+  if (auto conn = connection_peers_.find(lws_get_network_wsi(wsi)); conn != connection_peers_.end()) {
+    req.peer = conn->second.peer;
+  } else {
+    req.peer = PeerOf(wsi);
+  }
   const auto* spec = static_cast<const ListenerSpec*>(lws_get_vhost_user(lws_get_vhost(wsi)));
   req.listener = (spec != nullptr && spec->tls && lws_is_ssl(wsi)) ? sdk::Listener::kHttps : sdk::Listener::kHttp;
   auto host = req.Header("host");
@@ -887,8 +893,12 @@ int NetServer::Writeable(lws* wsi) {
     if (lws_write(wsi, start, static_cast<size_t>(len), static_cast<lws_write_protocol>(flags)) != len) return -1;
     ex->headers_sent = true;
     if (!send_body) goto complete;
-    lws_callback_on_writable(wsi);
-    return 0;
+    // Small bodies follow the headers in the same writeable event (saves a loop round trip);
+    // larger ones stream on later events.
+    if (total > kInlineBody) {
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
   }
 
   {
@@ -904,7 +914,9 @@ int NetServer::Writeable(lws* wsi) {
       return 0;
     }
     std::vector<unsigned char> buf(LWS_PRE + chunk);
-    if (r.file) {
+    if (r.memory) {
+      std::memcpy(buf.data() + LWS_PRE, r.memory->data->data() + r.memory->offset + ex->body_pos, chunk);
+    } else if (r.file) {
       ssize_t got = ::pread(ex->file_fd, buf.data() + LWS_PRE, chunk,
                             static_cast<off_t>(r.file->offset + ex->body_pos));
       if (got <= 0) {

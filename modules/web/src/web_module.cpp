@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config.hpp"
+#include "file_cache.hpp"
 #include "palaver/sdk/host.hpp"
 #include "static_files.hpp"
 
@@ -164,15 +165,13 @@ class WebModule final : public sdk::Module {
     return r;
   }
 
-  sdk::Response ServeMeet(const sdk::Request& req) const {
+  sdk::Response ServeMeet(const sdk::Request& req) {
     auto state = Snapshot();
     auto rel = SafeRelativePath(std::string_view(req.path).substr(std::string_view(kMeetPrefix).size()));
     if (!rel) return sdk::Response::Text(404, "Not found.\n");
     std::string meet_root = state->config.root + "/meet/";
     std::string relative = rel->empty() ? "index.html" : *rel;
-    struct stat st;
-    bool found = ::stat((meet_root + relative).c_str(), &st) == 0 && S_ISREG(st.st_mode);
-    if (!found) {
+    if (!cache_.Lookup(meet_root + relative).is_file) {
       // SPA fallback: app routes (/meet/r/...) and extension-less paths get index.html; a
       // missing asset stays a 404 so a broken deploy shows up as such.
       size_t slash = relative.rfind('/');
@@ -180,36 +179,36 @@ class WebModule final : public sdk::Module {
       bool app_route = relative == "r" || relative.rfind("r/", 0) == 0 || name.find('.') == std::string_view::npos;
       if (!app_route) return sdk::Response::Text(404, "Not found.\n");
       relative = "index.html";
-      if (::stat((meet_root + relative).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      if (!cache_.Lookup(meet_root + relative).is_file) {
         return sdk::Response::Text(404, "The Meet app is not installed.\n");
       }
     }
-    return ServeFile(req, meet_root, relative, st);
+    return ServeFile(req, meet_root, relative);
   }
 
-  static sdk::Response ServeFile(const sdk::Request& req, const std::string& root, const std::string& relative,
-                                 const struct stat& identity_st) {
+  sdk::Response ServeFile(const sdk::Request& req, const std::string& root, const std::string& relative) {
     std::string content_type = ContentTypeFor(relative);
     std::string path = root + relative;
-    struct stat st = identity_st;
+    const FileCache::Entry* entry = &cache_.Lookup(path);
     std::string encoding;
     auto range_header = req.Header("range");
     if (IsCompressible(content_type) && !range_header) {
       std::string accept(req.Header("accept-encoding").value_or(""));
-      struct stat cst;
-      if (AcceptsEncoding(accept, "br") && ::stat((path + ".br").c_str(), &cst) == 0 && S_ISREG(cst.st_mode)) {
-        encoding = "br";
-      } else if (AcceptsEncoding(accept, "gzip") && ::stat((path + ".gz").c_str(), &cst) == 0 && S_ISREG(cst.st_mode)) {
-        encoding = "gzip";
+      for (const char* coding : {"br", "gzip"}) {
+        std::string suffix = std::string(".") + (coding == std::string_view("br") ? "br" : "gz");
+        if (!AcceptsEncoding(accept, coding)) continue;
+        const FileCache::Entry& variant = cache_.Lookup(path + suffix);
+        if (!variant.is_file) continue;
+        encoding = coding;
+        path += suffix;
+        break;
       }
-      if (!encoding.empty()) {
-        path += encoding == "br" ? ".br" : ".gz";
-        st = cst;
-      }
+      // Looked up again: a lookup may have reset the cache. Cheap within the revalidation window.
+      entry = &cache_.Lookup(path);
     }
     char etag_buf[96];
-    std::snprintf(etag_buf, sizeof etag_buf, "\"%llx-%llx%s\"", static_cast<unsigned long long>(st.st_size),
-                  static_cast<unsigned long long>(st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec),
+    std::snprintf(etag_buf, sizeof etag_buf, "\"%llx-%llx%s\"", static_cast<unsigned long long>(entry->size),
+                  static_cast<unsigned long long>(entry->mtime_ns),
                   encoding.empty() ? "" : (encoding == "br" ? "-br" : "-gz"));
     std::string etag = etag_buf;
 
@@ -225,8 +224,8 @@ class WebModule final : public sdk::Module {
       r.status = 304;
       return r;
     }
-    uint64_t size = static_cast<uint64_t>(st.st_size);
-    r.file = sdk::FileBody{path, 0, size};
+    uint64_t size = entry->size;
+    uint64_t first = 0, length = size;
     if (range_header) {
       auto if_range = req.Header("if-range");
       if (!if_range || *if_range == etag) {
@@ -234,7 +233,8 @@ class WebModule final : public sdk::Module {
         switch (ParseRange(*range_header, size, br)) {
           case RangeResult::kSatisfiable:
             r.status = 206;
-            r.file = sdk::FileBody{path, br.first, br.Length()};
+            first = br.first;
+            length = br.Length();
             r.SetHeader("content-range", "bytes " + std::to_string(br.first) + "-" + std::to_string(br.last) + "/" +
                                              std::to_string(size));
             break;
@@ -248,10 +248,17 @@ class WebModule final : public sdk::Module {
         }
       }
     }
+    if (entry->data) {
+      r.memory = sdk::MemoryBody{entry->data, first, length};
+    } else {
+      r.file = sdk::FileBody{path, first, length};
+    }
     return r;
   }
 
   WebConfig pending_;
+  // Thread: net loop only (handlers run there).
+  FileCache cache_{FileCache::Limits{}, [] { return std::chrono::steady_clock::now(); }};
   sdk::Host* host_ = nullptr;
   std::shared_ptr<spdlog::logger> log_;
   mutable std::mutex mu_;

@@ -45,18 +45,26 @@ struct FileBody {
   uint64_t length = 0;
 };
 
-/// An HTTP response. Set `body` or `file`, not both.
+/// A region of an immutable in-memory buffer shared between responses (cached files).
+struct MemoryBody {
+  std::shared_ptr<const std::string> data;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+/// An HTTP response. Set one of `body`, `memory` or `file`.
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // lowercase names
   std::string body;
   std::optional<FileBody> file;
+  std::optional<MemoryBody> memory;
   /// For HEAD: send headers (with the Content-Length of the full body) but no body.
   bool head_only = false;
 
   void SetHeader(std::string_view lowercase_name, std::string value);
   std::optional<std::string_view> Header(std::string_view lowercase_name) const;
-  uint64_t ContentLength() const { return file ? file->length : body.size(); }
+  uint64_t ContentLength() const { return memory ? memory->length : file ? file->length : body.size(); }
 
   static Response Text(int status, std::string text);
   /// `json` must already be serialized JSON.
