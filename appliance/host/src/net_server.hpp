@@ -104,6 +104,7 @@ class NetServer final : public sdk::NetLoop {
  private:
   void Run();
   void DrainPosts();
+  void SweepHeaderTimeouts();
   int StartRequest(lws* wsi, const char* uri);
   void FillRequest(lws* wsi, const char* uri, sdk::Request& req);
   int OnWebSocketCallback(lws* wsi, int reason, void* in, size_t len);
@@ -145,8 +146,10 @@ class NetServer final : public sdk::NetLoop {
   struct ConnInfo {
     std::string peer;
     bool got_request = false;
+    std::chrono::steady_clock::time_point accepted;
   };
   std::unordered_map<lws*, ConnInfo> connection_peers_;  // network connections
+  std::deque<std::pair<lws*, std::chrono::steady_clock::time_point>> awaiting_first_request_;
   std::unordered_map<std::string, int> connections_per_ip_;
   std::unordered_map<lws*, std::unique_ptr<RawConn>> raw_conns_;
   std::unordered_map<lws*, std::unique_ptr<WsConn>> ws_conns_;
