@@ -4,7 +4,7 @@
 
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
-#include "test_util.hpp"
+#include "palaver/testing/temp_dir.hpp"
 
 namespace palaver::host {
 namespace {

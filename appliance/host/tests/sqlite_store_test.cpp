@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "sqlite_store.hpp"
-#include "test_util.hpp"
+#include "palaver/testing/temp_dir.hpp"
 
 namespace palaver::host {
 namespace {

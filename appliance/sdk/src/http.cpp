@@ -12,13 +12,18 @@ int HexValue(char c) {
   return -1;
 }
 
-}  // namespace
-
-std::optional<std::string_view> Request::Header(std::string_view lowercase_name) const {
+std::optional<std::string_view> FindHeader(const std::vector<std::pair<std::string, std::string>>& headers,
+                                           std::string_view lowercase_name) {
   for (const auto& [name, value] : headers) {
     if (name == lowercase_name) return std::string_view(value);
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string_view> Request::Header(std::string_view lowercase_name) const {
+  return FindHeader(headers, lowercase_name);
 }
 
 std::optional<std::string> Request::QueryParam(std::string_view name) const {
@@ -48,10 +53,7 @@ void Response::SetHeader(std::string_view lowercase_name, std::string value) {
 }
 
 std::optional<std::string_view> Response::Header(std::string_view lowercase_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lowercase_name) return std::string_view(value);
-  }
-  return std::nullopt;
+  return FindHeader(headers, lowercase_name);
 }
 
 Response Response::Text(int status, std::string text) {

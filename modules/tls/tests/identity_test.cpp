@@ -17,31 +17,15 @@
 #include "cert_store.hpp"
 #include "local_ca.hpp"
 
+#include "palaver/testing/temp_dir.hpp"
+
 namespace palaver::tls {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::days;
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = fs::temp_directory_path() / ("palaver-tls-test-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(counter++) + "-" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using palaver::testing::TempDir;
 
 void WriteFile(const fs::path& path, const std::string& data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

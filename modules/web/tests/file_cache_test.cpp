@@ -5,17 +5,13 @@
 #include <fstream>
 
 #include "file_cache.hpp"
+#include "palaver/testing/temp_dir.hpp"
 
 namespace palaver::web {
 namespace {
 
 class FileCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("palaver-fc-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Write(const std::string& name, const std::string& text) {
     auto p = (dir_ / name).string();
     std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
@@ -24,7 +20,8 @@ class FileCacheTest : public ::testing::Test {
   FileCache Make(FileCache::Limits limits) {
     return FileCache(limits, [this] { return now_; });
   }
-  std::filesystem::path dir_;
+  palaver::testing::TempDir tmp_;
+  const std::filesystem::path& dir_ = tmp_.path();
   std::chrono::steady_clock::time_point now_{};
 };
 
