@@ -21,6 +21,7 @@ void PrintHelp() {
       "Usage: palaverd [--config FILE]\n"
       "       palaverd --check-config FILE\n"
       "       palaverd --list-config-keys\n"
+      "       palaverd user add|list|passwd|enable|disable|remove ... [--config FILE]\n"
       "       palaverd --version | --help\n"
       "\n"
       "Runs the Palaver meeting server in the foreground (systemd runs it as a service).\n"
@@ -41,6 +42,29 @@ int main(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
   std::string check_path;
   bool list_keys = false;
+  auto builtins = palaver::host::BuiltinModules();
+
+  // `palaverd <command> [--config FILE] args...`: a module's subcommand (e.g. `user`).
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::string command = argv[1];
+    std::vector<std::string> args;
+    for (int i = 2; i < argc; ++i) {
+      std::string arg = argv[i];
+      if ((arg == "--config" || arg == "-c") && i + 1 < argc) {
+        config_path = argv[++i];
+      } else {
+        args.push_back(arg);
+      }
+    }
+    palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION});
+    int code = app.RunCommand(config_path, command, args);
+    if (code == -1) {
+      std::fprintf(stderr, "palaverd: unknown command '%s' (see --help)\n", command.c_str());
+      return 2;
+    }
+    return code;
+  }
+
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto need_value = [&](const char* flag) -> const char* {
@@ -68,7 +92,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto builtins = palaver::host::BuiltinModules();
   if (list_keys) {
     for (const auto& [section, keys] : palaver::host::Application::AcceptedKeys(builtins)) {
       for (const auto& k : keys) std::printf("%s.%s\n", section.c_str(), k.c_str());

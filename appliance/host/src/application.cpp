@@ -17,6 +17,7 @@
 #include "logging.hpp"
 #include "metrics_registry.hpp"
 #include "net_server.hpp"
+#include "palaver/sdk/command.hpp"
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
 #include "router.hpp"
@@ -498,6 +499,58 @@ void Application::Stop() {
   if (a.workers) a.workers->Shutdown();
   a.net->Shutdown();
   a.log->info("stopped");
+}
+
+std::vector<std::string> Application::CommandNames() const {
+  std::vector<std::string> out;
+  for (const auto& s : impl_->slots) {
+    for (auto& c : s.module->Commands()) out.push_back(c);
+  }
+  return out;
+}
+
+int Application::RunCommand(const std::filesystem::path& config_path, const std::string& command,
+                            const std::vector<std::string>& args) {
+  Impl& a = *impl_;
+  Impl::Slot* owner = nullptr;
+  for (auto& s : a.slots) {
+    for (const auto& c : s.module->Commands()) {
+      if (c == command) owner = &s;
+    }
+  }
+  if (owner == nullptr) return -1;
+  Status st = Configure(config_path);
+  if (!st) {
+    std::fprintf(stderr, "palaverd: invalid configuration:\n%s\n", st.error().message.c_str());
+    return 2;
+  }
+  if (!owner->pending_enabled) {
+    std::fprintf(stderr, "palaverd %s: module %s is disabled in %s\n", command.c_str(), owner->id.c_str(),
+                 config_path.c_str());
+    return 1;
+  }
+  a.host_config = a.pending_host_config;
+  ApplyLogLevels(a.host_config.log_level, a.host_config.log_levels);
+  a.host_info.hostnames = a.host_config.hostnames;
+  a.host_info.state_dir = a.host_config.state_dir;
+  a.host_info.version = a.options.version;
+  st = a.PrepareStateDir(a.host_config.state_dir);
+  if (st) {
+    auto store = SqliteStore::Open(a.host_config.state_dir / "palaver.db", a.host_config.busy_timeout);
+    if (!store) st = Fail(store.error());
+    else a.store = std::move(*store);
+  }
+  if (!st) {
+    std::fprintf(stderr, "palaverd %s: %s\n", command.c_str(), st.error().message.c_str());
+    return 1;
+  }
+  sdk::CommandContext ctx{*a.store, a.host_info};
+  try {
+    return owner->module->RunCommand(command, args, ctx);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "palaverd %s: internal error: %s\n", command.c_str(), e.what());
+    return 1;
+  }
 }
 
 std::string Application::Summary() const {

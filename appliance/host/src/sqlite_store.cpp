@@ -192,3 +192,15 @@ Status SqliteStore::Migrate(const std::string& module_id, const std::vector<sdk:
 }
 
 }  // namespace palaver::host
+
+#include "palaver/host/store_factory.hpp"
+
+namespace palaver::host {
+
+Result<std::unique_ptr<sdk::Store>> OpenSqliteStore(const std::filesystem::path& path,
+                                                    std::chrono::milliseconds busy_timeout) {
+  PALAVER_ASSIGN_OR_RETURN(auto store, SqliteStore::Open(path, busy_timeout));
+  return std::unique_ptr<sdk::Store>(std::move(store));
+}
+
+}  // namespace palaver::host

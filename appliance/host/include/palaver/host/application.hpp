@@ -43,6 +43,13 @@ class Application {
   Status Reload(const std::filesystem::path& config_path);
   /// SIGTERM: stop accepting, drain, stop modules in reverse order. Idempotent.
   void Stop();
+  /// `palaverd <command> ...`: configures from `config_path`, opens the store and runs the
+  /// module command. Returns the exit code; -1 when no module offers `command`.
+  int RunCommand(const std::filesystem::path& config_path, const std::string& command,
+                 const std::vector<std::string>& args);
+  /// Every module command (for --help).
+  std::vector<std::string> CommandNames() const;
+
   /// After Start: a few lines for a person at the console (URL, CA certificate, how to stop).
   std::string Summary() const;
 

@@ -11,6 +11,7 @@
 namespace palaver::sdk {
 
 class Host;
+struct CommandContext;
 
 /// Static facts about a module.
 struct ModuleInfo {
@@ -55,6 +56,17 @@ class Module {
 
   /// Non-blocking, thread-safe.
   virtual Health CheckHealth() const { return {}; }
+
+  /// Subcommands this module offers on palaverd's command line (`palaverd <command> ...`).
+  virtual std::vector<std::string> Commands() const { return {}; }
+  /// Runs one of Commands() after Configure; returns the process exit code (0 ok, 1 failed,
+  /// 2 usage). Runs without the server (the store is the configured state dir's).
+  virtual int RunCommand(const std::string& command, const std::vector<std::string>& args, CommandContext& ctx) {
+    (void)command;
+    (void)args;
+    (void)ctx;
+    return 2;
+  }
 };
 
 using ModuleFactory = std::unique_ptr<Module> (*)();

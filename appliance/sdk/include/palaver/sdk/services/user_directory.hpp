@@ -1,0 +1,50 @@
+// UserDirectory: who the users are, and checking their passwords.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "palaver/sdk/status.hpp"
+
+namespace palaver::sdk {
+
+/// A user as the directory knows it. Value type.
+struct DirectoryUser {
+  std::string id;            // stable and opaque (URL-safe); never reused
+  std::string username;      // the login name (userPrincipalName)
+  std::string display_name;
+  std::string given_name;
+  std::string surname;
+  std::string mail;
+  bool is_admin = false;
+  bool enabled = true;
+  bool has_photo = false;
+};
+
+/// One page of a search.
+struct UserPage {
+  std::vector<DirectoryUser> users;
+  bool more = false;  // further matches exist after this page
+};
+
+/// Published by the `directory` module. Thread-safe, but every call may block (SQLite, LDAP,
+/// password hashing): call from workers only.
+class UserDirectory {
+ public:
+  virtual ~UserDirectory() = default;
+  /// The enabled user with this username and password. A wrong password, an unknown or a
+  /// disabled user all give the same kUnauthenticated error (and take the same time).
+  virtual Result<DirectoryUser> Authenticate(std::string_view username, std::string_view password) = 0;
+  /// kNotFound when there is no such user.
+  virtual Result<DirectoryUser> GetById(std::string_view id) = 0;
+  virtual Result<DirectoryUser> GetByUsername(std::string_view username) = 0;
+  /// Enabled users whose username, display name or mail contain `text` (case-insensitive; empty
+  /// matches all), ordered by display name.
+  virtual Result<UserPage> Search(std::string_view text, size_t skip, size_t top) = 0;
+  /// The photo bytes (JPEG or PNG); kNotFound when the user has none.
+  virtual Result<std::string> Photo(std::string_view id) = 0;
+};
+
+}  // namespace palaver::sdk

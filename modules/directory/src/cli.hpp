@@ -1,0 +1,16 @@
+// `palaverd user ...`: manage local users from the shell.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "local_store.hpp"
+#include "palaver/sdk/command.hpp"
+
+namespace palaver::directory {
+
+/// Runs `palaverd user <args>`. Passwords come from a no-echo prompt on a terminal, or the first
+/// line of standard input otherwise; never from the command line. Returns the exit code.
+int RunUserCommand(LocalUserStore& users, const std::vector<std::string>& args, sdk::CommandContext& ctx);
+
+}  // namespace palaver::directory

@@ -1,0 +1,13 @@
+#include "config.hpp"
+
+namespace palaver::directory {
+
+DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
+  DirectoryConfig c;
+  // "ldap" arrives with the LDAP issue; until then only the embedded store exists.
+  c.backend = r.Enum("backend", "local", {"local"});
+  c.initial_admin = r.Bool("initial_admin", true);
+  return c;
+}
+
+}  // namespace palaver::directory

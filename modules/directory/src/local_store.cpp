@@ -1,0 +1,278 @@
+#include "local_store.hpp"
+
+#include <openssl/rand.h>
+
+#include <cctype>
+
+namespace palaver::directory {
+namespace {
+
+constexpr const char* kColumns =
+    "id, username, display_name, given_name, surname, mail, is_admin, enabled, photo IS NOT NULL";
+
+std::string Text(const sdk::SqlValue& v) {
+  return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
+}
+int64_t Int(const sdk::SqlValue& v) { return std::holds_alternative<int64_t>(v) ? std::get<int64_t>(v) : 0; }
+
+sdk::DirectoryUser FromRow(const sdk::SqlRow& r) {
+  sdk::DirectoryUser u;
+  u.id = Text(r[0]);
+  u.username = Text(r[1]);
+  u.display_name = Text(r[2]);
+  u.given_name = Text(r[3]);
+  u.surname = Text(r[4]);
+  u.mail = Text(r[5]);
+  u.is_admin = Int(r[6]) != 0;
+  u.enabled = Int(r[7]) != 0;
+  u.has_photo = Int(r[8]) != 0;
+  return u;
+}
+
+// 16 random bytes, base64url without padding: a stable, opaque, URL-safe id.
+std::string NewId() {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  std::string out;
+  for (size_t i = 0; i < sizeof b; i += 3) {
+    uint32_t n = static_cast<uint32_t>(b[i]) << 16;
+    if (i + 1 < sizeof b) n |= static_cast<uint32_t>(b[i + 1]) << 8;
+    if (i + 2 < sizeof b) n |= b[i + 2];
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    if (i + 1 < sizeof b) out.push_back(kAlphabet[(n >> 6) & 63]);
+    if (i + 2 < sizeof b) out.push_back(kAlphabet[n & 63]);
+  }
+  return out;
+}
+
+// Escapes LIKE wildcards so that search text is matched literally.
+std::string LikePattern(std::string_view text) {
+  std::string out = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "%";
+}
+
+Status CheckField(std::string_view name, std::string_view value, size_t max) {
+  if (value.size() > max) {
+    return Fail(ErrorCode::kInvalidArgument, std::string(name) + " too long",
+                std::string(name) + " must be at most " + std::to_string(max) + " bytes");
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20) {
+      return Fail(ErrorCode::kInvalidArgument, std::string(name) + " has control characters",
+                  std::string(name) + " must not contain control characters");
+    }
+  }
+  return OkStatus();
+}
+
+Error NoSuchUser(std::string_view username) {
+  return Error{ErrorCode::kNotFound, "no user " + std::string(username), "no such user"};
+}
+
+}  // namespace
+
+Status ValidateUsername(std::string_view username) {
+  bool ok = !username.empty() && username.size() <= 64 && std::isalnum(static_cast<unsigned char>(username[0]));
+  for (unsigned char c : username) ok = ok && (std::isalnum(c) || c == '.' || c == '_' || c == '@' || c == '-');
+  if (!ok) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid username",
+                "usernames are 1-64 letters, digits or . _ @ -, starting with a letter or digit");
+  }
+  return OkStatus();
+}
+
+LocalUserStore::LocalUserStore(sdk::Store& store, HashCost cost) : store_(store), cost_(cost) {}
+
+std::vector<sdk::Migration> LocalUserStore::Migrations() {
+  return {{1,
+           "CREATE TABLE directory_users ("
+           " id TEXT PRIMARY KEY,"
+           " username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+           " display_name TEXT NOT NULL DEFAULT '',"
+           " given_name TEXT NOT NULL DEFAULT '',"
+           " surname TEXT NOT NULL DEFAULT '',"
+           " mail TEXT NOT NULL DEFAULT '',"
+           " password_hash TEXT NOT NULL,"
+           " is_admin INTEGER NOT NULL DEFAULT 0,"
+           " enabled INTEGER NOT NULL DEFAULT 1,"
+           " photo BLOB,"
+           " created_at INTEGER NOT NULL DEFAULT (strftime('%s','now')));"
+           "CREATE INDEX directory_users_display ON directory_users(display_name COLLATE NOCASE);"}};
+}
+
+Result<sdk::DirectoryUser> LocalUserStore::Add(const NewUser& user, std::string_view password) {
+  PALAVER_RETURN_IF_ERROR(ValidateUsername(user.username));
+  PALAVER_RETURN_IF_ERROR(CheckField("display name", user.display_name, 256));
+  PALAVER_RETURN_IF_ERROR(CheckField("given name", user.given_name, 256));
+  PALAVER_RETURN_IF_ERROR(CheckField("surname", user.surname, 256));
+  PALAVER_RETURN_IF_ERROR(CheckField("mail", user.mail, 256));
+  PALAVER_ASSIGN_OR_RETURN(std::string hash, HashPassword(password, cost_));
+  std::string id = NewId();
+  std::string display = user.display_name.empty() ? user.username : user.display_name;
+  Status st = store_.With([&](sdk::Db& db) {
+    return db.Exec(
+        "INSERT INTO directory_users(id, username, display_name, given_name, surname, mail, password_hash, is_admin)"
+        " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+        {id, user.username, display, user.given_name, user.surname, user.mail, hash,
+         static_cast<int64_t>(user.is_admin ? 1 : 0)});
+  });
+  if (!st) {
+    if (st.error().code == ErrorCode::kAlreadyExists) {
+      return Fail(ErrorCode::kAlreadyExists, "user " + user.username + " exists", "a user with this name exists");
+    }
+    return Fail(st.error());
+  }
+  return GetById(id);
+}
+
+Result<std::vector<sdk::DirectoryUser>> LocalUserStore::List() {
+  std::vector<sdk::DirectoryUser> out;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query(std::string("SELECT ") + kColumns +
+                                                 " FROM directory_users ORDER BY username COLLATE NOCASE"));
+    for (const auto& r : rows) out.push_back(FromRow(r));
+    return OkStatus();
+  }));
+  return out;
+}
+
+Status LocalUserStore::SetPassword(std::string_view username, std::string_view password) {
+  PALAVER_ASSIGN_OR_RETURN(std::string hash, HashPassword(password, cost_));
+  int changed = 0;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_RETURN_IF_ERROR(db.Exec("UPDATE directory_users SET password_hash = ? WHERE username = ?",
+                                    {hash, std::string(username)}));
+    changed = db.Changes();
+    return OkStatus();
+  }));
+  if (changed == 0) return Fail(NoSuchUser(username));
+  return OkStatus();
+}
+
+Status LocalUserStore::SetEnabled(std::string_view username, bool enabled) {
+  int changed = 0;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_RETURN_IF_ERROR(db.Exec("UPDATE directory_users SET enabled = ? WHERE username = ?",
+                                    {static_cast<int64_t>(enabled ? 1 : 0), std::string(username)}));
+    changed = db.Changes();
+    return OkStatus();
+  }));
+  if (changed == 0) return Fail(NoSuchUser(username));
+  return OkStatus();
+}
+
+Status LocalUserStore::Remove(std::string_view username) {
+  int changed = 0;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_RETURN_IF_ERROR(db.Exec("DELETE FROM directory_users WHERE username = ?", {std::string(username)}));
+    changed = db.Changes();
+    return OkStatus();
+  }));
+  if (changed == 0) return Fail(NoSuchUser(username));
+  return OkStatus();
+}
+
+Result<int64_t> LocalUserStore::Count() {
+  int64_t n = 0;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT count(*) FROM directory_users"));
+    n = Int(rows.at(0).at(0));
+    return OkStatus();
+  }));
+  return n;
+}
+
+const std::string& LocalUserStore::DummyHash() {
+  std::call_once(dummy_once_, [this] {
+    auto h = HashPassword(RandomPassword(), cost_);
+    if (h) dummy_hash_ = *h;
+  });
+  return dummy_hash_;
+}
+
+Result<sdk::DirectoryUser> LocalUserStore::Authenticate(std::string_view username, std::string_view password) {
+  const Error denied{ErrorCode::kUnauthenticated, "authentication failed", "invalid username or password"};
+  std::string hash;
+  sdk::DirectoryUser user;
+  bool found = false;
+  if (ValidateUsername(username)) {
+    PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+      PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query(std::string("SELECT ") + kColumns +
+                                                   ", password_hash FROM directory_users WHERE username = ?",
+                                                   {std::string(username)}));
+      if (rows.empty()) return OkStatus();
+      found = true;
+      user = FromRow(rows[0]);
+      hash = Text(rows[0][9]);
+      return OkStatus();
+    }));
+  }
+  if (!found || !user.enabled) {
+    // Same work as a real check, so timing does not tell which usernames exist.
+    (void)VerifyPassword(DummyHash(), password);
+    return Fail(denied);
+  }
+  if (!VerifyPassword(hash, password)) return Fail(denied);
+  return user;
+}
+
+Result<sdk::DirectoryUser> LocalUserStore::GetOne(const std::string& where, const std::string& value) {
+  std::optional<sdk::DirectoryUser> user;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query(std::string("SELECT ") + kColumns + " FROM directory_users WHERE " +
+                                                 where + " = ?", {value}));
+    if (!rows.empty()) user = FromRow(rows[0]);
+    return OkStatus();
+  }));
+  if (!user) return Fail(ErrorCode::kNotFound, "no user " + where + "=" + value, "no such user");
+  return *user;
+}
+
+Result<sdk::DirectoryUser> LocalUserStore::GetById(std::string_view id) { return GetOne("id", std::string(id)); }
+
+Result<sdk::DirectoryUser> LocalUserStore::GetByUsername(std::string_view username) {
+  return GetOne("username", std::string(username));
+}
+
+Result<sdk::UserPage> LocalUserStore::Search(std::string_view text, size_t skip, size_t top) {
+  if (top == 0 || top > 1000) return Fail(ErrorCode::kInvalidArgument, "bad page size", "$top must be 1-1000");
+  if (text.size() > 256) return Fail(ErrorCode::kInvalidArgument, "search text too long", "search text too long");
+  sdk::UserPage page;
+  std::string pattern = LikePattern(text);
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(
+        auto rows,
+        db.Query(std::string("SELECT ") + kColumns +
+                     " FROM directory_users WHERE enabled = 1 AND (username LIKE ?1 ESCAPE '\\' OR"
+                     " display_name LIKE ?1 ESCAPE '\\' OR mail LIKE ?1 ESCAPE '\\')"
+                     " ORDER BY display_name COLLATE NOCASE, id LIMIT ?2 OFFSET ?3",
+                 {pattern, static_cast<int64_t>(top + 1), static_cast<int64_t>(skip)}));
+    for (const auto& r : rows) page.users.push_back(FromRow(r));
+    return OkStatus();
+  }));
+  if (page.users.size() > top) {
+    page.users.resize(top);
+    page.more = true;
+  }
+  return page;
+}
+
+Result<std::string> LocalUserStore::Photo(std::string_view id) {
+  std::optional<std::string> photo;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT photo FROM directory_users WHERE id = ? AND photo IS NOT NULL",
+                                                 {std::string(id)}));
+    if (!rows.empty()) photo = Text(rows[0][0]);
+    return OkStatus();
+  }));
+  if (!photo) return Fail(ErrorCode::kNotFound, "no photo for " + std::string(id), "no photo");
+  return *photo;
+}
+
+}  // namespace palaver::directory

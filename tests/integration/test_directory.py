@@ -1,0 +1,106 @@
+"""The directory module against the real binary: the initial admin, `palaverd user ...`."""
+import os
+import stat
+import subprocess
+import unittest
+
+from harness import Palaverd
+
+
+class InitialAdmin(unittest.TestCase):
+    def test_first_start_creates_admin_with_private_password_file(self):
+        s = Palaverd()
+        try:
+            path = os.path.join(s.state, "admin-password")
+            self.assertTrue(os.path.exists(path))
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+            password = open(path).read().strip()
+            self.assertEqual(len(password), 24)
+            log = s.stderr() + s.stdout()
+            self.assertIn("created the initial administrator user=admin", log)
+            self.assertNotIn(password, log)  # not a terminal: never printed, never logged
+        finally:
+            s.stop()
+        # A second start keeps the account and the file.
+        s.start()
+        try:
+            self.assertEqual(open(path).read().strip(), password)
+            self.assertNotIn("created the initial administrator", s.stderr().split("listening")[-1])
+        finally:
+            s.close()
+
+
+class UserCommand(unittest.TestCase):
+    def setUp(self):
+        self.s = Palaverd(expect_start=False)
+
+    def tearDown(self):
+        self.s.close()
+
+    def user(self, *args, stdin=""):
+        r = subprocess.run([self.s.binary, "user", *args, "--config", self.s.config_path],
+                           input=stdin, capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_add_list_passwd_disable_enable_remove(self):
+        code, out, err = self.user("add", "alice", "--display-name", "Alice Adams", "--mail", "alice@example.org",
+                                   stdin="first-secret\n")
+        self.assertEqual(code, 0, err)
+        self.assertIn("added user alice", out)
+        code, out, _ = self.user("list")
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"alice\s+Alice Adams\s+alice@example\.org")
+        self.assertEqual(self.user("passwd", "alice", stdin="second-secret\n")[0], 0)
+        self.assertEqual(self.user("disable", "alice")[0], 0)
+        self.assertRegex(self.user("list")[1], r"alice .*disabled")
+        self.assertEqual(self.user("enable", "alice")[0], 0)
+        self.assertEqual(self.user("remove", "alice")[0], 0)
+        self.assertNotIn("alice", self.user("list")[1])
+        # The hash in the database is argon2id, the password itself is nowhere.
+        db = open(os.path.join(self.s.state, "palaver.db"), "rb").read()
+        self.assertNotIn(b"second-secret", db)
+
+    def test_admin_flag_and_server_sees_cli_users(self):
+        self.assertEqual(self.user("add", "root2", "--admin", stdin="pw\n")[0], 0)
+        self.s.start()  # the server starts on the same database: no initial admin needed
+        self.assertFalse(os.path.exists(os.path.join(self.s.state, "admin-password")))
+        code, out, _ = self.user("list")  # while the server runs (WAL, busy timeout)
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"root2 .*admin")
+
+    def test_bad_input_is_refused_clearly(self):
+        self.assertEqual(self.user("add", "bob", stdin="pw\n")[0], 0)
+        code, _, err = self.user("add", "BOB", stdin="pw\n")
+        self.assertEqual(code, 1)
+        self.assertIn("a user with this name exists", err)
+        code, _, err = self.user("add", "bad name", stdin="pw\n")
+        self.assertEqual(code, 1)
+        self.assertIn("usernames are", err)
+        code, _, err = self.user("add", "carol", stdin="")
+        self.assertEqual(code, 1)
+        self.assertIn("no password", err)
+        code, _, err = self.user("add", "carol", stdin="\n")
+        self.assertEqual(code, 1)
+        self.assertIn("must not be empty", err)
+        code, _, err = self.user("add", "carol", "--password", "x")
+        self.assertEqual(code, 2)
+        self.assertIn("passwords are read from standard input", err)
+        self.assertEqual(self.user("passwd", "ghost", stdin="pw\n")[0], 1)
+        self.assertEqual(self.user("remove", "ghost")[0], 1)
+        self.assertEqual(self.user("frobnicate", "x")[0], 2)
+        self.assertEqual(self.user()[0], 2)
+
+    def test_unknown_command_and_bad_config(self):
+        r = subprocess.run([self.s.binary, "nosuchcommand", "--config", self.s.config_path],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command", r.stderr)
+        with open(self.s.config_path, "a") as f:
+            f.write("\n[directory]\nbackend = ad\n")
+        code, _, err = self.user("list")
+        self.assertEqual(code, 2)
+        self.assertIn("[directory] backend: must be one of local", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
