@@ -437,6 +437,8 @@ Status Application::Start() {
     a.StopModules();
     return listen;
   }
+  // Modules that publish URLs (the OIDC issuer) read the port actually bound.
+  if (hc.https_port == 0) a.host_info.https_port = a.net->BoundPort("https");
   a.net->Start();
   a.trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
   a.WriteRuntimeInfo(a.trust_anchor);

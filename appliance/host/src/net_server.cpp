@@ -27,6 +27,7 @@ struct Exchange {
   int64_t expected_body = 0;
   int64_t max_body = 0;
   bool reading_body = false;
+  bool discarding = false;  // reading a too-large body only to answer 413 cleanly
   bool dispatched = false;
   bool responded = false;
   bool close_after = false;
@@ -176,6 +177,8 @@ namespace {
 constexpr size_t kChunk = 32 * 1024;
 constexpr size_t kH2Chunk = 16 * 1024;
 constexpr uint64_t kInlineBody = 16 * 1024;
+// Bodies over a route's limit but under this are read and dropped before the 413 is sent.
+constexpr int64_t kMaxDiscardBytes = 8 * 1024 * 1024;
 
 int HttpCallback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* server = static_cast<NetServer*>(lws_context_user(lws_get_context(wsi)));
@@ -615,6 +618,10 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
       auto it = exchanges_.find(wsi);
       if (it == exchanges_.end() || !it->second->reading_body) return 0;
       Exchange& ex = *it->second;
+      if (ex.discarding) {
+        if (lws_get_network_wsi(wsi) != wsi) lws_h2_update_peer_txcredit(wsi, LWS_H2_STREAM_SID, static_cast<int>(len));
+        return 0;
+      }
       if (static_cast<int64_t>(ex.request.body.size() + len) > ex.max_body) {
         ex.reading_body = false;
         ex.close_after = true;
@@ -633,6 +640,10 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
       if (it == exchanges_.end() || !it->second->reading_body) return 0;
       it->second->reading_body = false;
       lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+      if (it->second->discarding) {
+        RespondNow(*it->second, sdk::Response::Text(413, "Request body too large.\n"));
+        return 0;
+      }
       Dispatch(it->second);
       return 0;
     }
@@ -795,8 +806,16 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
       return 0;
     }
     if (n > ex->max_body) {
-      ex->close_after = true;
-      RespondNow(*ex, sdk::Response::Text(413, "Request body too large.\n"));
+      if (n > kMaxDiscardBytes) {
+        ex->close_after = true;
+        RespondNow(*ex, sdk::Response::Text(413, "Request body too large.\n"));
+        return 0;
+      }
+      // Read and drop the body, then answer: closing with unread data makes the kernel reset
+      // the connection, and the client may never see the 413.
+      ex->discarding = true;
+      ex->reading_body = true;
+      lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, static_cast<int>(limits_.body_timeout.count()));
       return 0;
     }
     if (n > 0) {

@@ -24,7 +24,8 @@ namespace palaver::sdk {
 struct HostInfo {
   std::vector<std::string> hostnames;   // first one is the canonical public name
   std::filesystem::path state_dir;
-  int https_port = 0;                   // configured port (0 = ephemeral; see BoundHttpsPort)
+  int https_port = 0;                   // the HTTPS port; an ephemeral (0) one is replaced by the
+                                        // bound port once the listeners are open
   int http_port = 0;                    // -1 when the plain listener is off
   bool foreground = true;
   std::string version;

@@ -1,0 +1,44 @@
+// TokenVerifier: checks bearer tokens for resource endpoints (address book, kvs, signaling).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "palaver/sdk/status.hpp"
+
+namespace palaver::sdk {
+
+/// What a verified access token says. Value type.
+struct TokenClaims {
+  std::string issuer;
+  std::string subject;
+  std::string audience;     // the client id
+  int64_t expires_at = 0;   // unix seconds
+  std::vector<std::string> scopes;  // kc.authorizedScopes
+  std::string user_id;      // kc.identity["kc.i.id"]
+  std::string username;     // kc.identity["kc.i.un"]
+  std::string display_name; // kc.identity["kc.i.dn"]
+  bool guest = false;       // kc.identity["kc.i.guest"]
+  std::string raw_claims;   // the JSON payload
+
+  bool HasScope(std::string_view scope) const {
+    for (const auto& s : scopes) {
+      if (s == scope) return true;
+    }
+    return false;
+  }
+};
+
+/// Published by the `oidc` module. Thread-safe and non-blocking (keys are held in memory), so it
+/// may be called on the net loop. Errors are kUnauthenticated with a client-safe public message.
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  /// A valid, unexpired access token of this issuer (`kc.isAccessToken`), signed by one of its
+  /// current keys with the key's own algorithm.
+  virtual Result<TokenClaims> VerifyAccessToken(std::string_view token) const = 0;
+};
+
+}  // namespace palaver::sdk

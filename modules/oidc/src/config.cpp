@@ -1,0 +1,41 @@
+#include "config.hpp"
+
+namespace palaver::oidc {
+namespace {
+
+std::chrono::seconds Seconds(std::chrono::milliseconds ms) {
+  return std::chrono::duration_cast<std::chrono::seconds>(ms);
+}
+
+}  // namespace
+
+OidcConfig ParseOidcConfig(sdk::ConfigReader& r) {
+  OidcConfig c;
+  c.issuer = r.String("issuer", "");
+  if (!c.issuer.empty()) {
+    bool ok = c.issuer.rfind("https://", 0) == 0 && c.issuer.size() > 8 && c.issuer.back() != '/' &&
+              c.issuer.find_first_of("?# ") == std::string::npos;
+    if (!ok) r.Reject("issuer", "must be an https:// URL without query, fragment or trailing slash");
+  }
+  c.signing_alg = *ParseAlg(r.Enum("signing_alg", "ES256", {"ES256", "RS256", "PS256"}));
+  c.key_rotation = Seconds(r.Duration("key_rotation", std::chrono::hours(30 * 24)));
+  c.access_token_lifetime = Seconds(r.Duration("access_token_lifetime", std::chrono::seconds(600)));
+  c.id_token_lifetime = Seconds(r.Duration("id_token_lifetime", std::chrono::seconds(3600)));
+  c.refresh_token_lifetime = Seconds(r.Duration("refresh_token_lifetime", std::chrono::hours(3 * 365 * 24)));
+  if (c.access_token_lifetime.count() < 60) r.Reject("access_token_lifetime", "must be at least 60s");
+  if (c.id_token_lifetime.count() < 60) r.Reject("id_token_lifetime", "must be at least 60s");
+  if (c.refresh_token_lifetime.count() < 3600) r.Reject("refresh_token_lifetime", "must be at least 1h");
+  if (c.key_rotation.count() != 0 && c.key_rotation.count() < 3600) {
+    r.Reject("key_rotation", "must be 0 (never) or at least 1h");
+  }
+  return c;
+}
+
+std::string EffectiveIssuer(const OidcConfig& config, const std::string& hostname, int https_port) {
+  if (!config.issuer.empty()) return config.issuer;
+  std::string out = "https://" + hostname;
+  if (https_port != 443 && https_port != 0) out += ":" + std::to_string(https_port);
+  return out;
+}
+
+}  // namespace palaver::oidc

@@ -1,0 +1,296 @@
+#include "jose.hpp"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <sstream>
+
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+namespace palaver::oidc {
+namespace {
+
+using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+using SigPtr = std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)>;
+
+const char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+Error Unauthenticated(std::string internal) {
+  return Error{ErrorCode::kUnauthenticated, std::move(internal), "invalid token"};
+}
+
+std::shared_ptr<EVP_PKEY> Own(EVP_PKEY* p) { return std::shared_ptr<EVP_PKEY>(p, EVP_PKEY_free); }
+
+std::string BnParam(EVP_PKEY* pkey, const char* name, int pad) {
+  BIGNUM* bn = nullptr;
+  if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1) return {};
+  int len = pad > 0 ? pad : BN_num_bytes(bn);
+  std::string out(static_cast<size_t>(len), '\0');
+  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), len);
+  BN_free(bn);
+  return out;
+}
+
+bool KeyMatchesAlg(EVP_PKEY* pkey, JwsAlg alg) {
+  int id = EVP_PKEY_get_base_id(pkey);
+  if (alg == JwsAlg::kES256) {
+    if (id != EVP_PKEY_EC) return false;
+    char group[64] = {0};
+    size_t len = 0;
+    return EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) == 1 &&
+           std::string_view(group) == "prime256v1";
+  }
+  return id == EVP_PKEY_RSA && EVP_PKEY_get_bits(pkey) >= 2048;
+}
+
+std::string Stringify(const Poco::JSON::Object& obj) {
+  std::ostringstream out;
+  obj.stringify(out);
+  return out.str();
+}
+
+Result<Poco::JSON::Object::Ptr> ParseObject(const std::string& json) {
+  try {
+    Poco::JSON::Parser parser;
+    auto v = parser.parse(json);
+    if (v.type() != typeid(Poco::JSON::Object::Ptr)) return Fail(Unauthenticated("token part is not an object"));
+    return v.extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    return Fail(Unauthenticated("token part is not JSON: " + e.displayText()));
+  }
+}
+
+}  // namespace
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                 static_cast<uint8_t>(bytes[i + 2]);
+    out += {kB64Url[n >> 18], kB64Url[(n >> 12) & 63], kB64Url[(n >> 6) & 63], kB64Url[n & 63]};
+  }
+  if (i + 1 == bytes.size()) {
+    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
+    out += {kB64Url[n >> 18], kB64Url[(n >> 12) & 63]};
+  } else if (i + 2 == bytes.size()) {
+    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
+    out += {kB64Url[n >> 18], kB64Url[(n >> 12) & 63], kB64Url[(n >> 6) & 63]};
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-canonical tail
+  return out;
+}
+
+std::optional<JwsAlg> ParseAlg(std::string_view name) {
+  if (name == "ES256") return JwsAlg::kES256;
+  if (name == "RS256") return JwsAlg::kRS256;
+  if (name == "PS256") return JwsAlg::kPS256;
+  return std::nullopt;
+}
+
+const char* AlgName(JwsAlg alg) {
+  switch (alg) {
+    case JwsAlg::kES256: return "ES256";
+    case JwsAlg::kRS256: return "RS256";
+    case JwsAlg::kPS256: return "PS256";
+  }
+  return "";
+}
+
+Result<SigningKey> SigningKey::Generate(JwsAlg alg, std::string kid) {
+  EVP_PKEY* p = alg == JwsAlg::kES256 ? EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")
+                                      : EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
+  if (p == nullptr) return Fail(ErrorCode::kInternal, "key generation failed");
+  return SigningKey(Own(p), alg, std::move(kid));
+}
+
+Result<SigningKey> SigningKey::FromPrivatePem(std::string_view pem, JwsAlg alg, std::string kid) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  EVP_PKEY* p = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+  if (p == nullptr) return Fail(ErrorCode::kDataLoss, "signing key " + kid + " is not a readable PEM private key");
+  auto key = Own(p);
+  if (!KeyMatchesAlg(p, alg)) return Fail(ErrorCode::kDataLoss, "signing key " + kid + " does not fit " + AlgName(alg));
+  return SigningKey(key, alg, std::move(kid));
+}
+
+std::string SigningKey::PrivatePem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::string SigningKey::PublicJwk() const {
+  std::string out = "{\"kid\":\"" + kid_ + "\",\"use\":\"sig\",\"alg\":\"" + AlgName(alg_) + "\",";
+  if (alg_ == JwsAlg::kES256) {
+    out += "\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" +
+           Base64UrlEncode(BnParam(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32)) + "\",\"y\":\"" +
+           Base64UrlEncode(BnParam(pkey_.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32)) + "\"}";
+  } else {
+    out += "\"kty\":\"RSA\",\"n\":\"" + Base64UrlEncode(BnParam(pkey_.get(), OSSL_PKEY_PARAM_RSA_N, 0)) +
+           "\",\"e\":\"" + Base64UrlEncode(BnParam(pkey_.get(), OSSL_PKEY_PARAM_RSA_E, 0)) + "\"}";
+  }
+  return out;
+}
+
+Result<std::string> SigningKey::Sign(std::string_view input) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, pkey_.get()) != 1) {
+    return Fail(ErrorCode::kInternal, "sign init failed");
+  }
+  if (alg_ == JwsAlg::kPS256) {
+    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
+  }
+  size_t len = 0;
+  auto in = reinterpret_cast<const unsigned char*>(input.data());
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, in, input.size()) != 1) return Fail(ErrorCode::kInternal, "sign failed");
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in, input.size()) != 1) {
+    return Fail(ErrorCode::kInternal, "sign failed");
+  }
+  sig.resize(len);
+  if (alg_ != JwsAlg::kES256) return sig;
+  // JWS wants the raw r || s (32 bytes each), not DER.
+  const auto* der = reinterpret_cast<const unsigned char*>(sig.data());
+  SigPtr ecdsa(d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(sig.size())), ECDSA_SIG_free);
+  if (!ecdsa) return Fail(ErrorCode::kInternal, "bad ECDSA signature");
+  std::string raw(64, '\0');
+  BN_bn2binpad(ECDSA_SIG_get0_r(ecdsa.get()), reinterpret_cast<unsigned char*>(raw.data()), 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(ecdsa.get()), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+  return raw;
+}
+
+bool SigningKey::Verify(std::string_view input, std::string_view signature) const {
+  std::string sig(signature);
+  if (alg_ == JwsAlg::kES256) {
+    if (signature.size() != 64) return false;
+    SigPtr ecdsa(ECDSA_SIG_new(), ECDSA_SIG_free);
+    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr);
+    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
+    if (ECDSA_SIG_set0(ecdsa.get(), r, s) != 1) {
+      BN_free(r);
+      BN_free(s);
+      return false;
+    }
+    unsigned char* der = nullptr;
+    int n = i2d_ECDSA_SIG(ecdsa.get(), &der);
+    if (n <= 0) return false;
+    sig.assign(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+    OPENSSL_free(der);
+  }
+  MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx, EVP_sha256(), nullptr, pkey_.get()) != 1) return false;
+  if (alg_ == JwsAlg::kPS256) {
+    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
+  }
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
+}
+
+Result<std::string> SignJwt(const SigningKey& key, const Poco::JSON::Object& claims) {
+  std::string header = std::string("{\"alg\":\"") + AlgName(key.alg()) + "\",\"kid\":\"" + key.kid() + "\",\"typ\":\"JWT\"}";
+  std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(Stringify(claims));
+  PALAVER_ASSIGN_OR_RETURN(std::string sig, key.Sign(input));
+  return input + "." + Base64UrlEncode(sig);
+}
+
+Result<JwtParts> ParseJwt(std::string_view token) {
+  if (token.size() > kMaxTokenBytes) return Fail(Unauthenticated("token too large"));
+  size_t a = token.find('.');
+  size_t b = a == std::string_view::npos ? a : token.find('.', a + 1);
+  if (b == std::string_view::npos || token.find('.', b + 1) != std::string_view::npos) {
+    return Fail(Unauthenticated("token is not a compact JWS"));
+  }
+  auto header = Base64UrlDecode(token.substr(0, a));
+  auto payload = Base64UrlDecode(token.substr(a + 1, b - a - 1));
+  auto signature = Base64UrlDecode(token.substr(b + 1));
+  if (!header || !payload || !signature) return Fail(Unauthenticated("token is not base64url"));
+  JwtParts parts;
+  PALAVER_ASSIGN_OR_RETURN(parts.header, ParseObject(*header));
+  PALAVER_ASSIGN_OR_RETURN(parts.claims, ParseObject(*payload));
+  if (!parts.header->has("alg") || !parts.header->get("alg").isString()) {
+    return Fail(Unauthenticated("token header has no alg"));
+  }
+  parts.alg = parts.header->getValue<std::string>("alg");
+  if (parts.header->has("kid") && parts.header->get("kid").isString()) parts.kid = parts.header->getValue<std::string>("kid");
+  if (parts.header->has("crit")) return Fail(Unauthenticated("token has critical header extensions"));
+  parts.signing_input = std::string(token.substr(0, b));
+  parts.signature = std::move(*signature);
+  return parts;
+}
+
+Result<Poco::JSON::Object::Ptr> VerifyJwt(std::string_view token, const std::vector<SigningKey>& keys) {
+  PALAVER_ASSIGN_OR_RETURN(JwtParts parts, ParseJwt(token));
+  auto alg = ParseAlg(parts.alg);
+  if (!alg) return Fail(Unauthenticated("token alg " + parts.alg + " not accepted"));
+  const SigningKey* key = nullptr;
+  if (parts.kid.empty() && keys.size() == 1) {
+    key = &keys[0];
+  } else {
+    for (const auto& k : keys) {
+      if (k.kid() == parts.kid) key = &k;
+    }
+  }
+  if (key == nullptr) return Fail(Unauthenticated("token kid " + parts.kid + " unknown"));
+  if (key->alg() != *alg) return Fail(Unauthenticated("token alg does not match its key"));
+  if (!key->Verify(parts.signing_input, parts.signature)) return Fail(Unauthenticated("bad token signature"));
+  return parts.claims;
+}
+
+Status CheckTokenTimes(const Poco::JSON::Object& claims, int64_t now_s, int64_t leeway_s) {
+  auto number = [&](const char* name) -> std::optional<int64_t> {
+    if (!claims.has(name)) return std::nullopt;
+    try {
+      return claims.get(name).convert<int64_t>();
+    } catch (const Poco::Exception&) {
+      return std::nullopt;
+    }
+  };
+  auto exp = number("exp");
+  if (!exp) return Fail(Unauthenticated("token without exp"));
+  if (*exp + leeway_s <= now_s) return Fail(Error{ErrorCode::kUnauthenticated, "token expired", "token expired"});
+  if (auto nbf = number("nbf"); nbf && *nbf - leeway_s > now_s) return Fail(Unauthenticated("token not yet valid"));
+  if (auto iat = number("iat"); iat && *iat - leeway_s > now_s) return Fail(Unauthenticated("token issued in the future"));
+  return OkStatus();
+}
+
+}  // namespace palaver::oidc

@@ -1,0 +1,79 @@
+// JOSE for the OpenID provider: base64url, signing keys, compact JWS/JWT build and check.
+// Sans-I/O; on OpenSSL directly (POCO's JWT has no PS256 and allows algorithm confusion unless
+// configured carefully; here the key decides the algorithm).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <Poco/JSON/Object.h>
+
+#include "palaver/sdk/status.hpp"
+
+typedef struct evp_pkey_st EVP_PKEY;
+
+namespace palaver::oidc {
+
+std::string Base64UrlEncode(std::string_view bytes);
+/// Strict: no padding, no whitespace, only the URL-safe alphabet.
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+
+enum class JwsAlg { kES256, kRS256, kPS256 };
+std::optional<JwsAlg> ParseAlg(std::string_view name);
+const char* AlgName(JwsAlg alg);
+
+/// A signing or validation key with its algorithm and key id. Immutable; cheap to copy.
+/// Thread-safe (OpenSSL keys are reference counted and used read-only).
+class SigningKey {
+ public:
+  /// A new key: EC P-256 for ES256, RSA 2048 for RS256/PS256.
+  static Result<SigningKey> Generate(JwsAlg alg, std::string kid);
+  static Result<SigningKey> FromPrivatePem(std::string_view pem, JwsAlg alg, std::string kid);
+
+  std::string PrivatePem() const;
+  /// The public JWK: {"kty","kid","use":"sig","alg", crv/x/y or n/e}.
+  std::string PublicJwk() const;
+  Result<std::string> Sign(std::string_view signing_input) const;
+  bool Verify(std::string_view signing_input, std::string_view signature) const;
+
+  const std::string& kid() const { return kid_; }
+  JwsAlg alg() const { return alg_; }
+
+ private:
+  SigningKey(std::shared_ptr<EVP_PKEY> pkey, JwsAlg alg, std::string kid)
+      : pkey_(std::move(pkey)), alg_(alg), kid_(std::move(kid)) {}
+  std::shared_ptr<EVP_PKEY> pkey_;
+  JwsAlg alg_;
+  std::string kid_;
+};
+
+/// Largest token accepted for parsing (a bearer token in a header).
+inline constexpr size_t kMaxTokenBytes = 16 * 1024;
+
+/// `header.payload.signature` with header {"alg","kid","typ":"JWT"}; `claims` is a JSON object.
+Result<std::string> SignJwt(const SigningKey& key, const Poco::JSON::Object& claims);
+
+/// The parts of a compact JWS, decoded but not verified.
+struct JwtParts {
+  std::string alg;
+  std::string kid;
+  Poco::JSON::Object::Ptr header;
+  Poco::JSON::Object::Ptr claims;
+  std::string signing_input;  // base64url(header) "." base64url(payload)
+  std::string signature;      // raw bytes
+};
+Result<JwtParts> ParseJwt(std::string_view token);
+
+/// Verifies the signature with the key named by `kid` (a single key is used when the token has
+/// no kid); the header's `alg` must be the key's algorithm — `none`, HS* and any mismatch fail.
+/// Returns the claims. Errors are kUnauthenticated with a public message safe for clients.
+Result<Poco::JSON::Object::Ptr> VerifyJwt(std::string_view token, const std::vector<SigningKey>& keys);
+
+/// `exp` must be in the future and `nbf`/`iat` not in the future (with `leeway_s`); `exp` required.
+Status CheckTokenTimes(const Poco::JSON::Object& claims, int64_t now_s, int64_t leeway_s);
+
+}  // namespace palaver::oidc
