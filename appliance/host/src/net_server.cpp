@@ -625,7 +625,7 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
       if (static_cast<int64_t>(ex.request.body.size() + len) > ex.max_body) {
         ex.reading_body = false;
         ex.close_after = true;
-        RespondNow(ex, sdk::Response::Text(413, "Request body too large.\n"));
+        Deliver(ex, sdk::Response::Text(413, "Request body too large.\n"));
         return 0;
       }
       ex.request.body.append(static_cast<const char*>(in), len);
@@ -641,7 +641,7 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
       it->second->reading_body = false;
       lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
       if (it->second->discarding) {
-        RespondNow(*it->second, sdk::Response::Text(413, "Request body too large.\n"));
+        Deliver(*it->second, sdk::Response::Text(413, "Request body too large.\n"));
         return 0;
       }
       Dispatch(it->second);
@@ -743,19 +743,19 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
 
   if (req.method.empty()) {
     ex->close_after = true;
-    RespondNow(*ex, sdk::Response::Text(501, "Method not implemented.\n"));
+    Deliver(*ex, sdk::Response::Text(501, "Method not implemented.\n"));
     return 0;
   }
   size_t header_bytes = req.path.size() + req.query.size();
   for (const auto& [n, v] : req.headers) header_bytes += n.size() + v.size() + 4;
   if (header_bytes > static_cast<size_t>(limits_.max_header_bytes)) {
     ex->close_after = true;
-    RespondNow(*ex, sdk::Response::Text(431, "Request header fields too large.\n"));
+    Deliver(*ex, sdk::Response::Text(431, "Request header fields too large.\n"));
     return 0;
   }
   if (!req.host.empty() && !ValidHostHeader(req.authority)) {
     ex->close_after = true;
-    RespondNow(*ex, sdk::Response::Text(400, "Bad Host header.\n"));
+    Deliver(*ex, sdk::Response::Text(400, "Bad Host header.\n"));
     return 0;
   }
 
@@ -769,17 +769,17 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
     if (redirect_.https_port != 443) location += ":" + std::to_string(redirect_.https_port);
     location += req.path;
     if (!req.query.empty()) location += "?" + req.query;
-    RespondNow(*ex, sdk::Response::Redirect(301, location));
+    Deliver(*ex, sdk::Response::Redirect(301, location));
     return 0;
   }
   if (match.kind == RouteMatch::Kind::kNotFound) {
-    RespondNow(*ex, sdk::Response::Text(404, "Not found.\n"));
+    Deliver(*ex, sdk::Response::Text(404, "Not found.\n"));
     return 0;
   }
   if (match.kind == RouteMatch::Kind::kMethodNotAllowed) {
     auto r = sdk::Response::Text(405, "Method not allowed.\n");
     r.SetHeader("allow", match.allow);
-    RespondNow(*ex, std::move(r));
+    Deliver(*ex, std::move(r));
     return 0;
   }
   ex->route = match.entry;
@@ -788,7 +788,7 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
 
   if (req.Header("transfer-encoding")) {
     ex->close_after = true;
-    RespondNow(*ex, sdk::Response::Text(411, "Length required: chunked request bodies are not accepted.\n"));
+    Deliver(*ex, sdk::Response::Text(411, "Length required: chunked request bodies are not accepted.\n"));
     return 0;
   }
   if (auto cl = req.Header("content-length")) {
@@ -802,13 +802,13 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
     }
     if (n < 0) {
       ex->close_after = true;
-      RespondNow(*ex, sdk::Response::Text(400, "Bad Content-Length.\n"));
+      Deliver(*ex, sdk::Response::Text(400, "Bad Content-Length.\n"));
       return 0;
     }
     if (n > ex->max_body) {
       if (n > kMaxDiscardBytes) {
         ex->close_after = true;
-        RespondNow(*ex, sdk::Response::Text(413, "Request body too large.\n"));
+        Deliver(*ex, sdk::Response::Text(413, "Request body too large.\n"));
         return 0;
       }
       // Read and drop the body, then answer: closing with unread data makes the kernel reset

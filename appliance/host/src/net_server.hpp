@@ -110,7 +110,6 @@ class NetServer final : public sdk::NetLoop {
   int OnWebSocketCallback(lws* wsi, int reason, void* in, size_t len);
   void Dispatch(const std::shared_ptr<Exchange>& ex);
   void Deliver(Exchange& ex, sdk::Response response);
-  void RespondNow(Exchange& ex, sdk::Response response) { Deliver(ex, std::move(response)); }
   int Writeable(lws* wsi);
   void Finish(lws* wsi);
   void CountRequest(const std::string& route_class, int status);

@@ -1,6 +1,5 @@
 #include "palaver/directory/directory_module.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,24 +11,11 @@
 #include "config.hpp"
 #include "local_store.hpp"
 #include "palaver/sdk/command.hpp"
+#include "palaver/sdk/files.hpp"
 #include "palaver/sdk/host.hpp"
 
 namespace palaver::directory {
 namespace {
-
-// Writes `text` to `path` with mode 0600, atomically (temp file + rename).
-Status WritePrivateFile(const std::filesystem::path& path, const std::string& text) {
-  std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail(ErrorCode::kUnavailable, "cannot write " + tmp);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Fail(ErrorCode::kUnavailable, "cannot write " + path.string());
-  }
-  return OkStatus();
-}
 
 class DirectoryModule final : public sdk::Module {
  public:
@@ -83,7 +69,7 @@ class DirectoryModule final : public sdk::Module {
     if (count > 0) return OkStatus();
     std::string password = RandomPassword();
     auto file = state_dir / "admin-password";
-    PALAVER_RETURN_IF_ERROR(WritePrivateFile(file, password + "\n"));
+    PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(file, password + "\n", 0600));
     NewUser admin{.username = "admin", .display_name = "Administrator", .is_admin = true};
     PALAVER_ASSIGN_OR_RETURN(auto created, users_->Add(admin, password));
     if (isatty(STDOUT_FILENO)) {

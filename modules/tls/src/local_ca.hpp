@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "identity.hpp"
+#include "palaver/sdk/files.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
 #include "palaver/sdk/status.hpp"
 
@@ -86,7 +87,7 @@ Result<X509Ptr> IssueServerCertificate(X509& ca, EVP_PKEY& ca_key, EVP_PKEY& lea
                                        std::chrono::seconds lifetime);
 // Checks that `leaf` chains to `ca` as a TLS server certificate, ignoring validity dates.
 Status VerifyIssuedBy(X509& leaf, X509& ca);
-// Writes `data` to `path` atomically with exactly `mode` (umask does not apply).
-Status WriteFileAtomically(const std::filesystem::path& path, const std::string& data, mode_t mode);
+// Shared with other modules; see palaver/sdk/files.hpp.
+using sdk::WriteFileAtomically;
 
 }  // namespace palaver::tls
