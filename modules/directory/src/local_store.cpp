@@ -1,6 +1,6 @@
 #include "local_store.hpp"
 
-#include <openssl/rand.h>
+#include "palaver/sdk/encoding.hpp"
 
 #include <cctype>
 
@@ -29,23 +29,8 @@ sdk::DirectoryUser FromRow(const sdk::SqlRow& r) {
   return u;
 }
 
-// 16 random bytes, base64url without padding: a stable, opaque, URL-safe id.
-std::string NewId() {
-  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  std::string out;
-  for (size_t i = 0; i < sizeof b; i += 3) {
-    uint32_t n = static_cast<uint32_t>(b[i]) << 16;
-    if (i + 1 < sizeof b) n |= static_cast<uint32_t>(b[i + 1]) << 8;
-    if (i + 2 < sizeof b) n |= b[i + 2];
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    if (i + 1 < sizeof b) out.push_back(kAlphabet[(n >> 6) & 63]);
-    if (i + 2 < sizeof b) out.push_back(kAlphabet[n & 63]);
-  }
-  return out;
-}
+// 16 random bytes, base64url: a stable, opaque, URL-safe id (22 characters).
+std::string NewId() { return sdk::RandomToken(16); }
 
 // Escapes LIKE wildcards so that search text is matched literally.
 std::string LikePattern(std::string_view text) {

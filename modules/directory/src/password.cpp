@@ -1,5 +1,7 @@
 #include "password.hpp"
 
+#include "palaver/sdk/encoding.hpp"
+
 #include <argon2.h>
 #include <openssl/rand.h>
 
@@ -42,13 +44,6 @@ bool VerifyPassword(std::string_view encoded, std::string_view password) {
   return argon2id_verify(enc.c_str(), password.data(), password.size()) == ARGON2_OK;
 }
 
-std::string RandomPassword() {
-  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  unsigned char bytes[24];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
-  std::string out;
-  for (unsigned char b : bytes) out.push_back(kAlphabet[b & 63]);
-  return out;
-}
+std::string RandomPassword() { return sdk::RandomToken(18); }
 
 }  // namespace palaver::directory

@@ -12,15 +12,15 @@
 
 #include <Poco/JSON/Object.h>
 
+#include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/status.hpp"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
 namespace palaver::oidc {
 
-std::string Base64UrlEncode(std::string_view bytes);
-/// Strict: no padding, no whitespace, only the URL-safe alphabet.
-std::optional<std::string> Base64UrlDecode(std::string_view text);
+using sdk::Base64UrlDecode;
+using sdk::Base64UrlEncode;
 
 enum class JwsAlg { kES256, kRS256, kPS256 };
 std::optional<JwsAlg> ParseAlg(std::string_view name);

@@ -1,15 +1,9 @@
 #include "key_store.hpp"
 
-#include <openssl/rand.h>
-
 namespace palaver::oidc {
 namespace {
 
-std::string NewKid() {
-  unsigned char b[9];
-  RAND_bytes(b, sizeof b);
-  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
-}
+std::string NewKid() { return sdk::RandomToken(9); }
 
 }  // namespace
 

@@ -1,0 +1,70 @@
+#include "palaver/sdk/encoding.hpp"
+
+#include <openssl/rand.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "palaver/sdk/check.hpp"
+
+namespace palaver::sdk {
+namespace {
+
+const char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+}  // namespace
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) |
+                 static_cast<uint8_t>(bytes[i + 2]);
+    out += {kB64Url[n >> 18], kB64Url[(n >> 12) & 63], kB64Url[(n >> 6) & 63], kB64Url[n & 63]};
+  }
+  if (i + 1 == bytes.size()) {
+    uint32_t n = static_cast<uint8_t>(bytes[i]) << 16;
+    out += {kB64Url[n >> 18], kB64Url[(n >> 12) & 63]};
+  } else if (i + 2 == bytes.size()) {
+    uint32_t n = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
+    out += {kB64Url[n >> 18], kB64Url[(n >> 12) & 63], kB64Url[(n >> 6) & 63]};
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-canonical tail
+  return out;
+}
+
+std::string RandomToken(size_t bytes) {
+  std::vector<unsigned char> buf(bytes);
+  PALAVER_CHECK(RAND_bytes(buf.data(), static_cast<int>(buf.size())) == 1);
+  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
+}
+
+}  // namespace palaver::sdk
