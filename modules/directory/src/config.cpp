@@ -7,6 +7,7 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   // "ldap" arrives with the LDAP issue; until then only the embedded store exists.
   c.backend = r.Enum("backend", "local", {"local"});
   c.initial_admin = r.Bool("initial_admin", true);
+  c.api_required_scopes = r.List("api_required_scopes", c.api_required_scopes);
   return c;
 }
 

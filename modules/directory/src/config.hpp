@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "palaver/sdk/config.hpp"
 
@@ -10,6 +11,8 @@ namespace palaver::directory {
 struct DirectoryConfig {
   std::string backend = "local";
   bool initial_admin = true;
+  /// Scopes an access token needs for /api/gc/v1 (kapi's default for grapi).
+  std::vector<std::string> api_required_scopes = {"profile", "email", "kopano/gc"};
 };
 
 /// Parses [directory]; problems are recorded on `reader`. Pure.

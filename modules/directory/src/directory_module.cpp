@@ -9,10 +9,12 @@
 
 #include "cli.hpp"
 #include "config.hpp"
+#include "gc_api.hpp"
 #include "local_store.hpp"
 #include "palaver/sdk/command.hpp"
 #include "palaver/sdk/files.hpp"
 #include "palaver/sdk/host.hpp"
+#include "palaver/sdk/services/token_verifier.hpp"
 
 namespace palaver::directory {
 namespace {
@@ -36,13 +38,15 @@ class DirectoryModule final : public sdk::Module {
     if (config_.initial_admin) PALAVER_RETURN_IF_ERROR(CreateInitialAdmin(host.Info().state_dir));
     host.Registry().Publish<sdk::UserDirectory>(users_);
     registry_ = &host.Registry();
-    return OkStatus();
+    pool_ = &host.Pool();
+    return host.Http().Add({.methods = {"GET"}, .path = kGcPrefix, .match = sdk::Match::kPrefix, .route_class = "directory"},
+                           [this](const sdk::Request& req, sdk::Responder respond) { HandleAddressBook(req, respond); });
   }
 
   Status Reload() override {
-    // Only initial_admin can change, and it only matters at start.
-    config_ = pending_;
-    return OkStatus();
+    // TODO(#3): config_ is read on the loop; swap an immutable snapshot when more keys become
+    // reloadable. Until then the required scopes apply after a restart.
+    return Fail(ErrorCode::kUnimplemented, "directory settings apply after a restart");
   }
 
   void Stop() override {
@@ -84,11 +88,105 @@ class DirectoryModule final : public sdk::Module {
     return OkStatus();
   }
 
+  // /api/gc/v1: bearer token checked on the loop (in-memory keys), directory work on a worker.
+  // Token and scope failures answer 403 with an empty body, as kapi does.
+  void HandleAddressBook(const sdk::Request& req, const sdk::Responder& respond) {
+    auto forbidden = [&respond](const std::string& why) {
+      sdk::Response r;
+      r.status = 403;
+      r.SetHeader("cache-control", "no-store");
+      respond(std::move(r));
+      (void)why;
+    };
+    auto verifier = registry_ != nullptr ? registry_->Find<sdk::TokenVerifier>() : nullptr;
+    if (!verifier) {
+      respond(sdk::Response::FromError(Error{ErrorCode::kUnavailable, "no token verifier", "no token service"}));
+      return;
+    }
+    auto auth = req.Header("authorization");
+    if (!auth || auth->size() <= 7 || (auth->substr(0, 7) != "Bearer " && auth->substr(0, 7) != "bearer ")) {
+      return forbidden("no bearer token");
+    }
+    auto claims = verifier->VerifyAccessToken(auth->substr(7));
+    if (!claims) {
+      log_->debug("address book request refused client={} err={}", req.peer, claims.error().message);
+      return forbidden(claims.error().message);
+    }
+    for (const auto& scope : config_.api_required_scopes) {
+      if (!claims->HasScope(scope)) return forbidden("missing scope " + scope);
+    }
+    GcTarget target = ParseGcPath(req.path);
+    if (target.kind == GcTarget::Kind::kUnknown) {
+      respond(sdk::Response::FromError(Error{ErrorCode::kNotFound, "no such resource", "no such resource"}));
+      return;
+    }
+    ListQuery query;
+    if (target.kind == GcTarget::Kind::kUsers) {
+      auto parsed = ParseListQuery(req);
+      if (!parsed) {
+        respond(sdk::Response::FromError(parsed.error()));
+        return;
+      }
+      query = *parsed;
+    }
+    auto users = users_;
+    sdk::TokenClaims who = *claims;
+    pool_->Submit([users, target, query, who, respond] {
+      respond(AddressBookWork(*users, target, query, who));
+    }, nullptr);
+  }
+
+  // Blocking: on a worker.
+  static sdk::Response AddressBookWork(LocalUserStore& users, const GcTarget& target, const ListQuery& query,
+                                       const sdk::TokenClaims& who) {
+    auto json = [](std::string body) {
+      auto r = sdk::Response::Json(200, std::move(body));
+      r.SetHeader("cache-control", "no-store");
+      return r;
+    };
+    switch (target.kind) {
+      case GcTarget::Kind::kUsers: {
+        auto page = users.Search(query.search, query.skip, query.top);
+        if (!page) return sdk::Response::FromError(page.error());
+        return json(UserListJson(*page, query));
+      }
+      case GcTarget::Kind::kMe:
+      case GcTarget::Kind::kUser:
+      case GcTarget::Kind::kUserPhoto: {
+        Result<sdk::DirectoryUser> user = Fail(ErrorCode::kNotFound, "no user", "no such user");
+        if (target.kind == GcTarget::Kind::kMe) {
+          if (!who.user_id.empty()) user = users.GetById(who.user_id);
+          if (!user && !who.username.empty()) user = users.GetByUsername(who.username);
+        } else {
+          // Meet looks contacts up by id, or by username with useIdentifiedUser.
+          user = users.GetById(target.id);
+          if (!user && user.error().code == ErrorCode::kNotFound) user = users.GetByUsername(target.id);
+        }
+        if (!user) return sdk::Response::FromError(user.error());
+        if (target.kind != GcTarget::Kind::kUserPhoto) return json(UserJson(*user, {}));
+        auto photo = users.Photo(user->id);
+        if (!photo) return sdk::Response::FromError(photo.error());
+        sdk::Response r;
+        bool jpeg = photo->size() > 2 && static_cast<unsigned char>((*photo)[0]) == 0xFF &&
+                    static_cast<unsigned char>((*photo)[1]) == 0xD8;
+        bool png = photo->rfind("\x89PNG", 0) == 0;
+        r.SetHeader("content-type", jpeg ? "image/jpeg" : png ? "image/png" : "application/octet-stream");
+        r.SetHeader("cache-control", "private, max-age=300");
+        r.body = std::move(*photo);
+        return r;
+      }
+      case GcTarget::Kind::kUnknown:
+        break;
+    }
+    return sdk::Response::FromError(Error{ErrorCode::kNotFound, "no such resource", "no such resource"});
+  }
+
   DirectoryConfig pending_;
   DirectoryConfig config_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<LocalUserStore> users_;
   sdk::Services* registry_ = nullptr;
+  sdk::Workers* pool_ = nullptr;
 };
 
 }  // namespace

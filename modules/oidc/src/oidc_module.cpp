@@ -43,6 +43,7 @@ class OidcModule final : public sdk::Module {
     verifier_ = std::make_shared<LocalTokenVerifier>([this] { return Issuer(); }, NowSeconds);
     PALAVER_RETURN_IF_ERROR(RefreshKeys());
     host.Registry().Publish<sdk::TokenVerifier>(verifier_);
+    host.Registry().Publish<sdk::TokenIssuer>(verifier_);
     registry_ = &host.Registry();
     pool_ = &host.Pool();
     loop_ = &host.Loop();
@@ -89,7 +90,10 @@ class OidcModule final : public sdk::Module {
   void Stop() override {
     stopped_ = true;
     if (loop_ != nullptr && timer_ != 0) loop_->Cancel(timer_);
-    if (registry_ != nullptr) registry_->Withdraw<sdk::TokenVerifier>();
+    if (registry_ != nullptr) {
+      registry_->Withdraw<sdk::TokenVerifier>();
+      registry_->Withdraw<sdk::TokenIssuer>();
+    }
     registry_ = nullptr;
   }
 
@@ -116,6 +120,7 @@ class OidcModule final : public sdk::Module {
                  AlgName(set.signing.alg()));
     }
     verifier_->SetKeys(std::make_shared<const KeySet>(std::move(set)));
+    verifier_->SetAccessTokenLifetime(config_.access_token_lifetime);
     return OkStatus();
   }
 

@@ -61,4 +61,31 @@ Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view 
   return out;
 }
 
+Result<std::string> LocalTokenVerifier::IssueAccessToken(const sdk::AccessTokenRequest& request) {
+  auto keys = Keys();
+  if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
+  if (request.subject.empty()) return Fail(ErrorCode::kInvalidArgument, "access token without subject");
+  int64_t now = now_();
+  int64_t lifetime = request.lifetime.count() > 0 ? request.lifetime.count() : default_lifetime_s_.load();
+  Poco::JSON::Object claims;
+  claims.set("iss", issuer_());
+  claims.set("sub", request.subject);
+  claims.set("aud", request.audience);
+  claims.set("iat", now);
+  claims.set("exp", now + lifetime);
+  claims.set("jti", sdk::RandomToken(18));
+  claims.set("kc.isAccessToken", true);
+  Poco::JSON::Array::Ptr scopes = new Poco::JSON::Array;
+  for (const auto& s : request.scopes) scopes->add(s);
+  claims.set("kc.authorizedScopes", scopes);
+  Poco::JSON::Object::Ptr identity = new Poco::JSON::Object;
+  identity->set("kc.i.id", request.user_id.empty() ? request.subject : request.user_id);
+  if (!request.username.empty()) identity->set("kc.i.un", request.username);
+  if (!request.display_name.empty()) identity->set("kc.i.dn", request.display_name);
+  if (request.guest) identity->set("kc.i.guest", true);
+  claims.set("kc.identity", identity);
+  claims.set("kc.provider", request.guest ? "guest" : "identifier-palaver");
+  return SignJwt(keys->signing, claims);
+}
+
 }  // namespace palaver::oidc

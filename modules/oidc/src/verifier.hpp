@@ -1,6 +1,8 @@
 // The in-process TokenVerifier: checks our own access tokens against the current key set.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -8,12 +10,14 @@
 
 #include "key_store.hpp"
 #include "palaver/sdk/check.hpp"
+#include "palaver/sdk/services/token_issuer.hpp"
 #include "palaver/sdk/services/token_verifier.hpp"
 
 namespace palaver::oidc {
 
+/// Verifies and issues the provider's own access tokens with the current key set.
 /// Thread-safe, non-blocking. `now` is injectable for tests.
-class LocalTokenVerifier final : public sdk::TokenVerifier {
+class LocalTokenVerifier final : public sdk::TokenVerifier, public sdk::TokenIssuer {
  public:
   using Clock = std::function<int64_t()>;
   using IssuerFn = std::function<std::string()>;
@@ -21,12 +25,15 @@ class LocalTokenVerifier final : public sdk::TokenVerifier {
   void SetKeys(std::shared_ptr<const KeySet> keys);
   std::shared_ptr<const KeySet> Keys() const;
   Result<sdk::TokenClaims> VerifyAccessToken(std::string_view token) const override;
+  Result<std::string> IssueAccessToken(const sdk::AccessTokenRequest& request) override;
+  void SetAccessTokenLifetime(std::chrono::seconds lifetime) { default_lifetime_s_ = lifetime.count(); }
 
   static constexpr int64_t kLeewaySeconds = 30;
 
  private:
   IssuerFn issuer_;
   Clock now_;
+  std::atomic<int64_t> default_lifetime_s_{600};
   mutable std::mutex mu_;
   std::shared_ptr<const KeySet> keys_ PALAVER_GUARDED_BY(mu_);
 };

@@ -81,6 +81,22 @@ TEST_F(VerifierTest, RejectsTokensOfKeysNoLongerPublished) {
   EXPECT_FALSE(verifier_.VerifyAccessToken(token));
 }
 
+TEST_F(VerifierTest, IssuedTokensVerify) {
+  sdk::AccessTokenRequest req{.subject = "s1", .audience = "client", .scopes = {"openid", "kopano/gc"},
+                              .user_id = "u9", .username = "zoe", .display_name = "Zoe"};
+  auto token = verifier_.IssueAccessToken(req);
+  ASSERT_TRUE(token);
+  auto claims = verifier_.VerifyAccessToken(*token);
+  ASSERT_TRUE(claims) << claims.error().message;
+  EXPECT_EQ(claims->subject, "s1");
+  EXPECT_EQ(claims->user_id, "u9");
+  EXPECT_EQ(claims->expires_at, now_ + 600);
+  EXPECT_TRUE(claims->HasScope("kopano/gc"));
+  now_ += 700;  // past its lifetime (plus leeway)
+  EXPECT_FALSE(verifier_.VerifyAccessToken(*token));
+  EXPECT_FALSE(verifier_.IssueAccessToken({}));
+}
+
 TEST_F(VerifierTest, WithoutKeysIsUnavailable) {
   LocalTokenVerifier empty([] { return std::string(kIss); }, [] { return int64_t{0}; });
   auto r = empty.VerifyAccessToken("a.b.c");

@@ -3,8 +3,11 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "palaver/sdk/host.hpp"
+#include "palaver/sdk/services/token_issuer.hpp"
+#include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/websocket.hpp"
 
 namespace palaver::testbed {
@@ -103,6 +106,40 @@ class TestbedModule final : public sdk::Module {
       loop->Schedule(std::chrono::milliseconds(150), [respond, fired] {
         respond(sdk::Response::Text(200, std::string("cancelled_fired=") + (*fired ? "yes" : "no")));
       });
+    }));
+    // Mints an access token for a directory user: POST body "<username> <scope> <scope> ...".
+    // Stands in for the OIDC code flow until it exists, so resource APIs can be tested with
+    // real tokens. Test-only.
+    sdk::Services* registry = &host.Registry();
+    PALAVER_RETURN_IF_ERROR(r.Add({.methods = {"POST"}, .path = "/testbed/token", .max_body_bytes = 4096},
+                                  [pool, registry](const sdk::Request& req, sdk::Responder respond) {
+      std::vector<std::string> words;
+      std::string w;
+      for (char c : req.body + " ") {
+        if (c == ' ' || c == '\n') {
+          if (!w.empty()) words.push_back(std::move(w));
+          w.clear();
+        } else {
+          w.push_back(c);
+        }
+      }
+      if (words.empty()) {
+        respond(sdk::Response::Text(400, "username first\n"));
+        return;
+      }
+      pool->Submit([registry, words, respond] {
+        auto users = registry->Find<sdk::UserDirectory>();
+        auto issuer = registry->Find<sdk::TokenIssuer>();
+        if (!users || !issuer) return respond(sdk::Response::Text(503, "no directory or issuer\n"));
+        auto user = users->GetByUsername(words[0]);
+        if (!user) return respond(sdk::Response::FromError(user.error()));
+        sdk::AccessTokenRequest request{.subject = "sub-" + user->id, .audience = "testbed",
+                                        .scopes = {words.begin() + 1, words.end()}, .user_id = user->id,
+                                        .username = user->username, .display_name = user->display_name};
+        auto token = issuer->IssueAccessToken(request);
+        if (!token) return respond(sdk::Response::FromError(token.error()));
+        respond(sdk::Response::Text(200, *token));
+      }, nullptr);
     }));
     // A handler that throws: the host answers 500 and keeps serving.
     PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/throw"}, [](const sdk::Request&, sdk::Responder) {
