@@ -149,8 +149,10 @@ class Palaverd:
                 if ":" in line:
                     k, v = line.split(":", 1)
                     headers[k.strip().lower()] = v.strip()
-        body = open(body_file, "rb").read() if os.path.exists(body_file) else b""
+        body = b""
         if os.path.exists(body_file):
+            with open(body_file, "rb") as f:
+                body = f.read()
             os.remove(body_file)
         return status, headers, body, version.strip()
 

@@ -1,6 +1,9 @@
 #include "palaver/sdk/encoding.hpp"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+
+#include <cctype>
 
 #include <cstdint>
 #include <vector>
@@ -58,6 +61,31 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
     }
   }
   if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-canonical tail
+  return out;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' ||
+              (c == '=' && i + 2 >= text.size() && (i + 1 == text.size() || text[i + 1] == '='));
+    if (!ok) return std::nullopt;
+  }
+  std::string out(3 * text.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  size_t pad = text.size() >= 2 && text[text.size() - 2] == '=' ? 2 : (!text.empty() && text.back() == '=' ? 1 : 0);
+  out.resize(static_cast<size_t>(n) - pad);
   return out;
 }
 

@@ -91,29 +91,21 @@ class DirectoryModule final : public sdk::Module {
   // /api/gc/v1: bearer token checked on the loop (in-memory keys), directory work on a worker.
   // Token and scope failures answer 403 with an empty body, as kapi does.
   void HandleAddressBook(const sdk::Request& req, const sdk::Responder& respond) {
-    auto forbidden = [&respond](const std::string& why) {
+    auto forbidden = [&respond] {
       sdk::Response r;
       r.status = 403;
       r.SetHeader("cache-control", "no-store");
       respond(std::move(r));
-      (void)why;
     };
     auto verifier = registry_ != nullptr ? registry_->Find<sdk::TokenVerifier>() : nullptr;
-    if (!verifier) {
-      respond(sdk::Response::FromError(Error{ErrorCode::kUnavailable, "no token verifier", "no token service"}));
+    auto claims = sdk::AuthorizeBearer(req, verifier.get(), config_.api_required_scopes);
+    if (!claims && claims.error().code != ErrorCode::kPermissionDenied) {
+      respond(sdk::Response::FromError(claims.error()));
       return;
     }
-    auto auth = req.Header("authorization");
-    if (!auth || auth->size() <= 7 || (auth->substr(0, 7) != "Bearer " && auth->substr(0, 7) != "bearer ")) {
-      return forbidden("no bearer token");
-    }
-    auto claims = verifier->VerifyAccessToken(auth->substr(7));
     if (!claims) {
       log_->debug("address book request refused client={} err={}", req.peer, claims.error().message);
-      return forbidden(claims.error().message);
-    }
-    for (const auto& scope : config_.api_required_scopes) {
-      if (!claims->HasScope(scope)) return forbidden("missing scope " + scope);
+      return forbidden();
     }
     GcTarget target = ParseGcPath(req.path);
     if (target.kind == GcTarget::Kind::kUnknown) {

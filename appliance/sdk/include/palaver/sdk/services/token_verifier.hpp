@@ -41,4 +41,12 @@ class TokenVerifier {
   virtual Result<TokenClaims> VerifyAccessToken(std::string_view token) const = 0;
 };
 
+struct Request;
+
+/// The resource-server check kapi does: `Authorization: Bearer <token>` verified by `verifier`
+/// (null: kUnavailable) and every one of `required_scopes` granted. Any token or scope failure
+/// is kPermissionDenied (kapi answers those with 403 and an empty body).
+Result<TokenClaims> AuthorizeBearer(const Request& request, const TokenVerifier* verifier,
+                                    const std::vector<std::string>& required_scopes);
+
 }  // namespace palaver::sdk

@@ -1,0 +1,22 @@
+#include "palaver/sdk/services/token_verifier.hpp"
+
+#include "palaver/sdk/http.hpp"
+
+namespace palaver::sdk {
+
+Result<TokenClaims> AuthorizeBearer(const Request& request, const TokenVerifier* verifier,
+                                    const std::vector<std::string>& required_scopes) {
+  if (verifier == nullptr) return Fail(ErrorCode::kUnavailable, "no token verifier", "no token service");
+  auto auth = request.Header("authorization");
+  if (!auth || auth->size() <= 7 || (auth->substr(0, 7) != "Bearer " && auth->substr(0, 7) != "bearer ")) {
+    return Fail(ErrorCode::kPermissionDenied, "no bearer token", "");
+  }
+  auto claims = verifier->VerifyAccessToken(auth->substr(7));
+  if (!claims) return Fail(ErrorCode::kPermissionDenied, claims.error().message, "");
+  for (const auto& scope : required_scopes) {
+    if (!claims->HasScope(scope)) return Fail(ErrorCode::kPermissionDenied, "missing scope " + scope, "");
+  }
+  return claims;
+}
+
+}  // namespace palaver::sdk
