@@ -252,8 +252,8 @@ std::string QueryEncode(std::string_view s) {
 }
 
 // Headers lws does not know as tokens but that our modules read.
-constexpr std::array<const char*, 5> kCustomHeaders = {"kopano-xsrf:", "x-forwarded-for:", "x-real-ip:",
-                                                       "x-requested-with:", "x-csrf-token:"};
+constexpr std::array<const char*, 6> kCustomHeaders = {"kopano-xsrf:", "kopano-konnect-xsrf:", "x-forwarded-for:",
+                                                       "x-real-ip:", "x-requested-with:", "x-csrf-token:"};
 
 bool ValidHostHeader(const std::string& host) {
   if (host.empty() || host.size() > 255) return false;

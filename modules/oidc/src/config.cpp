@@ -22,6 +22,8 @@ OidcConfig ParseOidcConfig(sdk::ConfigReader& r) {
   c.access_token_lifetime = Seconds(r.Duration("access_token_lifetime", std::chrono::seconds(600)));
   c.id_token_lifetime = Seconds(r.Duration("id_token_lifetime", std::chrono::seconds(3600)));
   c.refresh_token_lifetime = Seconds(r.Duration("refresh_token_lifetime", std::chrono::hours(3 * 365 * 24)));
+  c.session_lifetime = Seconds(r.Duration("session_lifetime", std::chrono::hours(12)));
+  if (c.session_lifetime.count() < 300) r.Reject("session_lifetime", "must be at least 5m");
   if (c.access_token_lifetime.count() < 60) r.Reject("access_token_lifetime", "must be at least 60s");
   if (c.id_token_lifetime.count() < 60) r.Reject("id_token_lifetime", "must be at least 60s");
   if (c.refresh_token_lifetime.count() < 3600) r.Reject("refresh_token_lifetime", "must be at least 1h");

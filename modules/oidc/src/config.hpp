@@ -16,6 +16,7 @@ struct OidcConfig {
   std::chrono::seconds access_token_lifetime{600};
   std::chrono::seconds id_token_lifetime{3600};
   std::chrono::seconds refresh_token_lifetime{3LL * 365 * 86400};
+  std::chrono::seconds session_lifetime{12 * 3600};
 };
 
 /// Parses [oidc]; problems are recorded on `reader`. Pure.

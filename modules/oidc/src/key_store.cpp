@@ -17,7 +17,27 @@ std::vector<sdk::Migration> KeyStore::Migrations() {
   return {{1,
            "CREATE TABLE oidc_signing_keys ("
            " kid TEXT PRIMARY KEY, alg TEXT NOT NULL, private_pem TEXT NOT NULL,"
-           " created_at INTEGER NOT NULL, retired_at INTEGER)"}};
+           " created_at INTEGER NOT NULL, retired_at INTEGER)"},
+          {2, "CREATE TABLE oidc_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)"}};
+}
+
+Result<std::string> KeyStore::Secret(const std::string& name) {
+  std::string value;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    return db.Transaction([&](sdk::Db& tx) -> Status {
+      PALAVER_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT value FROM oidc_secrets WHERE name = ?", {name}));
+      if (!rows.empty()) {
+        auto decoded = sdk::Base64UrlDecode(std::get<std::string>(rows[0][0]));
+        if (!decoded || decoded->size() != 32) return Fail(ErrorCode::kDataLoss, "secret " + name + " is damaged");
+        value = *decoded;
+        return OkStatus();
+      }
+      std::string fresh = sdk::RandomToken(32);
+      value = *sdk::Base64UrlDecode(fresh);
+      return tx.Exec("INSERT INTO oidc_secrets(name, value) VALUES(?, ?)", {name, fresh});
+    });
+  }));
+  return value;
 }
 
 Result<KeySet> KeyStore::Ensure(const KeyPolicy& policy, int64_t now_s) {

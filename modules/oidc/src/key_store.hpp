@@ -33,6 +33,8 @@ class KeyStore {
   /// Loads the keys, makes a new signing key when there is none, the current one is older than
   /// `rotate_after_s` or has another algorithm, and forgets keys retired over `keep_retired_s` ago.
   Result<KeySet> Ensure(const KeyPolicy& policy, int64_t now_s);
+  /// A 32-byte secret by name, generated on first use and kept (cookie encryption).
+  Result<std::string> Secret(const std::string& name);
 
  private:
   sdk::Store& store_;

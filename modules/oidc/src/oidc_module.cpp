@@ -1,6 +1,8 @@
 #include "palaver/oidc/oidc_module.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -10,6 +12,9 @@
 
 #include "config.hpp"
 #include "key_store.hpp"
+#include "signin_api.hpp"
+#include "signin_session.hpp"
+#include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/host.hpp"
 #include "verifier.hpp"
 
@@ -73,6 +78,18 @@ class OidcModule final : public sdk::Module {
                                             [](const sdk::Request&, sdk::Responder respond) {
                                               respond(sdk::Response::Text(200, ""));
                                             }));
+    PALAVER_ASSIGN_OR_RETURN(std::string secret, keys_->Secret("signin-session"));
+    sealer_ = std::make_unique<SessionSealer>(std::move(secret));
+    signins_ok_ = &host.Stats().GetCounter("oidc_signins_total", "Sign-in attempts.", {{"result", "ok"}});
+    signins_failed_ = &host.Stats().GetCounter("oidc_signins_total", "Sign-in attempts.", {{"result", "failed"}});
+    signins_limited_ = &host.Stats().GetCounter("oidc_signins_total", "Sign-in attempts.", {{"result", "rate_limited"}});
+    for (const char* op : {"hello", "logon", "logoff"}) {
+      std::string name = op;
+      PALAVER_RETURN_IF_ERROR(host.Http().Add(
+          {.methods = {"POST"}, .path = std::string(kSigninApiPrefix) + op, .max_body_bytes = 16 * 1024,
+           .route_class = "signin"},
+          [this, name](const sdk::Request& req, sdk::Responder respond) { HandleSignin(name, req, respond); }));
+    }
     ScheduleRotationCheck();
     log_->info("provider ready issuer={} signing_kid={} alg={}", Issuer(), verifier_->Keys()->signing.kid(),
                AlgName(config_.signing_alg));
@@ -121,6 +138,7 @@ class OidcModule final : public sdk::Module {
     }
     verifier_->SetKeys(std::make_shared<const KeySet>(std::move(set)));
     verifier_->SetAccessTokenLifetime(config_.access_token_lifetime);
+    session_lifetime_ = config_.session_lifetime.count();
     return OkStatus();
   }
 
@@ -142,6 +160,116 @@ class OidcModule final : public sdk::Module {
   std::string Issuer() const {
     const auto& info = host_->Info();
     return EffectiveIssuer(issuer_config_, info.hostnames.front(), info.https_port);
+  }
+
+  static int64_t Now() { return NowSeconds(); }
+
+  static sdk::Response JsonNoStore(std::string body) {
+    auto r = sdk::Response::Json(200, std::move(body));
+    r.SetHeader("cache-control", "no-cache, no-store, must-revalidate");
+    r.SetHeader("pragma", "no-cache");
+    return r;
+  }
+
+  // 204 with the request's state echoed: konnect's "not signed in" / "wrong credentials".
+  static sdk::Response NoContent(const std::string& state) {
+    sdk::Response r;
+    r.status = 204;
+    r.SetHeader("kopano-konnect-state", state);
+    r.SetHeader("cache-control", "no-cache, no-store, must-revalidate");
+    return r;
+  }
+
+  std::string HelloJson(const std::string& state, const SigninSession& s) const {
+    return "{\"state\":" + Quote(state) + ",\"flow\":\"oidc\",\"success\":true,\"username\":" +
+           Quote(s.username) + ",\"displayName\":" + Quote(s.display_name) + "}";
+  }
+
+  std::optional<SigninSession> CurrentSession(const sdk::Request& req) const {
+    auto cookies = req.Header("cookie");
+    if (!cookies) return std::nullopt;
+    auto value = CookieValue(*cookies, kSessionCookie);
+    if (!value) return std::nullopt;
+    return sealer_->Open(*value, Now());
+  }
+
+  // The sign-in JSON API. Net loop; the password check runs on a worker.
+  void HandleSignin(const std::string& op, const sdk::Request& req, const sdk::Responder& respond) {
+    if (auto ok = CheckSigninRequest(req); !ok) {
+      respond(sdk::Response::Text(400, "Bad request: " + ok.error().public_message + "\n"));
+      return;
+    }
+    if (op == "hello" || op == "logoff") {
+      auto state = ParseState(req.body);
+      if (!state) return respond(sdk::Response::FromError(state.error()));
+      if (op == "logoff") {
+        auto r = JsonNoStore("{\"success\":true,\"state\":" + Quote(*state) + "}");
+        r.SetHeader("set-cookie", ClearSessionCookieHeader());
+        return respond(std::move(r));
+      }
+      auto session = CurrentSession(req);
+      if (!session) return respond(NoContent(*state));
+      return respond(JsonNoStore(HelloJson(*state, *session)));
+    }
+    auto logon = ParseLogon(req.body);
+    if (!logon) return respond(sdk::Response::FromError(logon.error()));
+    std::string account = "user:" + Lower(logon->username);
+    std::string address = "addr:" + req.peer;
+    int64_t now = Now();
+    if (!account_limiter_.Allowed(account, now) || !address_limiter_.Allowed(address, now)) {
+      signins_limited_->Inc();
+      log_->info("sign-in refused user={} client={} reason=rate_limited", logon->username, req.peer);
+      auto r = sdk::Response::FromError(Error{ErrorCode::kResourceExhausted, "sign-in rate limited",
+                                              "Too many failed sign-ins. Please wait a few minutes and try again."});
+      r.SetHeader("retry-after", "300");
+      return respond(std::move(r));
+    }
+    if (logon->mode == "0") {
+      // Continue as the signed-in user (account chooser): no password, the cookie must match.
+      auto session = CurrentSession(req);
+      if (!logon->password.empty() || !session || Lower(session->username) != Lower(logon->username)) {
+        return respond(NoContent(logon->state));
+      }
+      return respond(LogonSuccess(logon->state, *session));
+    }
+    auto directory = registry_->Find<sdk::UserDirectory>();
+    if (!directory) return respond(sdk::Response::FromError(Error{ErrorCode::kUnavailable, "no directory", "sign-in unavailable"}));
+    LogonRequest request = *logon;
+    pool_->SubmitFor<Result<sdk::DirectoryUser>>(
+        [directory, request] { return directory->Authenticate(request.username, request.password); },
+        [this, request, account, address, peer = req.peer, respond](Result<sdk::DirectoryUser> user) {
+          if (stopped_) return;
+          int64_t now = Now();
+          if (!user) {
+            if (user.error().code != ErrorCode::kUnauthenticated) {
+              log_->error("sign-in backend failure err={}", user.error().message);
+              return respond(sdk::Response::FromError(Error{ErrorCode::kUnavailable, user.error().message,
+                                                            "sign-in is unavailable right now"}));
+            }
+            signins_failed_->Inc();
+            account_limiter_.RecordFailure(account, now);
+            address_limiter_.RecordFailure(address, now);
+            log_->debug("sign-in failed user={} client={}", request.username, peer);
+            return respond(NoContent(request.state));
+          }
+          account_limiter_.Reset(account);
+          signins_ok_->Inc();
+          log_->info("signed in user={} client={}", user->username, peer);
+          SigninSession s{user->id, user->username, user->display_name, now,
+                          now + session_lifetime_.load()};
+          respond(LogonSuccess(request.state, s));
+        });
+  }
+
+  sdk::Response LogonSuccess(const std::string& state, const SigninSession& s) const {
+    auto r = JsonNoStore("{\"success\":true,\"state\":" + Quote(state) + ",\"hello\":" + HelloJson(state, s) + "}");
+    r.SetHeader("set-cookie", SessionCookieHeader(sealer_->Seal(s)));
+    return r;
+  }
+
+  static std::string Lower(std::string v) {
+    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+    return v;
   }
 
   std::string Discovery() const {
@@ -190,6 +318,14 @@ class OidcModule final : public sdk::Module {
   sdk::NetLoop* loop_ = nullptr;
   sdk::NetLoop::TimerId timer_ = 0;
   std::atomic<bool> stopped_{false};
+  std::unique_ptr<SessionSealer> sealer_;
+  std::atomic<int64_t> session_lifetime_{12 * 3600};
+  // Failed sign-ins: 5 per account and 20 per address in 5 minutes. Net loop only.
+  FailureLimiter account_limiter_{5, std::chrono::minutes(5)};
+  FailureLimiter address_limiter_{20, std::chrono::minutes(5)};
+  sdk::Counter* signins_ok_ = nullptr;
+  sdk::Counter* signins_failed_ = nullptr;
+  sdk::Counter* signins_limited_ = nullptr;
 };
 
 }  // namespace

@@ -1,0 +1,81 @@
+#include "signin_api.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+namespace palaver::oidc {
+namespace {
+
+Error Bad(const std::string& why) { return Error{ErrorCode::kInvalidArgument, why, why}; }
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// "https://host:port/path" -> "host:port"; empty when not an http(s) URL.
+std::string AuthorityOf(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = url.substr(scheme + 3);
+  return Lower(std::string(rest.substr(0, rest.find_first_of("/?#"))));
+}
+
+Result<Poco::JSON::Object::Ptr> ParseObject(const std::string& body) {
+  try {
+    Poco::JSON::Parser parser;
+    auto v = parser.parse(body);
+    if (v.type() != typeid(Poco::JSON::Object::Ptr)) return Fail(Bad("the body must be a JSON object"));
+    return v.extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception&) {
+    return Fail(Bad("the body is not valid JSON"));
+  }
+}
+
+Result<std::string> StateOf(const Poco::JSON::Object& o) {
+  if (!o.has("state")) return std::string();
+  if (!o.get("state").isString()) return Fail(Bad("state must be a string"));
+  std::string state = o.getValue<std::string>("state");
+  if (state.size() > 256) return Fail(Bad("state is too long"));
+  return state;
+}
+
+}  // namespace
+
+Status CheckSigninRequest(const sdk::Request& r) {
+  auto xsrf = r.Header("kopano-konnect-xsrf");
+  if (!xsrf || *xsrf != "1") return Fail(Bad("missing Kopano-Konnect-XSRF header"));
+  std::string from;
+  if (auto origin = r.Header("origin")) from = AuthorityOf(*origin);
+  else if (auto referer = r.Header("referer")) from = AuthorityOf(*referer);
+  if (from.empty() || from != Lower(r.authority)) return Fail(Bad("cross-origin sign-in request"));
+  return OkStatus();
+}
+
+Result<LogonRequest> ParseLogon(const std::string& body) {
+  PALAVER_ASSIGN_OR_RETURN(auto o, ParseObject(body));
+  LogonRequest out;
+  PALAVER_ASSIGN_OR_RETURN(out.state, StateOf(*o));
+  auto params = o->getArray("params");
+  if (!params || params->size() < 3) return Fail(Bad("params must be [username, password, mode]"));
+  for (unsigned i = 0; i < 3; ++i) {
+    if (!params->get(i).isString()) return Fail(Bad("params must be strings"));
+  }
+  out.username = params->getElement<std::string>(0);
+  out.password = params->getElement<std::string>(1);
+  out.mode = params->getElement<std::string>(2);
+  if (out.mode != "0" && out.mode != "1") return Fail(Bad("unknown logon mode"));
+  if (out.username.empty() || out.username.size() > 256) return Fail(Bad("bad username"));
+  return out;
+}
+
+Result<std::string> ParseState(const std::string& body) {
+  if (body.empty()) return std::string();
+  PALAVER_ASSIGN_OR_RETURN(auto o, ParseObject(body));
+  return StateOf(*o);
+}
+
+}  // namespace palaver::oidc

@@ -1,0 +1,30 @@
+// The sign-in JSON API (konnect's identifier API, spec §1.13): request checks and bodies.
+// Sans-I/O.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "palaver/sdk/http.hpp"
+#include "palaver/sdk/status.hpp"
+
+namespace palaver::oidc {
+
+inline constexpr const char* kSigninApiPrefix = "/signin/v1/identifier/_/";
+
+/// CSRF guard of every sign-in API call: `Kopano-Konnect-XSRF: 1`, and an `Origin` (or, without
+/// one, `Referer`) whose host[:port] is the request's Host.
+Status CheckSigninRequest(const sdk::Request& request);
+
+struct LogonRequest {
+  std::string state;
+  std::string username;
+  std::string password;
+  std::string mode;  // "1": password; "0": continue as the signed-in user
+};
+/// `{"state": "...", "params": [username, password, mode], ...}`.
+Result<LogonRequest> ParseLogon(const std::string& body);
+/// `{"state": "..."}` of hello and logoff.
+Result<std::string> ParseState(const std::string& body);
+
+}  // namespace palaver::oidc
