@@ -282,6 +282,15 @@ class BadInput(PalaverTestCase):
         self.assertLess(elapsed, 9, "body_timeout is 3s in this test")
         self.assert_alive()
 
+class ConnectionLimit(PalaverTestCase):
+    # A long header timeout, so that idle test sockets are never closed by it while the test runs
+    # on a busy machine.
+    sections = {"palaver": {"max_connections_per_ip": "8", "header_timeout": "60s"}}
+
+    def assert_alive(self):
+        status, _, _, _ = self.server.curl("/healthz")
+        self.assertEqual(status, 200)
+
     def test_too_many_connections_from_one_address(self):
         socks = []
         try:
