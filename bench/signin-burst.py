@@ -73,8 +73,9 @@ def main():
             t.join()
         wall = time.time() - t0
         ok = sum(1 for c in done if c == "200")
+        codes = sorted(set(done))
         print(summary("signin-burst", busy) + f" logons={len(done)} ok={ok} logons_per_s={len(done) / wall:.1f}"
-              f" clients={a.clients} wall_s={wall:.1f}")
+              f" clients={a.clients} wall_s={wall:.1f} codes={','.join(codes)}")
     finally:
         s.close()
 

@@ -60,6 +60,10 @@ class StaticAndHeaders(PalaverTestCase):
         self.assertIn(f"connect-src 'self' wss://localhost:{self.server.https_port};", csp)
         self.assertIn("frame-ancestors 'none'", csp)
         self.assertEqual(h["x-frame-options"], "DENY")
+        # Over HTTP/2 the host comes from :authority.
+        _, h2, _, version = self.server.curl("/meet/", http="--http2")
+        self.assertEqual(version, "2")
+        self.assertIn(f"connect-src 'self' wss://localhost:{self.server.https_port};", h2["content-security-policy"])
 
     def test_spa_fallback_and_missing_assets(self):
         for path in ["/meet/r/call", "/meet/r/group/public/team%20x", "/meet/r/join/conference/a/b"]:

@@ -22,14 +22,14 @@ class Signin(unittest.TestCase):
     def tearDown(self):
         self.s.close()
 
-    def post(self, op, body, cookie=None, xsrf=True, origin=None):
-        args = ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary", json.dumps(body),
+    def post(self, op, body, cookie=None, xsrf=True, origin=None, http="--http1.1", content_type="application/json"):
+        args = ["-X", "POST", "-H", f"Content-Type: {content_type}", "--data-binary", json.dumps(body),
                 "-H", f"Origin: {origin or self.origin}"]
         if xsrf:
             args += ["-H", "Kopano-Konnect-XSRF: 1"]
         if cookie:
             args += ["-b", f"__Secure-KKT={cookie}"]
-        return self.s.curl(f"{API}/{op}", *args)
+        return self.s.curl(f"{API}/{op}", *args, http=http)
 
     def logon(self, user, pw, mode="1", cookie=None):
         return self.post("logon", {"state": "st", "params": [user, pw, mode]}, cookie)
@@ -79,6 +79,16 @@ class Signin(unittest.TestCase):
         status, _, _, _ = self.s.curl(f"{API}/logon", "-X", "GET")
         self.assertEqual(status, 405)
         self.assertEqual(self.post("logon", {"params": "nope"})[0], 400)
+
+    def test_logon_over_http2_as_browsers_use_it(self):
+        status, h, body, version = self.post("logon", {"state": "s", "params": ["anna", "anna-secret", "1"]},
+                                             http="--http2")
+        self.assertEqual((status, version), (200, "2"))
+        self.assertIn("__Secure-KKT=", h["set-cookie"])
+        self.assertEqual(self.post("logon", {"params": ["anna", "anna-secret", "1"]}, http="--http2",
+                                   origin="https://evil.example")[0], 400)
+        self.assertEqual(self.post("logon", {"params": ["anna", "anna-secret", "1"]}, http="--http2",
+                                   content_type="text/plain")[0], 400)
 
     def test_tampered_cookie_is_not_a_session(self):
         _, h, _, _ = self.logon("anna", "anna-secret")

@@ -695,15 +695,17 @@ void NetServer::FillRequest(lws* wsi, const char* uri, sdk::Request& req) {
   for (int t = 0; t < WSI_TOKEN_COUNT; ++t) {
     auto token = static_cast<lws_token_indexes>(t);
     if (token == WSI_TOKEN_HTTP_URI_ARGS) continue;
+    if (lws_hdr_total_length(wsi, token) <= 0) continue;
+    if (token == WSI_TOKEN_HTTP_COLON_AUTHORITY) {
+      // HTTP/2's Host.
+      req.headers.emplace_back("host", CopyHeader(wsi, token));
+      continue;
+    }
     const char* name = reinterpret_cast<const char*>(lws_token_to_string(token));
-    if (name == nullptr) continue;
+    if (name == nullptr || name[0] == ':') continue;  // other pseudo-headers
     size_t nlen = std::strlen(name);
     if (nlen < 2 || name[nlen - 1] != ':') continue;  // method/URI tokens look like "get "
-    if (lws_hdr_total_length(wsi, token) <= 0) continue;
-    std::string hname = Lower(std::string(name, nlen - 1));
-    if (hname == ":authority") hname = "host";
-    else if (hname[0] == ':') continue;
-    req.headers.emplace_back(std::move(hname), CopyHeader(wsi, token));
+    req.headers.emplace_back(Lower(std::string(name, nlen - 1)), CopyHeader(wsi, token));
   }
   for (const char* custom : kCustomHeaders) {
     int clen = static_cast<int>(std::strlen(custom));

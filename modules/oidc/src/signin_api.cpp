@@ -47,7 +47,11 @@ Result<std::string> StateOf(const Poco::JSON::Object& o) {
 
 Status CheckSigninRequest(const sdk::Request& r) {
   auto xsrf = r.Header("kopano-konnect-xsrf");
-  if (!xsrf || *xsrf != "1") return Fail(Bad("missing Kopano-Konnect-XSRF header"));
+  if (xsrf ? *xsrf != "1" : r.http_version == 1) return Fail(Bad("missing Kopano-Konnect-XSRF header"));
+  auto type = r.Header("content-type");
+  if (!type || Lower(std::string(*type)).rfind("application/json", 0) != 0) {
+    return Fail(Bad("the body must be application/json"));
+  }
   std::string from;
   if (auto origin = r.Header("origin")) from = AuthorityOf(*origin);
   else if (auto referer = r.Header("referer")) from = AuthorityOf(*referer);

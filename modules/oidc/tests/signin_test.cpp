@@ -35,10 +35,13 @@ TEST(Cookies, HeadersAndParsing) {
   EXPECT_FALSE(CookieValue("__Secure-KKTX=1", "__Secure-KKT"));
 }
 
-sdk::Request Signin(std::vector<std::pair<std::string, std::string>> headers) {
+sdk::Request Signin(std::vector<std::pair<std::string, std::string>> headers, int http_version = 1,
+                    const char* content_type = "application/json") {
   sdk::Request r;
   r.authority = "meet.example.org";
+  r.http_version = http_version;
   r.headers = std::move(headers);
+  if (content_type != nullptr) r.headers.emplace_back("content-type", content_type);
   return r;
 }
 
@@ -51,6 +54,16 @@ TEST(SigninApi, CsrfGuard) {
   EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "https://meet.example.org.evil.example"}})));
   EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}})));
   EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "null"}})));
+  // A form-encodable body type is refused (a cross-site form could send it without preflight).
+  EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "https://meet.example.org"}}, 1,
+                                         "text/plain")));
+  EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "https://meet.example.org"}}, 1,
+                                         nullptr)));
+  // HTTP/2: the XSRF header is not visible (libwebsockets), origin and JSON type carry the check.
+  EXPECT_TRUE(CheckSigninRequest(Signin({{"origin", "https://meet.example.org"}}, 2)));
+  EXPECT_FALSE(CheckSigninRequest(Signin({{"origin", "https://evil.example"}}, 2)));
+  EXPECT_FALSE(CheckSigninRequest(Signin({{"origin", "https://meet.example.org"}}, 2, "application/x-www-form-urlencoded")));
+  EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "0"}, {"origin", "https://meet.example.org"}}, 2)));
 }
 
 TEST(SigninApi, ParsesLogon) {
