@@ -19,4 +19,12 @@ Result<TokenClaims> AuthorizeBearer(const Request& request, const TokenVerifier*
   return claims;
 }
 
+Response BearerFailure(const Error& error) {
+  if (error.code != ErrorCode::kPermissionDenied) return Response::FromError(error);
+  Response r;
+  r.status = 403;
+  r.SetHeader("cache-control", "no-store");
+  return r;
+}
+
 }  // namespace palaver::sdk

@@ -91,21 +91,12 @@ class DirectoryModule final : public sdk::Module {
   // /api/gc/v1: bearer token checked on the loop (in-memory keys), directory work on a worker.
   // Token and scope failures answer 403 with an empty body, as kapi does.
   void HandleAddressBook(const sdk::Request& req, const sdk::Responder& respond) {
-    auto forbidden = [&respond] {
-      sdk::Response r;
-      r.status = 403;
-      r.SetHeader("cache-control", "no-store");
-      respond(std::move(r));
-    };
     auto verifier = registry_ != nullptr ? registry_->Find<sdk::TokenVerifier>() : nullptr;
     auto claims = sdk::AuthorizeBearer(req, verifier.get(), config_.api_required_scopes);
-    if (!claims && claims.error().code != ErrorCode::kPermissionDenied) {
-      respond(sdk::Response::FromError(claims.error()));
-      return;
-    }
     if (!claims) {
       log_->debug("address book request refused client={} err={}", req.peer, claims.error().message);
-      return forbidden();
+      respond(sdk::BearerFailure(claims.error()));
+      return;
     }
     GcTarget target = ParseGcPath(req.path);
     if (target.kind == GcTarget::Kind::kUnknown) {

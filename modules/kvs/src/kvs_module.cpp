@@ -49,14 +49,8 @@ class KvsModule final : public sdk::Module {
     auto verifier = registry_->Find<sdk::TokenVerifier>();
     auto claims = sdk::AuthorizeBearer(req, verifier.get(), config_.required_scopes);
     if (!claims) {
-      if (claims.error().code != ErrorCode::kPermissionDenied) {
-        respond(sdk::Response::FromError(claims.error()));
-        return;
-      }
       log_->debug("kvs request refused client={} err={}", req.peer, claims.error().message);
-      sdk::Response r;
-      r.status = 403;  // kapi: empty 403 for token and scope failures
-      respond(std::move(r));
+      respond(sdk::BearerFailure(claims.error()));
       return;
     }
     if (req.method != "GET" && req.method != "HEAD" && req.method != "PUT" && req.method != "DELETE") {

@@ -49,4 +49,9 @@ struct Request;
 Result<TokenClaims> AuthorizeBearer(const Request& request, const TokenVerifier* verifier,
                                     const std::vector<std::string>& required_scopes);
 
+struct Response;
+/// The answer to a failed AuthorizeBearer: kapi's empty 403 for token and scope failures, the
+/// mapped error otherwise.
+Response BearerFailure(const Error& error);
+
 }  // namespace palaver::sdk
