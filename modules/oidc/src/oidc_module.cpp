@@ -5,6 +5,7 @@
 #include <optional>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "signin_session.hpp"
 #include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/host.hpp"
+#include "palaver/sdk/services/token_verifier.hpp"
 #include "verifier.hpp"
 
 namespace palaver::oidc {
@@ -90,6 +92,15 @@ class OidcModule final : public sdk::Module {
            .route_class = "signin"},
           [this, name](const sdk::Request& req, sdk::Responder respond) { HandleSignin(name, req, respond); }));
     }
+    PALAVER_RETURN_IF_ERROR(host.Http().Add(
+        {.methods = {"GET", "POST"}, .path = "/konnect/v1/userinfo", .max_body_bytes = 4096, .route_class = "oidc"},
+        [this](const sdk::Request& req, sdk::Responder respond) { HandleUserInfo(req, respond); }));
+    PALAVER_RETURN_IF_ERROR(host.Http().Add(
+        {.methods = {"GET"}, .path = std::string(kSigninApiPrefix) + "endsession", .route_class = "oidc"},
+        [this](const sdk::Request& req, sdk::Responder respond) { respond(EndSession(req)); }));
+    PALAVER_RETURN_IF_ERROR(host.Http().Add(
+        {.methods = {"GET"}, .path = "/signin/v1/goodbye", .route_class = "oidc"},
+        [](const sdk::Request& req, sdk::Responder respond) { respond(GoodbyePage(req)); }));
     ScheduleRotationCheck();
     log_->info("provider ready issuer={} signing_kid={} alg={}", Issuer(), verifier_->Keys()->signing.kid(),
                AlgName(config_.signing_alg));
@@ -270,6 +281,105 @@ class OidcModule final : public sdk::Module {
   static std::string Lower(std::string v) {
     std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
     return v;
+  }
+
+  // UserInfo (spec §1.6): Bearer access token; 401 with WWW-Authenticate on token failures.
+  void HandleUserInfo(const sdk::Request& req, const sdk::Responder& respond) {
+    auto unauthorized = [&respond](const std::string& why) {
+      auto r = sdk::Response::Json(401, "{\"error\":\"invalid_token\",\"error_description\":" + Quote(why) + "}");
+      r.SetHeader("www-authenticate", "Bearer error=\"invalid_token\", error_description=\"" + why + "\"");
+      r.SetHeader("access-control-allow-origin", "*");
+      respond(std::move(r));
+    };
+    auto claims = sdk::AuthorizeBearer(req, verifier_.get(), {});
+    if (!claims) return unauthorized(claims.error().code == ErrorCode::kPermissionDenied ? "invalid or expired token"
+                                                                                           : "token service unavailable");
+    auto directory = registry_->Find<sdk::UserDirectory>();
+    sdk::TokenClaims who = *claims;
+    pool_->Submit([directory, who, respond] {
+      std::string name = who.display_name, given, family, username = who.username, mail;
+      if (!who.guest) {
+        if (!directory) return respond(sdk::Response::FromError(Error{ErrorCode::kUnavailable, "no directory", "unavailable"}));
+        auto user = directory->GetById(who.user_id);
+        if (!user) return respond(sdk::Response::FromError(user.error()));
+        name = user->display_name;
+        given = user->given_name;
+        family = user->surname;
+        username = user->username;
+        mail = user->mail;
+      }
+      std::string o = "{\"sub\":" + Quote(who.subject);
+      auto add = [&o](const char* key, const std::string& value) {
+        if (!value.empty()) o += std::string(",\"") + key + "\":" + Quote(value);
+      };
+      if (who.HasScope("profile")) {
+        add("name", name);
+        add("given_name", given);
+        add("family_name", family);
+        add("preferred_username", username);
+      }
+      if (who.HasScope("email") && !mail.empty()) {
+        add("email", mail);
+        o += ",\"email_verified\":true";
+      }
+      if (who.guest) o += ",\"guest\":true";
+      auto r = sdk::Response::Json(200, o + "}");
+      r.SetHeader("cache-control", "no-store");
+      r.SetHeader("access-control-allow-origin", "*");
+      respond(std::move(r));
+    }, nullptr);
+  }
+
+  // End session (spec §1.7): the sign-in cookie goes; a same-origin post_logout_redirect_uri gets
+  // the browser back with `state` in its query, anything else lands on the signed-out page.
+  sdk::Response EndSession(const sdk::Request& req) const {
+    std::string target = req.QueryParam("post_logout_redirect_uri").value_or("");
+    std::string issuer = Issuer();
+    bool same_origin = !target.empty() && target.rfind(issuer + "/", 0) == 0 &&
+                       target.find_first_of("\r\n") == std::string::npos;
+    std::string location;
+    if (same_origin) {
+      std::string fragment;
+      if (auto hash = target.find('#'); hash != std::string::npos) {
+        fragment = target.substr(hash);
+        target.resize(hash);
+      }
+      if (auto state = req.QueryParam("state")) {
+        std::string encoded;
+        for (unsigned char c : *state) {
+          if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            encoded.push_back(static_cast<char>(c));
+          } else {
+            char buf[4];
+            std::snprintf(buf, sizeof buf, "%%%02X", c);
+            encoded += buf;
+          }
+        }
+        target += (target.find('?') == std::string::npos ? "?" : "&") + std::string("state=") + encoded;
+      }
+      location = target + fragment;
+    } else {
+      location = "/signin/v1/goodbye?flow=oidc";
+    }
+    auto r = sdk::Response::Redirect(302, location);
+    r.SetHeader("set-cookie", ClearSessionCookieHeader());
+    r.SetHeader("cache-control", "no-store");
+    return r;
+  }
+
+  static sdk::Response GoodbyePage(const sdk::Request& req) {
+    bool german = req.Header("accept-language").value_or("").substr(0, 2) == "de";
+    std::string html = german ? "<!doctype html><html lang=\"de\"><meta charset=\"utf-8\"><title>Abgemeldet</title>"
+                                "<main><h1>Sie sind abgemeldet.</h1><p><a href=\"/meet/\">Wieder anmelden</a></p></main>"
+                              : "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Signed out</title>"
+                                "<main><h1>You are signed out.</h1><p><a href=\"/meet/\">Sign in again</a></p></main>";
+    sdk::Response r;
+    r.body = std::move(html);
+    r.SetHeader("content-type", "text/html; charset=utf-8");
+    r.SetHeader("cache-control", "no-store");
+    r.SetHeader("content-security-policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'");
+    r.SetHeader("content-language", german ? "de" : "en");
+    return r;
   }
 
   std::string Discovery() const {

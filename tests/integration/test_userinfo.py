@@ -1,0 +1,74 @@
+"""UserInfo (spec §1.6) and end session (§1.7) against the real binary; access tokens are minted
+by the test-only testbed module until the token endpoint exists."""
+import json
+import subprocess
+import unittest
+
+from harness import PALAVERD_TESTBED, Palaverd
+
+
+class UserInfoAndEndSession(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        r = subprocess.run([cls.s.binary, "user", "add", "anna", "--display-name", "Anna Apfel", "--given-name",
+                            "Anna", "--surname", "Apfel", "--mail", "anna@example.org",
+                            "--config", cls.s.config_path], input="pw\n", capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        cls.s.start()
+        cls.iss = f"https://localhost:{cls.s.https_port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def mint(self, body):
+        status, _, token, _ = self.s.curl("/testbed/token", "-X", "POST", "--data-binary", body)
+        self.assertEqual(status, 200, token)
+        return token.decode()
+
+    def userinfo(self, token, *extra, http="--http1.1"):
+        return self.s.curl("/konnect/v1/userinfo", "-H", f"Authorization: Bearer {token}", *extra, http=http)
+
+    def test_claims_follow_scopes(self):
+        status, h, body, _ = self.userinfo(self.mint("anna openid profile email"), http="--http2")
+        self.assertEqual(status, 200)
+        self.assertEqual(h["access-control-allow-origin"], "*")
+        info = json.loads(body)
+        self.assertTrue(info["sub"])
+        self.assertEqual((info["name"], info["given_name"], info["family_name"], info["preferred_username"]),
+                         ("Anna Apfel", "Anna", "Apfel", "anna"))
+        self.assertEqual((info["email"], info["email_verified"]), ("anna@example.org", True))
+        info = json.loads(self.userinfo(self.mint("anna openid"))[2])
+        self.assertEqual(set(info), {"sub"})
+        self.assertEqual(self.userinfo(self.mint("anna openid"), "-X", "POST")[0], 200)
+
+    def test_bad_tokens_get_401_with_www_authenticate(self):
+        for token in ("garbage", self.mint("anna openid")[:-3] + "AAA"):
+            status, h, body, _ = self.userinfo(token)
+            self.assertEqual(status, 401)
+            self.assertIn('error="invalid_token"', h["www-authenticate"])
+            self.assertEqual(json.loads(body)["error"], "invalid_token")
+        status, _, _, _ = self.s.curl("/konnect/v1/userinfo")
+        self.assertEqual(status, 401)
+
+    def test_end_session_redirects_only_to_our_origin(self):
+        target = f"{self.iss}/meet/#oidc-endsession-callback"
+        status, h, _, _ = self.s.curl("/signin/v1/identifier/_/endsession", "-G",
+                                      "--data-urlencode", f"post_logout_redirect_uri={target}",
+                                      "--data-urlencode", "state=a b")
+        self.assertEqual(status, 302)
+        self.assertEqual(h["location"], f"{self.iss}/meet/?state=a%20b#oidc-endsession-callback")
+        self.assertIn("Max-Age=0", h["set-cookie"])
+        for evil in ("https://evil.example/", f"{self.iss}.evil.example/", "//evil.example/"):
+            status, h, _, _ = self.s.curl("/signin/v1/identifier/_/endsession", "-G",
+                                          "--data-urlencode", f"post_logout_redirect_uri={evil}")
+            self.assertEqual((status, h["location"]), (302, "/signin/v1/goodbye?flow=oidc"))
+        status, h, body, _ = self.s.curl("/signin/v1/goodbye", "-H", "Accept-Language: de-DE")
+        self.assertEqual(status, 200)
+        self.assertIn("Sie sind abgemeldet", body.decode())
+        self.assertIn("signed out", self.s.curl("/signin/v1/goodbye")[2].decode())
+
+
+if __name__ == "__main__":
+    unittest.main()
