@@ -156,6 +156,20 @@ class Palaverd:
             os.remove(body_file)
         return status, headers, body, version.strip()
 
+    def add_user(self, name, password="pw", *options):
+        """`palaverd user add` on this server's config (password on stdin)."""
+        r = subprocess.run([self.binary, "user", "add", name, *options, "--config", self.config_path],
+                           input=password + "\n", capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"user add {name} failed: {r.stderr}")
+
+    def mint_token(self, username_and_scopes):
+        """An access token from the test-only testbed module (palaverd-testbed only)."""
+        status, _, token, _ = self.curl("/testbed/token", "-X", "POST", "--data-binary", username_and_scopes)
+        if status != 200:
+            raise AssertionError(f"minting a token failed: {status} {token!r}")
+        return token.decode()
+
     def tls_socket(self, server_name="localhost", alpn=("http/1.1",)):
         ctx = ssl.create_default_context(cafile=self.ca)
         ctx.set_alpn_protocols(list(alpn))

@@ -1,7 +1,6 @@
 """The address book API (/api/gc/v1, spec §2) with real access tokens. Until the OIDC code flow
 exists, tokens are minted by the test-only testbed module through the provider's TokenIssuer."""
 import json
-import subprocess
 import unittest
 
 from harness import PALAVERD_TESTBED, Palaverd
@@ -18,21 +17,13 @@ class AddressBook(unittest.TestCase):
                                     ("bert", "Bert Birne", "bert@example.org"),
                                     ("carl", "Carl Kirsch", "carl@example.org"),
                                     ("dora", "Dora 100%", "dora@example.org")]:
-            r = subprocess.run([cls.s.binary, "user", "add", name, "--display-name", display, "--mail", mail,
-                                "--config", cls.s.config_path], input="pw\n", capture_output=True, text=True)
-            assert r.returncode == 0, r.stderr
+            cls.s.add_user(name, "pw", "--display-name", display, "--mail", mail)
         cls.s.start()
-        cls.token = cls.mint("anna " + SCOPES)
+        cls.token = cls.s.mint_token("anna " + SCOPES)
 
     @classmethod
     def tearDownClass(cls):
         cls.s.close()
-
-    @classmethod
-    def mint(cls, body):
-        status, _, token, _ = cls.s.curl("/testbed/token", "-X", "POST", "--data-binary", body)
-        assert status == 200, token
-        return token.decode()
 
     def get(self, path, token=None, *args):
         headers = ["-H", "Kopano-XSRF: 1"]
@@ -93,10 +84,10 @@ class AddressBook(unittest.TestCase):
         self.assertEqual(self.get(f"{GC}/users", "garbage")[0], 403)           # not a JWT
         tampered = self.token[:-4] + ("AAAA" if not self.token.endswith("AAAA") else "BBBB")
         self.assertEqual(self.get(f"{GC}/users", tampered)[0], 403)            # bad signature
-        no_gc = self.mint("anna openid profile email")
+        no_gc = self.s.mint_token("anna openid profile email")
         status, _, body, _ = self.get(f"{GC}/users", no_gc)                    # missing kopano/gc
         self.assertEqual((status, body), (403, b""))
-        self.assertEqual(self.get(f"{GC}/users", self.mint("bert " + SCOPES))[0], 200)
+        self.assertEqual(self.get(f"{GC}/users", self.s.mint_token("bert " + SCOPES))[0], 200)
 
 
 if __name__ == "__main__":

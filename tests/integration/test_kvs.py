@@ -2,7 +2,6 @@
 access tokens (minted by the test-only testbed module until the OIDC code flow exists)."""
 import base64
 import json
-import subprocess
 import unittest
 
 from harness import PALAVERD_TESTBED, Palaverd
@@ -16,22 +15,14 @@ class Kvs(unittest.TestCase):
     def setUpClass(cls):
         cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
         for name in ("anna", "bert"):
-            r = subprocess.run([cls.s.binary, "user", "add", name, "--config", cls.s.config_path],
-                               input="pw\n", capture_output=True, text=True)
-            assert r.returncode == 0, r.stderr
+            cls.s.add_user(name)
         cls.s.start()
-        cls.anna = cls.mint("anna openid kopano/kvs")
-        cls.bert = cls.mint("bert openid kopano/kvs")
+        cls.anna = cls.s.mint_token("anna openid kopano/kvs")
+        cls.bert = cls.s.mint_token("bert openid kopano/kvs")
 
     @classmethod
     def tearDownClass(cls):
         cls.s.close()
-
-    @classmethod
-    def mint(cls, body):
-        status, _, token, _ = cls.s.curl("/testbed/token", "-X", "POST", "--data-binary", body)
-        assert status == 200, token
-        return token.decode()
 
     def call(self, method, path, token=None, body=None, content_type="application/json", *extra):
         args = ["-X", method, "-g", "-H", "Kopano-XSRF: 1", "-H", f"Authorization: Bearer {token or self.anna}"]
@@ -84,7 +75,7 @@ class Kvs(unittest.TestCase):
 
     def test_tokens_and_scopes_give_403(self):
         self.assertEqual(self.call("GET", f"{RECENTS}?recurse=1", "garbage")[0], 403)
-        no_kvs = self.mint("anna openid profile")
+        no_kvs = self.s.mint_token("anna openid profile")
         status, _, body, _ = self.call("GET", f"{RECENTS}?recurse=1", no_kvs)
         self.assertEqual((status, body), (403, b""))
         r = self.s.curl(f"{RECENTS}?recurse=1", "-g")

@@ -1,7 +1,6 @@
 """The sign-in JSON API (konnect's /signin/v1/identifier/_/…, spec §1.13): CSRF guard, logon,
 hello, logoff, the session cookie, and the failed-sign-in rate limit."""
 import json
-import subprocess
 import unittest
 
 from harness import Palaverd
@@ -13,9 +12,7 @@ class Signin(unittest.TestCase):
     def setUp(self):
         self.s = Palaverd(expect_start=False)
         for name, pw in (("anna", "anna-secret"), ("bert", "bert-secret")):
-            r = subprocess.run([self.s.binary, "user", "add", name, "--display-name", name.title(),
-                                "--config", self.s.config_path], input=pw + "\n", capture_output=True, text=True)
-            self.assertEqual(r.returncode, 0, r.stderr)
+            self.s.add_user(name, pw, "--display-name", name.title())
         self.s.start()
         self.origin = f"https://localhost:{self.s.https_port}"
 

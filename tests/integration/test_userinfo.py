@@ -1,7 +1,6 @@
 """UserInfo (spec §1.6) and end session (§1.7) against the real binary; access tokens are minted
 by the test-only testbed module until the token endpoint exists."""
 import json
-import subprocess
 import unittest
 
 from harness import PALAVERD_TESTBED, Palaverd
@@ -11,10 +10,8 @@ class UserInfoAndEndSession(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
-        r = subprocess.run([cls.s.binary, "user", "add", "anna", "--display-name", "Anna Apfel", "--given-name",
-                            "Anna", "--surname", "Apfel", "--mail", "anna@example.org",
-                            "--config", cls.s.config_path], input="pw\n", capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
+        cls.s.add_user("anna", "pw", "--display-name", "Anna Apfel", "--given-name", "Anna", "--surname", "Apfel",
+                       "--mail", "anna@example.org")
         cls.s.start()
         cls.iss = f"https://localhost:{cls.s.https_port}"
 
@@ -22,16 +19,11 @@ class UserInfoAndEndSession(unittest.TestCase):
     def tearDownClass(cls):
         cls.s.close()
 
-    def mint(self, body):
-        status, _, token, _ = self.s.curl("/testbed/token", "-X", "POST", "--data-binary", body)
-        self.assertEqual(status, 200, token)
-        return token.decode()
-
     def userinfo(self, token, *extra, http="--http1.1"):
         return self.s.curl("/konnect/v1/userinfo", "-H", f"Authorization: Bearer {token}", *extra, http=http)
 
     def test_claims_follow_scopes(self):
-        status, h, body, _ = self.userinfo(self.mint("anna openid profile email"), http="--http2")
+        status, h, body, _ = self.userinfo(self.s.mint_token("anna openid profile email"), http="--http2")
         self.assertEqual(status, 200)
         self.assertEqual(h["access-control-allow-origin"], "*")
         info = json.loads(body)
@@ -39,12 +31,12 @@ class UserInfoAndEndSession(unittest.TestCase):
         self.assertEqual((info["name"], info["given_name"], info["family_name"], info["preferred_username"]),
                          ("Anna Apfel", "Anna", "Apfel", "anna"))
         self.assertEqual((info["email"], info["email_verified"]), ("anna@example.org", True))
-        info = json.loads(self.userinfo(self.mint("anna openid"))[2])
+        info = json.loads(self.userinfo(self.s.mint_token("anna openid"))[2])
         self.assertEqual(set(info), {"sub"})
-        self.assertEqual(self.userinfo(self.mint("anna openid"), "-X", "POST")[0], 200)
+        self.assertEqual(self.userinfo(self.s.mint_token("anna openid"), "-X", "POST")[0], 200)
 
     def test_bad_tokens_get_401_with_www_authenticate(self):
-        for token in ("garbage", self.mint("anna openid")[:-3] + "AAA"):
+        for token in ("garbage", self.s.mint_token("anna openid")[:-3] + "AAA"):
             status, h, body, _ = self.userinfo(token)
             self.assertEqual(status, 401)
             self.assertIn('error="invalid_token"', h["www-authenticate"])

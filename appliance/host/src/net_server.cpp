@@ -235,22 +235,6 @@ std::string CopyHeader(lws* wsi, lws_token_indexes token) {
   return out;
 }
 
-// Percent-encodes a decoded query component back into its wire form.
-std::string QueryEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // Headers lws does not know as tokens but that our modules read.
 constexpr std::array<const char*, 6> kCustomHeaders = {"kopano-xsrf:", "kopano-konnect-xsrf:", "x-forwarded-for:",
                                                        "x-real-ip:", "x-requested-with:", "x-csrf-token:"};
@@ -688,8 +672,8 @@ void NetServer::FillRequest(lws* wsi, const char* uri, sdk::Request& req) {
     std::string_view f(frag.data(), static_cast<size_t>(n));
     size_t eq = f.find('=');
     if (!req.query.empty()) req.query += '&';
-    req.query += QueryEncode(f.substr(0, eq));
-    if (eq != std::string_view::npos) req.query += "=" + QueryEncode(f.substr(eq + 1));
+    req.query += sdk::PercentEncode(f.substr(0, eq));
+    if (eq != std::string_view::npos) req.query += "=" + sdk::PercentEncode(f.substr(eq + 1));
   }
 
   for (int t = 0; t < WSI_TOKEN_COUNT; ++t) {

@@ -16,6 +16,11 @@ TEST(PercentDecode, DecodesAndRejectsMalformed) {
   EXPECT_EQ(PercentDecode("%2e%2E", false), "..");
 }
 
+TEST(PercentEncode, KeepsOnlyUnreserved) {
+  EXPECT_EQ(PercentEncode("a b&c=d/é~._-"), "a%20b%26c%3Dd%2F%C3%A9~._-");
+  EXPECT_EQ(PercentDecode(PercentEncode("x y+z"), false), "x y+z");
+}
+
 TEST(Request, QueryParamDecodesValues) {
   Request r;
   r.query = "a=1&name=J%C3%BCrgen+M&flag&x=%zz";

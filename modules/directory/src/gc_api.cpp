@@ -24,19 +24,6 @@ Result<size_t> ParseCount(const sdk::Request& r, const char* name, size_t fallba
 
 std::string Escape(std::string_view s) { return "\"" + sdk::JsonEscape(s) + "\""; }
 
-std::string QueryEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<ListQuery> ParseListQuery(const sdk::Request& r) {
@@ -92,7 +79,7 @@ std::string UserListJson(const sdk::UserPage& page, const ListQuery& q) {
   o += "]";
   if (page.more) {
     std::string next = "/api/gc/v1/users?$top=" + std::to_string(q.top) + "&$skip=" + std::to_string(q.skip + q.top);
-    if (!q.search.empty()) next += "&$search=" + QueryEncode(q.search);
+    if (!q.search.empty()) next += "&$search=" + sdk::PercentEncode(q.search);
     o += ",\"@odata.nextLink\":" + Escape(next);
   }
   return o + "}";

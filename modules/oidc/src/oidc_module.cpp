@@ -345,16 +345,7 @@ class OidcModule final : public sdk::Module {
         target.resize(hash);
       }
       if (auto state = req.QueryParam("state")) {
-        std::string encoded;
-        for (unsigned char c : *state) {
-          if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            encoded.push_back(static_cast<char>(c));
-          } else {
-            char buf[4];
-            std::snprintf(buf, sizeof buf, "%%%02X", c);
-            encoded += buf;
-          }
-        }
+        std::string encoded = sdk::PercentEncode(*state);
         target += (target.find('?') == std::string::npos ? "?" : "&") + std::string("state=") + encoded;
       }
       location = target + fragment;

@@ -115,6 +115,8 @@ class Router {
 
 /// Escapes a string for inclusion in a JSON string literal (without the quotes).
 std::string JsonEscape(std::string_view s);
+/// Percent-encodes everything but RFC 3986's unreserved characters (for query values).
+std::string PercentEncode(std::string_view s);
 /// Percent-decodes; nullopt for malformed escapes or an encoded NUL.
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space);
 
