@@ -121,6 +121,20 @@ struct Application::Impl {
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
   std::string trust_anchor;
+  // Read on the net loop for every /metrics request, replaced by a reload on the control thread.
+  mutable std::mutex metrics_allow_mu;
+  std::shared_ptr<const std::vector<Cidr>> metrics_allow PALAVER_GUARDED_BY(metrics_allow_mu) =
+      std::make_shared<const std::vector<Cidr>>();
+
+  std::shared_ptr<const std::vector<Cidr>> MetricsAllow() const {
+    std::lock_guard lock(metrics_allow_mu);
+    return metrics_allow;
+  }
+  void SetMetricsAllow(std::vector<Cidr> nets) {
+    auto next = std::make_shared<const std::vector<Cidr>>(std::move(nets));
+    std::lock_guard lock(metrics_allow_mu);
+    metrics_allow = std::move(next);
+  }
   bool stopped = false;
 
   Slot* Find(const std::string& id) {
@@ -169,7 +183,7 @@ struct Application::Impl {
 
   void RegisterHostRoutes() {
     auto trusted = [this](const sdk::Request& req) {
-      if (AnyContains(host_config.metrics_allow, req.peer)) return true;
+      if (AnyContains(*MetricsAllow(), req.peer)) return true;
       if (metrics_token.empty()) return false;
       auto auth = req.Header("authorization");
       if (!auth || auth->size() < 7 || auth->substr(0, 7) != "Bearer ") return false;
@@ -380,6 +394,7 @@ Status Application::Start() {
   a.host_config = a.pending_host_config;
   for (auto& s : a.slots) s.enabled = s.pending_enabled;
   const HostConfig& hc = a.host_config;
+  a.SetMetricsAllow(hc.metrics_allow);
   // Create every logger first so that configured and SPDLOG_LEVEL levels reach all of them.
   GetLogger("net");
   for (auto& s : a.slots) GetLogger(s.id);
@@ -463,7 +478,7 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   }
   a.host_config.log_level = next.log_level;
   a.host_config.log_levels = next.log_levels;
-  a.host_config.metrics_allow = next.metrics_allow;
+  a.SetMetricsAllow(next.metrics_allow);
   ApplyLogLevels(next.log_level, next.log_levels);
   Status result = OkStatus();
   for (auto& s : a.slots) {

@@ -24,11 +24,9 @@ struct Exchange {
   sdk::Request request;
   std::shared_ptr<const RouteEntry> route;
   std::string route_class = "none";
-  int64_t expected_body = 0;
   int64_t max_body = 0;
   bool reading_body = false;
   bool discarding = false;  // reading a too-large body only to answer 413 cleanly
-  bool dispatched = false;
   bool responded = false;
   bool close_after = false;
   bool headers_sent = false;
@@ -805,7 +803,6 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
       return 0;
     }
     if (n > 0) {
-      ex->expected_body = n;
       ex->reading_body = true;
       ex->request.body.reserve(static_cast<size_t>(n));
       lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, static_cast<int>(limits_.body_timeout.count()));
@@ -817,7 +814,6 @@ int NetServer::StartRequest(lws* wsi, const char* uri) {
 }
 
 void NetServer::Dispatch(const std::shared_ptr<Exchange>& ex) {
-  ex->dispatched = true;
   std::weak_ptr<Exchange> weak = ex;
   sdk::Responder responder = [this, weak](sdk::Response response) {
     auto deliver = [this, weak, response = std::move(response)]() mutable {

@@ -10,22 +10,17 @@ namespace {
 constexpr const char* kColumns =
     "id, username, display_name, given_name, surname, mail, is_admin, enabled, photo IS NOT NULL";
 
-std::string Text(const sdk::SqlValue& v) {
-  return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
-}
-int64_t Int(const sdk::SqlValue& v) { return std::holds_alternative<int64_t>(v) ? std::get<int64_t>(v) : 0; }
-
 sdk::DirectoryUser FromRow(const sdk::SqlRow& r) {
   sdk::DirectoryUser u;
-  u.id = Text(r[0]);
-  u.username = Text(r[1]);
-  u.display_name = Text(r[2]);
-  u.given_name = Text(r[3]);
-  u.surname = Text(r[4]);
-  u.mail = Text(r[5]);
-  u.is_admin = Int(r[6]) != 0;
-  u.enabled = Int(r[7]) != 0;
-  u.has_photo = Int(r[8]) != 0;
+  u.id = sdk::SqlText(r[0]);
+  u.username = sdk::SqlText(r[1]);
+  u.display_name = sdk::SqlText(r[2]);
+  u.given_name = sdk::SqlText(r[3]);
+  u.surname = sdk::SqlText(r[4]);
+  u.mail = sdk::SqlText(r[5]);
+  u.is_admin = sdk::SqlInt(r[6]) != 0;
+  u.enabled = sdk::SqlInt(r[7]) != 0;
+  u.has_photo = sdk::SqlInt(r[8]) != 0;
   return u;
 }
 
@@ -167,7 +162,7 @@ Result<int64_t> LocalUserStore::Count() {
   int64_t n = 0;
   PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
     PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT count(*) FROM directory_users"));
-    n = Int(rows.at(0).at(0));
+    n = sdk::SqlInt(rows.at(0).at(0));
     return OkStatus();
   }));
   return n;
@@ -194,7 +189,7 @@ Result<sdk::DirectoryUser> LocalUserStore::Authenticate(std::string_view usernam
       if (rows.empty()) return OkStatus();
       found = true;
       user = FromRow(rows[0]);
-      hash = Text(rows[0][9]);
+      hash = sdk::SqlText(rows[0][9]);
       return OkStatus();
     }));
   }
@@ -253,7 +248,7 @@ Result<std::string> LocalUserStore::Photo(std::string_view id) {
   PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
     PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT photo FROM directory_users WHERE id = ? AND photo IS NOT NULL",
                                                  {std::string(id)}));
-    if (!rows.empty()) photo = Text(rows[0][0]);
+    if (!rows.empty()) photo = sdk::SqlText(rows[0][0]);
     return OkStatus();
   }));
   if (!photo) return Fail(ErrorCode::kNotFound, "no photo for " + std::string(id), "no photo");

@@ -10,12 +10,7 @@ Status PutOne(sdk::Db& db, const Scope& scope, const Record& r) {
       {scope.realm, scope.owner, scope.client, CollectionOf(r.key), r.key, r.value, r.content_type});
 }
 
-Record FromRow(const sdk::SqlRow& row) {
-  auto text = [](const sdk::SqlValue& v) {
-    return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
-  };
-  return Record{text(row[0]), text(row[1]), text(row[2])};
-}
+Record FromRow(const sdk::SqlRow& row) { return Record{sdk::SqlText(row[0]), sdk::SqlText(row[1]), sdk::SqlText(row[2])}; }
 
 }  // namespace
 

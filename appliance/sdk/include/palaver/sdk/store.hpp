@@ -23,6 +23,13 @@ struct Migration {
 using SqlValue = std::variant<std::nullptr_t, int64_t, double, std::string>;
 using SqlRow = std::vector<SqlValue>;
 
+/// A column as text (empty for NULL or a number).
+inline std::string SqlText(const SqlValue& v) {
+  return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
+}
+/// A column as an integer (0 for NULL or text).
+inline int64_t SqlInt(const SqlValue& v) { return std::holds_alternative<int64_t>(v) ? std::get<int64_t>(v) : 0; }
+
 /// A connection for the calling worker thread.
 /// Thread: the worker that obtained it, for the duration of the callback.
 class Db {
