@@ -128,7 +128,8 @@ class Palaverd:
     # --- clients -------------------------------------------------------------------------
 
     def curl(self, path, *args, http="--http1.1", host="localhost", url=None, check=True):
-        """Returns (status, headers dict (lowercase, last wins), body bytes, http_version)."""
+        """Returns (status, headers dict (lowercase; repeated headers such as set-cookie joined
+        with newlines), body bytes, http_version)."""
         body_file = os.path.join(self.dir, "curl.body")
         cmd = ["curl", "-sS", "--max-time", "20", "--cacert", self.ca, http,
                "--resolve", f"localhost:{self.https_port}:127.0.0.1",
@@ -148,13 +149,22 @@ class Palaverd:
             for line in lines[1:]:
                 if ":" in line:
                     k, v = line.split(":", 1)
-                    headers[k.strip().lower()] = v.strip()
+                    k = k.strip().lower()
+                    headers[k] = headers[k] + "\n" + v.strip() if k in headers else v.strip()
         body = b""
         if os.path.exists(body_file):
             with open(body_file, "rb") as f:
                 body = f.read()
             os.remove(body_file)
         return status, headers, body, version.strip()
+
+    @staticmethod
+    def cookie(headers, name):
+        """(value, full Set-Cookie line) of cookie `name` in a response, or (None, None)."""
+        for line in headers.get("set-cookie", "").split("\n"):
+            if line.startswith(name + "="):
+                return line.split(";", 1)[0].split("=", 1)[1], line
+        return None, None
 
     def add_user(self, name, password="pw", *options):
         """`palaverd user add` on this server's config (password on stdin)."""
@@ -175,6 +185,80 @@ class Palaverd:
         ctx.set_alpn_protocols(list(alpn))
         raw = socket.create_connection(("127.0.0.1", self.https_port), timeout=10)
         return ctx.wrap_socket(raw, server_hostname=server_name)
+
+
+class Browser:
+    """A cookie-keeping HTTPS client that does not follow redirects: enough of a browser to walk
+    sign-in flows step by step. Cookies are matched by path prefix, as browsers do."""
+
+    def __init__(self, server, lang="en"):
+        self.server = server
+        self.lang = lang
+        self.jar = {}  # (name, path) -> value
+        self.ctx = ssl.create_default_context(cafile=server.ca)
+
+    @property
+    def origin(self):
+        return f"https://localhost:{self.server.https_port}"
+
+    def cookies_for(self, path):
+        return "; ".join(f"{n}={v}" for (n, p), v in sorted(self.jar.items(), key=lambda i: -len(i[0][1]))
+                         if path.startswith(p))
+
+    def cookie(self, name):
+        for (n, _), v in self.jar.items():
+            if n == name:
+                return v
+        return None
+
+    def request(self, method, target, body=None, headers=None, form=None):
+        """Returns (status, headers (lowercase; repeated ones joined with newlines), body text)."""
+        import http.client
+        import urllib.parse
+        if target.startswith("https://"):
+            target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
+        path = target.split("?", 1)[0]
+        hdrs = {"Accept-Language": self.lang}
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+            hdrs["Origin"] = self.origin
+        cookies = self.cookies_for(path)
+        if cookies:
+            hdrs["Cookie"] = cookies
+        hdrs.update(headers or {})
+        conn = http.client.HTTPSConnection("127.0.0.1", self.server.https_port, context=self.ctx, timeout=20)
+        conn._tunnel_host = None
+        conn.sock = self.ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.server.https_port), timeout=20),
+                                         server_hostname="localhost")
+        hdrs.setdefault("Host", f"localhost:{self.server.https_port}")
+        conn.request(method, target, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read().decode("utf-8", "replace")
+        out = {}
+        for k, v in resp.getheaders():
+            k = k.lower()
+            out[k] = out[k] + "\n" + v if k in out else v
+            if k == "set-cookie":
+                self._store(v)
+        conn.close()
+        return resp.status, out, data
+
+    def _store(self, line):
+        parts = [p.strip() for p in line.split(";")]
+        name, _, value = parts[0].partition("=")
+        attrs = {p.split("=", 1)[0].lower(): (p.split("=", 1)[1] if "=" in p else "") for p in parts[1:]}
+        key = (name, attrs.get("path", "/"))
+        if attrs.get("max-age") == "0" or value == "":
+            self.jar.pop(key, None)
+        else:
+            self.jar[key] = value
+
+    def get(self, target, **kw):
+        return self.request("GET", target, **kw)
+
+    def post(self, target, **kw):
+        return self.request("POST", target, **kw)
 
 
 def http_exchange(sock, request_bytes, read_timeout=5):

@@ -45,6 +45,40 @@ Result<std::string> StateOf(const Poco::JSON::Object& o) {
 
 }  // namespace
 
+namespace {
+Status CheckSameOrigin(const sdk::Request& r) {
+  std::string from;
+  if (auto origin = r.Header("origin")) from = AuthorityOf(*origin);
+  else if (auto referer = r.Header("referer")) from = AuthorityOf(*referer);
+  if (from.empty() || from != Lower(r.authority)) return Fail(Bad("cross-origin sign-in request"));
+  return OkStatus();
+}
+}  // namespace
+
+Status CheckFormRequest(const sdk::Request& r) {
+  auto type = r.Header("content-type");
+  if (!type || Lower(std::string(*type)).rfind("application/x-www-form-urlencoded", 0) != 0) {
+    return Fail(Bad("the form must be application/x-www-form-urlencoded"));
+  }
+  return CheckSameOrigin(r);
+}
+
+Result<ConsentRequest> ParseConsent(const std::string& body) {
+  PALAVER_ASSIGN_OR_RETURN(auto o, ParseObject(body));
+  ConsentRequest out;
+  PALAVER_ASSIGN_OR_RETURN(out.state, StateOf(*o));
+  if (!o->has("allow") || !o->get("allow").isBoolean()) return Fail(Bad("allow must be true or false"));
+  out.allow = o->getValue<bool>("allow");
+  auto str = [&o](const char* key) {
+    return o->has(key) && o->get(key).isString() ? o->getValue<std::string>(key) : std::string();
+  };
+  out.scope = str("scope");
+  out.client_id = str("client_id");
+  out.redirect_uri = str("redirect_uri");
+  if (out.client_id.empty() || out.redirect_uri.empty()) return Fail(Bad("client_id and redirect_uri are required"));
+  return out;
+}
+
 Status CheckSigninRequest(const sdk::Request& r) {
   auto xsrf = r.Header("kopano-konnect-xsrf");
   if (xsrf ? *xsrf != "1" : r.http_version == 1) return Fail(Bad("missing Kopano-Konnect-XSRF header"));
@@ -52,11 +86,7 @@ Status CheckSigninRequest(const sdk::Request& r) {
   if (!type || Lower(std::string(*type)).rfind("application/json", 0) != 0) {
     return Fail(Bad("the body must be application/json"));
   }
-  std::string from;
-  if (auto origin = r.Header("origin")) from = AuthorityOf(*origin);
-  else if (auto referer = r.Header("referer")) from = AuthorityOf(*referer);
-  if (from.empty() || from != Lower(r.authority)) return Fail(Bad("cross-origin sign-in request"));
-  return OkStatus();
+  return CheckSameOrigin(r);
 }
 
 Result<LogonRequest> ParseLogon(const std::string& body) {

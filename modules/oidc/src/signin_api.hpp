@@ -17,6 +17,9 @@ inline constexpr const char* kSigninApiPrefix = "/signin/v1/identifier/_/";
 /// `Kopano-Konnect-XSRF: 1` on HTTP/1.1. (libwebsockets 4.1 does not expose headers it has no
 /// token for on HTTP/2, so there the first two carry the check.)
 Status CheckSigninRequest(const sdk::Request& request);
+/// CSRF guard of the sign-in pages' form posts (besides their double-submit token): a form
+/// content type and a same-origin `Origin` (or `Referer`).
+Status CheckFormRequest(const sdk::Request& request);
 
 struct LogonRequest {
   std::string state;
@@ -26,6 +29,15 @@ struct LogonRequest {
 };
 /// `{"state": "...", "params": [username, password, mode], ...}`.
 Result<LogonRequest> ParseLogon(const std::string& body);
+struct ConsentRequest {
+  std::string state;
+  bool allow = false;
+  std::string scope;  // approved scopes, space-separated
+  std::string client_id;
+  std::string redirect_uri;
+};
+/// `{"state","allow","scope","client_id","redirect_uri",...}` of consent.
+Result<ConsentRequest> ParseConsent(const std::string& body);
 /// `{"state": "..."}` of hello and logoff.
 Result<std::string> ParseState(const std::string& body);
 

@@ -16,23 +16,14 @@ namespace {
 
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
-constexpr char kAad[] = "palaver-signin-v1";
+constexpr char kAad[] = "palaver-signin-v1";  // + "/<purpose>"
 
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
 }  // namespace
 
-std::string SessionSealer::Seal(const SigninSession& s) const {
-  Poco::JSON::Object o;
-  o.set("id", s.user_id);
-  o.set("un", s.username);
-  o.set("dn", s.display_name);
-  o.set("iat", s.issued_at);
-  o.set("exp", s.expires_at);
-  std::ostringstream json;
-  o.stringify(json);
-  std::string plain = json.str();
-
+std::string SessionSealer::SealText(std::string_view purpose, std::string_view plain) const {
+  std::string aad = std::string(kAad) + "/" + std::string(purpose);
   std::string out(kNonceBytes + plain.size() + kTagBytes, '\0');
   auto* buf = reinterpret_cast<unsigned char*>(out.data());
   if (RAND_bytes(buf, kNonceBytes) != 1) return {};
@@ -40,7 +31,8 @@ std::string SessionSealer::Seal(const SigninSession& s) const {
   int len = 0;
   if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, reinterpret_cast<const unsigned char*>(key_.data()),
                          buf) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kAad), sizeof kAad - 1) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(ctx.get(), buf + kNonceBytes, &len, reinterpret_cast<const unsigned char*>(plain.data()),
                         static_cast<int>(plain.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), buf + kNonceBytes + len, &len) != 1 ||
@@ -50,10 +42,11 @@ std::string SessionSealer::Seal(const SigninSession& s) const {
   return sdk::Base64UrlEncode(out);
 }
 
-std::optional<SigninSession> SessionSealer::Open(std::string_view value, int64_t now_s) const {
-  if (value.size() > 4096) return std::nullopt;
+std::optional<std::string> SessionSealer::OpenText(std::string_view purpose, std::string_view value) const {
+  if (value.size() > 8192) return std::nullopt;
   auto raw = sdk::Base64UrlDecode(value);
-  if (!raw || raw->size() < kNonceBytes + kTagBytes + 2) return std::nullopt;
+  if (!raw || raw->size() < kNonceBytes + kTagBytes + 1) return std::nullopt;
+  std::string aad = std::string(kAad) + "/" + std::string(purpose);
   const auto* buf = reinterpret_cast<const unsigned char*>(raw->data());
   size_t cipher_len = raw->size() - kNonceBytes - kTagBytes;
   std::string plain(cipher_len, '\0');
@@ -62,22 +55,43 @@ std::optional<SigninSession> SessionSealer::Open(std::string_view value, int64_t
   std::string tag = raw->substr(kNonceBytes + cipher_len);
   if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, reinterpret_cast<const unsigned char*>(key_.data()),
                          buf) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(kAad), sizeof kAad - 1) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                        static_cast<int>(aad.size())) != 1 ||
       EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len, buf + kNonceBytes,
                         static_cast<int>(cipher_len)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagBytes, tag.data()) != 1 ||
       EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &len) != 1) {
-    return std::nullopt;  // altered, or sealed with another key
+    return std::nullopt;  // altered, sealed for another purpose or with another key
   }
+  return plain;
+}
+
+std::string SessionSealer::Seal(const SigninSession& s) const {
+  Poco::JSON::Object o;
+  o.set("id", s.user_id);
+  o.set("un", s.username);
+  o.set("dn", s.display_name);
+  o.set("iat", s.issued_at);
+  o.set("exp", s.expires_at);
+  if (!s.sid.empty()) o.set("sid", s.sid);
+  std::ostringstream json;
+  o.stringify(json);
+  return SealText("session", json.str());
+}
+
+std::optional<SigninSession> SessionSealer::Open(std::string_view value, int64_t now_s) const {
+  auto plain = OpenText("session", value);
+  if (!plain) return std::nullopt;
   try {
     Poco::JSON::Parser parser;
-    auto obj = parser.parse(plain).extract<Poco::JSON::Object::Ptr>();
+    auto obj = parser.parse(*plain).extract<Poco::JSON::Object::Ptr>();
     SigninSession s;
     s.user_id = obj->getValue<std::string>("id");
     s.username = obj->getValue<std::string>("un");
     s.display_name = obj->getValue<std::string>("dn");
     s.issued_at = obj->getValue<int64_t>("iat");
     s.expires_at = obj->getValue<int64_t>("exp");
+    s.sid = obj->optValue<std::string>("sid", "");
     if (s.expires_at <= now_s || s.user_id.empty()) return std::nullopt;
     return s;
   } catch (const Poco::Exception&) {

@@ -22,6 +22,7 @@ struct SigninSession {
   std::string display_name;
   int64_t issued_at = 0;
   int64_t expires_at = 0;
+  std::string sid;  // random per sign-in; the ID token's `sid`
 };
 
 /// Seals sessions into cookie values with AES-256-GCM (random 96-bit nonce, authenticated) and
@@ -33,6 +34,10 @@ class SessionSealer {
   std::string Seal(const SigninSession& session) const;
   /// Null for anything that was not sealed with this key, was altered, or has expired.
   std::optional<SigninSession> Open(std::string_view value, int64_t now_s) const;
+  /// Seals any text for one `purpose` (bound as associated data: a value sealed for one purpose
+  /// never opens for another).
+  std::string SealText(std::string_view purpose, std::string_view plain) const;
+  std::optional<std::string> OpenText(std::string_view purpose, std::string_view value) const;
 
  private:
   std::string key_;

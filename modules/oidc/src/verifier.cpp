@@ -1,8 +1,11 @@
 #include "verifier.hpp"
 
+#include <algorithm>
 #include <sstream>
 
+#include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
 
 namespace palaver::oidc {
 namespace {
@@ -85,6 +88,76 @@ Result<std::string> LocalTokenVerifier::IssueAccessToken(const sdk::AccessTokenR
   if (request.guest) identity->set("kc.i.guest", true);
   claims.set("kc.identity", identity);
   claims.set("kc.provider", request.guest ? "guest" : "identifier-palaver");
+  if (!request.authorized_claims.empty()) {
+    try {
+      Poco::JSON::Parser parser;
+      auto v = parser.parse(request.authorized_claims);
+      if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw Poco::Exception("not an object");
+      claims.set("kc.authorizedClaims", v.extract<Poco::JSON::Object::Ptr>());
+    } catch (const Poco::Exception&) {
+      return Fail(ErrorCode::kInvalidArgument, "authorized_claims is not a JSON object");
+    }
+  }
+  return SignJwt(keys->signing, claims);
+}
+
+Result<std::string> LocalTokenVerifier::IssueGuestRequest(const sdk::GuestRequest& request) {
+  if (request.client_id.empty() || request.guest_id.empty() || request.path.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "guest request needs client_id, guest_id and path");
+  }
+  int64_t now = now_();
+  std::string issuer = issuer_();
+  Poco::JSON::Object claims;
+  claims.set("iss", issuer);
+  claims.set("aud", issuer);
+  claims.set("iat", now);
+  claims.set("exp", now + std::max<int64_t>(30, request.lifetime.count()));
+  claims.set("client_id", request.client_id);
+  claims.set("scope", request.scope);
+  claims.set("kc.isGuestRequest", true);
+  Poco::JSON::Object::Ptr guest = new Poco::JSON::Object;
+  guest->set("essential", true);
+  guest->set("value", request.guest_id);
+  Poco::JSON::Object::Ptr name = new Poco::JSON::Object;
+  name->set("value", request.name);
+  Poco::JSON::Object::Ptr id_token = new Poco::JSON::Object;
+  id_token->set("guest", guest);
+  id_token->set("name", name);
+  Poco::JSON::Object::Ptr kwm = new Poco::JSON::Object;
+  kwm->set("type", "1");
+  kwm->set("path", request.path);
+  Poco::JSON::Object::Ptr passthru = new Poco::JSON::Object;
+  passthru->set("kopano/kwm/guest", kwm);
+  Poco::JSON::Object::Ptr requested = new Poco::JSON::Object;
+  requested->set("id_token", id_token);
+  requested->set("passthru", passthru);
+  claims.set("claims", requested);
+  return Sign(claims);
+}
+
+Result<Poco::JSON::Object::Ptr> LocalTokenVerifier::VerifyOwnSignature(std::string_view token) const {
+  auto keys = Keys();
+  if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
+  return VerifyJwt(token, keys->validation);
+}
+
+Result<Poco::JSON::Object::Ptr> LocalTokenVerifier::VerifyGuestRequest(std::string_view token) const {
+  PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyOwnSignature(token));
+  PALAVER_RETURN_IF_ERROR(CheckTokenTimes(*claims, now_(), kLeewaySeconds));
+  std::string issuer = issuer_();
+  if (StringClaim(*claims, "iss") != issuer || StringClaim(*claims, "aud") != issuer) {
+    return Fail(Invalid("request object of another issuer"));
+  }
+  if (!claims->has("kc.isGuestRequest") || !claims->get("kc.isGuestRequest").isBoolean() ||
+      !claims->getValue<bool>("kc.isGuestRequest")) {
+    return Fail(Invalid("not a guest request"));
+  }
+  return claims;
+}
+
+Result<std::string> LocalTokenVerifier::Sign(const Poco::JSON::Object& claims) const {
+  auto keys = Keys();
+  if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
   return SignJwt(keys->signing, claims);
 }
 

@@ -26,6 +26,14 @@ class LocalTokenVerifier final : public sdk::TokenVerifier, public sdk::TokenIss
   std::shared_ptr<const KeySet> Keys() const;
   Result<sdk::TokenClaims> VerifyAccessToken(std::string_view token) const override;
   Result<std::string> IssueAccessToken(const sdk::AccessTokenRequest& request) override;
+  Result<std::string> IssueGuestRequest(const sdk::GuestRequest& request) override;
+  /// The claims of a guest request object this provider signed: signature by a current key,
+  /// times, issuer and audience (ours), `kc.isGuestRequest`. Errors are kUnauthenticated.
+  Result<Poco::JSON::Object::Ptr> VerifyGuestRequest(std::string_view token) const;
+  /// Claims of any JWT signed by one of our keys, without time checks (id_token_hint).
+  Result<Poco::JSON::Object::Ptr> VerifyOwnSignature(std::string_view token) const;
+  /// Signs claims with the current signing key.
+  Result<std::string> Sign(const Poco::JSON::Object& claims) const;
   void SetAccessTokenLifetime(std::chrono::seconds lifetime) { default_lifetime_s_ = lifetime.count(); }
 
   static constexpr int64_t kLeewaySeconds = 30;

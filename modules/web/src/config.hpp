@@ -10,7 +10,7 @@ namespace palaver::web {
 struct WebConfig {
   std::string root = "/usr/share/palaver/webui";
   std::string hsts = "max-age=31536000";
-  std::string frame_ancestors = "'none'";
+  std::string frame_ancestors = "'self'";  // Meet frames itself (silent renew)
   std::string meet_config_file;
   bool redirect_root = true;
 };

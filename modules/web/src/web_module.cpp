@@ -135,9 +135,16 @@ class WebModule final : public sdk::Module {
   void AddSecurityHeaders(const sdk::Request& req, sdk::Response& resp) const {
     auto state = Snapshot();
     resp.SetHeader("x-content-type-options", "nosniff");
-    resp.SetHeader("referrer-policy", "no-referrer");
+    // The sign-in pages send "origin": with no-referrer, browsers send `Origin: null` on their
+    // form posts and the CSRF check could not tell them from a foreign site's.
+    if (!resp.Header("referrer-policy")) resp.SetHeader("referrer-policy", "no-referrer");
     if (req.IsTls() && !state->config.hsts.empty()) resp.SetHeader("strict-transport-security", state->config.hsts);
-    if (state->config.frame_ancestors == "'none'") resp.SetHeader("x-frame-options", "DENY");
+    // Handlers that set their own framing policy (the sign-in pages, the check-session iframe)
+    // keep it; otherwise X-Frame-Options follows frame_ancestors for browsers without CSP 3.
+    if (!resp.Header("x-frame-options") && !resp.Header("content-security-policy")) {
+      if (state->config.frame_ancestors == "'none'") resp.SetHeader("x-frame-options", "DENY");
+      if (state->config.frame_ancestors == "'self'") resp.SetHeader("x-frame-options", "SAMEORIGIN");
+    }
     if (req.path.rfind(kMeetPrefix, 0) == 0 || req.path == "/meet") {
       std::string wss = req.authority.empty() ? "" : " wss://" + req.authority;
       resp.SetHeader("content-security-policy",

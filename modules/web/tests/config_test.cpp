@@ -21,7 +21,7 @@ TEST(WebConfig, Defaults) {
   EXPECT_TRUE(r.Finish());
   EXPECT_EQ(c.root, "/usr/share/palaver/webui");
   EXPECT_EQ(c.hsts, "max-age=31536000");
-  EXPECT_EQ(c.frame_ancestors, "'none'");
+  EXPECT_EQ(c.frame_ancestors, "'self'");
   EXPECT_TRUE(c.redirect_root);
 }
 

@@ -1,10 +1,12 @@
 #include "palaver/testbed/testbed_module.hpp"
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/services/token_issuer.hpp"
 #include "palaver/sdk/services/user_directory.hpp"
@@ -140,6 +142,23 @@ class TestbedModule final : public sdk::Module {
         if (!token) return respond(sdk::Response::FromError(token.error()));
         respond(sdk::Response::Text(200, *token));
       }, nullptr);
+    }));
+    // A guest sign-in request object, as the signaling module will mint them. Body:
+    // "client_id path name..." (the scope is Meet's guest scope list).
+    PALAVER_RETURN_IF_ERROR(r.Add({.methods = {"POST"}, .path = "/testbed/guest-request"},
+                                  [registry = &host.Registry()](const sdk::Request& req, sdk::Responder respond) {
+      std::istringstream in(req.body);
+      sdk::GuestRequest g;
+      in >> g.client_id >> g.path;
+      std::getline(in, g.name);
+      if (!g.name.empty() && g.name.front() == ' ') g.name.erase(0, 1);
+      g.scope = "openid profile email kopano/kwm kopano/gc konnect/guestok";
+      g.guest_id = sdk::RandomToken(24) + "@1.kwmguest";
+      auto issuer = registry->Find<sdk::TokenIssuer>();
+      if (!issuer) return respond(sdk::Response::Text(503, "no issuer\n"));
+      auto token = issuer->IssueGuestRequest(g);
+      if (!token) return respond(sdk::Response::FromError(token.error()));
+      respond(sdk::Response::Text(200, *token));
     }));
     // A handler that throws: the host answers 500 and keeps serving.
     PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/throw"}, [](const sdk::Request&, sdk::Responder) {

@@ -1,0 +1,143 @@
+#include "pages.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <vector>
+
+#include <mstch/mstch.hpp>
+
+#include "palaver/sdk/check.hpp"
+#include "palaver/sdk/encoding.hpp"
+
+namespace palaver::oidc {
+namespace {
+
+struct Entry {
+  const char* key;
+  const char* en;
+  const char* de;
+};
+
+// Every user-facing text of the sign-in pages.
+const Entry kTexts[] = {
+    {"signin_title", "Sign in", "Anmelden"},
+    {"signin_lead", "Sign in with your Palaver account.", "Melden Sie sich mit Ihrem Palaver-Konto an."},
+    {"username", "Username", "Benutzername"},
+    {"password", "Password", "Passwort"},
+    {"signin", "Sign in", "Anmelden"},
+    {"wrong_credentials", "The username or password is not correct.", "Benutzername oder Passwort ist falsch."},
+    {"rate_limited", "Too many failed sign-ins. Please wait a few minutes and try again.",
+     "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie einige Minuten und versuchen Sie es erneut."},
+    {"unavailable", "Signing in is not possible right now. Please try again later.",
+     "Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es später erneut."},
+    {"form_expired", "The form has expired. Please try again.", "Das Formular ist abgelaufen. Bitte versuchen Sie es erneut."},
+    {"chooseaccount_title", "Choose an account", "Konto auswählen"},
+    {"chooseaccount_lead", "You are signed in. Continue with this account or use another one.",
+     "Sie sind angemeldet. Fahren Sie mit diesem Konto fort oder verwenden Sie ein anderes."},
+    {"continue", "Continue", "Weiter"},
+    {"other_account", "Use another account", "Anderes Konto verwenden"},
+    {"consent_title", "Allow access?", "Zugriff erlauben?"},
+    {"consent_lead", "{client} asks for permission to:", "{client} bittet um die Erlaubnis:"},
+    {"allow", "Allow", "Erlauben"},
+    {"deny", "Cancel", "Abbrechen"},
+    {"scope_openid", "Know who you are", "Zu wissen, wer Sie sind"},
+    {"scope_profile", "See your name", "Ihren Namen zu sehen"},
+    {"scope_email", "See your e-mail address", "Ihre E-Mail-Adresse zu sehen"},
+    {"scope_offline_access", "Stay signed in while you are away", "Angemeldet zu bleiben, während Sie abwesend sind"},
+    {"scope_kopano/gc", "Search the address book", "Das Adressbuch zu durchsuchen"},
+    {"scope_kopano/kvs", "Keep settings and recent calls", "Einstellungen und letzte Anrufe zu speichern"},
+    {"scope_kopano/kwm", "Make and receive calls", "Anrufe zu tätigen und anzunehmen"},
+    {"welcome_title", "Signed in", "Angemeldet"},
+    {"welcome_lead", "You are signed in as {name}.", "Sie sind als {name} angemeldet."},
+    {"welcome_generic", "You are signed in.", "Sie sind angemeldet."},
+    {"open_meet", "Open Palaver Meet", "Palaver Meet öffnen"},
+    {"goodbye_title", "Signed out", "Abgemeldet"},
+    {"goodbye_lead", "You are signed out.", "Sie sind abgemeldet."},
+    {"signin_again", "Sign in again", "Wieder anmelden"},
+    {"error_title", "Sign-in failed", "Anmeldung fehlgeschlagen"},
+    {"error_lead", "The application sent an invalid sign-in request:", "Die Anwendung hat eine ungültige Anmeldeanfrage gesendet:"},
+};
+
+double QualityOf(std::string_view item) {
+  auto q = item.find(";q=");
+  if (q == std::string_view::npos) return 1.0;
+  return std::atof(std::string(item.substr(q + 3)).c_str());
+}
+
+}  // namespace
+
+Lang PickLanguage(std::string_view header) {
+  double en = 0, de = 0;
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t end = header.find(',', pos);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view item = header.substr(pos, end - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    std::string tag;
+    for (char c : item.substr(0, item.find_first_of(";-"))) tag += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    double q = QualityOf(item);
+    if (tag == "de") de = std::max(de, q);
+    if (tag == "en" || tag == "*") en = std::max(en, q);
+    pos = end + 1;
+  }
+  return de > en ? Lang::kDe : Lang::kEn;
+}
+
+const char* LangCode(Lang lang) { return lang == Lang::kDe ? "de" : "en"; }
+
+const std::string& Text(Lang lang, std::string_view key) {
+  static const auto* table = [] {
+    auto* t = new std::map<std::string, std::pair<std::string, std::string>, std::less<>>;
+    for (const auto& e : kTexts) (*t)[e.key] = {e.en, e.de};
+    return t;
+  }();
+  auto it = table->find(key);
+  PALAVER_CHECK(it != table->end());
+  return lang == Lang::kDe ? it->second.second : it->second.first;
+}
+
+std::vector<std::string> TextKeys() {
+  std::vector<std::string> keys;
+  for (const auto& e : kTexts) keys.emplace_back(e.key);
+  return keys;
+}
+
+std::string RenderPage(Lang lang, const PageModel& model, const std::string& nonce) {
+  const auto& assets = SigninAssets();
+  mstch::map context;
+  for (const auto& key : {"username", "password", "signin", "other_account", "allow", "deny"}) {
+    context.emplace(std::string("t_") + key, Text(lang, key));
+  }
+  for (const auto& [k, v] : model.values) context[k] = v;
+  mstch::array scopes;
+  for (const auto& s : model.scopes) scopes.emplace_back(s);
+  context["scopes"] = scopes;
+  std::string body = mstch::render(assets.at(model.page + ".mustache"), context);
+  mstch::map page{{"lang", std::string(LangCode(lang))},
+                  {"title", Text(lang, model.title)},
+                  {"heading", Text(lang, model.title)},
+                  {"nonce", nonce},
+                  {"css", assets.at("signin.css")},
+                  {"body", body}};
+  return mstch::render(assets.at("layout.mustache"), page);
+}
+
+sdk::Response PageResponse(Lang lang, const PageModel& model, int status) {
+  std::string nonce = sdk::RandomToken(16);
+  sdk::Response r;
+  r.status = status;
+  r.body = RenderPage(lang, model, nonce);
+  r.SetHeader("content-type", "text/html; charset=utf-8");
+  r.SetHeader("cache-control", "no-cache, no-store, must-revalidate");
+  r.SetHeader("pragma", "no-cache");
+  r.SetHeader("content-language", LangCode(lang));
+  r.SetHeader("content-security-policy", "default-src 'none'; style-src 'nonce-" + nonce +
+                                             "'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'");
+  r.SetHeader("x-frame-options", "DENY");
+  r.SetHeader("referrer-policy", "origin");
+  return r;
+}
+
+}  // namespace palaver::oidc
