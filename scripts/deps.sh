@@ -18,6 +18,14 @@ for group in "$@"; do
   esac
 done
 
+# Node.js and npm run the JavaScript test clients; a machine may already have them from elsewhere
+# (e.g. NodeSource), in which case Debian's packages are not wanted.
+for group in "$@"; do
+  if [ "$group" = test ] && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
+    want+=(nodejs npm)
+  fi
+done
+
 missing=()
 for pkg in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
