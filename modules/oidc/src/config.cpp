@@ -30,6 +30,12 @@ OidcConfig ParseOidcConfig(sdk::ConfigReader& r) {
   if (c.key_rotation.count() != 0 && c.key_rotation.count() < 3600) {
     r.Reject("key_rotation", "must be 0 (never) or at least 1h");
   }
+  c.external_issuers = r.List("external_issuers", {});
+  for (const auto& iss : c.external_issuers) {
+    bool ok = iss.rfind("https://", 0) == 0 && iss.size() > 8 && iss.find_first_of("?# ") == std::string::npos;
+    if (!ok) r.Reject("external_issuers", "each must be an https:// issuer URL without query or fragment");
+  }
+  c.external_ca_file = r.String("external_ca_file", "");
   return c;
 }
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "jose.hpp"
 #include "palaver/sdk/config.hpp"
@@ -17,6 +18,8 @@ struct OidcConfig {
   std::chrono::seconds id_token_lifetime{3600};
   std::chrono::seconds refresh_token_lifetime{3LL * 365 * 86400};
   std::chrono::seconds session_lifetime{12 * 3600};
+  std::vector<std::string> external_issuers;  // also accept access tokens of these issuers
+  std::string external_ca_file;               // CA bundle for fetching their keys; empty: system CAs
 };
 
 /// Parses [oidc]; problems are recorded on `reader`. Pure.

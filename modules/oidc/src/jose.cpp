@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
@@ -96,6 +97,63 @@ Result<SigningKey> SigningKey::FromPrivatePem(std::string_view pem, JwsAlg alg, 
   auto key = Own(p);
   if (!KeyMatchesAlg(p, alg)) return Fail(ErrorCode::kDataLoss, "signing key " + kid + " does not fit " + AlgName(alg));
   return SigningKey(key, alg, std::move(kid));
+}
+
+Result<std::vector<SigningKey>> SigningKey::FromPublicJwk(const Poco::JSON::Object& jwk, const std::vector<JwsAlg>& rsa_algs) {
+  auto bad = [](const std::string& why) { return Fail(ErrorCode::kInvalidArgument, "JWK: " + why, "unusable JWK: " + why); };
+  auto member = [&jwk](const char* name) {
+    return jwk.has(name) && jwk.get(name).isString() ? jwk.getValue<std::string>(name) : std::string();
+  };
+  std::string kty = member("kty"), kid = member("kid"), use = member("use"), alg_name = member("alg");
+  if (!use.empty() && use != "sig") return std::vector<SigningKey>{};  // encryption keys are not ours to use
+  std::optional<JwsAlg> named;
+  if (!alg_name.empty()) {
+    named = ParseAlg(alg_name);
+    if (!named) return std::vector<SigningKey>{};  // an algorithm we do not verify
+  }
+  const std::vector<JwsAlg> algs = named ? std::vector<JwsAlg>{*named}
+                                         : kty == "RSA" ? rsa_algs : std::vector<JwsAlg>{JwsAlg::kES256};
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(nullptr, EVP_PKEY_CTX_free);
+  std::vector<std::unique_ptr<BIGNUM, decltype(&BN_free)>> numbers;
+  std::string point;
+  if (kty == "EC") {
+    if (member("crv") != "P-256") return std::vector<SigningKey>{};
+    auto x = Base64UrlDecode(member("x")), y = Base64UrlDecode(member("y"));
+    if (!x || !y || x->size() != 32 || y->size() != 32) return bad("EC key " + kid + " has malformed x/y");
+    if (algs.size() != 1 || algs[0] != JwsAlg::kES256) return bad("EC key " + kid + " with alg " + alg_name);
+    point = "\x04" + *x + *y;
+    OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  } else if (kty == "RSA") {
+    auto n = Base64UrlDecode(member("n")), e = Base64UrlDecode(member("e"));
+    if (!n || !e || n->empty() || e->empty()) return bad("RSA key " + kid + " has malformed n/e");
+    for (const char* name : {"n", "e"}) {
+      const std::string& v = name[0] == 'n' ? *n : *e;
+      numbers.emplace_back(BN_bin2bn(reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()), nullptr),
+                           BN_free);
+      OSSL_PARAM_BLD_push_BN(bld.get(), name[0] == 'n' ? OSSL_PKEY_PARAM_RSA_N : OSSL_PKEY_PARAM_RSA_E,
+                             numbers.back().get());
+    }
+    if (BN_num_bits(numbers[1].get()) < 17) return bad("RSA key " + kid + " has a public exponent below 65537");
+    ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  } else {
+    return std::vector<SigningKey>{};  // key types we do not verify
+  }
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
+  EVP_PKEY* raw = nullptr;
+  if (!ctx || !params || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    return bad("key " + kid + " is not a valid public key");
+  }
+  auto pkey = Own(raw);
+  std::vector<SigningKey> out;
+  for (JwsAlg alg : algs) {
+    if (!KeyMatchesAlg(pkey.get(), alg)) return bad("key " + kid + " does not fit " + AlgName(alg));
+    out.push_back(SigningKey(pkey, alg, kid));
+  }
+  return out;
 }
 
 std::string SigningKey::PrivatePem() const {
@@ -217,8 +275,8 @@ Result<Poco::JSON::Object::Ptr> VerifyJwt(std::string_view token, const std::vec
   if (parts.kid.empty() && keys.size() == 1) {
     key = &keys[0];
   } else {
-    for (const auto& k : keys) {
-      if (k.kid() == parts.kid) key = &k;
+    for (const auto& k : keys) {  // one kid may come with several algorithms (RSA: RS256, PS256)
+      if (k.kid() == parts.kid && (key == nullptr || k.alg() == *alg)) key = &k;
     }
   }
   if (key == nullptr) return Fail(Unauthenticated("token kid " + parts.kid + " unknown"));

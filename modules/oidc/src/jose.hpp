@@ -34,6 +34,11 @@ class SigningKey {
   static Result<SigningKey> Generate(JwsAlg alg, std::string kid);
   static Result<SigningKey> FromPrivatePem(std::string_view pem, JwsAlg alg, std::string kid);
 
+  /// Verification keys from a public JWK (EC P-256, RSA ≥ 2048 with e ≥ 65537). The JWK's `alg`
+  /// decides the algorithm; RSA keys without one get one key per `rsa_algs` entry. Keys not for
+  /// signatures or of types we do not verify give an empty list; malformed ones an error.
+  static Result<std::vector<SigningKey>> FromPublicJwk(const Poco::JSON::Object& jwk, const std::vector<JwsAlg>& rsa_algs);
+
   std::string PrivatePem() const;
   /// The public JWK: {"kty","kid","use":"sig","alg", crv/x/y or n/e}.
   std::string PublicJwk() const;

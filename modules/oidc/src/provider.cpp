@@ -77,6 +77,14 @@ Status Provider::Start(const OidcConfig& config) {
   verifier_ = std::make_shared<LocalTokenVerifier>([this] { return Issuer(); }, NowSeconds);
   PALAVER_RETURN_IF_ERROR(RefreshKeys());
   PALAVER_RETURN_IF_ERROR(LoadClients());
+  if (!config.external_issuers.empty()) {
+    // Their keys are fetched on workers: a slow or unreachable issuer never delays the start.
+    external_ = std::make_shared<ExternalIssuers>(config.external_issuers, config.external_ca_file);
+    verifier_->SetExternal(external_, [this](std::string issuer) {
+      if (!stopped_ && external_->ClaimRefresh(issuer, NowSeconds())) RefreshExternal(issuer);
+    });
+    for (const auto& iss : config.external_issuers) RefreshExternal(iss);
+  }
   PALAVER_ASSIGN_OR_RETURN(std::string secret, keys_->Secret("signin-session"));
   sealer_ = std::make_unique<SessionSealer>(std::move(secret));
   auto& stats = host_.Stats();
@@ -148,6 +156,17 @@ Status Provider::RefreshKeysLocked() {
   return OkStatus();
 }
 
+void Provider::RefreshExternal(const std::string& issuer) {
+  host_.Pool().Submit([this, issuer] {
+    if (stopped_) return;
+    if (auto st = external_->Refresh(issuer); !st) {
+      log_->warn("external issuer keys not refreshed issuer={} err={}", issuer, st.error().message);
+    } else {
+      log_->info("external issuer keys loaded issuer={} keys={}", issuer, external_->Keys(issuer).size());
+    }
+  }, nullptr);
+}
+
 // Hourly on a worker: rotate the signing key when due, forget expired refresh token ids.
 void Provider::ScheduleMaintenance() {
   timer_ = host_.Loop().Schedule(std::chrono::hours(1), [this] {
@@ -156,6 +175,11 @@ void Provider::ScheduleMaintenance() {
         [this] {
           if (stopped_) return;
           if (auto st = RefreshKeys(); !st) log_->error("signing key check failed err={}", st.error().message);
+          if (external_) {
+            for (const auto& iss : external_->Issuers()) {
+              if (auto st = external_->Refresh(iss); !st) log_->warn("external issuer keys not refreshed issuer={} err={}", iss, st.error().message);
+            }
+          }
           if (auto st = refresh_store_->Prune(NowSeconds()); !st) {
             log_->error("refresh token pruning failed err={}", st.error().message);
           }

@@ -54,6 +54,7 @@ class Provider {
   Status RefreshKeysLocked();
   Status LoadClients();
   void ScheduleMaintenance();
+  void RefreshExternal(const std::string& issuer);
   std::string Discovery() const;
   std::optional<SigninSession> CurrentSession(const sdk::Request& req) const;
   void HandleSignin(const std::string& op, const sdk::Request& req, const sdk::Responder& respond);
@@ -100,6 +101,7 @@ class Provider {
   std::unique_ptr<ClientStore> client_store_;
   std::unique_ptr<RefreshStore> refresh_store_;
   std::shared_ptr<LocalTokenVerifier> verifier_;
+  std::shared_ptr<ExternalIssuers> external_;
   mutable std::mutex clients_mu_;
   std::shared_ptr<const ClientTable> clients_ PALAVER_GUARDED_BY(clients_mu_);
   std::shared_ptr<const ClientTable> Clients() const {

@@ -1,6 +1,7 @@
 #include "verifier.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include <Poco/Exception.h>
@@ -11,6 +12,11 @@ namespace palaver::oidc {
 namespace {
 
 Error Invalid(std::string why) { return Error{ErrorCode::kUnauthenticated, std::move(why), "invalid token"}; }
+
+std::string Lower(std::string v) {
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
 
 std::string StringClaim(const Poco::JSON::Object& o, const std::string& name) {
   if (!o.has(name) || !o.get(name).isString()) return {};
@@ -29,37 +35,89 @@ std::shared_ptr<const KeySet> LocalTokenVerifier::Keys() const {
   return keys_;
 }
 
+void LocalTokenVerifier::SetExternal(std::shared_ptr<ExternalIssuers> external, std::function<void(std::string)> on_unknown_key) {
+  std::lock_guard lock(mu_);
+  external_ = std::move(external);
+  on_unknown_key_ = std::move(on_unknown_key);
+}
+
 Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view token) const {
+  PALAVER_ASSIGN_OR_RETURN(JwtParts parts, ParseJwt(token));
+  std::string iss = StringClaim(*parts.claims, "iss");
+  std::string issuer = issuer_();
+  if (iss != issuer) {
+    std::shared_ptr<ExternalIssuers> external;
+    std::function<void(std::string)> on_unknown;
+    {
+      std::lock_guard lock(mu_);
+      external = external_;
+      on_unknown = on_unknown_key_;
+    }
+    if (!external || !external->Trusts(iss)) return Fail(Invalid("token of another issuer"));
+    auto keys = external->Keys(iss);
+    auto claims = VerifyJwt(token, keys);
+    if (!claims) {
+      bool known = std::any_of(keys.begin(), keys.end(), [&](const SigningKey& k) { return k.kid() == parts.kid; });
+      if (!known && on_unknown) on_unknown(iss);  // the issuer may have rotated its keys
+      return Fail(claims.error());
+    }
+    PALAVER_RETURN_IF_ERROR(CheckTokenTimes(**claims, now_(), kLeewaySeconds));
+    // Only access tokens: konnect marks them; RFC 9068 types them "at+jwt"; Keycloak says "Bearer".
+    bool access = (*claims)->has("kc.isAccessToken")
+                      ? (*claims)->get("kc.isAccessToken").isBoolean() && (*claims)->getValue<bool>("kc.isAccessToken")
+                      : Lower(parts.header->optValue<std::string>("typ", "")) == "at+jwt" ||
+                            StringClaim(**claims, "typ") == "Bearer";
+    if (!access) return Fail(Invalid("not an access token"));
+    return ClaimsOf(**claims, iss);
+  }
   auto keys = Keys();
   if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
   PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, keys->validation));
   PALAVER_RETURN_IF_ERROR(CheckTokenTimes(*claims, now_(), kLeewaySeconds));
-  std::string issuer = issuer_();
-  if (StringClaim(*claims, "iss") != issuer) return Fail(Invalid("token of another issuer"));
   if (!claims->has("kc.isAccessToken") || !claims->get("kc.isAccessToken").isBoolean() ||
       !claims->getValue<bool>("kc.isAccessToken")) {
     return Fail(Invalid("not an access token"));
   }
+  return ClaimsOf(*claims, issuer);
+}
+
+Result<sdk::TokenClaims> LocalTokenVerifier::ClaimsOf(const Poco::JSON::Object& claims, const std::string& issuer) {
   sdk::TokenClaims out;
   out.issuer = issuer;
-  out.subject = StringClaim(*claims, "sub");
+  out.subject = StringClaim(claims, "sub");
   if (out.subject.empty()) return Fail(Invalid("token without sub"));
-  out.audience = StringClaim(*claims, "aud");
-  out.expires_at = claims->get("exp").convert<int64_t>();
-  if (auto scopes = claims->getArray("kc.authorizedScopes")) {
+  out.audience = StringClaim(claims, "aud");
+  if (out.audience.empty()) {
+    if (auto aud = claims.getArray("aud"); aud && aud->size() > 0 && aud->get(0).isString()) {
+      out.audience = aud->getElement<std::string>(0);
+    }
+  }
+  out.expires_at = claims.get("exp").convert<int64_t>();
+  if (auto scopes = claims.getArray("kc.authorizedScopes")) {
     for (size_t i = 0; i < scopes->size(); ++i) {
       if (scopes->get(i).isString()) out.scopes.push_back(scopes->getElement<std::string>(i));
     }
+  } else if (auto scp = claims.getArray("scp")) {
+    for (size_t i = 0; i < scp->size(); ++i) {
+      if (scp->get(i).isString()) out.scopes.push_back(scp->getElement<std::string>(i));
+    }
+  } else {
+    std::istringstream words(StringClaim(claims, "scope"));
+    for (std::string w; words >> w;) out.scopes.push_back(w);
   }
-  if (auto identity = claims->getObject("kc.identity")) {
+  if (auto identity = claims.getObject("kc.identity")) {
     out.user_id = StringClaim(*identity, "kc.i.id");
     out.username = StringClaim(*identity, "kc.i.un");
     out.display_name = StringClaim(*identity, "kc.i.dn");
     out.guest = identity->has("kc.i.guest") && identity->get("kc.i.guest").isBoolean() &&
                 identity->getValue<bool>("kc.i.guest");
   }
+  // Tokens of other providers: the standard claims.
+  if (out.user_id.empty()) out.user_id = out.subject;
+  if (out.username.empty()) out.username = StringClaim(claims, "preferred_username");
+  if (out.display_name.empty()) out.display_name = StringClaim(claims, "name");
   std::ostringstream raw;
-  claims->stringify(raw);
+  claims.stringify(raw);
   out.raw_claims = raw.str();
   return out;
 }

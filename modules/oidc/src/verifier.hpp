@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "external.hpp"
 #include "key_store.hpp"
 #include "palaver/sdk/check.hpp"
 #include "palaver/sdk/services/token_issuer.hpp"
@@ -35,15 +36,21 @@ class LocalTokenVerifier final : public sdk::TokenVerifier, public sdk::TokenIss
   /// Signs claims with the current signing key.
   Result<std::string> Sign(const Poco::JSON::Object& claims) const;
   void SetAccessTokenLifetime(std::chrono::seconds lifetime) { default_lifetime_s_ = lifetime.count(); }
+  /// Also accept access tokens of these external issuers; `on_unknown_key(issuer)` is called
+  /// (on the verifying thread; it must not block) when a token names a key not fetched yet.
+  void SetExternal(std::shared_ptr<ExternalIssuers> external, std::function<void(std::string)> on_unknown_key);
 
   static constexpr int64_t kLeewaySeconds = 30;
 
  private:
+  static Result<sdk::TokenClaims> ClaimsOf(const Poco::JSON::Object& claims, const std::string& issuer);
   IssuerFn issuer_;
   Clock now_;
   std::atomic<int64_t> default_lifetime_s_{600};
   mutable std::mutex mu_;
   std::shared_ptr<const KeySet> keys_ PALAVER_GUARDED_BY(mu_);
+  std::shared_ptr<ExternalIssuers> external_ PALAVER_GUARDED_BY(mu_);
+  std::function<void(std::string)> on_unknown_key_ PALAVER_GUARDED_BY(mu_);
 };
 
 }  // namespace palaver::oidc
