@@ -5,7 +5,7 @@ set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config libwebsockets-dev libpoco-dev libspdlog-dev
        libsqlite3-dev libssl-dev libexpected-dev libgtest-dev libgmock-dev libargon2-dev libmstch-dev libyaml-cpp-dev openssl)
-test=(curl nghttp2-client python3 procps iproute2)
+test=(curl nghttp2-client python3 procps iproute2 chromium)
 bench=(nginx caddy nghttp2-client procps)
 
 want=()
