@@ -32,13 +32,18 @@ class SigninBrowser(unittest.TestCase):
                            capture_output=True, text=True, timeout=180)
         self.assertEqual(r.returncode, 0, r.stderr)
         out = json.loads(r.stdout)
+        # config.json as Meet reads it: empty iss/clientID mean "this origin" and "kpop-<app URL>".
+        self.assertEqual((out["config_oidc"]["iss"], out["config_oidc"]["clientID"]), ("", ""))
+        self.assertEqual(out["authorization_endpoint"], f"{iss}/signin/v1/identifier/_/authorize")
         self.assertEqual(out["signin_url"], "/signin/v1/identifier")
         self.assertEqual(out["lang"], "en")
         self.assertEqual(out["focused"], "username")
         self.assertEqual(out["wrong_alert"], "The username or password is not correct.")
         self.assertEqual(out["focused_after_error"], "password")
         self.assertTrue(out["code"])
-        self.assertEqual((out["state"], out["scope"]), ("browser-state", "openid profile email kopano/kwm"))
+        # Meet refuses to run unless openid, profile, email and kopano/kwm are granted.
+        self.assertEqual((out["state"], out["scope"]),
+                         ("browser-state", "openid profile email kopano/kwm kopano/gc kopano/kvs"))
         self.assertEqual(out["session_unchanged"], "unchanged")
         self.assertEqual(out["session_other"], "changed")
         self.assertEqual(out["after_logout_url"], "/meet/")

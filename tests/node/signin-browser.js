@@ -13,15 +13,18 @@ const { chromium } = require('playwright-core');
 const [iss, username, password] = process.argv.slice(2);
 const b64url = (buf) => buf.toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 
+// Meet's OIDC settings come from config.json, with kpop's defaults for empty values.
+const meet = { authority: iss, clientId: `kpop-${iss}/meet/`, scope: 'openid profile email kopano/kwm kopano/gc kopano/kvs' };
+
 function authorizeUrl() {
   const verifier = b64url(crypto.randomBytes(32));
   const params = new URLSearchParams({
-    client_id: `kpop-${iss}/meet/`, redirect_uri: `${iss}/meet/#oidc-callback`, response_type: 'code',
-    response_mode: 'fragment', scope: 'openid profile email kopano/kwm', state: 'browser-state', nonce: 'browser-nonce',
+    client_id: meet.clientId, redirect_uri: `${iss}/meet/#oidc-callback`, response_type: 'code',
+    response_mode: 'fragment', scope: meet.scope, state: 'browser-state', nonce: 'browser-nonce',
     code_challenge: b64url(crypto.createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256',
     claims: JSON.stringify({ id_token: { name: null } }),
   });
-  return `${iss}/signin/v1/identifier/_/authorize?${params}`;
+  return `${meet.authority}/signin/v1/identifier/_/authorize?${params}`;
 }
 
 // Asks the check-session iframe about a session_state from a same-origin page, as oidc-client does.
@@ -58,6 +61,14 @@ async function main() {
   try {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US' });
     const page = await context.newPage();
+    const config = await (await page.request.get(`${iss}/api/config/v1/kopano/meet/config.json`,
+                                                 { headers: { 'Kopano-XSRF': '1' } })).json();
+    out.config_oidc = config.oidc;
+    meet.authority = config.oidc.iss || iss;
+    meet.clientId = config.oidc.clientID || `kpop-${iss}/meet/`;
+    meet.scope = config.oidc.scope || meet.scope;
+    const discovery = await (await page.request.get(`${meet.authority}/.well-known/openid-configuration`)).json();
+    out.authorization_endpoint = discovery.authorization_endpoint;
     await page.goto(authorizeUrl());
     out.signin_url = new URL(page.url()).pathname;
     out.lang = await page.getAttribute('html', 'lang');
@@ -76,7 +87,7 @@ async function main() {
     out.state = fragment.get('state');
     out.scope = fragment.get('scope');
     const sessionState = fragment.get('session_state');
-    const clientId = `kpop-${iss}/meet/`;
+    const clientId = meet.clientId;
     out.session_unchanged = await checkSession(page, clientId, sessionState);
     out.session_other = await checkSession(page, clientId, `${'0'.repeat(64)}.${sessionState.split('.')[1]}`);
     // Signing out clears the browser state: the same session_state is now "changed".
