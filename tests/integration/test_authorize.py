@@ -453,5 +453,52 @@ class Flows(unittest.TestCase):
         self.assertIsNone(b.cookie("__Secure-KKT"))
 
 
+class LockedDatabase(unittest.TestCase):
+    """A database locked by another process: a clear, retryable error, and nothing lost."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd({"palaver": {"db_busy_timeout": "300ms"}}, expect_start=False)
+        cls.s.add_user("anna", "anna-secret")
+        cls.secret = Flows.client_add.__func__(cls, "app", "--redirect-uri", "https://app.example/cb", "--trusted", "--secret")
+        cls.s.start()
+        cls.iss = f"https://localhost:{cls.s.https_port}"
+        cls.meet = f"{cls.iss}/meet/"
+        cls.kpop = f"kpop-{cls.meet}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    meet_authorize = Flows.meet_authorize
+    sign_in_through_page = Flows.sign_in_through_page
+    signed_in_browser = Flows.signed_in_browser
+    token = Flows.token
+
+    def test_refresh_while_the_database_is_locked(self):
+        import sqlite3
+        b = self.signed_in_browser()
+        params = {"client_id": "app", "redirect_uri": "https://app.example/cb", "response_type": "code",
+                  "scope": "openid offline_access"}
+        _, h, _ = b.get(AUTHORIZE + "?" + urllib.parse.urlencode(params))
+        code = query_params(h["location"])["code"]
+        status, _, tokens = self.token({"grant_type": "authorization_code", "code": code,
+                                        "redirect_uri": "https://app.example/cb"}, auth=f"app:{self.secret}")
+        self.assertEqual(status, 200, tokens)
+        lock = sqlite3.connect(f"{self.s.state}/palaver.db", timeout=5, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            status, _, err = self.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                                        auth=f"app:{self.secret}")
+            self.assertEqual((status, err["error"]), (503, "temporarily_unavailable"))
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        # The refresh token was not used up by the failed attempt.
+        status, _, t2 = self.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                                   auth=f"app:{self.secret}")
+        self.assertEqual(status, 200, t2)
+
+
 if __name__ == "__main__":
     unittest.main()
