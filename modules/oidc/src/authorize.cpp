@@ -342,14 +342,29 @@ Result<Url> ParseAbsoluteUrl(std::string_view text) {
   if (authority.empty()) return bad("no host");
   if (authority.find('@') != std::string_view::npos) return bad("user info is not allowed");
   for (char c : authority) u.authority += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string port;
   if (u.authority.front() == '[') {
     size_t close = u.authority.find(']');
     if (close == std::string::npos) return bad("unterminated IPv6 literal");
     u.host = u.authority.substr(1, close - 1);
+    std::string tail = u.authority.substr(close + 1);
+    if (!tail.empty() && tail.front() != ':') return bad("only a port may follow an IPv6 literal");
+    if (!tail.empty()) port = tail.substr(1);
+    else if (close + 1 != u.authority.size()) return bad("bad IPv6 literal");
+    if (tail == ":") return bad("empty port");
   } else {
-    u.host = u.authority.substr(0, u.authority.find(':'));
+    size_t colon = u.authority.find(':');
+    u.host = u.authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      port = u.authority.substr(colon + 1);
+      if (port.empty()) return bad("empty port");
+    }
   }
   if (u.host.empty()) return bad("no host");
+  if (!port.empty() && (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+                        std::stoi(port) > 65535)) {
+    return bad("the port must be a number up to 65535");
+  }
   if (end == std::string_view::npos) return u;
   rest = rest.substr(end);
   size_t hash = rest.find('#');

@@ -199,28 +199,39 @@ Result<YamlImport> ParseKonnectRegistrationYaml(const std::string& text) {
     YAML::Node clients = root["clients"];
     if (!clients) return out;
     if (!clients.IsSequence()) return Fail(ErrorCode::kInvalidArgument, "clients is not a list", "clients: must be a list");
+    size_t index = 0;
     for (const auto& node : clients) {
+      ++index;
+      // One bad entry is reported and skipped; it never sinks the others.
       Client c;
-      auto str = [&node](const char* key) { return node[key] && node[key].IsScalar() ? node[key].as<std::string>() : std::string(); };
-      auto list = [&node](const char* key) {
-        std::vector<std::string> v;
-        if (node[key] && node[key].IsSequence()) {
-          for (const auto& item : node[key]) {
-            if (item.IsScalar()) v.push_back(item.as<std::string>());
-          }
-        }
-        return v;
-      };
-      auto flag = [&node](const char* key) { return node[key] && node[key].IsScalar() && node[key].as<bool>(); };
-      c.id = str("id");
-      c.name = str("name");
-      if (auto secret = str("secret"); !secret.empty()) c.secret_hash = Client::HashSecret(secret);
-      c.trusted = flag("trusted");
-      c.insecure = flag("insecure");
-      c.native = str("application_type") == "native";
-      c.redirect_uris = list("redirect_uris");
-      c.origins = list("origins");
-      c.post_logout_redirect_uris = list("post_logout_redirect_uris");
+      try {
+        if (!node.IsMap()) throw YAML::Exception(node.Mark(), "a client must be a map of keys");
+        auto str = [&node](const char* key) {
+          if (!node[key]) return std::string();
+          if (!node[key].IsScalar()) throw YAML::Exception(node[key].Mark(), std::string(key) + " must be a string");
+          return node[key].as<std::string>();
+        };
+        auto list = [&node](const char* key) {
+          std::vector<std::string> v;
+          if (!node[key]) return v;
+          if (!node[key].IsSequence()) throw YAML::Exception(node[key].Mark(), std::string(key) + " must be a list");
+          for (const auto& item : node[key]) v.push_back(item.as<std::string>());
+          return v;
+        };
+        auto flag = [&node](const char* key) { return node[key] && node[key].as<bool>(); };
+        c.id = str("id");
+        c.name = str("name");
+        if (auto secret = str("secret"); !secret.empty()) c.secret_hash = Client::HashSecret(secret);
+        c.trusted = flag("trusted");
+        c.insecure = flag("insecure");
+        c.native = str("application_type") == "native";
+        c.redirect_uris = list("redirect_uris");
+        c.origins = list("origins");
+        c.post_logout_redirect_uris = list("post_logout_redirect_uris");
+      } catch (const YAML::Exception& e) {
+        out.skipped.push_back("client #" + std::to_string(index) + (c.id.empty() ? "" : " (" + c.id + ")") + ": " + e.msg);
+        continue;
+      }
       if (auto st = ValidateClient(c); !st) {
         out.skipped.push_back(st.error().public_message);
         continue;

@@ -59,10 +59,29 @@ const Entry kTexts[] = {
     {"error_lead", "The application sent an invalid sign-in request:", "Die Anwendung hat eine ungültige Anmeldeanfrage gesendet:"},
 };
 
+std::string_view Trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// The q value of one Accept-Language item ("de-DE ; q=0.9"): 1 when absent, 0 when malformed.
 double QualityOf(std::string_view item) {
-  auto q = item.find(";q=");
-  if (q == std::string_view::npos) return 1.0;
-  return std::atof(std::string(item.substr(q + 3)).c_str());
+  size_t semi = item.find(';');
+  while (semi != std::string_view::npos) {
+    std::string_view param = item.substr(semi + 1);
+    size_t next = param.find(';');
+    std::string_view p = Trim(param.substr(0, next));
+    if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && Trim(p.substr(1)).front() == '=') {
+      std::string_view value = Trim(Trim(p.substr(1)).substr(1));
+      char* end = nullptr;
+      std::string text(value);
+      double q = std::strtod(text.c_str(), &end);
+      return (end != text.c_str() && *end == '\0' && q >= 0 && q <= 1) ? q : 0;
+    }
+    semi = next == std::string_view::npos ? next : semi + 1 + next;
+  }
+  return 1.0;
 }
 
 }  // namespace
@@ -73,10 +92,11 @@ Lang PickLanguage(std::string_view header) {
   while (pos < header.size()) {
     size_t end = header.find(',', pos);
     if (end == std::string_view::npos) end = header.size();
-    std::string_view item = header.substr(pos, end - pos);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    std::string_view item = Trim(header.substr(pos, end - pos));
     std::string tag;
-    for (char c : item.substr(0, item.find_first_of(";-"))) tag += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : Trim(item.substr(0, item.find_first_of(";-")))) {
+      tag += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
     double q = QualityOf(item);
     if (tag == "de") de = std::max(de, q);
     if (tag == "en" || tag == "*") en = std::max(en, q);

@@ -42,6 +42,7 @@ void LocalTokenVerifier::SetExternal(std::shared_ptr<ExternalIssuers> external, 
 }
 
 Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view token) const {
+  if (!Keys()) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
   PALAVER_ASSIGN_OR_RETURN(JwtParts parts, ParseJwt(token));
   std::string iss = StringClaim(*parts.claims, "iss");
   std::string issuer = issuer_();

@@ -103,7 +103,9 @@ TEST(ParseForm, MalformedEscapesAreRefused) {
   for (const char* bad : {"a=%", "a=%4", "a=%zz", "a=%G1", "%=1", "a=1&b=%x", "a=%00"}) {
     auto p = ParseForm(bad);
     EXPECT_FALSE(p) << bad;
-    if (!p) EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument) << bad;
+    if (!p) {
+      EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
   }
 }
 
@@ -202,12 +204,16 @@ TEST(ParseClaimsRequest, NotAnObjectIsAnError) {
   for (const char* bad : {"[]", "\"x\"", "42", "null", "{", "not json", "{\"id_token\":}"}) {
     auto c = ParseClaimsRequest(bad);
     EXPECT_FALSE(c) << bad;
-    if (!c) EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument) << bad;
+    if (!c) {
+      EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
   }
   for (const char* bad : {R"({"id_token":[]})", R"({"id_token":"name"})", R"({"userinfo":1})"}) {
     auto c = ParseClaimsRequest(bad);
     EXPECT_FALSE(c) << bad;
-    if (!c) EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument) << bad;
+    if (!c) {
+      EXPECT_EQ(c.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
   }
 }
 
@@ -492,7 +498,7 @@ TEST(ParseAuthorizeRequest, IdTokenHint) {
 }
 
 TEST(ParseAuthorizeRequest, Pkce) {
-  const std::string challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuxcJw-cM";
+  const std::string challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
   auto s256 = ParseAuthorizeRequest(
       With(With(CodeRequest(), "code_challenge", challenge), "code_challenge_method", "S256"));
   ASSERT_TRUE(s256) << s256.error().description;
@@ -606,7 +612,7 @@ TEST(FilterScopes, GuestOkNeverGranted) {
 // PKCE
 
 const char kRfc7636Verifier[] = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const char kRfc7636Challenge[] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuxcJw-cM";
+const char kRfc7636Challenge[] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 TEST(Pkce, Rfc7636AppendixB) {
   EXPECT_TRUE(ValidPkceChallenge(kRfc7636Challenge));
@@ -777,6 +783,15 @@ TEST(ParseAbsoluteUrl, Ipv6Literal) {
   EXPECT_FALSE(ParseAbsoluteUrl("http://[]/cb"));    // empty literal
 }
 
+TEST(ParseAbsoluteUrl, MalformedPortOrIpv6TailRefused) {
+  // RFC 3986 §3.2: authority = host [ ":" port ], port = *DIGIT; nothing may follow an IP literal
+  // but a port. Url documents authority as "host[:port]".
+  EXPECT_FALSE(ParseAbsoluteUrl("https://h:abc/"));
+  EXPECT_FALSE(ParseAbsoluteUrl("https://h:443:1/"));
+  EXPECT_FALSE(ParseAbsoluteUrl("https://[::1]evil/"));
+  EXPECT_FALSE(ParseAbsoluteUrl("https://[::1]:x/"));
+}
+
 TEST(ParseAbsoluteUrl, SchemeSyntax) {
   auto custom = ParseAbsoluteUrl("com.example-app+x://cb/path");
   ASSERT_TRUE(custom);
@@ -797,7 +812,9 @@ TEST(ParseAbsoluteUrl, Refusals) {
       continue;
     }
     EXPECT_FALSE(u) << bad;
-    if (!u) EXPECT_EQ(u.error().code, ErrorCode::kInvalidArgument) << bad;
+    if (!u) {
+      EXPECT_EQ(u.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
   }
 }
 

@@ -194,7 +194,9 @@ TEST(ClientTable, UnregisteredOtherOriginDenied) {
                           "https://meet.example.org.evil.example/", "https://sub.meet.example.org/"}) {
     auto r = t.ForRedirect("unknown", bad, kIssuer);
     EXPECT_FALSE(r) << bad;
-    if (!r) EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::kPermissionDenied);
+    }
   }
   // With an unparsable issuer nothing is same-origin.
   EXPECT_FALSE(t.ForRedirect("unknown", "https://meet.example.org/", "not a url"));
@@ -474,6 +476,41 @@ TEST(KonnectYaml, EntryWithoutIdIsSkipped) {
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->clients.size(), 1u);
   EXPECT_EQ(r->clients[0].id, "ok");
+  EXPECT_EQ(r->skipped.size(), 1u);
+}
+
+TEST(KonnectYaml, MalformedEntryIsSkippedNotFatal) {
+  // clients.hpp: "Each entry is validated; invalid ones are returned in `skipped`". An entry that
+  // is a scalar, or has a non-boolean flag, is such an invalid entry of otherwise valid YAML.
+  auto scalar = ParseKonnectRegistrationYaml(
+      "clients:\n"
+      "  - just-a-string\n"
+      "  - id: ok\n"
+      "    redirect_uris: [https://a.example.com/cb]\n");
+  ASSERT_TRUE(scalar) << scalar.error().message;
+  ASSERT_EQ(scalar->clients.size(), 1u);
+  EXPECT_EQ(scalar->clients[0].id, "ok");
+  EXPECT_EQ(scalar->skipped.size(), 1u);
+  auto bad_flag = ParseKonnectRegistrationYaml(
+      "clients:\n"
+      "  - id: x\n"
+      "    trusted: maybe\n"
+      "    redirect_uris: [https://a.example.com/cb]\n"
+      "  - id: ok\n"
+      "    redirect_uris: [https://a.example.com/cb]\n");
+  ASSERT_TRUE(bad_flag) << bad_flag.error().message;
+  ASSERT_EQ(bad_flag->clients.size(), 1u);
+  EXPECT_EQ(bad_flag->clients[0].id, "ok");
+  EXPECT_EQ(bad_flag->skipped.size(), 1u);
+}
+
+TEST(KonnectYaml, RedirectUrisNotAListIsSkipped) {
+  auto r = ParseKonnectRegistrationYaml(
+      "clients:\n"
+      "  - id: x\n"
+      "    redirect_uris: https://a.example.com/cb\n");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->clients.empty());  // no redirect URI list: not a valid (secure) client
   EXPECT_EQ(r->skipped.size(), 1u);
 }
 

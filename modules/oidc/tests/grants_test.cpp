@@ -19,7 +19,7 @@ AuthCode Code(const std::string& user, const std::string& nonce = "") {
   c.grant.scopes = {"openid", "profile"};
   c.grant.sid = "sid-" + user;
   c.redirect_uri = "https://app.example.com/cb";
-  c.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuxcJw-cM";
+  c.code_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
   c.nonce = nonce;
   c.id_token_issued = true;
   return c;
@@ -40,7 +40,7 @@ TEST(CodeStore, PutAndTakeOnce) {
   EXPECT_EQ(taken->grant.scopes, (std::vector<std::string>{"openid", "profile"}));
   EXPECT_EQ(taken->grant.sid, "sid-u1");
   EXPECT_EQ(taken->redirect_uri, "https://app.example.com/cb");
-  EXPECT_EQ(taken->code_challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuxcJw-cM");
+  EXPECT_EQ(taken->code_challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
   EXPECT_EQ(taken->nonce, "n1");
   EXPECT_TRUE(taken->id_token_issued);
   EXPECT_EQ(taken->expires_at, 1000 + CodeStore::kLifetimeSeconds);  // set by the store
