@@ -21,6 +21,7 @@
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
 #include "router.hpp"
+#include "admin_api.hpp"
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
 #include "worker_pool.hpp"
@@ -245,6 +246,9 @@ struct Application::Impl {
       respond(std::move(r));
     });
     RegisterLogLevelRoute(trusted);
+    if (auto st = RegisterAdminSettingsRoutes(router, *settings, services, *workers, GetLogger("palaver")); !st) {
+      log->error("admin settings API not available err={}", st.error().message);
+    }
   }
 
   // Live log levels for operators (conventions: "an admin route that changes levels live").

@@ -152,4 +152,43 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space)
   return out;
 }
 
+Result<FormParams> ParseForm(std::string_view text) {
+  FormParams out;
+  size_t i = 0;
+  while (i <= text.size() && !text.empty()) {
+    size_t amp = text.find('&', i);
+    if (amp == std::string_view::npos) amp = text.size();
+    std::string_view pair = text.substr(i, amp - i);
+    if (!pair.empty()) {
+      size_t eq = pair.find('=');
+      auto key = PercentDecode(pair.substr(0, eq), true);
+      auto value = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+      if (!key || !value) return Fail(ErrorCode::kInvalidArgument, "malformed percent-encoding", "malformed parameters");
+      for (const auto& [k, v] : out) {
+        if (k == *key) return Fail(ErrorCode::kInvalidArgument, "repeated parameter " + k, "parameter " + k + " given twice");
+      }
+      out.emplace_back(std::move(*key), std::move(*value));
+    }
+    if (amp == text.size()) break;
+    i = amp + 1;
+  }
+  return out;
+}
+
+std::string FormValue(const FormParams& params, std::string_view name) {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+std::string EncodeForm(const FormParams& params) {
+  std::string out;
+  for (const auto& [k, v] : params) {
+    if (!out.empty()) out += '&';
+    out += PercentEncode(k) + "=" + PercentEncode(v);
+  }
+  return out;
+}
+
 }  // namespace palaver::sdk

@@ -66,45 +66,6 @@ std::string Stringify(const Poco::Dynamic::Var& v) {
 
 }  // namespace
 
-Result<Params> ParseForm(std::string_view text) {
-  Params out;
-  size_t i = 0;
-  while (i <= text.size() && !text.empty()) {
-    size_t amp = text.find('&', i);
-    if (amp == std::string_view::npos) amp = text.size();
-    std::string_view pair = text.substr(i, amp - i);
-    if (!pair.empty()) {
-      size_t eq = pair.find('=');
-      auto key = sdk::PercentDecode(pair.substr(0, eq), true);
-      auto value = sdk::PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-      if (!key || !value) return Fail(ErrorCode::kInvalidArgument, "malformed percent-encoding", "malformed parameters");
-      for (const auto& [k, v] : out) {
-        if (k == *key) return Fail(ErrorCode::kInvalidArgument, "repeated parameter " + k, "parameter " + k + " given twice");
-      }
-      out.emplace_back(std::move(*key), std::move(*value));
-    }
-    if (amp == text.size()) break;
-    i = amp + 1;
-  }
-  return out;
-}
-
-std::string ParamValue(const Params& params, std::string_view name) {
-  for (const auto& [k, v] : params) {
-    if (k == name) return v;
-  }
-  return {};
-}
-
-std::string EncodeForm(const Params& params) {
-  std::string out;
-  for (const auto& [k, v] : params) {
-    if (!out.empty()) out += '&';
-    out += sdk::PercentEncode(k) + "=" + sdk::PercentEncode(v);
-  }
-  return out;
-}
-
 Result<ClaimsRequest> ParseClaimsRequest(std::string_view json) {
   ClaimsRequest out;
   if (json.empty()) return out;

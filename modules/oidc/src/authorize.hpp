@@ -11,20 +11,16 @@
 
 #include <Poco/JSON/Object.h>
 
+#include "palaver/sdk/http.hpp"
 #include "palaver/sdk/status.hpp"
 
 namespace palaver::oidc {
 
-/// Decoded `application/x-www-form-urlencoded` (or query) parameters, in order.
-using Params = std::vector<std::pair<std::string, std::string>>;
-
-/// Parses a query string or form body. A malformed escape or a repeated parameter is an error
-/// (RFC 6749 §3.1: parameters must not be included more than once).
-Result<Params> ParseForm(std::string_view text);
-/// The value of `name`, or empty.
-std::string ParamValue(const Params& params, std::string_view name);
-/// `k=v&k=v` with values percent-encoded.
-std::string EncodeForm(const Params& params);
+/// Form and query parameters (the SDK's parser: repeated parameters are refused).
+using Params = sdk::FormParams;
+using sdk::EncodeForm;
+using sdk::ParseForm;
+inline std::string ParamValue(const Params& params, std::string_view name) { return sdk::FormValue(params, name); }
 
 /// An OAuth error: `error` is the protocol code (`invalid_request`, ...), `description` says why.
 /// `redirectable` errors go back to the client's redirect URI; the others are shown to the user

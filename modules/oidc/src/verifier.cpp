@@ -82,6 +82,35 @@ Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view 
   return ClaimsOf(*claims, issuer);
 }
 
+Result<sdk::IdTokenInfo> LocalTokenVerifier::VerifyIdToken(std::string_view token) const {
+  PALAVER_ASSIGN_OR_RETURN(JwtParts parts, ParseJwt(token));
+  std::string iss = StringClaim(*parts.claims, "iss");
+  std::vector<SigningKey> keys;
+  if (iss == issuer_()) {
+    auto own = Keys();
+    if (!own) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
+    keys = own->validation;
+  } else {
+    std::shared_ptr<ExternalIssuers> external;
+    {
+      std::lock_guard lock(mu_);
+      external = external_;
+    }
+    if (!external || !external->Trusts(iss)) return Fail(Invalid("ID token of another issuer"));
+    keys = external->Keys(iss);
+  }
+  PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, keys));
+  sdk::IdTokenInfo out;
+  out.issuer = iss;
+  out.subject = StringClaim(*claims, "sub");
+  out.name = StringClaim(*claims, "name");
+  if (out.subject.empty()) return Fail(Invalid("ID token without sub"));
+  std::ostringstream raw;
+  claims->stringify(raw);
+  out.raw_claims = raw.str();
+  return out;
+}
+
 Result<sdk::TokenClaims> LocalTokenVerifier::ClaimsOf(const Poco::JSON::Object& claims, const std::string& issuer) {
   sdk::TokenClaims out;
   out.issuer = issuer;

@@ -26,6 +26,7 @@ class LocalTokenVerifier final : public sdk::TokenVerifier, public sdk::TokenIss
   void SetKeys(std::shared_ptr<const KeySet> keys);
   std::shared_ptr<const KeySet> Keys() const;
   Result<sdk::TokenClaims> VerifyAccessToken(std::string_view token) const override;
+  Result<sdk::IdTokenInfo> VerifyIdToken(std::string_view token) const override;
   Result<std::string> IssueAccessToken(const sdk::AccessTokenRequest& request) override;
   Result<std::string> IssueGuestRequest(const sdk::GuestRequest& request) override;
   /// The claims of a guest request object this provider signed: signature by a current key,

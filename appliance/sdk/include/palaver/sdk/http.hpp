@@ -120,4 +120,14 @@ std::string PercentEncode(std::string_view s);
 /// Percent-decodes; nullopt for malformed escapes or an encoded NUL.
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space);
 
+/// Decoded `application/x-www-form-urlencoded` (or query) parameters, in order.
+using FormParams = std::vector<std::pair<std::string, std::string>>;
+/// Parses a query string or form body. A malformed escape or a repeated parameter is an error
+/// (RFC 6749 §3.1: OAuth parameters must not be included more than once).
+Result<FormParams> ParseForm(std::string_view text);
+/// The value of `name`, or empty.
+std::string FormValue(const FormParams& params, std::string_view name);
+/// `k=v&k=v` with keys and values percent-encoded.
+std::string EncodeForm(const FormParams& params);
+
 }  // namespace palaver::sdk

@@ -31,6 +31,14 @@ struct TokenClaims {
   }
 };
 
+/// What an ID token says about its user. Value type.
+struct IdTokenInfo {
+  std::string issuer;
+  std::string subject;
+  std::string name;
+  std::string raw_claims;  // the JSON payload
+};
+
 /// Published by the `oidc` module. Thread-safe and non-blocking (keys are held in memory), so it
 /// may be called on the net loop. Errors are kUnauthenticated with a client-safe public message.
 class TokenVerifier {
@@ -39,6 +47,9 @@ class TokenVerifier {
   /// A valid, unexpired access token of this issuer (`kc.isAccessToken`), signed by one of its
   /// current keys with the key's own algorithm.
   virtual Result<TokenClaims> VerifyAccessToken(std::string_view token) const = 0;
+  /// An ID token signed by this issuer (or a trusted external one) — `exp` is NOT checked
+  /// (kwmserver accepts expired ID tokens next to a valid access token). Returns iss, sub, name.
+  virtual Result<IdTokenInfo> VerifyIdToken(std::string_view token) const = 0;
 };
 
 struct Request;

@@ -1,0 +1,17 @@
+// The admin API of the host: settings (policy) read and changed by administrators.
+#pragma once
+
+#include "palaver/sdk/host.hpp"
+#include "palaver/sdk/net_loop.hpp"
+#include "palaver/sdk/settings.hpp"
+#include "router.hpp"
+
+namespace palaver::host {
+
+/// GET /admin/api/v1/settings, PUT /admin/api/v1/settings/<key> {"value": ...}.
+/// Callers present an access token (TokenVerifier) of a user the directory marks as admin;
+/// anything else is 401/403. Changes are logged with the admin's name.
+Status RegisterAdminSettingsRoutes(RouterImpl& router, sdk::Settings& settings, sdk::Services& services,
+                                   sdk::Workers& workers, std::shared_ptr<spdlog::logger> log);
+
+}  // namespace palaver::host

@@ -1,0 +1,29 @@
+// [signaling] config.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "palaver/sdk/config.hpp"
+
+namespace palaver::signaling {
+
+struct SignalingConfig {
+  std::vector<std::string> required_scopes{"kopano/kwm"};
+  // An external TURN server (coturn `use-auth-secret`), used when the `turn` module is off.
+  std::vector<std::string> turn_uris;
+  std::string turn_shared_secret_file;
+  std::chrono::seconds turn_ttl{3600};
+  int64_t max_message_bytes = 256 * 1024;
+  int64_t max_queued_bytes = 2 * 1024 * 1024;
+  int64_t messages_per_second = 50;  // per connection, sustained
+  int64_t message_burst = 200;       // per connection
+  int64_t guest_logons_per_minute = 30;  // per client address
+};
+
+/// Parses [signaling]; problems are recorded on `reader`. Pure.
+SignalingConfig ParseSignalingConfig(sdk::ConfigReader& reader);
+
+}  // namespace palaver::signaling

@@ -1,0 +1,402 @@
+#include "hub.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+
+#include "palaver/sdk/encoding.hpp"
+
+namespace palaver::signaling {
+namespace {
+
+constexpr const char* kBadMessage = "bad_message";
+constexpr size_t kMaxChatText = 16384;
+constexpr size_t kMaxChatRichText = 18022;
+
+bool IsBlank(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+}  // namespace
+
+Hub::Hub(Sink& sink, HubOptions options) : sink_(sink), options_(std::move(options)) {}
+
+std::string Hub::Hash(std::string_view a, std::string_view b, std::string_view channel) const {
+  std::string input = "webrtc";
+  input += std::min(a, b);
+  input += std::max(a, b);
+  input += channel;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), options_.hmac_key.data(), static_cast<int>(options_.hmac_key.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return sdk::Base64Encode(std::string_view(reinterpret_cast<const char*>(mac), len));
+}
+
+void Hub::Send(ConnId conn, std::string text) {
+  ++messages_out_;
+  sink_.Send(conn, std::move(text));
+}
+
+void Hub::Error(ConnId conn, uint64_t reply_to, std::string_view code, std::string_view msg) {
+  ++errors_sent_;
+  Send(conn, ErrorMessage(reply_to, code, msg));
+}
+
+// Malformed input: an error, and after repeated offences the connection is closed (the Go
+// server closes at once and silently; kwmjs reconnects either way).
+void Hub::Bad(ConnId conn, std::string_view why) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  Error(conn, 0, kBadMessage, why);
+  if (++it->second.bad_messages >= options_.max_bad_messages) sink_.Close(conn, 1008, "too many invalid messages");
+}
+
+const std::string& Hub::NameOf(const std::string& user) const {
+  static const std::string kEmpty;
+  auto it = users_.find(user);
+  if (it == users_.end() || it->second.empty()) return kEmpty;
+  auto c = conns_.find(*it->second.begin());
+  return c == conns_.end() ? kEmpty : c->second.who.name;
+}
+
+void Hub::Open(ConnId conn, Identity identity) {
+  std::string hello = Hello(identity.user_id, identity.name, identity.auth);
+  users_[identity.user_id].insert(conn);
+  conns_[conn] = Connection{std::move(identity), {}, 0};
+  Send(conn, std::move(hello));
+}
+
+void Hub::Closed(ConnId conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  const std::string user = it->second.who.user_id;
+  for (const auto& id : std::set<std::string>(it->second.channels)) {
+    auto ch = channels_.find(id);
+    if (ch == channels_.end()) continue;
+    auto member = ch->second.members.find(user);
+    if (member != ch->second.members.end() && member->second == conn) Leave(ch->second, user);
+  }
+  auto u = users_.find(user);
+  if (u != users_.end()) {
+    u->second.erase(conn);
+    if (u->second.empty()) users_.erase(u);
+  }
+  conns_.erase(it);
+}
+
+void Hub::Sweep() {
+  int64_t now = options_.now();
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    if (it->second.members.empty() && now - it->second.created > 60) {
+      it = channels_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Hub::Goodbye() {
+  for (const auto& [conn, c] : conns_) Send(conn, signaling::Goodbye());
+}
+
+HubStats Hub::Stats() const {
+  HubStats s;
+  s.connections = conns_.size();
+  s.users = users_.size();
+  s.channels = channels_.size();
+  for (const auto& [id, c] : conns_) s.guests += c.who.guest ? 1 : 0;
+  return s;
+}
+
+Hub::Channel* Hub::FindChannel(const std::string& id) {
+  auto it = channels_.find(id);
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+void Hub::Message(ConnId conn, std::string_view text) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  ++messages_in_;
+  auto parsed = ParseIncoming(text);
+  if (!parsed) return Bad(conn, parsed.error().public_message);
+  Incoming& m = *parsed;
+  Connection& c = it->second;
+  if (m.type == "ping") return Send(conn, Pong(m));
+  if (m.type == "webrtc") return Webrtc(conn, c, m);
+  if (m.type == "chats") return Chats(conn, c, m);
+  Bad(conn, "unknown type");
+}
+
+void Hub::Webrtc(ConnId conn, Connection& c, const Incoming& m) {
+  // Guests take part in their one group only, whatever the subtype (spec §4.7).
+  if (c.who.guest && (m.group.empty() || m.group != c.who.guest_path)) {
+    return Error(conn, m.id, "access_restricted", "access denied");
+  }
+  if (m.has_profile) return Error(conn, m.id, kBadMessage, "profile cannot be set by client");
+  if (m.subtype == "webrtc_call") return Call(conn, c, m);
+  if (m.subtype == "webrtc_group") return Group(conn, c, m);
+  if (m.subtype == "webrtc_signal" || m.subtype == "webrtc_hangup") return SignalOrHangup(conn, c, m);
+  Error(conn, m.id, kBadMessage, "unknown subtype");
+}
+
+bool Hub::ValidHash(const Incoming& m, const std::string& source, const Channel& ch) const {
+  if (m.hash.empty()) return false;
+  auto decoded = sdk::Base64Decode(m.hash);
+  if (!decoded) return false;
+  if (!m.group.empty()) {
+    return m.hash == Hash(source, m.group, ch.id) || m.hash == Hash(source, m.target, ch.id);
+  }
+  return m.hash == Hash(source, m.target, ch.id);
+}
+
+void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
+  const std::string& me = c.who.user_id;
+  if (m.target.empty()) return Error(conn, m.id, kBadMessage, "target is empty");
+  if (m.target == me) return Error(conn, m.id, kBadMessage, "target same as source");
+  if (m.state.empty()) return Error(conn, m.id, kBadMessage, "state is empty");
+  if (!m.source.empty()) return Error(conn, m.id, kBadMessage, "source must be empty");
+
+  if (m.initiator) {
+    // A call request: a new 1:1 channel; every connection of the callee rings.
+    if (!m.channel.empty() || !m.hash.empty()) return Error(conn, m.id, kBadMessage, "channel and hash must be empty");
+    if (m.has_data) return Error(conn, m.id, kBadMessage, "data must be empty");
+    if (!MayCreate(c)) return Error(conn, m.id, "create_restricted", "access denied");
+    Channel ch;
+    ch.id = "*" + options_.random(32);
+    ch.created = options_.now();
+    std::string id = ch.id;
+    auto& stored = channels_[id] = std::move(ch);
+    Join(stored, me, conn, c);
+    std::string hash = Hash(me, m.target, id);
+    OutWebrtc reply{.subtype = "webrtc_channel", .reply_to = m.id, .channel = id, .hash = hash};
+    Send(conn, Serialize(reply));
+    auto callee = users_.find(m.target);
+    if (callee == users_.end()) return;  // not online: nothing happens (presence is not leaked)
+    OutWebrtc ring{.subtype = "webrtc_call", .target = m.target, .source = me, .state = m.state, .channel = id,
+                   .hash = hash, .transaction = m.transaction, .initiator = true, .profile_name = c.who.name,
+                   .v = m.v ? m.v : kWebrtcVersion};
+    std::string text = Serialize(ring);
+    for (ConnId target : std::set<ConnId>(callee->second)) Send(target, text);
+    return;
+  }
+
+  // An answer: to a ringing 1:1 call, or a member's accept towards a peer in a group.
+  if (m.channel.empty() || m.hash.empty() || !m.has_data) {
+    return Error(conn, m.id, kBadMessage, "channel, hash or data is empty");
+  }
+  Channel* ch = FindChannel(m.channel);
+  if (ch == nullptr) return Error(conn, m.id, kBadMessage, "channel not found");
+  if (!m.group.empty() && ch->group != m.group) return Error(conn, m.id, kBadMessage, "invalid channel for group");
+  if (m.group.empty() && m.target.empty()) return Error(conn, m.id, kBadMessage, "missing target");
+  if (m.hash.empty()) return Error(conn, m.id, kBadMessage, "missing hash");
+  if (!sdk::Base64Decode(m.hash)) return Error(conn, m.id, kBadMessage, "hash decode error");
+  if (!ValidHash(m, me, *ch)) return Error(conn, m.id, kBadMessage, "invalid hash");
+  auto data = ParseCallData(m);
+  if (!data) return Error(conn, m.id, kBadMessage, "invalid data");
+
+  OutWebrtc out{.subtype = "webrtc_call", .target = m.target, .source = me, .state = m.state, .channel = ch->id,
+                .group = m.group, .hash = m.hash, .transaction = m.transaction, .pcid = m.pcid,
+                .initiator = false, .profile_name = c.who.name, .data_json = m.data_json,
+                .v = m.v ? m.v : kWebrtcVersion};
+  if (!m.group.empty()) {
+    if (!data->accept) return Error(conn, m.id, kBadMessage, "accept required for group call");
+    // Both peers adopt the symmetric pair hash for their signals from here on.
+    out.hash = Hash(me, m.target, ch->id);
+    auto peer = ch->members.find(m.target);
+    if (peer != ch->members.end()) Send(peer->second, Serialize(out));
+    return;
+  }
+  if (data->accept) {
+    Join(*ch, me, conn, c);
+    // The callee's other devices stop ringing.
+    auto mine = users_.find(me);
+    if (mine != users_.end()) {
+      OutWebrtc cleared{.subtype = "webrtc_call", .target = "", .source = m.target, .channel = ch->id,
+                        .initiator = true};
+      std::string text = Serialize(cleared);
+      for (ConnId other : mine->second) {
+        if (other != conn) Send(other, text);
+      }
+    }
+  } else if (data->reason == "reject_busy") {
+    // Busy on one device does not abort the call while another device may still answer.
+    auto mine = users_.find(me);
+    if (mine != users_.end() && mine->second.size() > 1) return;
+  }
+  auto caller = ch->members.find(m.target);
+  if (caller != ch->members.end()) Send(caller->second, Serialize(out));
+}
+
+void Hub::Group(ConnId conn, Connection& c, const Incoming& m) {
+  const std::string& me = c.who.user_id;
+  if (m.target.empty()) return Error(conn, m.id, kBadMessage, "target is empty");
+  if (m.target != m.group) return Error(conn, m.id, kBadMessage, "target and group mismatch");
+  if (m.state.empty()) return Error(conn, m.id, kBadMessage, "state is empty");
+  if (!m.source.empty()) return Error(conn, m.id, kBadMessage, "source must be empty");
+  std::string id = "@" + m.group;
+  Channel* ch = FindChannel(id);
+  if ((ch == nullptr || ch->members.empty()) && !MayCreate(c)) {
+    // A guest waits for a registered member (or any member) unless guest-only rooms are allowed.
+    return Error(conn, m.id, "create_restricted", "access denied");
+  }
+  if (ch == nullptr) {
+    Channel fresh;
+    fresh.id = id;
+    fresh.group = m.group;
+    fresh.created = options_.now();
+    ch = &(channels_[id] = std::move(fresh));
+  }
+  Join(*ch, me, conn, c);
+  OutWebrtc reply{.subtype = "webrtc_channel", .reply_to = m.id, .channel = id, .hash = Hash(me, m.group, id),
+                  .data_json = "{\"group\":{\"group\":" + Quoted(m.group) + ",\"members\":" + Members(*ch) +
+                               ",\"reset\":true}}"};
+  Send(conn, Serialize(reply));
+}
+
+void Hub::SignalOrHangup(ConnId conn, Connection& c, const Incoming& m) {
+  const std::string& me = c.who.user_id;
+  if (m.state.empty()) return Error(conn, m.id, kBadMessage, "state is empty");
+  if (!m.source.empty()) return Error(conn, m.id, kBadMessage, "source must be empty");
+  if (m.channel.empty() || m.hash.empty() || !m.has_data) {
+    return Error(conn, m.id, kBadMessage, "channel hash or data is empty");
+  }
+  Channel* ch = FindChannel(m.channel);
+  if (ch == nullptr) return Error(conn, m.id, kBadMessage, "channel not found");
+  if (!m.group.empty() && ch->group != m.group) return Error(conn, m.id, kBadMessage, "invalid channel for group");
+  if (m.group.empty() && m.target.empty()) return Error(conn, m.id, kBadMessage, "missing target");
+  if (!sdk::Base64Decode(m.hash)) return Error(conn, m.id, kBadMessage, "hash decode error");
+  if (!ValidHash(m, me, *ch)) return Error(conn, m.id, kBadMessage, "invalid hash");
+  OutWebrtc out{.subtype = m.subtype, .target = m.target, .source = me, .state = m.state, .channel = ch->id,
+                .group = m.group, .hash = m.hash, .transaction = m.transaction, .pcid = m.pcid,
+                .data_json = m.data_json, .v = m.v ? m.v : kWebrtcVersion};
+  std::string text = Serialize(out);
+  if (m.subtype == "webrtc_signal") {
+    auto peer = ch->members.find(m.target);
+    if (peer != ch->members.end()) Send(peer->second, std::move(text));
+    return;  // a target outside the channel: dropped (no presence leak)
+  }
+  // Hangup: the sender leaves; the peer hears it in the channel, or on every device while the
+  // call was still ringing.
+  std::string channel_id = ch->id;
+  auto mine = ch->members.find(me);
+  if (mine != ch->members.end() && mine->second == conn) Leave(*ch, me);
+  ch = FindChannel(channel_id);
+  if (ch == nullptr) return;
+  auto peer = ch->members.find(m.target);
+  if (peer != ch->members.end()) {
+    Send(peer->second, std::move(text));
+  } else if (ch->group.empty()) {
+    auto target = users_.find(m.target);
+    if (target != users_.end()) {
+      for (ConnId other : target->second) Send(other, text);
+    }
+  }
+}
+
+void Hub::Join(Channel& ch, const std::string& user, ConnId conn, Connection& c, bool notify_chats) {
+  auto existing = ch.members.find(user);
+  bool replaced = existing != ch.members.end() && existing->second != conn;
+  if (existing != ch.members.end() && existing->second == conn) return;
+  if (replaced) {
+    ConnId old = existing->second;
+    auto oc = conns_.find(old);
+    if (oc != conns_.end()) oc->second.channels.erase(ch.id);
+    if (!ch.group.empty()) {
+      OutWebrtc note{.subtype = "webrtc_channel", .channel = ch.id, .data_json = "{\"replaced\":true}"};
+      Send(old, Serialize(note));
+    }
+  }
+  ch.members[user] = conn;
+  c.channels.insert(ch.id);
+  if (!ch.group.empty()) GroupUpdate(ch, user);
+  if (!replaced && notify_chats) SystemChat(ch, user, c.who.name, true);
+}
+
+void Hub::Leave(Channel& ch, const std::string& user) {
+  auto it = ch.members.find(user);
+  if (it == ch.members.end()) return;
+  ConnId conn = it->second;
+  ch.members.erase(it);
+  std::string name;
+  if (auto c = conns_.find(conn); c != conns_.end()) {
+    c->second.channels.erase(ch.id);
+    name = c->second.who.name;
+  }
+  if (!ch.group.empty()) GroupUpdate(ch, user);
+  SystemChat(ch, user, name, false);
+}
+
+std::string Hub::Members(const Channel& ch) const {
+  std::string out = "[";
+  for (const auto& [user, conn] : ch.members) out += (out.size() > 1 ? "," : "") + Quoted(user);
+  return out + "]";
+}
+
+void Hub::GroupUpdate(const Channel& ch, const std::string& except_user) {
+  OutWebrtc update{.subtype = "webrtc_channel", .channel = ch.id,
+                   .data_json = "{\"group\":{\"group\":" + Quoted(ch.group) + ",\"members\":" + Members(ch) +
+                                ",\"reset\":false}}"};
+  std::string text = Serialize(update);
+  for (const auto& [user, conn] : ch.members) {
+    if (user != except_user) Send(conn, text);
+  }
+}
+
+void Hub::SystemChat(const Channel& ch, const std::string& user, const std::string& name, bool joined) {
+  if (ch.members.empty()) return;
+  OutChat chat{.subtype = "chats_system", .channel = ch.id, .profile_name = name, .kind = "system", .sender = user,
+               .text = name + (joined ? " has joined the meeting." : " has left the meeting."),
+               .id = options_.random(16), .extra_id = joined ? "joined" : "left"};
+  chat.ts = options_.now();
+  std::string text = Serialize(chat);
+  for (const auto& [member, conn] : ch.members) {
+    if (member != user) Send(conn, text);
+  }
+}
+
+void Hub::Chats(ConnId conn, Connection& c, const Incoming& m) {
+  auto fail = [&](std::string_view msg) { Error(conn, m.id, kBadMessage, msg); };
+  if (m.subtype != "chats_message") return fail("unknown subtype");
+  if (m.channel.empty() || !m.has_data) return fail("channel or data is empty");
+  Channel* ch = FindChannel(m.channel);
+  if (ch == nullptr) return fail("channel not found");
+  auto member = ch->members.find(c.who.user_id);
+  if (member == ch->members.end() || member->second != conn) return fail("connection not in channel");
+  if (!m.data) return fail("message data parse error");
+  const auto& d = *m.data;
+  auto str = [&d](const char* key, std::string& into) {
+    if (!d.has(key) || d.get(key).isEmpty()) return true;
+    if (!d.get(key).isString()) return false;
+    into = d.get(key).extract<std::string>();
+    return true;
+  };
+  std::string kind, sender, target, text, rich;
+  if (!str("kind", kind) || !str("sender", sender) || !str("target", target) || !str("text", text) ||
+      !str("richText", rich)) {
+    return fail("message data parse error");
+  }
+  if (!sender.empty()) return fail("message sender must be empty");
+  if (!target.empty()) return fail("message target must be empty");
+  if (!kind.empty()) return fail("unknown message kind");
+  if (text.size() > kMaxChatText) return fail("message text size limit exceeded");
+  if (rich.size() > kMaxChatRichText) return fail("message rich text size limit exceeded");
+  if (IsBlank(text)) return fail("message text is empty");
+  if (d.has("extra")) return fail("message contains unexpected extra data");
+  OutChat out{.subtype = "chats_message", .channel = ch->id, .kind = "", .sender = c.who.user_id, .text = text,
+              .rich_text = rich, .id = options_.random(16)};
+  out.ts = options_.now();
+  OutChat reply = out;
+  reply.reply_to = m.id;
+  Send(conn, Serialize(reply));
+  out.profile_name = c.who.name;
+  std::string shared = Serialize(out);
+  for (const auto& [user, other] : ch->members) {
+    if (other != conn) Send(other, shared);
+  }
+  OutChat queued{.subtype = "chats_system", .channel = ch->id, .kind = "delivery_queued", .id = out.id};
+  Send(conn, Serialize(queued));
+}
+
+}  // namespace palaver::signaling

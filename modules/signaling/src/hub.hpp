@@ -1,0 +1,123 @@
+// The RTM hub (spec kwm-protocol.md §4): connections, users, channels, 1:1 calls, group rooms
+// and their pairwise mesh, chats, guests' restrictions. Sans-I/O: messages come in as text,
+// go out through a Sink. Thread: one (the net loop).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "messages.hpp"
+
+namespace palaver::signaling {
+
+using ConnId = uint64_t;
+
+/// Who is on a connection, as decided at rtm/connect.
+struct Identity {
+  std::string user_id;
+  std::string name;
+  std::string auth;          // the connect `auth` mode echo ("" or "1")
+  bool guest = false;
+  std::string guest_path;    // the one group a guest may take part in
+  bool may_create = true;    // may open channels (call requests, first into a group); guests:
+                             // HubOptions::guests_may_create decides, at the time of asking
+};
+
+/// Where the hub's output goes.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void Send(ConnId conn, std::string text) = 0;
+  /// Close a connection (protocol abuse); OnClosed follows from the transport.
+  virtual void Close(ConnId conn, int code, std::string reason) = 0;
+};
+
+struct HubOptions {
+  std::string hmac_key;                       // 32 random bytes; hashes die with the process
+  std::function<int64_t()> now;               // unix seconds
+  std::function<std::string(size_t)> random;  // URL-safe random text of that many characters
+  int max_bad_messages = 5;                   // invalid messages before the connection is closed
+  std::function<bool()> guests_may_create;    // allow_guest_only_channels, read live (null: no)
+};
+
+struct HubStats {
+  size_t connections = 0;
+  size_t users = 0;
+  size_t channels = 0;
+  size_t guests = 0;
+};
+
+class Hub {
+ public:
+  Hub(Sink& sink, HubOptions options);
+
+  /// A socket passed its upgrade: registers it and sends `hello`.
+  void Open(ConnId conn, Identity identity);
+  /// One text frame from a client.
+  void Message(ConnId conn, std::string_view text);
+  /// The socket is gone: leaves every channel (members are told), forgets the connection.
+  void Closed(ConnId conn);
+  /// Forgets channels without members older than 60 s (call every ~60 s).
+  void Sweep();
+  /// Sends `goodbye` to everybody (orderly shutdown).
+  void Goodbye();
+
+  HubStats Stats() const;
+  uint64_t messages_in() const { return messages_in_; }
+  uint64_t messages_out() const { return messages_out_; }
+  uint64_t errors_sent() const { return errors_sent_; }
+
+  /// base64(HMAC-SHA256(key, type ‖ min(a,b) ‖ max(a,b) ‖ channel)) (spec §4.3).
+  std::string Hash(std::string_view a, std::string_view b, std::string_view channel) const;
+
+ private:
+  struct Connection {
+    Identity who;
+    std::set<std::string> channels;
+    int bad_messages = 0;
+  };
+  struct Channel {
+    std::string id;
+    std::string group;  // empty for 1:1 channels
+    int64_t created = 0;
+    std::map<std::string, ConnId> members;  // user id -> the one connection in the channel
+  };
+
+  void Send(ConnId conn, std::string text);
+  void Error(ConnId conn, uint64_t reply_to, std::string_view code, std::string_view msg);
+  void Bad(ConnId conn, std::string_view why);
+  void Webrtc(ConnId conn, Connection& c, const Incoming& m);
+  void Call(ConnId conn, Connection& c, const Incoming& m);
+  void Group(ConnId conn, Connection& c, const Incoming& m);
+  void SignalOrHangup(ConnId conn, Connection& c, const Incoming& m);
+  void Chats(ConnId conn, Connection& c, const Incoming& m);
+  bool MayCreate(const Connection& c) const {
+    return c.who.guest ? (options_.guests_may_create && options_.guests_may_create()) : c.who.may_create;
+  }
+  bool ValidHash(const Incoming& m, const std::string& source, const Channel& ch) const;
+  Channel* FindChannel(const std::string& id);
+  void Join(Channel& ch, const std::string& user, ConnId conn, Connection& c, bool notify_chats = true);
+  void Leave(Channel& ch, const std::string& user);
+  void GroupUpdate(const Channel& ch, const std::string& except_user);
+  std::string Members(const Channel& ch) const;
+  void SystemChat(const Channel& ch, const std::string& user, const std::string& name, bool joined);
+  const std::string& NameOf(const std::string& user) const;
+
+  Sink& sink_;
+  HubOptions options_;
+  std::unordered_map<ConnId, Connection> conns_;
+  std::unordered_map<std::string, std::set<ConnId>> users_;
+  std::unordered_map<std::string, Channel> channels_;
+  uint64_t messages_in_ = 0;
+  uint64_t messages_out_ = 0;
+  uint64_t errors_sent_ = 0;
+};
+
+}  // namespace palaver::signaling
