@@ -11,7 +11,8 @@ and its load processes to --client-cpu. Load: --clients processes, each with one
 HTTP/1.1 TLS connection opened before the clock starts (handshakes are not counted), requests
 written as raw bytes to keep the client's own cost per request low.
 
-Each run, in this order:
+Each run, after a short `openssl speed ecdsap256` on the server CPU (--speed-seconds; per-run
+ratios), in this order:
   authorize  GET authorize?prompt=none with the session cookie: a pool of --codes codes (one new
              code per call; a SQLite user lookup, no signature). Measured too.
   exchange   POST /konnect/v1/token grant_type=authorization_code, client_id kpop-<origin>/meet/,
@@ -25,7 +26,10 @@ Each run, in this order:
 
 Bounded: fixed counts, every socket has a timeout, every phase a wall-clock limit (--timeout).
 Loopback only. Usage: bench/oidc-token.py [--palaverd PATH] [--codes N] [--refreshes N]
-[--userinfos N] [--clients C] [--runs R] [--sign-rate S] [--md FILE]"""
+[--userinfos N] [--clients C] [--runs R] [--sign-rate S] [--md FILE]
+Profiling: --perf FILE [--perf-phase exchange|refresh|userinfo|authorize] records palaverd with
+`perf record` during that phase of the first run (its CPU figure is then inflated; set
+PERF_CALLGRAPH=dwarf,16384 for call graphs of a build without frame pointers)."""
 import argparse
 import base64
 import hashlib
@@ -355,11 +359,22 @@ def run_phase(name, jobs, cfg, pid):
     return fig, results
 
 
+def es256_sign_rate(cpu, seconds):
+    """One core's ES256 sign/s from `openssl speed ecdsap256` (it divides by the CPU time it got). Its
+    table row reads `256 bits ecdsa (nistp256)   0.0000s   0.0001s  24233.9   7743.9` (sign/s, verify/s)."""
+    r = subprocess.run(["taskset", "-c", str(cpu), "openssl", "speed", "-seconds", str(seconds), "ecdsap256"],
+                       capture_output=True, text=True, timeout=2 * seconds + 60)
+    rows = [line for line in r.stdout.splitlines() if re.match(r"^\s*256 bits ecdsa \(nistp256\)", line)]
+    return float(rows[-1].split()[-2]) if rows else float("nan")
+
+
 def perf_start(a, phase, run, pid):
     if not a.perf or run != 1 or phase != a.perf_phase:
         return None
-    p = subprocess.Popen(["perf", "record", "-F", "2000", "--call-graph", os.environ.get("PERF_CALLGRAPH", "fp"), "-p", str(pid), "-o", a.perf, "--", "sleep",
-                          str(min(120, a.timeout))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    graph = os.environ.get("PERF_CALLGRAPH", "fp")
+    p = subprocess.Popen(["perf", "record", "-F", "2000", "--call-graph", graph, "-p", str(pid), "-o", a.perf,
+                          "--", "sleep", str(min(120, a.timeout))],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
     return p
 
@@ -430,12 +445,15 @@ def main():
     ap.add_argument("--refreshes", type=int, default=3000, help="refreshes per run, over all chains [3000]")
     ap.add_argument("--userinfos", type=int, default=6000, help="userinfo requests per run [6000]")
     ap.add_argument("--clients", type=int, default=8, help="load processes = connections = refresh chains [8]")
-    ap.add_argument("--runs", type=int, default=3, help="runs of every phase; medians are reported [3]")
+    ap.add_argument("--runs", type=int, default=5, help="runs of every phase; medians are reported [5]")
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
     ap.add_argument("--workers", type=int, default=4, help="palaverd [palaver] workers (its default: 4) [4]")
     ap.add_argument("--timeout", type=float, default=90, help="wall-clock limit of each phase, s [90]")
     ap.add_argument("--sign-rate", type=float, default=0, help="one-core ES256 sign/s (openssl speed) for ratios")
+    ap.add_argument("--speed-seconds", type=int, default=1,
+                    help="before each run, `openssl speed -seconds N ecdsap256` on the server CPU for per-run ratios "
+                         "that cancel this shared machine's drift (0 = off) [1]")
     ap.add_argument("--md", help="also write the result table (markdown) to this file")
     ap.add_argument("--perf", metavar="FILE", help="perf record palaverd during the first run's --perf-phase")
     ap.add_argument("--perf-phase", default="exchange", choices=("authorize", "exchange", "refresh", "userinfo"))
@@ -483,7 +501,12 @@ def main():
         setup.close()
 
         figs = {k: [] for k in ("authorize", "exchange", "refresh", "userinfo")}
+        rates = []
         for run in range(1, a.runs + 1):
+            if a.speed_seconds > 0:
+                rates.append(es256_sign_rate(a.server_cpu, a.speed_seconds))
+                print(f"run={run} es256_sign_per_s={rates[-1]:.0f} (openssl speed -seconds {a.speed_seconds}, "
+                      f"CPU {a.server_cpu}, palaverd idle)", flush=True)
             # 1. a pool of codes (authorize with the session cookie, prompt=none)
             pool = []
             for _ in range(a.codes):
@@ -529,10 +552,12 @@ def main():
                                                                          "client_util", "p50_ms", "p99_ms")}
                for k, fl in figs.items()}
         for k, m in med.items():
+            cpu = [f["cpu_us"] for f in figs[k]]
             print(f"median phase={k} req_s={m['req_s']:.0f} cpu_us_per_req={m['cpu_us']:.0f} "
+                  f"cpu_us_range={min(cpu):.0f}-{max(cpu):.0f} "
                   f"schedstat_us_per_req={m['sched_us']:.0f} server_cpu_util={m['server_util']:.2f} "
                   f"client_cpu_util={m['client_util']:.2f} p50_ms={m['p50_ms']:.2f} p99_ms={m['p99_ms']:.2f}")
-        table = render_table(a, med, errors)
+        table = render_table(a, med, figs, rates, errors)
         print()
         print(table)
         if a.md:
@@ -551,13 +576,13 @@ def num(x):
     return f"{x:,.0f}".replace(",", " ")
 
 
-def render_table(a, med, errors):
+def render_table(a, med, figs, rates, errors):
     rate = a.sign_rate
     rows = [("authorize, `prompt=none` (a new code)", "authorize", "none (SQLite user lookup)"),
             ("code exchange (Meet: public client, PKCE)", "exchange", "sign 2"),
             ("refresh (rotation; confidential client)", "refresh", "verify 1, sign 3 (SQLite: read + 2 writes)"),
             ("userinfo (Bearer)", "userinfo", "verify 1 (SQLite user lookup)")]
-    out = ["| request | ES256 work per request | req/s | palaverd CPU µs/req | req per palaverd CPU-s "
+    out = ["| request | ES256 work per request | req/s | palaverd CPU µs/req (range) | req per palaverd CPU-s "
            "| ÷ one-core ES256 sign/s |",
            "|---|---|---:|---:|---:|---:|"]
     if rate:
@@ -566,7 +591,10 @@ def render_table(a, med, errors):
         m = med[key]
         per_cpu_s = 1e6 / m["cpu_us"]
         ratio = f"{per_cpu_s / rate:.2f}" if rate else "—"
-        out.append(f"| {label} | {work} | {num(m['req_s'])} | {num(m['cpu_us'])} | {num(per_cpu_s)} | {ratio} |")
+        cpu = [f["cpu_us"] for f in figs[key]]
+        spread = f" ({num(min(cpu))}–{num(max(cpu))})" if len(cpu) > 1 else ""
+        out.append(f"| {label} | {work} | {num(m['req_s'])} | {num(m['cpu_us'])}{spread} | {num(per_cpu_s)} "
+                   f"| {ratio} |")
     out.append("")
     out.append(f"Medians of {a.runs} runs; per run {a.codes} codes, {a.refreshes} refreshes ({a.clients} chains), "
                f"{a.userinfos} userinfo requests; {a.clients} load processes (one keep-alive HTTP/1.1 connection each) "
@@ -579,6 +607,13 @@ def render_table(a, med, errors):
                    f"{ex / rate:.2f}× ({2 * ex / rate:.2f}× counting its 2 signatures), refresh {rf / rate:.2f}× "
                    f"({3 * rf / rate:.2f}× counting 3 signatures). Target ≥ 0.50× (code exchange): "
                    f"**{'met' if ex / rate >= 0.5 else 'not met'}**.")
+    good = [(r, f["cpu_us"]) for r, f in zip(rates, figs["exchange"]) if r == r]
+    if good:
+        per_run = sorted(1e6 / us / r for r, us in good)
+        out.append("")
+        out.append(f"Per run, against `openssl speed -seconds {a.speed_seconds}` just before it "
+                   f"({num(min(r for r, _ in good))}–{num(max(r for r, _ in good))} sign/s): code exchange "
+                   f"{statistics.median(per_run):.2f}× (median; {per_run[0]:.2f}–{per_run[-1]:.2f}).")
     return "\n".join(out) + "\n"
 
 

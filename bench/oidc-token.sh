@@ -7,7 +7,9 @@
 # 2. bench/oidc-token.py: palaverd on loopback (temp config and state dir) pinned to the server
 #    CPU, load processes on the client CPU; code exchanges (Meet's PKCE client), refresh-token
 #    rotations (confidential client, offline_access) and userinfo, each as req/s and palaverd CPU
-#    µs per request from /proc/<pid>/stat (see that script's header for the details).
+#    µs per request from /proc/<pid>/stat (see that script's header for the details). Before each
+#    run it also takes a 1 s `openssl speed` on the server CPU: this shared machine drifts by ±20 %
+#    within minutes, and the per-run ratio cancels that out.
 #
 # Usage: bench/oidc-token.sh [oidc-token.py options, e.g. --runs 1 --codes 1000 --clients 4]
 # Env:   PALAVERD (default build/appliance/palaverd), SERVER_CPU (0), CLIENT_CPU (1),
@@ -18,6 +20,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+PALAVERD_GIVEN=${PALAVERD:-}
 PALAVERD=${PALAVERD:-$root/build/appliance/palaverd}
 [ -x "$PALAVERD" ] || { echo "oidc-token.sh: build palaverd first (./dev build), or set PALAVERD" >&2; exit 2; }
 SERVER_CPU=${SERVER_CPU:-0}
@@ -27,7 +30,7 @@ SPEED_SECONDS=${SPEED_SECONDS:-5}
 work=$(mktemp -d /tmp/palaver-oidc-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-echo "# bench/oidc-token.sh $* — $(date -u +%FT%TZ) — $(nproc) cores — $(uname -r) — $(openssl version)"
+echo "# bench/oidc-token.sh${*:+ $*} — $(date -u +%FT%TZ) — $(nproc) cores — $(uname -r) — $(openssl version)"
 
 # `openssl speed` prints, after its "Doing ..." lines, a table whose row reads
 #                               sign    verify    sign/s verify/s
@@ -37,7 +40,8 @@ timeout $((SPEED_SECONDS * 2 + 60)) taskset -c "$SERVER_CPU" openssl speed -seco
 row=$(grep -E '^ *256 bits ecdsa \(nistp256\)' "$work/speed.txt" | tail -n 1)
 sign_rate=$(awk '{print $(NF-1)}' <<<"$row")
 verify_rate=$(awk '{print $NF}' <<<"$row")
-[[ "$sign_rate" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { cat "$work/speed.txt" >&2; echo "oidc-token.sh: no sign/s in openssl speed output" >&2; exit 1; }
+[[ "$sign_rate" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+  { cat "$work/speed.txt" >&2; echo "oidc-token.sh: no sign/s in openssl speed output" >&2; exit 1; }
 grep -E '^Doing 256 bits (sign|verify)' "$work/speed.txt" | sed 's/^/# /'
 echo "es256 sign_per_s=$sign_rate verify_per_s=$verify_rate (openssl speed, one core, CPU $SERVER_CPU)"
 
@@ -53,7 +57,8 @@ out="$root/docs/bench/oidc-token-$(date +%F).md"
 {
   echo "# Token endpoint benchmark, $(date +%F)"
   echo
-  echo "Command: \`bench/oidc-token.sh${*:+ $*}\` ($(nproc) cores, $(uname -r), $(openssl version | cut -d' ' -f1-2))."
+  echo "Command: \`${PALAVERD_GIVEN:+PALAVERD=$PALAVERD }bench/oidc-token.sh${*:+ $*}\` ($(nproc) cores, $(uname -r)," \
+    "$(openssl version | cut -d' ' -f1-2))."
   echo
   cat "$work/table.md"
   echo
@@ -64,7 +69,7 @@ out="$root/docs/bench/oidc-token-$(date +%F).md"
   echo '```'
   grep -E '^Doing 256 bits' "$work/speed.txt" || true
   echo "$row"
-  cat "$work/raw.txt"
+  grep -E '^(#|run=|median )' "$work/raw.txt" || true
   echo '```'
 } >"$out"
 echo "saved: $out"
