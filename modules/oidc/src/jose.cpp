@@ -269,6 +269,10 @@ Result<JwtParts> ParseJwt(std::string_view token) {
 
 Result<Poco::JSON::Object::Ptr> VerifyJwt(std::string_view token, const std::vector<SigningKey>& keys) {
   PALAVER_ASSIGN_OR_RETURN(JwtParts parts, ParseJwt(token));
+  return VerifyParsedJwt(parts, keys);
+}
+
+Result<Poco::JSON::Object::Ptr> VerifyParsedJwt(const JwtParts& parts, const std::vector<SigningKey>& keys) {
   auto alg = ParseAlg(parts.alg);
   if (!alg) return Fail(Unauthenticated("token alg " + parts.alg + " not accepted"));
   const SigningKey* key = nullptr;

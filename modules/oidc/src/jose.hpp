@@ -77,6 +77,8 @@ Result<JwtParts> ParseJwt(std::string_view token);
 /// no kid); the header's `alg` must be the key's algorithm — `none`, HS* and any mismatch fail.
 /// Returns the claims. Errors are kUnauthenticated with a public message safe for clients.
 Result<Poco::JSON::Object::Ptr> VerifyJwt(std::string_view token, const std::vector<SigningKey>& keys);
+/// The same for a token already split by ParseJwt (no second parse).
+Result<Poco::JSON::Object::Ptr> VerifyParsedJwt(const JwtParts& parts, const std::vector<SigningKey>& keys);
 
 /// `exp` must be in the future and `nbf`/`iat` not in the future (with `leeway_s`); `exp` required.
 Status CheckTokenTimes(const Poco::JSON::Object& claims, int64_t now_s, int64_t leeway_s);

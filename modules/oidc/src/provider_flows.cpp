@@ -354,53 +354,71 @@ void Provider::HandleToken(const sdk::Request& req, const sdk::Responder& respon
     return IssueTokens(code->grant, code->nonce, !code->id_token_issued, "", respond);
   }
   if (grant_type == "refresh_token") {
-    auto claims = verifier_->VerifyOwnSignature(ParamValue(*params, "refresh_token"));
-    if (!claims) return fail(400, "invalid_grant", "invalid refresh token");
-    if (auto times = CheckTokenTimes(**claims, now, 0); !times) return fail(400, "invalid_grant", "refresh token expired");
-    auto info = ReadRefreshToken(**claims, Issuer(), client_id);
-    if (!info) return fail(400, "invalid_grant", info.error().public_message);
-    if (std::string scope = ParamValue(*params, "scope"); !scope.empty()) {
-      std::istringstream words(scope);
-      std::vector<std::string> narrowed;
-      for (std::string w; words >> w;) {
-        if (!info->grant.HasScope(w)) return fail(400, "invalid_scope", "scope " + w + " was not granted");
-        narrowed.push_back(w);
-      }
-      if (std::find(narrowed.begin(), narrowed.end(), "openid") == narrowed.end()) narrowed.insert(narrowed.begin(), "openid");
-      info->grant.scopes = narrowed;
-    }
+    // Verifying the token (a signature check), SQLite and the directory: all on a worker.
     auto directory = host_.Registry().Find<sdk::UserDirectory>();
-    RefreshTokenInfo token = *info;
-    host_.Pool().SubmitFor<Result<std::string>>(
-        [this, directory, token, now]() -> Result<std::string> {
-          PALAVER_ASSIGN_OR_RETURN(auto use, refresh_store_->Consume(token.jti, now));
-          if (use == RefreshStore::Use::kReused) return Fail(ErrorCode::kAlreadyExists, "reused", "refresh token reused");
-          if (use == RefreshStore::Use::kUnknown) return Fail(ErrorCode::kNotFound, "unknown", "refresh token revoked");
-          if (!token.grant.who.guest) {
-            if (!directory) return Fail(ErrorCode::kUnavailable, "no directory");
-            auto user = directory->GetById(token.grant.who.raw_id);
-            if (!user && user.error().code != ErrorCode::kNotFound) return Fail(user.error());
-            if (!user || !user->enabled) return Fail(ErrorCode::kPermissionDenied, "user gone", "the user is disabled or removed");
+    std::string refresh = ParamValue(*params, "refresh_token");
+    std::string scope = ParamValue(*params, "scope");
+    std::string issuer = Issuer();
+    struct Checked {
+      RefreshTokenInfo token;
+      Error error;
+      bool ok = false;
+    };
+    host_.Pool().SubmitFor<Checked>(
+        [this, directory, refresh, scope, issuer, client_id, now]() -> Checked {
+          Checked out;
+          auto invalid = [&out](const std::string& why, ErrorCode code = ErrorCode::kUnauthenticated) {
+            out.error = Error{code, why, why};
+            return out;
+          };
+          auto claims = verifier_->VerifyOwnSignature(refresh);
+          if (!claims) return invalid("invalid refresh token");
+          if (!CheckTokenTimes(**claims, now, 0)) return invalid("refresh token expired");
+          auto info = ReadRefreshToken(**claims, issuer, client_id);
+          if (!info) return invalid(info.error().public_message);
+          if (!scope.empty()) {
+            std::istringstream words(scope);
+            std::vector<std::string> narrowed;
+            for (std::string w; words >> w;) {
+              if (!info->grant.HasScope(w)) return invalid("scope " + w + " was not granted", ErrorCode::kFailedPrecondition);
+              narrowed.push_back(w);
+            }
+            if (std::find(narrowed.begin(), narrowed.end(), "openid") == narrowed.end()) narrowed.insert(narrowed.begin(), "openid");
+            info->grant.scopes = narrowed;
           }
-          return std::string();
+          auto use = refresh_store_->Consume(info->jti, now);
+          if (!use) return invalid(use.error().message, ErrorCode::kUnavailable);
+          if (*use == RefreshStore::Use::kReused) return invalid("refresh token reused", ErrorCode::kAlreadyExists);
+          if (*use == RefreshStore::Use::kUnknown) return invalid("refresh token revoked");
+          if (!info->grant.who.guest) {
+            if (!directory) return invalid("no directory", ErrorCode::kUnavailable);
+            auto user = directory->GetById(info->grant.who.raw_id);
+            if (!user && user.error().code != ErrorCode::kNotFound) return invalid(user.error().message, ErrorCode::kUnavailable);
+            if (!user || !user->enabled) return invalid("the user is disabled or removed");
+          }
+          out.token = std::move(*info);
+          out.ok = true;
+          return out;
         },
-        [this, token, client_id, fail, respond](Result<std::string> checked) {
+        [this, client_id, respond](Checked checked) {
           if (stopped_) return;
-          if (!checked) {
-            if (checked.error().code == ErrorCode::kAlreadyExists) {
-              refresh_reuse_->Inc();
-              log_->warn("refresh token reused: token family revoked client={} user={}", client_id,
-                         token.grant.who.raw_id);
-            }
-            if (checked.error().code == ErrorCode::kUnavailable || checked.error().code == ErrorCode::kInternal) {
-              log_->error("token: refresh check failed err={}", checked.error().message);
-              token_errors_->Inc();
-              return respond(TokenError(503, "temporarily_unavailable", "try again later"));
-            }
+          if (!checked.ok) {
             token_errors_->Inc();
-            return respond(TokenError(400, "invalid_grant", checked.error().public_message));
+            switch (checked.error.code) {
+              case ErrorCode::kAlreadyExists:
+                refresh_reuse_->Inc();
+                log_->warn("refresh token reused: token family revoked client={}", client_id);
+                return respond(TokenError(400, "invalid_grant", "refresh token reused"));
+              case ErrorCode::kFailedPrecondition:
+                return respond(TokenError(400, "invalid_scope", checked.error.public_message));
+              case ErrorCode::kUnavailable:
+                log_->error("token: refresh check failed err={}", checked.error.message);
+                return respond(TokenError(503, "temporarily_unavailable", "try again later"));
+              default:
+                return respond(TokenError(400, "invalid_grant", checked.error.public_message));
+            }
           }
-          IssueTokens(token.grant, "", true, token.family, respond);
+          IssueTokens(checked.token.grant, "", true, checked.token.family, respond);
         });
     return;
   }

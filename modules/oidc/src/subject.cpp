@@ -13,9 +13,10 @@ namespace palaver::oidc {
 std::string PublicSubject(std::string_view raw_user_id, std::string_view manager) {
   static const char kKey[] = "konnect-IDToken-v1";
   std::string input = std::string(raw_user_id) + " " + std::string(manager);
-  std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)> mac(EVP_MAC_fetch(nullptr, "BLAKE2BMAC", nullptr), EVP_MAC_free);
+  // Fetched once: an EVP_MAC is immutable and may be shared between threads (OpenSSL 3).
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "BLAKE2BMAC", nullptr);
   PALAVER_CHECK(mac != nullptr);  // part of OpenSSL 3's default provider
-  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac.get()), EVP_MAC_CTX_free);
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac), EVP_MAC_CTX_free);
   size_t out_len = 64;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &out_len), OSSL_PARAM_construct_end()};
   unsigned char digest[64];

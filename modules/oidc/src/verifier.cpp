@@ -56,7 +56,7 @@ Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view 
     }
     if (!external || !external->Trusts(iss)) return Fail(Invalid("token of another issuer"));
     auto keys = external->Keys(iss);
-    auto claims = VerifyJwt(token, keys);
+    auto claims = VerifyParsedJwt(parts, keys);
     if (!claims) {
       bool known = std::any_of(keys.begin(), keys.end(), [&](const SigningKey& k) { return k.kid() == parts.kid; });
       if (!known && on_unknown) on_unknown(iss);  // the issuer may have rotated its keys
@@ -73,7 +73,7 @@ Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view 
   }
   auto keys = Keys();
   if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
-  PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, keys->validation));
+  PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyParsedJwt(parts, keys->validation));
   PALAVER_RETURN_IF_ERROR(CheckTokenTimes(*claims, now_(), kLeewaySeconds));
   if (!claims->has("kc.isAccessToken") || !claims->get("kc.isAccessToken").isBoolean() ||
       !claims->getValue<bool>("kc.isAccessToken")) {
@@ -99,7 +99,7 @@ Result<sdk::IdTokenInfo> LocalTokenVerifier::VerifyIdToken(std::string_view toke
     if (!external || !external->Trusts(iss)) return Fail(Invalid("ID token of another issuer"));
     keys = external->Keys(iss);
   }
-  PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, keys));
+  PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyParsedJwt(parts, keys));
   sdk::IdTokenInfo out;
   out.issuer = iss;
   out.subject = StringClaim(*claims, "sub");
