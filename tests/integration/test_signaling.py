@@ -1,12 +1,14 @@
 """Signaling (kwmserver-compatible) against the real binary with a real WebSocket client: node's
 `ws` in tests/node/signaling.test.js (1:1 calls, a group of four, guests and live policy,
 bad input). Users sign in through the OpenID provider."""
+import json
 import os
 import shutil
+import signal
 import subprocess
 import unittest
 
-from harness import Palaverd, SOURCE
+from harness import PALAVERD_TESTBED, Palaverd, SOURCE, WsClient
 
 NODE_DIR = os.path.join(SOURCE, "tests", "node")
 
@@ -34,6 +36,72 @@ class Signaling(unittest.TestCase):
         self.assertIn("fail 0", r.stdout)
         # The server logged the live policy changes with the administrator's name.
         self.assertIn("setting changed key=signaling.guests_enabled value=true by=root", self.s.stderr())
+
+
+class Shutdown(unittest.TestCase):
+    """An orderly shutdown says goodbye before closing (kwmserver queued it too late to arrive)."""
+
+    def test_goodbye_then_going_away(self):
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            s.add_user("anna", "pw", "--display-name", "Anna")
+            s.start()
+            token = s.mint_token("anna openid kopano/kwm")
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(status, 200, body)
+            connect = json.loads(body)
+            self.assertNotIn("turn", connect)  # neither the turn module nor an external TURN server here
+            ws = WsClient(s.tls_socket(), connect["url"])
+            opcode, hello = ws.recv()
+            self.assertEqual(json.loads(hello)["self"]["name"], "Anna")
+            s.signal(signal.SIGTERM)
+            opcode, goodbye = ws.recv()
+            self.assertEqual(json.loads(goodbye), {"type": "goodbye", "server_status": None})
+            self.assertEqual(ws.close_code(), 1001)
+        finally:
+            s.close()
+
+
+class ExternalTurn(unittest.TestCase):
+    """Without the turn module, credentials for an external coturn (use-auth-secret)."""
+
+    def test_turn_rest_credentials(self):
+        import base64, hashlib, hmac, time
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            secret_file = os.path.join(s.dir, "turn-secret")
+            with open(secret_file, "w") as f:
+                f.write("  s3cret-from-coturn\n")
+            s.sections["signaling"] = {"turn_uris": "turn:turn.example.org:3478?transport=udp turns:turn.example.org:443",
+                                       "turn_shared_secret_file": secret_file, "turn_ttl": "10m"}
+            s.write_config()
+            s.add_user("anna", "pw")
+            s.start()
+            token = s.mint_token("anna openid kopano/kwm")
+            for path in ("/api/kwm/v2/rtm/connect", "/api/kwm/v2/rtm/turn"):
+                status, _, body, _ = s.curl(path, "-X", "POST", "-H", f"Authorization: Bearer {token}", "--data-binary", "")
+                self.assertEqual(status, 200, body)
+                turn = json.loads(body)["turn"]
+                expiry, user = turn["username"].split(":", 1)
+                self.assertAlmostEqual(int(expiry), time.time() + 600, delta=30)
+                self.assertEqual(user, json.loads(body).get("self", {"id": user})["id"])
+                expected = base64.b64encode(hmac.new(b"s3cret-from-coturn", turn["username"].encode(), hashlib.sha1).digest())
+                self.assertEqual(turn["password"], expected.decode())
+                self.assertEqual((turn["ttl"], turn["uris"]),
+                                 (600, ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:443"]))
+            self.assertIn("turn=external", s.curl("/healthz")[2].decode())
+        finally:
+            s.close()
+
+    def test_turn_uris_without_a_secret_are_refused(self):
+        s = Palaverd({"signaling": {"turn_uris": "turn:x.example:3478"}}, expect_start=False)
+        try:
+            code, _, err = s.run_once()
+            self.assertEqual(code, 2)
+            self.assertIn("turn_shared_secret_file", err)
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     if (!verifier || !verifier->VerifyAccessToken(p.access_token)) {
       return Fail(ErrorCode::kPermissionDenied, "access token no longer valid", "auth failed");
     }
-    accepted_[key] = std::move(p.who);
+    accepted_[key] = Pending{std::move(p.who), std::string(), NowSeconds()};
     return OkStatus();
   }
 
@@ -197,7 +197,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     std::string key = socket.UpgradeRequest().path.substr(std::string(kWebSocketPrefix).size());
     auto it = accepted_.find(key);
     if (it == accepted_.end()) return socket.Close(1008, "not authorized");
-    Identity who = std::move(it->second);
+    Identity who = std::move(it->second.who);
     accepted_.erase(it);
     sockets_[socket.Id()] = &socket;
     buckets_[socket.Id()] = Bucket{static_cast<double>(config_.message_burst), NowMonotonic(), 0};
@@ -312,8 +312,10 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
       if (stopped_) return;
       hub_->Sweep();
       int64_t now = NowSeconds();
-      for (auto it = pending_keys_.begin(); it != pending_keys_.end();) {
-        it = now - it->second.created > kKeyLifetimeSeconds ? pending_keys_.erase(it) : std::next(it);
+      for (auto* keys : {&pending_keys_, &accepted_}) {
+        for (auto it = keys->begin(); it != keys->end();) {
+          it = now - it->second.created > kKeyLifetimeSeconds ? keys->erase(it) : std::next(it);
+        }
       }
       guest_limiter_.clear();
       UpdateGauges();
@@ -477,7 +479,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   sdk::NetLoop::TimerId timer_ = 0;
   // Net loop only.
   std::unordered_map<std::string, Pending> pending_keys_;
-  std::unordered_map<std::string, Identity> accepted_;
+  std::unordered_map<std::string, Pending> accepted_;  // upgrade accepted, not yet open
   std::unordered_map<ConnId, sdk::WebSocket*> sockets_;
   std::unordered_map<ConnId, Bucket> buckets_;
   std::unordered_map<std::string, int64_t> guest_limiter_;  // per address, reset every minute
