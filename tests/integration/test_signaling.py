@@ -36,6 +36,19 @@ class Signaling(unittest.TestCase):
         self.assertIn("fail 0", r.stdout)
         # The server logged the live policy changes with the administrator's name.
         self.assertIn("setting changed key=signaling.guests_enabled value=true by=root", self.s.stderr())
+        # Every connection is gone and nothing of it is left behind; the counters saw the traffic.
+        import re, time
+        deadline = time.time() + 10
+        while True:
+            metrics = self.s.curl("/metrics")[2].decode()
+            gauges = {m: int(v) for m, v in re.findall(r"^(signaling_(?:connections|users|guests)) (\d+)$", metrics, re.M)}
+            if gauges == {"signaling_connections": 0, "signaling_users": 0, "signaling_guests": 0} or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(gauges, {"signaling_connections": 0, "signaling_users": 0, "signaling_guests": 0})
+        received = int(re.search(r'^signaling_messages_total\{direction="in"\} (\d+)$', metrics, re.M).group(1))
+        self.assertGreater(received, 100)
+        self.assertGreater(int(re.search(r'^signaling_drops_total\{reason="rate_limited"\} (\d+)$', metrics, re.M).group(1)), 0)
 
 
 class Shutdown(unittest.TestCase):
