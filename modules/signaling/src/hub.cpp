@@ -141,6 +141,23 @@ void Hub::Webrtc(ConnId conn, Connection& c, const Incoming& m) {
   Error(conn, m.id, kBadMessage, "unknown subtype");
 }
 
+// The channel of an answer, signal or hangup, after the spec's checks (an error is sent and
+// null returned when one fails). `empty_error` is kwmserver's text, which differs by subtype.
+Hub::Channel* Hub::AuthorizedChannel(ConnId conn, const std::string& me, const Incoming& m, std::string_view empty_error) {
+  auto fail = [&](std::string_view msg) -> Channel* {
+    Error(conn, m.id, kBadMessage, msg);
+    return nullptr;
+  };
+  if (m.channel.empty() || m.hash.empty() || !m.has_data) return fail(empty_error);
+  Channel* ch = FindChannel(m.channel);
+  if (ch == nullptr) return fail("channel not found");
+  if (!m.group.empty() && ch->group != m.group) return fail("invalid channel for group");
+  if (m.group.empty() && m.target.empty()) return fail("missing target");
+  if (!sdk::Base64Decode(m.hash)) return fail("hash decode error");
+  if (!ValidHash(m, me, *ch)) return fail("invalid hash");
+  return ch;
+}
+
 bool Hub::ValidHash(const Incoming& m, const std::string& source, const Channel& ch) const {
   if (m.hash.empty()) return false;
   auto decoded = sdk::Base64Decode(m.hash);
@@ -183,16 +200,8 @@ void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
   }
 
   // An answer: to a ringing 1:1 call, or a member's accept towards a peer in a group.
-  if (m.channel.empty() || m.hash.empty() || !m.has_data) {
-    return Error(conn, m.id, kBadMessage, "channel, hash or data is empty");
-  }
-  Channel* ch = FindChannel(m.channel);
-  if (ch == nullptr) return Error(conn, m.id, kBadMessage, "channel not found");
-  if (!m.group.empty() && ch->group != m.group) return Error(conn, m.id, kBadMessage, "invalid channel for group");
-  if (m.group.empty() && m.target.empty()) return Error(conn, m.id, kBadMessage, "missing target");
-  if (m.hash.empty()) return Error(conn, m.id, kBadMessage, "missing hash");
-  if (!sdk::Base64Decode(m.hash)) return Error(conn, m.id, kBadMessage, "hash decode error");
-  if (!ValidHash(m, me, *ch)) return Error(conn, m.id, kBadMessage, "invalid hash");
+  Channel* ch = AuthorizedChannel(conn, me, m, "channel, hash or data is empty");
+  if (ch == nullptr) return;
   auto data = ParseCallData(m);
   if (!data) return Error(conn, m.id, kBadMessage, "invalid data");
 
@@ -259,15 +268,8 @@ void Hub::SignalOrHangup(ConnId conn, Connection& c, const Incoming& m) {
   const std::string& me = c.who.user_id;
   if (m.state.empty()) return Error(conn, m.id, kBadMessage, "state is empty");
   if (!m.source.empty()) return Error(conn, m.id, kBadMessage, "source must be empty");
-  if (m.channel.empty() || m.hash.empty() || !m.has_data) {
-    return Error(conn, m.id, kBadMessage, "channel hash or data is empty");
-  }
-  Channel* ch = FindChannel(m.channel);
-  if (ch == nullptr) return Error(conn, m.id, kBadMessage, "channel not found");
-  if (!m.group.empty() && ch->group != m.group) return Error(conn, m.id, kBadMessage, "invalid channel for group");
-  if (m.group.empty() && m.target.empty()) return Error(conn, m.id, kBadMessage, "missing target");
-  if (!sdk::Base64Decode(m.hash)) return Error(conn, m.id, kBadMessage, "hash decode error");
-  if (!ValidHash(m, me, *ch)) return Error(conn, m.id, kBadMessage, "invalid hash");
+  Channel* ch = AuthorizedChannel(conn, me, m, "channel hash or data is empty");
+  if (ch == nullptr) return;
   OutWebrtc out{.subtype = m.subtype, .target = m.target, .source = me, .state = m.state, .channel = ch->id,
                 .group = m.group, .hash = m.hash, .transaction = m.transaction, .pcid = m.pcid,
                 .data_json = m.data_json, .v = m.v ? m.v : kWebrtcVersion};

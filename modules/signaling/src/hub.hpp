@@ -101,6 +101,7 @@ class Hub {
   bool MayCreate(const Connection& c) const {
     return c.who.guest ? (options_.guests_may_create && options_.guests_may_create()) : c.who.may_create;
   }
+  Channel* AuthorizedChannel(ConnId conn, const std::string& me, const Incoming& m, std::string_view empty_error);
   bool ValidHash(const Incoming& m, const std::string& source, const Channel& ch) const;
   Channel* FindChannel(const std::string& id);
   void Join(Channel& ch, const std::string& user, ConnId conn, Connection& c, bool notify_chats = true);
