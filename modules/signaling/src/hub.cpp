@@ -176,7 +176,9 @@ void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
   if (!m.source.empty()) return Error(conn, m.id, kBadMessage, "source must be empty");
 
   if (m.initiator) {
-    // A call request: a new 1:1 channel; every connection of the callee rings.
+    // A call request: a new 1:1 channel; every connection of the callee rings. Never from a
+    // guest, whatever group it names (guests only take part in their room).
+    if (c.who.guest) return Error(conn, m.id, "access_restricted", "access denied");
     if (!m.channel.empty() || !m.hash.empty()) return Error(conn, m.id, kBadMessage, "channel and hash must be empty");
     if (m.has_data) return Error(conn, m.id, kBadMessage, "data must be empty");
     if (!MayCreate(c)) return Error(conn, m.id, "create_restricted", "access denied");

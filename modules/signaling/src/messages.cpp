@@ -47,6 +47,7 @@ Result<Incoming> ParseIncoming(std::string_view text) {
     try {
       double d = v.convert<double>();
       if (d < 0 || d > 9007199254740991.0) return Fail(Bad(std::string(key) + " out of range"));
+      if (!v.isInteger()) return Fail(Bad(std::string(key) + " must be a whole number"));
       into = v.convert<uint64_t>();
     } catch (const Poco::Exception&) {
       return Fail(Bad(std::string(key) + " must be a number"));
