@@ -1,0 +1,877 @@
+// The request handler without sockets: every method and error code, the data paths in both
+// directions, policy and quotas, and the size of what unauthenticated senders get back.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <vector>
+
+#include "server.hpp"
+#include "test_util.hpp"
+
+namespace palaver::turn {
+namespace {
+
+using testing::Build;
+using testing::Bytes;
+using testing::Credentials;
+using testing::ErrorCodeOf;
+using testing::Request;
+using testing::Tid;
+
+constexpr int64_t kSecond = 1000;
+constexpr std::string_view kSecret = "s3cret";
+
+Address A(std::string_view text) { return *Address::Parse(text); }
+
+// Hands out relay addresses like the engine will; can be told to fail.
+class FakeRelays : public RelayAllocator {
+ public:
+  RelayResult Open(const FiveTuple&, Family family, bool even_port) override {
+    opened.push_back({family, even_port});
+    if (fail != RelayStatus::kOk) return RelayResult{fail, {}};
+    uint16_t port = static_cast<uint16_t>(50000 + 2 * next++);
+    Address relayed = family == Family::kIPv4 ? A("198.51.100.1:0").WithPort(port) : A("[2001:db8::1]:0").WithPort(port);
+    return RelayResult{RelayStatus::kOk, relayed};
+  }
+  void Close(const Address& relayed) override { closed.push_back(relayed); }
+
+  struct Call {
+    Family family;
+    bool even_port;
+  };
+  std::vector<Call> opened;
+  std::vector<Address> closed;
+  RelayStatus fail = RelayStatus::kOk;
+  int next = 0;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  ServerTest() { Rebuild(); }
+
+  void Rebuild() {
+    server_.reset();
+    AuthOptions ao;
+    ao.realm = "palaver";
+    ao.secrets = {std::string(kSecret)};
+    ao.static_users = {{"sipphone", "hunter2"}};
+    ao.nonce_key = "nonce key for tests";
+    ao.now = [this] { return unix_now_; };
+    auth_ = std::make_unique<Authenticator>(ao);
+    PeerPolicyOptions po = policy_options_;
+    policy_ = std::make_unique<PeerPolicy>(po);
+    ServerOptions so;
+    so.limits = limits_;
+    so.software = "palaver test";
+    so.random = [](std::span<uint8_t> out) {
+      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(i);
+    };
+    server_ = std::make_unique<Server>(so, *auth_, *policy_, relays_);
+  }
+
+  FiveTuple Tuple(uint16_t port = 40000, Transport t = Transport::kUdp) {
+    return FiveTuple{A("192.0.2.10:1").WithPort(port), A("198.51.100.1:3478"), t};
+  }
+
+  // Sends `bytes`; returns the parsed response copied out (the server's buffer is reused).
+  struct Response {
+    Bytes bytes;
+    int code = 0;  // 0 for success responses
+  };
+  std::optional<Response> Send(const Bytes& bytes, const FiveTuple& t) {
+    Output out = server_->HandleClient(bytes, t, now_);
+    if (out.kind == OutputKind::kNone) return std::nullopt;
+    EXPECT_EQ(out.kind, OutputKind::kToClient);
+    EXPECT_EQ(out.tuple, t);
+    Response r;
+    r.bytes.assign(out.bytes.begin(), out.bytes.end());
+    auto m = StunMessage::Parse(r.bytes);
+    EXPECT_TRUE(m) << ParseErrorName(m.error());
+    if (m) r.code = ErrorCodeOf(*m);
+    return r;
+  }
+  // Parses a response (a StunMessage is a view, so it is made from the bytes kept here).
+  static StunMessage M(const Response& r) { return *StunMessage::Parse(r.bytes); }
+
+  Credentials Rest(std::string_view user = "alice", const FiveTuple* t = nullptr) {
+    Credentials c;
+    c.username = std::to_string(unix_now_ + 86400) + ":" + std::string(user);
+    c.realm = "palaver";
+    FiveTuple tuple = t ? *t : Tuple();
+    c.nonce = auth_->MakeNonce(tuple.client, tuple.transport);
+    c.key = MakeLongTermKey(c.username, c.realm, RestPassword(kSecret, c.username));
+    return c;
+  }
+
+  // Allocate with the 401 round trip first, as clients do. Returns the relayed address.
+  std::optional<Address> Allocate(const FiveTuple& t, std::string_view user = "alice",
+                                  const std::function<void(MessageBuilder&)>& extra = nullptr) {
+    auto add = [&](MessageBuilder& b) {
+      b.AddRequestedTransport(kProtocolUdp);
+      if (extra) extra(b);
+    };
+    auto challenge = Send(Request(Method::kAllocate, Tid(tid_++), add), t);
+    if (!challenge || challenge->code != 401) {
+      ADD_FAILURE() << "no 401";
+      return std::nullopt;
+    }
+    Credentials c = Rest(user, &t);
+    c.nonce = std::string(*M(*challenge).String(attr::kNonce));
+    auto r = Send(Request(Method::kAllocate, Tid(tid_++), add, &c), t);
+    if (!r || M(*r).message_class() != MessageClass::kSuccess) {
+      ADD_FAILURE() << "allocate failed: " << (r ? r->code : -1);
+      return std::nullopt;
+    }
+    StunMessage m = M(*r);
+    EXPECT_TRUE(VerifyMessageIntegrity(m, c.key));
+    return DecodeXorAddress(m.Value(*m.Find(attr::kXorRelayedAddress)), m.transaction_id());
+  }
+
+  // A request with valid credentials for `t` (fresh nonce).
+  Bytes Authed(Method method, const FiveTuple& t, const std::function<void(MessageBuilder&)>& add,
+               std::string_view user = "alice", bool fingerprint = false) {
+    Credentials c = Rest(user, &t);
+    return Request(method, Tid(tid_++), add, &c, fingerprint);
+  }
+
+  std::optional<Response> CreatePermission(const FiveTuple& t, std::vector<Address> peers) {
+    return Send(Authed(Method::kCreatePermission, t,
+                       [&](MessageBuilder& b) {
+                         for (const auto& p : peers) b.AddXorAddress(attr::kXorPeerAddress, p);
+                       }),
+                t);
+  }
+  std::optional<Response> ChannelBind(const FiveTuple& t, uint16_t number, const Address& peer) {
+    return Send(Authed(Method::kChannelBind, t,
+                       [&](MessageBuilder& b) {
+                         b.AddChannelNumber(number).AddXorAddress(attr::kXorPeerAddress, peer);
+                       }),
+                t);
+  }
+  Bytes SendIndication(const Address& peer, const Bytes& data, bool dont_fragment = false) {
+    return Build(Method::kSend, MessageClass::kIndication, Tid(tid_++), [&](MessageBuilder& b) {
+      b.AddXorAddress(attr::kXorPeerAddress, peer).Add(attr::kData, data);
+      if (dont_fragment) b.Add(attr::kDontFragment, {});
+    });
+  }
+
+  int64_t unix_now_ = 1'700'000'000;
+  int64_t now_ = 5'000'000;
+  uint8_t tid_ = 1;
+  AllocationLimits limits_;
+  PeerPolicyOptions policy_options_ = [] {
+    PeerPolicyOptions o;
+    o.own_endpoints = {A("198.51.100.1:3478"), A("198.51.100.1:443")};
+    return o;
+  }();
+  FakeRelays relays_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<PeerPolicy> policy_;
+  std::unique_ptr<Server> server_;
+};
+
+// --- Binding --------------------------------------------------------------------------------------
+
+TEST_F(ServerTest, BindingAnswersTheReflexiveAddressOnly) {
+  auto r = Send(Request(Method::kBinding, Tid(1), nullptr), Tuple());
+  ASSERT_TRUE(r);
+  StunMessage m = M(*r);
+  EXPECT_EQ(m.method(), Method::kBinding);
+  EXPECT_EQ(m.message_class(), MessageClass::kSuccess);
+  EXPECT_EQ(m.transaction_id(), Tid(1));
+  EXPECT_EQ(DecodeXorAddress(m.Value(*m.Find(attr::kXorMappedAddress)), m.transaction_id()), Tuple().client);
+  EXPECT_EQ(m.attributes().size(), 1u);  // no SOFTWARE, no integrity, no FINGERPRINT
+  EXPECT_EQ(r->bytes.size(), 32u);
+
+  auto f = Send(Request(Method::kBinding, Tid(2), nullptr, nullptr, /*fingerprint=*/true), Tuple());
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(M(*f).has_fingerprint());
+  EXPECT_EQ(f->bytes.size(), 40u);
+
+  FiveTuple v6{A("[2001:db8::10]:40000"), A("[2001:db8::1]:3478"), Transport::kUdp};
+  auto r6 = Send(Request(Method::kBinding, Tid(3), nullptr), v6);
+  ASSERT_TRUE(r6);
+  EXPECT_EQ(DecodeXorAddress(M(*r6).Value(*M(*r6).Find(attr::kXorMappedAddress)), Tid(3)), v6.client);
+  EXPECT_EQ(server_->counters().binding_requests, 3u);
+}
+
+TEST_F(ServerTest, BindingWithUnknownRequiredAttributeIs420) {
+  auto r = Send(Request(Method::kBinding, Tid(1), [](MessageBuilder& b) { b.Add(0x7abc, {}).Add(0xc001, {}); }), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 420);
+  uint16_t types[4];
+  StunMessage m = M(*r);
+  ASSERT_EQ(DecodeUnknownAttributes(m.Value(*m.Find(attr::kUnknownAttributes)), types), 1u);
+  EXPECT_EQ(types[0], 0x7abc);
+  EXPECT_EQ(m.integrity(), nullptr);
+}
+
+TEST_F(ServerTest, DropsWhatIsNotARequestForUs) {
+  EXPECT_FALSE(Send(Bytes{}, Tuple()));
+  EXPECT_FALSE(Send(Bytes{0x80, 0, 0, 0}, Tuple()));
+  EXPECT_FALSE(Send(testing::FromHex("0001 0004 2112a442 000000000000000000000000"), Tuple()));  // bad length
+  EXPECT_FALSE(Send(Build(Method::kBinding, MessageClass::kSuccess, Tid(1), nullptr), Tuple()));
+  EXPECT_FALSE(Send(Build(Method::kBinding, MessageClass::kError, Tid(1), nullptr), Tuple()));
+  EXPECT_FALSE(Send(Build(Method::kBinding, MessageClass::kIndication, Tid(1), nullptr), Tuple()));
+  EXPECT_FALSE(Send(Build(Method::kData, MessageClass::kIndication, Tid(1), nullptr), Tuple()));
+  Bytes bad_fp = Request(Method::kBinding, Tid(1), nullptr, nullptr, true);
+  bad_fp.back() ^= 1;
+  EXPECT_FALSE(Send(bad_fp, Tuple()));
+  EXPECT_GE(server_->counters().dropped_malformed, 5u);
+}
+
+TEST_F(ServerTest, UnknownMethodIs400) {
+  auto r = Send(Request(static_cast<Method>(0x0abc), Tid(1), nullptr), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 400);
+}
+
+// --- Allocate -------------------------------------------------------------------------------------
+
+TEST_F(ServerTest, AllocateIsChallengedThenGranted) {
+  auto challenge = Send(Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17); }), Tuple());
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->code, 401);
+  StunMessage cm = M(*challenge);
+  EXPECT_EQ(cm.String(attr::kRealm), "palaver");
+  ASSERT_TRUE(cm.String(attr::kNonce));
+  EXPECT_EQ(cm.integrity(), nullptr);
+  EXPECT_FALSE(cm.Has(attr::kSoftware));
+  EXPECT_TRUE(relays_.opened.empty());
+
+  Credentials c = Rest();
+  c.nonce = std::string(*cm.String(attr::kNonce));
+  auto ok = Send(Request(Method::kAllocate, Tid(2), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c, true),
+                 Tuple());
+  ASSERT_TRUE(ok);
+  StunMessage m = M(*ok);
+  ASSERT_EQ(m.message_class(), MessageClass::kSuccess) << ok->code;
+  EXPECT_EQ(DecodeXorAddress(m.Value(*m.Find(attr::kXorRelayedAddress)), m.transaction_id()), A("198.51.100.1:50000"));
+  EXPECT_EQ(DecodeU32(m.Value(*m.Find(attr::kLifetime))), 600u);
+  EXPECT_EQ(DecodeXorAddress(m.Value(*m.Find(attr::kXorMappedAddress)), m.transaction_id()), Tuple().client);
+  EXPECT_EQ(m.String(attr::kSoftware), "palaver test");
+  EXPECT_TRUE(VerifyMessageIntegrity(m, c.key));
+  EXPECT_TRUE(m.has_fingerprint());
+  ASSERT_EQ(relays_.opened.size(), 1u);
+  EXPECT_EQ(relays_.opened[0].family, Family::kIPv4);
+  EXPECT_FALSE(relays_.opened[0].even_port);
+  const Allocation* al = server_->allocations().Find(Tuple(), now_);
+  ASSERT_NE(al, nullptr);
+  EXPECT_EQ(al->user, "alice");
+  EXPECT_EQ(server_->counters().challenges, 1u);
+}
+
+TEST_F(ServerTest, WrongPasswordIs401) {
+  Credentials c = Rest();
+  c.key = MakeLongTermKey(c.username, c.realm, RestPassword("guess", c.username));
+  auto r = Send(Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 401);
+  EXPECT_TRUE(M(*r).Has(attr::kNonce));
+  EXPECT_EQ(M(*r).integrity(), nullptr);
+  EXPECT_EQ(server_->counters().auth_failures, 1u);
+  EXPECT_TRUE(relays_.opened.empty());
+}
+
+TEST_F(ServerTest, ExpiredRestCredentialIs401) {
+  Credentials c = Rest();
+  unix_now_ += 86401;
+  c.nonce = auth_->MakeNonce(Tuple().client, Transport::kUdp);
+  auto r = Send(Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 401);
+}
+
+TEST_F(ServerTest, StaleNonceIs438WithAFreshSignedNonce) {
+  Credentials c = Rest();
+  unix_now_ += 601;
+  auto r = Send(Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 438);
+  StunMessage m = M(*r);
+  EXPECT_EQ(m.String(attr::kRealm), "palaver");
+  EXPECT_TRUE(VerifyMessageIntegrity(m, c.key));
+  std::string fresh(*m.String(attr::kNonce));
+  EXPECT_NE(fresh, c.nonce);
+  EXPECT_EQ(server_->counters().stale_nonces, 1u);
+  c.nonce = fresh;
+  auto ok = Send(Request(Method::kAllocate, Tid(2), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c), Tuple());
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(M(*ok).message_class(), MessageClass::kSuccess);
+}
+
+TEST_F(ServerTest, ForgedNonceNeverSucceeds) {
+  Credentials c = Rest();
+  c.nonce = "0000ffffffff" + std::string(22, 'A');
+  auto r = Send(Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 438);
+  EXPECT_TRUE(relays_.opened.empty());
+  // A nonce made for another client address does not work here either.
+  FiveTuple other = Tuple(40001);
+  Credentials d = Rest("alice", &other);
+  auto r2 = Send(Request(Method::kAllocate, Tid(2), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &d), Tuple());
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->code, 438);
+}
+
+TEST_F(ServerTest, MissingRealmWithIntegrityIs400) {
+  Credentials c = Rest();
+  Bytes req = Request(Method::kAllocate, Tid(1), [&](MessageBuilder& b) {
+    b.AddRequestedTransport(17).AddString(attr::kUsername, c.username).AddString(attr::kNonce, c.nonce);
+    b.AddMessageIntegrity(c.key);
+  });
+  auto r = Send(req, Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 400);
+  EXPECT_EQ(M(*r).integrity(), nullptr);
+}
+
+TEST_F(ServerTest, ResponsesUseMessageIntegritySha256WhenTheRequestDid) {
+  Credentials c = Rest();
+  c.sha256 = true;
+  auto r = Send(Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c), Tuple());
+  ASSERT_TRUE(r);
+  StunMessage m = M(*r);
+  ASSERT_EQ(m.message_class(), MessageClass::kSuccess) << r->code;
+  EXPECT_EQ(m.integrity(), nullptr);
+  EXPECT_TRUE(VerifyMessageIntegritySha256(m, c.key));
+}
+
+TEST_F(ServerTest, SecondAllocateOnTheTupleIs437ButARetransmissionIsAnsweredAgain) {
+  Credentials c = Rest();
+  auto add = [](MessageBuilder& b) { b.AddRequestedTransport(17); };
+  Bytes first = Request(Method::kAllocate, Tid(9), add, &c);
+  auto a = Send(first, Tuple());
+  ASSERT_TRUE(a);
+  ASSERT_EQ(M(*a).message_class(), MessageClass::kSuccess);
+  auto again = Send(first, Tuple());  // lost response, client retransmits
+  ASSERT_TRUE(again);
+  StunMessage m = M(*again);
+  ASSERT_EQ(m.message_class(), MessageClass::kSuccess);
+  EXPECT_EQ(DecodeXorAddress(m.Value(*m.Find(attr::kXorRelayedAddress)), m.transaction_id()), A("198.51.100.1:50000"));
+  EXPECT_EQ(relays_.opened.size(), 1u);
+  auto other = Send(Request(Method::kAllocate, Tid(10), add, &c), Tuple());
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->code, 437);
+  EXPECT_TRUE(VerifyMessageIntegrity(M(*other), c.key));
+  EXPECT_EQ(relays_.opened.size(), 1u);
+}
+
+TEST_F(ServerTest, RequestedTransportMustBeUdp) {
+  auto r = Send(Authed(Method::kAllocate, Tuple(), [](MessageBuilder& b) { b.AddRequestedTransport(6); }), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 442);
+  auto missing = Send(Authed(Method::kAllocate, Tuple(), nullptr), Tuple());
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->code, 400);
+  auto malformed = Send(Authed(Method::kAllocate, Tuple(), [](MessageBuilder& b) { b.Add(attr::kRequestedTransport, Bytes{17}); }),
+                        Tuple());
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->code, 400);
+  EXPECT_TRUE(relays_.opened.empty());
+}
+
+TEST_F(ServerTest, DontFragmentIs420) {
+  auto r = Send(Authed(Method::kAllocate, Tuple(), [](MessageBuilder& b) {
+                  b.AddRequestedTransport(17).Add(attr::kDontFragment, {});
+                }),
+                Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 420);
+  uint16_t types[2];
+  ASSERT_EQ(DecodeUnknownAttributes(M(*r).Value(*M(*r).Find(attr::kUnknownAttributes)), types), 1u);
+  EXPECT_EQ(types[0], attr::kDontFragment);
+}
+
+TEST_F(ServerTest, UnknownRequiredAttributeAfterAuthIs420Signed) {
+  Credentials c = Rest();
+  auto r = Send(Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17).Add(0x7001, {}); }, &c),
+                Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 420);
+  EXPECT_TRUE(VerifyMessageIntegrity(M(*r), c.key));
+  // Without credentials the 401 comes first.
+  auto u = Send(Request(Method::kAllocate, Tid(2), [](MessageBuilder& b) { b.AddRequestedTransport(17).Add(0x7001, {}); }),
+                Tuple());
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->code, 401);
+}
+
+TEST_F(ServerTest, QuotasAre486PerUserAnd508InTotal) {
+  limits_.max_allocations_per_user = 1;
+  limits_.max_allocations = 2;
+  Rebuild();
+  ASSERT_TRUE(Allocate(Tuple(1), "alice"));
+  auto r = Send(Authed(Method::kAllocate, Tuple(2), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, "alice"), Tuple(2));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 486);
+  ASSERT_TRUE(Allocate(Tuple(3), "bob"));
+  auto full = Send(Authed(Method::kAllocate, Tuple(4), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, "carol"),
+                   Tuple(4));
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->code, 508);
+  EXPECT_EQ(relays_.opened.size(), 2u);  // no relay opened for refused requests
+  EXPECT_EQ(server_->counters().quota_rejections, 2u);
+}
+
+TEST_F(ServerTest, RelayFailuresAre508And440) {
+  relays_.fail = RelayStatus::kNoCapacity;
+  auto r = Send(Authed(Method::kAllocate, Tuple(), [](MessageBuilder& b) { b.AddRequestedTransport(17); }), Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 508);
+  relays_.fail = RelayStatus::kFamilyUnsupported;
+  auto f = Send(Authed(Method::kAllocate, Tuple(), [](MessageBuilder& b) {
+                  b.AddRequestedTransport(17).AddAddressFamily(attr::kRequestedAddressFamily, Family::kIPv6);
+                }),
+                Tuple());
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->code, 440);
+  EXPECT_EQ(server_->allocations().size(), 0u);
+  EXPECT_EQ(server_->counters().relay_failures, 2u);
+}
+
+TEST_F(ServerTest, AddressFamilies) {
+  auto v6 = Allocate(Tuple(1), "alice", [](MessageBuilder& b) { b.AddAddressFamily(attr::kRequestedAddressFamily, Family::kIPv6); });
+  ASSERT_TRUE(v6);
+  EXPECT_FALSE(v6->is_v4());
+  EXPECT_EQ(relays_.opened.back().family, Family::kIPv6);
+
+  auto bad = Send(Authed(Method::kAllocate, Tuple(2), [](MessageBuilder& b) {
+                    uint8_t family[] = {0x03, 0, 0, 0};
+                    b.AddRequestedTransport(17).Add(attr::kRequestedAddressFamily, family);
+                  }),
+                  Tuple(2));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->code, 440);
+
+  auto both = Send(Authed(Method::kAllocate, Tuple(3), [](MessageBuilder& b) {
+                     b.AddRequestedTransport(17)
+                         .AddAddressFamily(attr::kRequestedAddressFamily, Family::kIPv4)
+                         .AddAddressFamily(attr::kAdditionalAddressFamily, Family::kIPv6);
+                   }),
+                   Tuple(3));
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->code, 400);
+
+  auto additional_v4 = Send(Authed(Method::kAllocate, Tuple(4), [](MessageBuilder& b) {
+                              b.AddRequestedTransport(17).AddAddressFamily(attr::kAdditionalAddressFamily, Family::kIPv4);
+                            }),
+                            Tuple(4));
+  ASSERT_TRUE(additional_v4);
+  EXPECT_EQ(additional_v4->code, 400);
+
+  // Dual allocation asked for: IPv4 only, with ADDRESS-ERROR-CODE 440 for IPv6.
+  auto dual = Send(Authed(Method::kAllocate, Tuple(5), [](MessageBuilder& b) {
+                     b.AddRequestedTransport(17).AddAddressFamily(attr::kAdditionalAddressFamily, Family::kIPv6);
+                   }),
+                   Tuple(5));
+  ASSERT_TRUE(dual);
+  StunMessage m = M(*dual);
+  ASSERT_EQ(m.message_class(), MessageClass::kSuccess);
+  EXPECT_TRUE(DecodeXorAddress(m.Value(*m.Find(attr::kXorRelayedAddress)), m.transaction_id())->is_v4());
+  auto aec = m.Value(*m.Find(attr::kAddressErrorCode));
+  ASSERT_GE(aec.size(), 4u);
+  EXPECT_EQ(aec[0], 0x02);
+  EXPECT_EQ(aec[2] * 100 + aec[3], 440);
+}
+
+TEST_F(ServerTest, EvenPortAndReservations) {
+  ASSERT_TRUE(Allocate(Tuple(1), "alice", [](MessageBuilder& b) { b.AddEvenPort(false); }));
+  EXPECT_TRUE(relays_.opened.back().even_port);
+  auto reserve = Send(Authed(Method::kAllocate, Tuple(2), [](MessageBuilder& b) {
+                        b.AddRequestedTransport(17).AddEvenPort(true);
+                      }),
+                      Tuple(2));
+  ASSERT_TRUE(reserve);
+  EXPECT_EQ(reserve->code, 508);
+  auto token = Send(Authed(Method::kAllocate, Tuple(3), [](MessageBuilder& b) {
+                      b.AddRequestedTransport(17).Add(attr::kReservationToken, Bytes(8, 1));
+                    }),
+                    Tuple(3));
+  ASSERT_TRUE(token);
+  EXPECT_EQ(token->code, 508);
+  auto token_and_even = Send(Authed(Method::kAllocate, Tuple(4), [](MessageBuilder& b) {
+                               b.AddRequestedTransport(17).Add(attr::kReservationToken, Bytes(8, 1)).AddEvenPort(false);
+                             }),
+                             Tuple(4));
+  ASSERT_TRUE(token_and_even);
+  EXPECT_EQ(token_and_even->code, 400);
+  EXPECT_EQ(relays_.opened.size(), 1u);
+}
+
+TEST_F(ServerTest, RequestedLifetimeIsClamped) {
+  auto lifetime_of = [&](uint16_t port, uint32_t requested) {
+    auto r = Send(Authed(Method::kAllocate, Tuple(port), [&](MessageBuilder& b) {
+                    b.AddRequestedTransport(17).AddU32(attr::kLifetime, requested);
+                  }),
+                  Tuple(port));
+    EXPECT_TRUE(r && M(*r).Has(attr::kLifetime));
+    return r && M(*r).Has(attr::kLifetime) ? *DecodeU32(M(*r).Value(*M(*r).Find(attr::kLifetime))) : 0u;
+  };
+  EXPECT_EQ(lifetime_of(1, 1200), 1200u);
+  EXPECT_EQ(lifetime_of(2, 99999), 3600u);
+  EXPECT_EQ(lifetime_of(3, 30), 600u);
+  EXPECT_EQ(lifetime_of(4, 0), 600u);
+}
+
+// --- Refresh --------------------------------------------------------------------------------------
+
+TEST_F(ServerTest, RefreshExtendsDeletesAndChecksOwnership) {
+  auto nothing = Send(Authed(Method::kRefresh, Tuple(), nullptr), Tuple());
+  ASSERT_TRUE(nothing);
+  EXPECT_EQ(nothing->code, 437);
+
+  ASSERT_TRUE(Allocate(Tuple()));
+  now_ += 500 * kSecond;
+  auto r = Send(Authed(Method::kRefresh, Tuple(), [](MessageBuilder& b) { b.AddU32(attr::kLifetime, 1200); }), Tuple());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(M(*r).message_class(), MessageClass::kSuccess) << r->code;
+  EXPECT_EQ(DecodeU32(M(*r).Value(*M(*r).Find(attr::kLifetime))), 1200u);
+  now_ += 1199 * kSecond;
+  EXPECT_NE(server_->allocations().Find(Tuple(), now_), nullptr);
+
+  // Another user's credentials on this 5-tuple: 441.
+  Credentials other;
+  other.username = "sipphone";
+  other.realm = "palaver";
+  other.nonce = auth_->MakeNonce(Tuple().client, Transport::kUdp);
+  other.key = MakeLongTermKey("sipphone", "palaver", "hunter2");
+  auto wrong = Send(Request(Method::kRefresh, Tid(77), nullptr, &other), Tuple());
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->code, 441);
+
+  auto family = Send(Authed(Method::kRefresh, Tuple(), [](MessageBuilder& b) {
+                       b.AddAddressFamily(attr::kRequestedAddressFamily, Family::kIPv6);
+                     }),
+                     Tuple());
+  ASSERT_TRUE(family);
+  EXPECT_EQ(family->code, 443);
+
+  auto del = Send(Authed(Method::kRefresh, Tuple(), [](MessageBuilder& b) { b.AddU32(attr::kLifetime, 0); }), Tuple());
+  ASSERT_TRUE(del);
+  ASSERT_EQ(M(*del).message_class(), MessageClass::kSuccess);
+  EXPECT_EQ(DecodeU32(M(*del).Value(*M(*del).Find(attr::kLifetime))), 0u);
+  EXPECT_EQ(relays_.closed, std::vector<Address>{A("198.51.100.1:50000")});
+  EXPECT_EQ(server_->allocations().size(), 0u);
+  auto gone = Send(Authed(Method::kRefresh, Tuple(), [](MessageBuilder& b) { b.AddU32(attr::kLifetime, 0); }), Tuple());
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->code, 437);
+}
+
+TEST_F(ServerTest, SweepExpiresAllocationsAndClosesRelays) {
+  ASSERT_TRUE(Allocate(Tuple(1)));
+  ASSERT_TRUE(Allocate(Tuple(2), "bob", [](MessageBuilder& b) { b.AddU32(attr::kLifetime, 1200); }));
+  now_ += 600 * kSecond;
+  EXPECT_EQ(server_->Sweep(now_), 1u);
+  EXPECT_EQ(relays_.closed, std::vector<Address>{A("198.51.100.1:50000")});
+  now_ += 600 * kSecond;
+  EXPECT_EQ(server_->Sweep(now_), 1u);
+  EXPECT_EQ(relays_.closed.size(), 2u);
+}
+
+// --- CreatePermission -----------------------------------------------------------------------------
+
+TEST_F(ServerTest, CreatePermissionInstallsAllOrNothing) {
+  auto none = CreatePermission(Tuple(), {A("203.0.113.1:0")});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->code, 437);
+
+  ASSERT_TRUE(Allocate(Tuple()));
+  auto ok = CreatePermission(Tuple(), {A("203.0.113.1:0"), A("203.0.113.2:9")});
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(M(*ok).message_class(), MessageClass::kSuccess) << ok->code;
+  const Allocation* al = server_->allocations().Find(Tuple(), now_);
+  EXPECT_TRUE(al->HasPermission(A("203.0.113.1:5"), now_));
+  EXPECT_TRUE(al->HasPermission(A("203.0.113.2:5"), now_));
+
+  auto forbidden = CreatePermission(Tuple(), {A("203.0.113.3:0"), A("127.0.0.1:0")});
+  ASSERT_TRUE(forbidden);
+  EXPECT_EQ(forbidden->code, 403);
+  EXPECT_FALSE(al->HasPermission(A("203.0.113.3:5"), now_));  // nothing installed
+  EXPECT_EQ(server_->counters().forbidden_peers, 1u);
+
+  auto empty = CreatePermission(Tuple(), {});
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->code, 400);
+
+  auto family = CreatePermission(Tuple(), {A("[2001:db8::9]:0")});
+  ASSERT_TRUE(family);
+  EXPECT_EQ(family->code, 443);
+
+  auto malformed = Send(Authed(Method::kCreatePermission, Tuple(),
+                               [](MessageBuilder& b) { b.Add(attr::kXorPeerAddress, Bytes{0, 1, 2}); }),
+                        Tuple());
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->code, 400);
+}
+
+TEST_F(ServerTest, CreatePermissionRefusesEveryForbiddenForm) {
+  ASSERT_TRUE(Allocate(Tuple()));
+  for (const char* peer : {"127.0.0.1:0", "127.255.255.254:0", "0.0.0.0:0", "169.254.1.1:0", "224.0.0.1:0",
+                           "255.255.255.255:0", "240.0.0.1:0"}) {
+    auto r = CreatePermission(Tuple(), {A(peer)});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, 403) << peer;
+  }
+  ASSERT_TRUE(Allocate(Tuple(2), "alice", [](MessageBuilder& b) { b.AddAddressFamily(attr::kRequestedAddressFamily, Family::kIPv6); }));
+  for (const char* peer : {"[::1]:0", "[::ffff:127.0.0.1]:0", "[::]:0", "[fe80::1]:0", "[ff02::1]:0", "[64:ff9b::7f00:1]:0"}) {
+    auto r = CreatePermission(Tuple(2), {A(peer)});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, 403) << peer;
+  }
+}
+
+TEST_F(ServerTest, CreatePermissionLimitIs508) {
+  limits_.max_permissions = 2;
+  Rebuild();
+  ASSERT_TRUE(Allocate(Tuple()));
+  auto three = CreatePermission(Tuple(), {A("203.0.113.1:0"), A("203.0.113.2:0"), A("203.0.113.3:0")});
+  ASSERT_TRUE(three);
+  EXPECT_EQ(three->code, 508);
+  EXPECT_TRUE(server_->allocations().Find(Tuple(), now_)->permissions.empty());
+  auto two = CreatePermission(Tuple(), {A("203.0.113.1:0"), A("203.0.113.2:0"), A("203.0.113.1:7")});  // dup IP
+  ASSERT_TRUE(two);
+  EXPECT_EQ(M(*two).message_class(), MessageClass::kSuccess);
+}
+
+// --- ChannelBind and ChannelData ------------------------------------------------------------------
+
+TEST_F(ServerTest, ChannelBindThenChannelDataReachesThePeer) {
+  Address relayed = *Allocate(Tuple());
+  Address peer = A("203.0.113.9:7000");
+  auto r = ChannelBind(Tuple(), 0x4001, peer);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(M(*r).message_class(), MessageClass::kSuccess) << r->code;
+
+  Bytes payload = {1, 2, 3, 4, 5};
+  Bytes frame(16);
+  frame.resize(WriteChannelData(frame, 0x4001, payload, false));
+  Output out = server_->HandleClient(frame, Tuple(), now_);
+  ASSERT_EQ(out.kind, OutputKind::kToPeer);
+  EXPECT_EQ(out.relayed, relayed);
+  EXPECT_EQ(out.peer, peer);
+  EXPECT_EQ(Bytes(out.bytes.begin(), out.bytes.end()), payload);
+  EXPECT_EQ(out.bytes.data(), frame.data() + 4);  // zero copy: a view into the input
+  EXPECT_EQ(server_->counters().packets_to_peer, 1u);
+  EXPECT_EQ(server_->counters().bytes_to_peer, 5u);
+
+  // Unbound channel, other 5-tuple, malformed: dropped.
+  frame[1] = 0x02;
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_no_channel, 1u);
+  frame[1] = 0x01;
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(40001), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_no_allocation, 1u);
+  Bytes truncated(frame.begin(), frame.end() - 2);
+  EXPECT_EQ(server_->HandleClient(truncated, Tuple(), now_).kind, OutputKind::kNone);
+}
+
+TEST_F(ServerTest, ChannelBindErrors) {
+  ASSERT_TRUE(Allocate(Tuple()));
+  Address peer = A("203.0.113.9:7000");
+  EXPECT_EQ(ChannelBind(Tuple(), 0x3FFF, peer)->code, 400);
+  EXPECT_EQ(ChannelBind(Tuple(), 0x5000, peer)->code, 400);
+  ASSERT_EQ(M(*ChannelBind(Tuple(), 0x4000, peer)).message_class(), MessageClass::kSuccess);
+  EXPECT_EQ(ChannelBind(Tuple(), 0x4000, peer.WithPort(7001))->code, 400);  // number taken
+  EXPECT_EQ(ChannelBind(Tuple(), 0x4001, peer)->code, 400);                 // peer taken
+  EXPECT_EQ(M(*ChannelBind(Tuple(), 0x4000, peer)).message_class(), MessageClass::kSuccess);  // refresh
+  EXPECT_EQ(ChannelBind(Tuple(), 0x4002, A("127.0.0.1:7000"))->code, 403);
+  EXPECT_EQ(ChannelBind(Tuple(), 0x4002, A("198.51.100.1:3478"))->code, 403);  // our own TURN port
+  EXPECT_EQ(ChannelBind(Tuple(), 0x4002, A("198.51.100.1:443"))->code, 403);   // our own HTTPS
+  EXPECT_EQ(M(*ChannelBind(Tuple(), 0x4002, A("198.51.100.1:50002"))).message_class(),
+            MessageClass::kSuccess);  // another relay on this server is a fine peer
+  EXPECT_EQ(ChannelBind(Tuple(), 0x4003, A("[2001:db8::9]:7000"))->code, 443);
+  auto missing = Send(Authed(Method::kChannelBind, Tuple(), [&](MessageBuilder& b) { b.AddChannelNumber(0x4004); }), Tuple());
+  EXPECT_EQ(missing->code, 400);
+  EXPECT_EQ(ChannelBind(Tuple(40001), 0x4000, peer)->code, 437);
+}
+
+TEST_F(ServerTest, ChannelLimitIs508) {
+  limits_.max_channels = 1;
+  Rebuild();
+  ASSERT_TRUE(Allocate(Tuple()));
+  ASSERT_EQ(M(*ChannelBind(Tuple(), 0x4000, A("203.0.113.9:1"))).message_class(), MessageClass::kSuccess);
+  EXPECT_EQ(ChannelBind(Tuple(), 0x4001, A("203.0.113.9:2"))->code, 508);
+}
+
+TEST_F(ServerTest, ChannelDataStopsWhenPermissionOrChannelExpires) {
+  ASSERT_TRUE(Allocate(Tuple(), "alice", [](MessageBuilder& b) { b.AddU32(attr::kLifetime, 3600); }));
+  Address peer = A("203.0.113.9:7000");
+  ASSERT_EQ(M(*ChannelBind(Tuple(), 0x4001, peer)).message_class(), MessageClass::kSuccess);
+  Bytes frame(8);
+  frame.resize(WriteChannelData(frame, 0x4001, Bytes{1, 2, 3}, false));
+  now_ += 299 * kSecond;
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kToPeer);
+  now_ += 1 * kSecond;  // permission (300 s) lapsed, channel (600 s) not
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_no_permission, 1u);
+  ASSERT_EQ(M(*CreatePermission(Tuple(), {peer})).message_class(), MessageClass::kSuccess);
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kToPeer);
+  now_ += 300 * kSecond;  // channel lapsed
+  ASSERT_EQ(M(*CreatePermission(Tuple(), {peer})).message_class(), MessageClass::kSuccess);
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_no_channel, 1u);
+}
+
+// --- Send indications -----------------------------------------------------------------------------
+
+TEST_F(ServerTest, SendIndicationNeedsAllocationPermissionAndAnAllowedPort) {
+  Address peer = A("198.51.100.1:50002");  // our own IP: fine at a relay port
+  Bytes data = {9, 9, 9};
+  EXPECT_EQ(server_->HandleClient(SendIndication(peer, data), Tuple(), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_no_allocation, 1u);
+
+  Address relayed = *Allocate(Tuple());
+  EXPECT_EQ(server_->HandleClient(SendIndication(peer, data), Tuple(), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_no_permission, 1u);
+
+  ASSERT_EQ(M(*CreatePermission(Tuple(), {peer})).message_class(), MessageClass::kSuccess);
+  Bytes ind = SendIndication(peer, data);
+  Output out = server_->HandleClient(ind, Tuple(), now_);
+  ASSERT_EQ(out.kind, OutputKind::kToPeer);
+  EXPECT_EQ(out.peer, peer);
+  EXPECT_EQ(out.relayed, relayed);
+  EXPECT_EQ(Bytes(out.bytes.begin(), out.bytes.end()), data);
+
+  // The IP is permitted; its TURN port is still ours and refused.
+  EXPECT_EQ(server_->HandleClient(SendIndication(A("198.51.100.1:3478"), data), Tuple(), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_forbidden, 1u);
+  // DONT-FRAGMENT cannot be honoured: dropped.
+  EXPECT_EQ(server_->HandleClient(SendIndication(peer, data, true), Tuple(), now_).kind, OutputKind::kNone);
+  // Missing DATA: dropped.
+  Bytes no_data = Build(Method::kSend, MessageClass::kIndication, Tid(50),
+                        [&](MessageBuilder& b) { b.AddXorAddress(attr::kXorPeerAddress, peer); });
+  EXPECT_EQ(server_->HandleClient(no_data, Tuple(), now_).kind, OutputKind::kNone);
+  // Empty DATA is allowed.
+  EXPECT_EQ(server_->HandleClient(SendIndication(peer, {}), Tuple(), now_).kind, OutputKind::kToPeer);
+}
+
+// --- from peers -----------------------------------------------------------------------------------
+
+TEST_F(ServerTest, PeerDataBecomesDataIndicationOrChannelData) {
+  Address relayed = *Allocate(Tuple());
+  Address peer = A("203.0.113.9:7000");
+  Bytes payload = {'h', 'i', '!'};
+  EXPECT_EQ(server_->HandlePeer(relayed, peer, payload, now_).kind, OutputKind::kNone);  // no permission
+  EXPECT_EQ(server_->counters().dropped_no_permission, 1u);
+  EXPECT_EQ(server_->HandlePeer(A("198.51.100.1:59999"), peer, payload, now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_no_allocation, 1u);
+
+  ASSERT_EQ(M(*CreatePermission(Tuple(), {peer})).message_class(), MessageClass::kSuccess);
+  Output out = server_->HandlePeer(relayed, peer, payload, now_);
+  ASSERT_EQ(out.kind, OutputKind::kToClient);
+  EXPECT_EQ(out.tuple, Tuple());
+  Bytes ind(out.bytes.begin(), out.bytes.end());
+  auto m = StunMessage::Parse(ind);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->method(), Method::kData);
+  EXPECT_EQ(m->message_class(), MessageClass::kIndication);
+  EXPECT_EQ(DecodeXorAddress(m->Value(*m->Find(attr::kXorPeerAddress)), m->transaction_id()), peer);
+  auto v = m->Value(*m->Find(attr::kData));
+  EXPECT_EQ(Bytes(v.begin(), v.end()), payload);
+  // Every Data indication gets its own transaction id.
+  Output out2 = server_->HandlePeer(relayed, peer, payload, now_);
+  EXPECT_NE(StunMessage::Parse(out2.bytes)->transaction_id(), m->transaction_id());
+
+  ASSERT_EQ(M(*ChannelBind(Tuple(), 0x4005, peer)).message_class(), MessageClass::kSuccess);
+  Output cd = server_->HandlePeer(relayed, peer, payload, now_);
+  ASSERT_EQ(cd.kind, OutputKind::kToClient);
+  EXPECT_EQ(Bytes(cd.bytes.begin(), cd.bytes.end()), testing::FromHex("4005 0003 686921"));  // UDP: no padding
+  // The same IP from another port has the permission but not the channel.
+  Output other = server_->HandlePeer(relayed, peer.WithPort(7001), payload, now_);
+  ASSERT_EQ(other.kind, OutputKind::kToClient);
+  EXPECT_TRUE(StunMessage::Parse(other.bytes));
+  EXPECT_EQ(server_->counters().packets_to_client, 4u);
+}
+
+TEST_F(ServerTest, ChannelDataToStreamClientsIsPadded) {
+  FiveTuple tcp = Tuple(40000, Transport::kTcp);
+  Address relayed = *Allocate(tcp);
+  Address peer = A("203.0.113.9:7000");
+  ASSERT_EQ(M(*ChannelBind(tcp, 0x4000, peer)).message_class(), MessageClass::kSuccess);
+  Output out = server_->HandlePeer(relayed, peer, Bytes{1, 2, 3, 4, 5}, now_);
+  ASSERT_EQ(out.kind, OutputKind::kToClient);
+  EXPECT_EQ(out.tuple, tcp);
+  EXPECT_EQ(Bytes(out.bytes.begin(), out.bytes.end()), testing::FromHex("4000 0005 0102030405 000000"));
+  // And the UDP allocation of the same client address is a different one.
+  EXPECT_EQ(server_->allocations().Find(Tuple(40000, Transport::kUdp), now_), nullptr);
+}
+
+TEST_F(ServerTest, StreamOfBackToBackMessages) {
+  FiveTuple tcp = Tuple(40000, Transport::kTcp);
+  Bytes binding = Request(Method::kBinding, Tid(1), nullptr);
+  Bytes allocate = Request(Method::kAllocate, Tid(2), [](MessageBuilder& b) { b.AddRequestedTransport(17); });
+  Bytes stream = binding;
+  stream.insert(stream.end(), allocate.begin(), allocate.end());
+  std::vector<int> codes;
+  size_t at = 0;
+  while (at < stream.size()) {
+    Frame f = NextFrame(std::span(stream).subspan(at));
+    ASSERT_EQ(f.status, FrameStatus::kComplete);
+    auto r = Send(Bytes(stream.begin() + static_cast<long>(at), stream.begin() + static_cast<long>(at + f.size)), tcp);
+    ASSERT_TRUE(r);
+    codes.push_back(r->code);
+    at += f.size;
+  }
+  EXPECT_EQ(codes, (std::vector<int>{0, 401}));
+}
+
+TEST_F(ServerTest, BandwidthLimitDropsExcess) {
+  limits_.bandwidth_bytes_per_s = 1000;
+  Rebuild();
+  Address relayed = *Allocate(Tuple());
+  Address peer = A("203.0.113.9:7000");
+  ASSERT_EQ(M(*ChannelBind(Tuple(), 0x4000, peer)).message_class(), MessageClass::kSuccess);
+  Bytes frame(1000);
+  frame.resize(WriteChannelData(frame, 0x4000, Bytes(800, 7), false));
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kToPeer);
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->HandlePeer(relayed, peer, Bytes(300, 1), now_).kind, OutputKind::kNone);  // shared bucket
+  EXPECT_EQ(server_->counters().dropped_rate_limited, 2u);
+  now_ += 1000;
+  EXPECT_EQ(server_->HandleClient(frame, Tuple(), now_).kind, OutputKind::kToPeer);
+}
+
+// --- amplification --------------------------------------------------------------------------------
+
+TEST_F(ServerTest, UnauthenticatedResponsesAreSmall) {
+  // The smallest Allocate a client sends is 28 bytes; what it gets back without credentials:
+  // header 20 + ERROR-CODE 20 + REALM 4+8 + NONCE 4+36 + FINGERPRINT 8 = 100 bytes at most.
+  Bytes allocate = Request(Method::kAllocate, Tid(1), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, nullptr, true);
+  EXPECT_EQ(allocate.size(), 36u);
+  auto r = Send(allocate, Tuple());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 401);
+  EXPECT_LE(r->bytes.size(), 100u);
+  std::vector<uint16_t> types;
+  StunMessage challenge = M(*r);
+  for (const auto& a : challenge.attributes()) types.push_back(a.type);
+  EXPECT_EQ(types, (std::vector<uint16_t>{attr::kErrorCode, attr::kRealm, attr::kNonce, attr::kFingerprint}));
+
+  // Every other method without credentials gets the same small 401.
+  for (Method method : {Method::kRefresh, Method::kCreatePermission, Method::kChannelBind}) {
+    auto c = Send(Request(method, Tid(2), nullptr), Tuple());
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->code, 401);
+    EXPECT_LE(c->bytes.size(), 92u);  // no FINGERPRINT asked for
+  }
+  // Bad credentials: still only the challenge, no SOFTWARE, no integrity.
+  Credentials bad = Rest();
+  bad.key[3] ^= 1;
+  auto f = Send(Request(Method::kAllocate, Tid(3), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &bad), Tuple());
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->code, 401);
+  EXPECT_LE(f->bytes.size(), 92u);
+  // Binding: the reflexive address and nothing else (32 bytes for IPv4, 44 for IPv6).
+  auto b = Send(Request(Method::kBinding, Tid(4), nullptr), Tuple());
+  EXPECT_EQ(b->bytes.size(), 32u);
+  // Errors to unauthenticated requests: 400 is just the error code.
+  auto e = Send(Request(static_cast<Method>(0x0abc), Tid(5), nullptr), Tuple());
+  EXPECT_EQ(e->bytes.size(), 20u + 4 + 4 + 12);
+  // Malformed input gets nothing at all.
+  EXPECT_FALSE(Send(Bytes(100, 0x01), Tuple()));
+}
+
+}  // namespace
+}  // namespace palaver::turn
