@@ -126,6 +126,43 @@ class NetLoop(unittest.TestCase):
 
 
 class WebSocketShutdown(unittest.TestCase):
+    def test_websocket_keepalive_pings_and_drops_dead_peers(self):
+        s = Palaverd({"palaver": {"websocket_ping_interval": "1s", "websocket_timeout": "3s"}}, binary=PALAVERD_TESTBED)
+        try:
+            alive = WsClient(s.tls_socket(), "/testbed/ws")
+            alive.recv()
+            dead = WsClient(s.tls_socket(), "/testbed/ws")
+            dead.recv()
+            # The live client answers the server's PINGs (recv does) while it waits; the dead one
+            # reads nothing, so it never answers.
+            alive.sock.settimeout(0.5)
+            pings_seen = 0
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                try:
+                    b0, b1 = alive._read(2)
+                except socket.timeout:
+                    continue
+                n = b1 & 0x7F
+                payload = alive._read(n)
+                if b0 & 0x0F == 9:
+                    pings_seen += 1
+                    alive.send_frame(payload, 10)
+            self.assertGreaterEqual(pings_seen, 2)
+            alive.sock.settimeout(5)
+            alive.send("still here")
+            self.assertEqual(alive.recv(), (1, b"still here"))
+            dead.sock.settimeout(5)
+            with self.assertRaises((ConnectionError, OSError)):
+                while True:
+                    opcode, _ = dead.recv()
+                    if opcode == 8:
+                        raise ConnectionError("closed by the server")
+            metrics = s.curl("/metrics")[2].decode()
+            self.assertRegex(metrics, r"http_websocket_dead_peers_closed_total [1-9]")
+        finally:
+            s.close()
+
     def test_sigterm_closes_websockets_with_going_away(self):
         s = Palaverd(binary=PALAVERD_TESTBED)
         try:

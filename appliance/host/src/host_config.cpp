@@ -45,6 +45,14 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   c.limits.header_timeout = std::chrono::duration_cast<std::chrono::seconds>(r.Duration("header_timeout", std::chrono::seconds(10)));
   c.limits.body_timeout = std::chrono::duration_cast<std::chrono::seconds>(r.Duration("body_timeout", std::chrono::seconds(30)));
   c.limits.idle_timeout = std::chrono::duration_cast<std::chrono::seconds>(r.Duration("idle_timeout", std::chrono::seconds(60)));
+  c.limits.websocket_ping_interval = std::chrono::duration_cast<std::chrono::seconds>(
+      r.Duration("websocket_ping_interval", std::chrono::seconds(30)));
+  c.limits.websocket_timeout =
+      std::chrono::duration_cast<std::chrono::seconds>(r.Duration("websocket_timeout", std::chrono::seconds(75)));
+  if (c.limits.websocket_ping_interval.count() < 1) r.Reject("websocket_ping_interval", "must be at least 1s");
+  if (c.limits.websocket_timeout <= c.limits.websocket_ping_interval) {
+    r.Reject("websocket_timeout", "must be longer than websocket_ping_interval");
+  }
   if (c.limits.header_timeout.count() < 1) r.Reject("header_timeout", "must be at least 1s");
   if (c.limits.body_timeout.count() < 1) r.Reject("body_timeout", "must be at least 1s");
   if (c.limits.idle_timeout.count() < 1) r.Reject("idle_timeout", "must be at least 1s");

@@ -114,8 +114,18 @@ class WsConn final : public sdk::WebSocket {
   const sdk::Request& UpgradeRequest() const override { return request_; }
   size_t QueuedBytes() const override { return queued_; }
 
-  // Writes one queued message, or the close frame. Returns -1 to close the connection.
+  // Writes a pending PING, one queued message, or the close frame. Returns -1 to close.
   int Write() {
+    if (ping_pending_ && !closing_) {
+      ping_pending_ = false;
+      // An 8-byte counter as payload (libwebsockets reports empty PONGs to nobody).
+      unsigned char frame[LWS_PRE + 8] = {};
+      uint64_t n = ++pings_sent_;
+      std::memcpy(frame + LWS_PRE, &n, sizeof n);
+      if (lws_write(wsi_, frame + LWS_PRE, sizeof n, LWS_WRITE_PING) < 0) return -1;
+      if (!queue_.empty()) lws_callback_on_writable(wsi_);
+      return 0;
+    }
     if (!queue_.empty()) {
       auto& [buf, type] = queue_.front();
       size_t n = buf.size() - LWS_PRE;
@@ -135,6 +145,13 @@ class WsConn final : public sdk::WebSocket {
   }
 
   const std::shared_ptr<const WebSocketEntry>& Entry() const { return entry_; }
+  // Asks for a PING frame ahead of queued messages (keepalive / dead-peer detection).
+  void Ping() {
+    if (closing_ || ping_pending_) return;
+    ping_pending_ = true;
+    lws_callback_on_writable(wsi_);
+  }
+  std::chrono::steady_clock::time_point last_rx = std::chrono::steady_clock::now();
   bool open = false;
   bool detached = false;  // the owning module stopped: no more handler calls
   std::string partial;
@@ -166,6 +183,8 @@ class WsConn final : public sdk::WebSocket {
   std::deque<std::pair<std::vector<uint8_t>, lws_write_protocol>> queue_;
   size_t queued_ = 0;
   bool closing_ = false;
+  bool ping_pending_ = false;
+  uint64_t pings_sent_ = 0;
   int close_code_ = LWS_CLOSE_STATUS_NORMAL;
   std::string close_reason_;
 };
@@ -275,6 +294,8 @@ NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& m
   ws_out_ = &metrics_.GetCounter("http_websocket_messages_total", "WebSocket messages.", {{"direction", "out"}});
   ws_slow_closed_ = &metrics_.GetCounter("http_websocket_slow_readers_closed_total",
                                          "WebSockets closed because the peer read too slowly.");
+  ws_dead_closed_ = &metrics_.GetCounter("http_websocket_dead_peers_closed_total",
+                                         "WebSockets dropped after websocket_timeout without a message or pong.");
   ws_oversized_ = &metrics_.GetCounter("http_websocket_oversized_messages_total",
                                        "WebSockets closed for a message over the endpoint's limit.");
   connections_refused_ = &metrics_.GetCounter("http_connections_refused_total",
@@ -334,10 +355,12 @@ Status NetServer::Listen(const std::vector<ListenerSpec>& listeners,
     vi.protocols = protocols_.get();
     vi.user = listener_specs_.back().get();
     vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
-    // Dead-peer detection: a WebSocket idle for 30 s gets a PING; no valid traffic for 75 s
-    // hangs it up.
-    static const lws_retry_bo_t kIdlePolicy = {nullptr, 0, 0, 30, 75, 0};
-    vi.retry_and_idle_policy = &kIdlePolicy;
+    // No libwebsockets validity timers: each one is re-armed on every received frame with a
+    // sorted-list insert that walks every other connection's timer (O(connections) per
+    // message; at 10,000 WebSockets that was most of a core). SweepWebSockets pings and drops
+    // silent WebSockets instead, with one pass every few seconds.
+    static const lws_retry_bo_t kNoValidityTimers = {nullptr, 0, 0, 0, 0, 0};
+    vi.retry_and_idle_policy = &kNoValidityTimers;
     std::shared_ptr<const sdk::TlsIdentity> identity;
     if (s.tls) {
       if (!certs_) return Fail(ErrorCode::kFailedPrecondition, "listener " + s.name + " needs TLS but the tls module is off");
@@ -401,10 +424,32 @@ void NetServer::SweepHeaderTimeouts() {
   Schedule(std::chrono::milliseconds(250), [this] { SweepHeaderTimeouts(); });
 }
 
+// Keepalive and dead-peer detection for WebSockets: O(connections) once per sweep, O(1) per
+// message (a timestamp).
+void NetServer::SweepWebSockets() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [wsi, conn] : ws_conns_) {
+    if (!conn->open) continue;
+    auto silent = now - conn->last_rx;
+    if (silent >= limits_.websocket_timeout) {
+      log_->debug("closing websocket client={} reason=no_pong", conn->Peer());
+      ws_dead_closed_->Inc();
+      lws_set_timeout(wsi, PENDING_TIMEOUT_WS_PONG_CHECK_GET_PONG, LWS_TO_KILL_ASYNC);
+    } else if (silent >= limits_.websocket_ping_interval) {
+      conn->Ping();
+    }
+  }
+  auto period = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(250),
+                                                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                         limits_.websocket_ping_interval) / 4);
+  Schedule(std::min<std::chrono::milliseconds>(period, std::chrono::seconds(5)), [this] { SweepWebSockets(); });
+}
+
 void NetServer::Run() {
   pthread_setname_np(pthread_self(), "palaver-net");
   loop_thread_id_ = std::this_thread::get_id();
   Schedule(std::chrono::milliseconds(250), [this] { SweepHeaderTimeouts(); });
+  Schedule(std::chrono::seconds(1), [this] { SweepWebSockets(); });
   DrainPosts();
   while (!stop_.load()) {
     if (lws_service(context_, 0) < 0) break;
@@ -592,6 +637,7 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_RECEIVE_PONG:
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_CLOSED:
       return OnWebSocketCallback(wsi, reason_int, in, len);
@@ -1013,7 +1059,11 @@ int NetServer::OnWebSocketCallback(lws* wsi, int reason_int, void* in, size_t le
       ws_open_->Add(1);
       deliver("open", [&] { c.Entry()->handler->OnOpen(c); });
       return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+      c.last_rx = std::chrono::steady_clock::now();
+      return 0;
     case LWS_CALLBACK_RECEIVE: {
+      c.last_rx = std::chrono::steady_clock::now();
       if (lws_is_first_fragment(wsi)) {
         c.partial.clear();
         c.partial_binary = lws_frame_is_binary(wsi) != 0;

@@ -40,6 +40,9 @@ struct ServerLimits {
   std::chrono::seconds body_timeout{30};
   std::chrono::seconds idle_timeout{60};
   int max_header_bytes = 16 * 1024;
+  // WebSockets silent this long get a PING; silent for websocket_timeout they are dropped.
+  std::chrono::seconds websocket_ping_interval{30};
+  std::chrono::seconds websocket_timeout{75};
 };
 
 struct ListenerSpec {
@@ -105,6 +108,7 @@ class NetServer final : public sdk::NetLoop {
   void Run();
   void DrainPosts();
   void SweepHeaderTimeouts();
+  void SweepWebSockets();
   int StartRequest(lws* wsi, const char* uri);
   void FillRequest(lws* wsi, const char* uri, sdk::Request& req);
   int OnWebSocketCallback(lws* wsi, int reason, void* in, size_t len);
@@ -171,6 +175,7 @@ class NetServer final : public sdk::NetLoop {
   sdk::Counter* ws_in_ = nullptr;
   sdk::Counter* ws_out_ = nullptr;
   sdk::Counter* ws_slow_closed_ = nullptr;
+  sdk::Counter* ws_dead_closed_ = nullptr;
   sdk::Counter* ws_oversized_ = nullptr;
 };
 
