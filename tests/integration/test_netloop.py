@@ -151,7 +151,7 @@ class WebSocketShutdown(unittest.TestCase):
             self.assertGreaterEqual(pings_seen, 2)
             alive.sock.settimeout(5)
             alive.send("still here")
-            self.assertEqual(alive.recv(), (1, b"still here"))
+            self.assertEqual(alive.recv(), (1, b"echo:still here"))
             dead.sock.settimeout(5)
             with self.assertRaises((ConnectionError, OSError)):
                 while True:
