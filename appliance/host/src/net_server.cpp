@@ -310,7 +310,11 @@ Status NetServer::Create() {
   if (const char* env = std::getenv("PALAVER_LWS_LOGLEVEL")) lws_mask = std::atoi(env);
   lws_set_log_level(lws_mask, LwsLog);
   protocols_ = std::make_unique<lws_protocols[]>(3);
-  protocols_[0] = lws_protocols{"palaver-http", HttpCallback, 0, 0, 0, nullptr, 0};
+  // rx_buffer_size: each WebSocket gets a receive buffer this big (0 would mean
+  // pt_serv_buf_size, 64 KB per socket, of which a signaling client touches ~7 KB). Larger
+  // messages arrive in several callbacks and are reassembled. tx_packet_size stays at the
+  // service buffer (it would default to rx_buffer_size and cut HTTP/2 writes).
+  protocols_[0] = lws_protocols{"palaver-http", HttpCallback, 0, 4096, 0, nullptr, 64 * 1024};
   protocols_[1] = lws_protocols{"palaver-raw", RawCallback, 0, 0, 0, nullptr, 0};
   protocols_[2] = lws_protocols{nullptr, nullptr, 0, 0, 0, nullptr, 0};
 
@@ -329,7 +333,10 @@ Status NetServer::Create() {
   info.timeout_secs = static_cast<unsigned int>(limits_.header_timeout.count());
   info.timeout_secs_ah_idle = static_cast<unsigned int>(limits_.header_timeout.count());
   info.keepalive_timeout = static_cast<int>(limits_.idle_timeout.count());
-  info.fd_limit_per_thread = static_cast<unsigned int>(limits_.max_connections + 64);
+  // 0: size libwebsockets' fd table by the process's fd limit, which makes finding the
+  // connection of a ready fd a direct index (a smaller table means a linear search per event).
+  // max_connections is enforced at accept.
+  info.fd_limit_per_thread = 0;
   info.count_threads = 1;
   // Per-thread service buffer; it bounds one TLS read/write, so it must hold an HTTP/2 frame.
   info.pt_serv_buf_size = 64 * 1024;

@@ -64,6 +64,7 @@ const std::string& Hub::NameOf(const std::string& user) const {
 void Hub::Open(ConnId conn, Identity identity) {
   std::string hello = Hello(identity.user_id, identity.name, identity.auth);
   users_[identity.user_id].insert(conn);
+  if (identity.guest) ++guests_;
   conns_[conn] = Connection{std::move(identity), {}, 0};
   Send(conn, std::move(hello));
 }
@@ -83,6 +84,7 @@ void Hub::Closed(ConnId conn) {
     u->second.erase(conn);
     if (u->second.empty()) users_.erase(u);
   }
+  if (it->second.who.guest) --guests_;
   conns_.erase(it);
 }
 
@@ -106,7 +108,7 @@ HubStats Hub::Stats() const {
   s.connections = conns_.size();
   s.users = users_.size();
   s.channels = channels_.size();
-  for (const auto& [id, c] : conns_) s.guests += c.who.guest ? 1 : 0;
+  s.guests = guests_;
   return s;
 }
 

@@ -116,6 +116,7 @@ class Hub {
   std::unordered_map<ConnId, Connection> conns_;
   std::unordered_map<std::string, std::set<ConnId>> users_;
   std::unordered_map<std::string, Channel> channels_;
+  size_t guests_ = 0;  // guest connections (Stats is O(1): it runs after every message)
   uint64_t messages_in_ = 0;
   uint64_t messages_out_ = 0;
   uint64_t errors_sent_ = 0;
