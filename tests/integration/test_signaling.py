@@ -104,6 +104,19 @@ class ExternalTurn(unittest.TestCase):
                 self.assertEqual((turn["ttl"], turn["uris"]),
                                  (600, ["turn:turn.example.org:3478?transport=udp", "turns:turn.example.org:443"]))
             self.assertIn("turn=external", s.curl("/healthz")[2].decode())
+            # A reload applies new TURN settings to the next connect; a bad one changes nothing.
+            s.sections["signaling"]["turn_uris"] = "turns:relay2.example.org:443"
+            s.write_config()
+            s.reload()
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/turn", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(json.loads(body)["turn"]["uris"], ["turns:relay2.example.org:443"])
+            s.sections["signaling"]["turn_shared_secret_file"] = os.path.join(s.dir, "missing")
+            s.write_config()
+            self.assertIn("reload of module signaling failed: cannot read", s.reload())
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/turn", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual((status, json.loads(body)["turn"]["uris"]), (200, ["turns:relay2.example.org:443"]))
         finally:
             s.close()
 

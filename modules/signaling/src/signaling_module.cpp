@@ -100,7 +100,8 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     config_ = pending_;
     host_ = &host;
     log_ = host.Logger();
-    PALAVER_RETURN_IF_ERROR(LoadTurnSecret());
+    PALAVER_ASSIGN_OR_RETURN(turn_secret_, ReadTurnSecret(config_));
+    external_turn_ = !turn_secret_.empty();
     auto& settings = host.Policy();
     PALAVER_RETURN_IF_ERROR(settings.Define({.key = "signaling.guests_enabled", .default_value = false,
                                              .description = "Guests may join public groups through a link."}));
@@ -146,13 +147,15 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   }
 
   Status Reload() override {
-    // Limits and the external TURN settings apply to new connections and requests.
+    // Read and check on the control thread, apply on the net loop (the only reader): limits and
+    // the external TURN settings then hold for new connections and requests.
     auto next = pending_;
-    std::swap(config_, next);
-    if (auto st = LoadTurnSecret(); !st) {
-      std::swap(config_, next);
-      return st;
-    }
+    PALAVER_ASSIGN_OR_RETURN(std::string secret, ReadTurnSecret(next));
+    host_->Loop().Post([this, next, secret] {
+      config_ = next;
+      turn_secret_ = secret;
+      external_turn_ = !secret.empty();
+    });
     return OkStatus();
   }
 
@@ -262,13 +265,13 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     int64_t created = 0;
   };
 
-  Status LoadTurnSecret() {
-    turn_secret_.clear();
-    if (config_.turn_shared_secret_file.empty()) return OkStatus();
-    std::ifstream in(config_.turn_shared_secret_file);
+  // The external TURN server's secret named by `config` (empty when none is configured).
+  static Result<std::string> ReadTurnSecret(const SignalingConfig& config) {
+    if (config.turn_shared_secret_file.empty()) return std::string();
+    std::ifstream in(config.turn_shared_secret_file);
     if (!in) {
-      return Fail(ErrorCode::kFailedPrecondition, "cannot read " + config_.turn_shared_secret_file,
-                  "signaling: cannot read turn_shared_secret_file " + config_.turn_shared_secret_file);
+      return Fail(ErrorCode::kFailedPrecondition, "cannot read " + config.turn_shared_secret_file,
+                  "signaling: cannot read turn_shared_secret_file " + config.turn_shared_secret_file);
     }
     std::stringstream text;
     text << in.rdbuf();
@@ -277,15 +280,14 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     secret.erase(0, secret.find_first_not_of(" \t\r\n"));
     if (secret.empty()) {
       return Fail(ErrorCode::kFailedPrecondition, "empty TURN secret",
-                  "signaling: turn_shared_secret_file " + config_.turn_shared_secret_file + " is empty");
+                  "signaling: turn_shared_secret_file " + config.turn_shared_secret_file + " is empty");
     }
-    turn_secret_ = secret;
-    return OkStatus();
+    return secret;
   }
 
   std::string TurnSource() const {
     if (host_ && host_->Registry().Find<sdk::TurnCredentials>()) return "builtin";
-    return turn_secret_.empty() ? "none" : "external";
+    return external_turn_ ? "external" : "none";
   }
 
   std::optional<sdk::TurnCredential> Turn(const std::string& user) const {
@@ -470,10 +472,11 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   }
 
   SignalingConfig pending_;
-  SignalingConfig config_;
+  SignalingConfig config_;  // net loop (set in Start, then only there)
   sdk::Host* host_ = nullptr;
   std::shared_ptr<spdlog::logger> log_;
-  std::string turn_secret_;
+  std::string turn_secret_;             // net loop (set in Start, then only there)
+  std::atomic<bool> external_turn_{false};  // for CheckHealth on any thread
   std::unique_ptr<Hub> hub_;
   std::atomic<bool> stopped_{false};
   sdk::NetLoop::TimerId timer_ = 0;
