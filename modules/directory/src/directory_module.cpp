@@ -88,34 +88,32 @@ class DirectoryModule final : public sdk::Module {
     return OkStatus();
   }
 
-  // /api/gc/v1: bearer token checked on the loop (in-memory keys), directory work on a worker.
-  // Token and scope failures answer 403 with an empty body, as kapi does.
+  // /api/gc/v1: the request is parsed on the loop; the bearer token (a signature check) and the
+  // directory work run on a worker. Token and scope failures answer 403 with an empty body, as
+  // kapi does, before any other error.
   void HandleAddressBook(const sdk::Request& req, const sdk::Responder& respond) {
     auto verifier = registry_ != nullptr ? registry_->Find<sdk::TokenVerifier>() : nullptr;
-    auto claims = sdk::AuthorizeBearer(req, verifier.get(), config_.api_required_scopes);
-    if (!claims) {
-      log_->debug("address book request refused client={} err={}", req.peer, claims.error().message);
-      respond(sdk::BearerFailure(claims.error()));
-      return;
-    }
     GcTarget target = ParseGcPath(req.path);
-    if (target.kind == GcTarget::Kind::kUnknown) {
-      respond(sdk::Response::FromError(Error{ErrorCode::kNotFound, "no such resource", "no such resource"}));
-      return;
-    }
-    ListQuery query;
-    if (target.kind == GcTarget::Kind::kUsers) {
-      auto parsed = ParseListQuery(req);
-      if (!parsed) {
-        respond(sdk::Response::FromError(parsed.error()));
-        return;
-      }
-      query = *parsed;
-    }
+    Result<ListQuery> query = ListQuery{};
+    if (target.kind == GcTarget::Kind::kUsers) query = ParseListQuery(req);
+    std::string authorization(req.Header("authorization").value_or(""));
     auto users = users_;
-    sdk::TokenClaims who = *claims;
-    pool_->Submit([users, target, query, who, respond] {
-      respond(AddressBookWork(*users, target, query, who));
+    auto scopes = config_.api_required_scopes;
+    auto log = log_;
+    std::string peer = req.peer;
+    pool_->Submit([users, verifier, scopes, authorization, target, query, log, peer, respond] {
+      sdk::Request bearer;
+      bearer.headers.emplace_back("authorization", authorization);
+      auto claims = sdk::AuthorizeBearer(bearer, verifier.get(), scopes);
+      if (!claims) {
+        log->debug("address book request refused client={} err={}", peer, claims.error().message);
+        return respond(sdk::BearerFailure(claims.error()));
+      }
+      if (target.kind == GcTarget::Kind::kUnknown) {
+        return respond(sdk::Response::FromError(Error{ErrorCode::kNotFound, "no such resource", "no such resource"}));
+      }
+      if (!query) return respond(sdk::Response::FromError(query.error()));
+      respond(AddressBookWork(*users, target, *query, *claims));
     }, nullptr);
   }
 
