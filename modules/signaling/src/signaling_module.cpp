@@ -466,7 +466,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
       return refuse(500, "guest logon failed");
     }
     guest_logons_->Inc();
-    log_->info("guest logon path={} client={} peer={}", *checked, req.peer, req.peer);
+    log_->info("guest logon path={} client_id={} client={}", *checked, logon.client_id, req.peer);
     respond(JsonOk("{\"ok\":true,\"eqp\":{\"request\":" + Quoted(*jwt) + "},\"id\":" + Quoted(g.guest_id) +
                    ",\"name\":" + Quoted(logon.name) + "}"));
   }
