@@ -10,6 +10,7 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
 
+#include "jose.hpp"
 #include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/http.hpp"
 
@@ -70,13 +71,8 @@ Result<ClaimsRequest> ParseClaimsRequest(std::string_view json) {
   ClaimsRequest out;
   if (json.empty()) return out;
   if (json.size() > 8192) return Fail(ErrorCode::kInvalidArgument, "claims too large", "the claims parameter is too large");
-  Poco::JSON::Object::Ptr root;
-  try {
-    Poco::JSON::Parser parser;
-    auto v = parser.parse(std::string(json));
-    if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw Poco::Exception("not an object");
-    root = v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception&) {
+  Poco::JSON::Object::Ptr root = ParseJsonObject(json);
+  if (!root) {
     return Fail(ErrorCode::kInvalidArgument, "claims is not a JSON object", "the claims parameter is not a JSON object");
   }
   auto names = [&](const char* member, std::set<std::string>& into) -> Status {

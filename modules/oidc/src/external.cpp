@@ -19,12 +19,7 @@ namespace {
 constexpr size_t kMaxDocumentBytes = 512 * 1024;
 
 Result<Poco::JSON::Object::Ptr> Object(const std::string& json, const char* what) {
-  try {
-    Poco::JSON::Parser parser;
-    auto v = parser.parse(json);
-    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception&) {
-  }
+  if (auto o = ParseJsonObject(json)) return o;
   return Fail(ErrorCode::kInvalidArgument, std::string(what) + " is not a JSON object");
 }
 

@@ -56,6 +56,9 @@ class SigningKey {
   std::string kid_;
 };
 
+/// The JSON object in `text`; null when it is not valid JSON or not an object. Never throws.
+Poco::JSON::Object::Ptr ParseJsonObject(std::string_view text);
+
 /// Largest token accepted for parsing (a bearer token in a header).
 inline constexpr size_t kMaxTokenBytes = 16 * 1024;
 

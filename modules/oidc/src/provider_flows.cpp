@@ -33,16 +33,12 @@ sdk::Response ErrorPage(Lang lang, const std::string& why) {
 // The claims request without "passthru": only request objects signed by us may carry it.
 std::string WithoutPassthru(const std::string& json) {
   if (json.empty()) return json;
-  try {
-    Poco::JSON::Parser parser;
-    auto o = parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-    o->remove("passthru");
-    std::ostringstream out;
-    o->stringify(out);
-    return out.str();
-  } catch (const Poco::Exception&) {
-    return {};
-  }
+  auto o = ParseJsonObject(json);
+  if (!o) return {};
+  o->remove("passthru");
+  std::ostringstream out;
+  o->stringify(out);
+  return out.str();
 }
 
 struct ConsentDecision {

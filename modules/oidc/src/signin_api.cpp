@@ -5,6 +5,7 @@
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
+#include "jose.hpp"
 
 namespace palaver::oidc {
 namespace {
@@ -25,14 +26,9 @@ std::string AuthorityOf(std::string_view url) {
 }
 
 Result<Poco::JSON::Object::Ptr> ParseObject(const std::string& body) {
-  try {
-    Poco::JSON::Parser parser;
-    auto v = parser.parse(body);
-    if (v.type() != typeid(Poco::JSON::Object::Ptr)) return Fail(Bad("the body must be a JSON object"));
-    return v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception&) {
-    return Fail(Bad("the body is not valid JSON"));
-  }
+  auto o = ParseJsonObject(body);
+  if (!o) return Fail(Bad("the body must be a JSON object"));
+  return o;
 }
 
 Result<std::string> StateOf(const Poco::JSON::Object& o) {

@@ -7,6 +7,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 
+#include "jose.hpp"
 #include "subject.hpp"
 
 namespace palaver::oidc {
@@ -24,17 +25,6 @@ Poco::JSON::Object::Ptr IdentityObject(const Identity& who) {
   if (!who.display_name.empty()) identity->set("kc.i.dn", who.display_name);
   if (who.guest) identity->set("kc.i.guest", true);
   return identity;
-}
-
-Poco::JSON::Object::Ptr ParseObjectOrNull(const std::string& json) {
-  if (json.empty()) return nullptr;
-  try {
-    Poco::JSON::Parser parser;
-    auto v = parser.parse(json);
-    if (v.type() == typeid(Poco::JSON::Object::Ptr)) return v.extract<Poco::JSON::Object::Ptr>();
-  } catch (const Poco::Exception&) {
-  }
-  return nullptr;
 }
 
 Error InvalidGrant(std::string why) { return Error{ErrorCode::kUnauthenticated, why, why}; }
@@ -106,7 +96,7 @@ Poco::JSON::Object RefreshTokenClaims(const Grant& grant, const std::string& iss
   Poco::JSON::Array::Ptr scopes = new Poco::JSON::Array;
   for (const auto& s : grant.scopes) scopes->add(s);
   c.set("kc.approvedScopes", scopes);
-  if (auto claims = ParseObjectOrNull(grant.claims_json)) c.set("kc.approvedClaims", claims);
+  if (auto claims = ParseJsonObject(grant.claims_json)) c.set("kc.approvedClaims", claims);
   Poco::JSON::Array::Ptr names = new Poco::JSON::Array;
   for (const auto& n : grant.id_token_claims) names->add(n);
   c.set("kc.idTokenClaims", names);

@@ -177,14 +177,9 @@ Result<std::string> LocalTokenVerifier::IssueAccessToken(const sdk::AccessTokenR
   claims.set("kc.identity", identity);
   claims.set("kc.provider", request.guest ? "guest" : "identifier-palaver");
   if (!request.authorized_claims.empty()) {
-    try {
-      Poco::JSON::Parser parser;
-      auto v = parser.parse(request.authorized_claims);
-      if (v.type() != typeid(Poco::JSON::Object::Ptr)) throw Poco::Exception("not an object");
-      claims.set("kc.authorizedClaims", v.extract<Poco::JSON::Object::Ptr>());
-    } catch (const Poco::Exception&) {
-      return Fail(ErrorCode::kInvalidArgument, "authorized_claims is not a JSON object");
-    }
+    auto authorized = ParseJsonObject(request.authorized_claims);
+    if (!authorized) return Fail(ErrorCode::kInvalidArgument, "authorized_claims is not a JSON object");
+    claims.set("kc.authorizedClaims", authorized);
   }
   return SignJwt(keys->signing, claims);
 }
