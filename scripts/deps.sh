@@ -5,7 +5,10 @@ set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config libwebsockets-dev libpoco-dev libspdlog-dev
        libsqlite3-dev libssl-dev libexpected-dev libgtest-dev libgmock-dev libargon2-dev libmstch-dev libyaml-cpp-dev openssl)
-test=(curl nghttp2-client python3 procps iproute2 chromium)
+# clang + libclang-rt-dev: the TURN fuzzer (libFuzzer and the sanitizer runtimes come with
+# libclang-rt-dev, which clang only recommends); llvm: llvm-symbolizer for its stack traces.
+# coturn: its turnutils_* clients test the built-in TURN server (its own service stays off).
+test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn)
 bench=(nginx caddy nghttp2-client procps)
 
 want=()

@@ -37,6 +37,10 @@ class Palaverd:
                         "https_port": "0", "http_port": "0", "log_level": "info",
                         "header_timeout": "3s", "body_timeout": "3s", "drain_timeout": "10s"},
             "web": {"root": self.site},
+            # TURN on ephemeral loopback ports, so that suites can run side by side. The testbed
+            # binary's own raw-fallback echo needs the HTTPS port's fallback for itself.
+            "turn": {"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0",
+                     "https_fallback": "false" if self.binary == PALAVERD_TESTBED else "true"},
         }
         for name, kv in (sections or {}).items():
             self.sections.setdefault(name, {}).update(kv)

@@ -64,7 +64,10 @@ class Shutdown(unittest.TestCase):
                                         "--data-binary", "")
             self.assertEqual(status, 200, body)
             connect = json.loads(body)
-            self.assertNotIn("turn", connect)  # neither the turn module nor an external TURN server here
+            # The built-in turn module's REST credentials, for its own listeners.
+            turn = connect["turn"]
+            self.assertTrue(any(u.startswith("turn:localhost:") and u.endswith("?transport=udp") for u in turn["uris"]), turn)
+            self.assertRegex(turn["username"], r"^\d+:" + connect["self"]["id"] + "$")
             ws = WsClient(s.tls_socket(), connect["url"])
             opcode, hello = ws.recv()
             self.assertEqual(json.loads(hello)["self"]["name"], "Anna")
@@ -76,8 +79,23 @@ class Shutdown(unittest.TestCase):
             s.close()
 
 
+class NoTurn(unittest.TestCase):
+    def test_no_turn_without_the_module_or_an_external_server(self):
+        s = Palaverd(binary=PALAVERD_TESTBED, sections={"turn": {"enabled": "false"}}, expect_start=False)
+        try:
+            s.add_user("anna", "pw")
+            s.start()
+            token = s.mint_token("anna openid kopano/kwm")
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(status, 200, body)
+            self.assertNotIn("turn", json.loads(body))
+        finally:
+            s.close()
+
+
 class ExternalTurn(unittest.TestCase):
-    """Without the turn module, credentials for an external coturn (use-auth-secret)."""
+    """An external coturn (use-auth-secret) configured in [signaling] wins over the built-in turn module."""
 
     def test_turn_rest_credentials(self):
         import base64, hashlib, hmac, time

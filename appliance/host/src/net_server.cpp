@@ -48,7 +48,12 @@ struct TimerEntry {
 class RawConn final : public sdk::RawConnection {
  public:
   static constexpr size_t kMaxQueuedBytes = 1 << 20;
-  RawConn(lws* wsi, uint64_t id, std::string peer) : wsi_(wsi), id_(id), peer_(std::move(peer)) {}
+  RawConn(lws* wsi, uint64_t id, std::string peer, std::string peer_endpoint, std::string local_endpoint)
+      : wsi_(wsi),
+        id_(id),
+        peer_(std::move(peer)),
+        peer_endpoint_(std::move(peer_endpoint)),
+        local_endpoint_(std::move(local_endpoint)) {}
   bool Send(std::span<const uint8_t> bytes) override {
     if (queued_ + bytes.size() > kMaxQueuedBytes) return false;
     std::vector<uint8_t> buf(LWS_PRE + bytes.size());
@@ -63,6 +68,8 @@ class RawConn final : public sdk::RawConnection {
     lws_callback_on_writable(wsi_);
   }
   const std::string& Peer() const override { return peer_; }
+  const std::string& PeerEndpoint() const override { return peer_endpoint_; }
+  const std::string& LocalEndpoint() const override { return local_endpoint_; }
   uint64_t Id() const override { return id_; }
 
   // Loop only: writes one queued buffer. Returns -1 to close.
@@ -85,6 +92,8 @@ class RawConn final : public sdk::RawConnection {
   lws* wsi_;
   uint64_t id_;
   std::string peer_;
+  std::string peer_endpoint_;
+  std::string local_endpoint_;
   std::deque<std::vector<uint8_t>> queue_;
   size_t queued_ = 0;
   bool closing_ = false;
@@ -240,6 +249,32 @@ std::string PeerOfSockaddr(const sockaddr_storage& ss) {
   std::string peer = buf;
   if (peer.rfind("::ffff:", 0) == 0) peer = peer.substr(7);
   return peer;
+}
+
+// "192.0.2.1:443" / "[2001:db8::1]:443" (IPv4-mapped IPv6 as IPv4); empty if unknown.
+std::string EndpointOf(const sockaddr_storage& ss) {
+  uint16_t port = 0;
+  if (ss.ss_family == AF_INET) {
+    port = ntohs(reinterpret_cast<const sockaddr_in&>(ss).sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    port = ntohs(reinterpret_cast<const sockaddr_in6&>(ss).sin6_port);
+  } else {
+    return {};
+  }
+  std::string ip = PeerOfSockaddr(ss);
+  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+  return ip + ":" + std::to_string(port);
+}
+
+std::pair<std::string, std::string> EndpointsOf(lws* wsi) {
+  lws* net = lws_get_network_wsi(wsi);
+  int fd = lws_get_socket_fd(net ? net : wsi);
+  sockaddr_storage peer{}, local{};
+  socklen_t plen = sizeof(peer), llen = sizeof(local);
+  std::pair<std::string, std::string> out;
+  if (fd >= 0 && getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0) out.first = EndpointOf(peer);
+  if (fd >= 0 && getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0) out.second = EndpointOf(local);
+  return out;
 }
 
 std::string CopyHeader(lws* wsi, lws_token_indexes token) {
@@ -1127,7 +1162,9 @@ int NetServer::OnRawCallback(lws* wsi, int reason_int, void*, void* in, size_t l
   switch (reason) {
     case LWS_CALLBACK_RAW_ADOPT: {
       if (!raw_handler_) return -1;
-      auto conn = std::make_unique<RawConn>(wsi, next_raw_id_++, PeerOf(wsi));
+      auto [peer_endpoint, local_endpoint] = EndpointsOf(wsi);
+      auto conn = std::make_unique<RawConn>(wsi, next_raw_id_++, PeerOf(wsi), std::move(peer_endpoint),
+                                            std::move(local_endpoint));
       RawConn& ref = *conn;
       raw_conns_[wsi] = std::move(conn);
       raw_handler_->OnOpen(ref);

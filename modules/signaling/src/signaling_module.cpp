@@ -285,19 +285,23 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     return secret;
   }
 
+  // An external TURN server configured here wins (an administrator asked for it explicitly);
+  // otherwise the built-in `turn` module's credentials, when it runs.
   std::string TurnSource() const {
+    if (external_turn_) return "external";
     if (host_ && host_->Registry().Find<sdk::TurnCredentials>()) return "builtin";
-    return external_turn_ ? "external" : "none";
+    return "none";
   }
 
   std::optional<sdk::TurnCredential> Turn(const std::string& user) const {
-    if (auto service = host_->Registry().Find<sdk::TurnCredentials>()) {
+    if (turn_secret_.empty()) {
+      auto service = host_->Registry().Find<sdk::TurnCredentials>();
+      if (!service) return std::nullopt;
       auto c = service->Issue(user);
       if (c) return *c;
       log_->error("TURN credentials failed err={}", c.error().message);
       return std::nullopt;
     }
-    if (turn_secret_.empty()) return std::nullopt;
     return sdk::MakeTurnCredential(turn_secret_, user, NowSeconds(), config_.turn_ttl.count(), config_.turn_uris);
   }
 

@@ -30,6 +30,52 @@ bool TokenBucket::Take(size_t bytes, int64_t now_ms) {
   return true;
 }
 
+bool TokenBucket::Full(int64_t now_ms) const {
+  if (rate_ == 0) return true;
+  if (tokens_milli_ >= capacity_milli_) return true;
+  if (now_ms <= last_ms_) return false;
+  auto elapsed = static_cast<uint64_t>(std::min<int64_t>(now_ms - last_ms_, 1'000'000'000));
+  uint64_t missing = capacity_milli_ - tokens_milli_;
+  return elapsed >= (missing + rate_ - 1) / rate_;  // Take refills elapsed * rate
+}
+
+// --- SharedQuota ------------------------------------------------------------------------------------
+
+std::optional<CreateError> SharedQuota::CheckLocked(std::string_view user) const {
+  if (max_total_ != 0 && total_ >= max_total_) return CreateError::kCapacity;
+  if (max_per_user_ != 0) {
+    auto it = per_user_.find(std::string(user));
+    if (it != per_user_.end() && it->second >= max_per_user_) return CreateError::kUserQuota;
+  }
+  return std::nullopt;
+}
+
+std::optional<CreateError> SharedQuota::Check(std::string_view user) const {
+  std::lock_guard lock(mu_);
+  return CheckLocked(user);
+}
+
+std::optional<CreateError> SharedQuota::TryAcquire(std::string_view user) {
+  std::lock_guard lock(mu_);
+  if (auto e = CheckLocked(user)) return e;
+  ++total_;
+  ++per_user_[std::string(user)];
+  return std::nullopt;
+}
+
+void SharedQuota::Release(std::string_view user) {
+  std::lock_guard lock(mu_);
+  auto it = per_user_.find(std::string(user));
+  if (it == per_user_.end()) return;  // never counted: releasing it must not free someone else's
+  if (--it->second == 0) per_user_.erase(it);
+  if (total_ > 0) --total_;
+}
+
+size_t SharedQuota::total() const {
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
 // --- Allocation -------------------------------------------------------------------------------------
 
 bool Allocation::HasPermission(const Address& peer, int64_t now_ms) const {
@@ -58,6 +104,11 @@ const ChannelBinding* Allocation::ChannelByPeer(const Address& peer, int64_t now
 AllocationTable::AllocationTable(AllocationLimits limits, RemoveCallback on_remove)
     : limits_(limits), on_remove_(std::move(on_remove)) {}
 
+AllocationTable::~AllocationTable() {
+  if (shared_ == nullptr) return;
+  for (const auto& [tuple, a] : by_tuple_) shared_->Release(a->user);  // the shared quota outlives us
+}
+
 uint32_t AllocationTable::DesiredLifetime(std::optional<uint32_t> requested) const {
   if (!requested) return static_cast<uint32_t>(limits_.default_lifetime_s);
   if (*requested == 0) return 0;
@@ -71,6 +122,7 @@ std::optional<CreateError> AllocationTable::CheckQuota(std::string_view user) co
     auto it = per_user_.find(std::string(user));
     if (it != per_user_.end() && it->second >= limits_.max_allocations_per_user) return CreateError::kUserQuota;
   }
+  if (shared_ != nullptr) return shared_->Check(user);
   return std::nullopt;
 }
 
@@ -81,10 +133,17 @@ tl::expected<Allocation*, CreateError> AllocationTable::Create(NewAllocation spe
     return tl::unexpected(*quota);
   }
   PALAVER_CHECK(by_relay_.find(spec.relayed) == by_relay_.end());  // the engine handed out a relay twice
+  if (shared_ != nullptr) {
+    if (auto quota = shared_->TryAcquire(spec.user)) {
+      ++quota_rejected_total_;
+      return tl::unexpected(*quota);
+    }
+  }
   auto a = std::make_unique<Allocation>();
   a->id = next_id_++;
   a->tuple = spec.tuple;
   a->relayed = spec.relayed;
+  a->relay_handle = spec.relay_handle;
   a->username = std::move(spec.username);
   a->user = std::move(spec.user);
   a->key = spec.key;
@@ -138,6 +197,7 @@ void AllocationTable::Erase(Allocation& a, bool expired) {
   by_tuple_.erase(it);
   by_relay_.erase(owned->relayed);
   if (auto u = per_user_.find(owned->user); u != per_user_.end() && --u->second == 0) per_user_.erase(u);
+  if (shared_ != nullptr) shared_->Release(owned->user);
   ++(expired ? expired_total_ : deleted_total_);
   if (on_remove_) on_remove_(*owned);
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,35 @@ struct AllocationLimits {
   uint64_t bandwidth_burst_bytes = 0;   // bucket size; 0 = one second's worth
 };
 
+enum class CreateError {
+  kExists,     // the 5-tuple has an allocation (437)
+  kUserQuota,  // allocations per user (486)
+  kCapacity,   // allocations in total (508)
+};
+
+// Allocation quotas shared by the tables of several relay threads (each thread owns its own
+// table, but "allocations per user" and "in total" are for the whole server). Consulted only
+// when an allocation is made or removed, never on the data path. Thread-safe.
+class SharedQuota {
+ public:
+  SharedQuota(size_t max_total, size_t max_per_user) : max_total_(max_total), max_per_user_(max_per_user) {}
+  // Counts one more allocation for `user`, unless a quota is reached (nothing counted then).
+  std::optional<CreateError> TryAcquire(std::string_view user);
+  // Whether TryAcquire would succeed now (racy by nature: TryAcquire decides).
+  std::optional<CreateError> Check(std::string_view user) const;
+  void Release(std::string_view user);
+  size_t total() const;
+
+ private:
+  std::optional<CreateError> CheckLocked(std::string_view user) const;
+
+  const size_t max_total_;
+  const size_t max_per_user_;
+  mutable std::mutex mu_;
+  size_t total_ = 0;
+  std::unordered_map<std::string, size_t> per_user_;
+};
+
 // A token bucket in bytes. Integer arithmetic in milli-bytes: refilling `rate` bytes/s for
 // `ms` milliseconds adds rate * ms milli-bytes, so nothing is lost to rounding.
 class TokenBucket {
@@ -46,6 +76,8 @@ class TokenBucket {
   // Takes `bytes` if there are enough tokens; false (nothing taken) otherwise.
   bool Take(size_t bytes, int64_t now_ms);
   bool unlimited() const { return rate_ == 0; }
+  // Whether the bucket would be full at `now_ms` (nothing taken that has not been refilled).
+  bool Full(int64_t now_ms) const;
 
  private:
   uint64_t rate_ = 0;
@@ -78,6 +110,7 @@ struct Allocation {
   uint64_t id = 0;
   FiveTuple tuple;
   Address relayed;
+  void* relay_handle = nullptr;  // the engine's relay socket (opaque here): no lookup per packet
   std::string username;  // as authenticated; later requests must use the same (RFC 8656 §5)
   std::string user;      // quota identity
   LongTermKey key{};
@@ -104,12 +137,7 @@ struct NewAllocation {
   LongTermKey key{};
   TransactionId tid{};
   uint32_t lifetime_s = 0;
-};
-
-enum class CreateError {
-  kExists,     // the 5-tuple has an allocation (437)
-  kUserQuota,  // allocations per user (486)
-  kCapacity,   // allocations in total (508)
+  void* relay_handle = nullptr;
 };
 
 enum class BindResult {
@@ -135,6 +163,13 @@ class AllocationTable {
 
   // `on_remove` runs for every allocation that expires or is deleted (not on destruction).
   explicit AllocationTable(AllocationLimits limits, RemoveCallback on_remove = nullptr);
+  // Releases the live allocations' share of the SharedQuota (no on_remove calls).
+  ~AllocationTable();
+  AllocationTable(const AllocationTable&) = delete;
+  AllocationTable& operator=(const AllocationTable&) = delete;
+  // Quotas shared with other tables, checked in addition to `limits` (which then usually leave
+  // max_allocations and max_allocations_per_user at 0). Must outlive the table; set before use.
+  void SetSharedQuota(SharedQuota* shared) { shared_ = shared; }
 
   const AllocationLimits& limits() const { return limits_; }
 
@@ -175,6 +210,7 @@ class AllocationTable {
 
   AllocationLimits limits_;
   RemoveCallback on_remove_;
+  SharedQuota* shared_ = nullptr;
   std::unordered_map<FiveTuple, std::unique_ptr<Allocation>, FiveTupleHash> by_tuple_;
   std::unordered_map<Address, Allocation*, AddressHash> by_relay_;
   std::unordered_map<std::string, size_t> per_user_;

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "palaver/sdk/check.hpp"
@@ -47,7 +49,8 @@ Server::Server(ServerOptions options, const Authenticator& auth, const PeerPolic
       policy_(policy),
       relays_(relays),
       table_(options_.limits, [&relays](const Allocation& a) { relays.Close(a.relayed); }),
-      out_(kOutputBufferSize) {
+      out_(kOutputBufferSize),
+      unauth_overflow_(options_.unauthenticated.per_second, options_.unauthenticated.burst, 0) {
   uint8_t seed[8];
   if (options_.random) {
     options_.random(seed);
@@ -69,6 +72,8 @@ TransactionId Server::NextTransactionId() {
 // --- entry points ---------------------------------------------------------------------------------
 
 Output Server::HandleClient(std::span<const uint8_t> bytes, const FiveTuple& t, int64_t now_ms) {
+  now_ms_ = now_ms;
+  unauth_verdict_ = -1;
   if (bytes.empty()) {
     ++counters_.dropped_malformed;
     return {};
@@ -154,7 +159,39 @@ MessageBuilder Server::Begin(const StunMessage& m, MessageClass cls) {
   return MessageBuilder(out_, m.method(), cls, m.transaction_id());
 }
 
+bool Server::AllowUnauthenticated(const Address& client) {
+  if (unauth_verdict_ < 0) unauth_verdict_ = TakeUnauthenticatedToken(client) ? 1 : 0;
+  return unauth_verdict_ == 1;
+}
+
+bool Server::TakeUnauthenticatedToken(const Address& client) {
+  const UnauthenticatedLimit& lim = options_.unauthenticated;
+  if (lim.per_second == 0) return true;
+  // One bucket per IPv4 address and per IPv6 /64 (what one host or site usually holds).
+  Address ip = client.Canonical().WithPort(0);
+  if (!ip.is_v4()) {
+    std::array<uint8_t, 16> bytes{};
+    std::copy_n(ip.ip().begin(), 8, bytes.begin());
+    ip = Address::V6(bytes, 0);
+  }
+  auto it = unauth_.find(ip);
+  if (it == unauth_.end()) {
+    if (unauth_.size() >= lim.max_sources) return unauth_overflow_.Take(1, now_ms_);
+    it = unauth_.emplace(ip, TokenBucket(lim.per_second, lim.burst, now_ms_)).first;
+  }
+  return it->second.Take(1, now_ms_);
+}
+
+size_t Server::Sweep(int64_t now_ms) {
+  std::erase_if(unauth_, [&](const auto& entry) { return entry.second.Full(now_ms); });
+  return table_.Sweep(now_ms);
+}
+
 Output Server::Finish(MessageBuilder& b, const StunMessage& m, const FiveTuple& t, const AuthResult* auth) {
+  if (auth == nullptr && !AllowUnauthenticated(t.client)) {
+    ++counters_.dropped_unauthenticated_limit;
+    return {};
+  }
   if (auth != nullptr) {
     if (!options_.software.empty()) b.AddString(attr::kSoftware, options_.software);
     if (auth->sha256) {
@@ -181,6 +218,10 @@ Output Server::Fail(const StunMessage& m, const FiveTuple& t, int code, const Au
 }
 
 Output Server::Challenge(const StunMessage& m, const FiveTuple& t, int code, const AuthResult* auth) {
+  if (auth == nullptr && !AllowUnauthenticated(t.client)) {  // before the nonce's HMAC
+    ++counters_.dropped_unauthenticated_limit;
+    return {};
+  }
   MessageBuilder b = Begin(m, MessageClass::kError);
   b.AddErrorCode(code, ReasonPhrase(code))
       .AddString(attr::kRealm, auth_.realm())
@@ -330,8 +371,9 @@ Output Server::Allocate(const StunMessage& m, const FiveTuple& t, const AuthResu
     return Fail(m, t, relay.status == RelayStatus::kFamilyUnsupported ? 440 : 508, &a);
   }
   auto created = table_.Create(
-      NewAllocation{t, relay.relayed, a.username, a.user, a.key, m.transaction_id(), lifetime}, now_ms);
+      NewAllocation{t, relay.relayed, a.username, a.user, a.key, m.transaction_id(), lifetime, relay.handle}, now_ms);
   if (!created) {
+    if (created.error() != CreateError::kExists) ++counters_.quota_rejections;
     relays_.Close(relay.relayed);
     return Fail(m, t, created.error() == CreateError::kUserQuota ? 486 : created.error() == CreateError::kExists ? 437 : 508,
                 &a);
@@ -459,6 +501,7 @@ Output Server::ToPeer(Allocation& al, const Address& peer, std::span<const uint8
   out.bytes = data;
   out.tuple = al.tuple;
   out.relayed = al.relayed;
+  out.relay_handle = al.relay_handle;
   out.peer = peer;
   return out;
 }

@@ -34,6 +34,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "address.hpp"
@@ -48,6 +49,7 @@ enum class RelayStatus : uint8_t { kOk, kFamilyUnsupported, kNoCapacity };
 struct RelayResult {
   RelayStatus status = RelayStatus::kNoCapacity;
   Address relayed;
+  void* handle = nullptr;  // kept in the allocation and handed back in Output::relay_handle
 };
 
 // Implemented by the engine (sockets in the relay port range); a fake in tests.
@@ -60,8 +62,20 @@ class RelayAllocator {
   virtual void Close(const Address& relayed) = 0;
 };
 
+// Answers to requests that are not (yet) authenticated — Binding, 401 challenges, 400s — per
+// client IPv4 address or IPv6 /64: a token bucket of `per_second` with room for `burst`. Beyond it such requests are
+// dropped without an answer, so the server cannot be used to flood a spoofed address and a
+// password guesser gets nowhere fast. At most `max_sources` IPs are tracked; when that many are,
+// new ones share a single bucket (fail closed, bounded memory). per_second 0: unlimited.
+struct UnauthenticatedLimit {
+  uint32_t per_second = 50;
+  uint32_t burst = 200;
+  size_t max_sources = 65536;
+};
+
 struct ServerOptions {
   AllocationLimits limits;
+  UnauthenticatedLimit unauthenticated;
   // SOFTWARE in responses to authenticated requests; empty: none.
   std::string software;
   // Random bytes for seeding Data indication transaction ids; null: OpenSSL's RAND_bytes.
@@ -78,6 +92,7 @@ struct Output {
   FiveTuple tuple;  // kToClient: the client connection to send on
   Address relayed;  // kToPeer: the relay socket to send from
   Address peer;     // kToPeer: where to
+  void* relay_handle = nullptr;  // kToPeer: the RelayResult::handle of `relayed`
 };
 
 struct ServerCounters {
@@ -109,7 +124,8 @@ struct ServerCounters {
   uint64_t dropped_no_channel = 0;
   uint64_t dropped_no_permission = 0;
   uint64_t dropped_forbidden = 0;
-  uint64_t dropped_rate_limited = 0;
+  uint64_t dropped_rate_limited = 0;         // bandwidth per allocation
+  uint64_t dropped_unauthenticated_limit = 0;  // answers withheld by UnauthenticatedLimit
   uint64_t dropped_too_big = 0;
 };
 
@@ -123,7 +139,8 @@ class Server {
   // A datagram from `peer` that arrived at the relayed address `relayed`.
   Output HandlePeer(const Address& relayed, const Address& peer, std::span<const uint8_t> data, int64_t now_ms);
   // Expires allocations (closing their relays), permissions and channels. About once a second.
-  size_t Sweep(int64_t now_ms) { return table_.Sweep(now_ms); }
+  // Also forgets unauthenticated-request buckets that have refilled.
+  size_t Sweep(int64_t now_ms);
 
   const ServerCounters& counters() const { return counters_; }
   const AllocationTable& allocations() const { return table_; }
@@ -151,6 +168,10 @@ class Server {
   Output Challenge(const StunMessage& m, const FiveTuple& t, int code, const AuthResult* auth);
   Output ToPeer(Allocation& al, const Address& peer, std::span<const uint8_t> data, int64_t now_ms);
   TransactionId NextTransactionId();
+  // Whether an unauthenticated answer may go to `client` now (UnauthenticatedLimit).
+  // Decided once per call (a Challenge and its Finish take one token, not two).
+  bool AllowUnauthenticated(const Address& client);
+  bool TakeUnauthenticatedToken(const Address& client);
 
   ServerOptions options_;
   const Authenticator& auth_;
@@ -160,6 +181,10 @@ class Server {
   ServerCounters counters_;
   std::vector<uint8_t> out_;
   uint64_t tid_state_ = 0;
+  int64_t now_ms_ = 0;  // of the call being handled
+  int unauth_verdict_ = -1;  // -1: not asked in this call
+  std::unordered_map<Address, TokenBucket, AddressHash> unauth_;
+  TokenBucket unauth_overflow_;
 };
 
 // The reason phrase used for an error code ("Stale Nonce").

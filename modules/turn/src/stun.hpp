@@ -27,9 +27,11 @@ inline constexpr size_t kStunHeaderSize = 20;
 inline constexpr size_t kMaxStunMessageSize = kStunHeaderSize + 0xFFFC;
 inline constexpr uint32_t kFingerprintXor = 0x5354554E;
 inline constexpr size_t kChannelDataHeaderSize = 4;
-// RFC 8656 §12: channel numbers 0x4000 through 0x4FFF; 0x5000–0x7FFF are reserved.
+// Channel numbers 0x4000 through 0x7FFF, as RFC 5766 §11 and coturn (whose clients pick numbers
+// from the whole range). RFC 8656 §12 reserves 0x5000–0x7FFF, but refusing them breaks those
+// clients, and nothing else can arrive with a first byte 0x40–0x7F.
 inline constexpr uint16_t kMinChannelNumber = 0x4000;
-inline constexpr uint16_t kMaxChannelNumber = 0x4FFF;
+inline constexpr uint16_t kMaxChannelNumber = 0x7FFF;
 inline constexpr uint8_t kProtocolUdp = 17;  // REQUESTED-TRANSPORT value for UDP relaying
 
 using TransactionId = std::array<uint8_t, 12>;
@@ -278,7 +280,7 @@ struct ChannelData {
 };
 
 // One ChannelData message: a UDP datagram or one stream frame. The channel must be in
-// 0x4000–0x4FFF; the data must fit; up to 3 bytes of padding may follow (required on streams,
+// 0x4000–0x7FFF; the data must fit; up to 3 bytes of padding may follow (required on streams,
 // optional on UDP); more is malformed.
 std::optional<ChannelData> ParseChannelData(std::span<const uint8_t> bytes);
 

@@ -2,6 +2,7 @@
 // directions, policy and quotas, and the size of what unauthenticated senders get back.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -29,9 +30,11 @@ class FakeRelays : public RelayAllocator {
   RelayResult Open(const FiveTuple&, Family family, bool even_port) override {
     opened.push_back({family, even_port});
     if (fail != RelayStatus::kOk) return RelayResult{fail, {}};
+    void* handle = &sockets[static_cast<size_t>(next) % sockets.size()];  // a distinct "socket" per relay
     uint16_t port = static_cast<uint16_t>(50000 + 2 * next++);
     Address relayed = family == Family::kIPv4 ? A("198.51.100.1:0").WithPort(port) : A("[2001:db8::1]:0").WithPort(port);
-    return RelayResult{RelayStatus::kOk, relayed};
+    handles.push_back(handle);
+    return RelayResult{RelayStatus::kOk, relayed, handle};
   }
   void Close(const Address& relayed) override { closed.push_back(relayed); }
 
@@ -41,6 +44,8 @@ class FakeRelays : public RelayAllocator {
   };
   std::vector<Call> opened;
   std::vector<Address> closed;
+  std::vector<void*> handles;  // what Open returned, in order
+  std::array<int, 64> sockets{};
   RelayStatus fail = RelayStatus::kOk;
   int next = 0;
 };
@@ -62,6 +67,7 @@ class ServerTest : public ::testing::Test {
     policy_ = std::make_unique<PeerPolicy>(po);
     ServerOptions so;
     so.limits = limits_;
+    so.unauthenticated = unauth_;
     so.software = "palaver test";
     so.random = [](std::span<uint8_t> out) {
       for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(i);
@@ -159,6 +165,7 @@ class ServerTest : public ::testing::Test {
   int64_t now_ = 5'000'000;
   uint8_t tid_ = 1;
   AllocationLimits limits_;
+  UnauthenticatedLimit unauth_;
   PeerPolicyOptions policy_options_ = [] {
     PeerPolicyOptions o;
     o.own_endpoints = {A("198.51.100.1:3478"), A("198.51.100.1:443")};
@@ -671,7 +678,7 @@ TEST_F(ServerTest, ChannelBindErrors) {
   ASSERT_TRUE(Allocate(Tuple()));
   Address peer = A("203.0.113.9:7000");
   EXPECT_EQ(ChannelBind(Tuple(), 0x3FFF, peer)->code, 400);
-  EXPECT_EQ(ChannelBind(Tuple(), 0x5000, peer)->code, 400);
+  EXPECT_EQ(ChannelBind(Tuple(), 0x8000, peer)->code, 400);
   ASSERT_EQ(M(*ChannelBind(Tuple(), 0x4000, peer)).message_class(), MessageClass::kSuccess);
   EXPECT_EQ(ChannelBind(Tuple(), 0x4000, peer.WithPort(7001))->code, 400);  // number taken
   EXPECT_EQ(ChannelBind(Tuple(), 0x4001, peer)->code, 400);                 // peer taken
@@ -871,6 +878,304 @@ TEST_F(ServerTest, UnauthenticatedResponsesAreSmall) {
   EXPECT_EQ(e->bytes.size(), 20u + 4 + 4 + 12);
   // Malformed input gets nothing at all.
   EXPECT_FALSE(Send(Bytes(100, 0x01), Tuple()));
+}
+
+// --- relay handles -------------------------------------------------------------------------------
+
+TEST_F(ServerTest, DataToPeersCarriesTheRelayHandleOfItsAllocation) {
+  Address relayed1 = *Allocate(Tuple(1));
+  Address relayed2 = *Allocate(Tuple(2));
+  ASSERT_EQ(relays_.handles.size(), 2u);
+  void* handle1 = relays_.handles[0];
+  void* handle2 = relays_.handles[1];
+  ASSERT_NE(handle1, nullptr);
+  ASSERT_NE(handle1, handle2);
+  EXPECT_EQ(server_->allocations().Find(Tuple(1), now_)->relay_handle, handle1);
+  EXPECT_EQ(server_->allocations().Find(Tuple(2), now_)->relay_handle, handle2);
+
+  Address peer = A("203.0.113.9:7000");
+  ASSERT_EQ(M(*CreatePermission(Tuple(1), {peer})).message_class(), MessageClass::kSuccess);
+  ASSERT_EQ(M(*CreatePermission(Tuple(2), {peer})).message_class(), MessageClass::kSuccess);
+
+  // Send indications: each allocation's data leaves through its own relay socket.
+  Bytes data = {1, 2, 3};
+  Bytes ind = SendIndication(peer, data);
+  Output out1 = server_->HandleClient(ind, Tuple(1), now_);
+  ASSERT_EQ(out1.kind, OutputKind::kToPeer);
+  EXPECT_EQ(out1.relayed, relayed1);
+  EXPECT_EQ(out1.relay_handle, handle1);
+  Output out2 = server_->HandleClient(ind, Tuple(2), now_);
+  ASSERT_EQ(out2.kind, OutputKind::kToPeer);
+  EXPECT_EQ(out2.relayed, relayed2);
+  EXPECT_EQ(out2.relay_handle, handle2);
+
+  // ChannelData likewise.
+  ASSERT_EQ(M(*ChannelBind(Tuple(2), 0x4000, peer)).message_class(), MessageClass::kSuccess);
+  Bytes frame(16);
+  frame.resize(WriteChannelData(frame, 0x4000, data, false));
+  Output out3 = server_->HandleClient(frame, Tuple(2), now_);
+  ASSERT_EQ(out3.kind, OutputKind::kToPeer);
+  EXPECT_EQ(out3.relayed, relayed2);
+  EXPECT_EQ(out3.peer, peer);
+  EXPECT_EQ(out3.relay_handle, handle2);
+}
+
+// --- unauthenticated answers per client IP --------------------------------------------------------
+
+class UnauthLimitTest : public ServerTest {
+ protected:
+  UnauthLimitTest() {
+    unauth_.per_second = 2;  // one token every 500 ms
+    unauth_.burst = 3;
+    Rebuild();
+  }
+
+  static FiveTuple From(std::string_view ip, uint16_t port = 40000, Transport transport = Transport::kUdp) {
+    auto parsed = Address::ParseIp(ip, port);
+    EXPECT_TRUE(parsed) << ip;
+    Address client = parsed.value_or(Address());
+    Address server = client.is_v4() ? A("198.51.100.1:3478") : A("[2001:db8::1]:3478");
+    return FiveTuple{client, server, transport};
+  }
+  // Whether a Binding request from `t` is answered (with a success).
+  bool Answered(const FiveTuple& t) {
+    auto r = Send(Request(Method::kBinding, Tid(tid_++), nullptr), t);
+    if (r) {
+      EXPECT_EQ(M(*r).message_class(), MessageClass::kSuccess);
+    }
+    return r.has_value();
+  }
+  // How many of `n` Binding requests from `t` are answered.
+  int Answers(const FiveTuple& t, int n) {
+    int answered = 0;
+    for (int i = 0; i < n; ++i) answered += Answered(t) ? 1 : 0;
+    return answered;
+  }
+  std::optional<Response> Challenge(const FiveTuple& t) {
+    return Send(Request(Method::kAllocate, Tid(tid_++), [](MessageBuilder& b) { b.AddRequestedTransport(17); }), t);
+  }
+  uint64_t dropped() const { return server_->counters().dropped_unauthenticated_limit; }
+};
+
+TEST_F(ServerTest, DefaultUnauthenticatedLimitIs50PerSecondWithABurstOf200) {
+  UnauthenticatedLimit defaults;
+  EXPECT_EQ(defaults.per_second, 50u);
+  EXPECT_EQ(defaults.burst, 200u);
+  int answered = 0;
+  for (int i = 0; i < 201; ++i) answered += Send(Request(Method::kBinding, Tid(1), nullptr), Tuple()) ? 1 : 0;
+  EXPECT_EQ(answered, 200);
+  EXPECT_EQ(server_->counters().dropped_unauthenticated_limit, 1u);
+  now_ += 20;  // 1/50 s
+  EXPECT_TRUE(Send(Request(Method::kBinding, Tid(2), nullptr), Tuple()));
+  EXPECT_FALSE(Send(Request(Method::kBinding, Tid(3), nullptr), Tuple()));
+}
+
+TEST_F(UnauthLimitTest, BurstThenOneAnswerPerRefilledToken) {
+  FiveTuple t = From("192.0.2.10");
+  EXPECT_TRUE(Answered(t));
+  EXPECT_TRUE(Answered(t));
+  EXPECT_TRUE(Answered(t));
+  EXPECT_EQ(dropped(), 0u);
+  Output out = server_->HandleClient(Request(Method::kBinding, Tid(99), nullptr), t, now_);
+  EXPECT_EQ(out.kind, OutputKind::kNone);
+  EXPECT_TRUE(out.bytes.empty());
+  EXPECT_EQ(dropped(), 1u);
+
+  now_ += 499;
+  EXPECT_FALSE(Answered(t));
+  EXPECT_EQ(dropped(), 2u);
+  now_ += 1;  // 500 ms: one token
+  EXPECT_TRUE(Answered(t));
+  EXPECT_FALSE(Answered(t));
+  EXPECT_EQ(dropped(), 3u);
+  now_ += 500;
+  EXPECT_TRUE(Answered(t));
+  // A long pause refills up to the burst, no more.
+  now_ += 60 * kSecond;
+  EXPECT_EQ(Answers(t, 5), 3);
+  EXPECT_EQ(dropped(), 5u);
+}
+
+TEST_F(UnauthLimitTest, OneBucketPerClientIpWhateverThePortOrTransport) {
+  // The port does not matter: three answers in all for one IP.
+  EXPECT_TRUE(Answered(From("192.0.2.10", 40000)));
+  EXPECT_TRUE(Answered(From("192.0.2.10", 40000)));
+  EXPECT_TRUE(Answered(From("192.0.2.10", 40001)));
+  EXPECT_FALSE(Answered(From("192.0.2.10", 40002)));
+  EXPECT_FALSE(Answered(From("192.0.2.10", 40000)));
+  EXPECT_FALSE(Answered(From("192.0.2.10", 40000, Transport::kTcp)));  // nor the transport
+  EXPECT_EQ(dropped(), 3u);
+  // Another IP has its own bucket.
+  EXPECT_EQ(Answers(From("192.0.2.11"), 4), 3);
+  EXPECT_EQ(Answers(From("2001:db8::10"), 4), 3);
+  EXPECT_EQ(Answers(From("2001:db8:0:1::11", 5), 4), 3);  // another /64
+  EXPECT_EQ(Answers(From("2001:db8::12", 6), 4), 0);      // the first one's /64: exhausted
+  EXPECT_EQ(dropped(), 10u);
+}
+
+TEST_F(UnauthLimitTest, Ipv4MappedIpv6SharesTheBucketOfItsIpv4Address) {
+  FiveTuple v4 = From("192.0.2.10");
+  FiveTuple mapped = From("::ffff:192.0.2.10", 40001);
+  ASSERT_FALSE(mapped.client.is_v4());
+  EXPECT_TRUE(Answered(v4));
+  EXPECT_TRUE(Answered(mapped));
+  EXPECT_TRUE(Answered(v4));
+  EXPECT_FALSE(Answered(mapped));
+  EXPECT_FALSE(Answered(v4));
+  EXPECT_EQ(dropped(), 2u);
+  // The mapped form of another IPv4 address is another bucket.
+  EXPECT_EQ(Answers(From("::ffff:192.0.2.11"), 4), 3);
+  EXPECT_EQ(Answers(From("192.0.2.11"), 1), 0);
+}
+
+TEST_F(UnauthLimitTest, ChallengesToAllocateAreCounted) {
+  FiveTuple t = From("192.0.2.10");
+  auto c1 = Challenge(t);
+  ASSERT_TRUE(c1);
+  EXPECT_EQ(c1->code, 401);
+  auto c2 = Challenge(t);
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(c2->code, 401);
+  EXPECT_TRUE(Answered(t));
+  EXPECT_FALSE(Answered(t));
+  EXPECT_FALSE(Challenge(t));
+  EXPECT_EQ(dropped(), 2u);
+  EXPECT_TRUE(relays_.opened.empty());
+}
+
+TEST_F(UnauthLimitTest, EveryUnauthenticatedAnswerIsCounted) {
+  unauth_.burst = 4;
+  Rebuild();
+  FiveTuple t = From("192.0.2.10");
+  auto bad_binding = Send(Request(Method::kBinding, Tid(1), [](MessageBuilder& b) { b.Add(0x7abc, {}); }), t);
+  ASSERT_TRUE(bad_binding);
+  EXPECT_EQ(bad_binding->code, 420);
+  auto unknown_method = Send(Request(static_cast<Method>(0x0abc), Tid(2), nullptr), t);
+  ASSERT_TRUE(unknown_method);
+  EXPECT_EQ(unknown_method->code, 400);
+  Credentials wrong = Rest("alice", &t);
+  wrong.key[0] ^= 1;
+  auto add = [](MessageBuilder& b) { b.AddRequestedTransport(17); };
+  auto guess = Send(Request(Method::kAllocate, Tid(3), add, &wrong), t);
+  ASSERT_TRUE(guess);
+  EXPECT_EQ(guess->code, 401);
+  ASSERT_TRUE(Challenge(t));
+  // The bucket is empty now: a password guesser gets no more answers.
+  EXPECT_FALSE(Send(Request(Method::kAllocate, Tid(4), add, &wrong), t));
+  EXPECT_FALSE(Send(Request(static_cast<Method>(0x0abc), Tid(5), nullptr), t));
+  EXPECT_FALSE(Answered(t));
+  EXPECT_EQ(dropped(), 3u);
+  EXPECT_TRUE(relays_.opened.empty());
+}
+
+TEST_F(UnauthLimitTest, AuthenticatedRequestsAreNotLimited) {
+  FiveTuple t = From("192.0.2.10");
+  ASSERT_TRUE(Allocate(t));  // the 401 takes one token, the authenticated Allocate none
+  EXPECT_EQ(Answers(t, 3), 2);
+  EXPECT_FALSE(Challenge(t));
+  uint64_t dropped_before = dropped();
+  EXPECT_EQ(dropped_before, 2u);
+
+  // The bucket is empty; signed requests still get their (signed) answers.
+  auto refresh = Send(Authed(Method::kRefresh, t, [](MessageBuilder& b) { b.AddU32(attr::kLifetime, 1200); }), t);
+  ASSERT_TRUE(refresh);
+  EXPECT_EQ(M(*refresh).message_class(), MessageClass::kSuccess) << refresh->code;
+  Address peer = A("203.0.113.9:7000");
+  auto permission = CreatePermission(t, {peer});
+  ASSERT_TRUE(permission);
+  EXPECT_EQ(M(*permission).message_class(), MessageClass::kSuccess) << permission->code;
+  auto bind = ChannelBind(t, 0x4000, peer);
+  ASSERT_TRUE(bind);
+  EXPECT_EQ(M(*bind).message_class(), MessageClass::kSuccess) << bind->code;
+  // Signed errors too (437: no allocation on this 5-tuple).
+  FiveTuple other_port = From("192.0.2.10", 40001);
+  auto mismatch = Send(Authed(Method::kRefresh, other_port, nullptr), other_port);
+  ASSERT_TRUE(mismatch);
+  EXPECT_EQ(mismatch->code, 437);
+  // A second allocation from the same IP with credentials already in hand.
+  auto second = Send(Authed(Method::kAllocate, other_port, [](MessageBuilder& b) { b.AddRequestedTransport(17); }),
+                     other_port);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(M(*second).message_class(), MessageClass::kSuccess) << second->code;
+  // A stale nonce with valid credentials is answered (438 is signed).
+  FiveTuple third_port = From("192.0.2.10", 40002);
+  Credentials c = Rest("alice", &third_port);
+  unix_now_ += 601;
+  auto stale = Send(Request(Method::kAllocate, Tid(tid_++), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c),
+                    third_port);
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->code, 438);
+  EXPECT_TRUE(VerifyMessageIntegrity(M(*stale), c.key));
+  EXPECT_EQ(dropped(), dropped_before);
+  // And the data path is untouched.
+  Bytes frame(16);
+  frame.resize(WriteChannelData(frame, 0x4000, Bytes{1, 2, 3}, false));
+  EXPECT_EQ(server_->HandleClient(frame, t, now_).kind, OutputKind::kToPeer);
+  // Unauthenticated requests from the IP are still refused.
+  EXPECT_FALSE(Answered(t));
+  EXPECT_EQ(dropped(), dropped_before + 1);
+}
+
+TEST_F(UnauthLimitTest, BeyondMaxSourcesNewIpsShareOneOverflowBucket) {
+  unauth_.max_sources = 2;
+  Rebuild();
+  FiveTuple ip1 = From("192.0.2.1"), ip2 = From("192.0.2.2"), ip3 = From("192.0.2.3"), ip4 = From("192.0.2.4");
+  EXPECT_TRUE(Answered(ip1));  // tracked
+  EXPECT_TRUE(Answered(ip2));  // tracked: the table is full now
+  EXPECT_EQ(Answers(ip3, 4), 3);  // the overflow bucket's burst
+  EXPECT_FALSE(Answered(ip4));    // shares the exhausted overflow bucket
+  EXPECT_FALSE(Answered(From("2001:db8::4")));
+  EXPECT_EQ(dropped(), 3u);
+  // The tracked IPs keep their own buckets.
+  EXPECT_EQ(Answers(ip1, 3), 2);
+  EXPECT_EQ(Answers(ip2, 3), 2);
+  // The overflow bucket refills like any other, for whichever untracked IP comes first.
+  now_ += 500;
+  EXPECT_TRUE(Answered(ip4));
+  EXPECT_FALSE(Answered(ip3));
+}
+
+TEST_F(UnauthLimitTest, SweepForgetsOnlyRefilledBuckets) {
+  FiveTuple t = From("192.0.2.10");
+  EXPECT_EQ(Answers(t, 4), 3);
+  // Two of three tokens back: not full, so kept (a forgotten bucket would start full: 3).
+  now_ += 1000;
+  EXPECT_EQ(server_->Sweep(now_), 0u);
+  EXPECT_EQ(Answers(t, 3), 2);
+  // A full refill, then Sweep: the IP starts over with the whole burst.
+  now_ += 10 * kSecond;
+  EXPECT_EQ(server_->Sweep(now_), 0u);
+  EXPECT_EQ(Answers(t, 4), 3);
+}
+
+TEST_F(UnauthLimitTest, SweepFreesTrackingSlotsForNewIps) {
+  unauth_.max_sources = 1;
+  Rebuild();
+  FiveTuple ip1 = From("192.0.2.1"), ip2 = From("192.0.2.2"), ip3 = From("192.0.2.3");
+  EXPECT_EQ(Answers(ip1, 4), 3);  // ip1 holds the only slot
+  now_ += 2 * kSecond;            // ip1's bucket has refilled, but nobody swept yet
+  EXPECT_EQ(Answers(ip2, 4), 3);  // the overflow bucket
+  EXPECT_FALSE(Answered(ip3));    // overflow exhausted
+  EXPECT_EQ(server_->Sweep(now_), 0u);
+  // ip1's full bucket was forgotten: ip3 gets the slot and a bucket of its own.
+  EXPECT_EQ(Answers(ip3, 4), 3);
+  // ip1 and ip2 are untracked now and share the still empty overflow bucket.
+  EXPECT_FALSE(Answered(ip1));
+  EXPECT_FALSE(Answered(ip2));
+}
+
+TEST_F(UnauthLimitTest, ZeroPerSecondIsUnlimited) {
+  unauth_.per_second = 0;
+  unauth_.max_sources = 1;
+  Rebuild();
+  EXPECT_EQ(Answers(From("192.0.2.10"), 1000), 1000);
+  EXPECT_EQ(Answers(From("192.0.2.11"), 10), 10);
+  for (int i = 0; i < 50; ++i) {
+    auto c = Challenge(From("192.0.2.12"));
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->code, 401);
+  }
+  EXPECT_EQ(dropped(), 0u);
 }
 
 }  // namespace

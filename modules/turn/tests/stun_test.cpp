@@ -567,8 +567,9 @@ TEST(ChannelDataCodec, ParsesAndWrites) {
 
 TEST(ChannelDataCodec, RejectsBadChannelsAndLengths) {
   EXPECT_FALSE(ParseChannelData(FromHex("3fff 0000")));
-  EXPECT_FALSE(ParseChannelData(FromHex("5000 0000")));
-  EXPECT_FALSE(ParseChannelData(FromHex("7fff 0000")));
+  EXPECT_TRUE(ParseChannelData(FromHex("5000 0000")));  // RFC 5766's range, used by coturn's clients
+  EXPECT_FALSE(ParseChannelData(FromHex("8000 0000")));
+  EXPECT_FALSE(ParseChannelData(FromHex("c000 0000")));
   EXPECT_FALSE(ParseChannelData(FromHex("4000 00")));
   EXPECT_FALSE(ParseChannelData(FromHex("4000 0005 01020304")));           // claims 5, has 4
   EXPECT_TRUE(ParseChannelData(FromHex("4000 0001 01 000000")));           // 3 bytes padding
@@ -577,7 +578,9 @@ TEST(ChannelDataCodec, RejectsBadChannelsAndLengths) {
   EXPECT_TRUE(IsValidChannelNumber(0x4000));
   EXPECT_TRUE(IsValidChannelNumber(0x4FFF));
   EXPECT_FALSE(IsValidChannelNumber(0x3FFF));
-  EXPECT_FALSE(IsValidChannelNumber(0x5000));
+  EXPECT_TRUE(IsValidChannelNumber(0x5000));  // RFC 5766 range (coturn's clients use it)
+  EXPECT_TRUE(IsValidChannelNumber(0x7FFF));
+  EXPECT_FALSE(IsValidChannelNumber(0x8000));
 }
 
 // Cuts a byte stream into messages the way the engine will: append what arrives, take frames.
@@ -646,14 +649,15 @@ TEST(StreamFraming, TellsNeedMoreAndGarbage) {
 
   EXPECT_EQ(NextFrame(FromHex("80")).status, FrameStatus::kGarbage);                // neither
   EXPECT_EQ(NextFrame(FromHex("16030102 00010001")).status, FrameStatus::kGarbage);  // a TLS ClientHello
-  EXPECT_EQ(NextFrame(FromHex("504f5354")).status, FrameStatus::kGarbage);          // "POST"
+  EXPECT_EQ(NextFrame(FromHex("504f5354")).status, FrameStatus::kNeedMore);         // "POST": like "GET " below
   // "GET " reads as ChannelData on channel 0x4745 with 0x5420 bytes: framing alone cannot tell;
   // the handler drops it (no such channel).
   EXPECT_EQ(NextFrame(FromHex("474554 20")).status, FrameStatus::kNeedMore);
   EXPECT_EQ(NextFrame(FromHex("0001 0002")).status, FrameStatus::kGarbage);         // length % 4
   EXPECT_EQ(NextFrame(FromHex("0001 0000 2112a443")).status, FrameStatus::kGarbage);  // cookie
-  EXPECT_EQ(NextFrame(FromHex("5000")).status, FrameStatus::kGarbage);              // reserved channel
-  EXPECT_EQ(NextFrame(FromHex("7fff 0000")).status, FrameStatus::kGarbage);
+  EXPECT_EQ(NextFrame(FromHex("5000")).status, FrameStatus::kNeedMore);             // RFC 5766 range
+  EXPECT_EQ(NextFrame(FromHex("c000 0000")).status, FrameStatus::kGarbage);
+  EXPECT_EQ(NextFrame(FromHex("8000 0000")).status, FrameStatus::kGarbage);
 }
 
 }  // namespace

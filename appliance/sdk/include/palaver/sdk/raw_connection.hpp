@@ -17,7 +17,10 @@ class RawConnection {
   /// (the bytes are dropped; the caller decides whether to close).
   virtual bool Send(std::span<const uint8_t> bytes) = 0;
   virtual void Close() = 0;
-  virtual const std::string& Peer() const = 0;
+  virtual const std::string& Peer() const = 0;  // the client's IP
+  /// Transport addresses: "192.0.2.1:50123" / "[2001:db8::1]:443" (IPv4-mapped shown as IPv4).
+  virtual const std::string& PeerEndpoint() const = 0;
+  virtual const std::string& LocalEndpoint() const = 0;
   virtual uint64_t Id() const = 0;
 };
 

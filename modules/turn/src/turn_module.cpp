@@ -1,0 +1,402 @@
+#include "palaver/turn/turn_module.hpp"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "config.hpp"
+#include "engine.hpp"
+#include "palaver/sdk/encoding.hpp"
+#include "palaver/sdk/files.hpp"
+#include "palaver/sdk/host.hpp"
+#include "palaver/sdk/raw_connection.hpp"
+#include "palaver/sdk/services/certificate_provider.hpp"
+#include "palaver/sdk/services/turn_credentials.hpp"
+
+namespace palaver::turn {
+namespace {
+
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Trim(std::string s) {
+  s.erase(s.find_last_not_of(" \t\r\n") + 1);
+  s.erase(0, s.find_first_not_of(" \t\r\n"));
+  return s;
+}
+
+Result<std::string> ReadText(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read " + path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The REST secret: read, or made on first start (0600) so that an administrator configures
+// nothing; an external coturn can be given the same file.
+Result<std::string> LoadOrCreateSecret(const std::filesystem::path& path, spdlog::logger& log) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    PALAVER_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+    std::string secret = Trim(text);
+    if (secret.size() < 16) {
+      return Fail(ErrorCode::kFailedPrecondition, "TURN secret in " + path.string() + " is shorter than 16 characters",
+                  "turn: the secret file " + path.string() + " holds no usable secret");
+    }
+    return secret;
+  }
+  std::string secret = sdk::RandomToken(32);
+  PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(path, secret + "\n", 0600));
+  log.info("generated TURN secret file={}", path.string());
+  return secret;
+}
+
+bool HostHasIpv6() {
+  int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+std::vector<Address> InterfaceAddresses() {
+  std::vector<Address> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      if (auto a = Address::FromBytes({reinterpret_cast<const uint8_t*>(&sin->sin_addr), 4}, 0)) out.push_back(*a);
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      if (auto a = Address::FromBytes({reinterpret_cast<const uint8_t*>(&sin6->sin6_addr), 16}, 0)) out.push_back(*a);
+    }
+  }
+  freeifaddrs(list);
+  return out;
+}
+
+std::string UriHost(const std::string& host) {
+  if (host.find(':') != std::string::npos && !host.starts_with('[')) return "[" + host + "]";
+  return host;
+}
+
+int CertCallback(SSL* ssl, void* arg) {
+  auto* provider = static_cast<sdk::CertificateProvider*>(arg);
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  auto id = provider->ForName(sni != nullptr ? sni : "");
+  if (!id || id->leaf == nullptr || id->key == nullptr) return 0;
+  if (SSL_use_certificate(ssl, id->leaf) != 1) return 0;
+  if (SSL_use_PrivateKey(ssl, id->key) != 1) return 0;
+  SSL_clear_chain_certs(ssl);
+  for (X509* c : id->intermediates) SSL_add1_chain_cert(ssl, c);
+  return 1;
+}
+
+// TLS for port 5349: the tls module's certificate per handshake (so a renewed one applies to the
+// next connection without a restart), TLS 1.2+, AEAD suites only — as the HTTPS listener.
+SSL_CTX* MakeTlsContext(sdk::CertificateProvider* provider) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_cipher_list(ctx,
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+                          "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_cert_cb(ctx, CertCallback, provider);
+  return ctx;
+}
+
+// Issues REST credentials with the module's secret; the URIs are worked out when asked, because
+// an ephemeral HTTPS port is only known once the host's listeners are open.
+class Credentials final : public sdk::TurnCredentials {
+ public:
+  Credentials(std::string secret, int64_t ttl, std::function<std::vector<std::string>()> uris)
+      : secret_(std::move(secret)), ttl_(ttl), uris_(std::move(uris)) {}
+  Result<sdk::TurnCredential> Issue(std::string_view user_id) override {
+    return sdk::MakeTurnCredential(secret_, user_id, NowSeconds(), ttl_, uris_());
+  }
+
+ private:
+  std::string secret_;
+  int64_t ttl_;
+  std::function<std::vector<std::string>()> uris_;
+};
+
+// TURN over TLS on the HTTPS port: connections the host gave up on as HTTP arrive here (on the
+// net loop) and are handed to a relay thread; what the engine sends comes back through Post.
+class HttpsFallback final : public sdk::RawConnectionHandler, public std::enable_shared_from_this<HttpsFallback> {
+ public:
+  HttpsFallback(sdk::NetLoop& loop, Engine& engine, std::shared_ptr<spdlog::logger> log)
+      : loop_(loop), engine_(&engine), log_(std::move(log)) {}
+
+  void Detach() {
+    std::lock_guard lock(mu_);
+    engine_ = nullptr;
+  }
+
+  void OnOpen(sdk::RawConnection& conn) override {
+    auto client = Address::Parse(conn.PeerEndpoint());
+    auto server = Address::Parse(conn.LocalEndpoint());
+    if (!client || !server) {
+      log_->debug("https fallback: unknown endpoints peer={} local={}", conn.PeerEndpoint(), conn.LocalEndpoint());
+      conn.Close();
+      return;
+    }
+    conns_[conn.Id()] = &conn;
+    fresh_.insert(conn.Id());
+    std::weak_ptr<HttpsFallback> self = weak_from_this();
+    uint64_t id = conn.Id();
+    ExternalStream s;
+    s.client = *client;
+    s.server = *server;
+    s.transport = Transport::kTls;
+    s.send = [self, id](std::span<const uint8_t> bytes) {
+      auto me = self.lock();
+      if (!me) return;
+      me->loop_.Post([self, id, data = std::vector<uint8_t>(bytes.begin(), bytes.end())] {
+        auto me2 = self.lock();
+        if (!me2) return;
+        auto it = me2->conns_.find(id);
+        if (it != me2->conns_.end()) it->second->Send(data);
+      });
+    };
+    s.close = [self, id] {
+      auto me = self.lock();
+      if (!me) return;
+      me->loop_.Post([self, id] {
+        auto me2 = self.lock();
+        if (!me2) return;
+        auto it = me2->conns_.find(id);
+        if (it != me2->conns_.end()) it->second->Close();
+      });
+    };
+    std::lock_guard lock(mu_);
+    if (engine_ != nullptr) engine_->AttachStream(id, std::move(s));
+  }
+
+  void OnData(sdk::RawConnection& conn, std::span<const uint8_t> bytes) override {
+    if (bytes.empty()) return;
+    if (auto it = fresh_.find(conn.Id()); it != fresh_.end()) {
+      fresh_.erase(it);
+      // A TURN connection starts with a STUN request (first two bits 00). Anything else is a
+      // request libwebsockets could not parse as HTTP (an unknown method, a bad request line):
+      // answer it as HTTP would instead of feeding it to TURN.
+      if ((bytes[0] >> 6) != 0) {
+        static constexpr std::string_view kAnswer =
+            "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        if (bytes[0] >= 'A' && bytes[0] <= 'Z') {
+          conn.Send({reinterpret_cast<const uint8_t*>(kAnswer.data()), kAnswer.size()});
+        }
+        conn.Close();
+        return;
+      }
+    }
+    std::lock_guard lock(mu_);
+    if (engine_ == nullptr) {
+      conn.Close();
+      return;
+    }
+    engine_->StreamData(conn.Id(), bytes);
+  }
+
+  void OnClose(sdk::RawConnection& conn) override {
+    conns_.erase(conn.Id());
+    fresh_.erase(conn.Id());
+    std::lock_guard lock(mu_);
+    if (engine_ != nullptr) engine_->StreamClosed(conn.Id());
+  }
+
+ private:
+  sdk::NetLoop& loop_;
+  std::mutex mu_;  // guards engine_ (Detach runs on the control thread)
+  Engine* engine_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unordered_map<uint64_t, sdk::RawConnection*> conns_;  // net loop only
+  std::unordered_set<uint64_t> fresh_;                        // no bytes seen yet; net loop only
+};
+
+class TurnModule final : public sdk::Module {
+ public:
+  sdk::ModuleInfo Info() const override {
+    return {.id = "turn", .description = "STUN/TURN relay (UDP, TCP, TLS, TLS on the HTTPS port)", .depends_on = {"tls"}};
+  }
+
+  Status Configure(sdk::ConfigReader& section) override {
+    pending_ = ParseTurnConfig(section);
+    return OkStatus();
+  }
+
+  Status Start(sdk::Host& host) override {
+    config_ = pending_;
+    host_ = &host;
+    log_ = host.Logger();
+    const sdk::HostInfo& info = host.Info();
+    std::string first_host = info.hostnames.empty() ? "localhost" : info.hostnames.front();
+
+    std::filesystem::path secret_path = config_.secret_file.empty() ? info.state_dir / "turn_secret"
+                                                                     : std::filesystem::path(config_.secret_file);
+    PALAVER_ASSIGN_OR_RETURN(std::string secret, LoadOrCreateSecret(secret_path, *log_));
+
+    EngineOptions o;
+    if (!config_.static_users_file.empty()) {
+      PALAVER_ASSIGN_OR_RETURN(std::string text, ReadText(config_.static_users_file));
+      std::string error;
+      auto users = ParseStaticUsers(text, &error);
+      if (!users) {
+        return Fail(ErrorCode::kFailedPrecondition, config_.static_users_file + ": " + error,
+                    "turn: static_users_file " + config_.static_users_file + ": " + error);
+      }
+      o.auth.static_users = std::move(*users);
+    }
+    bool v6 = HostHasIpv6();
+    auto usable = [&](std::vector<Address> list, bool is_default) {
+      if (is_default && !v6) std::erase_if(list, [](const Address& a) { return !a.is_v4(); });
+      return list;
+    };
+    std::vector<Address> listen = usable(config_.listen, config_.listen_is_default);
+    if (config_.udp) o.udp = listen;
+    if (config_.tcp) o.tcp = listen;
+    o.tls = usable(config_.tls_listen, config_.tls_listen_is_default);
+    std::shared_ptr<sdk::CertificateProvider> certs;
+    if (!o.tls.empty() || config_.https_fallback) {
+      certs = host.Registry().Find<sdk::CertificateProvider>();
+      if (!certs) return Fail(ErrorCode::kFailedPrecondition, "turn: TURN over TLS needs the tls module");
+    }
+    if (!o.tls.empty()) {
+      certs_ = certs;
+      o.tls_context = MakeTlsContext(certs_.get());
+      if (o.tls_context == nullptr) return Fail(ErrorCode::kInternal, "turn: cannot create a TLS context");
+    }
+    o.threads = config_.threads > 0 ? config_.threads
+                                    : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, 4);
+    o.relay_v4 = config_.relay_v4;
+    o.relay_v6 = config_.relay_v6;
+    o.external_v4 = config_.external_v4;
+    o.external_v6 = config_.external_v6;
+    o.min_port = config_.min_port;
+    o.max_port = config_.max_port;
+    o.server.software = "";  // no version banner
+    o.server.limits.max_lifetime_s = config_.max_lifetime.count();
+    o.server.limits.max_permissions = static_cast<size_t>(config_.max_permissions);
+    o.server.limits.max_channels = static_cast<size_t>(config_.max_channels);
+    o.server.limits.bandwidth_bytes_per_s = static_cast<uint64_t>(config_.bandwidth);
+    o.server.unauthenticated.per_second = static_cast<uint32_t>(config_.unauthenticated_per_second);
+    o.server.unauthenticated.burst = static_cast<uint32_t>(config_.unauthenticated_burst);
+    o.max_allocations = static_cast<size_t>(config_.max_allocations);
+    o.max_allocations_per_user = static_cast<size_t>(config_.max_allocations_per_user);
+    o.auth.realm = config_.realm.empty() ? first_host : config_.realm;
+    o.auth.secrets = {secret};
+    o.auth.nonce_lifetime_s = config_.nonce_lifetime.count();
+    o.auth.now = NowSeconds;
+    o.peers.allow_loopback = config_.allow_loopback_peers;
+    o.peers.allow_private = config_.allow_private_peers;
+    o.peers.allowed = config_.allowed_peers;
+    o.peers.denied = config_.denied_peers;
+    // The appliance's own services are never peers (HTTPS, plain HTTP; the engine adds its own
+    // listeners once bound).
+    for (int port : {info.https_port, info.http_port, 443, 80}) {
+      if (port <= 0) continue;
+      o.peers.own_endpoints.push_back(Address::V4(uint32_t{0}, static_cast<uint16_t>(port)));
+      o.peers.own_endpoints.push_back(Address::V6({}, static_cast<uint16_t>(port)));
+    }
+    o.peers.self_addresses = InterfaceAddresses();
+    if (config_.external_v4) o.peers.self_addresses.push_back(*config_.external_v4);
+    if (config_.external_v6) o.peers.self_addresses.push_back(*config_.external_v6);
+    o.max_streams = static_cast<size_t>(config_.max_connections);
+    o.stream_idle_timeout_ms = config_.connection_idle_timeout.count() * 1000;
+    o.metrics = &host.Stats();
+
+    auto engine = Engine::Start(std::move(o));
+    if (!engine) return tl::unexpected(engine.error());
+    engine_ = std::move(*engine);
+
+    if (config_.https_fallback) {
+      fallback_ = std::make_shared<HttpsFallback>(host.Loop(), *engine_, log_);
+      Status st = host.SetRawFallback(fallback_);
+      if (!st) {
+        Stop();
+        return st;
+      }
+    }
+    public_host_ = config_.public_host.empty() ? first_host : config_.public_host;
+    host.Registry().Publish<sdk::TurnCredentials>(std::make_shared<Credentials>(
+        secret, config_.credential_ttl.count(), [this] { return Uris(); }));
+    EngineSnapshot snap = engine_->Snapshot();
+    auto join = [](const std::vector<Address>& list) {
+      std::string s;
+      for (const auto& a : list) s += (s.empty() ? "" : ",") + a.ToString();
+      return s.empty() ? std::string("-") : s;
+    };
+    log_->info("turn ready udp={} tcp={} tls={} https_fallback={} threads={} realm={} relay_ports={}-{}", join(snap.udp),
+               join(snap.tcp), join(snap.tls), config_.https_fallback ? "on" : "off", config_.threads > 0 ? config_.threads : 0,
+               config_.realm.empty() ? first_host : config_.realm, config_.min_port, config_.max_port);
+    return OkStatus();
+  }
+
+  void Stop() override {
+    if (host_ != nullptr && engine_) host_->Registry().Withdraw<sdk::TurnCredentials>();
+    if (fallback_) fallback_->Detach();
+    if (engine_) engine_->Stop();
+  }
+
+  sdk::Health CheckHealth() const override {
+    sdk::Health h;
+    if (!engine_) {
+      h.state = sdk::HealthState::kFailed;
+      h.detail = "not running";
+      return h;
+    }
+    EngineSnapshot s = engine_->Snapshot();
+    h.detail = "allocations=" + std::to_string(s.allocations) + " connections=" + std::to_string(s.streams);
+    return h;
+  }
+
+ private:
+  std::vector<std::string> Uris() const {
+    if (!config_.uris.empty()) return config_.uris;
+    std::vector<std::string> uris;
+    if (!engine_) return uris;
+    EngineSnapshot s = engine_->Snapshot();
+    std::string host = UriHost(public_host_);
+    if (!s.udp.empty()) uris.push_back("turn:" + host + ":" + std::to_string(s.udp.front().port()) + "?transport=udp");
+    if (!s.tcp.empty()) uris.push_back("turn:" + host + ":" + std::to_string(s.tcp.front().port()) + "?transport=tcp");
+    if (!s.tls.empty()) uris.push_back("turns:" + host + ":" + std::to_string(s.tls.front().port()) + "?transport=tcp");
+    if (config_.https_fallback && host_ != nullptr && host_->Info().https_port > 0) {
+      uris.push_back("turns:" + host + ":" + std::to_string(host_->Info().https_port) + "?transport=tcp");
+    }
+    return uris;
+  }
+
+  TurnConfig pending_;
+  TurnConfig config_;
+  sdk::Host* host_ = nullptr;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<sdk::CertificateProvider> certs_;
+  std::unique_ptr<Engine> engine_;
+  std::shared_ptr<HttpsFallback> fallback_;
+  std::string public_host_;
+};
+
+}  // namespace
+
+std::unique_ptr<sdk::Module> CreateModule() { return std::make_unique<TurnModule>(); }
+
+}  // namespace palaver::turn
