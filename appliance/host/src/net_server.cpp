@@ -659,13 +659,7 @@ int NetServer::OnHttpCallback(lws* wsi, int reason_int, void* user, void* in, si
     }
 
     case LWS_CALLBACK_WSI_DESTROY: {
-      auto it = connection_peers_.find(wsi);
-      if (it != connection_peers_.end()) {
-        auto pc = connections_per_ip_.find(it->second.peer);
-        if (pc != connections_per_ip_.end() && --pc->second <= 0) connections_per_ip_.erase(pc);
-        connection_peers_.erase(it);
-        connections_open_->Add(-1);
-      }
+      ForgetConnection(wsi);
       Finish(wsi);
       if (auto ws = ws_conns_.find(wsi); ws != ws_conns_.end()) {
         OnWebSocketCallback(wsi, LWS_CALLBACK_CLOSED, nullptr, 0);
@@ -1157,11 +1151,24 @@ void NetServer::CloseWebSockets(const std::string& owner) {
   future.wait_for(std::chrono::seconds(2));
 }
 
+void NetServer::ForgetConnection(lws* wsi) {
+  auto it = connection_peers_.find(wsi);
+  if (it == connection_peers_.end()) return;
+  auto pc = connections_per_ip_.find(it->second.peer);
+  if (pc != connections_per_ip_.end() && --pc->second <= 0) connections_per_ip_.erase(pc);
+  connection_peers_.erase(it);
+  connections_open_->Add(-1);
+}
+
 int NetServer::OnRawCallback(lws* wsi, int reason_int, void*, void* in, size_t len) {
   auto reason = static_cast<lws_callback_reasons>(reason_int);
   switch (reason) {
     case LWS_CALLBACK_RAW_ADOPT: {
       if (!raw_handler_) return -1;
+      // No longer waiting for an HTTP request: the header timeout no longer applies (the raw
+      // handler decides how long an idle connection may live).
+      if (auto it = connection_peers_.find(wsi); it != connection_peers_.end()) it->second.got_request = true;
+      lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
       auto [peer_endpoint, local_endpoint] = EndpointsOf(wsi);
       auto conn = std::make_unique<RawConn>(wsi, next_raw_id_++, PeerOf(wsi), std::move(peer_endpoint),
                                             std::move(local_endpoint));
@@ -1183,11 +1190,16 @@ int NetServer::OnRawCallback(lws* wsi, int reason_int, void*, void* in, size_t l
     }
     case LWS_CALLBACK_RAW_CLOSE: {
       auto it = raw_conns_.find(wsi);
-      if (it == raw_conns_.end()) return 0;
-      if (raw_handler_) raw_handler_->OnClose(*it->second);
-      raw_conns_.erase(it);
+      if (it != raw_conns_.end()) {
+        if (raw_handler_) raw_handler_->OnClose(*it->second);
+        raw_conns_.erase(it);
+      }
+      ForgetConnection(wsi);
       return 0;
     }
+    case LWS_CALLBACK_WSI_DESTROY:
+      ForgetConnection(wsi);  // the connection counts of a connection that became raw
+      return 0;
     default:
       return 0;
   }

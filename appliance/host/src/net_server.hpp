@@ -98,6 +98,8 @@ class NetServer final : public sdk::NetLoop {
   // Called from the C callbacks (loop thread).
   int OnHttpCallback(lws* wsi, int reason, void* user, void* in, size_t len);
   int OnRawCallback(lws* wsi, int reason, void* user, void* in, size_t len);
+  // Drops the connection from the per-IP counts and the open-connections gauge (idempotent).
+  void ForgetConnection(lws* wsi);
   /// Closes the WebSockets of a module's endpoints (1001) and stops delivering their events.
   /// Control thread; waits for the loop (bounded).
   void CloseWebSockets(const std::string& owner);

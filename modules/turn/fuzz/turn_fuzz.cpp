@@ -229,6 +229,29 @@ void ExerciseDecoders(const StunMessage& m, const World& w) {
 
 // --- answers must be well-formed -------------------------------------------------------------------
 
+// TURN_FUZZ_TRACE=1: one line per answer on stderr, for replaying a finding by hand.
+const bool g_trace = std::getenv("TURN_FUZZ_TRACE") != nullptr;
+
+void Trace(const char* what, const Output& out) {
+  if (!g_trace) return;
+  const char* kind = out.kind == OutputKind::kNone ? "none" : out.kind == OutputKind::kToPeer ? "to-peer" : "to-client";
+  std::string detail;
+  if (out.kind == OutputKind::kToClient) {
+    if (auto m = StunMessage::Parse(out.bytes)) {
+      static constexpr const char* kClass[] = {"request", "indication", "success", "error"};
+      detail = " method=" + std::to_string(static_cast<int>(m->method())) + " " +
+               kClass[static_cast<int>(m->message_class())];
+      if (const AttributeRef* e = m->Find(attr::kErrorCode)) {
+        if (auto code = DecodeErrorCode(m->Value(*e))) detail += " " + std::to_string(code->code);
+      }
+    } else {
+      detail = " channel-data";
+    }
+  }
+  std::fprintf(stderr, "turn_fuzz: t=%lld %s -> %s%s (%zu bytes)\n", static_cast<long long>(g_now_ms), what, kind,
+               detail.c_str(), out.bytes.size());
+}
+
 void CheckOutput(const Output& out, std::span<const uint8_t> input) {
   switch (out.kind) {
     case OutputKind::kNone:
@@ -254,8 +277,9 @@ void CheckOutput(const Output& out, std::span<const uint8_t> input) {
   }
 }
 
-Output ToClient(World& w, std::span<const uint8_t> bytes, const FiveTuple& t) {
+Output ToClient(World& w, std::span<const uint8_t> bytes, const FiveTuple& t, const char* what) {
   Output out = w.server.HandleClient(bytes, t, g_now_ms);
+  Trace(what, out);
   CheckOutput(out, bytes);
   return out;
 }
@@ -283,7 +307,7 @@ void ExerciseStream(World& w, std::span<const uint8_t> data) {
                    m.error() != ParseError::kLengthMismatch);
       }
     }
-    ToClient(w, frame, w.tcp);
+    ToClient(w, frame, w.tcp, "tcp frame");
     off += f.size;
   }
   // A reader that gets the stream one byte at a time must see the same first frame.
@@ -380,6 +404,7 @@ void FromPeers(World& w, std::span<const uint8_t> data) {
     peers.push_back(relayed.is_v4() ? Addr("127.0.0.1:5000") : Addr("[2001:db8::99]:5000"));
     for (const Address& peer : peers) {
       Output out = w.server.HandlePeer(relayed, peer, data, g_now_ms);
+      Trace("from peer", out);
       CheckOutput(out, data);
       if (out.kind == OutputKind::kToClient) FUZZ_CHECK(out.tuple == *t);
     }
@@ -406,8 +431,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ExerciseChannelData(input);
 
   // 4. The handler, as a datagram and as one (possibly bad) frame.
-  ToClient(w, input, w.udp);
-  ToClient(w, input, w.tcp);
+  ToClient(w, input, w.udp, "udp");
+  ToClient(w, input, w.tcp, "tcp");
   FromPeers(w, input);
 
   // 5. Past authentication.
@@ -415,7 +440,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const FiveTuple& t = (parsed->transaction_id()[11] & 1) ? w.tcp : ((parsed->transaction_id()[11] & 4) ? w.tls : w.udp);
     static std::vector<uint8_t> signed_copy;
     if (Resign(w, *parsed, t, signed_copy)) {
-      ToClient(w, signed_copy, t);
+      ToClient(w, signed_copy, t, t.transport == Transport::kUdp ? "signed udp" : t.transport == Transport::kTcp ? "signed tcp" : "signed tls");
       // Data follows the request, as it does on the wire.
       FromPeers(w, input);
     }

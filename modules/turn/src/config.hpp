@@ -38,7 +38,7 @@ struct TurnConfig {
   std::chrono::seconds nonce_lifetime{600};
   std::chrono::seconds max_lifetime{3600};
   int64_t max_allocations = 10000;
-  int64_t max_allocations_per_user = 20;
+  int64_t max_allocations_per_user = 200;  // a mesh call: peers × TURN URIs per user
   int64_t max_permissions = 64;   // per allocation
   int64_t max_channels = 64;      // per allocation
   int64_t bandwidth = 0;          // bytes/s per allocation; 0 = unlimited

@@ -234,7 +234,8 @@ struct Engine::Thread final : RelayAllocator {
     ServerOptions so = opt_.server;
     so.limits.max_allocations = 0;  // the shared quota counts across threads
     so.limits.max_allocations_per_user = 0;
-    server_ = std::make_unique<Server>(so, *engine_.auth_, *engine_.policy_, *this);
+    policy_ = std::make_unique<PeerPolicy>(opt_.peers);
+    server_ = std::make_unique<Server>(so, *engine_.auth_, *policy_, *this);
     server_->allocations().SetSharedQuota(engine_.quota_.get());
     return OkStatus();
   }
@@ -896,6 +897,15 @@ struct Engine::Thread final : RelayAllocator {
       }
     }
     for (Stream* s : idle) CloseStream(*s, /*tell_external=*/true);
+    if (opt_.late_own_endpoints) {
+      std::vector<Address> late = opt_.late_own_endpoints();
+      if (late != late_endpoints_) {
+        late_endpoints_ = late;
+        PeerPolicyOptions p = opt_.peers;
+        p.own_endpoints.insert(p.own_endpoints.end(), late.begin(), late.end());
+        *policy_ = PeerPolicy(std::move(p));  // the Server holds a reference to this object
+      }
+    }
     PublishMetrics();
   }
 
@@ -963,6 +973,8 @@ struct Engine::Thread final : RelayAllocator {
   int ep_ = -1;
   Handle wake_{HandleKind::kWake};
   Handle timer_{HandleKind::kTimer};
+  std::unique_ptr<PeerPolicy> policy_;  // this thread's copy (see late_own_endpoints)
+  std::vector<Address> late_endpoints_;
   std::unique_ptr<Server> server_;
   std::vector<std::unique_ptr<UdpListener>> udp_;
   std::vector<std::unique_ptr<StreamListener>> listeners_;
@@ -1095,7 +1107,6 @@ Result<std::unique_ptr<Engine>> Engine::Start(EngineOptions options) {
     for (const Address& a : *list) o.peers.own_endpoints.push_back(a);
   }
   e->auth_ = std::make_unique<Authenticator>(o.auth);
-  e->policy_ = std::make_unique<PeerPolicy>(o.peers);
   e->quota_ = std::make_unique<SharedQuota>(o.max_allocations, o.max_allocations_per_user);
 
   for (int t = 0; t < o.threads; ++t) {

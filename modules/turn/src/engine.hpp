@@ -55,6 +55,9 @@ struct EngineOptions {
   size_t max_allocations_per_user = 0;  // all threads; 0 = unlimited
   AuthOptions auth;
   PeerPolicyOptions peers;
+  // More own endpoints known only later (the host's HTTPS port when it was ephemeral); asked
+  // once a second by every relay thread, which then rebuilds its copy of the policy. May be null.
+  std::function<std::vector<Address>()> late_own_endpoints;
   size_t max_streams = 10000;                 // TCP/TLS connections, all threads
   int64_t stream_idle_timeout_ms = 120'000;   // without traffic and without an allocation
   int64_t tls_handshake_timeout_ms = 10'000;
@@ -104,7 +107,6 @@ class Engine {
 
   EngineOptions options_;
   std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<PeerPolicy> policy_;
   std::unique_ptr<SharedQuota> quota_;
   std::vector<std::unique_ptr<Thread>> threads_;
   std::vector<Address> bound_udp_, bound_tcp_, bound_tls_;

@@ -317,6 +317,18 @@ class TurnModule final : public sdk::Module {
       o.peers.own_endpoints.push_back(Address::V4(uint32_t{0}, static_cast<uint16_t>(port)));
       o.peers.own_endpoints.push_back(Address::V6({}, static_cast<uint16_t>(port)));
     }
+    if (info.https_port == 0 || info.http_port == 0) {
+      // Ephemeral ports (tests): known once the host's listeners are open.
+      o.late_own_endpoints = [&host] {
+        std::vector<Address> late;
+        for (int port : {host.Info().https_port, host.Info().http_port}) {
+          if (port <= 0) continue;
+          late.push_back(Address::V4(uint32_t{0}, static_cast<uint16_t>(port)));
+          late.push_back(Address::V6({}, static_cast<uint16_t>(port)));
+        }
+        return late;
+      };
+    }
     o.peers.self_addresses = InterfaceAddresses();
     if (config_.external_v4) o.peers.self_addresses.push_back(*config_.external_v4);
     if (config_.external_v6) o.peers.self_addresses.push_back(*config_.external_v6);

@@ -27,7 +27,7 @@ TEST(TurnConfig, Defaults) {
   EXPECT_TRUE(c.allow_private_peers);
   EXPECT_EQ(c.min_port, 49152);
   EXPECT_EQ(c.max_port, 65535);
-  EXPECT_EQ(c.max_allocations_per_user, 20);
+  EXPECT_EQ(c.max_allocations_per_user, 200);
   EXPECT_EQ(c.unauthenticated_per_second, 50);
 }
 

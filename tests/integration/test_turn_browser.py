@@ -1,0 +1,125 @@
+"""WebRTC media through the built-in TURN server in a real browser: Debian's Chromium driven by
+playwright-core (tests/node/turn-relay.js), relay-only ICE, one TURN URI at a time — UDP, TCP,
+TLS on the TURN TLS port and TLS on the HTTPS port — plus a wrong password that must not connect
+(so the media really went through palaverd)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+from harness import Palaverd, SOURCE
+
+NODE_DIR = os.path.join(SOURCE, "tests", "node")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def turn_ports(server):
+    """The bound TURN listeners from the `turn ready` log line."""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        m = re.search(r"turn ready udp=(\S+) tcp=(\S+) tls=(\S+)", server.stderr())
+        if m:
+            return {k: int(m.group(i).split(",")[0].rsplit(":", 1)[1]) for i, k in ((1, "udp"), (2, "tcp"), (3, "tls"))}
+        time.sleep(0.05)
+    raise AssertionError("no `turn ready` line:\n" + server.stderr())
+
+
+def metrics(server, name):
+    """{labels: value} of one metric from /metrics (open to loopback)."""
+    status, _, body, _ = server.curl("/metrics")
+    if status != 200:
+        raise AssertionError(f"/metrics: {status}")
+    out = {}
+    for line in body.decode().splitlines():
+        m = re.match(rf"{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", line)
+        if m:
+            out[m.group(1) or ""] = float(m.group(2))
+    return out
+
+
+class TurnBrowser(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.node = shutil.which("node")
+        if not cls.node:
+            raise unittest.SkipTest("node is not installed (scripts/deps.sh test)")
+        if not os.path.exists(CHROMIUM):
+            raise unittest.SkipTest("chromium is not installed (scripts/deps.sh test)")
+        if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
+            raise AssertionError("tests/node/node_modules is missing: ./dev test installs it")
+        cls.server = Palaverd(sections={"turn": {"allow_loopback_peers": "true"}})
+        cls.ports = turn_ports(cls.server)
+        cls.secret_file = os.path.join(cls.server.state, "turn_secret")  # written at start
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def test_media_relayed_over_every_transport(self):
+        s, p = self.server, self.ports
+        cases = {
+            "udp": (f"turn:localhost:{p['udp']}?transport=udp", "udp"),
+            "tcp": (f"turn:localhost:{p['tcp']}?transport=tcp", "tcp"),
+            "tls": (f"turns:localhost:{p['tls']}?transport=tcp", "tls"),
+            "https": (f"turns:localhost:{s.https_port}?transport=tcp", "tls"),
+        }
+        wrong_url = f"turn:localhost:{p['udp']}?transport=udp"
+        before = metrics(s, "turn_relayed_packets_total")
+        args = [self.node, os.path.join(NODE_DIR, "turn-relay.js"), "--secret-file", self.secret_file, "--ca", s.ca]
+        args += [f"{name}={url}" for name, (url, _) in cases.items()]
+        args += ["--wrong", f"wrong={wrong_url}"]
+        t0 = time.monotonic()
+        r = subprocess.run(args, capture_output=True, text=True, timeout=110)
+        wall = time.monotonic() - t0
+        results = {}
+        for line in r.stdout.splitlines():
+            if line.startswith("{"):
+                d = json.loads(line)
+                results[d["case"]] = d
+        print(f"\nturn-relay: {wall:.1f}s rc={r.returncode} " +
+              " ".join(f"{k}={'ok' if v.get('ok') else 'FAIL'}/{v.get('frames_decoded')}f/{v.get('wall_ms')}ms"
+                       for k, v in results.items()), file=sys.stderr)
+        detail = f"rc={r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr[-3000:]}"
+        self.assertEqual(set(results), set(cases) | {"wrong"}, detail)
+
+        for name, (url, protocol) in cases.items():
+            with self.subTest(transport=name):
+                res = results[name]
+                self.assertTrue(res["ok"], json.dumps(res, indent=1))
+                self.assertEqual(res["pair"], "relay/relay")
+                self.assertEqual((res["relay_protocol"], res["local_url"]), (protocol, url))
+                self.assertEqual(res["sender_pair"], f"relay/relay {protocol} {url}")
+                self.assertGreaterEqual(res["frames_decoded"], 10)
+                self.assertGreater(res["video_bytes"], 0)
+                # The relayed addresses are palaverd's relay ports on loopback.
+                for end in ("local", "remote"):
+                    host, port = res[end].rsplit(":", 1)
+                    self.assertEqual(host, "127.0.0.1")
+                    self.assertTrue(49152 <= int(port) <= 65535, res[end])
+
+        with self.subTest(transport="wrong password"):
+            res = results["wrong"]
+            self.assertTrue(res["ok"], json.dumps(res, indent=1))
+            self.assertFalse(res["relayed"])
+            self.assertEqual((res["pair"], res["frames_decoded"]), ("none/none", 0))
+            self.assertIn((wrong_url, 401), [(e["url"], e["code"]) for e in res["cand_errors"]])
+
+        self.assertEqual(r.returncode, 0, detail)
+        after = metrics(s, "turn_relayed_packets_total")
+        for direction in ('{direction="to_peer"}', '{direction="to_client"}'):
+            self.assertGreater(after.get(direction, 0), before.get(direction, 0), after)
+        self.assertGreater(sum(metrics(s, "turn_auth_failures_total").values()), 0)
+        # Chromium released its allocations (Refresh with lifetime 0, or the TCP/TLS connection
+        # closed) when the connections and the browser closed.
+        deadline = time.time() + 10
+        while metrics(s, "turn_allocations")[""] > 0 and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(metrics(s, "turn_allocations")[""], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
