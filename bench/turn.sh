@@ -41,7 +41,7 @@
 #        [--coturn-opts "--relay-threads=N ..."] [--out FILE]
 # Env:   PALAVERD (same as --palaverd; default build/appliance/palaverd), KEEP=1 (keep the temp
 #        dir with logs), PERF=DIR (after the last repeat, one extra run per server at PERF_M
-#        allocations (default 40) with `perf record -g` on the server; not in the tables; the
+#        allocations (default 40) with `perf record` (flat, 999 Hz) on the server; not in the tables; the
 #        top of `perf report` goes into the raw output), OUT (= --out).
 # Needs: turnserver, turnutils_uclient, turnutils_peer (apt-get install coturn; the package's
 #        service is not used), ss (iproute2), curl, python3 (standard library), GNU time.
@@ -354,7 +354,7 @@ for r in $(seq "$repeat"); do
     mkdir -p "$PERF"
     for pair in "coturn $coturn_pid $coturn_port" "palaverd $palaverd_pid $palaverd_port"; do
       set -- $pair
-      ( sleep 8; exec perf record -F 999 -g -p "$2" -o "$PERF/$1.data" -- sleep 5 ) >"$work/perf-$1.log" 2>&1 &
+      ( sleep 8; exec perf record -F 999 -p "$2" -o "$PERF/$1.data" -- sleep 5 ) >"$work/perf-$1.log" 2>&1 &
       pp=$!
       run "perf" "$1" "$2" "$3" udp "${PERF_M:-40}"
       wait "$pp" 2>/dev/null || true

@@ -9,11 +9,13 @@ import ssl
 import stat
 import struct
 import subprocess
+import tempfile
 import time
 import unittest
 
 from harness import Palaverd
 import stun_client as stun
+from test_tls import fingerprint_of_pem, make_cert
 
 TOOLS = ("turnutils_uclient", "turnutils_peer", "turnutils_stunclient")
 
@@ -143,6 +145,50 @@ class CoturnClients(unittest.TestCase):
         self.assertGreater(metric(self.server, "turn_challenges_total"), 0)
         _, _, body, _ = self.server.curl("/healthz")
         self.assertRegex(body.decode(), r'"turn":\{"status":"ok","detail":"allocations=\d+ connections=\d+"\}')
+
+
+def has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@unittest.skipUnless(all(shutil.which(t) for t in TOOLS), "coturn's turnutils are not installed (scripts/deps.sh test)")
+@unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback here")
+class Ipv6(unittest.TestCase):
+    """IPv6 clients and relays, and an IPv6 relay for an IPv4 client (REQUESTED-ADDRESS-FAMILY)."""
+
+    def test_ipv6(self):
+        s = Palaverd(sections={"turn": {"listen": "127.0.0.1:0 [::1]:0", "allow_loopback_peers": "true"}})
+        peer = None
+        try:
+            m = re.search(r"turn ready udp=127\.0\.0\.1:(\d+),\[::1\]:(\d+)", s.stderr())
+            self.assertIsNotNone(m, s.stderr())
+            port6 = int(m.group(2))
+            r = subprocess.run(["turnutils_stunclient", "-p", str(port6), "::1"], capture_output=True, text=True, timeout=20)
+            self.assertIn("IPv6. UDP reflexive addr: ::1:", r.stdout + r.stderr)
+            peer_port = free_port(socket.SOCK_DGRAM)
+            peer = subprocess.Popen(["turnutils_peer", "-L", "::1", "-p", str(peer_port)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.2)
+            secret = secret_of(s)
+            for host, port, flags in (("::1", port6, []), ("127.0.0.1", int(m.group(1)), ["-x"])):
+                with self.subTest(client=host, flags=flags):
+                    args = ["turnutils_uclient", *flags, "-W", secret, "-u", "v6", "-p", str(port), "-e", "::1",
+                            "-r", str(peer_port), "-c", "-m", "2", "-n", "50", "-l", "200", "-z", "5", host]
+                    out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+                    text = out.stdout + out.stderr
+                    self.assertEqual(out.returncode, 0, text[-1500:])
+                    self.assertIn("Total lost packets 0 ", text, text[-1500:])
+                    self.assertEqual(lost_and_received(text)[1:], (100, 100), text[-1500:])
+        finally:
+            if peer:
+                peer.kill()
+                peer.wait()
+            s.close()
 
 
 class Credentials(unittest.TestCase):
@@ -364,6 +410,37 @@ class BadInputAndLimits(unittest.TestCase):
             with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
                 tls.sendall(b"FROBNICATE / HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 self.assertTrue(tls.recv(100).startswith(b"HTTP/1.1 4"))
+
+
+class TlsCertificate(unittest.TestCase):
+    """TURN over TLS uses the tls module's certificate and picks up a renewed one without a restart."""
+
+    def served(self, port):
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost"],
+                           input="", capture_output=True, text=True, timeout=30)
+        m = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", r.stdout, re.S)
+        return fingerprint_of_pem(m.group(0)) if m else None
+
+    def test_certificate_swap_reaches_the_turn_tls_port(self):
+        d = tempfile.mkdtemp(prefix="palaver-turn-certs-")
+        crt, key = make_cert(d, "one")
+        s = Palaverd({"tls": {"certificate": crt, "key": key, "watch_interval": "1s"}})
+        try:
+            port = turn_ports(s)["tls"]
+            self.assertEqual(self.served(port), fingerprint_of_pem(open(crt).read()))
+            tls_probe = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-tls1_1"],
+                                             input="", capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(tls_probe.returncode, 0)  # TLS 1.2+ only, as on HTTPS
+            new_crt, new_key = make_cert(d, "two")
+            os.replace(new_key, key)
+            os.replace(new_crt, crt)
+            want = fingerprint_of_pem(open(crt).read())
+            deadline = time.time() + 15
+            while time.time() < deadline and self.served(port) != want:
+                time.sleep(0.5)
+            self.assertEqual(self.served(port), want)
+        finally:
+            s.close()
 
 
 class ConfigAndStartup(unittest.TestCase):

@@ -1,7 +1,12 @@
 """WebRTC media through the built-in TURN server in a real browser: Debian's Chromium driven by
 playwright-core (tests/node/turn-relay.js), relay-only ICE, one TURN URI at a time — UDP, TCP,
 TLS on the TURN TLS port and TLS on the HTTPS port — plus a wrong password that must not connect
-(so the media really went through palaverd)."""
+(so the media really went through palaverd).
+
+Chromium checks TURN-over-TLS certificates with its ordinary verifier; turn-relay.js verifies
+palaverd's certificates against the local CA itself and passes their keys to Chromium
+(--ignore-certificate-errors-spki-list). The URIs name `localhost` (the certificate's name), which
+the browser resolves to 127.0.0.1 only."""
 import json
 import os
 import re
@@ -69,7 +74,10 @@ class TurnBrowser(unittest.TestCase):
         }
         wrong_url = f"turn:localhost:{p['udp']}?transport=udp"
         before = metrics(s, "turn_relayed_packets_total")
-        args = [self.node, os.path.join(NODE_DIR, "turn-relay.js"), "--secret-file", self.secret_file, "--ca", s.ca]
+        # Each call stays up 4 s after its first 10 frames: longer than the harness's 3 s
+        # header_timeout, which must not cut TURN connections on the HTTPS port.
+        args = [self.node, os.path.join(NODE_DIR, "turn-relay.js"), "--secret-file", self.secret_file, "--ca", s.ca,
+                "--hold-ms", "4000"]
         args += [f"{name}={url}" for name, (url, _) in cases.items()]
         args += ["--wrong", f"wrong={wrong_url}"]
         t0 = time.monotonic()
@@ -94,6 +102,8 @@ class TurnBrowser(unittest.TestCase):
                 self.assertEqual((res["relay_protocol"], res["local_url"]), (protocol, url))
                 self.assertEqual(res["sender_pair"], f"relay/relay {protocol} {url}")
                 self.assertGreaterEqual(res["frames_decoded"], 10)
+                self.assertEqual(res["ice"], ["connected", "connected"])
+                self.assertGreaterEqual(res["hold"]["framesAfter"] - res["hold"]["framesBefore"], 20, res["hold"])
                 self.assertGreater(res["video_bytes"], 0)
                 # The relayed addresses are palaverd's relay ports on loopback.
                 for end in ("local", "remote"):

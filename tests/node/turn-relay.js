@@ -5,8 +5,8 @@
 // connections, a selected candidate pair relay/relay whose local candidate was allocated through
 // the URI under test with the expected relayProtocol (udp, tcp, tls).
 //
-// usage: node turn-relay.js --secret-file PATH [--ca PATH] [--frames N] [--timeout-ms MS]
-//                           CASE... [--wrong CASE...]
+// usage: node turn-relay.js --secret-file PATH [--ca PATH] [--frames N] [--hold-ms MS]
+//                           [--timeout-ms MS] CASE... [--wrong CASE...]
 //   CASE = name=URI, e.g. udp=turn:localhost:3478?transport=udp, tls=turns:localhost:5349?transport=tcp
 //   cases after --wrong use a wrong password and must NOT connect (negative control).
 //   --secret-file  the TURN REST secret (palaverd's <state_dir>/turn_secret); --secret S also works
@@ -36,7 +36,7 @@ const { chromium } = require('playwright-core');
 
 function usage(msg) {
   process.stderr.write(`turn-relay: ${msg}\nusage: node turn-relay.js --secret-file PATH [--ca PATH] ` +
-                       '[--frames N] [--timeout-ms MS] name=URI... [--wrong name=URI...]\n');
+                       '[--frames N] [--hold-ms MS] [--timeout-ms MS] name=URI... [--wrong name=URI...]\n');
   process.exit(2);
 }
 
@@ -92,8 +92,8 @@ async function trustedSpkis(caFile, cases) {
     .map((b) => spkiHash(new crypto.X509Certificate(b))));
   for (const c of cases.filter((x) => x.expectRelayProtocol === 'tls')) {
     const leaf = await new Promise((resolve, reject) => {
-      const sock = tls.connect({ host: '127.0.0.1', port: c.port, ca: caPem, checkServerIdentity: (h, cert) => tls.checkServerIdentity(c.host, cert),
-                                 servername: net.isIP(c.host) ? undefined : c.host, ALPNProtocols: ['http/1.1'] });
+      const sock = tls.connect({ host: '127.0.0.1', port: c.port, ca: caPem, servername: net.isIP(c.host) ? undefined : c.host,
+                                 checkServerIdentity: (_, cert) => tls.checkServerIdentity(c.host, cert) });
       sock.setTimeout(5000, () => sock.destroy(new Error(`${c.name}: TLS handshake timeout`)));
       sock.once('secureConnect', () => { const x = sock.getPeerX509Certificate(); sock.destroy(); resolve(x); });
       sock.once('error', (e) => reject(new Error(`${c.name}: ${c.host}:${c.port}: ${e.message}`)));

@@ -304,6 +304,8 @@ struct Engine::Thread final : RelayAllocator {
       base = *configured;
     } else if (client.server.family() == family && !IsUnspecified(client.server)) {
       base = client.server;
+    } else if (auto other = OtherFamilyAddress(family)) {
+      base = *other;  // e.g. an IPv6 relay for a client that came over IPv4 (RFC 8656 §7.1)
     } else {
       return {RelayStatus::kFamilyUnsupported, {}, nullptr};
     }
@@ -341,6 +343,23 @@ struct Engine::Thread final : RelayAllocator {
     }
     ::close(fd);
     return {RelayStatus::kNoCapacity, {}, nullptr};
+  }
+
+  // An address of `family` to relay from when the client reached us over the other family: a
+  // listener bound to one, else one of the host's global addresses.
+  std::optional<Address> OtherFamilyAddress(Family family) const {
+    for (const auto& l : udp_) {
+      if (l->bound.family() == family && !l->wildcard) return l->bound.WithPort(0);
+    }
+    for (const auto& l : udp_) {
+      if (l->bound.family() != family || !l->wildcard) continue;
+      for (const Address& a : opt_.peers.self_addresses) {
+        if (a.family() != family) continue;
+        PeerVerdict v = PeerPolicy().CheckIp(a);
+        if (v == PeerVerdict::kAllowed || v == PeerVerdict::kPrivate) return a.WithPort(0);
+      }
+    }
+    return std::nullopt;
   }
 
   void Close(const Address& relayed) override {
