@@ -312,6 +312,79 @@ class PeerPolicy(unittest.TestCase):
             peer.close()
 
 
+class Settings(unittest.TestCase):
+    """Static users, denied ranges, the total quota, bandwidth per allocation, external_ip."""
+
+    def start(self, turn):
+        s = Palaverd(sections={"turn": turn}, expect_start=False)
+        self.addCleanup(s.close)
+        return s
+
+    def test_static_users_and_denied_ranges(self):
+        s = self.start({"denied_peers": "198.51.100.0/24"})
+        users = os.path.join(s.dir, "turn-users")
+        with open(users, "w") as f:
+            f.write("# fixed accounts\nsip-gateway:gw-password\n")
+        s.sections["turn"]["static_users_file"] = users
+        s.write_config()
+        s.start()
+        addr = ("127.0.0.1", turn_ports(s)["udp"])
+        c = stun.TurnClient(addr, "sip-gateway", "gw-password")
+        self.addCleanup(c.close)
+        self.assertTrue(c.allocate().success)
+        self.assertEqual(c.create_permission("198.51.100.7").code, 403)
+        self.assertTrue(c.create_permission("198.51.101.7").success)
+        wrong = stun.TurnClient(addr, "sip-gateway", "guess")
+        self.addCleanup(wrong.close)
+        self.assertEqual(wrong.allocate().code, 401)
+
+    def test_total_quota(self):
+        s = self.start({"max_allocations": "2"})
+        s.start()
+        addr = ("127.0.0.1", turn_ports(s)["udp"])
+        secret = secret_of(s)
+        clients = [stun.TurnClient(addr, *stun.rest_credentials(secret, f"user{i}")) for i in range(3)]
+        for c in clients:
+            self.addCleanup(c.close)
+        self.assertTrue(clients[0].allocate().success)
+        self.assertTrue(clients[1].allocate().success)
+        self.assertEqual(clients[2].allocate().code, 508)
+
+    def test_external_ip_is_advertised(self):
+        s = self.start({"external_ip": "203.0.113.10"})
+        s.start()
+        c = stun.TurnClient(("127.0.0.1", turn_ports(s)["udp"]), *stun.rest_credentials(secret_of(s), "nat"))
+        self.addCleanup(c.close)
+        a = c.allocate()
+        self.assertTrue(a.success)
+        self.assertEqual(a.address(stun.XOR_RELAYED_ADDRESS)[0], "203.0.113.10")
+
+    def test_bandwidth_per_allocation(self):
+        s = self.start({"bandwidth": "8k", "allow_loopback_peers": "true"})
+        s.start()
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(0.5)
+        self.addCleanup(peer.close)
+        c = stun.TurnClient(("127.0.0.1", turn_ports(s)["udp"]), *stun.rest_credentials(secret_of(s), "bw"))
+        self.addCleanup(c.close)
+        self.assertTrue(c.allocate().success)
+        self.assertTrue(c.channel_bind(0x4000, "127.0.0.1", peer.getsockname()[1]).success)
+        for _ in range(40):
+            c.channel_data(0x4000, b"x" * 1000)
+        got = 0
+        try:
+            while True:
+                peer.recvfrom(2048)
+                got += 1
+        except socket.timeout:
+            pass
+        self.assertGreater(got, 0)
+        self.assertLess(got, 15)  # 8 KB of burst, plus what 8 KB/s refills meanwhile
+        time.sleep(1.2)
+        self.assertGreater(metric(s, 'turn_dropped_total{reason="bandwidth"}'), 0)
+
+
 class OwnServicesAreNoPeers(unittest.TestCase):
     def test_https_and_turn_ports_refused_even_with_loopback_allowed(self):
         s = Palaverd(sections={"turn": {"allow_loopback_peers": "true"}})
