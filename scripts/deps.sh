@@ -45,8 +45,9 @@ fi
 echo "Installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# Reference servers for benchmarks must not start as system services.
-if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy)$'; then
+# Reference servers for benchmarks, and coturn (whose clients the tests use), must not start as
+# system services: coturn's would take port 3478 from palaverd's built-in TURN server.
+if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn)$'; then
   $sudo mkdir -p /usr/sbin
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
@@ -56,3 +57,6 @@ if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy)$'; then
   fi
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if printf '%s\n' "${missing[@]}" | grep -qx coturn && command -v systemctl >/dev/null; then
+  $sudo systemctl disable --now coturn >/dev/null 2>&1 || true
+fi
