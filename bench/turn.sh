@@ -116,8 +116,8 @@ free_port() {
   local lo=$1 span=$2 p
   for _ in $(seq 50); do
     p=$((lo + RANDOM % span))
-    ss -Hlun "sport = :$p" | grep -q . && continue
-    ss -Hltn "sport = :$p" | grep -q . && continue
+    [ -n "$(ss -Hlun "sport = :$p")" ] && continue
+    [ -n "$(ss -Hltn "sport = :$p")" ] && continue
     echo "$p"; return 0
   done
   return 1
@@ -158,7 +158,7 @@ start_coturn() {  # $1 = run dir; sets coturn_pid, coturn_port
   coturn_pid=$!
   for _ in $(seq 100); do
     kill -0 "$coturn_pid" 2>/dev/null || { tail -n 20 "$dir/coturn.log" >&2; echo "turn.sh: turnserver exited" >&2; exit 1; }
-    ss -Hlunp "sport = :$coturn_port" | grep -q "pid=$coturn_pid," && return 0
+    case "$(ss -Hlunp "sport = :$coturn_port")" in *"pid=$coturn_pid,"*) return 0 ;; esac
     sleep 0.1
   done
   echo "turn.sh: turnserver did not start listening" >&2; exit 1
@@ -253,9 +253,9 @@ run() {
   if [ "$server" = palaverd ]; then
     metrics >"$work/$id.m1"
     # drops and relayed packets during this run, only the counters that moved
-    # (the engine exports its counters once a second)
-    sleep 1.2
-    mdiff=$(awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d != 0 && ($1 ~ /dropped|relayed_packets/)) { k = $1; gsub(/turn_|_total|packets|reason=|direction=|"|\}/, "", k); sub(/\{/, ".", k); printf "%s%s:%d", (n++ ? "," : ""), k, d } }' \
+    # (each relay thread exports its counters once a second)
+    sleep 2
+    mdiff=$(awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d != 0 && ($1 ~ /dropped|relayed_packets/)) { k = $1; gsub(/turn_|_total|_packets|reason=|direction=|"|\}/, "", k); sub(/\{/, ".", k); printf "%s%s:%d", (n++ ? "," : ""), k, d } }' \
       "$work/$id.m0" "$work/$id.m1")
   fi
   kill -0 "$spid" 2>/dev/null || { log "turn.sh: $server (pid $spid) died during $id"; rc=99; }
@@ -315,7 +315,7 @@ run() {
   if [ "$rc" != 0 ]; then
     grep -iE 'error|cannot|fail' "$work/$id.log" | head -n 3 | sed 's/^/  uclient: /' | tee -a "$raw" || true
   fi
-  [ "$server" = palaverd ] || sleep 1.2
+  [ "$server" = palaverd ] || sleep 2
 }
 
 server_stats() {  # label server pid: one line of memory figures
@@ -359,9 +359,9 @@ for r in $(seq "$repeat"); do
       run "perf" "$1" "$2" "$3" udp "${PERF_M:-40}"
       wait "$pp" 2>/dev/null || true
       { echo "perf ($1, -m ${PERF_M:-40}, 5 s, $PERF/$1.data): shares by DSO, then the top symbols"
-        timeout 120 perf report -i "$PERF/$1.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 8
-        timeout 120 perf report -i "$PERF/$1.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 25
-      } | tee -a "$raw"
+        timeout 120 perf report -i "$PERF/$1.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 8 || true
+        timeout 120 perf report -i "$PERF/$1.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 25 || true
+      } | tee -a "$raw" || true
     done
   fi
   {
@@ -369,7 +369,7 @@ for r in $(seq "$repeat"); do
     metrics | sed 's/^/  /'
     echo "palaverd log: $(grep -cE '\b(warn|warning|error|critical)\b' "$rdir/palaverd/stderr.log" || true) warning/error lines$(grep -E '\b(warn|warning|error|critical)\b' "$rdir/palaverd/stderr.log" | tail -n 3 | sed 's/^/; /' | tr -d '\n')"
     echo "coturn log: $(grep -ciE 'error|cannot' "$rdir/coturn/coturn.log" || true) error lines$(grep -iE 'error|cannot' "$rdir/coturn/coturn.log" | grep -v 'Protocol not supported' | tail -n 3 | sed 's/^/; /' | tr -d '\n')"
-  } | tee -a "$raw"
+  } | tee -a "$raw" || true
   stop_pid "$coturn_pid"; coturn_pid=
   stop_pid "$palaverd_pid"; palaverd_pid=
 done

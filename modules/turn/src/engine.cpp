@@ -28,8 +28,9 @@ namespace palaver::turn {
 namespace {
 
 constexpr size_t kBatch = 32;           // datagrams per recvmmsg
-constexpr size_t kSlot = 8192;          // bytes per receive slot (bigger datagrams are dropped)
-constexpr size_t kSendBatch = 64;       // datagrams queued before sendmmsg
+constexpr size_t kPool = 256;           // receive slots shared by one round of epoll events
+constexpr size_t kSlot = 4096;          // bytes per receive slot (bigger datagrams are dropped)
+constexpr size_t kSendBatch = 256;      // datagrams queued before sendmmsg
 constexpr size_t kSendSlot = 2048;      // copied output up to this size is batched
 constexpr int kBatchesPerEvent = 8;     // recvmmsg rounds before looking at other sockets
 constexpr size_t kStreamReadPerEvent = 256 * 1024;
@@ -259,9 +260,9 @@ struct Engine::Thread final : RelayAllocator {
   }
 
   void Run() {
-    epoll_event events[64];
+    epoll_event events[256];
     while (!stop_.load(std::memory_order_relaxed)) {
-      int n = epoll_wait(ep_, events, 64, 1000);
+      int n = epoll_wait(ep_, events, 256, 1000);
       if (n < 0) {
         if (errno == EINTR) continue;
         break;
@@ -278,8 +279,8 @@ struct Engine::Thread final : RelayAllocator {
           case HandleKind::kWake: OnWake(); break;
           case HandleKind::kTimer: OnTimer(); break;
         }
-        Flush();
       }
+      Flush();  // the round's datagrams, one sendmmsg per socket
       stale_.clear();
       graveyard_.clear();
     }
@@ -365,6 +366,7 @@ struct Engine::Thread final : RelayAllocator {
   void Close(const Address& relayed) override {
     auto it = relays_.find(relayed);
     if (it == relays_.end()) return;
+    Flush();  // queued datagrams may name this socket; its number must not be reused under them
     epoll_ctl(ep_, EPOLL_CTL_DEL, it->second->fd, nullptr);
     ::close(it->second->fd);
     stale_.insert(it->second.get());
@@ -423,15 +425,20 @@ struct Engine::Thread final : RelayAllocator {
  private:
   // --- batches ---------------------------------------------------------------------------
 
-  struct RecvBatch {
-    std::vector<uint8_t> data = std::vector<uint8_t>(kBatch * kSlot);
-    mmsghdr msgs[kBatch]{};
-    iovec iov[kBatch]{};
-    sockaddr_storage from[kBatch]{};
-    alignas(cmsghdr) uint8_t control[kBatch][kCmsgSpace]{};
+  // Receive slots for a whole round of epoll events: data to peers is sent straight from its
+  // slot, so slots stay in use until the round's sends are flushed, and sends to one socket from
+  // many events go out in one sendmmsg.
+  struct RecvPool {
+    std::vector<uint8_t> data = std::vector<uint8_t>(kPool * kSlot);
+    mmsghdr msgs[kPool]{};
+    iovec iov[kPool]{};
+    sockaddr_storage from[kPool]{};
+    alignas(cmsghdr) uint8_t control[kPool][kCmsgSpace]{};
+    size_t used = 0;
 
-    void Prepare(bool want_control) {
-      for (size_t i = 0; i < kBatch; ++i) {
+    // Sets up the next `n` slots from `used`.
+    void Prepare(size_t n, bool want_control) {
+      for (size_t i = used; i < used + n; ++i) {
         iov[i] = {data.data() + i * kSlot, kSlot};
         msghdr& h = msgs[i].msg_hdr;
         h.msg_name = &from[i];
@@ -518,14 +525,31 @@ struct Engine::Thread final : RelayAllocator {
     if (::sendmsg(fd, &h, MSG_DONTWAIT) < 0) ++local_drops_[kDropSendFailed];
   }
 
+  // The first slot for the next recvmmsg of at most kBatch datagrams. Slots are reused only
+  // when no queued send points into them.
+  size_t NextRecvSlots(bool want_control) {
+    if (tx_count_ == 0) rx_.used = 0;
+    if (kPool - rx_.used < kBatch) {
+      Flush();
+      rx_.used = 0;
+    }
+    rx_.Prepare(kBatch, want_control);
+    return rx_.used;
+  }
+
+  // Sends everything queued: one sendmmsg per socket (order kept per socket).
   void Flush() {
+    if (tx_count_ == 0) return;
+    for (size_t k = 0; k < tx_count_; ++k) tx_order_[k] = static_cast<uint16_t>(k);
+    std::stable_sort(tx_order_, tx_order_ + tx_count_, [this](uint16_t a, uint16_t b) { return tx_[a].fd < tx_[b].fd; });
     size_t i = 0;
     while (i < tx_count_) {
       size_t j = i;
-      while (j < tx_count_ && tx_[j].fd == tx_[i].fd) ++j;
+      while (j < tx_count_ && tx_[tx_order_[j]].fd == tx_[tx_order_[i]].fd) ++j;
       size_t n = j - i;
+      int fd = tx_[tx_order_[i]].fd;
       for (size_t k = 0; k < n; ++k) {
-        SendEntry& e = tx_[i + k];
+        SendEntry& e = tx_[tx_order_[i + k]];
         tx_iov_[k] = {const_cast<uint8_t*>(e.data), e.size};
         msghdr& h = tx_msgs_[k].msg_hdr;
         h = msghdr{};
@@ -540,7 +564,7 @@ struct Engine::Thread final : RelayAllocator {
       }
       size_t sent = 0;
       while (sent < n) {
-        int r = ::sendmmsg(tx_[i].fd, tx_msgs_ + sent, static_cast<unsigned>(n - sent), MSG_DONTWAIT);
+        int r = ::sendmmsg(fd, tx_msgs_ + sent, static_cast<unsigned>(n - sent), MSG_DONTWAIT);
         if (r > 0) {
           sent += static_cast<size_t>(r);
           continue;
@@ -607,10 +631,11 @@ struct Engine::Thread final : RelayAllocator {
 
   void OnUdp(UdpListener& l) {
     for (int round = 0; round < kBatchesPerEvent; ++round) {
-      rx_.Prepare(l.wildcard);
-      int n = ::recvmmsg(l.fd, rx_.msgs, kBatch, MSG_DONTWAIT, nullptr);
+      size_t first = NextRecvSlots(l.wildcard);
+      int n = ::recvmmsg(l.fd, rx_.msgs + first, kBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) return;
-      for (int i = 0; i < n; ++i) {
+      rx_.used += static_cast<size_t>(n);
+      for (size_t i = first; i < first + static_cast<size_t>(n); ++i) {
         const msghdr& h = rx_.msgs[i].msg_hdr;
         if ((h.msg_flags & MSG_TRUNC) != 0) {
           ++local_drops_[kDropTooBig];
@@ -636,17 +661,17 @@ struct Engine::Thread final : RelayAllocator {
         Output o = server_->HandleClient({rx_.data.data() + i * kSlot, rx_.msgs[i].msg_len}, tuple, now_);
         Dispatch(o, /*peer_bytes_in_batch=*/true);
       }
-      Flush();
       if (static_cast<size_t>(n) < kBatch) return;
     }
   }
 
   void OnRelay(Relay& r) {
     for (int round = 0; round < kBatchesPerEvent; ++round) {
-      rx_.Prepare(false);
-      int n = ::recvmmsg(r.fd, rx_.msgs, kBatch, MSG_DONTWAIT, nullptr);
+      size_t first = NextRecvSlots(false);
+      int n = ::recvmmsg(r.fd, rx_.msgs + first, kBatch, MSG_DONTWAIT, nullptr);
       if (n <= 0) return;
-      for (int i = 0; i < n; ++i) {
+      rx_.used += static_cast<size_t>(n);
+      for (size_t i = first; i < first + static_cast<size_t>(n); ++i) {
         if ((rx_.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
           ++local_drops_[kDropTooBig];
           continue;
@@ -657,7 +682,6 @@ struct Engine::Thread final : RelayAllocator {
         Dispatch(o, /*peer_bytes_in_batch=*/true);
         if (!stale_.empty() && stale_.count(&r) != 0) return;  // the allocation went away (expired on lookup)
       }
-      Flush();
       if (static_cast<size_t>(n) < kBatch) return;
     }
   }
@@ -1006,8 +1030,9 @@ struct Engine::Thread final : RelayAllocator {
   std::vector<std::function<void()>> commands_;
   int64_t now_ = 0;
 
-  RecvBatch rx_;
+  RecvPool rx_;
   SendEntry tx_[kSendBatch];
+  uint16_t tx_order_[kSendBatch]{};
   size_t tx_count_ = 0;
   std::vector<uint8_t> tx_data_ = std::vector<uint8_t>(kSendBatch * kSendSlot);
   mmsghdr tx_msgs_[kSendBatch]{};
