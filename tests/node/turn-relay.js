@@ -296,7 +296,9 @@ async function main() {
         // Keep the browser on loopback: nothing resolves but localhost (the name on palaverd's
         // certificate, used in the TURN URIs) and non-loopback HTTP goes to a dead proxy
         // (loopback bypasses it implicitly). localhost maps to 127.0.0.1 only, where the TURN
-        // listeners are: otherwise Chromium tries ::1 first and reaches the HTTPS listener there.
+        // listeners are, so every case takes the same path. (Left alone, Chromium tries ::1
+        // first: refused by the TURN listeners, but accepted by the HTTPS one, which listens on
+        // every address whatever [palaver] listen says.)
         // "localhost." too: the network service adds a dot to the names it resolves for WebRTC
         // UDP sockets. (An IPv6 network interface still reports one harmless "host lookup"
         // candidate error (701) per connection: there is no IPv6 address for localhost.)

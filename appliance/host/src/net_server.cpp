@@ -596,16 +596,8 @@ void NetServer::FireTimer(TimerEntry* timer) {
 bool NetServer::IsLoopThread() const { return loop_thread_id_.load() == std::this_thread::get_id(); }
 
 int NetServer::CertCallback(void* ssl_ptr) {
-  SSL* ssl = static_cast<SSL*>(ssl_ptr);
   if (!certs_) return 0;
-  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  auto id = certs_->ForName(sni != nullptr ? sni : "");
-  if (!id || id->leaf == nullptr || id->key == nullptr) return 0;
-  if (SSL_use_certificate(ssl, id->leaf) != 1) return 0;
-  if (SSL_use_PrivateKey(ssl, id->key) != 1) return 0;
-  SSL_clear_chain_certs(ssl);
-  for (X509* c : id->intermediates) SSL_add1_chain_cert(ssl, c);
-  return 1;
+  return sdk::UseCertificateForSni(static_cast<SSL*>(ssl_ptr), *certs_) ? 1 : 0;
 }
 
 void NetServer::CountRequest(const std::string& route_class, int status) {

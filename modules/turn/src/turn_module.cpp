@@ -97,15 +97,7 @@ std::string UriHost(const std::string& host) {
 }
 
 int CertCallback(SSL* ssl, void* arg) {
-  auto* provider = static_cast<sdk::CertificateProvider*>(arg);
-  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  auto id = provider->ForName(sni != nullptr ? sni : "");
-  if (!id || id->leaf == nullptr || id->key == nullptr) return 0;
-  if (SSL_use_certificate(ssl, id->leaf) != 1) return 0;
-  if (SSL_use_PrivateKey(ssl, id->key) != 1) return 0;
-  SSL_clear_chain_certs(ssl);
-  for (X509* c : id->intermediates) SSL_add1_chain_cert(ssl, c);
-  return 1;
+  return sdk::UseCertificateForSni(ssl, *static_cast<sdk::CertificateProvider*>(arg)) ? 1 : 0;
 }
 
 // TLS for port 5349: the tls module's certificate per handshake (so a renewed one applies to the

@@ -11,6 +11,7 @@
 
 typedef struct x509_st X509;
 typedef struct evp_pkey_st EVP_PKEY;
+typedef struct ssl_st SSL;
 
 namespace palaver::sdk {
 
@@ -44,5 +45,10 @@ class CertificateProvider {
   /// Path of a CA certificate users must trust (the generated local CA), or empty.
   virtual std::string TrustAnchorPath() const = 0;
 };
+
+/// For an OpenSSL `cert_cb`: puts the provider's identity for the handshake's SNI name (chain
+/// and key) on `ssl`. False when there is none or OpenSSL refuses it (fail the handshake then).
+/// Called per handshake, so a swapped certificate applies to the next connection.
+bool UseCertificateForSni(SSL* ssl, const CertificateProvider& provider);
 
 }  // namespace palaver::sdk
