@@ -328,7 +328,9 @@ class TurnModule final : public sdk::Module {
     o.stream_idle_timeout_ms = config_.connection_idle_timeout.count() * 1000;
     o.metrics = &host.Stats();
 
+    SSL_CTX* tls_context = o.tls_context;
     auto engine = Engine::Start(std::move(o));
+    if (tls_context != nullptr) SSL_CTX_free(tls_context);  // the engine holds its own reference
     if (!engine) return tl::unexpected(engine.error());
     engine_ = std::move(*engine);
 
