@@ -176,6 +176,21 @@ class StaticAndHeaders(PalaverTestCase):
         self.assertEqual(status, 200)
 
 
+class ListenAddress(PalaverTestCase):
+    def test_ipv4_listen_address_binds_only_that_address(self):
+        # [palaver] listen = 127.0.0.1 (the harness default): nothing on ::1 or other addresses.
+        import socket as _socket
+        for port in (self.server.https_port, self.server.http_port):
+            with _socket.create_connection(("127.0.0.1", port), timeout=3):
+                pass
+            try:
+                with _socket.socket(_socket.AF_INET6, _socket.SOCK_STREAM) as s6:
+                    s6.settimeout(3)
+                    self.assertNotEqual(s6.connect_ex(("::1", port)), 0, f"port {port} answers on ::1")
+            except OSError:
+                pass  # no IPv6 here at all
+
+
 class PlainListener(PalaverTestCase):
     def test_redirects_to_https_keeping_path_and_query(self):
         r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",

@@ -397,6 +397,12 @@ Status NetServer::Listen(const std::vector<ListenerSpec>& listeners,
     vi.protocols = protocols_.get();
     vi.user = listener_specs_.back().get();
     vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    // An IPv4 listen address: an IPv4 socket. libwebsockets 4.1 otherwise opens an IPv6 socket and
+    // writes the IPv4 address where the IPv6 one belongs, leaving "::" — every address.
+    in_addr v4{};
+    if (!s.address.empty() && inet_pton(AF_INET, s.address.c_str(), &v4) == 1) {
+      vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
     // No libwebsockets validity timers: each one is re-armed on every received frame with a
     // sorted-list insert that walks every other connection's timer (O(connections) per
     // message; at 10,000 WebSockets that was most of a core). SweepWebSockets pings and drops
