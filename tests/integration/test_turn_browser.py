@@ -7,6 +7,7 @@ Chromium checks TURN-over-TLS certificates with its ordinary verifier; turn-rela
 palaverd's certificates against the local CA itself and passes their keys to Chromium
 (--ignore-certificate-errors-spki-list). The URIs name `localhost` (the certificate's name), which
 the browser resolves to 127.0.0.1 only."""
+import ctypes
 import json
 import os
 import re
@@ -20,6 +21,27 @@ from harness import Palaverd, SOURCE
 
 NODE_DIR = os.path.join(SOURCE, "tests", "node")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def private_network_namespace():
+    """Moves this (single-threaded) test process into a network namespace of its own with loopback
+    and one veth pair (10.213.0.1/24, default route through it): Chromium gathers no ICE
+    candidates on a host whose only interface is loopback, and so the test behaves the same on
+    every machine and cannot reach anything outside. Needs root and `ip`; False otherwise."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNET = 0x40000000
+    if libc.unshare(CLONE_NEWNET) != 0:
+        return False
+    for cmd in (["ip", "link", "set", "lo", "up"],
+                ["ip", "link", "add", "pv0", "type", "veth", "peer", "name", "pv1"],
+                ["ip", "addr", "add", "10.213.0.1/24", "dev", "pv0"],
+                ["ip", "link", "set", "pv1", "up"],
+                ["ip", "link", "set", "pv0", "up"],
+                ["ip", "route", "add", "default", "via", "10.213.0.2", "dev", "pv0"]):
+        subprocess.run(cmd, check=True, capture_output=True, timeout=10)
+    return True
 
 
 def turn_ports(server):
@@ -56,6 +78,7 @@ class TurnBrowser(unittest.TestCase):
             raise unittest.SkipTest("chromium is not installed (scripts/deps.sh test)")
         if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
             raise AssertionError("tests/node/node_modules is missing: ./dev test installs it")
+        cls.namespace = private_network_namespace()
         cls.server = Palaverd(sections={"turn": {"allow_loopback_peers": "true"}})
         cls.ports = turn_ports(cls.server)
         cls.secret_file = os.path.join(cls.server.state, "turn_secret")  # written at start
