@@ -32,12 +32,15 @@
 # (`ss -uamp` d counters, sampled each second), machine-wide UDP RcvbufErrors/SndbufErrors
 # (/proc/net/snmp), client CPU, and the CPU other processes used meanwhile (/proc/stat busy time
 # minus server, client and peer; softirq and steal shown apart) to tell whether the machine was
-# otherwise busy. Per server and repeat: RSS when idle after start, max RSS (VmHWM), threads.
+# otherwise busy. Per server and repeat: RSS and CPU when idle after start, max RSS under load
+# (VmRSS sampled each second), VmHWM (palaverd's includes its start-up peak), RSS at the end, threads.
 # palaverd's turn_* metrics are diffed around each run (turn_dropped_total by reason) and dumped
 # at the end of each repeat.
+# Zero-loss knee: the highest ladder step up to which every step's median loss is 0, given as that
+# step's median best-second echoed msg/s. The defaults take ~14 minutes.
 #
-# Usage: bench/turn.sh [--palaverd PATH] [--ladder 10,20,40,60,80] [--repeat 3] [-n 6000]
-#        [-l 200] [-z 1] [--shape-m 20] [--shapes tcp,send|none] [--threads 2]
+# Usage: bench/turn.sh [--palaverd PATH] [--ladder 20,40,60,70,80,90,100] [--repeat 2] [-n 6000]
+#        [-l 200] [-z 1] [--shape-m 40] [--shapes tcp,send|none] [--threads 2]
 #        [--coturn-opts "--relay-threads=N ..."] [--out FILE]
 # Env:   PALAVERD (same as --palaverd; default build/appliance/palaverd), KEEP=1 (keep the temp
 #        dir with logs), PERF=DIR (after the last repeat, one extra run per server at PERF_M
@@ -52,13 +55,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 
+PALAVERD_ENV=${PALAVERD:-}
 PALAVERD=${PALAVERD:-$root/build/appliance/palaverd}
-ladder=10,20,40,60,80
-repeat=3
+ladder=20,40,60,70,80,90,100
+repeat=2
 msgs=6000
 len=200
 interval=1
-shape_m=20
+shape_m=40
 shapes=tcp,send
 threads=2
 coturn_opts=""
@@ -90,7 +94,7 @@ done
 [ -x /usr/bin/time ] || { echo "turn.sh: /usr/bin/time not found (apt-get install time)" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 out=${out:-$root/docs/bench/turn-$(date +%F).md}
-command_line="bench/turn.sh${given[*]:+ ${given[*]}}"
+command_line="${PALAVERD_ENV:+PALAVERD=$PALAVERD_ENV }bench/turn.sh${given[*]:+ ${given[*]}}"
 
 work=$(mktemp -d /tmp/palaver-turn-bench.XXXXXX)
 peer_pid=; coturn_pid=; palaverd_pid=
