@@ -31,21 +31,25 @@
 # best 1-s server CPU %, kernel drops on the server's / the peer's / the client's UDP sockets
 # (`ss -uamp` d counters, sampled each second), machine-wide UDP RcvbufErrors/SndbufErrors
 # (/proc/net/snmp), client CPU, and the CPU other processes used meanwhile (/proc/stat busy time
-# minus server, client and peer; softirq and steal shown apart) to tell whether the machine was
+# minus steal, server, client and peer; softirq and steal shown apart) to tell whether the machine was
 # otherwise busy. Per server and repeat: RSS and CPU when idle after start, max RSS under load
 # (VmRSS sampled each second), VmHWM (palaverd's includes its start-up peak), RSS at the end, threads.
 # palaverd's turn_* metrics are diffed around each run (turn_dropped_total by reason) and dumped
 # at the end of each repeat.
-# Zero-loss knee: the highest ladder step up to which every step's median loss is 0, given as that
-# step's median best-second echoed msg/s. The defaults take ~14 minutes.
+# Zero-loss knee: the highest step with median loss 0 below the step from which on every step is
+# lossy (an isolated lossy step below it — a stall of the client or peer — is reported, not taken
+# as the knee), given as that step's median best-second echoed msg/s. The same with "loss" read
+# as drops by the server (kernel drops on its own sockets, palaverd's turn_dropped_total): the
+# server knee. The defaults take ~17 minutes.
 #
-# Usage: bench/turn.sh [--palaverd PATH] [--ladder 20,40,60,70,80,90,100] [--repeat 2] [-n 6000]
+# Usage: bench/turn.sh [--palaverd PATH] [--ladder 40,60,80,100,120] [--repeat 3] [-n 6000]
 #        [-l 200] [-z 1] [--shape-m 40] [--shapes tcp,send|none] [--threads 2]
 #        [--coturn-opts "--relay-threads=N ..."] [--out FILE]
 # Env:   PALAVERD (same as --palaverd; default build/appliance/palaverd), KEEP=1 (keep the temp
 #        dir with logs), PERF=DIR (after the last repeat, one extra run per server at PERF_M
-#        allocations (default 40) with `perf record` (flat, 999 Hz) on the server; not in the tables; the
-#        top of `perf report` goes into the raw output), OUT (= --out).
+#        allocations (default 40) with -n 20000 and `perf record -g` (999 Hz, 10 s at full rate)
+#        on the server; not in the tables; a summary of `perf report` goes into the raw output),
+#        OUT (= --out).
 # Needs: turnserver, turnutils_uclient, turnutils_peer (apt-get install coturn; the package's
 #        service is not used), ss (iproute2), curl, python3 (standard library), GNU time.
 # Loopback only; every uclient run is bounded by `timeout`, every wait by a count.
@@ -57,8 +61,8 @@ root=$(cd "$here/.." && pwd)
 
 PALAVERD_ENV=${PALAVERD:-}
 PALAVERD=${PALAVERD:-$root/build/appliance/palaverd}
-ladder=20,40,60,70,80,90,100
-repeat=2
+ladder=40,60,80,100,120
+repeat=3
 msgs=6000
 len=200
 interval=1
@@ -94,7 +98,7 @@ done
 [ -x /usr/bin/time ] || { echo "turn.sh: /usr/bin/time not found (apt-get install time)" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 out=${out:-$root/docs/bench/turn-$(date +%F).md}
-command_line="${PALAVERD_ENV:+PALAVERD=$PALAVERD_ENV }bench/turn.sh${given[*]:+ ${given[*]}}"
+command_line="${PALAVERD_ENV:+PALAVERD=$PALAVERD_ENV }${PERF:+PERF=$PERF }${PERF_M:+PERF_M=$PERF_M }bench/turn.sh${given[*]:+ ${given[*]}}"
 
 work=$(mktemp -d /tmp/palaver-turn-bench.XXXXXX)
 peer_pid=; coturn_pid=; palaverd_pid=
@@ -127,8 +131,13 @@ free_port() {
   return 1
 }
 
-machine_load() {  # one line: uptime + the busiest processes
-  echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); busiest: $(ps -eo pcpu=,comm= --sort=-pcpu | head -n 4 | awk '{printf "%s%s %s%%", (NR > 1 ? ", " : ""), $2, $1}')"
+machine_load() {  # one line: load average, CPU busy over 2 s, the busiest processes meanwhile
+  local a b
+  a=$(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat)
+  local top_now
+  top_now=$(top -b -n 2 -d 2 -o %CPU -w 200 2>/dev/null | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && c < 4 { printf "%s%s %s%%", (c++ ? ", " : ""), $12, $9 }' || true)
+  b=$(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $9 }' /proc/stat)
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); CPU busy over 2 s: $(echo "$a $b" | awk '{ t = $5 - $2; printf "%.0f %% (100 %% = one core, %d cores; steal %.0f %%)", (t > 0 ? ($4 - $1) * 100 * NC / t : 0), NC, (t > 0 ? ($6 - $3) * 100 * NC / t : 0) }' NC="$(nproc)"); busiest: $top_now"
 }
 
 log "# $command_line — $(date -u +%FT%TZ) — $(nproc) cores — $(uname -r) — $(turnserver --version 2>/dev/null | head -n1 | sed 's/^/coturn /') — palaverd $("$PALAVERD" --version 2>/dev/null | head -n1 || echo '?') ($PALAVERD)"
@@ -215,6 +224,10 @@ metrics() {  # palaverd's turn_* lines
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 threads_of() { awk '$1 == "Threads:" { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+thread_ticks() {  # "tid ticks" for every thread of pid $1
+  local t
+  for t in /proc/"$1"/task/*; do echo "${t##*/} $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)"; done
+}
 # /proc/stat: busy (user nice system irq softirq steal) softirq steal, in ticks
 cpu_line() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $8, $9 }' /proc/stat; }
 # RcvbufErrors SndbufErrors, IPv4 + IPv6, machine-wide
@@ -223,12 +236,14 @@ udp_errs() {
                  else { h = 1; for (i = 2; i <= NF; i++) k[i] = $i } }
        END { print r + 0, s + 0 }' /proc/net/snmp
 }
-# kernel drops (ss d counter) summed over the sockets of: the server pid, the peer pid, uclient
+# kernel drops (ss d counter) summed over the sockets of: the server pid, the peer pid, uclient;
+# then the server's listening sockets (port $2) alone
 sock_drops() {
-  ss -Huanmp 2>/dev/null | paste - - | awk -v s="$1" -v p="$peer_pid" '
+  ss -Huanmp 2>/dev/null | paste - - | awk -v s="$1" -v port="$2" -v p="$peer_pid" '
     { d = 0; if (match($0, /,d[0-9]+\)/)) d = substr($0, RSTART + 2, RLENGTH - 3) + 0
-      if (index($0, "pid=" s ",")) sd += d; else if (index($0, "pid=" p ",")) pd += d; else if (index($0, "turnutils_uclie")) cd += d }
-    END { print sd + 0, pd + 0, cd + 0 }'
+      if (index($0, "pid=" s ",")) { sd += d; if ($4 ~ (":" port "$")) ld += d }
+      else if (index($0, "pid=" p ",")) pd += d; else if (index($0, "turnutils_uclie")) cd += d }
+    END { print sd + 0, pd + 0, cd + 0, ld + 0 }'
 }
 
 # --- one uclient run -----------------------------------------------------------------------------
@@ -245,13 +260,19 @@ run() {
   [ "$tmo" -gt 600 ] && tmo=600
   local hz; hz=$(getconf CLK_TCK)
   [ "$server" = palaverd ] && metrics >"$work/$id.m0"
-  ( for _ in $(seq $((tmo + 5))); do echo "$(date +%s%N) $(ticks "$spid") $(sock_drops "$spid") $(status_kb "$spid" VmRSS)"; sleep 1; done ) >"$work/$id.samples" &
+  ( for _ in $(seq $((tmo + 5))); do echo "$(date +%s%N) $(ticks "$spid") $(sock_drops "$spid" "$port") $(status_kb "$spid" VmRSS)"; sleep 1; done ) >"$work/$id.samples" &
   local sampler=$!
   local c0 peer0 cpu0 udp0 t0 rc=0
+  thread_ticks "$spid" >"$work/$id.threads0"
   c0=$(ticks "$spid"); peer0=$(ticks "$peer_pid"); cpu0=$(cpu_line); udp0=$(udp_errs); t0=$(date +%s%N)
   /usr/bin/time -f "%U %S" -o "$work/$id.time" timeout "$tmo" turnutils_uclient "${args[@]}" 127.0.0.1 >"$work/$id.log" 2>&1 || rc=$?
   local c1 peer1 cpu1 udp1 t1
   c1=$(ticks "$spid"); peer1=$(ticks "$peer_pid"); cpu1=$(cpu_line); udp1=$(udp_errs); t1=$(date +%s%N)
+  thread_ticks "$spid" >"$work/$id.threads1"
+  # CPU seconds of the three busiest threads during the run (relay-thread balance)
+  local per_thread
+  per_thread=$(awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { a[$1] = $2; next } { print ($2 - a[$1]) / hz }' "$work/$id.threads0" "$work/$id.threads1" |
+    sort -rn | head -n 3 | awk '{ printf "%s%.2f", (NR > 1 ? "/" : ""), $1 }')
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   local mdiff=""
   if [ "$server" = palaverd ]; then
@@ -268,7 +289,7 @@ run() {
   line=$(awk -v label="$label" -v server="$server" -v shape="$shape" -v m="$m" -v n="$msgs" -v l="$len" -v z="$interval" \
       -v rc="$rc" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v p0="$peer0" -v p1="$peer1" -v hz="$hz" \
       -v cpu0="$cpu0" -v cpu1="$cpu1" -v udp0="$udp0" -v udp1="$udp1" -v nproc="$(nproc)" \
-      -v clif="$work/$id.time" -v samplef="$work/$id.samples" -v mdiff="$mdiff" '
+      -v clif="$work/$id.time" -v samplef="$work/$id.samples" -v mdiff="$mdiff" -v per_thread="$per_thread" '
     function num(s) { gsub(/[^0-9.]/, "", s); return s + 0 }
     /start_mclient: msz=/ {
       t = $1 + 0; split($0, a, /tot_recv_msgs=/); r = num(substr(a[2], 1, index(a[2], ",") - 1))
@@ -291,24 +312,26 @@ run() {
       split(cpu0, u0, " "); split(cpu1, u1, " ")
       busy = (u1[1] - u0[1]) / hz; sirq = (u1[2] - u0[2]) / hz; steal = (u1[3] - u0[3]) / hz
       peer = (p1 - p0) / hz
-      other = busy - sirq - steal - srv - peer - clis; if (other < 0) other = 0
+      # softirq ticks are also charged to the process they interrupted: not subtracted again
+      other = busy - steal - srv - peer - clis; if (other < 0) other = 0
       split(udp0, e0, " "); split(udp1, e1, " ")
       pk = 0; pt = ""; sd0 = ""; sdm = 0; pdm = 0; cdm = 0
       while ((getline s < samplef) > 0) {
         split(s, v, " ")
         if (pt != "" && v[1] > pt) { x = (v[2] - pc) * 100.0 / hz / ((v[1] - pt) / 1e9); if (x > pk) pk = x }
         pt = v[1]; pc = v[2]
-        if (sd0 == "") { sd0 = v[3]; pd0 = v[4] }
+        if (sd0 == "") { sd0 = v[3]; pd0 = v[4]; ld0 = v[6] }
         if (v[3] - sd0 > sdm) sdm = v[3] - sd0; if (v[4] - pd0 > pdm) pdm = v[4] - pd0; if (v[5] + 0 > cdm) cdm = v[5] + 0
-        if (v[6] + 0 > rss) rss = v[6] + 0
+        if (v[6] - ld0 > ldm) ldm = v[6] - ld0
+        if (v[7] + 0 > rss) rss = v[7] + 0
       }
       ok = (rc == 0 && recv > 0) ? "ok" : "FAIL(rc=" rc ")"
       lossp = sent > 0 ? (sent - recv) * 100.0 / sent : 100
       printf "label=%s server=%s shape=%s m=%d n=%d l=%d z=%d status=%s offered_msg_s=%d sent=%d recv=%d loss_pct=%.3f", \
         label, server, shape, m, n, l, z, ok, m * 1000 / z, sent, recv, lossp
       printf " peak_msg_s=%.0f avg_msg_s=%.0f rtt_avg_ms=%.2f rtt_max_ms=%s wall_s=%.1f", peak, avg, rtt + 0, (rmax == "" ? "na" : rmax), wall
-      printf " srv_cpu_s=%.2f srv_us_per_msg=%.2f srv_cpu_peak_pct=%.0f srv_rss_max_kb=%d srv_sock_drops=%d peer_sock_drops=%d cli_sock_drops=%d", \
-        srv, (recv > 0 ? srv * 1e6 / recv : 0), pk, rss, sdm, pdm, cdm
+      printf " srv_cpu_s=%.2f srv_us_per_msg=%.2f srv_cpu_peak_pct=%.0f srv_top_threads_cpu_s=%s srv_rss_max_kb=%d srv_sock_drops=%d srv_listener_drops=%d peer_sock_drops=%d cli_sock_drops=%d", \
+        srv, (recv > 0 ? srv * 1e6 / recv : 0), pk, per_thread, rss, sdm, ldm, pdm, cdm
       printf " udp_rcvbuf_errs=%d udp_sndbuf_errs=%d cli_cpu_pct=%.0f peer_cpu_pct=%.0f other_cpu_pct=%.0f softirq_pct=%.0f steal_pct=%.0f", \
         e1[1] - e0[1], e1[2] - e0[2], (wall > 0 ? clis * 100 / wall : 0), (wall > 0 ? peer * 100 / wall : 0), \
         (wall > 0 ? other * 100 / wall : 0), (wall > 0 ? sirq * 100 / wall : 0), (wall > 0 ? steal * 100 / wall : 0)
@@ -356,15 +379,20 @@ for r in $(seq "$repeat"); do
   server_stats "r$r" palaverd end "$palaverd_pid"
   if [ "$r" = "$repeat" ] && [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
     mkdir -p "$PERF"
+    pm=${PERF_M:-40}
     for pair in "coturn $coturn_pid $coturn_port" "palaverd $palaverd_pid $palaverd_port"; do
       set -- $pair
-      ( sleep 8; exec perf record -F 999 -p "$2" -o "$PERF/$1.data" -- sleep 5 ) >"$work/perf-$1.log" 2>&1 &
+      # -n 20000: every session sends from ~6 s after the connect phase for ~15 s; record 10 s of it
+      ( for _ in $(seq 600); do grep -q "Total connect time" "$work/perf-$1-udp-m$pm.log" 2>/dev/null && break; sleep 0.2; done
+        sleep 7; exec perf record -F 999 -g -p "$2" -o "$PERF/$1.data" -- sleep 10 ) >"$work/perf-$1.out" 2>&1 &
       pp=$!
-      run "perf" "$1" "$2" "$3" udp "${PERF_M:-40}"
+      msgs=20000 run "perf" "$1" "$2" "$3" udp "$pm"
       wait "$pp" 2>/dev/null || true
-      { echo "perf ($1, -m ${PERF_M:-40}, 5 s, $PERF/$1.data): shares by DSO, then the top symbols"
-        timeout 120 perf report -i "$PERF/$1.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 8 || true
-        timeout 120 perf report -i "$PERF/$1.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -n 25 || true
+      { echo "perf ($1, -m $pm -n 20000, 10 s at full rate, $PERF/$1.data): samples by DSO; then, with children, the syscalls and the kernel UDP paths"
+        timeout 120 perf report -i "$PERF/$1.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^#? *Samples|^ +[0-9]' | head -n 7 || true
+        timeout 120 perf report -i "$PERF/$1.data" --children --sort sym --stdio -g none 2>/dev/null |
+          grep -E '\] (__x64_sys_[a-z_]+|udp_sendmsg|udp_recvmsg|net_rx_action|do_softirq[.a-z0-9]*|ip_route_output_key_hash|__ip_select_ident)$' |
+          grep -E '^ +[0-9]' | head -n 16 || true
       } | tee -a "$raw" || true
     done
   fi
@@ -412,10 +440,11 @@ def group(server, shape, m):
     return [r for r in runs if r["server"] == server and r["shape"] == shape and int(r["m"]) == m]
 
 print(f"Medians of {repeat} repeat(s); µs/msg = server CPU (user+sys, all threads) per echoed message "
-      "(two relayed datagrams); drops = kernel drops on the server's own UDP sockets; other CPU = "
-      "other processes on the machine during the run (100 % = one core).\n")
+      "(two relayed datagrams); sock drops = kernel drops on the server's / peer's / client's UDP sockets; "
+      "client / peer / other CPU = averages over the run's wall time (uclient; turnutils_peer; every other "
+      "process on the machine), 100 % = one core.\n")
 cols = ("| -m | offered msg/s | peak echoed msg/s | avg msg/s | loss % | RTT avg / max ms | server CPU s | "
-        "µs/msg | server CPU peak | server sock drops | peer / client sock drops | UDP rcvbuf errs | client CPU | other CPU | failed runs |")
+        "µs/msg | server CPU peak | server sock drops | peer / client sock drops | UDP rcvbuf errs | client / peer CPU | other CPU | failed runs |")
 sep = "|" + "---:|" * 15
 rows = {}
 for server in servers:
@@ -435,7 +464,7 @@ for server in servers:
         print(f"| {name} | {f(c('offered_msg_s'))} | {f(c('peak_msg_s'))} | {f(c('avg_msg_s'))} | {f(c('loss_pct'), '{:.3f}')} | "
               f"{f(c('rtt_avg_ms'), '{:.2f}')} / {f(c('rtt_max_ms'))} | {f(c('srv_cpu_s'), '{:.2f}')} | {f(c('srv_us_per_msg'), '{:.1f}')} | "
               f"{f(c('srv_cpu_peak_pct'))} % | {f(c('srv_sock_drops'))} | {f(c('peer_sock_drops'))} / {f(c('cli_sock_drops'))} | "
-              f"{f(c('udp_rcvbuf_errs'))} | {f(c('cli_cpu_pct'))} % | {f(c('other_cpu_pct'))} % | {failed} of {len(g)} |")
+              f"{f(c('udp_rcvbuf_errs'))} | {f(c('cli_cpu_pct'))} / {f(c('peer_cpu_pct'))} % | {f(c('other_cpu_pct'))} % | {failed} of {len(g)} |")
     print()
 
 # memory
@@ -476,35 +505,57 @@ def total_us(server):
     msgs = sum(num(r, "recv") or 0 for r in g)
     return cpu * 1e6 / msgs if msgs else None
 
-def knee(server):
-    """Highest ladder step up to which every step's median loss is 0: (m, peak msg/s, first lossy m)."""
-    best = None
-    for m in ladder:
-        row = rows.get((server, "udp", m))
-        if row is None or row["loss_pct"] is None or row["loss_pct"] > 0:
-            return best, m
-        best = (m, row["peak_msg_s"])
-    return best, None
+def server_drops(r):
+    d = num(r, "srv_sock_drops") or 0
+    for part in r.get("palaverd", "").split(","):
+        if part.startswith("dropped."):
+            d += float(part.split(":")[1])
+    return d
+
+def step_value(server, m, fn):
+    return med([fn(r) for r in group(server, "udp", m)])
+
+def knee(server, fn):
+    """(knee step, its peak msg/s) or None, the first step of persistent loss or None, isolated lossy steps."""
+    steps = [m for m in ladder if group(server, "udp", m)]
+    lossy = [step_value(server, m, fn) > 0 for m in steps]
+    i = len(steps)
+    while i > 0 and lossy[i - 1]:
+        i -= 1
+    k = (steps[i - 1], rows[(server, "udp", steps[i - 1])]["peak_msg_s"]) if i > 0 else None
+    return k, (steps[i] if i < len(steps) else None), [m for m, x in zip(steps[:i], lossy[:i]) if x]
 
 tc, tp = total_us("coturn"), total_us("palaverd")
 if ratios:
     print(f"- CPU per echoed message over the whole ladder (all repeats): coturn {f(tc, '{:.1f}')} µs, palaverd {f(tp, '{:.1f}')} µs → "
           f"**{tp / tc:.2f}×** (per step {min(ratios):.2f}–{max(ratios):.2f}×, median {statistics.median(ratios):.2f}×); target ≤ 0.50×: "
           f"**{'met' if tp / tc <= 0.5 else 'not met'}**.")
-(kc, lc), (kp, lp) = knee("coturn"), knee("palaverd")
-def describe(k, lossy):
+
+def describe(k, persistent, isolated):
     if k is None:
-        return f"none (loss already at -m {ladder[0]})"
+        return f"none (loss from -m {persistent} on)"
     s = f"-m {k[0]} ({f(k[1])} echoed msg/s)"
-    return s + (f", loss from -m {lossy}" if lossy else ", no loss at any step: a lower bound")
-print(f"- Zero-loss knee: coturn {describe(kc, lc)}; palaverd {describe(kp, lp)}.")
-if kc and kp:
-    q = kp[1] / kc[1]
-    bound = "≥ " if lp is None else ("≤ " if lc is None else "")
-    verdict = "met" if q >= 1.5 and lc is not None else ("not met" if lp is not None or q >= 1.5 else "undetermined (neither server lost anything: extend the ladder)")
-    if lp is None and lc is not None and q < 1.5:
-        verdict = "undetermined (palaverd lost nothing: extend the ladder)"
-    print(f"- Knee ratio palaverd / coturn: **{bound}{q:.2f}×**; target ≥ 1.5×: **{verdict}**.")
+    s += f", lossy from -m {persistent} on" if persistent else ", nothing lost up to the top of the ladder: a lower bound"
+    if isolated:
+        s += f" (isolated lossy step{'s' if len(isolated) > 1 else ''} below: -m {', '.join(map(str, isolated))})"
+    return s
+
+for title, fn in (("Zero-loss knee (messages lost anywhere, median)", lambda r: num(r, "loss_pct")),
+                  ("Server knee (drops on the server's own sockets or inside it, median)", server_drops)):
+    (kc, pc, ic), (kp, pp, ip) = knee("coturn", fn), knee("palaverd", fn)
+    line = f"- {title}: coturn {describe(kc, pc, ic)}; palaverd {describe(kp, pp, ip)}."
+    if kc and kp:
+        q = kp[1] / kc[1]
+        if pp is None and pc is not None:
+            bound, verdict = "≥ ", "met" if q >= 1.5 else "undetermined (palaverd's knee is above the ladder: extend it)"
+        elif pc is None and pp is not None:
+            bound, verdict = "≤ ", "not met"
+        elif pc is None and pp is None:
+            bound, verdict = "", "undetermined (neither knee is on the ladder: extend it)"
+        else:
+            bound, verdict = "", "met" if q >= 1.5 else "not met"
+        line += f" Ratio palaverd / coturn: **{bound}{q:.2f}×** (target ≥ 1.5×: {verdict})."
+    print(line)
 PY
 cat "$work/table.md"
 
