@@ -1,5 +1,6 @@
 """Starts the real palaverd on loopback with a temp state dir and talks to it with real clients."""
 import json
+import re
 import os
 import shutil
 import signal
@@ -169,6 +170,18 @@ class Palaverd:
             if line.startswith(name + "="):
                 return line.split(";", 1)[0].split("=", 1)[1], line
         return None, None
+
+    def turn_ports(self):
+        """The bound TURN listeners ({"udp", "tcp", "tls"} → first port, or None) from the
+        `turn ready` log line."""
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            m = re.search(r"turn ready udp=(\S+) tcp=(\S+) tls=(\S+)", self.stderr())
+            if m:
+                port = lambda s: None if s == "-" else int(s.split(",")[0].rsplit(":", 1)[1])
+                return {"udp": port(m.group(1)), "tcp": port(m.group(2)), "tls": port(m.group(3))}
+            time.sleep(0.05)
+        raise AssertionError("no `turn ready` line:\n" + self.stderr())
 
     def add_user(self, name, password="pw", *options):
         """`palaverd user add` on this server's config (password on stdin)."""

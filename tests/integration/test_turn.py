@@ -21,15 +21,7 @@ TOOLS = ("turnutils_uclient", "turnutils_peer", "turnutils_stunclient")
 
 
 def turn_ports(server):
-    """The bound TURN listeners from the `turn ready` log line."""
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        m = re.search(r"turn ready udp=(\S+) tcp=(\S+) tls=(\S+)", server.stderr())
-        if m:
-            port = lambda s: None if s == "-" else int(s.split(",")[0].rsplit(":", 1)[1])
-            return {"udp": port(m.group(1)), "tcp": port(m.group(2)), "tls": port(m.group(3))}
-        time.sleep(0.05)
-    raise AssertionError("no `turn ready` line:\n" + server.stderr())
+    return server.turn_ports()
 
 
 def secret_of(server):

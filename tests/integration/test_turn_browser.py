@@ -45,14 +45,7 @@ def private_network_namespace():
 
 
 def turn_ports(server):
-    """The bound TURN listeners from the `turn ready` log line."""
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        m = re.search(r"turn ready udp=(\S+) tcp=(\S+) tls=(\S+)", server.stderr())
-        if m:
-            return {k: int(m.group(i).split(",")[0].rsplit(":", 1)[1]) for i, k in ((1, "udp"), (2, "tcp"), (3, "tls"))}
-        time.sleep(0.05)
-    raise AssertionError("no `turn ready` line:\n" + server.stderr())
+    return server.turn_ports()
 
 
 def metrics(server, name):
