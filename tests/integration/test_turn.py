@@ -477,6 +477,48 @@ class BadInputAndLimits(unittest.TestCase):
                 self.assertTrue(tls.recv(100).startswith(b"HTTP/1.1 4"))
 
 
+class IdleConnections(unittest.TestCase):
+    """TCP/TLS connections that never finish the TLS handshake or idle without an allocation."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Palaverd(sections={"turn": {"connection_idle_timeout": "5s"}})
+        cls.ports = turn_ports(cls.server)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def closed_after(self, sock, limit):
+        start = time.time()
+        sock.settimeout(limit)
+        try:
+            data = sock.recv(100)
+        except (socket.timeout, TimeoutError):
+            self.fail(f"still open after {limit} s")
+        except ConnectionResetError:
+            data = b""
+        self.assertEqual(data, b"")
+        return time.time() - start
+
+    def test_unfinished_tls_handshake_is_cut(self):
+        s = Palaverd()  # idle timeout 2 min: what cuts this one is the 10 s handshake limit
+        try:
+            with socket.create_connection(("127.0.0.1", turn_ports(s)["tls"]), timeout=3) as sock:
+                sock.sendall(b"\x16\x03\x01\x00\x50")  # a ClientHello header, and then nothing
+                took = self.closed_after(sock, 15)
+                self.assertGreater(took, 8)  # swept once a second
+        finally:
+            s.close()
+
+    def test_idle_tcp_without_allocation_is_closed(self):
+        with socket.create_connection(("127.0.0.1", self.ports["tcp"]), timeout=3) as sock:
+            sock.sendall(stun.Message(stun.BINDING, 0).build())
+            self.assertEqual(stun.Answer(sock.recv(100)).success, True)
+            took = self.closed_after(sock, 10)
+            self.assertGreater(took, 3)
+
+
 class TlsCertificate(unittest.TestCase):
     """TURN over TLS uses the tls module's certificate and picks up a renewed one without a restart."""
 

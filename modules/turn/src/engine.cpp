@@ -737,10 +737,14 @@ struct Engine::Thread final : RelayAllocator {
     int r = SSL_do_handshake(s.ssl);
     if (r == 1) {
       s.handshaking = false;
+      SetWantOut(s, false);
       return true;
     }
     int e = SSL_get_error(s.ssl, r);
-    if (e == SSL_ERROR_WANT_READ) return true;
+    if (e == SSL_ERROR_WANT_READ) {
+      SetWantOut(s, false);  // level-triggered EPOLLOUT would spin while we wait for the client
+      return true;
+    }
     if (e == SSL_ERROR_WANT_WRITE) {
       SetWantOut(s, true);
       return true;
