@@ -101,7 +101,12 @@ out=${out:-$root/docs/bench/turn-$(date +%F).md}
 command_line="${PALAVERD_ENV:+PALAVERD=$PALAVERD_ENV }${PERF:+PERF=$PERF }${PERF_M:+PERF_M=$PERF_M }bench/turn.sh${given[*]:+ ${given[*]}}"
 
 work=$(mktemp -d /tmp/palaver-turn-bench.XXXXXX)
-peer_pid=; coturn_pid=; palaverd_pid=
+peer_pid=; coturn_pid=; palaverd_pid=; load_pid=
+kill_tree() {  # pid: TERM it and its descendants (by id)
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$c"; done
+  kill -TERM "$1" 2>/dev/null || true
+}
 stop_pid() {  # pid: TERM, wait up to 10 s, KILL
   local p=$1
   [ -n "$p" ] || return 0
@@ -110,6 +115,7 @@ stop_pid() {  # pid: TERM, wait up to 10 s, KILL
   kill -KILL "$p" 2>/dev/null || true
 }
 cleanup() {
+  [ -n "$load_pid" ] && kill_tree "$load_pid"
   stop_pid "$coturn_pid"; stop_pid "$palaverd_pid"; stop_pid "$peer_pid"
   if [ "${KEEP:-}" = 1 ]; then echo "kept: $work" >&2; else rm -rf "$work"; fi
 }
@@ -265,7 +271,11 @@ run() {
   local c0 peer0 cpu0 udp0 t0 rc=0
   thread_ticks "$spid" >"$work/$id.threads0"
   c0=$(ticks "$spid"); peer0=$(ticks "$peer_pid"); cpu0=$(cpu_line); udp0=$(udp_errs); t0=$(date +%s%N)
-  /usr/bin/time -f "%U %S" -o "$work/$id.time" timeout "$tmo" turnutils_uclient "${args[@]}" 127.0.0.1 >"$work/$id.log" 2>&1 || rc=$?
+  # in the background, so that an interrupted benchmark can stop it (cleanup)
+  /usr/bin/time -f "%U %S" -o "$work/$id.time" timeout "$tmo" turnutils_uclient "${args[@]}" 127.0.0.1 >"$work/$id.log" 2>&1 &
+  load_pid=$!
+  wait "$load_pid" || rc=$?
+  load_pid=
   local c1 peer1 cpu1 udp1 t1
   c1=$(ticks "$spid"); peer1=$(ticks "$peer_pid"); cpu1=$(cpu_line); udp1=$(udp_errs); t1=$(date +%s%N)
   thread_ticks "$spid" >"$work/$id.threads1"
