@@ -286,10 +286,10 @@ run() {
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   local mdiff=""
   if [ "$server" = palaverd ]; then
-    metrics >"$work/$id.m1"
-    # drops and relayed packets during this run, only the counters that moved
-    # (each relay thread exports its counters once a second)
+    # drops and relayed packets during this run, only the counters that moved (each relay thread
+    # exports its counters once a second: wait for the last export)
     sleep 2
+    metrics >"$work/$id.m1"
     mdiff=$(awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d != 0 && ($1 ~ /dropped|relayed_packets/)) { k = $1; gsub(/turn_|_total|_packets|reason=|direction=|"|\}/, "", k); sub(/\{/, ".", k); printf "%s%s:%d", (n++ ? "," : ""), k, d } }' \
       "$work/$id.m0" "$work/$id.m1")
   fi
