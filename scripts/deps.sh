@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh build|test|bench ...   (as root, or with sudo available)
 set -euo pipefail
 
-build=(build-essential cmake ninja-build pkg-config libwebsockets-dev libpoco-dev libspdlog-dev
+build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev libspdlog-dev
        libsqlite3-dev libssl-dev libexpected-dev libgtest-dev libgmock-dev libargon2-dev libmstch-dev libyaml-cpp-dev openssl)
 # clang + libclang-rt-dev: the TURN fuzzer (libFuzzer and the sanitizer runtimes come with
 # libclang-rt-dev, which clang only recommends); llvm: llvm-symbolizer for its stack traces.

@@ -59,6 +59,10 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   int64_t header_size = r.Size("max_header_size", 16 * 1024);
   if (header_size < 1024 || header_size > 65535) r.Reject("max_header_size", "must be between 1k and 64k - 1");
   else c.limits.max_header_bytes = static_cast<int>(header_size);
+  int64_t bodies = r.Size("max_buffered_body_bytes", 64 * 1024 * 1024);
+  if (bodies < 64 * 1024) r.Reject("max_buffered_body_bytes", "must be at least 64k");
+  else c.limits.max_buffered_body_bytes = bodies;
+  c.limits.max_concurrent_streams = static_cast<int>(r.Int("max_concurrent_streams", 100, 1, 1000));
   c.drain_timeout = r.Duration("drain_timeout", std::chrono::seconds(10));
   c.busy_timeout = r.Duration("db_busy_timeout", std::chrono::seconds(5));
   for (const auto& net : r.List("metrics_allow", {"127.0.0.0/8", "::1"})) {

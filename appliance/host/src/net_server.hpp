@@ -1,5 +1,8 @@
-// The net loop: one libwebsockets context and service thread for every HTTP/1.1, HTTP/2 and
-// (later) WebSocket connection, plus Post() and timers. Implements sdk::NetLoop.
+// The net loop: one thread with an epoll reactor (net/event_loop.hpp) for every HTTP/1.1,
+// HTTP/2 (nghttp2), WebSocket and raw (TURN over TLS) connection, plus Post() and timers.
+// Implements sdk::NetLoop. The protocol sessions live in net/; this class owns the listeners,
+// the connections, the limits and what HTTP/1.1 and HTTP/2 share: routing a request, the
+// response filters, metrics and graceful drain.
 #pragma once
 
 #include <atomic>
@@ -10,22 +13,23 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "metrics_registry.hpp"
+#include "net/conn.hpp"
+#include "net/event_loop.hpp"
 #include "palaver/sdk/net_loop.hpp"
 #include "palaver/sdk/raw_connection.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
 #include "palaver/sdk/status.hpp"
 #include "router.hpp"
 
-struct lws;
-struct lws_context;
-struct lws_vhost;
-struct lws_protocols;
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace spdlog {
 class logger;
@@ -43,6 +47,10 @@ struct ServerLimits {
   // WebSockets silent this long get a PING; silent for websocket_timeout they are dropped.
   std::chrono::seconds websocket_ping_interval{30};
   std::chrono::seconds websocket_timeout{75};
+  // Request bodies buffered at once, all connections together; past it new body bytes get 503.
+  int64_t max_buffered_body_bytes = 64 * 1024 * 1024;
+  // HTTP/2 streams a client may open at once on one connection.
+  int max_concurrent_streams = 100;
 };
 
 struct ListenerSpec {
@@ -58,12 +66,11 @@ struct RedirectTarget {
   int https_port = 443;
 };
 
-struct Exchange;
-struct TimerEntry;
-class RawConn;
-class WsConn;
+namespace net {
+class WsSession;
+class Listener;
+}  // namespace net
 
-/// Owns the lws context and its service thread.
 /// Thread: Create/Listen/Start/BeginDrain/Shutdown on the control thread; NetLoop methods from any
 /// thread; everything else runs on the loop.
 class NetServer final : public sdk::NetLoop {
@@ -72,7 +79,7 @@ class NetServer final : public sdk::NetLoop {
             std::shared_ptr<spdlog::logger> log);
   ~NetServer() override;
 
-  /// Creates the lws context (no listeners yet). Before modules Start.
+  /// Creates the reactor (no listeners yet). Before modules Start.
   Status Create();
   /// Opens the listeners (after every module started). A TLS listener needs `certs`.
   Status Listen(const std::vector<ListenerSpec>& listeners,
@@ -80,14 +87,17 @@ class NetServer final : public sdk::NetLoop {
                 std::shared_ptr<sdk::RawConnectionHandler> raw_fallback);
   /// The port a listener is bound to (after Listen), or -1.
   int BoundPort(const std::string& name) const;
-  /// Starts the service thread.
+  /// Starts the loop thread.
   void Start();
   /// Refuses new connections and closes keep-alive connections after their current request.
   void BeginDrain();
   /// Waits until no request is in flight or the deadline passes. True when idle.
   bool WaitIdle(std::chrono::milliseconds timeout);
-  /// Stops the loop, joins the thread, destroys the context. Idempotent.
+  /// Stops the loop, joins the thread, closes every connection. Idempotent.
   void Shutdown();
+  /// Closes the WebSockets of a module's endpoints (1001) and stops delivering their events.
+  /// Control thread; waits for the loop (bounded).
+  void CloseWebSockets(const std::string& owner);
 
   // sdk::NetLoop
   void Post(std::function<void()> fn) override;
@@ -95,73 +105,113 @@ class NetServer final : public sdk::NetLoop {
   void Cancel(TimerId id) override;
   bool IsLoopThread() const override;
 
-  // Called from the C callbacks (loop thread).
-  int OnHttpCallback(lws* wsi, int reason, void* user, void* in, size_t len);
-  int OnRawCallback(lws* wsi, int reason, void* user, void* in, size_t len);
-  // Drops the connection from the per-IP counts and the open-connections gauge (idempotent).
-  void ForgetConnection(lws* wsi);
-  /// Closes the WebSockets of a module's endpoints (1001) and stops delivering their events.
-  /// Control thread; waits for the loop (bounded).
-  void CloseWebSockets(const std::string& owner);
-  void FireTimer(TimerEntry* timer);
-  int CertCallback(void* ssl);
+  // ---- For the net layer's sessions (loop thread) ----
+  const ServerLimits& limits() const { return limits_; }
+  spdlog::logger& log() { return *log_; }
+  net::EventLoop& loop() { return loop_; }
+  bool draining() const { return draining_.load(); }
+  bool destroying() const { return destroying_; }
+  sdk::RawConnectionHandler* raw_handler() const { return raw_handler_.get(); }
+  RouterImpl& router() { return router_; }
+
+  enum class Next { kResponded, kReadBody, kDispatch };
+  /// Checks and routes a request whose head is complete. `content_length`: -1 unknown (chunked
+  /// or HTTP/2 without the header), else the declared length; `has_body`: body bytes follow.
+  Next Begin(const std::shared_ptr<net::Exchange>& ex, int64_t content_length, bool has_body);
+  /// Runs the route's handler.
+  void Dispatch(const std::shared_ptr<net::Exchange>& ex);
+  /// Sets the response (filters, metrics) and hands it to the exchange's session.
+  void Deliver(net::Exchange& ex, sdk::Response response);
+  /// Appends request-body bytes within the route's limit and the server-wide budget; on
+  /// failure the error response is delivered and false returned.
+  bool AppendBody(net::Exchange& ex, std::string_view bytes);
+  /// Gives a finished exchange's in-flight count and budget back. Idempotent.
+  void Finish(net::Exchange& ex);
+  void ReleaseBudget(net::Exchange& ex);
+  /// A new exchange in flight on `conn`.
+  std::shared_ptr<net::Exchange> NewExchange(net::Conn& conn, net::Session& session);
+
+  // WebSocket bookkeeping.
+  void AddWebSocket(net::WsSession* ws) { websockets_.insert(ws); }
+  void RemoveWebSocket(net::WsSession* ws) { websockets_.erase(ws); }
+  uint64_t NextWebSocketId() { return next_ws_id_++; }
+  uint64_t NextRawId() { return next_raw_id_++; }
+
+  // Connection bookkeeping.
+  void Accept(int fd, const ListenerSpec& spec, SSL_CTX* ctx);
+  void MarkDirty(net::Conn* c) { dirty_.push_back(c); }
+  void ArmDeadline(net::Conn* c, net::Clock::time_point when);
+  void Closed(net::Conn* c);
+  void Forget(net::Conn* c);
+  void CountRequest(const std::string& route_class, int status);
+  void RedirectResponse(net::Exchange& ex);
+
+  // Metrics (used by the sessions).
+  sdk::Gauge* ws_open_ = nullptr;
+  sdk::Counter* ws_in_ = nullptr;
+  sdk::Counter* ws_out_ = nullptr;
+  sdk::Counter* ws_slow_closed_ = nullptr;
+  sdk::Counter* ws_dead_closed_ = nullptr;
+  sdk::Counter* ws_oversized_ = nullptr;
+  sdk::Counter* header_timeouts_ = nullptr;
+  sdk::Counter* streams_reset_ = nullptr;
+  sdk::Counter* bad_requests_ = nullptr;
+
+  int CertCallback(SSL* ssl);
 
  private:
   void Run();
+  void RunRound(std::chrono::milliseconds max_wait);
   void DrainPosts();
-  void SweepHeaderTimeouts();
+  void ExpireDeadlines();
   void SweepWebSockets();
-  int StartRequest(lws* wsi, const char* uri);
-  void FillRequest(lws* wsi, const char* uri, sdk::Request& req);
-  int OnWebSocketCallback(lws* wsi, int reason, void* in, size_t len);
-  void Dispatch(const std::shared_ptr<Exchange>& ex);
-  void Deliver(Exchange& ex, sdk::Response response);
-  int Writeable(lws* wsi);
-  void Finish(lws* wsi);
-  void CountRequest(const std::string& route_class, int status);
+  void CloseAll();
 
   ServerLimits limits_;
   RouterImpl& router_;
   MetricsRegistry& metrics_;
   std::shared_ptr<spdlog::logger> log_;
 
-  lws_context* context_ = nullptr;
-  std::unique_ptr<lws_protocols[]> protocols_;
-  std::map<std::string, lws_vhost*> vhosts_;
+  net::EventLoop loop_;
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
   std::map<std::string, int> bound_ports_;
   std::vector<std::unique_ptr<ListenerSpec>> listener_specs_;
   std::shared_ptr<sdk::CertificateProvider> certs_;
   std::shared_ptr<sdk::RawConnectionHandler> raw_handler_;
+  SSL_CTX* ssl_ctx_ = nullptr;
   RedirectTarget redirect_;
 
   std::thread thread_;
   std::atomic<std::thread::id> loop_thread_id_{};
   std::atomic<bool> stop_{false};
   std::atomic<bool> draining_{false};
+  bool drain_applied_ = false;
   std::atomic<bool> running_{false};
+  bool destroying_ = false;
 
   std::mutex post_mu_;
   std::deque<std::function<void()>> posts_ PALAVER_GUARDED_BY(post_mu_);
 
   std::atomic<uint64_t> next_timer_id_{1};
-  std::unordered_map<uint64_t, std::unique_ptr<TimerEntry>> timers_;  // loop only
+  std::unordered_map<uint64_t, net::EventLoop::TimerId> timers_;  // loop only: sdk id → loop id
 
   // Loop only.
-  std::unordered_map<lws*, std::shared_ptr<Exchange>> exchanges_;
-  struct ConnInfo {
-    std::string peer;
-    bool got_request = false;
-    std::chrono::steady_clock::time_point accepted;
+  uint64_t next_conn_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<net::Conn>> conns_;
+  std::vector<std::unique_ptr<net::Conn>> graveyard_;
+  std::vector<net::Conn*> dirty_;
+  struct DeadlineEntry {
+    net::Clock::time_point when;
+    uint64_t conn_id;
+    bool operator>(const DeadlineEntry& o) const { return when > o.when; }
   };
-  std::unordered_map<lws*, ConnInfo> connection_peers_;  // network connections
-  std::deque<std::pair<lws*, std::chrono::steady_clock::time_point>> awaiting_first_request_;
+  std::priority_queue<DeadlineEntry, std::vector<DeadlineEntry>, std::greater<>> deadlines_;
   std::unordered_map<std::string, int> connections_per_ip_;
-  std::unordered_map<lws*, std::unique_ptr<RawConn>> raw_conns_;
-  std::unordered_map<lws*, std::unique_ptr<WsConn>> ws_conns_;
+  std::unordered_set<net::WsSession*> websockets_;
   uint64_t next_ws_id_ = 1;
-  bool destroying_ = false;
-  std::unordered_map<std::string, sdk::Counter*> request_counters_;
   uint64_t next_raw_id_ = 1;
+  int64_t body_bytes_buffered_ = 0;
+  std::unordered_map<std::string, sdk::Counter*> request_counters_;
 
   std::mutex idle_mu_;
   std::condition_variable idle_cv_;
@@ -169,16 +219,7 @@ class NetServer final : public sdk::NetLoop {
 
   sdk::Gauge* connections_open_ = nullptr;
   sdk::Counter* connections_refused_ = nullptr;
-  sdk::Counter* header_timeouts_ = nullptr;
-
- public:
-  // WebSocket metrics (used by WsConn).
-  sdk::Gauge* ws_open_ = nullptr;
-  sdk::Counter* ws_in_ = nullptr;
-  sdk::Counter* ws_out_ = nullptr;
-  sdk::Counter* ws_slow_closed_ = nullptr;
-  sdk::Counter* ws_dead_closed_ = nullptr;
-  sdk::Counter* ws_oversized_ = nullptr;
+  sdk::Gauge* body_bytes_gauge_ = nullptr;
 };
 
 }  // namespace palaver::host

@@ -37,6 +37,7 @@ class KvsModule final : public sdk::Module {
                             .path = kKvsPrefix,
                             .match = sdk::Match::kPrefix,
                             .max_body_bytes = static_cast<int64_t>(kMaxBatchItems * kMaxValueBytes * 2),
+                            .requires_authorization = true,
                             .route_class = "kvs"},
                            [this](const sdk::Request& req, sdk::Responder respond) { Handle(req, respond); });
   }

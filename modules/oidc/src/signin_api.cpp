@@ -77,7 +77,7 @@ Result<ConsentRequest> ParseConsent(const std::string& body) {
 
 Status CheckSigninRequest(const sdk::Request& r) {
   auto xsrf = r.Header("kopano-konnect-xsrf");
-  if (xsrf ? *xsrf != "1" : r.http_version == 1) return Fail(Bad("missing Kopano-Konnect-XSRF header"));
+  if (!xsrf || *xsrf != "1") return Fail(Bad("missing Kopano-Konnect-XSRF header"));
   auto type = r.Header("content-type");
   if (!type || Lower(std::string(*type)).rfind("application/json", 0) != 0) {
     return Fail(Bad("the body must be application/json"));

@@ -14,8 +14,7 @@ inline constexpr const char* kSigninApiPrefix = "/signin/v1/identifier/_/";
 
 /// CSRF guard of every sign-in API call: an `Origin` (or, without one, `Referer`) whose host[:port]
 /// is the request's Host, a JSON `Content-Type` (which a cross-site form cannot send), and
-/// `Kopano-Konnect-XSRF: 1` on HTTP/1.1. (libwebsockets 4.1 does not expose headers it has no
-/// token for on HTTP/2, so there the first two carry the check.)
+/// `Kopano-Konnect-XSRF: 1`, on HTTP/1.1 and HTTP/2 alike.
 Status CheckSigninRequest(const sdk::Request& request);
 /// CSRF guard of the sign-in pages' form posts (besides their double-submit token): a form
 /// content type and a same-origin `Origin` (or `Referer`).

@@ -59,8 +59,9 @@ TEST(SigninApi, CsrfGuard) {
                                          "text/plain")));
   EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "https://meet.example.org"}}, 1,
                                          nullptr)));
-  // HTTP/2: the XSRF header is not visible (libwebsockets), origin and JSON type carry the check.
-  EXPECT_TRUE(CheckSigninRequest(Signin({{"origin", "https://meet.example.org"}}, 2)));
+  // HTTP/2: the same check; a missing XSRF header is refused there too.
+  EXPECT_FALSE(CheckSigninRequest(Signin({{"origin", "https://meet.example.org"}}, 2)));
+  EXPECT_TRUE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "https://meet.example.org"}}, 2)));
   EXPECT_FALSE(CheckSigninRequest(Signin({{"origin", "https://evil.example"}}, 2)));
   EXPECT_FALSE(CheckSigninRequest(Signin({{"origin", "https://meet.example.org"}}, 2, "application/x-www-form-urlencoded")));
   EXPECT_FALSE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "0"}, {"origin", "https://meet.example.org"}}, 2)));

@@ -74,6 +74,15 @@ class TestbedModule final : public sdk::Module {
                                     resp.SetHeader("content-type", "application/octet-stream");
                                     respond(std::move(resp));
                                   }));
+    // The request headers as the handler sees them: [[name, value], ...].
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/headers"}, [](const sdk::Request& req, sdk::Responder respond) {
+      std::string out = "[";
+      for (const auto& [name, value] : req.headers) {
+        if (out.size() > 1) out += ",";
+        out += "[\"" + sdk::JsonEscape(name) + "\",\"" + sdk::JsonEscape(value) + "\"]";
+      }
+      respond(sdk::Response::Json(200, out + "]"));
+    }));
     sdk::Workers* pool = &host.Pool();
     sdk::NetLoop* loop = &host.Loop();
     // Blocking work on a worker, answered from on_done on the loop.

@@ -95,6 +95,10 @@ struct Route {
   bool on_http = false;
   /// Largest request body accepted (413 above).
   int64_t max_body_bytes = 64 * 1024;
+  /// A request (other than OPTIONS) without an `Authorization` header is answered 401 on its
+  /// headers alone, before any body byte is read: an anonymous client cannot make the server
+  /// buffer a body for a route that needs a token.
+  bool requires_authorization = false;
   /// Label for metrics (`route="..."`); defaults to the module id.
   std::string route_class;
 };

@@ -1,0 +1,302 @@
+#include "net/conn.hpp"
+
+#include <openssl/err.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "net/sessions.hpp"
+#include "net_server.hpp"
+
+namespace palaver::host::net {
+
+namespace {
+// Input held for a session that is not consuming (a pipelined request waiting for the previous
+// answer): past this the connection stops reading until the session catches up.
+constexpr size_t kMaxUnconsumedInput = 256 * 1024;
+constexpr auto kLingerTime = std::chrono::seconds(2);
+}  // namespace
+
+Exchange::~Exchange() {
+  if (file_fd >= 0) ::close(file_fd);
+  if (server != nullptr) server->Finish(*this);
+}
+
+bool Exchange::SendsBody() const {
+  const int s = response.status;
+  return !(s < 200 || s == 204 || s == 304) && !response.head_only && BodyTotal() > 0;
+}
+
+long Exchange::ReadBody(uint8_t* dst, size_t max) {
+  const uint64_t total = BodyTotal();
+  if (body_pos >= total) return 0;
+  size_t n = static_cast<size_t>(std::min<uint64_t>(total - body_pos, max));
+  if (response.memory) {
+    std::memcpy(dst, response.memory->data->data() + response.memory->offset + body_pos, n);
+  } else if (response.file) {
+    ssize_t got = ::pread(file_fd, dst, n, static_cast<off_t>(response.file->offset + body_pos));
+    if (got <= 0) return -1;
+    n = static_cast<size_t>(got);
+  } else {
+    std::memcpy(dst, response.body.data() + body_pos, n);
+  }
+  body_pos += n;
+  return static_cast<long>(n);
+}
+
+Conn::Conn(NetServer& server, int fd, uint64_t id, const ListenerSpec& spec, SSL* ssl, std::string peer)
+    : server_(server), fd_(fd), id_(id), spec_(spec), ssl_(ssl), peer_(std::move(peer)) {
+  handshaking_ = ssl_ != nullptr;
+  if (!handshaking_) StartSession();
+}
+
+Conn::~Conn() {
+  session_.reset();
+  next_session_.reset();
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Conn::OnIo(uint32_t events) {
+  if (closed_) return;
+  if (handshaking_) {
+    if (!Handshake()) return;
+  }
+  if (events & EPOLLOUT) {
+    Flush();
+    if (closed_) return;
+  }
+  ReadAvailable();
+}
+
+bool Conn::Handshake() {
+  ERR_clear_error();
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) {
+    handshaking_ = false;
+    StartSession();
+    return !closed_;
+  }
+  int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return false;
+  unsigned long err = ERR_peek_last_error();
+  char buf[160] = {0};
+  if (err != 0) ERR_error_string_n(err, buf, sizeof buf);
+  ERR_clear_error();
+  Close(std::string("tls handshake failed: ") + (err != 0 ? buf : "connection closed"));
+  return false;
+}
+
+void Conn::StartSession() {
+  if (ssl_ != nullptr) {
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(ssl_, &alpn, &alpn_len);
+    if (alpn_len == 2 && std::memcmp(alpn, "h2", 2) == 0) {
+      session_ = MakeHttp2Session(*this);
+      return;
+    }
+    // Without h2 the first bytes decide between HTTP/1.1 and a raw (TURN) connection.
+    if (server_.raw_handler() != nullptr) return;
+  }
+  session_ = MakeHttp1Session(*this);
+}
+
+void Conn::ReadAvailable() {
+  static thread_local char buf[64 * 1024];
+  bool got = false;
+  while (!closed_ && !read_paused_) {
+    ssize_t n;
+    if (ssl_ != nullptr) {
+      ERR_clear_error();
+      int r = SSL_read(ssl_, buf, sizeof buf);
+      if (r <= 0) {
+        int e = SSL_get_error(ssl_, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) break;
+        ERR_clear_error();
+        eof_ = true;
+        break;
+      }
+      n = r;
+    } else {
+      n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        eof_ = true;
+        break;
+      }
+      if (n == 0) {
+        eof_ = true;
+        break;
+      }
+    }
+    if (lingering_) continue;  // closing: what the client still sends is dropped
+    in.append(buf, static_cast<size_t>(n));
+    got = true;
+    if (in.size() >= kMaxUnconsumedInput) {
+      DeliverInput();
+      got = false;
+      if (in.size() >= kMaxUnconsumedInput) PauseReading();
+    }
+  }
+  if (got && !closed_) DeliverInput();
+  if (closed_ || !eof_) return;
+  if (lingering_) {
+    Close("closed after the last response");
+    return;
+  }
+  // The client closed (or half-closed) its side. A request still being answered is finished
+  // first; otherwise the connection is done.
+  if (session_ != nullptr && session_->Busy()) {
+    closing_ = true;
+    PauseReading();
+    return;
+  }
+  Close("peer closed");
+}
+
+void Conn::DeliverInput() {
+  if (session_ == nullptr) {
+    if (in.empty()) return;
+    // The first byte of a STUN message is 0x00 or 0x01; no HTTP request line starts with it.
+    const auto first = static_cast<unsigned char>(in[0]);
+    session_ = (first <= 0x01 && server_.raw_handler() != nullptr) ? MakeRawSession(*this) : MakeHttp1Session(*this);
+  }
+  in_callback_ = true;
+  session_->OnData();
+  while (next_session_ != nullptr && !closed_) {
+    session_ = std::move(next_session_);
+    if (!in.empty()) session_->OnData();
+  }
+  in_callback_ = false;
+}
+
+void Conn::SwitchSession(std::unique_ptr<Session> next) { next_session_ = std::move(next); }
+
+void Conn::ResumeReading() {
+  if (!read_paused_ || closed_) return;
+  read_paused_ = false;
+  if (!in.empty()) DeliverInput();
+  if (!closed_ && !read_paused_) ReadAvailable();
+}
+
+void Conn::Write(std::string_view bytes) {
+  if (closed_ || lingering_) return;
+  out_.append(bytes);
+  MarkDirty();
+}
+
+void Conn::MarkDirty() {
+  if (dirty_ || closed_) return;
+  dirty_ = true;
+  server_.MarkDirty(this);
+}
+
+void Conn::Flush() {
+  dirty_ = false;
+  if (closed_ || handshaking_) return;
+  if (session_ != nullptr && !lingering_) session_->Produce();
+  for (;;) {
+    while (Pending() > 0) {
+      const char* p = out_.data() + out_off_;
+      size_t len = Pending();
+      ssize_t n;
+      if (ssl_ != nullptr) {
+        ERR_clear_error();
+        int r = SSL_write(ssl_, p, static_cast<int>(std::min<size_t>(len, 1 << 30)));
+        if (r <= 0) {
+          int e = SSL_get_error(ssl_, r);
+          if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return;
+          ERR_clear_error();
+          Close("write failed");
+          return;
+        }
+        n = r;
+      } else {
+        n = ::send(fd_, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+          Close(std::string("write failed: ") + std::strerror(errno));
+          return;
+        }
+      }
+      out_off_ += static_cast<size_t>(n);
+    }
+    out_.clear();
+    out_off_ = 0;
+    if (out_.capacity() > 256 * 1024) out_.shrink_to_fit();
+    if (closing_ || lingering_) break;
+    // Drained: a streaming response may write more now.
+    if (session_ == nullptr) break;
+    session_->Produce();
+    if (Pending() == 0 || closed_) break;
+  }
+  if (closing_ && !lingering_ && !closed_ && Pending() == 0) {
+    if (eof_) {
+      Close("done");
+      return;
+    }
+    Linger();
+  }
+}
+
+void Conn::CloseAfterFlush() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  MarkDirty();
+}
+
+void Conn::Linger() {
+  lingering_ = true;
+  read_paused_ = false;
+  if (ssl_ != nullptr) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // close_notify; the answer is not awaited
+    ERR_clear_error();
+  }
+  ::shutdown(fd_, SHUT_WR);
+  in.clear();
+  SetDeadline(Clock::now() + kLingerTime);
+  ReadAvailable();
+}
+
+void Conn::SetDeadline(Clock::time_point when) {
+  deadline_ = when;
+  if (when < heap_when) server_.ArmDeadline(this, when);
+}
+
+void Conn::Expire() {
+  if (closed_) return;
+  deadline_ = Clock::time_point::max();
+  if (lingering_ || closing_) {
+    Close("close timeout");
+  } else if (session_ == nullptr || handshaking_) {
+    server_.header_timeouts_->Inc();
+    server_.log().debug("closing connection client={} reason=header_timeout", peer_);
+    Close("header timeout");
+  } else {
+    session_->OnDeadline();
+  }
+}
+
+void Conn::Close(std::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  if (server_.log().should_log(spdlog::level::trace)) {
+    server_.log().trace("connection closed client={} id={} reason={}", peer_, id_, reason);
+  }
+  server_.loop().Remove(fd_);
+  if (session_ != nullptr) session_->OnClosed();
+  if (next_session_ != nullptr) next_session_->OnClosed();
+  server_.Closed(this);
+}
+
+}  // namespace palaver::host::net

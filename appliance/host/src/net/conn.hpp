@@ -1,0 +1,154 @@
+// One client connection (TCP, optionally TLS) and the protocol session that runs on it
+// (HTTP/1.1, HTTP/2, WebSocket, raw). Loop thread only.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/event_loop.hpp"
+#include "palaver/sdk/http.hpp"
+
+namespace palaver::host {
+class NetServer;
+struct ListenerSpec;
+struct RouteEntry;
+}  // namespace palaver::host
+
+namespace palaver::host::net {
+
+class Conn;
+class Session;
+
+/// One request and its response, on an HTTP/1.1 connection or an HTTP/2 stream.
+struct Exchange {
+  Conn* conn = nullptr;        // null once the connection or stream is gone
+  Session* session = nullptr;  // ditto
+  int32_t stream_id = 0;       // HTTP/2 stream, 0 on HTTP/1.1
+  sdk::Request request;
+  std::shared_ptr<const RouteEntry> route;
+  std::string route_class = "none";
+  int64_t max_body = 0;
+  bool reading_body = false;
+  bool discarding = false;  // the answer is given: further body bytes are dropped
+  bool responded = false;
+  bool close_after = false;
+  bool finished = false;
+  sdk::Response response;
+  uint64_t body_pos = 0;
+  int file_fd = -1;
+  size_t budget_held = 0;  // bytes of the server-wide request-body budget this body holds
+  Clock::time_point body_started{};
+  NetServer* server = nullptr;
+
+  ~Exchange();
+  /// Whether the response carries body bytes on the wire.
+  bool SendsBody() const;
+  uint64_t BodyTotal() const { return response.ContentLength(); }
+  /// Copies up to `max` response-body bytes from body_pos on; advances body_pos. -1 on error.
+  long ReadBody(uint8_t* dst, size_t max);
+};
+
+/// A protocol running on a connection.
+class Session {
+ public:
+  virtual ~Session() = default;
+  /// New bytes are in the connection's input buffer.
+  virtual void OnData() = 0;
+  /// End of a loop round, or the output buffer drained: produce more output.
+  virtual void Produce() {}
+  /// The exchange's response is set (Deliver).
+  virtual void OnResponse(Exchange& ex) = 0;
+  /// The server drains: finish what is in flight and close.
+  virtual void OnDrain() {}
+  /// The connection is gone: release exchanges, tell handlers.
+  virtual void OnClosed() {}
+  /// The connection's deadline passed.
+  virtual void OnDeadline() = 0;
+  /// A request is in flight (drain waits for it).
+  virtual bool Busy() const { return false; }
+};
+
+class Conn final : public IoHandler {
+ public:
+  Conn(NetServer& server, int fd, uint64_t id, const ListenerSpec& spec, SSL* ssl, std::string peer);
+  ~Conn() override;
+
+  void OnIo(uint32_t events) override;
+
+  /// Queues bytes for sending (written at the end of the loop round).
+  void Write(std::string_view bytes);
+  std::string& OutBuffer() { return out_; }
+  size_t Pending() const { return out_.size() - out_off_; }
+  /// Marks the connection for Produce() + flush at the end of this loop round.
+  void MarkDirty();
+  /// Writes what is queued; called by the server at the end of a round and on EPOLLOUT.
+  void Flush();
+  /// Writes what is queued, then shuts the write side and reads (and drops) what the client still
+  /// sends for a short while before closing, so that the last response is not lost to a reset.
+  void CloseAfterFlush();
+  /// Closes now. `reason` is logged at debug.
+  void Close(std::string_view reason);
+  /// Replaces the session after the current callback returns (HTTP/1.1 → WebSocket).
+  void SwitchSession(std::unique_ptr<Session> next);
+  void SetSession(std::unique_ptr<Session> s) { session_ = std::move(s); }
+  Session* session() const { return session_.get(); }
+  /// Stops reading while the session cannot take more input (pipelining); Resume reads again.
+  void PauseReading() { read_paused_ = true; }
+  void ResumeReading();
+
+  /// The connection's single deadline (header, idle, body or close timeout); see NetServer.
+  void SetDeadline(Clock::time_point when);
+  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
+  /// The deadline passed: a lingering close ends, otherwise the session decides.
+  void Expire();
+  bool eof() const { return eof_; }
+  Clock::time_point deadline() const { return deadline_; }
+  Clock::time_point heap_when = Clock::time_point::max();
+
+  bool closed() const { return closed_; }
+  bool closing() const { return closing_; }
+  bool is_tls() const { return ssl_ != nullptr; }
+  SSL* ssl() const { return ssl_; }
+  NetServer& server() { return server_; }
+  const ListenerSpec& spec() const { return spec_; }
+  uint64_t id() const { return id_; }
+  int fd() const { return fd_; }
+  const std::string& peer() const { return peer_; }
+  std::string in;          // received plaintext not yet consumed by the session
+  bool got_request = false;  // the header timeout no longer applies
+  bool counted = true;       // in the per-address and open-connection counts
+
+ private:
+  void ReadAvailable();
+  bool Handshake();
+  void StartSession();
+  void DeliverInput();
+  void Linger();
+
+  NetServer& server_;
+  int fd_;
+  uint64_t id_;
+  const ListenerSpec& spec_;
+  SSL* ssl_;
+  std::string peer_;
+  std::unique_ptr<Session> session_;
+  std::unique_ptr<Session> next_session_;
+  std::string out_;
+  size_t out_off_ = 0;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool handshaking_ = false;
+  bool closed_ = false;
+  bool closing_ = false;   // CloseAfterFlush called
+  bool lingering_ = false;  // write side shut, draining input
+  bool dirty_ = false;
+  bool read_paused_ = false;
+  bool in_callback_ = false;
+  bool eof_ = false;
+};
+
+}  // namespace palaver::host::net

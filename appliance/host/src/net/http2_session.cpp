@@ -1,0 +1,438 @@
+// HTTP/2 on a connection, on Debian's libnghttp2: framing, HPACK, flow control and the
+// protocol's error handling are the library's; this file maps streams to exchanges. Every
+// frame nghttp2 has ready is gathered into the connection's output buffer and written once per
+// loop round. Every refused or reset stream is logged at debug with its reason.
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "net/conn.hpp"
+#include "net/sessions.hpp"
+#include "net/util.hpp"
+#include "net_server.hpp"
+
+namespace palaver::host::net {
+
+namespace {
+
+constexpr size_t kHighWater = 256 * 1024;
+// Control frames (PING and SETTINGS acknowledgements, RST_STREAM) queued for a client that does
+// not read: past this nghttp2 reports a flood and the connection ends with ENHANCE_YOUR_CALM.
+constexpr size_t kMaxOutboundAck = 1000;
+
+struct Stream {
+  std::shared_ptr<Exchange> ex;
+  std::string method, path, authority, scheme, protocol;
+  size_t header_bytes = 0;
+  bool too_large = false;
+  bool started = false;
+  int64_t content_length = -1;
+};
+
+bool IsConnectionSpecific(const std::string& name) {
+  return name == "connection" || name == "keep-alive" || name == "transfer-encoding" || name == "upgrade" ||
+         name == "proxy-connection" || name == "content-length";
+}
+
+class Http2Session final : public Session {
+ public:
+  explicit Http2Session(Conn& conn) : c_(conn), s_(conn.server()) {
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &OnBeginHeaders);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, &OnHeader);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &OnFrameRecv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &OnDataChunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &OnStreamClose);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, &OnInvalidFrame);
+    nghttp2_session_callbacks_set_on_invalid_header_callback(cbs, &OnInvalidHeader);
+    nghttp2_session_callbacks_set_error_callback2(cbs, &OnError);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+    nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_session_server_new2(&ng_, cbs, this, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    // No SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSockets are not carried over HTTP/2 (RFC 8441), so
+    // browsers open them on an HTTP/1.1 connection (net/README: why).
+    const nghttp2_settings_entry settings[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, static_cast<uint32_t>(s_.limits().max_concurrent_streams)},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(s_.limits().max_header_bytes)},
+    };
+    nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    // A larger connection window than the 64 KB default, so that uploads are not throttled.
+    nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0, 4 << 20);
+    c_.SetDeadline(Clock::now() + s_.limits().header_timeout);
+    c_.MarkDirty();
+  }
+
+  ~Http2Session() override {
+    ReleaseAll();
+    nghttp2_session_del(ng_);
+  }
+
+  void OnData() override {
+    if (dead_) {
+      c_.in.clear();
+      return;
+    }
+    ssize_t n = nghttp2_session_mem_recv(ng_, reinterpret_cast<const uint8_t*>(c_.in.data()), c_.in.size());
+    c_.in.clear();
+    if (n < 0) {
+      const bool flood = n == NGHTTP2_ERR_FLOODED;
+      s_.log().debug("http2 connection error client={} err={}", c_.peer(), nghttp2_strerror(static_cast<int>(n)));
+      if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+        nghttp2_session_terminate_session(ng_, flood ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+      }
+      dead_ = true;
+      if (flood) {
+        // The client does not read: what is queued would never drain.
+        c_.Close("http2 flood");
+        return;
+      }
+      Produce();
+      c_.CloseAfterFlush();
+      return;
+    }
+    c_.MarkDirty();
+  }
+
+  void Produce() override {
+    while (c_.Pending() < kHighWater) {
+      const uint8_t* data = nullptr;
+      ssize_t n = nghttp2_session_mem_send(ng_, &data);
+      if (n < 0) {
+        s_.log().debug("http2 send error client={} err={}", c_.peer(), nghttp2_strerror(static_cast<int>(n)));
+        c_.Close("http2 send error");
+        return;
+      }
+      if (n == 0) break;
+      c_.OutBuffer().append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    if (!dead_ && !nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_) && c_.Pending() == 0) {
+      c_.CloseAfterFlush();
+    }
+    if (streams_.empty() && !c_.closing() && c_.got_request) {
+      c_.SetDeadline(Clock::now() + s_.limits().idle_timeout);
+    }
+  }
+
+  void OnResponse(Exchange& ex) override {
+    auto it = streams_.find(ex.stream_id);
+    if (it == streams_.end()) return;
+    Response& r = ex.response;
+    std::vector<std::pair<std::string, std::string>> headers;
+    headers.reserve(r.headers.size() + 2);
+    headers.emplace_back(":status", std::to_string(r.status));
+    for (const auto& h : r.headers) {
+      if (!IsConnectionSpecific(h.first)) headers.push_back(h);
+    }
+    const bool no_body_status = r.status < 200 || r.status == 204 || r.status == 304;
+    if (!no_body_status) headers.emplace_back("content-length", std::to_string(ex.BodyTotal()));
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(headers.size());
+    for (auto& [n, v] : headers) {
+      nva.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(n.data()), reinterpret_cast<uint8_t*>(v.data()), n.size(),
+                               v.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    nghttp2_data_provider prd{};
+    prd.read_callback = &ReadBody;
+    const bool body = ex.SendsBody();
+    int rv = nghttp2_submit_response(ng_, ex.stream_id, nva.data(), nva.size(), body ? &prd : nullptr);
+    if (rv != 0) {
+      s_.log().debug("http2 response refused stream={} err={}", ex.stream_id, nghttp2_strerror(rv));
+    }
+    if (ex.reading_body && !ex.discarding) ex.discarding = true;
+    c_.MarkDirty();
+  }
+
+  void OnDrain() override {
+    if (draining_) return;
+    draining_ = true;
+    nghttp2_submit_goaway(ng_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(ng_), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    if (streams_.empty()) {
+      Produce();
+      c_.CloseAfterFlush();
+    } else {
+      c_.MarkDirty();
+    }
+  }
+
+  void OnClosed() override { ReleaseAll(); }
+
+  void OnDeadline() override {
+    // Body deadlines of single streams are checked here too.
+    auto now = Clock::now();
+    bool any_body = false;
+    for (auto& [id, st] : streams_) {
+      if (st->ex == nullptr || !st->ex->reading_body || st->ex->responded) continue;
+      if (now - st->ex->body_started >= s_.limits().body_timeout) {
+        st->ex->discarding = true;
+        s_.Deliver(*st->ex, sdk::Response::Text(408, "Request timeout: the body did not arrive in time.\n"));
+        nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+      } else {
+        any_body = true;
+      }
+    }
+    if (any_body) {
+      c_.SetDeadline(now + std::chrono::seconds(1));
+      c_.MarkDirty();
+      return;
+    }
+    if (!streams_.empty()) {
+      c_.MarkDirty();
+      return;
+    }
+    if (!c_.got_request) {
+      s_.header_timeouts_->Inc();
+      s_.log().debug("closing connection client={} reason=header_timeout", c_.peer());
+    }
+    nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
+    Produce();
+    c_.CloseAfterFlush();
+  }
+
+  bool Busy() const override { return !streams_.empty(); }
+
+ private:
+  using Response = sdk::Response;
+
+  static Http2Session* Self(void* user) { return static_cast<Http2Session*>(user); }
+
+  Stream* Find(int32_t id) {
+    auto it = streams_.find(id);
+    return it == streams_.end() ? nullptr : it->second.get();
+  }
+
+  void ReleaseAll() {
+    for (auto& [id, st] : streams_) {
+      if (st->ex) {
+        st->ex->conn = nullptr;
+        st->ex->session = nullptr;
+        s_.Finish(*st->ex);
+      }
+    }
+    streams_.clear();
+  }
+
+  void Reset(int32_t id, uint32_t code, std::string_view reason) {
+    s_.streams_reset_->Inc();
+    s_.log().debug("http2 stream reset client={} stream={} reason={}", c_.peer(), id, reason);
+    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, code);
+  }
+
+  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto* self = Self(user);
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    self->streams_[frame->hd.stream_id] = std::make_unique<Stream>();
+    self->c_.got_request = true;
+    self->c_.ClearDeadline();
+    return 0;
+  }
+
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                      const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto* self = Self(user);
+    Stream* st = self->Find(frame->hd.stream_id);
+    if (st == nullptr || st->started) return 0;  // trailers are ignored
+    st->header_bytes += namelen + valuelen + 4;
+    if (st->header_bytes > static_cast<size_t>(self->s_.limits().max_header_bytes)) {
+      st->too_large = true;
+      return 0;
+    }
+    std::string n(reinterpret_cast<const char*>(name), namelen);
+    std::string v(reinterpret_cast<const char*>(value), valuelen);
+    if (!n.empty() && n[0] == ':') {
+      if (n == ":method") st->method = std::move(v);
+      else if (n == ":path") st->path = std::move(v);
+      else if (n == ":authority") st->authority = std::move(v);
+      else if (n == ":scheme") st->scheme = std::move(v);
+      else if (n == ":protocol") st->protocol = std::move(v);
+      return 0;
+    }
+    if (!st->ex) st->ex = self->s_.NewExchange(self->c_, *self);
+    st->ex->request.headers.emplace_back(std::move(n), std::move(v));
+    return 0;
+  }
+
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto* self = Self(user);
+    Stream* st = self->Find(frame->hd.stream_id);
+    if (st == nullptr) return 0;
+    const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && !st->started) {
+      st->started = true;
+      self->Start(frame->hd.stream_id, *st, end_stream);
+    } else if (end_stream && st->ex && st->ex->reading_body) {
+      self->BodyDone(*st);
+    }
+    return 0;
+  }
+
+  void Start(int32_t id, Stream& st, bool end_stream) {
+    if (!st.ex) st.ex = s_.NewExchange(c_, *this);
+    auto& ex = st.ex;
+    ex->stream_id = id;
+    sdk::Request& req = ex->request;
+    req.http_version = 2;
+    req.method = st.method;
+    if (st.too_large) {
+      s_.bad_requests_->Inc();
+      s_.log().debug("http2 request refused client={} stream={} reason=headers too large", c_.peer(), id);
+      s_.Deliver(*ex, Response::Text(431, "Request header fields too large.\n"));
+      ex->discarding = true;
+      return;
+    }
+    if (req.method == "CONNECT") {
+      s_.log().debug("http2 request refused client={} stream={} reason=CONNECT not supported", c_.peer(), id);
+      s_.Deliver(*ex, Response::Text(405, "CONNECT is not supported.\n"));
+      ex->discarding = true;
+      return;
+    }
+    std::string_view target = st.path;
+    auto q = target.find('?');
+    auto path = DecodePath(target.substr(0, q));
+    if (!path) {
+      s_.bad_requests_->Inc();
+      s_.log().debug("http2 request refused client={} stream={} reason=bad path", c_.peer(), id);
+      s_.Deliver(*ex, Response::Text(400, "Bad request path.\n"));
+      ex->discarding = true;
+      return;
+    }
+    req.path = std::move(*path);
+    if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+    std::string authority = st.authority;
+    if (authority.empty()) {
+      if (auto host = req.Header("host")) authority = std::string(*host);
+    } else if (!req.Header("host")) {
+      req.headers.emplace_back("host", authority);
+    }
+    req.authority = Lower(authority);
+    req.host = StripPort(req.authority);
+    int64_t length = -1;
+    if (auto cl = req.Header("content-length")) {
+      length = 0;
+      for (char ch : *cl) {
+        if (ch < '0' || ch > '9' || length > (int64_t{1} << 50)) {
+          length = -2;
+          break;
+        }
+        length = length * 10 + (ch - '0');
+      }
+      if (cl->empty() || length < 0) {
+        s_.Deliver(*ex, Response::Text(400, "Bad Content-Length.\n"));
+        ex->discarding = true;
+        return;
+      }
+    }
+    const bool has_body = !end_stream;
+    switch (s_.Begin(ex, has_body ? length : 0, has_body)) {
+      case NetServer::Next::kResponded:
+        if (has_body) ex->discarding = true, ex->reading_body = true;
+        break;
+      case NetServer::Next::kReadBody:
+        ex->reading_body = true;
+        ex->body_started = Clock::now();
+        if (c_.deadline() > ex->body_started + s_.limits().body_timeout) {
+          c_.SetDeadline(ex->body_started + s_.limits().body_timeout);
+        }
+        break;
+      case NetServer::Next::kDispatch:
+        s_.Dispatch(ex);
+        break;
+    }
+  }
+
+  void BodyDone(Stream& st) {
+    auto ex = st.ex;
+    ex->reading_body = false;
+    if (!ex->responded && !ex->discarding) s_.Dispatch(ex);
+  }
+
+  static int OnDataChunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* user) {
+    auto* self = Self(user);
+    Stream* st = self->Find(id);
+    if (st == nullptr || !st->ex || st->ex->discarding || st->ex->responded) return 0;
+    if (!self->s_.AppendBody(*st->ex, std::string_view(reinterpret_cast<const char*>(data), len))) {
+      st->ex->discarding = true;
+      self->Reset(id, NGHTTP2_NO_ERROR, "request body refused");
+    }
+    return 0;
+  }
+
+  static int OnStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
+    auto* self = Self(user);
+    auto it = self->streams_.find(id);
+    if (it == self->streams_.end()) return 0;
+    if (error_code != NGHTTP2_NO_ERROR) {
+      self->s_.log().debug("http2 stream closed client={} stream={} error={}", self->c_.peer(), id,
+                           nghttp2_http2_strerror(error_code));
+    }
+    if (it->second->ex) {
+      it->second->ex->conn = nullptr;
+      it->second->ex->session = nullptr;
+      self->s_.Finish(*it->second->ex);
+    }
+    self->streams_.erase(it);
+    if (self->streams_.empty() && self->draining_) self->c_.CloseAfterFlush();
+    return 0;
+  }
+
+  static int OnInvalidFrame(nghttp2_session*, const nghttp2_frame* frame, int lib_error, void* user) {
+    auto* self = Self(user);
+    self->s_.streams_reset_->Inc();
+    self->s_.log().debug("http2 invalid frame client={} stream={} type={} reason={}", self->c_.peer(),
+                         frame->hd.stream_id, static_cast<int>(frame->hd.type), nghttp2_strerror(lib_error));
+    return 0;
+  }
+
+  static int OnInvalidHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                             const uint8_t*, size_t, uint8_t, void* user) {
+    auto* self = Self(user);
+    self->s_.log().debug("http2 stream refused client={} stream={} reason=invalid header field name={}",
+                         self->c_.peer(), frame->hd.stream_id,
+                         std::string_view(reinterpret_cast<const char*>(name), std::min<size_t>(namelen, 64)));
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+  }
+
+  static int OnError(nghttp2_session*, int code, const char* msg, size_t len, void* user) {
+    auto* self = Self(user);
+    self->s_.log().debug("http2 error client={} code={} msg={}", self->c_.peer(), code, std::string_view(msg, len));
+    return 0;
+  }
+
+  static ssize_t ReadBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length, uint32_t* flags,
+                          nghttp2_data_source*, void* user) {
+    auto* self = Self(user);
+    Stream* st = self->Find(id);
+    if (st == nullptr || !st->ex) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    Exchange& ex = *st->ex;
+    long n = ex.ReadBody(buf, length);
+    if (n < 0) {
+      self->s_.log().warn("response body ended early route={}", ex.route_class);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (ex.body_pos >= ex.BodyTotal()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return n;
+  }
+
+  Conn& c_;
+  NetServer& s_;
+  nghttp2_session* ng_ = nullptr;
+  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  bool dead_ = false;
+  bool draining_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Session> MakeHttp2Session(Conn& conn) { return std::make_unique<Http2Session>(conn); }
+
+}  // namespace palaver::host::net

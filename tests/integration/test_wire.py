@@ -1,0 +1,299 @@
+"""Wire-level behaviour of the net layer against hostile or unusual clients, on HTTP/1.1 and
+HTTP/2 (issue 11 defects 1-4 and 8, issue 12 findings 1, 2, 5, 10-12 and the status line of 14)."""
+import json
+import os
+import re
+import socket
+import ssl
+import struct
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import PALAVERD_TESTBED, Palaverd, WsClient, http_exchange, status_of
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def nghttp(server, *urls_and_args, timeout=30):
+    """Runs nghttp -v against the server; returns its stdout."""
+    args = [a for a in urls_and_args if not a.startswith("/")]
+    urls = [f"https://127.0.0.1:{server.https_port}{u}" for u in urls_and_args if u.startswith("/")]
+    r = subprocess.run(["nghttp", "-nv", *args, *urls], capture_output=True, text=True, timeout=timeout)
+    return r.stdout + r.stderr
+
+
+def h2_statuses(out):
+    """{stream_id: status} from nghttp -v output."""
+    found = {}
+    stream = None
+    for line in out.splitlines():
+        m = re.search(r"recv HEADERS frame <length=\d+, flags=0x[0-9a-f]+, stream_id=(\d+)>", line)
+        if m:
+            stream = int(m.group(1))
+            continue
+        m = re.search(r"\] :status: (\d+)", line)
+        if m and stream is not None:
+            found[stream] = int(m.group(1))
+    return found
+
+
+class Wire(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd({"palaver": {"max_header_size": "16k", "max_buffered_body_bytes": "4m",
+                                      "max_connections_per_ip": "64"}}, binary=PALAVERD_TESTBED)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def raw(self, data, tls=True, timeout=5):
+        s = self.s.tls_socket() if tls else socket.create_connection(("127.0.0.1", self.s.http_port), timeout=5)
+        with s:
+            try:
+                return http_exchange(s, data, read_timeout=timeout)
+            except (ConnectionResetError, socket.timeout, OSError):
+                return b""
+
+    def assert_alive(self):
+        self.assertEqual(self.s.curl("/healthz")[0], 200)
+
+    # --- issue 11, defect 1: WebSockets and HTTP/2 ---------------------------------------
+
+    def test_h2_does_not_offer_extended_connect(self):
+        # Without SETTINGS_ENABLE_CONNECT_PROTOCOL browsers open WebSockets on HTTP/1.1, which is
+        # served; the setting would invite RFC 8441 streams this server does not carry.
+        out = nghttp(self.s, "/healthz")
+        self.assertIn("recv SETTINGS frame", out)
+        self.assertNotIn("ENABLE_CONNECT_PROTOCOL", out)
+        self.assertEqual(h2_statuses(out).get(13), 200, out)
+
+    def test_h2_connect_is_refused_with_a_status_not_a_reset(self):
+        out = nghttp(self.s, "/testbed/ws", "-H", ":method: CONNECT")
+        self.assertIn(405, h2_statuses(out).values(), out)
+        self.assertIn("http2 request refused", self.s.stderr())
+
+    # --- defect 2: custom headers are visible on HTTP/2 -----------------------------------
+
+    def test_custom_headers_reach_handlers_on_h2(self):
+        for http in ("--http1.1", "--http2"):
+            status, _, body, version = self.s.curl("/testbed/headers", "-H", "Kopano-Konnect-XSRF: 1",
+                                                  "-H", "X-Forwarded-For: 192.0.2.7", "-H", "X-Anything: yes", http=http)
+            self.assertEqual(status, 200)
+            headers = dict(json.loads(body))
+            self.assertEqual(headers.get("kopano-konnect-xsrf"), "1", (http, headers))
+            self.assertEqual(headers.get("x-forwarded-for"), "192.0.2.7", (http, headers))
+            self.assertEqual(headers.get("x-anything"), "yes", (http, headers))
+
+    def test_signin_api_refuses_a_missing_xsrf_header_on_h1_and_h2(self):
+        origin = f"https://localhost:{self.s.https_port}"
+        for http in ("--http1.1", "--http2"):
+            status, _, body, version = self.s.curl("/signin/v1/identifier/_/logon", "-X", "POST",
+                                                  "-H", "Content-Type: application/json", "-H", f"Origin: {origin}",
+                                                  "--data-binary", '{"params":["admin","wrong","1"]}', http=http)
+            self.assertEqual(status, 400, (http, body))
+            self.assertIn(b"XSRF", body, http)
+
+    # --- defect 3: %00 in the query ----------------------------------------------------------
+
+    def test_nul_in_query_answers_that_request_only(self):
+        resp = self.raw(b"GET /healthz?x=%00 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertIn(status_of(resp), (200, 400), resp[:200])
+        resp = self.raw(b"GET /meet/%00 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertEqual(status_of(resp), 400, resp[:200])
+        # HTTP/2: the bad request gets its answer on its own stream; the connection's other
+        # streams are served.
+        out = nghttp(self.s, "/meet/?x=%00", "/meet/%00", "/healthz")
+        statuses = h2_statuses(out)
+        self.assertEqual(len(statuses), 3, out)
+        self.assertEqual(sorted(statuses.values())[-1], 200)
+        self.assertIn(400, statuses.values())
+        self.assertNotIn("GOAWAY", out)
+        self.assert_alive()
+
+    # --- defect 4: oversized headers --------------------------------------------------------
+
+    def test_oversized_unknown_headers_get_431_on_h1_and_h2(self):
+        for size in (17 * 1024, 64 * 1024):
+            resp = self.raw(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * size + b"\r\n\r\n")
+            self.assertEqual(status_of(resp), 431, (size, resp[:100]))
+            out = nghttp(self.s, "/healthz", "-H", "x-big: " + "a" * size)
+            self.assertEqual(list(h2_statuses(out).values()), [431], out[-2000:])
+        self.assert_alive()
+
+    # --- defect 8: refused upgrades get a status --------------------------------------------
+
+    def test_refused_websocket_upgrades_get_a_status(self):
+        self.assertEqual(WsClient(self.s.tls_socket(), "/testbed/ws?refuse=1").status, 403)
+        self.assertEqual(WsClient(self.s.tls_socket(), "/no/such/socket").status, 404)
+        s = self.s.tls_socket()
+        s.sendall(b"GET /testbed/ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        self.assertEqual(status_of(http_exchange(s, b"")), 400)
+        s.close()
+
+    # --- issue 12, finding 10: strict header syntax -----------------------------------------
+
+    def test_malformed_header_lines_get_400_at_once(self):
+        for bad in (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length : 5\r\n\r\nhello",
+                    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n folded\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-A: a\rb\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nNoColon\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n: empty\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: local\x00host\r\n\r\n"):
+            start = time.time()
+            resp = self.raw(bad)
+            self.assertEqual(status_of(resp), 400, bad)
+            self.assertLess(time.time() - start, 2, bad)  # not the header timeout
+        self.assert_alive()
+
+    def test_status_line_is_http11(self):
+        resp = self.raw(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        self.assertTrue(resp.startswith(b"HTTP/1.1 200 "), resp[:100])
+        resp = self.raw(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", tls=False)
+        self.assertTrue(resp.startswith(b"HTTP/1.1 301 "), resp[:100])
+
+    # --- finding 11: no h2c -----------------------------------------------------------------
+
+    def test_h2c_upgrade_is_not_taken(self):
+        for tls in (True, False):
+            resp = self.raw(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                            b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n", tls=tls)
+            self.assertNotEqual(status_of(resp), 101, resp[:100])
+            self.assertIn(status_of(resp), (200, 301), resp[:100])
+
+    # --- finding 12: unmasked client frames -------------------------------------------------
+
+    def test_unmasked_websocket_frame_closes_1002(self):
+        ws = WsClient(self.s.tls_socket(), "/testbed/ws")
+        self.assertEqual(ws.status, 101)
+        ws.recv()  # greeting
+        ws.sock.sendall(bytes([0x81, 5]) + b"hello")
+        self.assertEqual(ws.close_code(), 1002)
+
+    # --- chunked request bodies (were refused with 411) -------------------------------------
+
+    def test_chunked_body_is_decoded(self):
+        s = self.s.tls_socket()
+        resp = http_exchange(s, b"POST /testbed/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n")
+        s.close()
+        self.assertEqual(status_of(resp), 200, resp[:200])
+        self.assertTrue(resp.endswith(b"hello world"), resp[-50:])
+        resp = self.raw(b"POST /testbed/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+                        b"Content-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        self.assertEqual(status_of(resp), 400)
+
+    # --- finding 2: body_timeout is a deadline ----------------------------------------------
+
+    def test_body_timeout_is_a_deadline_not_an_idle_timer(self):
+        s = self.s.tls_socket()
+        s.sendall(b"POST /testbed/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n")
+        start = time.time()
+        got = b""
+        s.settimeout(0.5)
+        # One byte every half second: each arrives well within body_timeout (3s) of the last.
+        while time.time() - start < 10:
+            try:
+                s.sendall(b"x")
+            except OSError:
+                break
+            try:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+                if b"\r\n\r\n" in got:
+                    break
+            except socket.timeout:
+                pass
+        elapsed = time.time() - start
+        s.close()
+        self.assertLess(elapsed, 5, "the body deadline (3s) did not hold")
+        self.assertEqual(status_of(got), 408, got[:100])
+
+    # --- finding 1: request bodies have a server-wide budget --------------------------------
+
+    def test_unfinished_bodies_are_bounded_by_the_budget(self):
+        before = rss_kb(self.s.proc.pid)
+        socks, statuses = [], []
+        body = b"b" * (900 * 1024)
+        for _ in range(20):  # 18 MB offered against a 4 MB budget
+            s = self.s.tls_socket()
+            s.settimeout(5)
+            s.sendall(b"POST /testbed/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (len(body) + 1))
+            try:
+                s.sendall(body)
+            except OSError:
+                pass
+            socks.append(s)
+        time.sleep(0.5)
+        grown = rss_kb(self.s.proc.pid) - before
+        for s in socks:
+            s.settimeout(0.2)
+            try:
+                statuses.append(status_of(s.recv(200)))
+            except (socket.timeout, OSError):
+                statuses.append(0)
+            s.close()
+        self.assertIn(503, statuses)
+        self.assertLess(grown, 16 * 1024, f"palaverd grew by {grown} KB")
+        metrics = self.s.curl("/metrics")[2].decode()
+        self.assertRegex(metrics, r"http_request_body_bytes_buffered \d+")
+        self.assert_alive()
+
+    def test_anonymous_body_for_a_token_route_is_refused_before_it_is_read(self):
+        for http2 in (False, True):
+            if http2:
+                out = nghttp(self.s, "/api/kvs/v1/kv/user/meet/x", "-H", ":method: PUT",
+                             "-H", "content-length: 16000000", "-d", "/dev/null")
+                self.assertIn(401, h2_statuses(out).values(), out[-1500:])
+                continue
+            s = self.s.tls_socket()
+            s.settimeout(5)
+            # Headers only: the answer must come without the body.
+            s.sendall(b"PUT /api/kvs/v1/kv/user/meet/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 16000000\r\n\r\n")
+            resp = s.recv(4096)
+            s.close()
+            self.assertEqual(status_of(resp), 401, resp[:200])
+            self.assertIn(b"www-authenticate: Bearer", resp.lower().replace(b"bearer", b"Bearer"))
+
+    # --- finding 5: HTTP/2 PING flood -------------------------------------------------------
+
+    def test_h2_ping_flood_is_cut_off(self):
+        ctx = ssl.create_default_context(cafile=self.s.ca)
+        ctx.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(("127.0.0.1", self.s.https_port), timeout=5)
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.assertEqual(s.selected_alpn_protocol(), "h2")
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + struct.pack(">I", 0)[1:] + bytes([4, 0]) + struct.pack(">I", 0))
+        ping = struct.pack(">I", 8)[1:] + bytes([6, 0]) + struct.pack(">I", 0) + b"12345678"
+        before = rss_kb(self.s.proc.pid)
+        s.settimeout(2)
+        sent, closed = 0, False
+        batch = ping * 1000
+        deadline = time.time() + 20
+        while sent < 3_000_000 and time.time() < deadline:  # never reads the ACKs
+            try:
+                s.sendall(batch)
+                sent += 1000
+            except (socket.timeout, OSError):
+                closed = True
+                break
+        grown = rss_kb(self.s.proc.pid) - before
+        s.close()
+        self.assertTrue(closed, f"{sent} PINGs sent and the connection is still open")
+        self.assertLess(grown, 16 * 1024, f"palaverd grew by {grown} KB")
+        self.assert_alive()
+
+
+if __name__ == "__main__":
+    unittest.main()
