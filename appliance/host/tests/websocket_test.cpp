@@ -1,11 +1,11 @@
 // Tests for the RFC 6455 server-side codec: every violation with its close code first, then RFC 6455 §5.7
 // examples, fragmentation, split input, and cases ported from the Autobahn test suite (numbers in comments).
+#include "net/websocket.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
 #include <string>
-
-#include "net/websocket.hpp"
 
 namespace palaver::host::net {
 namespace {
@@ -150,14 +150,16 @@ TEST(WsReader, RejectsInvalidCloseCodes) {  // Autobahn 7.9.x
 }
 
 TEST(WsReader, RejectsInvalidUtf8InCloseReason) {  // Autobahn 7.5.1
-  ExpectFails(Frame(true, WsOpcode::kClose, ClosePayload(1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80")),
-              1007, "surrogate");
+  ExpectFails(
+      Frame(true, WsOpcode::kClose, ClosePayload(1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80")),
+      1007, "surrogate");
   ExpectFails(Frame(true, WsOpcode::kClose, ClosePayload(1000, "ab\xc3")), 1007, "truncated");
 }
 
 TEST(WsReader, RejectsInvalidUtf8Text) {  // Autobahn 6.3.1, 6.8.x, 6.14.x
-  ExpectFails(Frame(true, WsOpcode::kText, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"),
-              1007, "6.3.1");
+  ExpectFails(
+      Frame(true, WsOpcode::kText, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"),
+      1007, "6.3.1");
   ExpectFails(Frame(true, WsOpcode::kText, "\xf8\x88\x80\x80\x80"), 1007, "5-byte sequence");
   ExpectFails(Frame(true, WsOpcode::kText, "\xc0\xaf"), 1007, "overlong /");
   ExpectFails(Frame(true, WsOpcode::kText, "\xf4\x90\x80\x80"), 1007, "above U+10FFFF");
@@ -192,8 +194,8 @@ TEST(WsReader, RejectsTooBigMessageFromTheHeader) {
   std::string huge = "\x82\xff"s + "\x7f\xff\xff\xff\xff\xff\xff\xff"s;
   ExpectFails(huge, 1009, "2^63-1 declared", 100);
   // Fragments add up: the second header already exceeds.
-  std::string frags = Frame(false, WsOpcode::kText, std::string(60, 'a')) +
-                      Frame(true, WsOpcode::kContinuation, std::string(41, 'b'));
+  std::string frags =
+      Frame(false, WsOpcode::kText, std::string(60, 'a')) + Frame(true, WsOpcode::kContinuation, std::string(41, 'b'));
   ExpectFails(frags, 1009, "fragments", 100);
   // Control frames interleaved do not count towards the message.
   std::string ok = Frame(false, WsOpcode::kText, std::string(60, 'a')) + Frame(true, WsOpcode::kPing, "p") +
@@ -224,7 +226,8 @@ TEST(WsReader, EventsBeforeAViolationAreKept) {
 
 TEST(WsReader, Rfc6455MaskedExamples) {
   // §5.7 "single-frame masked text message" and "masked Pong response".
-  Result r = FeedWhole("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"s + "\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"s);
+  Result r =
+      FeedWhole("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"s + "\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"s);
   ASSERT_FALSE(r.failed);
   ASSERT_EQ(r.events.size(), 2u);
   EXPECT_EQ(r.events[0].kind, Kind::kMessage);
@@ -260,7 +263,8 @@ TEST(WsReader, LengthEncodings) {
 
 TEST(WsReader, MessageOfExactlyTheLimit) {
   Result r = FeedWhole(Frame(false, WsOpcode::kBinary, std::string(50, 'a')) +
-                       Frame(true, WsOpcode::kContinuation, std::string(50, 'b')), 100);
+                           Frame(true, WsOpcode::kContinuation, std::string(50, 'b')),
+                       100);
   ASSERT_FALSE(r.failed);
   ASSERT_EQ(r.events.size(), 1u);
   EXPECT_EQ(r.events[0].data, std::string(50, 'a') + std::string(50, 'b'));

@@ -50,7 +50,9 @@ TEST(WsWriter, ControlPayloadIsCutTo125) {
 TEST(WsWriter, CloseFrames) {
   std::string out;
   AppendWsClose(out, 1000, "bye");
-  EXPECT_EQ(out, "\x88\x05\x03\xe8" "bye"s);
+  EXPECT_EQ(out,
+            "\x88\x05\x03\xe8"
+            "bye"s);
   out.clear();
   AppendWsClose(out, 4001, "");
   EXPECT_EQ(out, "\x88\x02\x0f\xa1"s);
@@ -90,29 +92,30 @@ TEST(WsWriter, CloseReasonCutOnUtf8Boundary) {
 
 TEST(WsUtf8, RejectsInvalid) {
   const char* invalid[] = {
-      "\x80",                  // lone continuation
-      "\xbf",                  //
-      "\xc0\x80",              // overlong NUL
-      "\xc1\xbf",              // overlong
-      "\xe0\x80\x80",          // overlong 3-byte
-      "\xe0\x9f\xbf",          // overlong 3-byte (U+07FF)
-      "\xf0\x80\x80\x80",      // overlong 4-byte
-      "\xf0\x8f\xbf\xbf",      // overlong 4-byte (U+FFFF)
-      "\xed\xa0\x80",          // U+D800 surrogate
-      "\xed\xbf\xbf",          // U+DFFF surrogate
+      "\x80",                      // lone continuation
+      "\xbf",                      //
+      "\xc0\x80",                  // overlong NUL
+      "\xc1\xbf",                  // overlong
+      "\xe0\x80\x80",              // overlong 3-byte
+      "\xe0\x9f\xbf",              // overlong 3-byte (U+07FF)
+      "\xf0\x80\x80\x80",          // overlong 4-byte
+      "\xf0\x8f\xbf\xbf",          // overlong 4-byte (U+FFFF)
+      "\xed\xa0\x80",              // U+D800 surrogate
+      "\xed\xbf\xbf",              // U+DFFF surrogate
       "\xed\xa0\x80\xed\xb0\x80",  // surrogate pair
-      "\xf4\x90\x80\x80",      // U+110000
-      "\xf5\x80\x80\x80",      //
-      "\xf8\x88\x80\x80\x80",  // 5-byte form
+      "\xf4\x90\x80\x80",          // U+110000
+      "\xf5\x80\x80\x80",          //
+      "\xf8\x88\x80\x80\x80",      // 5-byte form
       "\xfc\x84\x80\x80\x80\x80",  // 6-byte form
-      "\xfe",                  //
-      "\xff",                  //
-      "\xc3",                  // truncated
-      "\xe2\x82",              // truncated
-      "\xf0\x9f\x98",          // truncated
-      "\xc3\x28",              // bad continuation
-      "\xe2\x28\xa1",          //
-      "a\xc3" "a",             //
+      "\xfe",                      //
+      "\xff",                      //
+      "\xc3",                      // truncated
+      "\xe2\x82",                  // truncated
+      "\xf0\x9f\x98",              // truncated
+      "\xc3\x28",                  // bad continuation
+      "\xe2\x28\xa1",              //
+      "a\xc3"
+      "a",  //
   };
   for (const char* s : invalid) EXPECT_FALSE(ValidUtf8(s)) << s;
 }
@@ -121,14 +124,14 @@ TEST(WsUtf8, AcceptsValid) {
   EXPECT_TRUE(ValidUtf8(""));
   EXPECT_TRUE(ValidUtf8("\0"s));
   EXPECT_TRUE(ValidUtf8("\x7f"));
-  EXPECT_TRUE(ValidUtf8("\xc2\x80"));          // U+0080
-  EXPECT_TRUE(ValidUtf8("\xdf\xbf"));          // U+07FF
-  EXPECT_TRUE(ValidUtf8("\xe0\xa0\x80"));      // U+0800
-  EXPECT_TRUE(ValidUtf8("\xed\x9f\xbf"));      // U+D7FF
-  EXPECT_TRUE(ValidUtf8("\xee\x80\x80"));      // U+E000
-  EXPECT_TRUE(ValidUtf8("\xef\xbf\xbf"));      // U+FFFF
-  EXPECT_TRUE(ValidUtf8("\xf0\x90\x80\x80"));  // U+10000
-  EXPECT_TRUE(ValidUtf8("\xf4\x8f\xbf\xbf"));  // U+10FFFF
+  EXPECT_TRUE(ValidUtf8("\xc2\x80"));                                      // U+0080
+  EXPECT_TRUE(ValidUtf8("\xdf\xbf"));                                      // U+07FF
+  EXPECT_TRUE(ValidUtf8("\xe0\xa0\x80"));                                  // U+0800
+  EXPECT_TRUE(ValidUtf8("\xed\x9f\xbf"));                                  // U+D7FF
+  EXPECT_TRUE(ValidUtf8("\xee\x80\x80"));                                  // U+E000
+  EXPECT_TRUE(ValidUtf8("\xef\xbf\xbf"));                                  // U+FFFF
+  EXPECT_TRUE(ValidUtf8("\xf0\x90\x80\x80"));                              // U+10000
+  EXPECT_TRUE(ValidUtf8("\xf4\x8f\xbf\xbf"));                              // U+10FFFF
   EXPECT_TRUE(ValidUtf8("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"));  // κόσμε
 }
 
@@ -163,13 +166,13 @@ TEST(WebSocketHandshake, ValidKeys) {
 
 TEST(WebSocketHandshake, RejectsInvalidKeys) {
   EXPECT_FALSE(ValidWebSocketKey(""));
-  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ="));      // 23 chars
-  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ==="));    // 25 chars
-  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQAA"));     // no padding
-  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZR=="));     // non-zero pad bits
-  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZ==="));     // 15 bytes
-  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25j-Q=="));     // base64url
-  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25j\0Q=="s));  // NUL
+  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ="));       // 23 chars
+  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQ==="));     // 25 chars
+  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZQAA"));      // no padding
+  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZR=="));      // non-zero pad bits
+  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZ==="));      // 15 bytes
+  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25j-Q=="));      // base64url
+  EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25j\0Q=="s));    // NUL
   EXPECT_FALSE(ValidWebSocketKey("dGhlIHNhbXBsZSBub25jZXh0cmE="));  // 20 bytes
   EXPECT_FALSE(ValidWebSocketKey(" dGhlIHNhbXBsZSBub25jZQ=="));
 }
