@@ -292,8 +292,8 @@ TEST(Http1Tokens, IsTokenAndValidHeaderValue) {
 
 TEST(Http1Response, RefusesHeaderInjection) {
   std::string out;
-  EXPECT_FALSE(AppendHttp1ResponseHead(out, 302,
-                                       {{"Location", "/x\r\nSet-Cookie: a=b"}, {"Bad Name", "v"}, {"X-Ok", "1"}}));
+  EXPECT_FALSE(
+      AppendHttp1ResponseHead(out, 302, {{"Location", "/x\r\nSet-Cookie: a=b"}, {"Bad Name", "v"}, {"X-Ok", "1"}}));
   EXPECT_EQ(out, "HTTP/1.1 302 Found\r\nX-Ok: 1\r\n\r\n");
 }
 

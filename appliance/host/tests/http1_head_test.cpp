@@ -28,6 +28,17 @@ Http1Parse ParseBytewise(std::string_view buf, Http1Head& head, size_t max = kMa
   return r;
 }
 
+// The resumable parser, fed one more byte per call.
+Http1Parse ParseIncremental(std::string_view buf, Http1Head& head, size_t max = kMax) {
+  Http1HeadParser parser(max);
+  Http1Parse r;
+  for (size_t n = 0; n <= buf.size(); ++n) {
+    r = parser.Parse(buf.substr(0, n), head);
+    if (r.state != State::kNeedMore) return r;
+  }
+  return r;
+}
+
 void ExpectRejected(std::string_view buf, int status, const char* what) {
   SCOPED_TRACE(what);
   Http1Parse whole = Parse(buf);
@@ -39,6 +50,10 @@ void ExpectRejected(std::string_view buf, int status, const char* what) {
   EXPECT_EQ(bytewise.state, State::kError);
   EXPECT_EQ(bytewise.status, status);
   EXPECT_EQ(bytewise.reason, whole.reason);
+  Http1Parse incremental = ParseIncremental(buf, head);
+  EXPECT_EQ(incremental.state, State::kError);
+  EXPECT_EQ(incremental.status, status);
+  EXPECT_EQ(incremental.reason, whole.reason);
 }
 
 TEST(Http1Head, RejectsWhitespaceBeforeColon) {
@@ -87,7 +102,10 @@ TEST(Http1Head, RejectsEmptyOrInvalidFieldName) {
 }
 
 TEST(Http1Head, RejectsControlCharactersInValue) {
-  ExpectRejected("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01" "c\r\n\r\n", 400, "SOH");
+  ExpectRejected(
+      "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01"
+      "c\r\n\r\n",
+      400, "SOH");
   ExpectRejected("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x7f\r\n\r\n", 400, "DEL");
   ExpectRejected("GET / HTTP/1.1\r\nHost: a\r\nX-A: \x1b[0m\r\n\r\n", 400, "ESC");
 }
@@ -287,7 +305,63 @@ TEST(Http1Head, BytewiseEqualsWhole) {
     EXPECT_EQ(byte_head.target, whole_head.target);
     EXPECT_EQ(byte_head.minor_version, whole_head.minor_version);
     EXPECT_EQ(byte_head.headers, whole_head.headers);
+    Http1Head inc_head;
+    Http1Parse incremental = ParseIncremental(buf, inc_head);
+    ASSERT_EQ(incremental.state, State::kDone);
+    EXPECT_EQ(incremental.consumed, whole.consumed);
+    EXPECT_EQ(inc_head.method, whole_head.method);
+    EXPECT_EQ(inc_head.target, whole_head.target);
+    EXPECT_EQ(inc_head.minor_version, whole_head.minor_version);
+    EXPECT_EQ(inc_head.headers, whole_head.headers);
   }
+}
+
+TEST(Http1HeadParser, CrAtTheEndOfAPieceIsJudgedWithTheNextByte) {
+  Http1Head head;
+  Http1HeadParser bad(kMax);
+  EXPECT_EQ(bad.Parse("GET / HTTP/1.1\r", head).state, State::kNeedMore);
+  Http1Parse r = bad.Parse("GET / HTTP/1.1\rX", head);
+  EXPECT_EQ(r.state, State::kError);
+  EXPECT_EQ(r.status, 400);
+  Http1HeadParser good(kMax);
+  EXPECT_EQ(good.Parse("GET / HTTP/1.1\r", head).state, State::kNeedMore);
+  EXPECT_EQ(good.Parse("GET / HTTP/1.1\r\nHost: a\r", head).state, State::kNeedMore);
+  EXPECT_EQ(good.Parse("GET / HTTP/1.1\r\nHost: a\r\n\r", head).state, State::kNeedMore);
+  EXPECT_EQ(good.Parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n", head).state, State::kDone);
+}
+
+TEST(Http1HeadParser, ResultIsStickyUntilReset) {
+  const std::string first = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n";
+  std::string buf = first + "GET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+  Http1HeadParser parser(kMax);
+  Http1Head head;
+  Http1Parse r = parser.Parse(buf, head);
+  ASSERT_EQ(r.state, State::kDone);
+  EXPECT_EQ(head.target, "/1");
+  head.target = "kept";
+  r = parser.Parse(buf + "more", head);
+  EXPECT_EQ(r.state, State::kDone);
+  EXPECT_EQ(r.consumed, first.size());
+  EXPECT_EQ(head.target, "kept");
+  // The next pipelined request after dropping the consumed bytes.
+  buf.erase(0, r.consumed);
+  parser.Reset();
+  r = parser.Parse(buf, head);
+  ASSERT_EQ(r.state, State::kDone);
+  EXPECT_EQ(head.target, "/2");
+  // Errors stay too.
+  Http1HeadParser failing(kMax);
+  EXPECT_EQ(failing.Parse("GET / HTTP/9.9\r\n", head).status, 505);
+  EXPECT_EQ(failing.Parse("GET / HTTP/9.9\r\nHost: a\r\n\r\n", head).status, 505);
+}
+
+TEST(Http1HeadParser, Oversize431WhenFedInPieces) {
+  std::string endless = "GET / HTTP/1.1\r\nHost: a\r\n";
+  while (endless.size() < 100) endless += "X-A: b\r\n";
+  Http1Head head;
+  Http1Parse r = ParseIncremental(endless, head, 100);
+  EXPECT_EQ(r.state, State::kError);
+  EXPECT_EQ(r.status, 431);
 }
 
 TEST(Http1Head, NoInputByteCrashes) {

@@ -8,13 +8,7 @@ namespace {
 
 bool IsTchar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
+  return c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 // field-vchar / SP / HTAB (RFC 9110 §5.5): VCHAR = 0x21-0x7E, obs-text = 0x80-0xFF.
@@ -180,42 +174,54 @@ bool ValidHeaderValue(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return IsFieldChar(static_cast<unsigned char>(c)); });
 }
 
-Http1Parse ParseHttp1Head(std::string_view buf, size_t max_head_bytes, Http1Head& out) {
-  const size_t window = std::min(buf.size(), max_head_bytes);
-  Http1Head head;
-  bool have_request_line = false;
-  int empty_lines = 0;
-  int host_fields = 0;
-  size_t pos = 0;
+Http1HeadParser::Http1HeadParser(size_t max_head_bytes) : max_head_bytes_(max_head_bytes) {}
+
+void Http1HeadParser::Reset() { *this = Http1HeadParser(max_head_bytes_); }
+
+Http1Parse Http1HeadParser::Finish(Http1Parse result) {
+  result_ = std::move(result);
+  head_ = Http1Head();
+  return result_;
+}
+
+Http1Parse Http1HeadParser::Parse(std::string_view buf, Http1Head& out) {
+  if (result_.state != Http1Parse::State::kNeedMore) return result_;
+  const size_t window = std::min(buf.size(), max_head_bytes_);
   while (true) {
-    // Find the end of the next line inside the window; NUL and bare CR fail at once.
+    // Find the end of the next line inside the window; NUL and bare CR fail at once. Bytes of the partial line
+    // checked by an earlier call are not scanned again.
     size_t lf = std::string_view::npos;
-    for (size_t i = pos; i < window; ++i) {
+    size_t i = std::max(pos_, scanned_);
+    for (; i < window; ++i) {
       char c = buf[i];
       if (c == '\n') {
         lf = i;
         break;
       }
-      if (c == '\0') return HeadError(400, "NUL byte in request head");
-      if (c == '\r' && i + 1 < window && buf[i + 1] != '\n') return HeadError(400, "bare CR in request head");
+      if (c == '\0') return Finish(HeadError(400, "NUL byte in request head"));
+      if (c == '\r' && i + 1 < window && buf[i + 1] != '\n') return Finish(HeadError(400, "bare CR in request head"));
     }
     if (lf == std::string_view::npos) {
-      if (buf.size() >= max_head_bytes) return HeadError(431, "request head too large");
+      if (buf.size() >= max_head_bytes_) return Finish(HeadError(431, "request head too large"));
+      // A CR at the end is judged once the next byte is there.
+      scanned_ = (i > pos_ && buf[i - 1] == '\r') ? i - 1 : i;
       return {};  // kNeedMore
     }
-    std::string_view line = buf.substr(pos, lf - pos);
-    if (line.empty() || line.back() != '\r') return HeadError(400, "bare LF in request head");
+    std::string_view line = buf.substr(pos_, lf - pos_);
+    if (line.empty() || line.back() != '\r') return Finish(HeadError(400, "bare LF in request head"));
     line.remove_suffix(1);
-    pos = lf + 1;
+    pos_ = lf + 1;
 
-    if (!have_request_line) {
+    if (!have_request_line_) {
       if (line.empty()) {
-        if (++empty_lines > kMaxLeadingEmptyLines) return HeadError(400, "too many empty lines before request");
+        if (++empty_lines_ > kMaxLeadingEmptyLines) {
+          return Finish(HeadError(400, "too many empty lines before request"));
+        }
         continue;
       }
-      Http1Parse r = ParseRequestLine(line, head);
-      if (r.state == Http1Parse::State::kError) return r;
-      have_request_line = true;
+      Http1Parse r = ParseRequestLine(line, head_);
+      if (r.state == Http1Parse::State::kError) return Finish(std::move(r));
+      have_request_line_ = true;
       continue;
     }
     if (line.empty()) break;  // end of the head
@@ -223,17 +229,22 @@ Http1Parse ParseHttp1Head(std::string_view buf, size_t max_head_bytes, Http1Head
     std::string_view name;
     std::string_view value;
     std::string_view bad = CheckFieldLine(line, name, value);
-    if (!bad.empty()) return HeadError(400, std::string(bad));
+    if (!bad.empty()) return Finish(HeadError(400, std::string(bad)));
     std::string lower = Lowercase(name);
-    if (lower == "host" && ++host_fields > 1) return HeadError(400, "several Host fields");
-    head.headers.emplace_back(std::move(lower), std::string(value));
+    if (lower == "host" && ++host_fields_ > 1) return Finish(HeadError(400, "several Host fields"));
+    head_.headers.emplace_back(std::move(lower), std::string(value));
   }
-  if (head.minor_version == 1 && host_fields == 0) return HeadError(400, "missing Host field");
-  out = std::move(head);
+  if (head_.minor_version == 1 && host_fields_ == 0) return Finish(HeadError(400, "missing Host field"));
+  out = std::move(head_);
   Http1Parse done;
   done.state = Http1Parse::State::kDone;
-  done.consumed = pos;
-  return done;
+  done.consumed = pos_;
+  return Finish(std::move(done));
+}
+
+Http1Parse ParseHttp1Head(std::string_view buf, size_t max_head_bytes, Http1Head& out) {
+  Http1HeadParser parser(max_head_bytes);
+  return parser.Parse(buf, out);
 }
 
 BodyFraming DetermineBodyFraming(const Http1Head& head) {
@@ -430,55 +441,62 @@ ChunkedDecoder::State ChunkedDecoder::Feed(std::string_view in, std::string& out
 }
 
 std::string_view ReasonPhrase(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 305: return "Use Proxy";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+  struct Entry {
+    int status;
+    std::string_view phrase;
+  };
+  static constexpr Entry kPhrases[] = {
+      {100, "Continue"},
+      {101, "Switching Protocols"},
+      {200, "OK"},
+      {201, "Created"},
+      {202, "Accepted"},
+      {203, "Non-Authoritative Information"},
+      {204, "No Content"},
+      {205, "Reset Content"},
+      {206, "Partial Content"},
+      {300, "Multiple Choices"},
+      {301, "Moved Permanently"},
+      {302, "Found"},
+      {303, "See Other"},
+      {304, "Not Modified"},
+      {305, "Use Proxy"},
+      {307, "Temporary Redirect"},
+      {308, "Permanent Redirect"},
+      {400, "Bad Request"},
+      {401, "Unauthorized"},
+      {402, "Payment Required"},
+      {403, "Forbidden"},
+      {404, "Not Found"},
+      {405, "Method Not Allowed"},
+      {406, "Not Acceptable"},
+      {407, "Proxy Authentication Required"},
+      {408, "Request Timeout"},
+      {409, "Conflict"},
+      {410, "Gone"},
+      {411, "Length Required"},
+      {412, "Precondition Failed"},
+      {413, "Content Too Large"},
+      {414, "URI Too Long"},
+      {415, "Unsupported Media Type"},
+      {416, "Range Not Satisfiable"},
+      {417, "Expectation Failed"},
+      {421, "Misdirected Request"},
+      {422, "Unprocessable Content"},
+      {426, "Upgrade Required"},
+      {429, "Too Many Requests"},
+      {431, "Request Header Fields Too Large"},
+      {500, "Internal Server Error"},
+      {501, "Not Implemented"},
+      {502, "Bad Gateway"},
+      {503, "Service Unavailable"},
+      {504, "Gateway Timeout"},
+      {505, "HTTP Version Not Supported"},
+  };
+  for (const Entry& e : kPhrases) {
+    if (e.status == status) return e.phrase;
   }
+  return "Unknown";
 }
 
 bool AppendHttp1ResponseHead(std::string& out, int status,

@@ -16,8 +16,8 @@ namespace palaver::host::net {
 
 // A parsed request head. Value type.
 struct Http1Head {
-  std::string method;  // token, case-sensitive as sent
-  std::string target;  // request-target as sent (origin-form "/p?q", "*", absolute-form, authority-form)
+  std::string method;     // token, case-sensitive as sent
+  std::string target;     // request-target as sent (origin-form "/p?q", "*", absolute-form, authority-form)
   int minor_version = 1;  // HTTP/1.0 -> 0, HTTP/1.1 -> 1
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased, values with OWS trimmed
 };
@@ -48,10 +48,38 @@ struct Http1Parse {
 // A bad line is reported as soon as it is complete, before the rest of the head arrives. An unknown method is
 // not an error here (the router answers 405/501).
 //
-// Cost: linear in min(buf.size(), max_head_bytes); the caller should only call again once new bytes arrived.
+// Cost: linear in min(buf.size(), max_head_bytes) per call. A connection reading a head in many small pieces
+// should use Http1HeadParser, which does not rescan (this function would be quadratic there).
 Http1Parse ParseHttp1Head(std::string_view buf, size_t max_head_bytes, Http1Head& out);
 
 inline constexpr int kMaxLeadingEmptyLines = 4;
+
+// The same parser, resumable: each call only looks at bytes not judged before, so reading a head byte by byte
+// costs linear time. Same rules and results as ParseHttp1Head.
+// Thread: whoever owns the connection (no shared state).
+class Http1HeadParser {
+ public:
+  explicit Http1HeadParser(size_t max_head_bytes);
+
+  // REQUIRES: `buf` starts with the bytes passed to the previous call since construction or Reset() (the
+  // caller appends to its buffer and passes all of it).
+  // After kDone or kError, returns that same result (and leaves `out` alone) until Reset().
+  Http1Parse Parse(std::string_view buf, Http1Head& out);
+  // Ready for the next request (e.g. a pipelined one, after dropping the consumed bytes from the buffer).
+  void Reset();
+
+ private:
+  Http1Parse Finish(Http1Parse result);
+
+  size_t max_head_bytes_;
+  size_t pos_ = 0;      // bytes of complete, accepted lines
+  size_t scanned_ = 0;  // bytes of the partial line after pos_ that were checked already
+  bool have_request_line_ = false;
+  int empty_lines_ = 0;
+  int host_fields_ = 0;
+  Http1Head head_;     // filled line by line
+  Http1Parse result_;  // kDone / kError once decided
+};
 
 // How the request body is delimited (RFC 9112 §6). Value type.
 struct BodyFraming {
