@@ -164,6 +164,10 @@ NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& m
   bad_requests_ = &metrics_.GetCounter("http_bad_requests_total", "Requests refused as malformed (400, 431, 505).");
   body_bytes_gauge_ = &metrics_.GetGauge("http_request_body_bytes_buffered",
                                          "Request-body bytes held in memory, all connections together.");
+  response_bytes_gauge_ = &metrics_.GetGauge("http_response_body_bytes_held",
+                                             "Response-body bytes built in memory and not yet sent.");
+  responses_refused_ = &metrics_.GetCounter("http_responses_refused_total",
+                                            "Responses replaced by 503 because too many response bytes were held.");
 }
 
 NetServer::~NetServer() { Shutdown(); }
@@ -498,6 +502,12 @@ void NetServer::Finish(net::Exchange& ex) {
 }
 
 void NetServer::ReleaseBudget(net::Exchange& ex) {
+  if (ex.response_held > 0) {
+    response_bytes_held_ -= static_cast<int64_t>(ex.response_held);
+    response_bytes_gauge_->Add(-static_cast<int64_t>(ex.response_held));
+    if (ex.conn != nullptr) ex.conn->response_bytes_held -= static_cast<int64_t>(ex.response_held);
+    ex.response_held = 0;
+  }
   if (ex.budget_held == 0) return;
   body_bytes_buffered_ -= static_cast<int64_t>(ex.budget_held);
   body_bytes_gauge_->Add(-static_cast<int64_t>(ex.budget_held));
@@ -547,11 +557,18 @@ NetServer::Next NetServer::Begin(const std::shared_ptr<net::Exchange>& ex, int64
   ex->route = match.entry;
   ex->route_class = match.entry->route.route_class;
   ex->max_body = match.entry->route.max_body_bytes;
-  if (match.entry->route.requires_authorization && req.method != "OPTIONS" && !req.Header("authorization")) {
-    auto r = sdk::Response::FromError(Error{ErrorCode::kUnauthenticated, "no bearer token", "a bearer token is required"});
-    r.SetHeader("www-authenticate", "Bearer");
-    Deliver(*ex, std::move(r));
-    return Next::kResponded;
+  if (has_body && match.entry->route.head_check) {
+    std::optional<sdk::Response> early;
+    try {
+      early = match.entry->route.head_check(req);
+    } catch (const std::exception& e) {
+      log_->error("head check threw route={} module={} err={}", match.entry->route.path, match.entry->owner, e.what());
+      early = sdk::Response::Text(500, "Internal server error.\n");
+    }
+    if (early) {
+      Deliver(*ex, std::move(*early));
+      return Next::kResponded;
+    }
   }
   if (!has_body) return Next::kDispatch;
   if (content_length > ex->max_body) {
@@ -617,6 +634,25 @@ void NetServer::Deliver(net::Exchange& ex, sdk::Response response) {
     if (ex.file_fd < 0) {
       log_->warn("cannot open file for response path={} err={}", response.file->path, std::strerror(errno));
       response = sdk::Response::Text(500, "Internal server error.\n");
+    }
+  }
+  // A body built for this response is held until the client has read it: bounded per
+  // connection and server-wide (a client that opens many streams and never reads must not make
+  // the server hold every answer).
+  if (!response.body.empty() && !response.head_only && ex.conn != nullptr) {
+    const auto n = static_cast<int64_t>(response.body.size());
+    if (ex.conn->response_bytes_held + n > limits_.max_held_response_bytes_per_connection ||
+        response_bytes_held_ + n > limits_.max_held_response_bytes) {
+      responses_refused_->Inc();
+      log_->debug("response refused client={} route={} bytes={} reason=too many response bytes held",
+                  ex.request.peer, ex.route_class, n);
+      response = sdk::Response::Text(503, "Server busy: read the answers you asked for first.\n");
+      response.SetHeader("retry-after", "5");
+    } else {
+      ex.response_held = static_cast<size_t>(n);
+      ex.conn->response_bytes_held += n;
+      response_bytes_held_ += n;
+      response_bytes_gauge_->Add(n);
     }
   }
   CountRequest(ex.route_class, response.status);

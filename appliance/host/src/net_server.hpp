@@ -51,6 +51,10 @@ struct ServerLimits {
   int64_t max_buffered_body_bytes = 64 * 1024 * 1024;
   // HTTP/2 streams a client may open at once on one connection.
   int max_concurrent_streams = 100;
+  // Response bodies built in memory and not yet sent (a client that does not read keeps them):
+  // per connection and all connections together; past either a response becomes 503.
+  int64_t max_held_response_bytes_per_connection = 16 * 1024 * 1024;
+  int64_t max_held_response_bytes = 128 * 1024 * 1024;
 };
 
 struct ListenerSpec {
@@ -211,6 +215,7 @@ class NetServer final : public sdk::NetLoop {
   uint64_t next_ws_id_ = 1;
   uint64_t next_raw_id_ = 1;
   int64_t body_bytes_buffered_ = 0;
+  int64_t response_bytes_held_ = 0;
   std::unordered_map<std::string, sdk::Counter*> request_counters_;
 
   std::mutex idle_mu_;
@@ -220,6 +225,8 @@ class NetServer final : public sdk::NetLoop {
   sdk::Gauge* connections_open_ = nullptr;
   sdk::Counter* connections_refused_ = nullptr;
   sdk::Gauge* body_bytes_gauge_ = nullptr;
+  sdk::Gauge* response_bytes_gauge_ = nullptr;
+  sdk::Counter* responses_refused_ = nullptr;
 };
 
 }  // namespace palaver::host

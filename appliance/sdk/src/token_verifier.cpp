@@ -4,13 +4,23 @@
 
 namespace palaver::sdk {
 
+namespace {
+bool HasBearerHeader(const Request& request) {
+  auto auth = request.Header("authorization");
+  return auth && auth->size() > 7 && (auth->substr(0, 7) == "Bearer " || auth->substr(0, 7) == "bearer ");
+}
+}  // namespace
+
+std::optional<Response> RequireBearerHeader(const Request& request) {
+  if (HasBearerHeader(request)) return std::nullopt;
+  return BearerFailure(Error{ErrorCode::kPermissionDenied, "no bearer token", ""});
+}
+
 Result<TokenClaims> AuthorizeBearer(const Request& request, const TokenVerifier* verifier,
                                     const std::vector<std::string>& required_scopes) {
   if (verifier == nullptr) return Fail(ErrorCode::kUnavailable, "no token verifier", "no token service");
+  if (!HasBearerHeader(request)) return Fail(ErrorCode::kPermissionDenied, "no bearer token", "");
   auto auth = request.Header("authorization");
-  if (!auth || auth->size() <= 7 || (auth->substr(0, 7) != "Bearer " && auth->substr(0, 7) != "bearer ")) {
-    return Fail(ErrorCode::kPermissionDenied, "no bearer token", "");
-  }
   auto claims = verifier->VerifyAccessToken(auth->substr(7));
   if (!claims) return Fail(ErrorCode::kPermissionDenied, claims.error().message, "");
   for (const auto& scope : required_scopes) {

@@ -21,6 +21,7 @@ namespace {
 // answer): past this the connection stops reading until the session catches up.
 constexpr size_t kMaxUnconsumedInput = 256 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr auto kCloseTime = std::chrono::seconds(5);
 }  // namespace
 
 Exchange::~Exchange() {
@@ -155,8 +156,7 @@ void Conn::ReadAvailable() {
   // The client closed (or half-closed) its side. A request still being answered is finished
   // first; otherwise the connection is done.
   if (session_ != nullptr && session_->Busy()) {
-    closing_ = true;
-    PauseReading();
+    PauseReading();  // the session closes once its answer is written (it sees eof())
     return;
   }
   Close("peer closed");
@@ -180,11 +180,13 @@ void Conn::DeliverInput() {
 
 void Conn::SwitchSession(std::unique_ptr<Session> next) { next_session_ = std::move(next); }
 
-void Conn::ResumeReading() {
-  if (!read_paused_ || closed_) return;
-  read_paused_ = false;
+void Conn::Kick() {
+  if (closed_) return;
   if (!in.empty()) DeliverInput();
-  if (!closed_ && !read_paused_) ReadAvailable();
+  if (!closed_ && read_paused_ && !eof_ && in.size() < kMaxUnconsumedInput) {
+    read_paused_ = false;
+    ReadAvailable();
+  }
 }
 
 void Conn::Write(std::string_view bytes) {
@@ -251,6 +253,9 @@ void Conn::Flush() {
 void Conn::CloseAfterFlush() {
   if (closed_ || closing_) return;
   closing_ = true;
+  // A client that does not read what is left is not waited for long.
+  auto when = Clock::now() + kCloseTime;
+  if (when < deadline_) SetDeadline(when);
   MarkDirty();
 }
 

@@ -42,6 +42,7 @@ struct Exchange {
   uint64_t body_pos = 0;
   int file_fd = -1;
   size_t budget_held = 0;  // bytes of the server-wide request-body budget this body holds
+  size_t response_held = 0;  // bytes of this response's own body counted as held
   Clock::time_point body_started{};
   NetServer* server = nullptr;
 
@@ -99,7 +100,8 @@ class Conn final : public IoHandler {
   Session* session() const { return session_.get(); }
   /// Stops reading while the session cannot take more input (pipelining); Resume reads again.
   void PauseReading() { read_paused_ = true; }
-  void ResumeReading();
+  /// The session can take input again: hands it what is buffered and reads on.
+  void Kick();
 
   /// The connection's single deadline (header, idle, body or close timeout); see NetServer.
   void SetDeadline(Clock::time_point when);
@@ -122,6 +124,7 @@ class Conn final : public IoHandler {
   std::string in;          // received plaintext not yet consumed by the session
   bool got_request = false;  // the header timeout no longer applies
   bool counted = true;       // in the per-address and open-connection counts
+  int64_t response_bytes_held = 0;  // response bodies of this connection's exchanges, not yet sent
 
  private:
   void ReadAvailable();

@@ -32,21 +32,28 @@ bool IsHopByHop(const std::string& name) {
 
 class Http1Session final : public Session {
  public:
-  explicit Http1Session(Conn& conn) : c_(conn), s_(conn.server()) {}
+  explicit Http1Session(Conn& conn)
+      : c_(conn), s_(conn.server()), parser_(static_cast<size_t>(conn.server().limits().max_header_bytes)) {}
   ~Http1Session() override { Release(); }
 
   void OnData() override {
+    in_on_data_ = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{in_on_data_};
     while (!c_.closed() && !c_.closing()) {
       if (st_ == State::kHead) {
         if (c_.in.empty()) return;
         Http1Head head;
-        Http1Parse r = ParseHttp1Head(c_.in, static_cast<size_t>(s_.limits().max_header_bytes), head);
+        Http1Parse r = parser_.Parse(c_.in, head);
         if (r.state == Http1Parse::State::kNeedMore) return;
         if (r.state == Http1Parse::State::kError) {
           FailRequest(r.status, r.reason);
           return;
         }
         c_.in.erase(0, r.consumed);
+        parser_.Reset();
         StartRequest(head);
       } else if (st_ == State::kBody) {
         ReadBody();
@@ -126,9 +133,9 @@ class Http1Session final : public Session {
 
   void Release() {
     if (ex_ != nullptr) {
+      s_.Finish(*ex_);
       ex_->conn = nullptr;
       ex_->session = nullptr;
-      s_.Finish(*ex_);
       ex_.reset();
     }
   }
@@ -159,6 +166,7 @@ class Http1Session final : public Session {
       else if (HasToken(value, "keep-alive")) keep_alive = true;
     }
     ex_->close_after = !keep_alive;
+    BodyFraming framing = DetermineBodyFraming(head);
     req.headers = std::move(head.headers);
 
     std::string_view target = head.target;
@@ -187,7 +195,6 @@ class Http1Session final : public Session {
     req.authority = host ? Lower(*host) : std::string();
     req.host = StripPort(req.authority);
 
-    BodyFraming framing = DetermineBodyFraming(head);
     if (framing.error_status != 0) {
       FailRequest(framing.error_status, framing.reason);
       return;
@@ -312,18 +319,21 @@ class Http1Session final : public Session {
       return;
     }
     c_.SetDeadline(Clock::now() + s_.limits().idle_timeout);
-    if (!c_.in.empty()) OnData();
-    c_.ResumeReading();
+    // Inside OnData its loop goes on with the next request; otherwise (the answer was written
+    // later) the connection hands over what is buffered and reads on.
+    if (!in_on_data_) c_.Kick();
   }
 
   Conn& c_;
   NetServer& s_;
   State st_ = State::kHead;
   std::shared_ptr<Exchange> ex_;
+  Http1HeadParser parser_;
   std::unique_ptr<ChunkedDecoder> chunked_;
   uint64_t body_left_ = 0;
   bool sending_ = false;
   bool response_done_ = false;
+  bool in_on_data_ = false;
 };
 
 }  // namespace

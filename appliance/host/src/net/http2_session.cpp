@@ -118,6 +118,10 @@ class Http2Session final : public Session {
     if (!dead_ && !nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_) && c_.Pending() == 0) {
       c_.CloseAfterFlush();
     }
+    if (streams_.empty() && c_.eof()) {
+      c_.CloseAfterFlush();
+      return;
+    }
     if (streams_.empty() && !c_.closing() && c_.got_request) {
       c_.SetDeadline(Clock::now() + s_.limits().idle_timeout);
     }
@@ -214,9 +218,9 @@ class Http2Session final : public Session {
   void ReleaseAll() {
     for (auto& [id, st] : streams_) {
       if (st->ex) {
+        s_.Finish(*st->ex);
         st->ex->conn = nullptr;
         st->ex->session = nullptr;
-        s_.Finish(*st->ex);
       }
     }
     streams_.clear();
@@ -376,9 +380,9 @@ class Http2Session final : public Session {
                            nghttp2_http2_strerror(error_code));
     }
     if (it->second->ex) {
+      self->s_.Finish(*it->second->ex);
       it->second->ex->conn = nullptr;
       it->second->ex->session = nullptr;
-      self->s_.Finish(*it->second->ex);
     }
     self->streams_.erase(it);
     if (self->streams_.empty() && self->draining_) self->c_.CloseAfterFlush();

@@ -15,6 +15,9 @@ bool TryWebSocketUpgrade(Conn& conn, const std::shared_ptr<Exchange>& ex) {
   const sdk::Request& req = ex->request;
   auto upgrade = req.Header("upgrade");
   if (!upgrade || !HasToken(*upgrade, "websocket")) return false;  // h2c and others: plain HTTP
+  // A refused upgrade is answered with a status, and the connection, meant to become a
+  // WebSocket, closes after it.
+  ex->close_after = true;
   auto refuse = [&](int status, std::string reason) {
     s.log().debug("websocket refused client={} path={} status={} reason={}", req.peer, req.path, status, reason);
     ex->route_class = "websocket";
@@ -29,7 +32,6 @@ bool TryWebSocketUpgrade(Conn& conn, const std::shared_ptr<Exchange>& ex) {
   }
   if (!key || !ValidWebSocketKey(*key)) return refuse(400, "Missing or invalid Sec-WebSocket-Key.");
   if (!version || *version != "13") {
-    ex->close_after = false;
     sdk::Response r = sdk::Response::Text(426, "WebSocket version 13 required.\n");
     r.SetHeader("sec-websocket-version", "13");
     s.Deliver(*ex, std::move(r));
@@ -145,8 +147,8 @@ bool WsSession::Queue(int opcode, std::string_view payload) {
   if (conn_.Pending() + payload.size() > entry_->route.max_queued_bytes) {
     conn_.server().ws_slow_closed_->Inc();
     conn_.server().log().debug("websocket closed client={} reason=send queue full", request_.peer);
-    // What is queued would take the close frame's place for ever: drop it and close.
-    conn_.OutBuffer().clear();
+    // No more messages: the close frame goes after what is queued (bounded by the limit plus
+    // this message's size) and the connection closes once it is written or the close times out.
     Fail(1008, "send queue full");
     return false;
   }

@@ -95,10 +95,11 @@ struct Route {
   bool on_http = false;
   /// Largest request body accepted (413 above).
   int64_t max_body_bytes = 64 * 1024;
-  /// A request (other than OPTIONS) without an `Authorization` header is answered 401 on its
-  /// headers alone, before any body byte is read: an anonymous client cannot make the server
-  /// buffer a body for a route that needs a token.
-  bool requires_authorization = false;
+  /// Runs on the request's headers before any body byte is read; a response it returns is sent
+  /// at once and the body is not read (e.g. a route that needs a token refuses a request without
+  /// one, so an anonymous client cannot make the server buffer a body). On the net loop: cheap,
+  /// never blocking.
+  std::function<std::optional<Response>(const Request&)> head_check;
   /// Label for metrics (`route="..."`); defaults to the module id.
   std::string route_class;
 };
