@@ -215,6 +215,40 @@ class HubLimits(unittest.TestCase):
         finally:
             s.close()
 
+    def test_many_long_group_names_do_not_grow_memory(self):
+        """The attack of finding 6 at a tenth of its size: 4 connections x 250 joins with 30 KB
+        names grew palaverd by ~120 MB before; now every join past the limits is refused."""
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            s.add_user("anna", "pw")
+            s.start()
+            token = s.mint_token("anna openid kopano/kwm")
+
+            def rss_kb():
+                for line in open(f"/proc/{s.proc.pid}/status"):
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+                return 0
+
+            conns = [Rtm(s, token) for _ in range(4)]
+            before = rss_kb()
+            for n, c in enumerate(conns):
+                for i in range(250):
+                    name = f"group/{n}-{i}-" + "x" * 30000
+                    c.ws.send(json.dumps({"type": "webrtc", "subtype": "webrtc_group", "id": i + 1, "target": name,
+                                          "group": name, "state": "s", "channel": "", "hash": "", "v": V}))
+            # Read every answer (refusals, or drops by the rate limit), then measure.
+            for c in conns:
+                c.send(type="ping", ts=1)
+                c.next(lambda m: m["type"] == "pong", "pong after the joins")
+            grown_mb = (rss_kb() - before) / 1024
+            self.assertLess(grown_mb, 24, f"palaverd grew by {grown_mb:.0f} MB")
+            self.assertEqual(health_channels(s), 0)
+            for c in conns:
+                c.close()
+        finally:
+            s.close()
+
 
 class Shutdown(unittest.TestCase):
     """An orderly shutdown says goodbye before closing (kwmserver queued it too late to arrive)."""
