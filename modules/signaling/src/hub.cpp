@@ -484,7 +484,15 @@ void Hub::SystemChat(const Channel& ch, const std::string& user, const std::stri
   chat.ts = options_.now();
   std::string text = Serialize(chat);
   for (const auto& [member, conn] : ch.members) {
-    if (member != user) Send(conn, text);
+    if (member == user) continue;
+    const std::string& sender = SourceFor(ch, user, member);
+    if (sender == user) {
+      Send(conn, text);
+    } else {
+      OutChat spelled = chat;  // the caller knows the callee by the name it called
+      spelled.sender = sender;
+      Send(conn, Serialize(spelled));
+    }
   }
 }
 
@@ -525,7 +533,15 @@ void Hub::Chats(ConnId conn, Connection& c, const Incoming& m) {
   out.profile_name = c.who.name;
   std::string shared = Serialize(out);
   for (const auto& [user, other] : ch->members) {
-    if (other != conn) Send(other, shared);
+    if (other == conn) continue;
+    const std::string& sender = SourceFor(*ch, c.who.user_id, user);
+    if (sender == c.who.user_id) {
+      Send(other, shared);
+    } else {
+      OutChat spelled = out;
+      spelled.sender = sender;
+      Send(other, Serialize(spelled));
+    }
   }
   OutChat queued{.subtype = "chats_system", .channel = ch->id, .kind = "delivery_queued", .id = out.id};
   Send(conn, Serialize(queued));

@@ -1826,6 +1826,32 @@ TEST_F(HubTest, CallInTheOtherAlphabetRingsAndConnects) {
   }
 }
 
+TEST_F(HubTest, ChatsInACallNameTheCalleeAsTheCallerCalledIt) {
+  OpenAlice();
+  hub_->Open(kBob1, User(kUrlId, "Bob B"));
+  Clear();
+  hub_->Message(kAlice, CallRequest(5, kStdId, "sA"));
+  std::string channel = Str(To(kAlice).front(), "channel");
+  std::string hash = Str(To(kAlice).front(), "hash");
+  Clear();
+  hub_->Message(kBob1, Answer(9, "alice", "sB", channel, hash, true, "sA"));
+  auto joined = To(kAlice, "chats", "chats_system");
+  ASSERT_EQ(joined.size(), 1u) << Dump();
+  EXPECT_EQ(Str(Sub(joined[0], "data"), "sender"), kStdId);
+  Clear();
+  hub_->Message(kBob1, Chat(10, channel, ChatData("hi")));
+  auto got = To(kAlice, "chats", "chats_message");
+  ASSERT_EQ(got.size(), 1u) << Dump();
+  EXPECT_EQ(Str(Sub(got[0], "data"), "sender"), kStdId);
+  // Bob's own reply names him as he is.
+  auto own = To(kBob1, "chats", "chats_message");
+  ASSERT_EQ(own.size(), 1u) << Dump();
+  EXPECT_EQ(Str(Sub(own[0], "data"), "sender"), kUrlId);
+  Clear();
+  hub_->Message(kAlice, Chat(11, channel, ChatData("hello")));
+  EXPECT_EQ(Str(Sub(To(kBob1, "chats", "chats_message").at(0), "data"), "sender"), "alice");
+}
+
 TEST_F(HubTest, HangupWhileRingingInTheOtherAlphabetReachesTheCallee) {
   OpenAlice();
   hub_->Open(kBob1, User(kUrlId, "Bob B"));
