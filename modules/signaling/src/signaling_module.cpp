@@ -33,7 +33,8 @@ constexpr const char* kGuestsEnabled = "signaling.guests_enabled";
 constexpr const char* kPublicRegexp = "signaling.public_guest_access_regexp";
 constexpr const char* kGuestOnlyRooms = "signaling.allow_guest_only_channels";
 
-// The typed accessor other modules use instead of reading our keys by name.
+// The typed accessor other modules use instead of reading our keys by name. Thread-safe
+// (reads the settings snapshot); `settings` outlives the module.
 class SettingsGuestPolicy final : public GuestPolicy {
  public:
   explicit SettingsGuestPolicy(sdk::Settings& settings) : settings_(settings) {}
