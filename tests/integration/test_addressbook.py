@@ -12,7 +12,8 @@ SCOPES = "openid profile email kopano/gc"
 class AddressBook(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        # Exactly these four users: no generated administrator among them.
+        cls.s = Palaverd({"directory": {"initial_admin": "no"}}, binary=PALAVERD_TESTBED, expect_start=False)
         for name, display, mail in [("anna", "Anna Apfel", "anna@example.org"),
                                     ("bert", "Bert Birne", "bert@example.org"),
                                     ("carl", "Carl Kirsch", "carl@example.org"),

@@ -1,4 +1,5 @@
 """The directory module against the real binary: the initial admin, `palaverd user ...`."""
+import json
 import os
 import stat
 import subprocess
@@ -26,6 +27,76 @@ class InitialAdmin(unittest.TestCase):
         try:
             self.assertEqual(open(path).read().strip(), password)
             self.assertNotIn("created the initial administrator", s.stderr().split("listening")[-1])
+        finally:
+            s.close()
+
+
+class AdminWhenOnlyPlainUsersExist(unittest.TestCase):
+    """Users created with `palaverd user add` before the first start: the start still creates an
+    administrator (issue 11, defect 6) and hands out its password as the first start does."""
+
+    def test_plain_users_before_the_first_start_still_get_an_administrator(self):
+        s = Palaverd(expect_start=False)
+        try:
+            s.add_user("anna", "anna-secret")
+            s.add_user("admin", "not-an-admin")  # the usual name, taken by a plain user: never promoted
+            s.start()
+            path = os.path.join(s.state, "admin-password")
+            self.assertTrue(os.path.exists(path), s.stderr())
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+            password = open(path).read().strip()
+            self.assertEqual(len(password), 24)
+            log = s.stderr() + s.stdout()
+            self.assertIn("created the initial administrator user=admin-2", log)
+            self.assertIn("reason=no_administrator", log)
+            self.assertNotIn(password, log)
+            r = subprocess.run([s.binary, "user", "list", "--config", s.config_path], capture_output=True, text=True,
+                               timeout=60)
+            # `user list`: "%-24s %-28s %-32s %s" (name, display name, mail, flags).
+            flags = {line[:24].strip(): line[87:].split() for line in r.stdout.splitlines()[1:]}
+            self.assertEqual(flags, {"admin": [], "admin-2": ["admin"], "anna": []})
+            # The password signs the new administrator in.
+            origin = f"https://localhost:{s.https_port}"
+            status, _, body, _ = s.curl("/signin/v1/identifier/_/logon", "-X", "POST", "-H",
+                                        "Content-Type: application/json", "-H", "Kopano-Konnect-XSRF: 1", "-H",
+                                        f"Origin: {origin}", "--data-binary",
+                                        json.dumps({"state": "st", "params": ["admin-2", password, "1"]}))
+            self.assertEqual(status, 200, body)
+        finally:
+            s.stop()
+        # With an administrator in place, later starts create none.
+        s.start()
+        try:
+            self.assertNotIn("created the initial administrator", s.stderr().split("listening")[-1])
+        finally:
+            s.close()
+
+
+    def test_on_a_terminal_the_password_is_printed(self):
+        import pty, select, signal, time
+        s = Palaverd(expect_start=False)
+        try:
+            s.add_user("anna", "anna-secret")
+            master, slave = pty.openpty()
+            err = open(os.path.join(s.dir, "stderr.log"), "wb")
+            proc = subprocess.Popen([s.binary, "--config", s.config_path], stdout=slave, stderr=err)
+            os.close(slave)
+            out, deadline = b"", time.time() + 30
+            try:
+                while b"Change it with" not in out and time.time() < deadline:
+                    if select.select([master], [], [], 0.5)[0]:
+                        try:
+                            out += os.read(master, 4096)
+                        except OSError:
+                            break
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+                os.close(master)
+            text = out.decode(errors="replace")
+            self.assertIn("Created the administrator account 'admin' with the password:", text, s.stderr())
+            password = open(os.path.join(s.state, "admin-password")).read().strip()
+            self.assertIn(password, text)
         finally:
             s.close()
 

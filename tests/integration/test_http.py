@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Palaverd, PalaverTestCase, http_exchange, status_of, write
+from harness import PALAVERD_TESTBED, SOURCE, Palaverd, PalaverTestCase, http_exchange, status_of, write
 
 BIG = 3 * 1024 * 1024
 
@@ -398,6 +398,103 @@ class MetricsFromOutside(unittest.TestCase):
     def test_token_is_not_logged(self):
         self.server.curl("/metrics", "-H", f"Authorization: Bearer {self.token}")
         self.assertNotIn(self.token, self.server.stderr())
+
+
+MEET_CONFIG = "/api/config/v1/kopano/meet/config.json"
+SETTINGS = "/admin/api/v1/settings"
+
+
+class MeetConfigFromSettings(unittest.TestCase):
+    """config.json built from the settings that govern it, changed through the admin API (issue 11,
+    defect 5), over HTTP/1.1 and HTTP/2."""
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        cls.s.add_user("root", "pw", "--admin")
+        cls.s.start()
+        cls.root = cls.s.mint_token("root openid")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def config(self, http):
+        status, h, body, version = self.s.curl(MEET_CONFIG, "-H", "Kopano-XSRF: 1", http=http)
+        self.assertEqual((status, version), (200, "2" if http == "--http2" else "1.1"))
+        self.assertTrue(h["content-type"].startswith("application/json"))
+        return json.loads(body)
+
+    def put(self, key, value):
+        status, _, body, _ = self.s.curl(f"{SETTINGS}/{key}", "-X", "PUT", "-H", f"Authorization: Bearer {self.root}",
+                                         "-H", "Content-Type: application/json", "--data-binary",
+                                         json.dumps({"value": value}))
+        self.assertEqual(status, 200, body)
+
+    def test_values_follow_the_settings(self):
+        for http in ("--http1.1", "--http2"):
+            with self.subTest(http=http):
+                self.put("signaling.guests_enabled", False)
+                self.put("signaling.public_guest_access_regexp", "^group/public/.*")
+                self.put("web.guests_default", False)
+                self.put("web.disable_remote_talking_detection", False)
+                cfg = self.config(http)
+                # The original's defaults, and signaling's own public rooms (not Meet's constant).
+                self.assertEqual(cfg["guests"], {"enabled": False, "default": None,
+                                                 "publicGroupRegexp": "^group/public/.*",
+                                                 "defaultPublicGroupPrefix": "public/"})
+                self.assertIs(cfg["disableRemoteTalkingDetection"], False)
+                self.assertIs(cfg["disableFullGAB"], False)
+                self.assertIs(cfg["useIdentifiedUser"], False)
+
+                # The admin opens guest access to two kinds of rooms.
+                self.put("signaling.guests_enabled", True)
+                self.put("signaling.public_guest_access_regexp", "^group/(extern|public)/.*")
+                self.put("web.guests_default", True)
+                self.put("web.disable_remote_talking_detection", True)
+                cfg = self.config(http)
+                self.assertEqual(cfg["guests"], {"enabled": True, "default": "1",
+                                                 "publicGroupRegexp": "^group/(extern|public)/.*",
+                                                 "defaultPublicGroupPrefix": "extern/"})
+                self.assertIs(cfg["disableRemoteTalkingDetection"], True)
+
+                # No public rooms: Meet offers none (an empty JavaScript RegExp would match all).
+                self.put("signaling.public_guest_access_regexp", "")
+                self.assertEqual(self.config(http)["guests"]["publicGroupRegexp"], "(?!)")
+                # guests.default only while guests may log on at all.
+                self.put("signaling.guests_enabled", False)
+                self.assertIsNone(self.config(http)["guests"]["default"])
+
+    def test_settings_are_typed(self):
+        status, _, _, _ = self.s.curl(f"{SETTINGS}/web.guests_default", "-X", "PUT", "-H",
+                                      f"Authorization: Bearer {self.root}", "-H", "Content-Type: application/json",
+                                      "--data-binary", '{"value": "1"}')
+        self.assertEqual(status, 400)
+
+
+class Favicon(unittest.TestCase):
+    """The app's icon at /favicon.ico (issue 11, defect 9)."""
+    def test_the_apps_icon(self):
+        s = Palaverd()
+        try:
+            icon = open(os.path.join(SOURCE, "webui", "meet", "favicon.ico"), "rb").read()
+            for http in ("--http1.1", "--http2"):
+                status, h, body, _ = s.curl("/favicon.ico", http=http)
+                self.assertEqual((status, h["content-type"]), (200, "image/x-icon"))
+                self.assertEqual(body, icon)
+        finally:
+            s.close()
+
+    def test_built_in_icon_when_the_app_has_none(self):
+        import tempfile
+        site = tempfile.mkdtemp(prefix="palaver-site-")
+        os.makedirs(os.path.join(site, "meet"))
+        s = Palaverd(site=site)
+        try:
+            status, h, body, _ = s.curl("/favicon.ico")
+            self.assertEqual((status, h["content-type"]), (200, "image/x-icon"))
+            self.assertEqual(body[:4], b"\x00\x00\x01\x00")  # an ICO header
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":

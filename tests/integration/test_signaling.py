@@ -51,6 +51,205 @@ class Signaling(unittest.TestCase):
         self.assertGreater(int(re.search(r'^signaling_drops_total\{reason="rate_limited"\} (\d+)$', metrics, re.M).group(1)), 0)
 
 
+V = 20180703
+
+
+class Rtm:
+    """One RTM WebSocket of a user (python client speaking kwmjs's messages)."""
+
+    def __init__(self, server, token):
+        status, _, body, _ = server.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                         "--data-binary", "")
+        if status != 200:
+            raise AssertionError(f"rtm/connect: {status} {body!r}")
+        self.ws = WsClient(server.tls_socket(), json.loads(body)["url"])
+        self.ws.sock.settimeout(5)
+        self.hello = self.next(lambda m: m["type"] == "hello")
+        self.id = self.hello["self"]["id"]
+        self.seq = 0
+
+    def send(self, **message):
+        self.seq += 1
+        self.ws.send(json.dumps(dict(message, id=self.seq)))
+        return self.seq
+
+    def next(self, match, what="message"):
+        while True:
+            try:
+                opcode, payload = self.ws.recv()
+            except (OSError, ConnectionError) as e:
+                raise AssertionError(f"no {what}: {e}")
+            if opcode == 8:
+                raise AssertionError(f"closed while waiting for {what}: {payload!r}")
+            m = json.loads(payload)
+            if match(m):
+                return m
+
+    def call(self, target):
+        return self.send(type="webrtc", subtype="webrtc_call", target=target, initiator=True, state="sA", channel="",
+                         group="", hash="", transaction="", v=V)
+
+    def join(self, group):
+        return self.send(type="webrtc", subtype="webrtc_group", target=group, group=group, initiator=False,
+                         state="s" + group, channel="", hash="", transaction="", v=V)
+
+    def reply(self, to):
+        return self.next(lambda m: m.get("reply_to") == to, f"reply to {to}")
+
+    def close(self):
+        self.ws.sock.close()
+
+
+def std_base64(user_id):
+    return user_id.replace("-", "+").replace("_", "/")
+
+
+def health_channels(server):
+    import re
+    body = server.curl("/healthz")[2].decode()
+    return int(re.search(r"channels=(\d+)", body).group(1))
+
+
+class OneToOneAcrossAlphabets(unittest.TestCase):
+    """Issue 11 defect 7: Meet calls a contact by its id in standard base64; user ids are minted
+    as base64url. A call to a callee whose id holds `-` or `_` rings, and the caller hears the
+    answer from the name it called."""
+
+    def test_call_addressed_in_standard_base64_rings(self):
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            s.add_user("anna", "pw", "--display-name", "Anna")
+            callee = None
+            for i in range(40):  # ids are random: about every other one has a "-" or "_"
+                r = subprocess.run([s.binary, "user", "add", f"bert{i}", "--display-name", "Bert", "--config",
+                                    s.config_path], input="pw\n", capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                user_id = r.stdout.split("(id ")[1].split(")")[0]
+                if "-" in user_id or "_" in user_id:
+                    callee = (f"bert{i}", user_id)
+                    break
+            self.assertIsNotNone(callee, "no id with - or _ in 40 users")
+            s.start()
+            a = Rtm(s, s.mint_token("anna openid kopano/kwm"))
+            b = Rtm(s, s.mint_token(f"{callee[0]} openid kopano/kwm"))
+            self.assertEqual(b.id, callee[1])
+            target = std_base64(b.id)
+            self.assertNotEqual(target, b.id)
+            channel = a.reply(a.call(target))
+            self.assertEqual(channel["subtype"], "webrtc_channel", channel)
+            ring = b.next(lambda m: m.get("subtype") == "webrtc_call", "ring")
+            self.assertEqual((ring["source"], ring["channel"], ring["hash"], ring["profile"]["name"]),
+                             (a.id, channel["channel"], channel["hash"], "Anna"))
+            b.send(type="webrtc", subtype="webrtc_call", target=a.id, initiator=False, state="sB",
+                   channel=channel["channel"], group="", hash=channel["hash"], transaction="",
+                   data={"accept": True, "state": "sA"}, v=V)
+            answer = a.next(lambda m: m.get("subtype") == "webrtc_call", "answer")
+            self.assertEqual((answer["source"], answer["data"]["accept"]), (target, True))
+            a.send(type="webrtc", subtype="webrtc_signal", target=target, state="sA", channel=channel["channel"],
+                   group="", hash=channel["hash"], pcid="pcA", data={"type": "offer", "sdp": "v=0"}, v=V)
+            offer = b.next(lambda m: m.get("subtype") == "webrtc_signal", "offer")
+            self.assertEqual((offer["source"], offer["data"]["type"]), (a.id, "offer"))
+            # Someone who is not online: kwmserver's no_session_for_user instead of silence.
+            channel = a.reply(a.call("bm9ib2R5"))
+            self.assertEqual(channel["subtype"], "webrtc_channel")
+            error = a.next(lambda m: m["type"] == "error", "no_session_for_user")
+            self.assertEqual(error["error"], {"code": "no_session_for_user", "msg": "target not found"})
+            self.assertNotIn("reply_to", error)
+            a.close()
+            b.close()
+        finally:
+            s.close()
+
+
+class HubLimits(unittest.TestCase):
+    """Issue 12 finding 6 and issue 11 defect 10: what a connection may hold is bounded, and a
+    room is forgotten (health channels=0) as soon as everybody left it."""
+
+    def test_limits_and_rooms_freed_when_left(self):
+        s = Palaverd({"signaling": {"max_groups_per_connection": "2", "max_groups_per_user": "3",
+                                    "max_calls_per_connection": "1", "max_calls_per_user": "1",
+                                    "max_name_bytes": "100"}},
+                     binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            s.add_user("anna", "pw")
+            s.add_user("bert", "pw")
+            s.start()
+            anna = s.mint_token("anna openid kopano/kwm")
+            a1, a2 = Rtm(s, anna), Rtm(s, anna)
+            b = Rtm(s, s.mint_token("bert openid kopano/kwm"))
+            for group in ("group/one", "group/two"):
+                self.assertEqual(a1.reply(a1.join(group))["subtype"], "webrtc_channel")
+            refused = a1.reply(a1.join("group/three"))
+            self.assertEqual(refused["error"], {"code": "bad_message", "msg": "too many groups on this connection"})
+            self.assertEqual(a2.reply(a2.join("group/three"))["subtype"], "webrtc_channel")
+            refused = a2.reply(a2.join("group/four"))
+            self.assertEqual(refused["error"], {"code": "bad_message", "msg": "too many groups for this user"})
+            refused = b.reply(b.join("group/" + "x" * 200))
+            self.assertEqual(refused["error"], {"code": "bad_message", "msg": "target is too long"})
+            refused = b.reply(b.call("y" * 101))
+            self.assertEqual(refused["error"], {"code": "bad_message", "msg": "target is too long"})
+            self.assertEqual(b.reply(b.call(a1.id))["subtype"], "webrtc_channel")
+            refused = b.reply(b.call(a1.id))
+            self.assertEqual(refused["error"], {"code": "bad_message", "msg": "too many calls on this connection"})
+            self.assertEqual(health_channels(s), 4)
+            # Everybody leaves: nothing is counted any more, at once (it was 60-120 s).
+            for c in (a1, a2, b):
+                c.close()
+            import time
+            deadline = time.time() + 5
+            while health_channels(s) != 0 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(health_channels(s), 0)
+            # A room whose last member hangs up is gone too.
+            c = Rtm(s, anna)
+            joined = c.reply(c.join("group/five"))
+            self.assertEqual(health_channels(s), 1)
+            c.send(type="webrtc", subtype="webrtc_hangup", target="group/five", group="group/five",
+                   state="sgroup/five", channel=joined["channel"], hash=joined["hash"],
+                   data={"accept": False, "reason": "hangup", "state": ""}, v=V)
+            deadline = time.time() + 5
+            while health_channels(s) != 0 and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(health_channels(s), 0)
+            c.close()
+        finally:
+            s.close()
+
+    def test_many_long_group_names_do_not_grow_memory(self):
+        """The attack of finding 6 at a tenth of its size: 4 connections x 250 joins with 30 KB
+        names grew palaverd by ~120 MB before; now every join past the limits is refused."""
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            s.add_user("anna", "pw")
+            s.start()
+            token = s.mint_token("anna openid kopano/kwm")
+
+            def rss_kb():
+                for line in open(f"/proc/{s.proc.pid}/status"):
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+                return 0
+
+            conns = [Rtm(s, token) for _ in range(4)]
+            before = rss_kb()
+            for n, c in enumerate(conns):
+                for i in range(250):
+                    name = f"group/{n}-{i}-" + "x" * 30000
+                    c.ws.send(json.dumps({"type": "webrtc", "subtype": "webrtc_group", "id": i + 1, "target": name,
+                                          "group": name, "state": "s", "channel": "", "hash": "", "v": V}))
+            # Read every answer (refusals, or drops by the rate limit), then measure.
+            for c in conns:
+                c.send(type="ping", ts=1)
+                c.next(lambda m: m["type"] == "pong", "pong after the joins")
+            grown_mb = (rss_kb() - before) / 1024
+            self.assertLess(grown_mb, 24, f"palaverd grew by {grown_mb:.0f} MB")
+            self.assertEqual(health_channels(s), 0)
+            for c in conns:
+                c.close()
+        finally:
+            s.close()
+
+
 class Shutdown(unittest.TestCase):
     """An orderly shutdown says goodbye before closing (kwmserver queued it too late to arrive)."""
 

@@ -66,25 +66,34 @@ class DirectoryModule final : public sdk::Module {
   }
 
  private:
-  // On first start with no users: an `admin` with a random password, printed once on a
-  // terminal and kept in <state_dir>/admin-password (0600). Never logged.
+  // On every start without an enabled administrator (the first start, or users created with
+  // `palaverd user add` before it): a new administrator with a random password, printed once on
+  // a terminal and kept in <state_dir>/admin-password (0600). Never logged. Named `admin`, or
+  // `admin-2`, `admin-3`, ... when that name is taken by a plain user (never promoted).
   Status CreateInitialAdmin(const std::filesystem::path& state_dir) {
-    PALAVER_ASSIGN_OR_RETURN(int64_t count, users_->Count());
-    if (count > 0) return OkStatus();
+    PALAVER_ASSIGN_OR_RETURN(int64_t admins, users_->CountAdmins());
+    if (admins > 0) return OkStatus();
+    PALAVER_ASSIGN_OR_RETURN(int64_t existing, users_->Count());
+    std::string name = "admin";
+    for (int i = 2; users_->GetByUsername(name); ++i) {
+      if (i > 100) return Fail(ErrorCode::kFailedPrecondition, "no free name for an administrator");
+      name = "admin-" + std::to_string(i);
+    }
     std::string password = RandomPassword();
     auto file = state_dir / "admin-password";
     PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(file, password + "\n", 0600));
-    NewUser admin{.username = "admin", .display_name = "Administrator", .is_admin = true};
+    NewUser admin{.username = name, .display_name = "Administrator", .is_admin = true};
     PALAVER_ASSIGN_OR_RETURN(auto created, users_->Add(admin, password));
     if (isatty(STDOUT_FILENO)) {
       std::fprintf(stdout,
-                   "Created the administrator account 'admin' with the password:\n\n    %s\n\n"
+                   "Created the administrator account '%s' with the password:\n\n    %s\n\n"
                    "It is shown only now and kept in %s (readable by root only).\n"
-                   "Change it with: palaverd user passwd admin\n",
-                   password.c_str(), file.c_str());
+                   "Change it with: palaverd user passwd %s\n",
+                   created.username.c_str(), password.c_str(), file.c_str(), created.username.c_str());
       std::fflush(stdout);
     }
-    log_->info("created the initial administrator user={} password_file={}", created.username, file.string());
+    log_->info("created the initial administrator user={} password_file={} reason={}", created.username,
+               file.string(), existing == 0 ? "first_start" : "no_administrator");
     return OkStatus();
   }
 

@@ -158,6 +158,17 @@ Status LocalUserStore::Remove(std::string_view username) {
   return OkStatus();
 }
 
+Result<int64_t> LocalUserStore::CountAdmins() {
+  int64_t n = 0;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(auto rows,
+                             db.Query("SELECT count(*) FROM directory_users WHERE is_admin = 1 AND enabled = 1"));
+    n = sdk::SqlInt(rows.at(0).at(0));
+    return OkStatus();
+  }));
+  return n;
+}
+
 Result<int64_t> LocalUserStore::Count() {
   int64_t n = 0;
   PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {

@@ -40,6 +40,8 @@ class LocalUserStore final : public sdk::UserDirectory {
   Status SetEnabled(std::string_view username, bool enabled);
   Status Remove(std::string_view username);
   Result<int64_t> Count();
+  /// Enabled users with the admin flag.
+  Result<int64_t> CountAdmins();
 
   // sdk::UserDirectory
   Result<sdk::DirectoryUser> Authenticate(std::string_view username, std::string_view password) override;

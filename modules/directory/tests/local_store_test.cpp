@@ -70,6 +70,19 @@ TEST_F(LocalStoreTest, DuplicateAndInvalidUsersAreRefused) {
   EXPECT_EQ(*users_->Count(), 1);
 }
 
+// The start creates an administrator while this is 0 (issue 11, defect 6).
+TEST_F(LocalStoreTest, CountAdminsCountsEnabledAdministratorsOnly) {
+  Add("anna", "Anna", "");
+  EXPECT_EQ(*users_->CountAdmins(), 0);
+  ASSERT_TRUE(users_->Add({.username = "root", .is_admin = true}, "pw"));
+  EXPECT_EQ(*users_->CountAdmins(), 1);
+  ASSERT_TRUE(users_->SetEnabled("root", false));
+  EXPECT_EQ(*users_->CountAdmins(), 0);
+  ASSERT_TRUE(users_->SetEnabled("root", true));
+  ASSERT_TRUE(users_->Remove("root"));
+  EXPECT_EQ(*users_->CountAdmins(), 0);
+}
+
 TEST_F(LocalStoreTest, SearchMatchesLiterallyAndPages) {
   Add("anna", "Anna Apfel", "anna@example.org");
   Add("bert", "Bert Birne", "bert@example.org");

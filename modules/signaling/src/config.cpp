@@ -26,6 +26,17 @@ SignalingConfig ParseSignalingConfig(sdk::ConfigReader& r) {
   c.messages_per_second = r.Int("messages_per_second", c.messages_per_second, 1, 100000);
   c.message_burst = r.Int("message_burst", c.message_burst, 1, 1000000);
   c.guest_logons_per_minute = r.Int("guest_logons_per_minute", c.guest_logons_per_minute, 1, 100000);
+  c.max_name_bytes = r.Int("max_name_bytes", c.max_name_bytes, 64, 4096);
+  c.max_groups_per_connection = r.Int("max_groups_per_connection", c.max_groups_per_connection, 1, 1000);
+  c.max_groups_per_user = r.Int("max_groups_per_user", c.max_groups_per_user, 1, 10000);
+  c.max_calls_per_connection = r.Int("max_calls_per_connection", c.max_calls_per_connection, 1, 1000);
+  c.max_calls_per_user = r.Int("max_calls_per_user", c.max_calls_per_user, 1, 10000);
+  if (c.max_groups_per_user < c.max_groups_per_connection) {
+    r.Reject("max_groups_per_user", "must be at least max_groups_per_connection");
+  }
+  if (c.max_calls_per_user < c.max_calls_per_connection) {
+    r.Reject("max_calls_per_user", "must be at least max_calls_per_connection");
+  }
   return c;
 }
 

@@ -21,6 +21,12 @@ struct SignalingConfig {
   int64_t messages_per_second = 50;  // per connection, sustained
   int64_t message_burst = 200;       // per connection
   int64_t guest_logons_per_minute = 30;  // per client address
+  // What one client may make the hub hold (HubLimits).
+  int64_t max_name_bytes = 512;
+  int64_t max_groups_per_connection = 4;
+  int64_t max_groups_per_user = 16;
+  int64_t max_calls_per_connection = 4;
+  int64_t max_calls_per_user = 16;
 };
 
 /// Parses [signaling]; problems are recorded on `reader`. Pure.

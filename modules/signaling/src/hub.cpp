@@ -1,9 +1,11 @@
 #include "hub.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "palaver/sdk/encoding.hpp"
 
@@ -18,15 +20,35 @@ bool IsBlank(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
 }
 
+void AppendWithLength(std::string& out, std::string_view field) {
+  uint64_t n = field.size();
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xFF));
+  out += field;
+}
+
+// Hashes are secrets of the channel's parties: compared in constant time.
+bool SameHash(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace
+
+std::string CanonicalUserId(std::string_view id) {
+  std::string out(id);
+  for (char& ch : out) {
+    if (ch == '+') ch = '-';
+    if (ch == '/') ch = '_';
+  }
+  return out;
+}
 
 Hub::Hub(Sink& sink, HubOptions options) : sink_(sink), options_(std::move(options)) {}
 
 std::string Hub::Hash(std::string_view a, std::string_view b, std::string_view channel) const {
   std::string input = "webrtc";
-  input += std::min(a, b);
-  input += std::max(a, b);
-  input += channel;
+  AppendWithLength(input, std::min(a, b));
+  AppendWithLength(input, std::max(a, b));
+  AppendWithLength(input, channel);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), options_.hmac_key.data(), static_cast<int>(options_.hmac_key.size()),
@@ -64,6 +86,7 @@ const std::string& Hub::NameOf(const std::string& user) const {
 void Hub::Open(ConnId conn, Identity identity) {
   std::string hello = Hello(identity.user_id, identity.name, identity.auth);
   users_[identity.user_id].insert(conn);
+  canonical_[CanonicalUserId(identity.user_id)].insert(identity.user_id);
   if (identity.guest) ++guests_;
   conns_[conn] = Connection{std::move(identity), {}, 0};
   Send(conn, std::move(hello));
@@ -82,7 +105,14 @@ void Hub::Closed(ConnId conn) {
   auto u = users_.find(user);
   if (u != users_.end()) {
     u->second.erase(conn);
-    if (u->second.empty()) users_.erase(u);
+    if (u->second.empty()) {
+      users_.erase(u);
+      auto canon = canonical_.find(CanonicalUserId(user));
+      if (canon != canonical_.end()) {
+        canon->second.erase(user);
+        if (canon->second.empty()) canonical_.erase(canon);
+      }
+    }
   }
   if (it->second.who.guest) --guests_;
   conns_.erase(it);
@@ -117,6 +147,71 @@ Hub::Channel* Hub::FindChannel(const std::string& id) {
   return it == channels_.end() ? nullptr : &it->second;
 }
 
+std::string Hub::Resolve(const std::string& name) const {
+  if (users_.count(name) != 0) return name;
+  auto it = canonical_.find(CanonicalUserId(name));
+  // Two online users whose ids differ only in the alphabet: no guessing.
+  if (it != canonical_.end() && it->second.size() == 1) return *it->second.begin();
+  return name;
+}
+
+std::string Hub::ResolveIn(const Channel& ch, const std::string& name) const {
+  if (ch.members.count(name) != 0) return name;
+  if (!ch.callee.empty() && (name == ch.callee_alias || name == ch.callee)) return ch.callee;
+  std::string canon = CanonicalUserId(name);
+  const std::string* found = nullptr;
+  size_t matches = 0;
+  for (const auto& [user, conn] : ch.members) {
+    if (CanonicalUserId(user) == canon) {
+      found = &user;
+      ++matches;
+    }
+  }
+  if (matches == 1) return *found;
+  if (matches == 0 && !ch.callee.empty() && CanonicalUserId(ch.callee) == canon) return ch.callee;
+  return Resolve(name);
+}
+
+const std::string& Hub::SourceFor(const Channel& ch, const std::string& sender, const std::string& recipient) const {
+  if (!ch.callee.empty() && sender == ch.callee && recipient == ch.caller) return ch.callee_alias;
+  return sender;
+}
+
+const std::string& Hub::UserOf(ConnId conn) const {
+  static const std::string kNobody;
+  auto it = conns_.find(conn);
+  return it == conns_.end() ? kNobody : it->second.who.user_id;
+}
+
+size_t Hub::Held(const Connection& c, char kind, const std::string& except) const {
+  return static_cast<size_t>(std::count_if(c.channels.begin(), c.channels.end(), [&](const std::string& id) {
+    return !id.empty() && id[0] == kind && id != except;
+  }));
+}
+
+size_t Hub::HeldByUser(const std::string& user, char kind, const std::string& except) const {
+  size_t n = 0;
+  auto it = users_.find(user);
+  if (it == users_.end()) return 0;
+  for (ConnId conn : it->second) {
+    auto c = conns_.find(conn);
+    if (c != conns_.end()) n += Held(c->second, kind, except);
+  }
+  return n;
+}
+
+std::string Hub::OverLimit(const Connection& c, char kind, const std::string& except) const {
+  const HubLimits& l = options_.limits;
+  bool call = kind == '*';
+  if (Held(c, kind, except) >= (call ? l.max_calls_per_connection : l.max_groups_per_connection)) {
+    return call ? "too many calls on this connection" : "too many groups on this connection";
+  }
+  if (HeldByUser(c.who.user_id, kind, except) >= (call ? l.max_calls_per_user : l.max_groups_per_user)) {
+    return call ? "too many calls for this user" : "too many groups for this user";
+  }
+  return {};
+}
+
 void Hub::Message(ConnId conn, std::string_view text) {
   auto it = conns_.find(conn);
   if (it == conns_.end()) return;
@@ -137,6 +232,9 @@ void Hub::Webrtc(ConnId conn, Connection& c, const Incoming& m) {
     return Error(conn, m.id, "access_restricted", "access denied");
   }
   if (m.has_profile) return Error(conn, m.id, kBadMessage, "profile cannot be set by client");
+  // Names are stored (channels, members); Meet's are short.
+  if (m.target.size() > options_.limits.max_name_bytes) return Error(conn, m.id, kBadMessage, "target is too long");
+  if (m.group.size() > options_.limits.max_name_bytes) return Error(conn, m.id, kBadMessage, "group is too long");
   if (m.subtype == "webrtc_call") return Call(conn, c, m);
   if (m.subtype == "webrtc_group") return Group(conn, c, m);
   if (m.subtype == "webrtc_signal" || m.subtype == "webrtc_hangup") return SignalOrHangup(conn, c, m);
@@ -164,16 +262,17 @@ bool Hub::ValidHash(const Incoming& m, const std::string& source, const Channel&
   if (m.hash.empty()) return false;
   auto decoded = sdk::Base64Decode(m.hash);
   if (!decoded) return false;
+  std::string target = ResolveIn(ch, m.target);
   if (!m.group.empty()) {
-    return m.hash == Hash(source, m.group, ch.id) || m.hash == Hash(source, m.target, ch.id);
+    return SameHash(m.hash, Hash(source, m.group, ch.id)) || SameHash(m.hash, Hash(source, target, ch.id));
   }
-  return m.hash == Hash(source, m.target, ch.id);
+  return SameHash(m.hash, Hash(source, target, ch.id));
 }
 
 void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
   const std::string& me = c.who.user_id;
   if (m.target.empty()) return Error(conn, m.id, kBadMessage, "target is empty");
-  if (m.target == me) return Error(conn, m.id, kBadMessage, "target same as source");
+  if (m.target == me || Resolve(m.target) == me) return Error(conn, m.id, kBadMessage, "target same as source");
   if (m.state.empty()) return Error(conn, m.id, kBadMessage, "state is empty");
   if (!m.source.empty()) return Error(conn, m.id, kBadMessage, "source must be empty");
 
@@ -184,17 +283,27 @@ void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
     if (!m.channel.empty() || !m.hash.empty()) return Error(conn, m.id, kBadMessage, "channel and hash must be empty");
     if (m.has_data) return Error(conn, m.id, kBadMessage, "data must be empty");
     if (!MayCreate(c)) return Error(conn, m.id, "create_restricted", "access denied");
+    if (std::string over = OverLimit(c, '*'); !over.empty()) return Error(conn, m.id, kBadMessage, over);
+    // Meet names the callee in standard base64, the directory mints base64url: either finds them.
+    std::string callee_id = Resolve(m.target);
     Channel ch;
     ch.id = "*" + options_.random(32);
     ch.created = options_.now();
+    ch.caller = me;
+    ch.callee = callee_id;
+    ch.callee_alias = m.target;
     std::string id = ch.id;
     auto& stored = channels_[id] = std::move(ch);
     Join(stored, me, conn, c);
-    std::string hash = Hash(me, m.target, id);
+    std::string hash = Hash(me, callee_id, id);
     OutWebrtc reply{.subtype = "webrtc_channel", .reply_to = m.id, .channel = id, .hash = hash};
     Send(conn, Serialize(reply));
-    auto callee = users_.find(m.target);
-    if (callee == users_.end()) return;  // not online: nothing happens (presence is not leaked)
+    auto callee = users_.find(callee_id);
+    if (callee == users_.end()) {
+      // Not online. kwmserver (before v0.12) answered so, without reply_to (its reply went out
+      // first); Meet ignores this code, other clients learn that nothing rings.
+      return Error(conn, 0, "no_session_for_user", "target not found");
+    }
     OutWebrtc ring{.subtype = "webrtc_call", .target = m.target, .source = me, .state = m.state, .channel = id,
                    .hash = hash, .transaction = m.transaction, .initiator = true, .profile_name = c.who.name,
                    .v = m.v ? m.v : kWebrtcVersion};
@@ -208,6 +317,7 @@ void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
   if (ch == nullptr) return;
   auto data = ParseCallData(m);
   if (!data) return Error(conn, m.id, kBadMessage, "invalid data");
+  const std::string target = ResolveIn(*ch, m.target);
 
   OutWebrtc out{.subtype = "webrtc_call", .target = m.target, .source = me, .state = m.state, .channel = ch->id,
                 .group = m.group, .hash = m.hash, .transaction = m.transaction, .pcid = m.pcid,
@@ -216,12 +326,15 @@ void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
   if (!m.group.empty()) {
     if (!data->accept) return Error(conn, m.id, kBadMessage, "accept required for group call");
     // Both peers adopt the symmetric pair hash for their signals from here on.
-    out.hash = Hash(me, m.target, ch->id);
-    auto peer = ch->members.find(m.target);
+    out.hash = Hash(me, target, ch->id);
+    auto peer = ch->members.find(target);
     if (peer != ch->members.end()) Send(peer->second, Serialize(out));
     return;
   }
   if (data->accept) {
+    if (ch->members.count(me) == 0) {
+      if (std::string over = OverLimit(c, '*'); !over.empty()) return Error(conn, m.id, kBadMessage, over);
+    }
     Join(*ch, me, conn, c);
     // The callee's other devices stop ringing.
     auto mine = users_.find(me);
@@ -238,8 +351,11 @@ void Hub::Call(ConnId conn, Connection& c, const Incoming& m) {
     auto mine = users_.find(me);
     if (mine != users_.end() && mine->second.size() > 1) return;
   }
-  auto caller = ch->members.find(m.target);
-  if (caller != ch->members.end()) Send(caller->second, Serialize(out));
+  auto caller = ch->members.find(target);
+  if (caller != ch->members.end()) {
+    out.source = SourceFor(*ch, me, target);
+    Send(caller->second, Serialize(out));
+  }
 }
 
 void Hub::Group(ConnId conn, Connection& c, const Incoming& m) {
@@ -253,6 +369,10 @@ void Hub::Group(ConnId conn, Connection& c, const Incoming& m) {
   if ((ch == nullptr || ch->members.empty()) && !MayCreate(c)) {
     // A guest waits for a registered member (or any member) unless guest-only rooms are allowed.
     return Error(conn, m.id, "create_restricted", "access denied");
+  }
+  if (c.channels.count(id) == 0) {
+    // Rejoining the room from another device replaces that device's place: not one more.
+    if (std::string over = OverLimit(c, '@', id); !over.empty()) return Error(conn, m.id, kBadMessage, over);
   }
   if (ch == nullptr) {
     Channel fresh;
@@ -274,29 +394,29 @@ void Hub::SignalOrHangup(ConnId conn, Connection& c, const Incoming& m) {
   if (!m.source.empty()) return Error(conn, m.id, kBadMessage, "source must be empty");
   Channel* ch = AuthorizedChannel(conn, me, m, "channel hash or data is empty");
   if (ch == nullptr) return;
-  OutWebrtc out{.subtype = m.subtype, .target = m.target, .source = me, .state = m.state, .channel = ch->id,
-                .group = m.group, .hash = m.hash, .transaction = m.transaction, .pcid = m.pcid,
+  const std::string target = ResolveIn(*ch, m.target);
+  OutWebrtc out{.subtype = m.subtype, .target = m.target, .source = SourceFor(*ch, me, target), .state = m.state,
+                .channel = ch->id, .group = m.group, .hash = m.hash, .transaction = m.transaction, .pcid = m.pcid,
                 .data_json = m.data_json, .v = m.v ? m.v : kWebrtcVersion};
   std::string text = Serialize(out);
+  auto peer = ch->members.find(target);
   if (m.subtype == "webrtc_signal") {
-    auto peer = ch->members.find(m.target);
     if (peer != ch->members.end()) Send(peer->second, std::move(text));
     return;  // a target outside the channel: dropped (no presence leak)
   }
-  // Hangup: the sender leaves; the peer hears it in the channel, or on every device while the
-  // call was still ringing.
-  std::string channel_id = ch->id;
+  // Hangup: the sender leaves (the channel is forgotten when it was the last one); the peer
+  // hears it in the channel, or on every device while the call was still ringing.
+  bool one_to_one = ch->group.empty();
+  std::optional<ConnId> peer_conn;
+  if (peer != ch->members.end() && target != me) peer_conn = peer->second;
   auto mine = ch->members.find(me);
-  if (mine != ch->members.end() && mine->second == conn) Leave(*ch, me);
-  ch = FindChannel(channel_id);
-  if (ch == nullptr) return;
-  auto peer = ch->members.find(m.target);
-  if (peer != ch->members.end()) {
-    Send(peer->second, std::move(text));
-  } else if (ch->group.empty()) {
-    auto target = users_.find(m.target);
-    if (target != users_.end()) {
-      for (ConnId other : target->second) Send(other, text);
+  if (mine != ch->members.end() && mine->second == conn) Leave(*ch, me);  // `ch` may be gone now
+  if (peer_conn) {
+    Send(*peer_conn, std::move(text));
+  } else if (one_to_one) {
+    auto devices = users_.find(target);
+    if (devices != users_.end()) {
+      for (ConnId other : devices->second) Send(other, text);
     }
   }
 }
@@ -332,6 +452,12 @@ void Hub::Leave(Channel& ch, const std::string& user) {
   }
   if (!ch.group.empty()) GroupUpdate(ch, user);
   SystemChat(ch, user, name, false);
+  // Nobody left: nothing to keep (kwmserver kept it until a 60 s sweep; the health and the
+  // channel gauge then counted rooms that everybody had left).
+  if (ch.members.empty()) {
+    std::string id = ch.id;  // not a reference into the node being erased
+    channels_.erase(id);
+  }
 }
 
 std::string Hub::Members(const Channel& ch) const {
@@ -358,7 +484,15 @@ void Hub::SystemChat(const Channel& ch, const std::string& user, const std::stri
   chat.ts = options_.now();
   std::string text = Serialize(chat);
   for (const auto& [member, conn] : ch.members) {
-    if (member != user) Send(conn, text);
+    if (member == user) continue;
+    const std::string& sender = SourceFor(ch, user, member);
+    if (sender == user) {
+      Send(conn, text);
+    } else {
+      OutChat spelled = chat;  // the caller knows the callee by the name it called
+      spelled.sender = sender;
+      Send(conn, Serialize(spelled));
+    }
   }
 }
 
@@ -399,7 +533,15 @@ void Hub::Chats(ConnId conn, Connection& c, const Incoming& m) {
   out.profile_name = c.who.name;
   std::string shared = Serialize(out);
   for (const auto& [user, other] : ch->members) {
-    if (other != conn) Send(other, shared);
+    if (other == conn) continue;
+    const std::string& sender = SourceFor(*ch, c.who.user_id, user);
+    if (sender == c.who.user_id) {
+      Send(other, shared);
+    } else {
+      OutChat spelled = out;
+      spelled.sender = sender;
+      Send(other, Serialize(spelled));
+    }
   }
   OutChat queued{.subtype = "chats_system", .channel = ch->id, .kind = "delivery_queued", .id = out.id};
   Send(conn, Serialize(queued));

@@ -39,13 +39,28 @@ class Sink {
   virtual void Close(ConnId conn, int code, std::string reason) = 0;
 };
 
+/// What one connection and one user may hold in the hub (Finding 6 of issue 12: state that a
+/// client creates is bounded). Value type; defaults as in [signaling] (see README).
+struct HubLimits {
+  size_t max_name_bytes = 512;            // group names and user ids a client names
+  size_t max_groups_per_connection = 4;   // group rooms a connection is in at once
+  size_t max_groups_per_user = 16;        // over all of a user's connections
+  size_t max_calls_per_connection = 4;    // 1:1 call channels a connection is in at once
+  size_t max_calls_per_user = 16;         // over all of a user's connections
+};
+
 struct HubOptions {
   std::string hmac_key;                       // 32 random bytes; hashes die with the process
   std::function<int64_t()> now;               // unix seconds
   std::function<std::string(size_t)> random;  // URL-safe random text of that many characters
   int max_bad_messages = 5;                   // invalid messages before the connection is closed
   std::function<bool()> guests_may_create;    // allow_guest_only_channels, read live (null: no)
+  HubLimits limits;
 };
+
+/// The one spelling of a user id in both base64 alphabets: `+` as `-`, `/` as `_` (Meet names
+/// callees in standard base64, our directory mints base64url; spec kwm-protocol.md §4.1).
+std::string CanonicalUserId(std::string_view id);
 
 struct HubStats {
   size_t connections = 0;
@@ -64,8 +79,11 @@ class Hub {
   void Message(ConnId conn, std::string_view text);
   /// The socket is gone: leaves every channel (members are told), forgets the connection.
   void Closed(ConnId conn);
-  /// Forgets channels without members older than 60 s (call every ~60 s).
+  /// Forgets channels without members older than 60 s (call every ~60 s). A safety net only:
+  /// a channel is forgotten when its last member leaves.
   void Sweep();
+  /// New limits for the next requests (reload); what is held already stays.
+  void SetLimits(const HubLimits& limits) { options_.limits = limits; }
   /// Sends `goodbye` to everybody (orderly shutdown).
   void Goodbye();
 
@@ -74,7 +92,10 @@ class Hub {
   uint64_t messages_out() const { return messages_out_; }
   uint64_t errors_sent() const { return errors_sent_; }
 
-  /// base64(HMAC-SHA256(key, type ‖ min(a,b) ‖ max(a,b) ‖ channel)) (spec §4.3).
+  /// base64(HMAC-SHA256(key, "webrtc" ‖ L(min(a,b)) ‖ L(max(a,b)) ‖ L(channel))), where L(x) is
+  /// x preceded by its length as 8 bytes big-endian. kwmserver concatenates without lengths
+  /// (spec §4.3), which makes ("ab","c") and ("a","bc") collide; the hash is opaque to clients
+  /// (issued and checked by this server only, key random per process), so nothing else changes.
   std::string Hash(std::string_view a, std::string_view b, std::string_view channel) const;
 
  private:
@@ -88,6 +109,10 @@ class Hub {
     std::string group;  // empty for 1:1 channels
     int64_t created = 0;
     std::map<std::string, ConnId> members;  // user id -> the one connection in the channel
+    // 1:1 channels: who called whom, and the callee's id as the caller spelled it (Meet uses
+    // the standard-base64 form); what reaches the caller from the callee carries that spelling
+    // as `source`, so that kwmjs finds its peer record.
+    std::string caller, callee, callee_alias;
   };
 
   void Send(ConnId conn, std::string text);
@@ -105,7 +130,22 @@ class Hub {
   bool ValidHash(const Incoming& m, const std::string& source, const Channel& ch) const;
   Channel* FindChannel(const std::string& id);
   void Join(Channel& ch, const std::string& user, ConnId conn, Connection& c, bool notify_chats = true);
+  // Removes `user` from `ch`; a channel left empty is forgotten (`ch` is then dangling).
   void Leave(Channel& ch, const std::string& user);
+  // The online user a client means by `name` (exact, else the one user with that id in the
+  // other base64 alphabet); `name` itself when there is none.
+  std::string Resolve(const std::string& name) const;
+  // The same within a channel: its members (and a 1:1 channel's callee) first.
+  std::string ResolveIn(const Channel& ch, const std::string& name) const;
+  // The `source` that `recipient` is to see for `sender` in `ch`.
+  const std::string& SourceFor(const Channel& ch, const std::string& sender, const std::string& recipient) const;
+  const std::string& UserOf(ConnId conn) const;
+  // Channels of one kind ('*' calls, '@' groups) of a connection / of all of a user's
+  // connections, not counting `except`.
+  size_t Held(const Connection& c, char kind, const std::string& except = {}) const;
+  size_t HeldByUser(const std::string& user, char kind, const std::string& except = {}) const;
+  // Empty when `c` may enter one more channel of `kind`, else the error text.
+  std::string OverLimit(const Connection& c, char kind, const std::string& except = {}) const;
   void GroupUpdate(const Channel& ch, const std::string& except_user);
   std::string Members(const Channel& ch) const;
   void SystemChat(const Channel& ch, const std::string& user, const std::string& name, bool joined);
@@ -115,6 +155,7 @@ class Hub {
   HubOptions options_;
   std::unordered_map<ConnId, Connection> conns_;
   std::unordered_map<std::string, std::set<ConnId>> users_;
+  std::unordered_map<std::string, std::set<std::string>> canonical_;  // CanonicalUserId -> users_ keys
   std::unordered_map<std::string, Channel> channels_;
   size_t guests_ = 0;  // guest connections (Stats is O(1): it runs after every message)
   uint64_t messages_in_ = 0;

@@ -21,6 +21,7 @@
 #include "palaver/sdk/services/token_verifier.hpp"
 #include "palaver/sdk/services/turn_credentials.hpp"
 #include "palaver/sdk/websocket.hpp"
+#include "palaver/signaling/guest_policy.hpp"
 
 namespace palaver::signaling {
 namespace {
@@ -28,6 +29,33 @@ namespace {
 constexpr const char* kPrefix = "/api/kwm/v2";
 constexpr const char* kWebSocketPrefix = "/api/kwm/v2/rtm/websocket/";
 constexpr int64_t kKeyLifetimeSeconds = 30;
+constexpr const char* kGuestsEnabled = "signaling.guests_enabled";
+constexpr const char* kPublicRegexp = "signaling.public_guest_access_regexp";
+constexpr const char* kGuestOnlyRooms = "signaling.allow_guest_only_channels";
+
+// The typed accessor other modules use instead of reading our keys by name. Thread-safe
+// (reads the settings snapshot); `settings` outlives the module.
+class SettingsGuestPolicy final : public GuestPolicy {
+ public:
+  explicit SettingsGuestPolicy(sdk::Settings& settings) : settings_(settings) {}
+  GuestPolicyValues Current() const override {
+    GuestPolicyValues defaults;
+    return {.guests_enabled = settings_.GetBool(kGuestsEnabled, defaults.guests_enabled),
+            .public_room_regexp = settings_.GetString(kPublicRegexp, defaults.public_room_regexp),
+            .guest_only_rooms = settings_.GetBool(kGuestOnlyRooms, defaults.guest_only_rooms)};
+  }
+
+ private:
+  sdk::Settings& settings_;
+};
+
+HubLimits LimitsOf(const SignalingConfig& c) {
+  return {.max_name_bytes = static_cast<size_t>(c.max_name_bytes),
+          .max_groups_per_connection = static_cast<size_t>(c.max_groups_per_connection),
+          .max_groups_per_user = static_cast<size_t>(c.max_groups_per_user),
+          .max_calls_per_connection = static_cast<size_t>(c.max_calls_per_connection),
+          .max_calls_per_user = static_cast<size_t>(c.max_calls_per_user)};
+}
 
 int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -103,10 +131,11 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     PALAVER_ASSIGN_OR_RETURN(turn_secret_, ReadTurnSecret(config_));
     external_turn_ = !turn_secret_.empty();
     auto& settings = host.Policy();
-    PALAVER_RETURN_IF_ERROR(settings.Define({.key = "signaling.guests_enabled", .default_value = false,
+    const GuestPolicyValues defaults;
+    PALAVER_RETURN_IF_ERROR(settings.Define({.key = kGuestsEnabled, .default_value = defaults.guests_enabled,
                                              .description = "Guests may join public groups through a link."}));
     PALAVER_RETURN_IF_ERROR(settings.Define(
-        {.key = "signaling.public_guest_access_regexp", .default_value = std::string("^group/public/.*"),
+        {.key = kPublicRegexp, .default_value = defaults.public_room_regexp,
          .description = "Rooms guests may join (ECMAScript regular expression over \"group/<name>\").",
          .validate = [](const sdk::SettingValue& v) -> std::string {
            try {
@@ -117,13 +146,15 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
            return {};
          }}));
     PALAVER_RETURN_IF_ERROR(settings.Define(
-        {.key = "signaling.allow_guest_only_channels", .default_value = false,
+        {.key = kGuestOnlyRooms, .default_value = defaults.guest_only_rooms,
          .description = "Guests may open a room that no registered user is in yet."}));
     HubOptions options;
     options.hmac_key = sdk::RandomToken(32);
     options.now = NowSeconds;
     options.random = [](size_t n) { return sdk::RandomToken(n).substr(0, n); };
-    options.guests_may_create = [this] { return host_->Policy().GetBool("signaling.allow_guest_only_channels", false); };
+    policy_ = std::make_shared<SettingsGuestPolicy>(settings);
+    options.guests_may_create = [this] { return policy_->Current().guest_only_rooms; };
+    options.limits = LimitsOf(config_);
     hub_ = std::make_unique<Hub>(*this, std::move(options));
     auto& stats = host.Stats();
     connections_ = &stats.GetGauge("signaling_connections", "Open RTM WebSocket connections.");
@@ -141,6 +172,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     guest_logons_ = &stats.GetCounter("signaling_guest_logons_total", "Guest logons.", {{"result", "ok"}});
     guest_refused_ = &stats.GetCounter("signaling_guest_logons_total", "Guest logons.", {{"result", "refused"}});
     PALAVER_RETURN_IF_ERROR(AddRoutes());
+    host.Registry().Publish<GuestPolicy>(policy_);
     ScheduleSweep();
     log_->info("signaling ready turn={}", TurnSource());
     return OkStatus();
@@ -155,6 +187,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
       config_ = next;
       turn_secret_ = secret;
       external_turn_ = !secret.empty();
+      if (hub_) hub_->SetLimits(LimitsOf(config_));
     });
     return OkStatus();
   }
@@ -162,6 +195,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   void Stop() override {
     if (stopped_.exchange(true)) return;
     if (host_ == nullptr) return;
+    if (policy_) host_->Registry().Withdraw<GuestPolicy>();
     if (timer_ != 0) host_->Loop().Cancel(timer_);
     host_->Loop().Post([this] {
       if (hub_) hub_->Goodbye();
@@ -403,7 +437,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     }
     who.auth = auth;
     if (claims->guest) {
-      if (!host_->Policy().GetBool("signaling.guests_enabled", false)) return refuse(403, "guest access is disabled");
+      if (!policy_->Current().guests_enabled) return refuse(403, "guest access is disabled");
       auto path = GuestPath(claims->raw_claims);
       if (!path) return refuse(403, "auth failed");
       who.guest = true;
@@ -441,8 +475,8 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
       guest_refused_->Inc();
       respond(PlainError(status, text));
     };
-    auto& policy = host_->Policy();
-    if (!policy.GetBool("signaling.guests_enabled", false)) return refuse(403, "guest access is disabled");
+    const GuestPolicyValues guests = policy_->Current();
+    if (!guests.guests_enabled) return refuse(403, "guest access is disabled");
     if (++guest_limiter_[req.peer] > config_.guest_logons_per_minute) return refuse(429, "too many guest logons");
     auto form = sdk::ParseForm(req.body);
     if (!form) return refuse(400, form.error().public_message);
@@ -453,7 +487,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     logon.path = sdk::FormValue(*form, "path");
     logon.token = sdk::FormValue(*form, "token");
     logon.name = sdk::FormValue(*form, "name");
-    auto checked = CheckGuestLogon(logon, policy.GetString("signaling.public_guest_access_regexp", "^group/public/.*"));
+    auto checked = CheckGuestLogon(logon, guests.public_room_regexp);
     if (!checked) {
       return refuse(checked.error().code == ErrorCode::kUnimplemented ? 501
                     : checked.error().code == ErrorCode::kPermissionDenied ? 403 : 400,
@@ -482,6 +516,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   std::string turn_secret_;             // net loop (set in Start, then only there)
   std::atomic<bool> external_turn_{false};  // for CheckHealth on any thread
   std::unique_ptr<Hub> hub_;
+  std::shared_ptr<SettingsGuestPolicy> policy_;
   std::atomic<bool> stopped_{false};
   sdk::NetLoop::TimerId timer_ = 0;
   // Net loop only.

@@ -88,8 +88,16 @@ std::set<std::string> Members(const Object::Ptr& channel_message) {
   return out;
 }
 
-// base64(HMAC-SHA256(key, "webrtc" + min + max + channel)), computed here with OpenSSL directly
-// and byte-wise (unsigned) ordering, independent of Hub::Hash.
+// Each field preceded by its length, 8 bytes big-endian.
+std::string WithLength(const std::string& field) {
+  std::string out;
+  uint64_t n = field.size();
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((n >> shift) & 0xFF));
+  return out + field;
+}
+
+// base64(HMAC-SHA256(key, "webrtc" + L(min) + L(max) + L(channel))), computed here with OpenSSL
+// directly and byte-wise (unsigned) ordering, independent of Hub::Hash.
 std::string ExpectedHash(const std::string& key, std::string a, std::string b, const std::string& channel) {
   auto less = [](const std::string& x, const std::string& y) {
     return std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end(), [](char p, char q) {
@@ -97,7 +105,7 @@ std::string ExpectedHash(const std::string& key, std::string a, std::string b, c
     });
   };
   if (less(b, a)) std::swap(a, b);
-  std::string input = "webrtc" + a + b + channel;
+  std::string input = "webrtc" + WithLength(a) + WithLength(b) + WithLength(channel);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(input.data()),
@@ -472,15 +480,21 @@ TEST_F(HubTest, HashIsHmacSha256OfTypeOrderedPartiesAndChannel) {
   // Standard base64 of 32 bytes.
   EXPECT_EQ(hub_->Hash("a", "b", "c").size(), 44u);
   EXPECT_EQ(hub_->Hash("a", "b", "c").back(), '=');
-  // Plain concatenation: ("ab","c") and ("a","bc") give the same input, as in kwmserver.
-  EXPECT_EQ(hub_->Hash("ab", "c", "x"), ExpectedHash(key_, "a", "bc", "x"));
+}
+
+// kwmserver concatenates without separators: ("ab","c") and ("a","bc") were the same input.
+TEST_F(HubTest, DifferentInputsWithTheSameConcatenationHashDifferently) {
+  EXPECT_NE(hub_->Hash("ab", "c", "x"), hub_->Hash("a", "bc", "x"));
+  EXPECT_NE(hub_->Hash("a", "b", "cd"), hub_->Hash("a", "bc", "d"));
+  EXPECT_NE(hub_->Hash("a", "b", "c"), hub_->Hash("", "ab", "c"));
+  EXPECT_NE(hub_->Hash("alice", "bob", "@group/x"), hub_->Hash("alice", "bob@group", "/x"));
 }
 
 TEST_F(HubTest, HashOrdersPartiesByUnsignedBytes) {
   const std::string accented = "\xC3\xA9lan";  // "élan": 0xC3 sorts after 'z' byte-wise
   EXPECT_EQ(hub_->Hash("zed", accented, "*c"), ExpectedHash(key_, "zed", accented, "*c"));
   // The order matters: the reversed concatenation is a different MAC.
-  std::string input_reversed = "webrtc" + accented + "zed" + "*c";
+  std::string input_reversed = "webrtc" + WithLength(accented) + WithLength("zed") + WithLength("*c");
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
@@ -554,15 +568,23 @@ TEST_F(HubTest, EveryCallGetsANewChannel) {
   EXPECT_EQ(hub_->Stats().channels, 2u);
 }
 
-TEST_F(HubTest, CallToSomeoneOfflineIsNotAnError) {
+// kwmserver's own answer before v0.12 (its reply first, then the error without reply_to); Meet
+// ignores this code, so its caller keeps ringing as with kwmserver.
+TEST_F(HubTest, CallToSomeoneOfflineIsAnsweredWithNoSessionForUser) {
   OpenAlice();
   Clear();
   hub_->Message(kAlice, CallRequest(5, "nobody", "sA"));
-  Object::Ptr reply = Only(kAlice);
-  EXPECT_EQ(Str(reply, "subtype"), "webrtc_channel");
-  EXPECT_EQ(Str(reply, "hash"), ExpectedHash(key_, "alice", "nobody", Str(reply, "channel")));
-  EXPECT_EQ(sink_.sent.size(), 1u);
-  EXPECT_EQ(hub_->errors_sent(), 0u);
+  auto to_alice = To(kAlice);
+  ASSERT_EQ(to_alice.size(), 2u) << Dump();
+  EXPECT_EQ(Str(to_alice[0], "subtype"), "webrtc_channel");
+  EXPECT_EQ(U64(to_alice[0], "reply_to"), 5u);
+  EXPECT_EQ(Str(to_alice[0], "hash"), ExpectedHash(key_, "alice", "nobody", Str(to_alice[0], "channel")));
+  EXPECT_EQ(Str(to_alice[1], "type"), "error");
+  EXPECT_FALSE(Has(to_alice[1], "reply_to"));
+  EXPECT_EQ(Str(Sub(to_alice[1], "error"), "code"), "no_session_for_user");
+  EXPECT_EQ(Str(Sub(to_alice[1], "error"), "msg"), "target not found");
+  EXPECT_EQ(sink_.sent.size(), 2u);
+  EXPECT_TRUE(sink_.closed.empty());
 }
 
 TEST_F(HubTest, AcceptClearsOtherDevicesAndReachesTheCaller) {
@@ -1427,11 +1449,11 @@ TEST_F(HubTest, GuestsMayCreateIsReadLive) {
   auto second = To(kGuest2);
   ASSERT_EQ(second.size(), 1u) << Dump();
   EXPECT_EQ(Members(second[0]), (std::set<std::string>{"g1@1.kwmguest", "g2@1.kwmguest"}));
-  // Once everyone has left, the (still existing) empty room is closed to guests again.
+  // Once everyone has left, the room is gone and closed to guests again.
   hub_->Closed(kGuest);
   hub_->Closed(kGuest2);
   hub_->Open(kGuest, Guest("g1@1.kwmguest", "(Guest)Eve"));
-  EXPECT_EQ(hub_->Stats().channels, 1u);
+  EXPECT_EQ(hub_->Stats().channels, 0u);
   ExpectRefused(kGuest, GroupJoin(6, kPublicRoom, "s"), 6, "create_restricted", "access denied");
   guests_may_create_ = true;
   Clear();
@@ -1696,46 +1718,274 @@ TEST_F(HubChatTest, ErrorsDoNotDeliver) {
 
 // --- sweep, stats, goodbye ------------------------------------------------------------------
 
-TEST_F(HubTest, SweepForgetsEmptyChannelsOlderThan60Seconds) {
+// Issue 11 defect 10 / issue 12 finding 6: kwmserver kept a channel nobody was in until a
+// sweep 60-120 s later, and the health counted it; the channel is forgotten with its last member.
+TEST_F(HubTest, ChannelIsForgottenWhenItsLastMemberHangsUp) {
   OpenAlice();
-  OpenBob(false);
-  now_ = 1000;
-  Call c = StartCall();  // created at 1000
-  JoinGroup(kBob1, 3);   // group channel with a member, created at 1000
-  hub_->Message(kAlice, Hangup(4, "bob", "sA", c.channel, c.hash));  // empty now
-  ASSERT_EQ(hub_->Stats().channels, 2u);
-
-  now_ = 1059;
-  hub_->Sweep();
-  EXPECT_EQ(hub_->Stats().channels, 2u);
-  now_ = 1060;  // exactly 60 s: not older than 60 s
-  hub_->Sweep();
-  EXPECT_EQ(hub_->Stats().channels, 2u);
-  now_ = 1061;
-  hub_->Sweep();
-  EXPECT_EQ(hub_->Stats().channels, 1u);  // the group with a member stays, however old
+  OpenBob();
+  Call c = StartCall();
+  ASSERT_EQ(hub_->Stats().channels, 1u);
+  Clear();
+  hub_->Message(kAlice, Hangup(4, "bob", "sA", c.channel, c.hash));
+  EXPECT_EQ(hub_->Stats().channels, 0u);
+  // The ringing devices still hear the hangup.
+  EXPECT_EQ(To(kBob1, "webrtc", "webrtc_hangup").size(), 1u) << Dump();
+  EXPECT_EQ(To(kBob2, "webrtc", "webrtc_hangup").size(), 1u) << Dump();
   ExpectRefused(kBob1, Answer(5, "alice", "sB", c.channel, c.hash, true, "sA"), 5, "bad_message",
                 "channel not found");
+}
 
-  now_ = 5000;
-  hub_->Sweep();
-  EXPECT_EQ(hub_->Stats().channels, 1u);
-  hub_->Closed(kBob1);
-  hub_->Sweep();
+TEST_F(HubTest, EstablishedCallIsForgottenWhenBothHangUp) {
+  OpenAlice();
+  OpenBob(false);
+  Call c = EstablishedCall();
+  hub_->Message(kAlice, Hangup(20, "bob", "sA", c.channel, c.hash, "", "sB"));
+  EXPECT_EQ(hub_->Stats().channels, 1u);  // Bob is still in it
+  hub_->Message(kBob1, Hangup(21, "alice", "sB", c.channel, c.hash, "", "sA"));
   EXPECT_EQ(hub_->Stats().channels, 0u);
 }
 
-TEST_F(HubTest, SweepKeepsYoungEmptyChannels) {
+TEST_F(HubTest, RoomIsForgottenWhenItsLastMemberLeavesOrDisconnects) {
+  OpenAlice();
+  OpenBob(false);
+  std::string ha = JoinGroup(kAlice, 3);
+  JoinGroup(kBob1, 4);
+  ASSERT_EQ(hub_->Stats().channels, 1u);
+  hub_->Message(kAlice, Hangup(5, kGroup, "st3", kGroupChannel, ha, kGroup));
+  EXPECT_EQ(hub_->Stats().channels, 1u);
+  hub_->Closed(kBob1);
+  EXPECT_EQ(hub_->Stats().channels, 0u);
+  // The next one into the room opens it afresh.
+  JoinGroup(kAlice, 6);
+  EXPECT_EQ(hub_->Stats().channels, 1u);
+}
+
+TEST_F(HubTest, SweepKeepsChannelsWithMembers) {
   OpenAlice();
   now_ = 2000;
   JoinGroup(kAlice, 3);
-  hub_->Closed(kAlice);
-  now_ = 2030;
+  now_ = 9000;
   hub_->Sweep();
   EXPECT_EQ(hub_->Stats().channels, 1u);
-  now_ = 2061;
-  hub_->Sweep();
+  hub_->Closed(kAlice);
   EXPECT_EQ(hub_->Stats().channels, 0u);
+}
+
+// --- user ids in both base64 alphabets (issue 11 defect 7) ----------------------------------
+
+// Directory ids are base64url; Meet calls a contact by the id re-encoded as standard base64
+// (`-` -> `+`, `_` -> `/`, kwm-protocol.md §4.1), its forceBase64StdEncoded even only the
+// first `_`.
+const std::string kUrlId = "Zm9v-YmFy_YmF6_cXV4";   // as minted by the directory
+const std::string kStdId = "Zm9v+YmFy/YmF6/cXV4";   // as Meet names it
+const std::string kMeetId = "Zm9v+YmFy/YmF6_cXV4";  // forceBase64StdEncoded: the first `_` only
+
+TEST_F(HubTest, CallInTheOtherAlphabetRingsAndConnects) {
+  for (const std::string& spelled : {kStdId, kMeetId}) {
+    SCOPED_TRACE(spelled);
+    hub_ = std::make_unique<Hub>(sink_, Options());
+    OpenAlice();
+    hub_->Open(kBob1, User(kUrlId, "Bob B"));
+    Clear();
+    hub_->Message(kAlice, CallRequest(5, spelled, "sA"));
+    auto reply = To(kAlice, "webrtc", "webrtc_channel");
+    ASSERT_EQ(reply.size(), 1u) << Dump();
+    EXPECT_TRUE(To(kAlice, "error").empty()) << Dump();
+    std::string channel = Str(reply[0], "channel");
+    std::string hash = Str(reply[0], "hash");
+    EXPECT_EQ(hash, hub_->Hash("alice", kUrlId, channel));
+    Object::Ptr ring = Only(kBob1);
+    EXPECT_EQ(Str(ring, "subtype"), "webrtc_call");
+    EXPECT_EQ(Str(ring, "source"), "alice");
+    EXPECT_EQ(Str(ring, "hash"), hash);
+
+    // Bob answers; Alice's kwmjs finds its peer record under the name she called.
+    Clear();
+    hub_->Message(kBob1, Answer(9, "alice", "sB", channel, hash, true, "sA"));
+    auto answers = To(kAlice, "webrtc", "webrtc_call");
+    ASSERT_EQ(answers.size(), 1u) << Dump();
+    Object::Ptr answer = answers[0];
+    EXPECT_EQ(Str(answer, "source"), spelled);
+    EXPECT_EQ(Str(answer, "hash"), hash);
+    // Signals both ways.
+    Clear();
+    hub_->Message(kAlice, Signal(10, spelled, "sA", channel, hash, R"({"type":"offer"})"));
+    EXPECT_EQ(Str(Only(kBob1), "source"), "alice");
+    Clear();
+    hub_->Message(kBob1, Signal(11, "alice", "sB", channel, hash, R"({"renegotiate":true})"));
+    EXPECT_EQ(Str(Only(kAlice), "source"), spelled);
+    // Bob hangs up: Alice hears it from the name she knows.
+    Clear();
+    hub_->Message(kBob1, Hangup(12, "alice", "sB", channel, hash, "", "sA"));
+    auto hangups = To(kAlice, "webrtc", "webrtc_hangup");
+    ASSERT_EQ(hangups.size(), 1u) << Dump();
+    Object::Ptr h = hangups[0];
+    EXPECT_EQ(Str(h, "source"), spelled);
+    hub_->Message(kAlice, Hangup(13, spelled, "sA", channel, hash, "", "sB"));
+    EXPECT_EQ(hub_->Stats().channels, 0u);
+  }
+}
+
+TEST_F(HubTest, ChatsInACallNameTheCalleeAsTheCallerCalledIt) {
+  OpenAlice();
+  hub_->Open(kBob1, User(kUrlId, "Bob B"));
+  Clear();
+  hub_->Message(kAlice, CallRequest(5, kStdId, "sA"));
+  std::string channel = Str(To(kAlice).front(), "channel");
+  std::string hash = Str(To(kAlice).front(), "hash");
+  Clear();
+  hub_->Message(kBob1, Answer(9, "alice", "sB", channel, hash, true, "sA"));
+  auto joined = To(kAlice, "chats", "chats_system");
+  ASSERT_EQ(joined.size(), 1u) << Dump();
+  EXPECT_EQ(Str(Sub(joined[0], "data"), "sender"), kStdId);
+  Clear();
+  hub_->Message(kBob1, Chat(10, channel, ChatData("hi")));
+  auto got = To(kAlice, "chats", "chats_message");
+  ASSERT_EQ(got.size(), 1u) << Dump();
+  EXPECT_EQ(Str(Sub(got[0], "data"), "sender"), kStdId);
+  // Bob's own reply names him as he is.
+  auto own = To(kBob1, "chats", "chats_message");
+  ASSERT_EQ(own.size(), 1u) << Dump();
+  EXPECT_EQ(Str(Sub(own[0], "data"), "sender"), kUrlId);
+  Clear();
+  hub_->Message(kAlice, Chat(11, channel, ChatData("hello")));
+  EXPECT_EQ(Str(Sub(To(kBob1, "chats", "chats_message").at(0), "data"), "sender"), "alice");
+}
+
+TEST_F(HubTest, HangupWhileRingingInTheOtherAlphabetReachesTheCallee) {
+  OpenAlice();
+  hub_->Open(kBob1, User(kUrlId, "Bob B"));
+  hub_->Open(kBob2, User(kUrlId, "Bob B"));
+  Clear();
+  hub_->Message(kAlice, CallRequest(5, kStdId, "sA"));
+  std::string channel = Str(To(kAlice).front(), "channel");
+  std::string hash = Str(To(kAlice).front(), "hash");
+  Clear();
+  hub_->Message(kAlice, Hangup(6, kStdId, "sA", channel, hash));
+  EXPECT_EQ(To(kBob1, "webrtc", "webrtc_hangup").size(), 1u) << Dump();
+  EXPECT_EQ(To(kBob2, "webrtc", "webrtc_hangup").size(), 1u) << Dump();
+  EXPECT_TRUE(To(kAlice, "error").empty()) << Dump();
+}
+
+TEST_F(HubTest, StandardBase64UserIsFoundByItsUrlSpelling) {
+  OpenAlice();
+  hub_->Open(kBob1, User(kStdId, "Bob B"));  // an issuer that mints standard base64 ids
+  Clear();
+  hub_->Message(kAlice, CallRequest(5, kUrlId, "sA"));
+  EXPECT_EQ(To(kBob1, "webrtc", "webrtc_call").size(), 1u) << Dump();
+}
+
+TEST_F(HubTest, ExactIdWinsAndTwoCandidatesAreNoGuess) {
+  OpenAlice();
+  hub_->Open(kBob1, User("a-b", "Dash"));
+  hub_->Open(kCarol, User("a+b", "Plus"));
+  Clear();
+  hub_->Message(kAlice, CallRequest(5, "a+b", "sA"));
+  EXPECT_EQ(To(kCarol, "webrtc", "webrtc_call").size(), 1u) << Dump();
+  EXPECT_TRUE(To(kBob1).empty()) << Dump();
+  Clear();
+  hub_->Message(kAlice, CallRequest(6, "a-b", "sA"));
+  EXPECT_EQ(To(kBob1, "webrtc", "webrtc_call").size(), 1u) << Dump();
+  EXPECT_TRUE(To(kCarol).empty()) << Dump();
+}
+
+TEST_F(HubTest, TwoCandidatesInTheOtherAlphabetAreNoGuess) {
+  OpenAlice();
+  hub_->Open(kBob1, User("x-y/z", "One"));
+  hub_->Open(kCarol, User("x+y_z", "Other"));
+  Clear();
+  hub_->Message(kAlice, CallRequest(5, "x+y/z", "sA"));  // either of them, exactly neither
+  EXPECT_TRUE(To(kBob1).empty()) << Dump();
+  EXPECT_TRUE(To(kCarol).empty()) << Dump();
+  EXPECT_EQ(To(kAlice, "error").size(), 1u) << Dump();
+}
+
+TEST_F(HubTest, CallingYourselfInTheOtherAlphabetIsRefused) {
+  hub_->Open(kAlice, User(kUrlId, "Alice A"));
+  ExpectRefused(kAlice, CallRequest(5, kStdId, "sA"), 5, "bad_message", "target same as source");
+}
+
+// --- limits (issue 12 finding 6) -----------------------------------------------------------
+
+class HubLimitTest : public HubTest {
+ protected:
+  HubLimitTest() {
+    HubOptions o = Options();
+    o.limits = HubLimits{.max_name_bytes = 64, .max_groups_per_connection = 2, .max_groups_per_user = 3,
+                         .max_calls_per_connection = 2, .max_calls_per_user = 3};
+    hub_ = std::make_unique<Hub>(sink_, o);
+  }
+};
+
+TEST_F(HubLimitTest, GroupsPerConnection) {
+  OpenAlice();
+  JoinGroup(kAlice, 1, "group/a");
+  JoinGroup(kAlice, 2, "group/b");
+  ExpectRefused(kAlice, GroupJoin(3, "group/c", "s"), 3, "bad_message", "too many groups on this connection");
+  EXPECT_EQ(hub_->Stats().channels, 2u);
+  JoinGroup(kAlice, 4, "group/b");  // a room it is in already: no new one
+  // Leaving one makes room for another.
+  hub_->Message(kAlice, Hangup(5, "group/a", "st1", "@group/a", hub_->Hash("alice", "group/a", "@group/a"), "group/a"));
+  JoinGroup(kAlice, 6, "group/c");
+  EXPECT_EQ(hub_->Stats().channels, 2u);
+}
+
+TEST_F(HubLimitTest, GroupsPerUserOverAllDevices) {
+  hub_->Open(kAlice, User("alice", "Alice A"));
+  hub_->Open(kAlice2, User("alice", "Alice A"));
+  JoinGroup(kAlice, 1, "group/a");
+  JoinGroup(kAlice, 2, "group/b");
+  JoinGroup(kAlice2, 3, "group/c");
+  ExpectRefused(kAlice2, GroupJoin(4, "group/d", "s"), 4, "bad_message", "too many groups for this user");
+  // Taking over a room from the other device is not one more.
+  JoinGroup(kAlice2, 5, "group/a");
+  EXPECT_EQ(hub_->Stats().channels, 3u);
+}
+
+TEST_F(HubLimitTest, CallsPerConnectionAndPerUser) {
+  OpenAlice();
+  hub_->Open(kAlice2, User("alice", "Alice A"));
+  OpenBob(false);
+  StartCall(1);
+  StartCall(2);
+  ExpectRefused(kAlice, CallRequest(3, "bob", "sA"), 3, "bad_message", "too many calls on this connection");
+  Clear();
+  hub_->Message(kAlice2, CallRequest(4, "bob", "sA"));
+  EXPECT_EQ(To(kAlice2, "webrtc", "webrtc_channel").size(), 1u) << Dump();
+  ExpectRefused(kAlice2, CallRequest(5, "bob", "sA"), 5, "bad_message", "too many calls for this user");
+  EXPECT_EQ(hub_->Stats().channels, 3u);
+}
+
+TEST_F(HubLimitTest, AcceptingCountsAsACall) {
+  OpenAlice();
+  hub_->Open(kCarol, User("carol", "Carol C"));
+  OpenBob(false);
+  // Bob holds two calls of his own.
+  for (uint64_t id : {1, 2}) {
+    Clear();
+    hub_->Message(kBob1, CallRequest(id, "carol", "sB"));
+  }
+  Call c = StartCall(3);
+  ExpectRefused(kBob1, Answer(9, "alice", "sB", c.channel, c.hash, true, "sA"), 9, "bad_message",
+                "too many calls on this connection");
+}
+
+TEST_F(HubLimitTest, NamesAreBounded) {
+  OpenAlice();
+  std::string long_group = "group/" + std::string(59, 'x');  // 65 bytes
+  ExpectRefused(kAlice, GroupJoin(1, long_group, "s"), 1, "bad_message", "target is too long");
+  ExpectRefused(kAlice, GroupJoin(2, "group/ok", "s").Set("group", long_group), 2, "bad_message",
+                "group is too long");
+  ExpectRefused(kAlice, CallRequest(3, std::string(65, 'u'), "sA"), 3, "bad_message", "target is too long");
+  JoinGroup(kAlice, 4, "group/" + std::string(58, 'x'));  // 64 bytes: fine
+  EXPECT_EQ(hub_->Stats().channels, 1u);
+}
+
+TEST_F(HubLimitTest, NewLimitsApplyToTheNextRequest) {
+  OpenAlice();
+  JoinGroup(kAlice, 1, "group/a");
+  hub_->SetLimits(HubLimits{.max_groups_per_connection = 1, .max_groups_per_user = 1});
+  ExpectRefused(kAlice, GroupJoin(2, "group/b", "s"), 2, "bad_message", "too many groups on this connection");
 }
 
 TEST_F(HubTest, Stats) {
@@ -1787,7 +2037,8 @@ TEST_F(HubTest, ClosedUserIsNoLongerRung) {
   hub_->Closed(kBob2);
   Clear();
   hub_->Message(kAlice, CallRequest(6, "bob", "sA"));
-  EXPECT_EQ(sink_.sent.size(), 1u) << Dump();
+  ASSERT_EQ(sink_.sent.size(), 2u) << Dump();  // the channel, then "target not found"
+  EXPECT_EQ(To(kAlice, "error").size(), 1u);
 }
 
 TEST_F(HubTest, GoodbyeToAll) {

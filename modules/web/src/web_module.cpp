@@ -12,7 +12,9 @@
 
 #include "config.hpp"
 #include "file_cache.hpp"
+#include "meet_config.hpp"
 #include "palaver/sdk/host.hpp"
+#include "palaver/signaling/guest_policy.hpp"
 #include "static_files.hpp"
 
 namespace palaver::web {
@@ -20,25 +22,30 @@ namespace {
 
 constexpr const char* kMeetPrefix = "/meet/";
 
-std::string DefaultMeetConfig() {
-  return R"({"apiPrefix":"/api/gc/v1",)"
-         R"("oidc":{"iss":"","clientID":"","scope":"openid profile email kopano/kwm kopano/gc kopano/kvs"},)"
-         R"("kwm":{"url":"","apiPrefix":"/api/kwm/v2"},)"
-         R"("kvs":{"apiPrefix":"/api/kvs/v1"},)"
-         R"("guests":{"enabled":false,"publicGroupRegexp":"^(group|conference)/public/.*"},)"
-         R"("disableFullGAB":false,"useIdentifiedUser":false})";
-}
+constexpr const char* kGuestsDefault = "web.guests_default";
+constexpr const char* kNoTalkingDetection = "web.disable_remote_talking_detection";
 
-void Merge(Poco::JSON::Object& into, const Poco::JSON::Object& from) {
-  for (const auto& [key, value] : from) {
-    if (value.type() == typeid(Poco::JSON::Object::Ptr) && into.has(key) &&
-        into.get(key).type() == typeid(Poco::JSON::Object::Ptr)) {
-      Merge(*into.getObject(key), *value.extract<Poco::JSON::Object::Ptr>());
-    } else {
-      into.set(key, value);
-    }
-  }
-}
+// The icon served at /favicon.ico when the installed app has none (webui/meet/favicon.ico).
+constexpr unsigned char kDefaultIcon[] = {
+    0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0x10, 0x10, 0x00, 0x00, 0x01, 0x00, 0x20, 0x00, 0x7e, 0x00, 0x00, 0x00, 0x26, 0x00,
+    0x00, 0x00, 0x20, 0x20, 0x00, 0x00, 0x01, 0x00, 0x20, 0x00, 0xc1, 0x00, 0x00, 0x00, 0xa4, 0x00, 0x00, 0x00, 0x89, 0x50,
+    0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
+    0x00, 0x10, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0xf3, 0xff, 0x61, 0x00, 0x00, 0x00, 0x45, 0x49, 0x44, 0x41, 0x54, 0x78,
+    0xda, 0x63, 0x60, 0xa0, 0x36, 0x90, 0xcf, 0xef, 0xfe, 0x8f, 0x0f, 0x53, 0xa4, 0x19, 0xaf, 0x21, 0xc4, 0x6a, 0xc6, 0x6a,
+    0x08, 0xba, 0x24, 0x2e, 0x80, 0xd3, 0x10, 0x62, 0x34, 0x63, 0x33, 0x04, 0xc3, 0x00, 0x62, 0x01, 0xed, 0x0c, 0xa0, 0xd8,
+    0x0b, 0x54, 0x31, 0x00, 0x9b, 0x61, 0x04, 0xa3, 0x92, 0xd4, 0x34, 0x40, 0x54, 0x5a, 0xa0, 0x69, 0x6a, 0xa4, 0x5d, 0x66,
+    0x22, 0x07, 0x00, 0x00, 0xfe, 0xbb, 0xca, 0x80, 0xc8, 0xf2, 0x88, 0x31, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44,
+    0xae, 0x42, 0x60, 0x82, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20, 0x08, 0x06, 0x00, 0x00, 0x00, 0x73, 0x7a, 0x7a, 0xf4, 0x00, 0x00, 0x00,
+    0x88, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0xed, 0x97, 0xc9, 0x0d, 0x80, 0x30, 0x0c, 0x04, 0xd3, 0x09, 0x25, 0x52, 0x08,
+    0x45, 0xc3, 0x8b, 0x2f, 0x8c, 0x8f, 0x25, 0x1b, 0x89, 0x95, 0xf2, 0x44, 0x33, 0x0f, 0x64, 0xaf, 0xc7, 0x58, 0x29, 0xdb,
+    0x7e, 0x9c, 0xe4, 0x4d, 0x81, 0x4a, 0x64, 0xaa, 0xf0, 0x92, 0x44, 0x17, 0x3c, 0x25, 0xd1, 0x0d, 0x0f, 0x49, 0xa8, 0xe0,
+    0x48, 0x42, 0x0d, 0x7f, 0x94, 0xa0, 0x1f, 0xbf, 0x25, 0x2d, 0x51, 0x05, 0x47, 0x45, 0xb0, 0x40, 0x35, 0x48, 0x40, 0x05,
+    0xc7, 0x12, 0x96, 0x02, 0xdd, 0x59, 0x4f, 0xe0, 0xff, 0x07, 0x2c, 0x04, 0x94, 0x73, 0x00, 0x0b, 0x64, 0x25, 0x42, 0xe3,
+    0x98, 0x0a, 0x74, 0xee, 0x02, 0x3c, 0x0d, 0x6f, 0xa8, 0x7c, 0x23, 0x7e, 0xb5, 0x8a, 0x7d, 0x05, 0xa6, 0x17, 0x12, 0x8b,
+    0x4a, 0x66, 0x51, 0x4a, 0x2d, 0x6a, 0xb9, 0xc5, 0x61, 0x62, 0x71, 0x9a, 0x59, 0x1c, 0xa7, 0xea, 0x5c, 0xf1, 0x36, 0x93,
+    0x42, 0x3a, 0x6c, 0x00, 0x8f, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+};
 
 // Loads the operator's overrides for config.json (a JSON object). Blocking.
 Result<Poco::JSON::Object::Ptr> LoadMeetOverrides(const std::string& path) {
@@ -74,6 +81,14 @@ class WebModule final : public sdk::Module {
     host_ = &host;
     log_ = host.Logger();
     PALAVER_RETURN_IF_ERROR(Apply());
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kGuestsDefault, .default_value = false,
+         .description = "Visitors of a public room link join as guests without #guest=1 in the link "
+                        "(Meet's guests.default; only while guests are enabled)."}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kNoTalkingDetection, .default_value = false,
+         .description = "Meet does not highlight who is talking among the other participants "
+                        "(Meet's disableRemoteTalkingDetection)."}));
     sdk::Router& router = host.Http();
     router.AddFilter([this](const sdk::Request& req, sdk::Response& resp) { AddSecurityHeaders(req, resp); });
     PALAVER_RETURN_IF_ERROR(router.Add({.methods = {"GET"}, .path = "/meet", .route_class = "web"},
@@ -88,6 +103,10 @@ class WebModule final : public sdk::Module {
     PALAVER_RETURN_IF_ERROR(router.Add(
         {.methods = {"GET"}, .path = "/api/config/v1/kopano/meet/config.json", .route_class = "config"},
         [this](const sdk::Request&, sdk::Responder respond) { respond(MeetConfig()); }));
+    PALAVER_RETURN_IF_ERROR(router.Add({.methods = {"GET"}, .path = "/favicon.ico", .route_class = "web"},
+                                       [this](const sdk::Request& req, sdk::Responder respond) {
+                                         respond(Favicon(req));
+                                       }));
     PALAVER_RETURN_IF_ERROR(router.Add({.methods = {"GET"}, .path = "/", .route_class = "web"},
                                        [this](const sdk::Request&, sdk::Responder respond) {
                                          if (!Snapshot()->config.redirect_root) {
@@ -160,15 +179,36 @@ class WebModule final : public sdk::Module {
 
   sdk::Response MeetConfig() const {
     auto state = Snapshot();
-    Poco::JSON::Parser parser;
-    auto config = parser.parse(DefaultMeetConfig()).extract<Poco::JSON::Object::Ptr>();
-    // Guest policy belongs to the signaling module's settings; absent until that module runs.
-    config->getObject("guests")->set("enabled", host_->Policy().GetBool("signaling.guests_enabled", false));
-    Merge(*config, *state->meet_overrides);
+    MeetConfigInputs in;
+    // The guest policy is the signaling module's (its typed accessor); without that module no
+    // guest can connect, so Meet offers no guest UI.
+    if (auto guests = host_->Registry().Find<signaling::GuestPolicy>()) {
+      auto policy = guests->Current();
+      in.guests_enabled = policy.guests_enabled;
+      in.public_room_regexp = policy.public_room_regexp;
+    } else {
+      in.public_room_regexp = signaling::GuestPolicyValues{}.public_room_regexp;
+    }
+    in.guests_by_default = host_->Policy().GetBool(kGuestsDefault, false);
+    in.disable_remote_talking_detection = host_->Policy().GetBool(kNoTalkingDetection, false);
+    auto config = BuildMeetConfig(in, state->meet_overrides);
     std::ostringstream out;
     Poco::JSON::Stringifier::condense(config, out);
     auto r = sdk::Response::Json(200, out.str());
     r.SetHeader("cache-control", "no-cache, no-store, must-revalidate");
+    return r;
+  }
+
+  // The app's icon (browsers and the sign-in page ask for it at the root): <root>/meet/favicon.ico,
+  // else the built-in one.
+  sdk::Response Favicon(const sdk::Request& req) {
+    auto state = Snapshot();
+    std::string meet_root = state->config.root + "/meet/";
+    if (cache_.Lookup(meet_root + "favicon.ico").is_file) return ServeFile(req, meet_root, "favicon.ico");
+    sdk::Response r;
+    r.SetHeader("content-type", "image/x-icon");
+    r.SetHeader("cache-control", "public, max-age=86400");
+    r.body.assign(reinterpret_cast<const char*>(kDefaultIcon), sizeof kDefaultIcon);
     return r;
   }
 
