@@ -245,7 +245,9 @@ void Server::EmitRefused(const StunMessage& m, const FiveTuple& t, int code, std
 }
 
 void Server::EmitCredentialsRefused(const StunMessage& m, const FiveTuple& t, int code, const AuthResult& auth) {
-  if (!options_.events) return;
+  // The answer (401/400) goes out only within the unauthenticated budget, and so does the event:
+  // a password guesser cannot flood the log either. The verdict is the one the answer uses.
+  if (!options_.events || !AllowUnauthenticated(t.client)) return;
   Event e;
   e.kind = EventKind::kRefused;
   e.tuple = t;

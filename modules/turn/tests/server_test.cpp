@@ -1316,3 +1316,23 @@ TEST_F(UnauthLimitTest, ZeroPerSecondIsUnlimited) {
 
 }  // namespace
 }  // namespace palaver::turn
+
+namespace palaver::turn {
+namespace {
+
+TEST_F(UnauthLimitTest, RefusedCredentialsAreLoggedOnlyWithinTheBudget) {
+  FiveTuple t = From("192.0.2.77");
+  int answered = 0;
+  for (int i = 0; i < 10; ++i) {
+    Credentials wrong = Rest("alice", &t);
+    wrong.key = MakeLongTermKey(wrong.username, wrong.realm, "guess");
+    auto r = Send(Request(Method::kAllocate, Tid(tid_++), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &wrong),
+                  t);
+    answered += r ? 1 : 0;
+  }
+  EXPECT_EQ(answered, 3);  // the burst
+  EXPECT_EQ(EventsOf(EventKind::kRefused).size(), 3u);  // a guesser cannot flood the log either
+}
+
+}  // namespace
+}  // namespace palaver::turn
