@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
   palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION});
   if (!check_path.empty()) {
     auto st = app.Configure(check_path);
+    for (const auto& warning : app.ConfigWarnings()) std::fprintf(stderr, "%s\n", warning.c_str());
     if (!st) {
       std::fprintf(stderr, "%s\n", st.error().message.c_str());
       return 2;

@@ -1,6 +1,8 @@
 """The host's admin API for settings (/admin/api/v1/settings): administrators only, typed and
-validated values, durable, applied at once."""
+validated values, durable, applied at once. Live log levels (/admin/api/v1/log-levels): changed
+by administrators only, unknown loggers refused. Monitoring routes on HTTPS only."""
 import json
+import subprocess
 import unittest
 
 from harness import PALAVERD_TESTBED, Palaverd
@@ -63,6 +65,97 @@ class AdminSettings(unittest.TestCase):
         self.assertEqual(keys["signaling.public_guest_access_regexp"], "^group/open/.*")
         type(self).root = root
         type(self).anna = self.s.mint_token("anna openid")
+
+
+LEVELS = "/admin/api/v1/log-levels"
+
+
+class LogLevels(unittest.TestCase):
+    """The monitoring network (metrics_allow, loopback by default) may read the levels; only an
+    administrator may change them, and only for loggers that exist."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        cls.s.add_user("root", "pw", "--admin")
+        cls.s.add_user("anna", "pw")
+        cls.s.start()
+        cls.root = cls.s.mint_token("root openid")
+        cls.anna = cls.s.mint_token("anna openid")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def put(self, body, token=None, *extra):
+        args = ["-X", "PUT", "--data-binary", body, *extra]
+        if token:
+            args += ["-H", f"Authorization: Bearer {token}"]
+        status, _, out, _ = self.s.curl(LEVELS, *args)
+        return status, json.loads(out) if out.startswith(b"{") else out
+
+    def test_monitoring_address_may_read_but_not_change(self):
+        status, _, body, _ = self.s.curl(LEVELS)  # loopback is in metrics_allow
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body)["web"], "info")
+        status, _ = self.put("web=debug")
+        self.assertEqual(status, 401)
+        self.assertEqual(self.put("web=debug", "garbage")[0], 401)
+        self.assertEqual(self.put("web=debug", self.anna)[0], 403)
+        _, _, body, _ = self.s.curl(LEVELS)
+        self.assertEqual(json.loads(body)["web"], "info")  # nothing changed
+
+    def test_administrator_changes_levels(self):
+        status, doc = self.put("oidc=debug, kvs=warn", self.root)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual((doc["oidc"], doc["kvs"]), ("debug", "warning"))  # spdlog names it so
+        self.assertIn("log level changed logger=oidc level=debug by=root", self.s.stderr())
+        self.assertEqual(self.put("oidc=info, kvs=info", self.root)[0], 200)
+        self.assertEqual(self.put("web=loud", self.root)[0], 400)
+        self.assertEqual(self.put("web=info", self.root, "-H", "Origin: https://evil.example")[0], 403)
+
+    def test_unknown_logger_is_refused_and_nothing_changes(self):
+        status, doc = self.put("signaling=debug, no_such_logger=debug", self.root)
+        self.assertEqual(status, 400, doc)
+        self.assertIn('unknown logger "no_such_logger"', doc["error_description"])
+        self.assertIn("signaling", doc["error_description"])  # the known ones are listed
+        _, _, body, _ = self.s.curl(LEVELS)
+        levels = json.loads(body)
+        self.assertNotIn("no_such_logger", levels)  # not created either
+        self.assertEqual(levels["signaling"], "info")  # all or nothing
+
+
+class MonitoringOnHttpsOnly(unittest.TestCase):
+    """/metrics and /healthz are answered on HTTPS only; the plain port redirects them like
+    everything else, so a metrics token never travels in clear text."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def plain(self, path, *args):
+        r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", *args,
+                            f"http://127.0.0.1:{self.s.http_port}{path}"],
+                           capture_output=True, text=True, timeout=20)
+        code, location = r.stdout.split(" ", 1)
+        return int(code), location
+
+    def test_plain_port_redirects_monitoring(self):
+        for path in ("/metrics", "/healthz"):
+            code, location = self.plain(path, "-H", "Authorization: Bearer t0ken-xxxxxxxxxxxxxxxxxxxx")
+            self.assertEqual(code, 301, path)
+            self.assertEqual(location, f"https://127.0.0.1:{self.s.https_port}{path}")
+        # On HTTPS they answer as before.
+        status, _, body, _ = self.s.curl("/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn(b"http_requests_total", body)
+        status, _, body, _ = self.s.curl("/healthz")
+        self.assertEqual(status, 200)
+        self.assertIn("modules", json.loads(body))
 
 
 if __name__ == "__main__":

@@ -142,5 +142,48 @@ class CertificateFiles(unittest.TestCase):
         self.assertIsNone(self.s.proc.poll())
 
 
+class KeyFilePermissions(unittest.TestCase):
+    """A private key readable by group or world is served, with a warning that names the file and
+    the fix, at start and from --check-config; a private key (0600) gets none."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="palaver-keymode-")
+        self.crt, self.key = make_cert(self.dir, "open")
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.close()
+
+    def start(self):
+        s = Palaverd({"tls": {"certificate": self.crt, "key": self.key}})
+        s.ca = self.crt  # self-signed: the certificate is its own trust anchor
+        self.servers.append(s)
+        return s
+
+    def test_world_readable_key_warns_at_start_and_in_check_config(self):
+        os.chmod(self.key, 0o644)
+        s = self.start()
+        warning = re.search(r"^\S+ warning \[tls\] .*private key file (\S+) is open to its group and others "
+                            r"\(mode 0644\); run: chmod 600 (\S+)$", s.stderr(), re.M)
+        self.assertIsNotNone(warning, s.stderr())
+        self.assertEqual((warning.group(1), warning.group(2)), (self.key, self.key))
+        status, _, _, _ = s.curl("/healthz")
+        self.assertEqual(status, 200)  # still served
+
+        r = subprocess.run([s.binary, "--check-config", s.config_path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"\[tls\] key: warning: private key file %s is open to its group and others "
+                                   r"\(mode 0644\); run: chmod 600 " % re.escape(self.key))
+
+    def test_private_key_gets_no_warning(self):
+        os.chmod(self.key, 0o600)
+        s = self.start()
+        self.assertNotIn("chmod 600", s.stderr())
+        r = subprocess.run([s.binary, "--check-config", s.config_path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("warning", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -264,6 +264,115 @@ class Credentials(unittest.TestCase):
         self.assertEqual(metric(self.server, "turn_allocations"), with_it - 1)
 
 
+class AllocationLog(unittest.TestCase):
+    """With the turn logger at debug, every allocation made, refused and ended is one log line with
+    the client address and the user (and never a password or key): why a call does not connect."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Palaverd(sections={"palaver": {"log_levels": "turn=debug"},
+                                        "turn": {"max_allocations_per_user": "1"}})
+        cls.ports = turn_ports(cls.server)
+        cls.secret = secret_of(cls.server)
+        cls.addr = ("127.0.0.1", cls.ports["udp"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def wait_for_line(self, pattern, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = re.search(pattern, self.server.stderr(), re.M)
+            if m:
+                return m
+            time.sleep(0.1)
+        self.fail(f"no log line matching {pattern!r} in:\n{self.server.stderr()[-4000:]}")
+
+    def client_of(self, c):
+        host, port = c.sock.getsockname()[:2]
+        return re.escape(f"{host}:{port}")
+
+    def test_created_and_deleted(self):
+        username, password = stun.rest_credentials(self.secret, "carol")
+        c = stun.TurnClient(self.addr, username, password)
+        try:
+            a = c.allocate()
+            self.assertTrue(a.success, a.code)
+            relay = "%s:%d" % a.address(stun.XOR_RELAYED_ADDRESS)
+            self.wait_for_line(r"\[turn\].*allocation created client=%s transport=udp user=%s relay=%s lifetime_s=\d+$"
+                               % (self.client_of(c), re.escape(username), re.escape(relay)))
+            self.assertTrue(c.auth_request(stun.REFRESH, [(stun.LIFETIME, b"\0\0\0\0")]).success)
+            self.wait_for_line(r"\[turn\].*allocation deleted client=%s transport=udp user=%s relay=%s age_s=\d+$"
+                               % (self.client_of(c), re.escape(username), re.escape(relay)))
+        finally:
+            c.close()
+        self.assertNotIn(password, self.server.stderr())
+
+    def test_closed_with_its_tcp_connection(self):
+        username, password = stun.rest_credentials(self.secret, "tcplog")
+        sock = socket.create_connection(("127.0.0.1", self.ports["tcp"]), timeout=3)
+        c = stun.TurnClient(self.addr, username, password, sock=sock)
+        client = self.client_of(c)
+        self.assertTrue(c.allocate().success)
+        c.close()
+        self.wait_for_line(r"\[turn\].*allocation closed client=%s transport=tcp user=%s " % (client, re.escape(username)))
+
+    def test_refused_for_wrong_credentials(self):
+        username, _ = stun.rest_credentials(self.secret, "mallory")
+        c = stun.TurnClient(self.addr, username, "not-the-password")
+        try:
+            self.assertEqual(c.allocate().code, 401)
+            self.wait_for_line(r"\[turn\].*allocation refused client=%s transport=udp user=%s reason=credentials "
+                               r"detail=wrong_password code=401$" % (self.client_of(c), re.escape(username)))
+        finally:
+            c.close()
+        late, password = stun.rest_credentials(self.secret, "late", ttl=-10)
+        c = stun.TurnClient(self.addr, late, password)
+        try:
+            self.assertEqual(c.allocate().code, 401)
+            self.wait_for_line(r"allocation refused client=%s transport=udp user=%s reason=credentials detail=expired "
+                               % (self.client_of(c), re.escape(late)))
+        finally:
+            c.close()
+        self.assertNotIn(password, self.server.stderr())
+        self.assertNotIn(self.secret, self.server.stderr())
+
+    def test_refused_for_quota_and_forbidden_peer(self):
+        username, password = stun.rest_credentials(self.secret, "dave")
+        first = stun.TurnClient(self.addr, username, password)
+        second = stun.TurnClient(self.addr, username, password)
+        try:
+            self.assertTrue(first.allocate().success)
+            self.assertEqual(second.allocate().code, 486)
+            self.wait_for_line(r"allocation refused client=%s transport=udp user=%s reason=quota code=486$"
+                               % (self.client_of(second), re.escape(username)))
+            self.assertEqual(first.create_permission("127.0.0.1", 9).code, 403)  # loopback: not by default
+            self.wait_for_line(r"permission refused client=%s transport=udp user=%s reason=forbidden_peer "
+                               r"peer=127\.0\.0\.1:9 code=403$" % (self.client_of(first), re.escape(username)))
+        finally:
+            first.auth_request(stun.REFRESH, [(stun.LIFETIME, b"\0\0\0\0")])
+            first.close()
+            second.close()
+
+    def test_nothing_at_info(self):
+        """At the default level (info) the lines are not written: they are per allocation."""
+        quiet = Palaverd()
+        try:
+            secret = secret_of(quiet)
+            c = stun.TurnClient(("127.0.0.1", turn_ports(quiet)["udp"]), *stun.rest_credentials(secret, "erin"))
+            try:
+                self.assertTrue(c.allocate().success)
+                self.assertTrue(c.auth_request(stun.REFRESH, [(stun.LIFETIME, b"\0\0\0\0")]).success)
+            finally:
+                c.close()
+            time.sleep(0.3)
+            self.assertNotIn("allocation created", quiet.stderr())
+            self.assertNotIn("allocation deleted", quiet.stderr())
+        finally:
+            quiet.close()
+
+
 class PeerPolicy(unittest.TestCase):
     """Peers the appliance refuses (coturn's CVE-2020-26262 class), by default."""
 

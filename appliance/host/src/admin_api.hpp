@@ -1,5 +1,8 @@
-// The admin API of the host: settings (policy) read and changed by administrators.
+// The admin API of the host: settings (policy) and log levels, changed by administrators.
 #pragma once
+
+#include <functional>
+#include <memory>
 
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/net_loop.hpp"
@@ -13,5 +16,12 @@ namespace palaver::host {
 /// anything else is 401/403. Changes are logged with the admin's name.
 Status RegisterAdminSettingsRoutes(RouterImpl& router, sdk::Settings& settings, sdk::Services& services,
                                    sdk::Workers& workers, std::shared_ptr<spdlog::logger> log);
+
+/// GET|PUT /admin/api/v1/log-levels (body `web=debug, tls=info`). PUT needs an administrator's
+/// access token (as the settings); GET also answers the monitoring audience (`monitoring`:
+/// metrics_allow or the metrics token). Unknown logger names and levels are 400, nothing changed.
+/// Changes are logged with the admin's name.
+Status RegisterLogLevelRoute(RouterImpl& router, sdk::Services& services, sdk::Workers& workers,
+                             std::function<bool(const sdk::Request&)> monitoring, std::shared_ptr<spdlog::logger> log);
 
 }  // namespace palaver::host

@@ -121,6 +121,7 @@ struct Application::Impl {
   std::unique_ptr<SettingsService> settings;
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
+  std::vector<std::string> config_warnings;  // of the last Configure
   std::string trust_anchor;
   // Read on the net loop for every /metrics request, replaced by a reload on the control thread.
   mutable std::mutex metrics_allow_mu;
@@ -192,7 +193,9 @@ struct Application::Impl {
       return presented.size() == metrics_token.size() &&
              CRYPTO_memcmp(presented.data(), metrics_token.data(), metrics_token.size()) == 0;
     };
-    sdk::Route health{.methods = {"GET"}, .path = "/healthz", .on_https = true, .on_http = true,
+    // Monitoring is HTTPS only: a metrics token must not travel in clear text, and the plain
+    // port redirects everything (docs/security.md).
+    sdk::Route health{.methods = {"GET"}, .path = "/healthz", .on_https = true, .on_http = false,
                       .route_class = "healthz"};
     (void)router.Add("palaver", health, [this, trusted](const sdk::Request& req, sdk::Responder respond) {
       sdk::HealthState overall = sdk::HealthState::kOk;
@@ -216,7 +219,7 @@ struct Application::Impl {
       r.SetHeader("cache-control", "no-store");
       respond(std::move(r));
     });
-    sdk::Route metrics_route{.methods = {"GET"}, .path = "/metrics", .on_https = true, .on_http = true,
+    sdk::Route metrics_route{.methods = {"GET"}, .path = "/metrics", .on_https = true, .on_http = false,
                              .route_class = "metrics"};
     (void)router.Add("palaver", metrics_route, [this, trusted](const sdk::Request& req, sdk::Responder respond) {
       if (!trusted(req)) {
@@ -245,65 +248,14 @@ struct Application::Impl {
       r.SetHeader("cache-control", "no-store");
       respond(std::move(r));
     });
-    RegisterLogLevelRoute(trusted);
+    // Live log levels (conventions: "an admin route that changes levels live"): changed by
+    // administrators only; the monitoring audience may read them.
+    if (auto st = RegisterLogLevelRoute(router, services, *workers, trusted, GetLogger("palaver")); !st) {
+      log->error("log level API not available err={}", st.error().message);
+    }
     if (auto st = RegisterAdminSettingsRoutes(router, *settings, services, *workers, GetLogger("palaver")); !st) {
       log->error("admin settings API not available err={}", st.error().message);
     }
-  }
-
-  // Live log levels for operators (conventions: "an admin route that changes levels live").
-  // Same audience as /metrics; PUT only (a cross-site form cannot send PUT without CORS).
-  void RegisterLogLevelRoute(std::function<bool(const sdk::Request&)> trusted) {
-    sdk::Route route{.methods = {"GET", "PUT"}, .path = "/admin/api/v1/log-levels", .max_body_bytes = 4096,
-                     .route_class = "admin"};
-    (void)router.Add("palaver", route, [trusted](const sdk::Request& req, sdk::Responder respond) {
-      if (!trusted(req)) {
-        respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "log levels from untrusted client",
-                                               "only allowed addresses or the metrics token may change log levels"}));
-        return;
-      }
-      if (auto origin = req.Header("origin"); origin && *origin != "https://" + req.authority) {
-        respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "cross-origin log level change",
-                                               "cross-origin requests are refused"}));
-        return;
-      }
-      if (req.method == "PUT") {
-        std::vector<std::pair<std::string, spdlog::level::level_enum>> changes;
-        std::string item;
-        std::string body = req.body + ",";
-        for (char c : body) {
-          if (c != ',' && c != ' ' && c != '\n' && c != '\r' && c != '\t') {
-            item.push_back(c);
-            continue;
-          }
-          if (item.empty()) continue;
-          auto eq = item.find('=');
-          std::string level = eq == std::string::npos ? "" : item.substr(eq + 1);
-          auto parsed = spdlog::level::from_str(level);
-          bool known_level = parsed != spdlog::level::off || level == "off";
-          if (eq == std::string::npos || eq == 0 || !known_level) {
-            respond(sdk::Response::FromError(Error{ErrorCode::kInvalidArgument, "bad log level item",
-                                                   "expected <logger>=<level>[, ...] with levels trace, debug, "
-                                                   "info, warn, error, critical, off"}));
-            return;
-          }
-          changes.emplace_back(item.substr(0, eq), parsed);
-          item.clear();
-        }
-        for (const auto& [name, level] : changes) {
-          GetLogger(name)->set_level(level);
-          GetLogger("palaver")->info("log level changed logger={} level={} client={}", name,
-                                     spdlog::level::to_string_view(level), req.peer);
-        }
-      }
-      std::string out = "{";
-      spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& l) {
-        out += std::string(out.size() > 1 ? "," : "") + "\"" + sdk::JsonEscape(l->name()) + "\":\"" +
-               std::string(spdlog::level::to_string_view(l->level()).data(),
-                           spdlog::level::to_string_view(l->level()).size()) + "\"";
-      });
-      respond(sdk::Response::Json(200, out + "}"));
-    });
   }
 
   void StopModules() {
@@ -346,9 +298,12 @@ Application::Application(std::vector<BuiltinModule> builtins, StartupOptions opt
 
 Application::~Application() { Stop(); }
 
+const std::vector<std::string>& Application::ConfigWarnings() const { return impl_->config_warnings; }
+
 Status Application::Configure(const std::filesystem::path& config_path) {
   PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadIniFile(config_path));
   std::vector<std::string> problems;
+  impl_->config_warnings.clear();
   for (const auto& [name, section] : file.sections) {
     if (name != "palaver" && impl_->Find(name) == nullptr) {
       problems.push_back(file.path + ":" + std::to_string(section.line) + ": unknown section [" + name +
@@ -375,6 +330,9 @@ Status Application::Configure(const std::filesystem::path& config_path) {
     }
     // A disabled module's keys are still checked: a typo should not wait until it is enabled.
     for (auto& p : reader.Problems()) problems.push_back(std::move(p));
+    if (s.pending_enabled) {
+      for (const auto& w : reader.Warnings()) impl_->config_warnings.push_back(w);
+    }
   }
   for (auto& s : impl_->slots) {
     if (!s.pending_enabled) continue;

@@ -46,6 +46,10 @@ void ConfigReader::Reject(const std::string& key, const std::string& why) {
   errors_.push_back(Where(key) + ": " + why);
 }
 
+void ConfigReader::Warn(const std::string& key, const std::string& why) {
+  warnings_.push_back(Where(key) + ": warning: " + why);
+}
+
 std::string ConfigReader::String(const std::string& key, const std::string& default_value) {
   const ConfigEntry* e = Find(key);
   return e ? e->value : default_value;

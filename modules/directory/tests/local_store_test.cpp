@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "local_store.hpp"
-#include "palaver/host/store_factory.hpp"
+#include "palaver/testing/store.hpp"
 #include "palaver/testing/temp_dir.hpp"
 
 namespace palaver::directory {
@@ -12,7 +12,7 @@ constexpr HashCost kFast{1, 256, 1};
 class LocalStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = host::OpenSqliteStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
+    auto store = palaver::testing::OpenStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
     ASSERT_TRUE(store) << store.error().message;
     store_ = std::move(*store);
     ASSERT_TRUE(store_->Migrate("directory", LocalUserStore::Migrations()));
@@ -123,7 +123,7 @@ TEST_F(LocalStoreTest, PasswordChangeAndRemoval) {
 
 TEST_F(LocalStoreTest, BusyDatabaseIsAnErrorNotAHang) {
   Add("gina", "Gina", "");
-  auto other = host::OpenSqliteStore(tmp_.path() / "p.db", std::chrono::milliseconds(50));
+  auto other = palaver::testing::OpenStore(tmp_.path() / "p.db", std::chrono::milliseconds(50));
   ASSERT_TRUE(other);
   ASSERT_TRUE((*other)->With([](sdk::Db& db) { return db.Exec("BEGIN IMMEDIATE"); }));
   auto added = users_->Add({.username = "hank"}, "pw");

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "clients.hpp"
-#include "palaver/host/store_factory.hpp"
+#include "palaver/testing/store.hpp"
 #include "palaver/sdk/encoding.hpp"
 #include "palaver/testing/temp_dir.hpp"
 
@@ -269,7 +269,7 @@ TEST(ClientSecret, PublicClientNeverMatches) {
 class ClientStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = host::OpenSqliteStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
+    auto store = palaver::testing::OpenStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
     ASSERT_TRUE(store);
     store_ = std::move(*store);
     ASSERT_TRUE(store_->Migrate("oidc_clients", ClientStore::Migrations()));
@@ -363,7 +363,7 @@ TEST_F(ClientStoreTest, PersistsAcrossStoreInstances) {
     ASSERT_TRUE(cs.Put(Web("app", {"https://app.example.com/cb"})));
   }
   store_.reset();
-  auto reopened = host::OpenSqliteStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
+  auto reopened = palaver::testing::OpenStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
   ASSERT_TRUE(reopened);
   ASSERT_TRUE((*reopened)->Migrate("oidc_clients", ClientStore::Migrations()));
   ClientStore cs(**reopened);

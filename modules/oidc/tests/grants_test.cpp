@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "grants.hpp"
-#include "palaver/host/store_factory.hpp"
+#include "palaver/testing/store.hpp"
 #include "palaver/testing/temp_dir.hpp"
 
 namespace palaver::oidc {
@@ -148,7 +148,7 @@ TEST(CodeStore, ManyTakenCodesStayBounded) {
 class RefreshStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = host::OpenSqliteStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
+    auto store = palaver::testing::OpenStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
     ASSERT_TRUE(store);
     store_ = std::move(*store);
     ASSERT_TRUE(store_->Migrate("oidc_refresh", RefreshStore::Migrations()));

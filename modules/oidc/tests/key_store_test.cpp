@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "key_store.hpp"
-#include "palaver/host/store_factory.hpp"
+#include "palaver/testing/store.hpp"
 #include "palaver/testing/temp_dir.hpp"
 
 namespace palaver::oidc {
@@ -10,7 +10,7 @@ namespace {
 class KeyStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = host::OpenSqliteStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
+    auto store = palaver::testing::OpenStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
     ASSERT_TRUE(store);
     store_ = std::move(*store);
     ASSERT_TRUE(store_->Migrate("oidc", KeyStore::Migrations()));

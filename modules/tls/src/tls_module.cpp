@@ -16,6 +16,7 @@
 #include "cert_store.hpp"
 #include "config.hpp"
 #include "identity.hpp"
+#include "key_mode.hpp"
 #include "local_ca.hpp"
 #include "palaver/sdk/check.hpp"
 #include "palaver/sdk/host.hpp"
@@ -85,11 +86,25 @@ struct Shared {
   std::optional<Stamps> failed_stamps PALAVER_GUARDED_BY(apply_mu);  // files whose failure was reported
   std::string failure_logged PALAVER_GUARDED_BY(apply_mu);          // local-CA mode: last error logged
   ExpiryState expiry_state PALAVER_GUARDED_BY(apply_mu) = ExpiryState::kOk;
+  std::string key_mode_warned PALAVER_GUARDED_BY(apply_mu);  // files mode: last key permission warning
 
   // Read by CheckHealth, which must not wait for a load in progress.
   mutable std::mutex health_mu;
   std::string last_error PALAVER_GUARDED_BY(health_mu);  // non-empty while the last reload failed
 };
+
+// Files mode: warns when the key file is readable by its group or others (once per change of
+// that state; a fixed mode is noted at info). REQUIRES: s.apply_mu held.
+void NoteKeyMode(Shared& s) {
+  std::string warning = s.config.UsesFiles() ? KeyFileTooOpen(s.config.key).value_or("") : "";
+  if (warning == s.key_mode_warned) return;
+  if (!warning.empty()) {
+    s.log->warn("{}", warning);
+  } else if (s.config.UsesFiles()) {
+    s.log->info("private key file is private now path={}", s.config.key.string());
+  }
+  s.key_mode_warned = warning;
+}
 
 void SetLastError(Shared& s, std::string error) {
   std::lock_guard<std::mutex> lock(s.health_mu);
@@ -197,6 +212,7 @@ void CheckNow(const std::shared_ptr<Shared>& shared) {
         LogInService(s, s.config, *loaded->identity, "reloaded");
       }
     }
+    NoteKeyMode(s);
   } else {
     Result<Loaded> loaded = Load(s, s.config, now);
     if (!loaded) {
@@ -265,7 +281,14 @@ class TlsModule final : public sdk::Module {
   Status Configure(sdk::ConfigReader& section) override {
     // Problems are recorded in `section`; a config with problems is never applied.
     Result<TlsConfig> parsed = ParseTlsConfig(section);
-    if (parsed) pending_ = std::move(*parsed);
+    if (parsed) {
+      // The one look at a file here (a stat, nothing read), so that `palaverd --check-config`
+      // warns about a key readable by others; Start and Reload log the same.
+      if (parsed->UsesFiles()) {
+        if (auto warning = KeyFileTooOpen(parsed->key)) section.Warn("key", *warning);
+      }
+      pending_ = std::move(*parsed);
+    }
     return OkStatus();
   }
 
@@ -294,6 +317,7 @@ class TlsModule final : public sdk::Module {
       s.expiry_gauge->Set(UnixSeconds(loaded.identity->not_after));
       if (loaded.local_ca) LogLocalCaEvents(s, *loaded.local_ca, /*at_start=*/true);
       LogInService(s, s.config, *loaded.identity, "loaded");
+      NoteKeyMode(s);
       NoteExpiry(s, now);
       interval = CheckInterval(s.config);
     }
@@ -342,6 +366,7 @@ class TlsModule final : public sdk::Module {
           s.log->debug("certificate unchanged on reload");
         }
       }
+      NoteKeyMode(s);
       NoteExpiry(s, now);
       interval = CheckInterval(s.config);
     }

@@ -99,6 +99,15 @@ const ChannelBinding* Allocation::ChannelByPeer(const Address& peer, int64_t now
   return nullptr;
 }
 
+std::string_view RemovalReasonName(RemovalReason reason) {
+  switch (reason) {
+    case RemovalReason::kExpired: return "expired";
+    case RemovalReason::kDeleted: return "deleted";
+    case RemovalReason::kClosed: return "closed";
+  }
+  return "removed";
+}
+
 // --- AllocationTable --------------------------------------------------------------------------------
 
 AllocationTable::AllocationTable(AllocationLimits limits, RemoveCallback on_remove)
@@ -143,7 +152,7 @@ tl::expected<Allocation*, CreateError> AllocationTable::Create(NewAllocation spe
   a->id = next_id_++;
   a->tuple = spec.tuple;
   a->relayed = spec.relayed;
-  a->relay_handle = spec.relay_handle;
+  a->relay_socket = spec.relay_socket;
   a->username = std::move(spec.username);
   a->user = std::move(spec.user);
   a->key = spec.key;
@@ -166,7 +175,7 @@ Allocation* AllocationTable::Find(const FiveTuple& tuple, int64_t now_ms) {
   auto it = by_tuple_.find(tuple);
   if (it == by_tuple_.end()) return nullptr;
   if (it->second->expires_ms <= now_ms) {
-    Erase(*it->second, /*expired=*/true);
+    Erase(*it->second, RemovalReason::kExpired);
     return nullptr;
   }
   return it->second.get();
@@ -176,7 +185,7 @@ Allocation* AllocationTable::FindByRelay(const Address& relayed, int64_t now_ms)
   auto it = by_relay_.find(relayed);
   if (it == by_relay_.end()) return nullptr;
   if (it->second->expires_ms <= now_ms) {
-    Erase(*it->second, /*expired=*/true);
+    Erase(*it->second, RemovalReason::kExpired);
     return nullptr;
   }
   return it->second;
@@ -188,9 +197,9 @@ void AllocationTable::Refresh(Allocation& a, uint32_t lifetime_s, int64_t now_ms
   a.expires_ms = now_ms + int64_t{lifetime_s} * 1000;
 }
 
-void AllocationTable::Remove(Allocation& a) { Erase(a, /*expired=*/false); }
+void AllocationTable::Remove(Allocation& a, RemovalReason reason) { Erase(a, reason); }
 
-void AllocationTable::Erase(Allocation& a, bool expired) {
+void AllocationTable::Erase(Allocation& a, RemovalReason reason) {
   auto it = by_tuple_.find(a.tuple);
   PALAVER_CHECK(it != by_tuple_.end() && it->second.get() == &a);
   std::unique_ptr<Allocation> owned = std::move(it->second);
@@ -198,8 +207,8 @@ void AllocationTable::Erase(Allocation& a, bool expired) {
   by_relay_.erase(owned->relayed);
   if (auto u = per_user_.find(owned->user); u != per_user_.end() && --u->second == 0) per_user_.erase(u);
   if (shared_ != nullptr) shared_->Release(owned->user);
-  ++(expired ? expired_total_ : deleted_total_);
-  if (on_remove_) on_remove_(*owned);
+  ++(reason == RemovalReason::kExpired ? expired_total_ : deleted_total_);
+  if (on_remove_) on_remove_(*owned, reason);
 }
 
 void AllocationTable::Compact(Allocation& a, int64_t now_ms) {
@@ -254,7 +263,7 @@ size_t AllocationTable::Sweep(int64_t now_ms) {
       Compact(*a, now_ms);
     }
   }
-  for (Allocation* a : expired) Erase(*a, /*expired=*/true);
+  for (Allocation* a : expired) Erase(*a, RemovalReason::kExpired);
   return expired.size();
 }
 

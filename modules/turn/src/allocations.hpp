@@ -86,6 +86,23 @@ class TokenBucket {
   int64_t last_ms_ = 0;
 };
 
+// The engine's socket for a relayed address, opaque here: the core only carries it from the
+// allocation to the Output that sends from it, so that the data path needs no lookup. The engine's
+// relay type derives from it (and casts back); tests use a type of their own.
+class RelaySocket {
+ protected:
+  RelaySocket() = default;
+  ~RelaySocket() = default;
+};
+
+// Why an allocation left the table.
+enum class RemovalReason : uint8_t {
+  kExpired,  // its lifetime ran out
+  kDeleted,  // Refresh with LIFETIME 0
+  kClosed,   // its TCP/TLS connection closed (RFC 8656 §3.1)
+};
+std::string_view RemovalReasonName(RemovalReason reason);
+
 struct Permission {
   Address ip;  // port 0
   int64_t expires_ms = 0;
@@ -110,7 +127,7 @@ struct Allocation {
   uint64_t id = 0;
   FiveTuple tuple;
   Address relayed;
-  void* relay_handle = nullptr;  // the engine's relay socket (opaque here): no lookup per packet
+  RelaySocket* relay_socket = nullptr;  // the engine's socket for `relayed` (may be null in tests)
   std::string username;  // as authenticated; later requests must use the same (RFC 8656 §5)
   std::string user;      // quota identity
   LongTermKey key{};
@@ -137,7 +154,7 @@ struct NewAllocation {
   LongTermKey key{};
   TransactionId tid{};
   uint32_t lifetime_s = 0;
-  void* relay_handle = nullptr;
+  RelaySocket* relay_socket = nullptr;
 };
 
 enum class BindResult {
@@ -153,15 +170,15 @@ struct TableStats {
   size_t channels = 0;
   uint64_t created_total = 0;
   uint64_t expired_total = 0;
-  uint64_t deleted_total = 0;  // Refresh with lifetime 0
+  uint64_t deleted_total = 0;  // Refresh with lifetime 0, or the connection closed
   uint64_t quota_rejected_total = 0;
 };
 
 class AllocationTable {
  public:
-  using RemoveCallback = std::function<void(const Allocation&)>;
+  using RemoveCallback = std::function<void(const Allocation&, RemovalReason)>;
 
-  // `on_remove` runs for every allocation that expires or is deleted (not on destruction).
+  // `on_remove` runs for every allocation that expires or is removed (not on destruction).
   explicit AllocationTable(AllocationLimits limits, RemoveCallback on_remove = nullptr);
   // Releases the live allocations' share of the SharedQuota (no on_remove calls).
   ~AllocationTable();
@@ -187,8 +204,8 @@ class AllocationTable {
 
   // REQUIRES: lifetime_s > 0 (use Remove for 0).
   void Refresh(Allocation& a, uint32_t lifetime_s, int64_t now_ms);
-  // Deletes (Refresh with lifetime 0); `a` is invalid afterwards.
-  void Remove(Allocation& a);
+  // Deletes (Refresh with lifetime 0, or its connection closed); `a` is invalid afterwards.
+  void Remove(Allocation& a, RemovalReason reason = RemovalReason::kDeleted);
 
   // Installs or refreshes the permission for `peer`'s IP. False when the allocation already
   // has max_permissions live ones.
@@ -205,7 +222,7 @@ class AllocationTable {
   TableStats Stats() const;
 
  private:
-  void Erase(Allocation& a, bool expired);
+  void Erase(Allocation& a, RemovalReason reason);
   static void Compact(Allocation& a, int64_t now_ms);
 
   AllocationLimits limits_;

@@ -117,6 +117,19 @@ NonceStatus Authenticator::CheckNonce(std::string_view nonce, const Address& cli
   return NonceStatus::kOk;
 }
 
+std::string_view AuthFailureName(AuthFailure failure) {
+  switch (failure) {
+    case AuthFailure::kNone: return "none";
+    case AuthFailure::kMalformed: return "malformed";
+    case AuthFailure::kUserhash: return "userhash";
+    case AuthFailure::kWrongRealm: return "wrong_realm";
+    case AuthFailure::kExpired: return "expired";
+    case AuthFailure::kUnknownUser: return "unknown_user";
+    case AuthFailure::kWrongPassword: return "wrong_password";
+  }
+  return "unknown";
+}
+
 AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Transport transport) const {
   AuthResult r;
   if (m.integrity() == nullptr && m.integrity_sha256() == nullptr) {
@@ -129,11 +142,19 @@ AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Tra
   if ((!username && !m.Has(attr::kUserhash)) || !realm || !nonce || (username && username->size() > kMaxUsername) ||
       realm->size() > kMaxRealmOrNonce || nonce->size() > kMaxRealmOrNonce) {
     r.status = AuthStatus::kBadRequest;
+    r.failure = AuthFailure::kMalformed;
     return r;
   }
   r.status = AuthStatus::kUnauthorized;
   // USERHASH alone: we never offer username anonymity (no nonce cookie), so it names nobody.
-  if (!username || *realm != options_.realm) return r;
+  if (!username) {
+    r.failure = AuthFailure::kUserhash;
+    return r;
+  }
+  if (*realm != options_.realm) {
+    r.failure = AuthFailure::kWrongRealm;
+    return r;
+  }
   // PASSWORD-ALGORITHM(S) are only checked when the nonce carries the "Password algorithms"
   // security feature (RFC 8489 §9.2.4); ours never does, so they are ignored and MD5 applies.
 
@@ -143,6 +164,7 @@ AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Tra
   };
 
   bool matched = false;
+  r.failure = AuthFailure::kWrongPassword;
   if (auto it = static_keys_.find(*username); it != static_keys_.end()) {
     if (verify(it->second)) {
       matched = true;
@@ -150,7 +172,10 @@ AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Tra
       r.user = it->first;
     }
   } else if (auto rest = ParseRestUsername(*username); rest && !options_.secrets.empty()) {
-    if (rest->expiry < options_.now()) return r;
+    if (rest->expiry < options_.now()) {
+      r.failure = AuthFailure::kExpired;
+      return r;
+    }
     for (const auto& secret : options_.secrets) {
       LongTermKey key = MakeLongTermKey(*username, options_.realm, RestPassword(secret, *username));
       if (verify(key)) {
@@ -160,9 +185,12 @@ AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Tra
         break;
       }
     }
+  } else {
+    r.failure = AuthFailure::kUnknownUser;
   }
   if (!matched) return r;
 
+  r.failure = AuthFailure::kNone;
   r.username = std::string(*username);
   r.sha256 = sha256;
   r.status = CheckNonce(*nonce, client, transport) == NonceStatus::kOk ? AuthStatus::kOk : AuthStatus::kStaleNonce;

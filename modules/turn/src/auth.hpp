@@ -72,8 +72,21 @@ enum class AuthStatus {
   kStaleNonce,    // credentials fine, nonce expired or not ours: 438 (signed with `key`)
 };
 
+// Why credentials did not hold (kBadRequest, kUnauthorized), for the operator's log.
+enum class AuthFailure : uint8_t {
+  kNone,
+  kMalformed,      // USERNAME/USERHASH, REALM or NONCE missing or oversized
+  kUserhash,       // USERHASH without USERNAME (we offer no anonymity)
+  kWrongRealm,
+  kExpired,        // a REST username whose expiry has passed
+  kUnknownUser,    // neither a static user nor a REST username (or no REST secret)
+  kWrongPassword,  // MESSAGE-INTEGRITY does not match
+};
+std::string_view AuthFailureName(AuthFailure failure);
+
 struct AuthResult {
   AuthStatus status = AuthStatus::kChallenge;
+  AuthFailure failure = AuthFailure::kNone;  // kBadRequest, kUnauthorized
   LongTermKey key{};     // kOk, kStaleNonce
   std::string username;  // as sent (kOk, kStaleNonce)
   std::string user;      // quota identity: the REST user part, or the static user's name

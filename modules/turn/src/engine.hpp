@@ -12,6 +12,11 @@
 // Streams from outside the engine (TURN over TLS on the HTTPS port, handed over by the host's
 // raw fallback on the net loop) are attached with AttachStream and fed with StreamData; what the
 // engine sends back goes through the callbacks given at attach time, called on the relay thread.
+//
+// Where things are: engine.cpp (start, stop, handing work to threads), relay_thread.cpp (a
+// thread's epoll loop, UDP listeners, relay sockets, timer), stream_io.cpp (TCP/TLS/external
+// streams), udp_batch.cpp (recvmmsg/sendmmsg), sockets.cpp (binding, sockaddr), engine_metrics.cpp.
+// Allocation events (ServerOptions::events in `server`) are called on the relay threads.
 #pragma once
 
 #include <atomic>
@@ -21,7 +26,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "address.hpp"
@@ -35,6 +39,8 @@
 typedef struct ssl_ctx_st SSL_CTX;
 
 namespace palaver::turn {
+
+class RelayThread;
 
 struct EngineOptions {
   std::vector<Address> udp;  // listen addresses; an unspecified IP is every address of its family
@@ -99,16 +105,14 @@ class Engine {
 
   EngineSnapshot Snapshot() const;
 
-  struct Thread;
-
  private:
   Engine() = default;
-  Thread& ThreadFor(uint64_t id);
+  RelayThread& ThreadFor(uint64_t id);
 
   EngineOptions options_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<SharedQuota> quota_;
-  std::vector<std::unique_ptr<Thread>> threads_;
+  std::vector<std::unique_ptr<RelayThread>> threads_;
   std::vector<Address> bound_udp_, bound_tcp_, bound_tls_;
   std::atomic<bool> stopped_{false};
   std::atomic<size_t> streams_{0};

@@ -48,7 +48,7 @@ Server::Server(ServerOptions options, const Authenticator& auth, const PeerPolic
       auth_(auth),
       policy_(policy),
       relays_(relays),
-      table_(options_.limits, [&relays](const Allocation& a) { relays.Close(a.relayed); }),
+      table_(options_.limits, [this](const Allocation& a, RemovalReason reason) { OnRemoved(a, reason); }),
       out_(kOutputBufferSize),
       unauth_overflow_(options_.unauthenticated.per_second, options_.unauthenticated.burst, 0) {
   uint8_t seed[8];
@@ -115,6 +115,7 @@ Output Server::HandleClient(std::span<const uint8_t> bytes, const FiveTuple& t, 
 }
 
 Output Server::HandlePeer(const Address& relayed, const Address& peer, std::span<const uint8_t> data, int64_t now_ms) {
+  now_ms_ = now_ms;
   ++counters_.peer_data_in;
   Allocation* al = table_.FindByRelay(relayed, now_ms);
   if (al == nullptr) {
@@ -182,7 +183,13 @@ bool Server::TakeUnauthenticatedToken(const Address& client) {
   return it->second.Take(1, now_ms_);
 }
 
+void Server::ConnectionClosed(const FiveTuple& t, int64_t now_ms) {
+  now_ms_ = now_ms;
+  if (Allocation* a = table_.Find(t, now_ms)) table_.Remove(*a, RemovalReason::kClosed);
+}
+
 size_t Server::Sweep(int64_t now_ms) {
+  now_ms_ = now_ms;
   std::erase_if(unauth_, [&](const auto& entry) { return entry.second.Full(now_ms); });
   return table_.Sweep(now_ms);
 }
@@ -215,6 +222,55 @@ Output Server::Fail(const StunMessage& m, const FiveTuple& t, int code, const Au
   MessageBuilder b = Begin(m, MessageClass::kError);
   b.AddErrorCode(code, ReasonPhrase(code));
   return Finish(b, m, t, auth);
+}
+
+Output Server::Refuse(const StunMessage& m, const FiveTuple& t, int code, std::string_view reason, const AuthResult& auth,
+                      const Address* peer) {
+  EmitRefused(m, t, code, reason, auth, peer);
+  return Fail(m, t, code, &auth);
+}
+
+void Server::EmitRefused(const StunMessage& m, const FiveTuple& t, int code, std::string_view reason,
+                         const AuthResult& auth, const Address* peer) {
+  if (!options_.events) return;
+  Event e;
+  e.kind = EventKind::kRefused;
+  e.tuple = t;
+  e.username = auth.username;
+  e.method = m.method();
+  e.code = code;
+  e.reason = reason;
+  if (peer != nullptr) e.peer = *peer;
+  Emit(e);
+}
+
+void Server::EmitCredentialsRefused(const StunMessage& m, const FiveTuple& t, int code, const AuthResult& auth) {
+  // The answer (401/400) goes out only within the unauthenticated budget, and so does the event:
+  // a password guesser cannot flood the log either. The verdict is the one the answer uses.
+  if (!options_.events || !AllowUnauthenticated(t.client)) return;
+  Event e;
+  e.kind = EventKind::kRefused;
+  e.tuple = t;
+  e.username = m.String(attr::kUsername).value_or(std::string_view());  // as sent: names who tried
+  e.method = m.method();
+  e.code = code;
+  e.reason = "credentials";
+  e.auth = auth.failure;
+  Emit(e);
+}
+
+void Server::OnRemoved(const Allocation& a, RemovalReason reason) {
+  if (options_.events) {
+    Event e;
+    e.kind = EventKind::kAllocationRemoved;
+    e.tuple = a.tuple;
+    e.username = a.username;
+    e.relayed = a.relayed;
+    e.age_ms = now_ms_ - a.created_ms;
+    e.removal = reason;
+    Emit(e);
+  }
+  relays_.Close(a.relayed);
 }
 
 Output Server::Challenge(const StunMessage& m, const FiveTuple& t, int code, const AuthResult* auth) {
@@ -260,9 +316,11 @@ Output Server::Authenticated(const StunMessage& m, const FiveTuple& t, int64_t n
       return Challenge(m, t, 401, nullptr);
     case AuthStatus::kBadRequest:
       ++counters_.auth_failures;
+      EmitCredentialsRefused(m, t, 400, a);
       return Fail(m, t, 400, nullptr);
     case AuthStatus::kUnauthorized:
       ++counters_.auth_failures;
+      EmitCredentialsRefused(m, t, 401, a);
       return Challenge(m, t, 401, nullptr);
     case AuthStatus::kStaleNonce:
       ++counters_.stale_nonces;
@@ -272,6 +330,7 @@ Output Server::Authenticated(const StunMessage& m, const FiveTuple& t, int64_t n
   }
   // Unknown attributes are checked once the credentials hold (RFC 8489 §6.3.1 follows §9).
   if (!m.unknown_required().empty()) {
+    EmitRefused(m, t, 420, "unknown_attribute", a, nullptr);
     MessageBuilder b = Begin(m, MessageClass::kError);
     b.AddErrorCode(420, ReasonPhrase(420)).AddUnknownAttributes(m.unknown_required());
     return Finish(b, m, t, &a);
@@ -281,7 +340,7 @@ Output Server::Authenticated(const StunMessage& m, const FiveTuple& t, int64_t n
     case Method::kRefresh: return Refresh(m, t, a, now_ms);
     case Method::kCreatePermission: return CreatePermission(m, t, a, now_ms);
     case Method::kChannelBind: return ChannelBind(m, t, a, now_ms);
-    default: return Fail(m, t, 400, &a);
+    default: return Refuse(m, t, 400, "bad_request", a);
   }
 }
 
@@ -305,18 +364,19 @@ Output Server::Allocate(const StunMessage& m, const FiveTuple& t, const AuthResu
     if (existing->allocate_tid == m.transaction_id() && existing->username == a.username) {
       return AllocateSuccess(m, t, a, *existing);
     }
-    return Fail(m, t, 437, &a);
+    return Refuse(m, t, 437, "mismatch", a);
   }
 
   const AttributeRef* transport = m.Find(attr::kRequestedTransport);
-  if (transport == nullptr) return Fail(m, t, 400, &a);
+  if (transport == nullptr) return Refuse(m, t, 400, "bad_request", a);
   auto protocol = DecodeRequestedTransport(m.Value(*transport));
-  if (!protocol) return Fail(m, t, 400, &a);
-  if (*protocol != kProtocolUdp) return Fail(m, t, 442, &a);  // no TCP relaying (RFC 6062)
+  if (!protocol) return Refuse(m, t, 400, "bad_request", a);
+  if (*protocol != kProtocolUdp) return Refuse(m, t, 442, "transport", a);  // no TCP relaying (RFC 6062)
 
   if (m.Has(attr::kDontFragment)) {
     // We cannot promise DF on relayed datagrams, so DONT-FRAGMENT is "unknown" (RFC 8656 §7.2).
     static constexpr uint16_t kDf[] = {attr::kDontFragment};
+    EmitRefused(m, t, 420, "unknown_attribute", a, nullptr);
     MessageBuilder b = Begin(m, MessageClass::kError);
     b.AddErrorCode(420, ReasonPhrase(420)).AddUnknownAttributes(kDf);
     return Finish(b, m, t, &a);
@@ -326,58 +386,70 @@ Output Server::Allocate(const StunMessage& m, const FiveTuple& t, const AuthResu
   const AttributeRef* even = m.Find(attr::kEvenPort);
   const AttributeRef* requested_family = m.Find(attr::kRequestedAddressFamily);
   const AttributeRef* additional_family = m.Find(attr::kAdditionalAddressFamily);
-  if (reservation != nullptr && (even != nullptr || requested_family != nullptr)) return Fail(m, t, 400, &a);
-  if (requested_family != nullptr && additional_family != nullptr) return Fail(m, t, 400, &a);
+  if (reservation != nullptr && (even != nullptr || requested_family != nullptr)) return Refuse(m, t, 400, "bad_request", a);
+  if (requested_family != nullptr && additional_family != nullptr) return Refuse(m, t, 400, "bad_request", a);
 
   bool even_port = false;
   if (even != nullptr) {
     auto reserve_next = DecodeEvenPort(m.Value(*even));
-    if (!reserve_next) return Fail(m, t, 400, &a);
-    if (*reserve_next) return Fail(m, t, 508, &a);  // no port reservations (yet)
+    if (!reserve_next) return Refuse(m, t, 400, "bad_request", a);
+    if (*reserve_next) return Refuse(m, t, 508, "unsupported", a);  // no port reservations (yet)
     even_port = true;
   }
-  if (reservation != nullptr) return Fail(m, t, 508, &a);  // we never hand out tokens
+  if (reservation != nullptr) return Refuse(m, t, 508, "unsupported", a);  // we never hand out tokens
 
   Family family = Family::kIPv4;
   if (requested_family != nullptr) {
     auto f = DecodeAddressFamily(m.Value(*requested_family));
-    if (!f) return Fail(m, t, 400, &a);
+    if (!f) return Refuse(m, t, 400, "bad_request", a);
     if (*f == static_cast<uint8_t>(Family::kIPv6)) {
       family = Family::kIPv6;
     } else if (*f != static_cast<uint8_t>(Family::kIPv4)) {
-      return Fail(m, t, 440, &a);
+      return Refuse(m, t, 440, "family", a);
     }
   }
   if (additional_family != nullptr) {
     auto f = DecodeAddressFamily(m.Value(*additional_family));
-    if (!f || *f != static_cast<uint8_t>(Family::kIPv6)) return Fail(m, t, 400, &a);
+    if (!f || *f != static_cast<uint8_t>(Family::kIPv6)) return Refuse(m, t, 400, "bad_request", a);
   }
 
   std::optional<uint32_t> requested_lifetime;
   if (const AttributeRef* l = m.Find(attr::kLifetime)) {
     requested_lifetime = DecodeU32(m.Value(*l));
-    if (!requested_lifetime) return Fail(m, t, 400, &a);
+    if (!requested_lifetime) return Refuse(m, t, 400, "bad_request", a);
   }
   uint32_t lifetime = table_.DesiredLifetime(requested_lifetime);
   if (lifetime == 0) lifetime = table_.DesiredLifetime(std::nullopt);
 
   if (auto quota = table_.CheckQuota(a.user)) {
     ++counters_.quota_rejections;
-    return Fail(m, t, *quota == CreateError::kUserQuota ? 486 : 508, &a);
+    return *quota == CreateError::kUserQuota ? Refuse(m, t, 486, "quota", a) : Refuse(m, t, 508, "capacity", a);
   }
   RelayResult relay = relays_.Open(t, family, even_port);
   if (relay.status != RelayStatus::kOk) {
     ++counters_.relay_failures;
-    return Fail(m, t, relay.status == RelayStatus::kFamilyUnsupported ? 440 : 508, &a);
+    return relay.status == RelayStatus::kFamilyUnsupported ? Refuse(m, t, 440, "family", a)
+                                                           : Refuse(m, t, 508, "no_relay", a);
   }
   auto created = table_.Create(
-      NewAllocation{t, relay.relayed, a.username, a.user, a.key, m.transaction_id(), lifetime, relay.handle}, now_ms);
+      NewAllocation{t, relay.relayed, a.username, a.user, a.key, m.transaction_id(), lifetime, relay.socket}, now_ms);
   if (!created) {
     if (created.error() != CreateError::kExists) ++counters_.quota_rejections;
     relays_.Close(relay.relayed);
-    return Fail(m, t, created.error() == CreateError::kUserQuota ? 486 : created.error() == CreateError::kExists ? 437 : 508,
-                &a);
+    switch (created.error()) {
+      case CreateError::kUserQuota: return Refuse(m, t, 486, "quota", a);
+      case CreateError::kExists: return Refuse(m, t, 437, "mismatch", a);
+      case CreateError::kCapacity: break;
+    }
+    return Refuse(m, t, 508, "capacity", a);
   }
+  Event e;
+  e.kind = EventKind::kAllocationCreated;
+  e.tuple = t;
+  e.username = a.username;
+  e.relayed = relay.relayed;
+  e.lifetime_s = lifetime;
+  Emit(e);
   return AllocateSuccess(m, t, a, **created);
 }
 
@@ -395,16 +467,16 @@ Output Server::AllocateSuccess(const StunMessage& m, const FiveTuple& t, const A
 Output Server::Refresh(const StunMessage& m, const FiveTuple& t, const AuthResult& a, int64_t now_ms) {
   int error = 0;
   Allocation* al = OwnAllocation(t, a, now_ms, &error);
-  if (al == nullptr) return Fail(m, t, error, &a);
+  if (al == nullptr) return Refuse(m, t, error, error == 437 ? "no_allocation" : "wrong_user", a);
   if (const AttributeRef* rf = m.Find(attr::kRequestedAddressFamily)) {
     auto f = DecodeAddressFamily(m.Value(*rf));
-    if (!f) return Fail(m, t, 400, &a);
-    if (*f != static_cast<uint8_t>(al->relayed.family())) return Fail(m, t, 443, &a);
+    if (!f) return Refuse(m, t, 400, "bad_request", a);
+    if (*f != static_cast<uint8_t>(al->relayed.family())) return Refuse(m, t, 443, "family", a);
   }
   std::optional<uint32_t> requested;
   if (const AttributeRef* l = m.Find(attr::kLifetime)) {
     requested = DecodeU32(m.Value(*l));
-    if (!requested) return Fail(m, t, 400, &a);
+    if (!requested) return Refuse(m, t, 400, "bad_request", a);
   }
   uint32_t lifetime = table_.DesiredLifetime(requested);
   if (lifetime == 0) {
@@ -420,7 +492,7 @@ Output Server::Refresh(const StunMessage& m, const FiveTuple& t, const AuthResul
 Output Server::CreatePermission(const StunMessage& m, const FiveTuple& t, const AuthResult& a, int64_t now_ms) {
   int error = 0;
   Allocation* al = OwnAllocation(t, a, now_ms, &error);
-  if (al == nullptr) return Fail(m, t, error, &a);
+  if (al == nullptr) return Refuse(m, t, error, error == 437 ? "no_allocation" : "wrong_user", a);
 
   // All or nothing (RFC 8656 §9.2): check every peer before installing any.
   std::array<Address, StunMessage::kMaxAttributes> peers;
@@ -428,15 +500,15 @@ Output Server::CreatePermission(const StunMessage& m, const FiveTuple& t, const 
   for (const AttributeRef& ref : m.attributes()) {
     if (ref.type != attr::kXorPeerAddress) continue;
     auto peer = DecodeXorAddress(m.Value(ref), m.transaction_id());
-    if (!peer) return Fail(m, t, 400, &a);
-    if (peer->family() != al->relayed.family()) return Fail(m, t, 443, &a);
+    if (!peer) return Refuse(m, t, 400, "bad_request", a);
+    if (peer->family() != al->relayed.family()) return Refuse(m, t, 443, "family", a);
     if (policy_.CheckIp(*peer) != PeerVerdict::kAllowed) {
       ++counters_.forbidden_peers;
-      return Fail(m, t, 403, &a);
+      return Refuse(m, t, 403, "forbidden_peer", a, &*peer);
     }
     peers[count++] = *peer;
   }
-  if (count == 0) return Fail(m, t, 400, &a);
+  if (count == 0) return Refuse(m, t, 400, "bad_request", a);
 
   size_t live = 0;
   for (const auto& p : al->permissions) live += p.expires_ms > now_ms ? 1 : 0;
@@ -446,7 +518,7 @@ Output Server::CreatePermission(const StunMessage& m, const FiveTuple& t, const 
     for (size_t j = 0; j < i; ++j) earlier = earlier || peers[j].SameIp(peers[i]);
     if (!earlier && !al->HasPermission(peers[i], now_ms)) ++needed;
   }
-  if (live + needed > table_.limits().max_permissions) return Fail(m, t, 508, &a);
+  if (live + needed > table_.limits().max_permissions) return Refuse(m, t, 508, "full", a);
   for (size_t i = 0; i < count; ++i) PALAVER_CHECK(table_.InstallPermission(*al, peers[i], now_ms));
 
   MessageBuilder b = Begin(m, MessageClass::kSuccess);
@@ -456,24 +528,24 @@ Output Server::CreatePermission(const StunMessage& m, const FiveTuple& t, const 
 Output Server::ChannelBind(const StunMessage& m, const FiveTuple& t, const AuthResult& a, int64_t now_ms) {
   int error = 0;
   Allocation* al = OwnAllocation(t, a, now_ms, &error);
-  if (al == nullptr) return Fail(m, t, error, &a);
+  if (al == nullptr) return Refuse(m, t, error, error == 437 ? "no_allocation" : "wrong_user", a);
   const AttributeRef* number_attr = m.Find(attr::kChannelNumber);
   const AttributeRef* peer_attr = m.Find(attr::kXorPeerAddress);
-  if (number_attr == nullptr || peer_attr == nullptr) return Fail(m, t, 400, &a);
+  if (number_attr == nullptr || peer_attr == nullptr) return Refuse(m, t, 400, "bad_request", a);
   auto number = DecodeChannelNumber(m.Value(*number_attr));
-  if (!number || !IsValidChannelNumber(*number)) return Fail(m, t, 400, &a);
+  if (!number || !IsValidChannelNumber(*number)) return Refuse(m, t, 400, "bad_request", a);
   auto peer = DecodeXorAddress(m.Value(*peer_attr), m.transaction_id());
-  if (!peer) return Fail(m, t, 400, &a);
-  if (peer->family() != al->relayed.family()) return Fail(m, t, 443, &a);
+  if (!peer) return Refuse(m, t, 400, "bad_request", a);
+  if (peer->family() != al->relayed.family()) return Refuse(m, t, 443, "family", a);
   if (policy_.Check(*peer) != PeerVerdict::kAllowed) {
     ++counters_.forbidden_peers;
-    return Fail(m, t, 403, &a);
+    return Refuse(m, t, 403, "forbidden_peer", a, &*peer);
   }
   switch (table_.Bind(*al, *number, *peer, now_ms)) {
     case BindResult::kOk: break;
     case BindResult::kChannelTaken:
-    case BindResult::kPeerTaken: return Fail(m, t, 400, &a);
-    case BindResult::kFull: return Fail(m, t, 508, &a);
+    case BindResult::kPeerTaken: return Refuse(m, t, 400, "bad_request", a);
+    case BindResult::kFull: return Refuse(m, t, 508, "full", a);
   }
   MessageBuilder b = Begin(m, MessageClass::kSuccess);
   return Finish(b, m, t, &a);
@@ -501,7 +573,7 @@ Output Server::ToPeer(Allocation& al, const Address& peer, std::span<const uint8
   out.bytes = data;
   out.tuple = al.tuple;
   out.relayed = al.relayed;
-  out.relay_handle = al.relay_handle;
+  out.relay_socket = al.relay_socket;
   out.peer = peer;
   return out;
 }

@@ -32,8 +32,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -49,7 +51,7 @@ enum class RelayStatus : uint8_t { kOk, kFamilyUnsupported, kNoCapacity };
 struct RelayResult {
   RelayStatus status = RelayStatus::kNoCapacity;
   Address relayed;
-  void* handle = nullptr;  // kept in the allocation and handed back in Output::relay_handle
+  RelaySocket* socket = nullptr;  // kept in the allocation and handed back in Output::relay_socket
 };
 
 // Implemented by the engine (sockets in the relay port range); a fake in tests.
@@ -73,6 +75,35 @@ struct UnauthenticatedLimit {
   size_t max_sources = 65536;
 };
 
+// What happened to an allocation or an authenticated request, for the operator's log (the
+// engine logs these at debug: "why does my call not connect"). Per allocation and per refusal,
+// never per packet. Carries names and addresses only, never a password or key.
+enum class EventKind : uint8_t {
+  kAllocationCreated,
+  kAllocationRemoved,  // expired, deleted (LIFETIME 0) or its connection closed: `removal`
+  kRefused,            // a request with credentials answered with an error: `method`, `code`, `reason`
+};
+
+struct Event {
+  EventKind kind = EventKind::kAllocationCreated;
+  FiveTuple tuple;            // the client
+  std::string_view username;  // as sent (refusals) or as authenticated; may be empty
+  Method method = Method::kAllocate;
+  Address relayed;            // created, removed
+  uint32_t lifetime_s = 0;    // created
+  int64_t age_ms = 0;         // removed: since the allocation was made
+  RemovalReason removal = RemovalReason::kExpired;
+  int code = 0;               // refused: the STUN error code
+  // refused: "credentials" (`auth` says why), "quota" (per user), "capacity" (in total),
+  // "forbidden_peer", "no_relay" (no relay port free), "family", "mismatch" (5-tuple in use),
+  // "no_allocation", "wrong_user", "bad_request", "transport", "full" (permissions or channels),
+  // "unsupported" (port reservations), "unknown_attribute"
+  std::string_view reason;
+  AuthFailure auth = AuthFailure::kNone;
+  std::optional<Address> peer;  // refused for a peer (forbidden_peer)
+};
+using EventSink = std::function<void(const Event&)>;
+
 struct ServerOptions {
   AllocationLimits limits;
   UnauthenticatedLimit unauthenticated;
@@ -80,6 +111,8 @@ struct ServerOptions {
   std::string software;
   // Random bytes for seeding Data indication transaction ids; null: OpenSSL's RAND_bytes.
   std::function<void(std::span<uint8_t>)> random;
+  // Called on the Server's thread for every Event; must not block. Null: no events.
+  EventSink events;
 };
 
 enum class OutputKind : uint8_t { kNone, kToClient, kToPeer };
@@ -92,7 +125,7 @@ struct Output {
   FiveTuple tuple;  // kToClient: the client connection to send on
   Address relayed;  // kToPeer: the relay socket to send from
   Address peer;     // kToPeer: where to
-  void* relay_handle = nullptr;  // kToPeer: the RelayResult::handle of `relayed`
+  RelaySocket* relay_socket = nullptr;  // kToPeer: the RelayResult::socket of `relayed`
 };
 
 struct ServerCounters {
@@ -138,6 +171,8 @@ class Server {
   Output HandleClient(std::span<const uint8_t> bytes, const FiveTuple& tuple, int64_t now_ms);
   // A datagram from `peer` that arrived at the relayed address `relayed`.
   Output HandlePeer(const Address& relayed, const Address& peer, std::span<const uint8_t> data, int64_t now_ms);
+  // The TCP/TLS connection of `tuple` closed: its allocation ends with it (RFC 8656 §3.1).
+  void ConnectionClosed(const FiveTuple& tuple, int64_t now_ms);
   // Expires allocations (closing their relays), permissions and channels. About once a second.
   // Also forgets unauthenticated-request buckets that have refilled.
   size_t Sweep(int64_t now_ms);
@@ -164,6 +199,17 @@ class Server {
   // SOFTWARE and integrity (when `auth`), FINGERPRINT (when the request had one).
   Output Finish(MessageBuilder& b, const StunMessage& m, const FiveTuple& t, const AuthResult* auth);
   Output Fail(const StunMessage& m, const FiveTuple& t, int code, const AuthResult* auth);
+  // Fail, and an Event (kRefused) naming `reason` (for requests with credentials).
+  Output Refuse(const StunMessage& m, const FiveTuple& t, int code, std::string_view reason, const AuthResult& auth,
+                const Address* peer = nullptr);
+  void EmitRefused(const StunMessage& m, const FiveTuple& t, int code, std::string_view reason, const AuthResult& auth,
+                   const Address* peer);
+  void EmitCredentialsRefused(const StunMessage& m, const FiveTuple& t, int code, const AuthResult& auth);
+  // The table's removal callback: an Event, then the relay socket is closed.
+  void OnRemoved(const Allocation& a, RemovalReason reason);
+  void Emit(const Event& e) {
+    if (options_.events) options_.events(e);
+  }
   // 401 or 438 with REALM and a fresh NONCE.
   Output Challenge(const StunMessage& m, const FiveTuple& t, int code, const AuthResult* auth);
   Output ToPeer(Allocation& al, const Address& peer, std::span<const uint8_t> data, int64_t now_ms);

@@ -96,6 +96,59 @@ std::string UriHost(const std::string& host) {
   return host;
 }
 
+// A client-chosen name (a TURN username) made safe for one log line: printable ASCII, at most
+// 128 characters.
+std::string LogSafe(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 128)) out += (c > 0x20 && c < 0x7f) ? c : '?';
+  if (text.size() > 128) out += "...";
+  return out.empty() ? std::string("-") : out;
+}
+
+std::string_view RefusedWhat(Method m) {
+  switch (m) {
+    case Method::kAllocate: return "allocation";
+    case Method::kRefresh: return "refresh";
+    case Method::kCreatePermission: return "permission";
+    case Method::kChannelBind: return "channel bind";
+    default: return "request";
+  }
+}
+
+// Allocation events at debug on the turn logger, so that an operator can see why a call does not
+// connect (`log_levels = turn=debug`). Runs on the relay threads; nothing is formatted unless
+// debug is on. Usernames are logged (never a password, key or nonce).
+EventSink AllocationLog(std::shared_ptr<spdlog::logger> log) {
+  return [log = std::move(log)](const Event& e) {
+    if (!log->should_log(spdlog::level::debug)) return;
+    std::string client = e.tuple.client.ToString();
+    std::string_view transport = TransportName(e.tuple.transport);
+    std::string user = LogSafe(e.username);
+    switch (e.kind) {
+      case EventKind::kAllocationCreated:
+        log->debug("allocation created client={} transport={} user={} relay={} lifetime_s={}", client, transport, user,
+                   e.relayed.ToString(), e.lifetime_s);
+        return;
+      case EventKind::kAllocationRemoved:
+        log->debug("allocation {} client={} transport={} user={} relay={} age_s={}", RemovalReasonName(e.removal), client,
+                   transport, user, e.relayed.ToString(), e.age_ms / 1000);
+        return;
+      case EventKind::kRefused:
+        if (e.reason == "credentials") {
+          log->debug("{} refused client={} transport={} user={} reason=credentials detail={} code={}", RefusedWhat(e.method),
+                     client, transport, user, AuthFailureName(e.auth), e.code);
+        } else if (e.peer) {
+          log->debug("{} refused client={} transport={} user={} reason={} peer={} code={}", RefusedWhat(e.method), client,
+                     transport, user, e.reason, e.peer->ToString(), e.code);
+        } else {
+          log->debug("{} refused client={} transport={} user={} reason={} code={}", RefusedWhat(e.method), client, transport,
+                     user, e.reason, e.code);
+        }
+        return;
+    }
+  };
+}
+
 int CertCallback(SSL* ssl, void* arg) {
   return sdk::UseCertificateForSni(ssl, *static_cast<sdk::CertificateProvider*>(arg)) ? 1 : 0;
 }
@@ -286,6 +339,7 @@ class TurnModule final : public sdk::Module {
     o.min_port = config_.min_port;
     o.max_port = config_.max_port;
     o.server.software = "";  // no version banner
+    o.server.events = AllocationLog(log_);
     o.server.limits.max_lifetime_s = config_.max_lifetime.count();
     o.server.limits.max_permissions = static_cast<size_t>(config_.max_permissions);
     o.server.limits.max_channels = static_cast<size_t>(config_.max_channels);

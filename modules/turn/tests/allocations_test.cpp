@@ -20,7 +20,7 @@ Address A(std::string_view text) { return *Address::Parse(text); }
 
 class TableTest : public ::testing::Test {
  protected:
-  explicit TableTest(AllocationLimits limits = {}) : table_(limits, [this](const Allocation& a) { removed_.push_back(a.relayed); }) {}
+  explicit TableTest(AllocationLimits limits = {}) : table_(limits, [this](const Allocation& a, RemovalReason) { removed_.push_back(a.relayed); }) {}
 
   FiveTuple Tuple(uint16_t client_port, Transport t = Transport::kUdp) {
     return FiveTuple{A("192.0.2.10:1").WithPort(client_port), A("198.51.100.1:3478"), t};
@@ -512,8 +512,8 @@ class SharedQuotaTablesTest : public ::testing::Test {
  protected:
   explicit SharedQuotaTablesTest(size_t max_total = 3, size_t max_per_user = 2)
       : quota_(max_total, max_per_user),
-        a_({}, [this](const Allocation& al) { removed_.push_back(al.relayed); }),
-        b_({}, [this](const Allocation& al) { removed_.push_back(al.relayed); }) {
+        a_({}, [this](const Allocation& al, RemovalReason) { removed_.push_back(al.relayed); }),
+        b_({}, [this](const Allocation& al, RemovalReason) { removed_.push_back(al.relayed); }) {
     a_.SetSharedQuota(&quota_);
     b_.SetSharedQuota(&quota_);
   }

@@ -27,10 +27,11 @@ Address A(std::string_view text) { return *Address::Parse(text); }
 // Hands out relay addresses like the engine will; can be told to fail.
 class FakeRelays : public RelayAllocator {
  public:
+  struct Socket : RelaySocket {};
   RelayResult Open(const FiveTuple&, Family family, bool even_port) override {
     opened.push_back({family, even_port});
     if (fail != RelayStatus::kOk) return RelayResult{fail, {}};
-    void* handle = &sockets[static_cast<size_t>(next) % sockets.size()];  // a distinct "socket" per relay
+    RelaySocket* handle = &sockets[static_cast<size_t>(next) % sockets.size()];  // a distinct "socket" per relay
     uint16_t port = static_cast<uint16_t>(50000 + 2 * next++);
     Address relayed = family == Family::kIPv4 ? A("198.51.100.1:0").WithPort(port) : A("[2001:db8::1]:0").WithPort(port);
     handles.push_back(handle);
@@ -44,8 +45,8 @@ class FakeRelays : public RelayAllocator {
   };
   std::vector<Call> opened;
   std::vector<Address> closed;
-  std::vector<void*> handles;  // what Open returned, in order
-  std::array<int, 64> sockets{};
+  std::vector<RelaySocket*> handles;  // what Open returned, in order
+  std::array<Socket, 64> sockets{};
   RelayStatus fail = RelayStatus::kOk;
   int next = 0;
 };
@@ -72,7 +73,44 @@ class ServerTest : public ::testing::Test {
     so.random = [](std::span<uint8_t> out) {
       for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<uint8_t>(i);
     };
+    so.events = [this](const Event& e) {
+      RecordedEvent r;
+      r.kind = e.kind;
+      r.client = e.tuple.client;
+      r.username = std::string(e.username);
+      r.method = e.method;
+      r.relayed = e.relayed;
+      r.removal = e.removal;
+      r.age_ms = e.age_ms;
+      r.code = e.code;
+      r.reason = std::string(e.reason);
+      r.auth = e.auth;
+      r.peer = e.peer;
+      events_.push_back(r);
+    };
     server_ = std::make_unique<Server>(so, *auth_, *policy_, relays_);
+  }
+
+  // An Event copied out (its strings are views into the Server's call).
+  struct RecordedEvent {
+    EventKind kind;
+    Address client;
+    std::string username;
+    Method method;
+    Address relayed;
+    RemovalReason removal;
+    int64_t age_ms;
+    int code;
+    std::string reason;
+    AuthFailure auth;
+    std::optional<Address> peer;
+  };
+  std::vector<RecordedEvent> EventsOf(EventKind kind) const {
+    std::vector<RecordedEvent> out;
+    for (const auto& e : events_) {
+      if (e.kind == kind) out.push_back(e);
+    }
+    return out;
   }
 
   FiveTuple Tuple(uint16_t port = 40000, Transport t = Transport::kUdp) {
@@ -172,6 +210,7 @@ class ServerTest : public ::testing::Test {
     return o;
   }();
   FakeRelays relays_;
+  std::vector<RecordedEvent> events_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<PeerPolicy> policy_;
   std::unique_ptr<Server> server_;
@@ -577,6 +616,103 @@ TEST_F(ServerTest, SweepExpiresAllocationsAndClosesRelays) {
   EXPECT_EQ(relays_.closed.size(), 2u);
 }
 
+// --- events for the operator's log -------------------------------------------------------------
+
+TEST_F(ServerTest, EventsForCreatedExpiredDeletedAndClosedAllocations) {
+  Address relayed = *Allocate(Tuple(1));
+  auto created = EventsOf(EventKind::kAllocationCreated);
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_EQ(created[0].client, Tuple(1).client);
+  EXPECT_EQ(created[0].relayed, relayed);
+  EXPECT_TRUE(created[0].username.ends_with(":alice"));
+  EXPECT_TRUE(EventsOf(EventKind::kRefused).empty());  // the 401 challenge is the normal first step
+
+  now_ += 600 * kSecond;
+  server_->Sweep(now_);
+  auto removed = EventsOf(EventKind::kAllocationRemoved);
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].removal, RemovalReason::kExpired);
+  EXPECT_EQ(removed[0].relayed, relayed);
+  EXPECT_EQ(removed[0].age_ms, 600 * kSecond);
+
+  ASSERT_TRUE(Allocate(Tuple(2)));
+  auto gone = Send(Authed(Method::kRefresh, Tuple(2), [](MessageBuilder& b) { b.AddU32(attr::kLifetime, 0); }), Tuple(2));
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->code, 0);
+  removed = EventsOf(EventKind::kAllocationRemoved);
+  ASSERT_EQ(removed.size(), 2u);
+  EXPECT_EQ(removed[1].removal, RemovalReason::kDeleted);
+  EXPECT_EQ(removed[1].client, Tuple(2).client);
+
+  FiveTuple tcp = Tuple(3, Transport::kTcp);
+  ASSERT_TRUE(Allocate(tcp));
+  server_->ConnectionClosed(tcp, now_ + kSecond);
+  removed = EventsOf(EventKind::kAllocationRemoved);
+  ASSERT_EQ(removed.size(), 3u);
+  EXPECT_EQ(removed[2].removal, RemovalReason::kClosed);
+  EXPECT_EQ(removed[2].age_ms, kSecond);
+  EXPECT_EQ(relays_.closed.size(), 3u);
+}
+
+TEST_F(ServerTest, EventsForRefusedCredentialsSayWhy) {
+  auto refused = [&](Credentials c) {
+    events_.clear();
+    auto r = Send(Request(Method::kAllocate, Tid(tid_++), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &c),
+                  Tuple());
+    EXPECT_TRUE(r);
+    auto e = EventsOf(EventKind::kRefused);
+    EXPECT_EQ(e.size(), 1u);
+    return e.empty() ? RecordedEvent{} : e[0];
+  };
+  Credentials wrong = Rest();
+  wrong.key = MakeLongTermKey(wrong.username, wrong.realm, "guess");
+  RecordedEvent e = refused(wrong);
+  EXPECT_EQ(e.reason, "credentials");
+  EXPECT_EQ(e.auth, AuthFailure::kWrongPassword);
+  EXPECT_EQ(e.code, 401);
+  EXPECT_EQ(e.username, wrong.username);  // as sent: who tried
+  EXPECT_EQ(e.method, Method::kAllocate);
+
+  Credentials realm = Rest();
+  realm.realm = "elsewhere";
+  EXPECT_EQ(refused(realm).auth, AuthFailure::kWrongRealm);
+
+  Credentials unknown = Rest();
+  unknown.username = "nobody";
+  EXPECT_EQ(refused(unknown).auth, AuthFailure::kUnknownUser);
+
+  Credentials late = Rest();
+  unix_now_ += 86401;
+  late.nonce = auth_->MakeNonce(Tuple().client, Transport::kUdp);
+  EXPECT_EQ(refused(late).auth, AuthFailure::kExpired);
+}
+
+TEST_F(ServerTest, EventsForQuotaAndForbiddenPeers) {
+  limits_.max_allocations_per_user = 1;
+  Rebuild();
+  ASSERT_TRUE(Allocate(Tuple(1)));
+  auto challenge = Send(Request(Method::kAllocate, Tid(tid_++), [](MessageBuilder& b) { b.AddRequestedTransport(17); }),
+                        Tuple(2));
+  ASSERT_TRUE(challenge);
+  auto second = Send(Authed(Method::kAllocate, Tuple(2), [](MessageBuilder& b) { b.AddRequestedTransport(17); }), Tuple(2));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->code, 486);
+  auto refused = EventsOf(EventKind::kRefused);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].reason, "quota");
+  EXPECT_EQ(refused[0].client, Tuple(2).client);
+
+  auto forbidden = CreatePermission(Tuple(1), {A("127.0.0.1:9")});
+  ASSERT_TRUE(forbidden);
+  EXPECT_EQ(forbidden->code, 403);
+  refused = EventsOf(EventKind::kRefused);
+  ASSERT_EQ(refused.size(), 2u);
+  EXPECT_EQ(refused[1].reason, "forbidden_peer");
+  EXPECT_EQ(refused[1].method, Method::kCreatePermission);
+  ASSERT_TRUE(refused[1].peer);
+  EXPECT_EQ(*refused[1].peer, A("127.0.0.1:9"));
+}
+
 // --- CreatePermission -----------------------------------------------------------------------------
 
 TEST_F(ServerTest, CreatePermissionInstallsAllOrNothing) {
@@ -882,16 +1018,16 @@ TEST_F(ServerTest, UnauthenticatedResponsesAreSmall) {
 
 // --- relay handles -------------------------------------------------------------------------------
 
-TEST_F(ServerTest, DataToPeersCarriesTheRelayHandleOfItsAllocation) {
+TEST_F(ServerTest, DataToPeersCarriesTheRelaySocketOfItsAllocation) {
   Address relayed1 = *Allocate(Tuple(1));
   Address relayed2 = *Allocate(Tuple(2));
   ASSERT_EQ(relays_.handles.size(), 2u);
-  void* handle1 = relays_.handles[0];
-  void* handle2 = relays_.handles[1];
+  RelaySocket* handle1 = relays_.handles[0];
+  RelaySocket* handle2 = relays_.handles[1];
   ASSERT_NE(handle1, nullptr);
   ASSERT_NE(handle1, handle2);
-  EXPECT_EQ(server_->allocations().Find(Tuple(1), now_)->relay_handle, handle1);
-  EXPECT_EQ(server_->allocations().Find(Tuple(2), now_)->relay_handle, handle2);
+  EXPECT_EQ(server_->allocations().Find(Tuple(1), now_)->relay_socket, handle1);
+  EXPECT_EQ(server_->allocations().Find(Tuple(2), now_)->relay_socket, handle2);
 
   Address peer = A("203.0.113.9:7000");
   ASSERT_EQ(M(*CreatePermission(Tuple(1), {peer})).message_class(), MessageClass::kSuccess);
@@ -903,11 +1039,11 @@ TEST_F(ServerTest, DataToPeersCarriesTheRelayHandleOfItsAllocation) {
   Output out1 = server_->HandleClient(ind, Tuple(1), now_);
   ASSERT_EQ(out1.kind, OutputKind::kToPeer);
   EXPECT_EQ(out1.relayed, relayed1);
-  EXPECT_EQ(out1.relay_handle, handle1);
+  EXPECT_EQ(out1.relay_socket, handle1);
   Output out2 = server_->HandleClient(ind, Tuple(2), now_);
   ASSERT_EQ(out2.kind, OutputKind::kToPeer);
   EXPECT_EQ(out2.relayed, relayed2);
-  EXPECT_EQ(out2.relay_handle, handle2);
+  EXPECT_EQ(out2.relay_socket, handle2);
 
   // ChannelData likewise.
   ASSERT_EQ(M(*ChannelBind(Tuple(2), 0x4000, peer)).message_class(), MessageClass::kSuccess);
@@ -917,7 +1053,7 @@ TEST_F(ServerTest, DataToPeersCarriesTheRelayHandleOfItsAllocation) {
   ASSERT_EQ(out3.kind, OutputKind::kToPeer);
   EXPECT_EQ(out3.relayed, relayed2);
   EXPECT_EQ(out3.peer, peer);
-  EXPECT_EQ(out3.relay_handle, handle2);
+  EXPECT_EQ(out3.relay_socket, handle2);
 }
 
 // --- unauthenticated answers per client IP --------------------------------------------------------
@@ -1176,6 +1312,26 @@ TEST_F(UnauthLimitTest, ZeroPerSecondIsUnlimited) {
     EXPECT_EQ(c->code, 401);
   }
   EXPECT_EQ(dropped(), 0u);
+}
+
+}  // namespace
+}  // namespace palaver::turn
+
+namespace palaver::turn {
+namespace {
+
+TEST_F(UnauthLimitTest, RefusedCredentialsAreLoggedOnlyWithinTheBudget) {
+  FiveTuple t = From("192.0.2.77");
+  int answered = 0;
+  for (int i = 0; i < 10; ++i) {
+    Credentials wrong = Rest("alice", &t);
+    wrong.key = MakeLongTermKey(wrong.username, wrong.realm, "guess");
+    auto r = Send(Request(Method::kAllocate, Tid(tid_++), [](MessageBuilder& b) { b.AddRequestedTransport(17); }, &wrong),
+                  t);
+    answered += r ? 1 : 0;
+  }
+  EXPECT_EQ(answered, 3);  // the burst
+  EXPECT_EQ(EventsOf(EventKind::kRefused).size(), 3u);  // a guesser cannot flood the log either
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ class Application {
   /// Reads `config_path`, parses [palaver] and configures every enabled module. Reports every
   /// problem of the file at once. Changes nothing that runs.
   Status Configure(const std::filesystem::path& config_path);
+  /// Warnings of the last Configure (accepted values an operator should look at), for
+  /// `--check-config`; at start the modules log their own.
+  const std::vector<std::string>& ConfigWarnings() const;
   /// Starts everything configured by the last Configure: store, modules in dependency order
   /// (all-or-nothing), then the listeners.
   Status Start();

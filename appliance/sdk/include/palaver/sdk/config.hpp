@@ -53,6 +53,11 @@ class ConfigReader {
   bool Has(const std::string& key) const;
   /// Records a validation error for `key` (points at the key's line, or the section's).
   void Reject(const std::string& key, const std::string& why);
+  /// Records a warning for `key`: the value is accepted, but an operator should act (e.g. a key
+  /// file readable by others). Warnings never fail Finish(); `palaverd --check-config` prints them.
+  void Warn(const std::string& key, const std::string& why);
+  /// The warnings (each already `file:line: [section] key: warning: ...`).
+  const std::vector<std::string>& Warnings() const { return warnings_; }
 
   const std::set<std::string>& KeysAsked() const { return asked_; }
   const std::string& SectionName() const { return section_.name; }
@@ -70,6 +75,7 @@ class ConfigReader {
   const ConfigSection& section_;
   std::set<std::string> asked_;
   std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace palaver::sdk
