@@ -88,7 +88,7 @@ class TokensOfUsersWhoAreGone(unittest.TestCase):
             "userinfo": self.s.curl("/konnect/v1/userinfo", *auth)[0],
             "kvs": self.s.curl("/api/kvs/v1/kv/user/x/1", "-X", "PUT", "-H", "Content-Type: application/json",
                                "--data-binary", "{}", *auth)[0],
-            "gc": self.s.curl("/api/gc/v1/users/me", *auth)[0],
+            "gc": self.s.curl("/api/gc/v1/me", *auth)[0],
             "rtm": self.s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "--data-binary", "", *auth)[0],
         }
 
