@@ -257,6 +257,34 @@ class Signin(unittest.TestCase):
         self.assertIn("code", self.authorize_silently(bert))  # other users are untouched
         self.assertIn("code", self.authorize_silently(self.signed_in_cookie("anna", "new-secret")))
 
+    def test_a_password_change_ends_refresh_tokens(self):
+        cookie = self.signed_in_cookie()
+        verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        meet, client = f"{self.origin}/meet/", f"kpop-{self.origin}/meet/"
+        params = {"client_id": client, "redirect_uri": meet, "response_type": "code", "prompt": "none",
+                  "scope": "openid offline_access", "code_challenge": challenge, "code_challenge_method": "S256"}
+        _, h, _, _ = self.s.curl(f"/signin/v1/identifier/_/authorize?{urllib.parse.urlencode(params)}",
+                                 "-b", f"__Secure-KKT={cookie}")
+        code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h["location"]).query))["code"]
+
+        def token(form):
+            status, _, body, _ = self.s.curl("/konnect/v1/token", "-X", "POST", "--data-binary",
+                                             urllib.parse.urlencode({"client_id": client, **form}))
+            return status, json.loads(body)
+        status, tokens = token({"grant_type": "authorization_code", "code": code, "redirect_uri": meet,
+                                "code_verifier": verifier})
+        self.assertEqual(status, 200, tokens)
+        status, rotated = token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        self.assertEqual(status, 200, rotated)  # refreshing works...
+        r = subprocess.run([self.s.binary, "user", "passwd", "anna", "--config", self.s.config_path],
+                           input="new-secret\n", capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status, err = token({"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]})
+        self.assertEqual((status, err["error"]), (400, "invalid_grant"))  # ...until the password changes
+        status, _, _, _ = self.s.curl("/konnect/v1/userinfo", "-H", f"Authorization: Bearer {rotated['access_token']}")
+        self.assertEqual(status, 401)  # and its access tokens die with it
+
     def test_disabling_or_removing_a_user_ends_their_sessions(self):
         anna, bert = self.signed_in_cookie(), self.signed_in_cookie("bert", "bert-secret")
         for args in (["disable", "anna"], ["remove", "bert"]):
