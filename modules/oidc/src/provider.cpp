@@ -342,13 +342,24 @@ void Provider::Logon(const std::string& username, const std::string& password, c
   }
   host_.Pool().SubmitFor<Result<SigninSession>>(
       [this, directory, username, password]() -> Result<SigninSession> {
+        // The session is recorded server-side with the user's epoch: sign-out deletes it, a
+        // password change or disabling the user raises the epoch past it. The epoch is read
+        // before the password check, so a change racing with this sign-in still ends it.
+        std::optional<std::pair<std::string, int64_t>> before;
+        if (auto known = directory->GetByUsername(username)) {
+          if (auto standing = directory->Standing(known->id)) before.emplace(known->id, standing->session_epoch);
+        }
         PALAVER_ASSIGN_OR_RETURN(sdk::DirectoryUser user, directory->Authenticate(username, password));
-        // The session is recorded server-side with the user's current epoch: sign-out deletes
-        // it, a password change or disabling the user raises the epoch past it.
-        auto standing = directory->Standing(user.id);
-        if (!standing) return Fail(ErrorCode::kUnavailable, standing.error().message, "unavailable");
+        int64_t epoch = 0;
+        if (before && before->first == user.id) {
+          epoch = before->second;
+        } else {
+          auto standing = directory->Standing(user.id);
+          if (!standing) return Fail(ErrorCode::kUnavailable, standing.error().message, "unavailable");
+          epoch = standing->session_epoch;
+        }
         SigninSession s = NewSession(user, NowSeconds());
-        if (auto st = sessions_->Add(s.sid, s.user_id, standing->session_epoch, s.expires_at); !st) {
+        if (auto st = sessions_->Add(s.sid, s.user_id, epoch, s.expires_at); !st) {
           return Fail(ErrorCode::kUnavailable, st.error().message, "unavailable");
         }
         return s;
