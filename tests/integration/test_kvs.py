@@ -2,6 +2,7 @@
 access tokens (minted by the test-only testbed module until the OIDC code flow exists)."""
 import base64
 import json
+import subprocess
 import unittest
 
 from harness import PALAVERD_TESTBED, Palaverd
@@ -80,6 +81,72 @@ class Kvs(unittest.TestCase):
         self.assertEqual((status, body), (403, b""))
         r = self.s.curl(f"{RECENTS}?recurse=1", "-g")
         self.assertEqual(r[0], 403)
+
+
+    # --- one JSON rule, values stored as sent (finding 13) --------------------------------
+
+    def raw(self, key):
+        status, _, body, _ = self.call("GET", f"{KV}/{key}?raw=1")
+        self.assertEqual(status, 200)
+        return body
+
+    def test_every_json_value_is_valid_and_kept_as_sent(self):
+        # A single PUT takes any JSON value, scalars included...
+        for i, value in enumerate(["0.1", '"str"', "true", "null", "-12", "18446744073709551616", "1e-400"]):
+            self.assertEqual(self.call("PUT", f"{KV}/scalars/{i}", body=value)[0], 200, value)
+            self.assertEqual(self.raw(f"scalars/{i}"), value.encode())
+        self.assertEqual(json.loads(self.call("GET", f"{KV}/scalars/0")[2])["value"], 0.1)
+        self.assertEqual(json.loads(self.call("GET", f"{KV}/scalars/1")[2])["value"], "str")
+        # ...and a batch stores the same values without narrowing them.
+        batch = ('[{"key":"big","value":18446744073709551616,"content_type":"application/json"},'
+                 '{"key":"tiny","value":1e-400,"content_type":"application/json"},'
+                 '{"key":"obj","value":{"n":123456789012345678901234567890},"content_type":"application/json"}]')
+        self.assertEqual(self.call("PUT", f"{KV}/numbers?batch=1", body=batch)[0], 200)
+        self.assertEqual(self.raw("numbers/big"), b"18446744073709551616")
+        self.assertEqual(self.raw("numbers/tiny"), b"1e-400")
+        self.assertEqual(json.loads(self.raw("numbers/obj")), {"n": 123456789012345678901234567890})
+        self.assertIn(b'"value":18446744073709551616', self.call("GET", f"{KV}/numbers/big")[2])
+        # Invalid JSON is refused the same way by both, and nothing is stored.
+        for bad in ("01", "1.", "NaN", "{'a':1}", "[1,]"):
+            self.assertEqual(self.call("PUT", f"{KV}/bad/one", body=bad)[0], 400, bad)
+            batch = '[{"key":"x","value":%s,"content_type":"application/json"}]' % bad
+            self.assertEqual(self.call("PUT", f"{KV}/bad?batch=1", body=batch)[0], 400, bad)
+        self.assertEqual(self.call("GET", f"{KV}/bad/one")[0], 404)
+        self.assertEqual(self.call("GET", f"{KV}/bad/x")[0], 404)
+
+    def test_json_is_a_media_type_not_a_prefix(self):
+        # application/jsonx is not JSON: stored as bytes, returned base64 with its type.
+        self.assertEqual(self.call("PUT", f"{KV}/types/x", body="not json", content_type="application/jsonx")[0], 200)
+        env = json.loads(self.call("GET", f"{KV}/types/x")[2])
+        self.assertEqual((base64.b64decode(env["value"]), env["content_type"]), (b"not json", "application/jsonx"))
+        self.assertEqual(self.call("PUT", f"{KV}/types/y", body="not json",
+                                   content_type="Application/JSON; charset=utf-8")[0], 400)
+
+    # --- tokens of users who are gone (finding 4) ------------------------------------------
+
+    def user_cli(self, *args, password=None):
+        r = subprocess.run([self.s.binary, "user", *args, "--config", self.s.config_path], input=password,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_tokens_of_disabled_removed_or_signed_out_users_are_refused(self):
+        for name in ("carl", "dora", "erik"):
+            self.s.add_user(name)
+        tokens = {name: self.s.mint_token(f"{name} openid kopano/kvs") for name in ("carl", "dora", "erik")}
+        for token in tokens.values():
+            self.assertEqual(self.call("PUT", f"{KV}/mine/1", token, body="{}")[0], 200)
+        self.user_cli("disable", "carl")
+        self.user_cli("remove", "dora")
+        self.user_cli("passwd", "erik", password="another-pw\n")  # ends erik's sessions and tokens
+        for name, token in tokens.items():
+            status, _, body, _ = self.call("PUT", f"{KV}/mine/2", token, body="{}")
+            self.assertEqual((status, body), (403, b""), name)
+            self.assertEqual(self.call("GET", f"{KV}/mine/1", token)[0], 403, name)
+        self.assertEqual(self.call("PUT", f"{KV}/mine/2", body="{}")[0], 200)  # anna's token still works
+        self.user_cli("enable", "carl")
+        self.assertEqual(self.call("PUT", f"{KV}/mine/2", tokens["carl"], body="{}")[0], 403)  # stays ended
+        self.assertEqual(self.call("PUT", f"{KV}/mine/2", self.s.mint_token("carl openid kopano/kvs"),
+                                   body="{}")[0], 200)
 
 
 if __name__ == "__main__":

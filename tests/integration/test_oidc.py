@@ -1,6 +1,7 @@
 """The OpenID provider's public documents: discovery and JWKS (konnect layout, spec §1.1-1.3)."""
 import json
 import unittest
+import urllib.parse
 
 from harness import Palaverd
 
@@ -67,6 +68,44 @@ class KeysAcrossRestartsAndReload(unittest.TestCase):
             self.assertEqual(sorted(d["id_token_signing_alg_values_supported"]), ["ES256", "PS256"])
         finally:
             s.close()
+
+
+
+class RedirectUriWithLineBreaks(unittest.TestCase):
+    """A CR/LF inside redirect_uri makes the request invalid (finding 14): a 400 page, no
+    redirect to a cut-off URI."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd()
+        cls.iss = f"https://localhost:{cls.s.https_port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def query(self, redirect_uri):
+        return urllib.parse.urlencode({"client_id": f"kpop-{self.iss}/meet/", "redirect_uri": redirect_uri,
+                                       "response_type": "code", "scope": "openid", "code_challenge": "x" * 43,
+                                       "code_challenge_method": "S256"})
+
+    def test_form_post(self):
+        for uri in (f"{self.iss}/meet/\r\nX-Evil: 1", f"{self.iss}/me\net/", f"{self.iss}/meet/\r"):
+            status, h, body, _ = self.s.curl("/signin/v1/identifier/_/authorize", "-X", "POST",
+                                             "-H", "Content-Type: application/x-www-form-urlencoded",
+                                             "--data-binary", self.query(uri))
+            self.assertEqual(status, 400, uri)
+            self.assertNotIn("location", h)
+            self.assertIn("invalid_request", body.decode())
+
+    # libwebsockets decodes the query itself and ends it at an encoded CR/LF, so the provider
+    # never sees the line break (nor the parameters after it). The net layer's replacement hands
+    # the query over whole; then this passes (remove the decorator).
+    @unittest.expectedFailure
+    def test_query(self):
+        status, h, body, _ = self.s.curl(f"/signin/v1/identifier/_/authorize?{self.query(self.iss + '/me' + chr(10) + 'et/')}")
+        self.assertEqual(status, 400)
+        self.assertNotIn("location", h)
 
 
 if __name__ == "__main__":

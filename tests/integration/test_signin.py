@@ -1,9 +1,18 @@
 """The sign-in JSON API (konnect's /signin/v1/identifier/_/…, spec §1.13): CSRF guard, logon,
 hello, logoff, the session cookie, and the failed-sign-in rate limit."""
+import base64
+import concurrent.futures
+import hashlib
 import json
+import re
+import secrets
+import socket
+import ssl
+import subprocess
 import unittest
+import urllib.parse
 
-from harness import Palaverd
+from harness import Palaverd, http_exchange, status_of
 
 API = "/signin/v1/identifier/_"
 
@@ -103,6 +112,199 @@ class Signin(unittest.TestCase):
         _, _, metrics, _ = self.s.curl("/metrics")
         self.assertRegex(metrics.decode(), r'oidc_signins_total\{result="rate_limited"\} [1-9]')
         self.assertRegex(metrics.decode(), r'oidc_signins_total\{result="failed"\} 5')
+
+
+    # --- the limit under concurrency (finding 3) ------------------------------------------------
+
+    def connections(self, n):
+        """`n` TLS connections (HTTP/1.1), handshakes done, so a burst goes out at once."""
+        ctx = ssl.create_default_context(cafile=self.s.ca)
+        ctx.set_alpn_protocols(["http/1.1"])
+
+        def one(_):
+            raw = socket.create_connection(("127.0.0.1", self.s.https_port), timeout=30)
+            return ctx.wrap_socket(raw, server_hostname="localhost")
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, range(n)))
+
+    def json_logon_bytes(self, user, pw):
+        body = json.dumps({"state": "b", "params": [user, pw, "1"]}).encode()
+        return (f"POST {API}/logon HTTP/1.1\r\nHost: localhost:{self.s.https_port}\r\n"
+                f"Origin: {self.origin}\r\nKopano-Konnect-XSRF: 1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    def form_logon_bytes(self, user, pw, csrf):
+        body = urllib.parse.urlencode({"csrf": csrf, "query": "", "flow": "", "action": "signin",
+                                       "username": user, "password": pw}).encode()
+        return (f"POST {API}/form HTTP/1.1\r\nHost: localhost:{self.s.https_port}\r\n"
+                f"Origin: {self.origin}\r\nCookie: __Secure-KKF={csrf}\r\n"
+                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+    def form_token(self):
+        _, h, page, _ = self.s.curl("/signin/v1/identifier")
+        return re.search(r'name="csrf" value="([^"]+)"', page.decode()).group(1)
+
+    def burst(self, requests):
+        """Sends every request on its own connection, all before reading any answer; returns the
+        statuses in request order."""
+        socks = self.connections(len(requests))
+        try:
+            for sock, request in zip(socks, requests):
+                sock.sendall(request)
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                return list(pool.map(lambda sock: status_of(http_exchange(sock, b"", read_timeout=60)), socks))
+        finally:
+            for sock in socks:
+                sock.close()
+
+    def test_a_concurrent_burst_cannot_pass_the_account_limit(self):
+        csrf = self.form_token()
+        wrong = [self.json_logon_bytes("bert", f"wrong{i}") if i % 2 else self.form_logon_bytes("bert", f"wrong{i}", csrf)
+                 for i in range(30)]
+        statuses = self.burst(wrong + [self.json_logon_bytes("bert", "bert-secret")])
+        # Only as many attempts as the limit allows were checked at all; the right password,
+        # last in the burst, is refused while the account is limited.
+        self.assertEqual(statuses[-1], 429, statuses)
+        checked = [st for st in statuses[:-1] if st != 429]
+        self.assertLessEqual(len(checked), 5, statuses)
+        self.assertTrue(all(st in (204, 401) for st in checked), statuses)
+        _, _, metrics, _ = self.s.curl("/metrics")
+        failed = int(re.search(r'oidc_signins_total\{result="failed"\} (\d+)', metrics.decode()).group(1))
+        self.assertLessEqual(failed, 5)
+        self.assertEqual(self.logon("bert", "bert-secret")[0], 429)  # still limited afterwards
+
+    def test_a_concurrent_burst_cannot_pass_the_address_limit(self):
+        csrf = self.form_token()
+        wrong = [self.json_logon_bytes(f"user{i}", "wrong") if i % 2 else self.form_logon_bytes(f"user{i}", "wrong", csrf)
+                 for i in range(30)]
+        statuses = self.burst(wrong + [self.json_logon_bytes("anna", "anna-secret")])
+        self.assertEqual(statuses[-1], 429, statuses)
+        self.assertLessEqual(len([st for st in statuses[:-1] if st != 429]), 20, statuses)
+
+    def test_a_burst_of_http2_streams_cannot_pass_the_limit(self):
+        # One HTTP/2 connection, many streams (curl multiplexes --parallel transfers). The server
+        # may take streams in any order, so the burst is all wrong passwords; at most the limit
+        # of them is checked at all.
+        args = ["curl", "-sS", "--parallel", "--parallel-max", "50", "--http2"]
+        for i in range(20):
+            if i:
+                args.append("--next")
+            args += ["--http2", "--cacert", self.s.ca, "--resolve", f"localhost:{self.s.https_port}:127.0.0.1",
+                     "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{url_effective}\n",
+                     "-X", "POST", "-H", "Content-Type: application/json", "-H", f"Origin: {self.origin}",
+                     "--data-binary", json.dumps({"state": "h2", "params": ["bert", f"wrong{i}", "1"]}),
+                     f"{self.s.url(API + '/logon')}?n={i}"]
+        out = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        codes = []
+        for line in out.stdout.split("\n"):
+            if line.strip():
+                code, version, _ = line.split()
+                self.assertEqual(version, "2")
+                codes.append(int(code))
+        self.assertEqual(len(codes), 20)
+        self.assertLessEqual(len([c for c in codes if c != 429]), 5, codes)
+        self.assertEqual(self.logon("bert", "bert-secret")[0], 429)  # and the right password after it
+
+    # --- sessions end server-side (finding 4) ------------------------------------------------
+
+    def authorize_silently(self, cookie):
+        """A Meet-style silent authorization (prompt=none) with only the sign-in cookie: the
+        redirect's parameters (code=... when the cookie still counts, error=... otherwise)."""
+        verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        meet = f"{self.origin}/meet/"
+        params = {"client_id": f"kpop-{meet}", "redirect_uri": meet, "response_type": "code", "scope": "openid profile",
+                  "prompt": "none", "state": "s", "code_challenge": challenge, "code_challenge_method": "S256"}
+        status, h, _, _ = self.s.curl(f"/signin/v1/identifier/_/authorize?{urllib.parse.urlencode(params)}",
+                                      "-b", f"__Secure-KKT={cookie}")
+        self.assertEqual(status, 302)
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h["location"]).query))
+
+    def signed_in_cookie(self, user="anna", pw="anna-secret"):
+        status, h, _, _ = self.logon(user, pw)
+        self.assertEqual(status, 200)
+        cookie = self.cookie_of(h)[0]
+        self.assertIn("code", self.authorize_silently(cookie))  # the cookie gets codes now
+        return cookie
+
+    def test_a_copied_cookie_is_dead_after_logoff(self):
+        cookie = self.signed_in_cookie()
+        copy = cookie
+        other = self.signed_in_cookie()  # another sign-in (device) of the same user
+        self.assertEqual(self.post("logoff", {"state": "bye"}, cookie)[0], 200)
+        self.assertEqual(self.authorize_silently(copy).get("error"), "login_required")
+        status, h, _, _ = self.post("hello", {"state": "h"}, copy)
+        self.assertEqual(status, 204)
+        self.assertIn("Max-Age=0", self.cookie_of(h)[1])
+        self.assertEqual(self.logon("anna", "", "0", copy)[0], 204)
+        self.assertIn("code", self.authorize_silently(other))  # only that session ended
+
+    def test_a_copied_cookie_is_dead_after_end_session(self):
+        cookie = self.signed_in_cookie()
+        status, _, _, _ = self.s.curl("/signin/v1/identifier/_/endsession", "-b", f"__Secure-KKT={cookie}")
+        self.assertEqual(status, 302)
+        self.assertEqual(self.authorize_silently(cookie).get("error"), "login_required")
+
+    def test_a_password_change_ends_every_session(self):
+        first, second = self.signed_in_cookie(), self.signed_in_cookie()
+        bert = self.signed_in_cookie("bert", "bert-secret")
+        r = subprocess.run([self.s.binary, "user", "passwd", "anna", "--config", self.s.config_path],
+                           input="new-secret\n", capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for cookie in (first, second):
+            self.assertEqual(self.authorize_silently(cookie).get("error"), "login_required")
+        self.assertIn("code", self.authorize_silently(bert))  # other users are untouched
+        self.assertIn("code", self.authorize_silently(self.signed_in_cookie("anna", "new-secret")))
+
+    def test_a_password_change_ends_refresh_tokens(self):
+        cookie = self.signed_in_cookie()
+        verifier = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        meet, client = f"{self.origin}/meet/", f"kpop-{self.origin}/meet/"
+        params = {"client_id": client, "redirect_uri": meet, "response_type": "code", "prompt": "none",
+                  "scope": "openid offline_access", "code_challenge": challenge, "code_challenge_method": "S256"}
+        _, h, _, _ = self.s.curl(f"/signin/v1/identifier/_/authorize?{urllib.parse.urlencode(params)}",
+                                 "-b", f"__Secure-KKT={cookie}")
+        code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(h["location"]).query))["code"]
+
+        def token(form):
+            status, _, body, _ = self.s.curl("/konnect/v1/token", "-X", "POST", "--data-binary",
+                                             urllib.parse.urlencode({"client_id": client, **form}))
+            return status, json.loads(body)
+        status, tokens = token({"grant_type": "authorization_code", "code": code, "redirect_uri": meet,
+                                "code_verifier": verifier})
+        self.assertEqual(status, 200, tokens)
+        status, rotated = token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+        self.assertEqual(status, 200, rotated)  # refreshing works...
+        r = subprocess.run([self.s.binary, "user", "passwd", "anna", "--config", self.s.config_path],
+                           input="new-secret\n", capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status, err = token({"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]})
+        self.assertEqual((status, err.get("error")), (400, "invalid_grant"))  # ...until the password changes
+        status, _, _, _ = self.s.curl("/konnect/v1/userinfo", "-H", f"Authorization: Bearer {rotated['access_token']}")
+        self.assertEqual(status, 401)  # and its access tokens die with it
+
+    def test_disabling_or_removing_a_user_ends_their_sessions(self):
+        anna, bert = self.signed_in_cookie(), self.signed_in_cookie("bert", "bert-secret")
+        for args in (["disable", "anna"], ["remove", "bert"]):
+            r = subprocess.run([self.s.binary, "user", *args, "--config", self.s.config_path],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for cookie in (anna, bert):
+            self.assertEqual(self.authorize_silently(cookie).get("error"), "login_required")
+        r = subprocess.run([self.s.binary, "user", "enable", "anna", "--config", self.s.config_path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.authorize_silently(anna).get("error"), "login_required")  # stays ended
+
+    # --- content types (finding 14) -------------------------------------------------------
+
+    def test_json_content_type_is_a_media_type_not_a_prefix(self):
+        self.assertEqual(self.post("logon", {"state": "s", "params": ["anna", "anna-secret", "1"]},
+                                   content_type="application/jsonx")[0], 400)
+        self.assertEqual(self.post("logon", {"state": "s", "params": ["anna", "anna-secret", "1"]},
+                                   content_type="Application/JSON; charset=utf-8")[0], 200)
 
 
 if __name__ == "__main__":

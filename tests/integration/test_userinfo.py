@@ -1,6 +1,7 @@
 """UserInfo (spec §1.6) and end session (§1.7) against the real binary; access tokens are minted
 by the test-only testbed module until the token endpoint exists."""
 import json
+import subprocess
 import unittest
 
 from harness import PALAVERD_TESTBED, Palaverd
@@ -60,6 +61,49 @@ class UserInfoAndEndSession(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertIn("Sie sind abgemeldet", body.decode())
         self.assertIn("signed out", self.s.curl("/signin/v1/goodbye")[2].decode())
+
+
+
+class TokensOfUsersWhoAreGone(unittest.TestCase):
+    """Access tokens of removed or disabled users, or issued before a password change, are
+    refused at once on every API (finding 4), not when they expire."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        for name in ("anna", "carl", "dora", "erik"):
+            cls.s.add_user(name, "pw", "--display-name", name.title())
+        cls.s.start()
+        scopes = "openid profile email kopano/gc kopano/kvs kopano/kwm"
+        cls.tokens = {name: cls.s.mint_token(f"{name} {scopes}") for name in ("anna", "carl", "dora", "erik")}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def calls(self, token):
+        """Status of userinfo, a kvs PUT, the address book and rtm/connect with `token`."""
+        auth = ["-H", f"Authorization: Bearer {token}"]
+        return {
+            "userinfo": self.s.curl("/konnect/v1/userinfo", *auth)[0],
+            "kvs": self.s.curl("/api/kvs/v1/kv/user/x/1", "-X", "PUT", "-H", "Content-Type: application/json",
+                               "--data-binary", "{}", *auth)[0],
+            "gc": self.s.curl("/api/gc/v1/me", *auth)[0],
+            "rtm": self.s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "--data-binary", "", *auth)[0],
+        }
+
+    def test_every_api_refuses_them(self):
+        for name, token in self.tokens.items():
+            self.assertEqual(self.calls(token), {"userinfo": 200, "kvs": 200, "gc": 200, "rtm": 200}, name)
+        for args, input_ in ((["disable", "carl"], None), (["remove", "dora"], None), (["passwd", "erik"], "pw2\n")):
+            r = subprocess.run([self.s.binary, "user", *args, "--config", self.s.config_path], input=input_,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for name in ("carl", "dora", "erik"):
+            self.assertEqual(self.calls(self.tokens[name]), {"userinfo": 401, "kvs": 403, "gc": 403, "rtm": 403}, name)
+        self.assertEqual(self.calls(self.tokens["anna"]), {"userinfo": 200, "kvs": 200, "gc": 200, "rtm": 200})
+        self.assertEqual(self.calls(self.s.mint_token("erik openid profile email kopano/gc kopano/kvs kopano/kwm")),
+                         {"userinfo": 200, "kvs": 200, "gc": 200, "rtm": 200})  # a new token of erik's works
 
 
 if __name__ == "__main__":

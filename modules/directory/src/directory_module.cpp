@@ -33,7 +33,7 @@ class DirectoryModule final : public sdk::Module {
   Status Start(sdk::Host& host) override {
     config_ = pending_;
     log_ = host.Logger();
-    PALAVER_RETURN_IF_ERROR(host.Database().Migrate("directory", LocalUserStore::Migrations()));
+    PALAVER_RETURN_IF_ERROR(LocalUserStore::MigrateAll(host.Database()));
     users_ = std::make_shared<LocalUserStore>(host.Database());
     if (config_.initial_admin) PALAVER_RETURN_IF_ERROR(CreateInitialAdmin(host.Info().state_dir));
     host.Registry().Publish<sdk::UserDirectory>(users_);
@@ -57,7 +57,7 @@ class DirectoryModule final : public sdk::Module {
   std::vector<std::string> Commands() const override { return {"user"}; }
 
   int RunCommand(const std::string&, const std::vector<std::string>& args, sdk::CommandContext& ctx) override {
-    if (auto st = ctx.store.Migrate("directory", LocalUserStore::Migrations()); !st) {
+    if (auto st = LocalUserStore::MigrateAll(ctx.store); !st) {
       std::fprintf(ctx.err, "palaverd user: %s\n", st.error().message.c_str());
       return 1;
     }
@@ -113,7 +113,7 @@ class DirectoryModule final : public sdk::Module {
     pool_->Submit([users, verifier, scopes, authorization, target, query, log, peer, respond] {
       sdk::Request bearer;
       bearer.headers.emplace_back("authorization", authorization);
-      auto claims = sdk::AuthorizeBearer(bearer, verifier.get(), scopes);
+      auto claims = sdk::AuthorizeActiveBearer(bearer, verifier.get(), scopes);
       if (!claims) {
         log->debug("address book request refused client={} err={}", peer, claims.error().message);
         return respond(sdk::BearerFailure(claims.error()));

@@ -126,10 +126,12 @@ Status LocalUserStore::SetPassword(std::string_view username, std::string_view p
   PALAVER_ASSIGN_OR_RETURN(std::string hash, HashPassword(password, cost_));
   int changed = 0;
   PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
-    PALAVER_RETURN_IF_ERROR(db.Exec("UPDATE directory_users SET password_hash = ? WHERE username = ?",
-                                    {hash, std::string(username)}));
-    changed = db.Changes();
-    return OkStatus();
+    return db.Transaction([&](sdk::Db& tx) -> Status {
+      PALAVER_RETURN_IF_ERROR(tx.Exec("UPDATE directory_users SET password_hash = ? WHERE username = ?",
+                                      {hash, std::string(username)}));
+      changed = tx.Changes();
+      return changed > 0 ? EndSessions(tx, username) : OkStatus();
+    });
   }));
   if (changed == 0) return Fail(NoSuchUser(username));
   return OkStatus();
@@ -138,10 +140,12 @@ Status LocalUserStore::SetPassword(std::string_view username, std::string_view p
 Status LocalUserStore::SetEnabled(std::string_view username, bool enabled) {
   int changed = 0;
   PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
-    PALAVER_RETURN_IF_ERROR(db.Exec("UPDATE directory_users SET enabled = ? WHERE username = ?",
-                                    {static_cast<int64_t>(enabled ? 1 : 0), std::string(username)}));
-    changed = db.Changes();
-    return OkStatus();
+    return db.Transaction([&](sdk::Db& tx) -> Status {
+      PALAVER_RETURN_IF_ERROR(tx.Exec("UPDATE directory_users SET enabled = ? WHERE username = ?",
+                                      {static_cast<int64_t>(enabled ? 1 : 0), std::string(username)}));
+      changed = tx.Changes();
+      return changed > 0 && !enabled ? EndSessions(tx, username) : OkStatus();
+    });
   }));
   if (changed == 0) return Fail(NoSuchUser(username));
   return OkStatus();
@@ -150,9 +154,13 @@ Status LocalUserStore::SetEnabled(std::string_view username, bool enabled) {
 Status LocalUserStore::Remove(std::string_view username) {
   int changed = 0;
   PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
-    PALAVER_RETURN_IF_ERROR(db.Exec("DELETE FROM directory_users WHERE username = ?", {std::string(username)}));
-    changed = db.Changes();
-    return OkStatus();
+    return db.Transaction([&](sdk::Db& tx) -> Status {
+      PALAVER_RETURN_IF_ERROR(tx.Exec("DELETE FROM directory_session_epochs WHERE user_id IN"
+                                      " (SELECT id FROM directory_users WHERE username = ?)", {std::string(username)}));
+      PALAVER_RETURN_IF_ERROR(tx.Exec("DELETE FROM directory_users WHERE username = ?", {std::string(username)}));
+      changed = tx.Changes();
+      return OkStatus();
+    });
   }));
   if (changed == 0) return Fail(NoSuchUser(username));
   return OkStatus();
@@ -264,6 +272,41 @@ Result<std::string> LocalUserStore::Photo(std::string_view id) {
   }));
   if (!photo) return Fail(ErrorCode::kNotFound, "no photo for " + std::string(id), "no photo");
   return *photo;
+}
+
+// --- session epochs ---------------------------------------------------------------------
+// Kept in their own table and schema, so the users table and its migrations stay as they are.
+
+std::vector<sdk::Migration> LocalUserStore::SessionMigrations() {
+  return {{1,
+           "CREATE TABLE directory_session_epochs ("
+           " user_id TEXT PRIMARY KEY,"
+           " epoch INTEGER NOT NULL)"}};
+}
+
+Status LocalUserStore::MigrateAll(sdk::Store& store) {
+  PALAVER_RETURN_IF_ERROR(store.Migrate("directory", Migrations()));
+  return store.Migrate("directory_sessions", SessionMigrations());
+}
+
+Status LocalUserStore::EndSessions(sdk::Db& db, std::string_view username) {
+  return db.Exec(
+      "INSERT INTO directory_session_epochs(user_id, epoch) SELECT id, 1 FROM directory_users WHERE username = ?"
+      " ON CONFLICT(user_id) DO UPDATE SET epoch = epoch + 1",
+      {std::string(username)});
+}
+
+Result<sdk::UserStanding> LocalUserStore::Standing(std::string_view id) {
+  std::optional<sdk::UserStanding> standing;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT u.enabled, coalesce(e.epoch, 0) FROM directory_users u"
+                                                 " LEFT JOIN directory_session_epochs e ON e.user_id = u.id"
+                                                 " WHERE u.id = ?", {std::string(id)}));
+    if (!rows.empty()) standing = sdk::UserStanding{sdk::SqlInt(rows[0][0]) != 0, sdk::SqlInt(rows[0][1])};
+    return OkStatus();
+  }));
+  if (!standing) return Fail(ErrorCode::kNotFound, "no user id=" + std::string(id), "no such user");
+  return *standing;
 }
 
 }  // namespace palaver::directory

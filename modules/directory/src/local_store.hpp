@@ -32,6 +32,10 @@ class LocalUserStore final : public sdk::UserDirectory {
   /// `store` must outlive this object. `cost` is used for new password hashes.
   explicit LocalUserStore(sdk::Store& store, HashCost cost = {});
   static std::vector<sdk::Migration> Migrations();
+  /// The `directory_sessions` schema: per-user session epochs (see Standing).
+  static std::vector<sdk::Migration> SessionMigrations();
+  /// Both schemas, in order.
+  static Status MigrateAll(sdk::Store& store);
 
   Result<sdk::DirectoryUser> Add(const NewUser& user, std::string_view password);
   /// Every user, disabled ones included, by username.
@@ -49,10 +53,15 @@ class LocalUserStore final : public sdk::UserDirectory {
   Result<sdk::DirectoryUser> GetByUsername(std::string_view username) override;
   Result<sdk::UserPage> Search(std::string_view text, size_t skip, size_t top) override;
   Result<std::string> Photo(std::string_view id) override;
+  /// Session epochs live in `directory_session_epochs`; a user without a row is at epoch 0.
+  /// SetPassword and SetEnabled(false) raise it, which ends every session and token of the user.
+  Result<sdk::UserStanding> Standing(std::string_view id) override;
 
  private:
   Result<sdk::DirectoryUser> GetOne(const std::string& where, const std::string& value);
   const std::string& DummyHash();
+  /// Raises the session epoch of `username` (in `db`'s transaction).
+  static Status EndSessions(sdk::Db& db, std::string_view username);
 
   sdk::Store& store_;
   HashCost cost_;

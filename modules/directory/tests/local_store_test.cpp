@@ -15,7 +15,7 @@ class LocalStoreTest : public ::testing::Test {
     auto store = palaver::testing::OpenStore(tmp_.path() / "p.db", std::chrono::milliseconds(100));
     ASSERT_TRUE(store) << store.error().message;
     store_ = std::move(*store);
-    ASSERT_TRUE(store_->Migrate("directory", LocalUserStore::Migrations()));
+    ASSERT_TRUE(LocalUserStore::MigrateAll(*store_));
     users_ = std::make_unique<LocalUserStore>(*store_, kFast);
   }
   sdk::DirectoryUser Add(const std::string& name, const std::string& display, const std::string& mail,
@@ -119,6 +119,30 @@ TEST_F(LocalStoreTest, PasswordChangeAndRemoval) {
   EXPECT_EQ(users_->Remove("frank").error().code, ErrorCode::kNotFound);
   EXPECT_FALSE(users_->GetByUsername("frank"));
   EXPECT_EQ(users_->Photo("x").error().code, ErrorCode::kNotFound);
+}
+
+// A password change and disabling raise the session epoch (which ends every session and token
+// issued before); re-enabling does not bring them back; a removed user has no standing.
+TEST_F(LocalStoreTest, SessionEpochsEndSessions) {
+  Add("iris", "Iris", "", "pw");
+  auto id = users_->GetByUsername("iris")->id;
+  auto s0 = users_->Standing(id);
+  ASSERT_TRUE(s0);
+  EXPECT_TRUE(s0->enabled);
+  EXPECT_EQ(s0->session_epoch, 0);
+  ASSERT_TRUE(users_->SetPassword("IRIS", "pw2"));  // usernames are case-insensitive
+  EXPECT_EQ(users_->Standing(id)->session_epoch, 1);
+  ASSERT_TRUE(users_->SetEnabled("iris", false));
+  auto s2 = users_->Standing(id);
+  EXPECT_FALSE(s2->enabled);
+  EXPECT_EQ(s2->session_epoch, 2);
+  ASSERT_TRUE(users_->SetEnabled("iris", true));
+  EXPECT_EQ(users_->Standing(id)->session_epoch, 2);
+  Add("jack", "Jack", "", "pw");
+  EXPECT_EQ(users_->Standing(users_->GetByUsername("jack")->id)->session_epoch, 0);  // per user
+  ASSERT_TRUE(users_->Remove("iris"));
+  EXPECT_EQ(users_->Standing(id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(users_->SetPassword("iris", "x").error().code, ErrorCode::kNotFound);
 }
 
 TEST_F(LocalStoreTest, BusyDatabaseIsAnErrorNotAHang) {

@@ -1,11 +1,10 @@
 #include "kvs_api.hpp"
 
-#include <sstream>
+#include <cctype>
+#include <optional>
+#include <string_view>
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
-
+#include "json_text.hpp"
 #include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/http.hpp"
 
@@ -42,17 +41,28 @@ Result<std::string> KeyFromPath(const std::string& path) {
   return key;
 }
 
-bool IsJsonType(const std::string& content_type) { return content_type.rfind("application/json", 0) == 0; }
-
-Status ValidateJson(const std::string& value) {
-  try {
-    Poco::JSON::Parser parser;
-    parser.parse(value);
-    return OkStatus();
-  } catch (const Poco::Exception&) {
-    return Fail(Bad("the value is not valid JSON"));
+std::string MediaType(std::string_view content_type) {
+  // RFC 9110 §8.3.1: type "/" subtype, then parameters after ';'. Tokens only; lowercase.
+  std::string_view v = content_type.substr(0, content_type.find(';'));
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  auto token_char = [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  };
+  size_t slash = v.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == v.size()) return {};
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    if (i != slash && !token_char(c)) return {};
+    out.push_back(static_cast<char>(std::tolower(c)));
   }
+  return out;
 }
+
+bool IsJsonType(const std::string& content_type) { return MediaType(content_type) == "application/json"; }
+
+Status ValidateJson(const std::string& value) { return ValidateJsonText(value); }
 
 std::string Envelope(const Record& r) {
   std::string o = "{\"key\":\"" + sdk::JsonEscape(r.key) + "\",\"value\":";
@@ -67,39 +77,44 @@ std::string EnvelopeArray(const std::vector<Record>& records) {
 }
 
 Result<std::vector<Record>> ParseBatch(const std::string& body, const std::string& prefix) {
-  Poco::JSON::Array::Ptr items;
-  try {
-    Poco::JSON::Parser parser;
-    auto parsed = parser.parse(body);
-    if (parsed.type() != typeid(Poco::JSON::Array::Ptr)) return Fail(Bad("a batch is a JSON array"));
-    items = parsed.extract<Poco::JSON::Array::Ptr>();
-  } catch (const Poco::Exception&) {
-    return Fail(Bad("the batch is not valid JSON"));
+  // Read as text: a JSON value is stored exactly as sent (a parse and re-encode would narrow
+  // 18446744073709551616 or 1e-400 to 0).
+  auto items = ParseArrayOfObjects(body, kMaxBatchItems);
+  if (!items) {
+    if (items.error().message.find("more than") != std::string::npos) {
+      return Fail(Bad("a batch holds at most " + std::to_string(kMaxBatchItems) + " items"));
+    }
+    return Fail(Bad("a batch is a JSON array of objects: " + items.error().public_message));
   }
-  if (items->size() > kMaxBatchItems) return Fail(Bad("a batch holds at most 500 items"));
   std::vector<Record> out;
   for (size_t i = 0; i < items->size(); ++i) {
-    auto item = items->getObject(static_cast<unsigned>(i));
-    if (!item || !item->has("key") || !item->get("key").isString() || !item->has("value")) {
-      return Fail(Bad("batch item " + std::to_string(i) + " needs a string key and a value"));
+    const std::string item_name = "batch item " + std::to_string(i);
+    std::optional<std::string_view> key, value, type;
+    for (const auto& m : (*items)[i]) {
+      if (m.name == "key") key = m.raw;
+      else if (m.name == "value") value = m.raw;
+      else if (m.name == "content_type") type = m.raw;
     }
+    if (!key || !value) return Fail(Bad(item_name + " needs a string key and a value"));
+    auto key_text = DecodeJsonString(*key);
+    if (!key_text) return Fail(Bad(item_name + " needs a string key and a value"));
     Record r;
-    r.key = prefix + "/" + item->getValue<std::string>("key");
+    r.key = prefix + "/" + *key_text;
     PALAVER_RETURN_IF_ERROR(ValidateKey(r.key));
-    r.content_type = item->has("content_type") && item->get("content_type").isString()
-                         ? item->getValue<std::string>("content_type")
-                         : "";
+    if (type) {
+      auto t = DecodeJsonString(*type);
+      if (t) r.content_type = std::move(*t);  // a non-string type is no type, as before
+    }
     if (IsJsonType(r.content_type)) {
-      std::ostringstream json;
-      Poco::JSON::Stringifier::condense(item->get("value"), json);
-      r.value = json.str();
+      r.value = std::string(*value);
     } else {
-      if (!item->get("value").isString()) return Fail(Bad("batch item " + std::to_string(i) + ": a non-JSON value is base64 text"));
-      auto decoded = sdk::Base64Decode(item->getValue<std::string>("value"));
-      if (!decoded) return Fail(Bad("batch item " + std::to_string(i) + ": the value is not base64"));
+      auto text = DecodeJsonString(*value);
+      if (!text) return Fail(Bad(item_name + ": a non-JSON value is base64 text"));
+      auto decoded = sdk::Base64Decode(*text);
+      if (!decoded) return Fail(Bad(item_name + ": the value is not base64"));
       r.value = std::move(*decoded);
     }
-    if (r.value.size() > kMaxValueBytes) return Fail(Bad("batch item " + std::to_string(i) + " is over 16 KiB"));
+    if (r.value.size() > kMaxValueBytes) return Fail(Bad(item_name + " is over 16 KiB"));
     out.push_back(std::move(r));
   }
   return out;

@@ -55,7 +55,7 @@ class KvsModule final : public sdk::Module {
   // On a worker; the store work is queued as its own task.
   void HandleOnWorker(const sdk::Request& req, const sdk::Responder& respond) {
     auto verifier = registry_->Find<sdk::TokenVerifier>();
-    auto claims = sdk::AuthorizeBearer(req, verifier.get(), config_.required_scopes);
+    auto claims = sdk::AuthorizeActiveBearer(req, verifier.get(), config_.required_scopes);
     if (!claims) {
       log_->debug("kvs request refused client={} err={}", req.peer, claims.error().message);
       respond(sdk::BearerFailure(claims.error()));

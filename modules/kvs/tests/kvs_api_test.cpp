@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "json_text.hpp"
 #include "kvs_api.hpp"
 
 namespace palaver::kvs {
@@ -49,6 +50,49 @@ TEST(KvsApi, JsonValidation) {
   EXPECT_TRUE(ValidateJson("[]"));
   EXPECT_FALSE(ValidateJson("{"));
   EXPECT_FALSE(ValidateJson(""));
+  // Every JSON value is a value (finding 13): scalars too, and numbers of any size.
+  for (const char* good : {"0.1", "\"str\"", "true", "null", "-0", "18446744073709551616", "1e-400", "1E+400",
+                           " [1, {\"a\": \"\\u00e4\\ud83d\\ude00\"}] ", "\"\xc3\xa4\""}) {
+    EXPECT_TRUE(ValidateJson(good)) << good;
+  }
+  for (const char* bad : {"01", "1.", ".5", "+1", "-", "1e", "0x10", "NaN", "Infinity", "tru", "\"a", "'a'",
+                          "[1,]", "{\"a\":1,}", "{a:1}", "1 2", "\"\\x\"", "\"\\ud800\"", "\"tab\there\"",
+                          "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\""}) {
+    EXPECT_FALSE(ValidateJson(bad)) << bad;
+  }
+  EXPECT_TRUE(ValidateJson(std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']')));
+  EXPECT_FALSE(ValidateJson(std::string(kMaxJsonDepth + 2, '[') + std::string(kMaxJsonDepth + 2, ']')));
+}
+
+// A batch stores each JSON value as sent: nothing narrowed or rounded (finding 13).
+TEST(KvsApi, BatchValuesKeepTheirText) {
+  auto items = ParseBatch(R"([{"key":"a","value":18446744073709551616,"content_type":"application/json"},)"
+                          R"({"key":"b","value":1e-400,"content_type":"application/json; charset=utf-8"},)"
+                          R"({"key":"c","value": {"x" : 0.10} ,"content_type":"application/json"},)"
+                          R"({"key":"d\u00e4","value":"str","content_type":"application/json"}])",
+                          "p");
+  ASSERT_TRUE(items) << items.error().message;
+  ASSERT_EQ(items->size(), 4u);
+  EXPECT_EQ((*items)[0].value, "18446744073709551616");
+  EXPECT_EQ((*items)[1].value, "1e-400");
+  EXPECT_EQ((*items)[2].value, R"({"x" : 0.10})");
+  EXPECT_EQ((*items)[3].key, "p/d\xc3\xa4");
+  EXPECT_EQ((*items)[3].value, R"("str")");
+  for (const char* bad : {R"([{"key":"a","value":01,"content_type":"application/json"}])",
+                          R"([{"key":"a","key":"b","value":1,"content_type":"application/json"}])",
+                          R"([{"key":1,"value":1,"content_type":"application/json"}])", "[1]", "[{}] x"}) {
+    EXPECT_FALSE(ParseBatch(bad, "p")) << bad;
+  }
+}
+
+TEST(KvsApi, JsonMediaTypes) {
+  EXPECT_TRUE(IsJsonType("application/json"));
+  EXPECT_TRUE(IsJsonType("Application/JSON; charset=utf-8"));
+  EXPECT_FALSE(IsJsonType("application/jsonx"));
+  EXPECT_FALSE(IsJsonType("application/json-seq"));
+  EXPECT_FALSE(IsJsonType("text/plain"));
+  EXPECT_FALSE(IsJsonType(""));
+  EXPECT_EQ(Envelope({"k", "{}", "application/jsonx"}), R"({"key":"k","value":"e30=","content_type":"application/jsonx"})");
 }
 
 }  // namespace

@@ -147,6 +147,10 @@ AuthResult<AuthorizeRequest> ParseAuthorizeRequest(const Params& params) {
   if (r.client_id.empty()) return tl::unexpected(Unsafe("client_id is missing"));
   if (r.client_id.size() > 512 || HasControl(r.client_id)) return tl::unexpected(Unsafe("client_id is malformed"));
   if (r.redirect_uri.empty()) return tl::unexpected(Unsafe("redirect_uri is missing"));
+  if (HasControl(r.redirect_uri)) {
+    // Refused whole, never cut at the CR/LF: the request is invalid, not a shorter URI.
+    return tl::unexpected(Unsafe("redirect_uri must not contain spaces or control characters (invalid_request)"));
+  }
   if (r.redirect_uri.size() > 2048 || !ParseAbsoluteUrl(r.redirect_uri)) {
     return tl::unexpected(Unsafe("redirect_uri must be an absolute URL"));
   }

@@ -81,4 +81,37 @@ Status RefreshStore::Prune(int64_t now_s) {
   return store_.With([&](sdk::Db& db) { return db.Exec("DELETE FROM oidc_refresh_tokens WHERE expires_at <= ?", {now_s}); });
 }
 
+std::vector<sdk::Migration> SessionStore::Migrations() {
+  return {{1,
+           "CREATE TABLE oidc_sessions ("
+           " sid TEXT PRIMARY KEY, user_id TEXT NOT NULL, epoch INTEGER NOT NULL, expires_at INTEGER NOT NULL)"}};
+}
+
+Status SessionStore::Add(const std::string& sid, const std::string& user_id, int64_t epoch, int64_t expires_at) {
+  return store_.With([&](sdk::Db& db) {
+    return db.Exec("INSERT INTO oidc_sessions(sid, user_id, epoch, expires_at) VALUES(?, ?, ?, ?)",
+                   {sid, user_id, epoch, expires_at});
+  });
+}
+
+Result<std::optional<int64_t>> SessionStore::Epoch(const std::string& sid, const std::string& user_id, int64_t now_s) {
+  std::optional<int64_t> epoch;
+  if (sid.empty()) return epoch;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT epoch FROM oidc_sessions WHERE sid = ? AND user_id = ? AND"
+                                                 " expires_at > ?", {sid, user_id, now_s}));
+    if (!rows.empty()) epoch = sdk::SqlInt(rows[0][0]);
+    return OkStatus();
+  }));
+  return epoch;
+}
+
+Status SessionStore::End(const std::string& sid) {
+  return store_.With([&](sdk::Db& db) { return db.Exec("DELETE FROM oidc_sessions WHERE sid = ?", {sid}); });
+}
+
+Status SessionStore::Prune(int64_t now_s) {
+  return store_.With([&](sdk::Db& db) { return db.Exec("DELETE FROM oidc_sessions WHERE expires_at <= ?", {now_s}); });
+}
+
 }  // namespace palaver::oidc

@@ -59,4 +59,24 @@ class RefreshStore {
   sdk::Store& store_;
 };
 
+/// Sign-in sessions, server-side: the cookie names a session here, and only a session still
+/// recorded counts. Sign-out and end session delete it; the user's session epoch (recorded at
+/// sign-in, compared with the directory's) ends all of a user's sessions at once. Blocking
+/// (SQLite): workers only.
+class SessionStore {
+ public:
+  explicit SessionStore(sdk::Store& store) : store_(store) {}
+  static std::vector<sdk::Migration> Migrations();
+  Status Add(const std::string& sid, const std::string& user_id, int64_t epoch, int64_t expires_at);
+  /// The epoch the session was signed in under; nullopt when it is unknown, ended, expired or
+  /// of another user.
+  Result<std::optional<int64_t>> Epoch(const std::string& sid, const std::string& user_id, int64_t now_s);
+  Status End(const std::string& sid);
+  /// Forgets expired sessions.
+  Status Prune(int64_t now_s);
+
+ private:
+  sdk::Store& store_;
+};
+
 }  // namespace palaver::oidc

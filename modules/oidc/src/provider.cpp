@@ -71,10 +71,19 @@ Status Provider::Start(const OidcConfig& config) {
   PALAVER_RETURN_IF_ERROR(db.Migrate("oidc", KeyStore::Migrations()));
   PALAVER_RETURN_IF_ERROR(db.Migrate("oidc_clients", ClientStore::Migrations()));
   PALAVER_RETURN_IF_ERROR(db.Migrate("oidc_refresh", RefreshStore::Migrations()));
+  PALAVER_RETURN_IF_ERROR(db.Migrate("oidc_sessions", SessionStore::Migrations()));
   keys_ = std::make_unique<KeyStore>(db);
   client_store_ = std::make_unique<ClientStore>(db);
   refresh_store_ = std::make_unique<RefreshStore>(db);
+  sessions_ = std::make_unique<SessionStore>(db);
   verifier_ = std::make_shared<LocalTokenVerifier>([this] { return Issuer(); }, NowSeconds);
+  // Resource APIs ask, per request, whether a token's user is still active (one indexed
+  // lookup; the CLI changes users from another process, so there is nothing to cache safely).
+  verifier_->SetStanding([this](const std::string& user_id) -> Result<sdk::UserStanding> {
+    auto directory = host_.Registry().Find<sdk::UserDirectory>();
+    if (!directory) return Fail(ErrorCode::kUnavailable, "no user directory", "unavailable");
+    return directory->Standing(user_id);
+  });
   PALAVER_RETURN_IF_ERROR(RefreshKeys());
   PALAVER_RETURN_IF_ERROR(LoadClients());
   if (!config.external_issuers.empty()) {
@@ -183,6 +192,9 @@ void Provider::ScheduleMaintenance() {
           if (auto st = refresh_store_->Prune(NowSeconds()); !st) {
             log_->error("refresh token pruning failed err={}", st.error().message);
           }
+          if (auto st = sessions_->Prune(NowSeconds()); !st) {
+            log_->error("sign-in session pruning failed err={}", st.error().message);
+          }
         },
         [this] {
           if (!stopped_) ScheduleMaintenance();
@@ -233,7 +245,7 @@ Status Provider::AddRoutes() {
       [this](const sdk::Request& req, sdk::Responder respond) { HandleUserInfo(req, respond); }));
   PALAVER_RETURN_IF_ERROR(http.Add(
       {.methods = {"GET"}, .path = std::string(kSigninApiPrefix) + "endsession", .route_class = "oidc"},
-      [this](const sdk::Request& req, sdk::Responder respond) { respond(EndSession(req)); }));
+      [this](const sdk::Request& req, sdk::Responder respond) { EndSession(req, respond); }));
   PALAVER_RETURN_IF_ERROR(http.Add(
       {.methods = {"GET"}, .path = "/konnect/v1/session/check-session.html", .route_class = "oidc"},
       [this](const sdk::Request&, sdk::Responder respond) { respond(CheckSessionPage()); }));
@@ -259,7 +271,52 @@ std::optional<SigninSession> Provider::CurrentSession(const sdk::Request& req) c
 
 SigninSession Provider::NewSession(const sdk::DirectoryUser& user, int64_t now) const {
   return SigninSession{user.id, user.username, user.display_name, now, now + session_lifetime_.load(),
-                       sdk::RandomToken(12)};
+                       sdk::RandomToken(18)};
+}
+
+sdk::Responder Provider::ClearingCookie(sdk::Responder respond) {
+  return [respond = std::move(respond)](sdk::Response r) {
+    r.headers.emplace_back("set-cookie", ClearSessionCookieHeader());
+    respond(std::move(r));
+  };
+}
+
+Result<Provider::LiveSession> Provider::CheckSessionNow(const SigninSession& s) {
+  auto ended = [](const std::string& why) { return Fail(ErrorCode::kUnauthenticated, why, "signed out"); };
+  auto backend = [](const Error& e) { return Fail(ErrorCode::kUnavailable, e.message, "unavailable"); };
+  auto directory = host_.Registry().Find<sdk::UserDirectory>();
+  if (!directory) return Fail(ErrorCode::kUnavailable, "no user directory", "unavailable");
+  auto recorded = sessions_->Epoch(s.sid, s.user_id, NowSeconds());
+  if (!recorded) return backend(recorded.error());
+  if (!*recorded) return ended("session signed out or expired");
+  auto standing = directory->Standing(s.user_id);
+  if (!standing) return standing.error().code == ErrorCode::kNotFound ? ended("user removed") : backend(standing.error());
+  if (!standing->enabled) return ended("user disabled");
+  if (standing->session_epoch != **recorded) return ended("the user's sessions were ended");
+  auto user = directory->GetById(s.user_id);
+  if (!user) return user.error().code == ErrorCode::kNotFound ? ended("user removed") : backend(user.error());
+  return LiveSession{s, std::move(*user), **recorded};
+}
+
+void Provider::CheckSession(const SigninSession& session, SessionCheck done) {
+  host_.Pool().SubmitFor<Result<LiveSession>>([this, session] { return CheckSessionNow(session); },
+                                              [this, done = std::move(done)](Result<LiveSession> live) {
+                                                if (stopped_) return;
+                                                if (!live && live.error().code != ErrorCode::kUnauthenticated) {
+                                                  log_->error("sign-in session check failed err={}", live.error().message);
+                                                }
+                                                done(std::move(live));
+                                              });
+}
+
+void Provider::EndRecordedSession(const std::string& sid, std::function<void()> then) {
+  host_.Pool().Submit(
+      [this, sid] {
+        if (auto st = sessions_->End(sid); !st) log_->error("sign-in session not ended err={}", st.error().message);
+      },
+      [this, then = std::move(then)] {
+        if (!stopped_) then();
+      });
 }
 
 void Provider::Logon(const std::string& username, const std::string& password, const std::string& peer,
@@ -267,33 +324,65 @@ void Provider::Logon(const std::string& username, const std::string& password, c
   std::string account = "user:" + Lower(username);
   std::string address = "addr:" + peer;
   int64_t now = NowSeconds();
-  if (!account_limiter_.Allowed(account, now) || !address_limiter_.Allowed(address, now)) {
+  // Each attempt counts from its start (attempts in flight included), so a burst of concurrent
+  // attempts cannot all pass before the first failure is recorded.
+  bool account_ok = account_limiter_.TryBegin(account, now);
+  bool address_ok = account_ok && address_limiter_.TryBegin(address, now);
+  if (!address_ok) {
+    if (account_ok) account_limiter_.End(account, now, false);
     signins_limited_->Inc();
     log_->info("sign-in refused user={} client={} reason=rate_limited", username, peer);
     return done(LogonOutcome::kLimited, std::nullopt);
   }
   auto directory = host_.Registry().Find<sdk::UserDirectory>();
-  if (!directory) return done(LogonOutcome::kUnavailable, std::nullopt);
-  host_.Pool().SubmitFor<Result<sdk::DirectoryUser>>(
-      [directory, username, password] { return directory->Authenticate(username, password); },
-      [this, username, account, address, peer, done](Result<sdk::DirectoryUser> user) {
+  if (!directory) {
+    account_limiter_.End(account, now, false);
+    address_limiter_.End(address, now, false);
+    return done(LogonOutcome::kUnavailable, std::nullopt);
+  }
+  host_.Pool().SubmitFor<Result<SigninSession>>(
+      [this, directory, username, password]() -> Result<SigninSession> {
+        // The session is recorded server-side with the user's epoch: sign-out deletes it, a
+        // password change or disabling the user raises the epoch past it. The epoch is read
+        // before the password check, so a change racing with this sign-in still ends it.
+        std::optional<std::pair<std::string, int64_t>> before;
+        if (auto known = directory->GetByUsername(username)) {
+          if (auto standing = directory->Standing(known->id)) before.emplace(known->id, standing->session_epoch);
+        }
+        PALAVER_ASSIGN_OR_RETURN(sdk::DirectoryUser user, directory->Authenticate(username, password));
+        int64_t epoch = 0;
+        if (before && before->first == user.id) {
+          epoch = before->second;
+        } else {
+          auto standing = directory->Standing(user.id);
+          if (!standing) return Fail(ErrorCode::kUnavailable, standing.error().message, "unavailable");
+          epoch = standing->session_epoch;
+        }
+        SigninSession s = NewSession(user, NowSeconds());
+        if (auto st = sessions_->Add(s.sid, s.user_id, epoch, s.expires_at); !st) {
+          return Fail(ErrorCode::kUnavailable, st.error().message, "unavailable");
+        }
+        return s;
+      },
+      [this, username, account, address, peer, done](Result<SigninSession> s) {
         if (stopped_) return;
         int64_t now = NowSeconds();
-        if (!user) {
-          if (user.error().code != ErrorCode::kUnauthenticated) {
-            log_->error("sign-in backend failure err={}", user.error().message);
+        bool failed = !s && s.error().code == ErrorCode::kUnauthenticated;
+        account_limiter_.End(account, now, failed);
+        address_limiter_.End(address, now, failed);
+        if (!s) {
+          if (!failed) {
+            log_->error("sign-in backend failure err={}", s.error().message);
             return done(LogonOutcome::kUnavailable, std::nullopt);
           }
           signins_failed_->Inc();
-          account_limiter_.RecordFailure(account, now);
-          address_limiter_.RecordFailure(address, now);
           log_->debug("sign-in failed user={} client={}", username, peer);
           return done(LogonOutcome::kFailed, std::nullopt);
         }
         account_limiter_.Reset(account);
         signins_ok_->Inc();
-        log_->info("signed in user={} client={}", user->username, peer);
-        done(LogonOutcome::kOk, NewSession(*user, now));
+        log_->info("signed in user={} client={}", s->username, peer);
+        done(LogonOutcome::kOk, std::move(*s));
       });
 }
 
@@ -306,16 +395,22 @@ void Provider::HandleSignin(const std::string& op, const sdk::Request& req, cons
   if (op == "hello" || op == "logoff") {
     auto state = ParseState(req.body);
     if (!state) return respond(sdk::Response::FromError(state.error()));
+    auto session = CurrentSession(req);
     if (op == "logoff") {
       auto r = JsonNoStore("{\"success\":true,\"state\":" + Quote(*state) + "}");
       r.headers.emplace_back("set-cookie", ClearSessionCookieHeader());
       r.headers.emplace_back("set-cookie", BrowserStateCookie(""));
-      return respond(std::move(r));
+      if (!session) return respond(std::move(r));
+      // Ended server-side before the answer: a copied cookie is worthless from now on.
+      return EndRecordedSession(session->sid, [respond, r = std::move(r)] { respond(r); });
     }
-    auto session = CurrentSession(req);
     if (!session) return respond(NoContent(*state));
     std::string extra = ",\"continue_uri\":" + Quote(Issuer() + kAuthorizePath);
-    return respond(JsonNoStore(HelloJson(*state, *session, extra)));
+    return CheckSession(*session, [respond, state = *state, extra](Result<LiveSession> live) {
+      if (!live && live.error().code == ErrorCode::kUnavailable) return respond(sdk::Response::FromError(live.error()));
+      if (!live) return ClearingCookie(respond)(NoContent(state));
+      respond(JsonNoStore(HelloJson(state, live->session, extra)));
+    });
   }
   auto logon = ParseLogon(req.body);
   if (!logon) return respond(sdk::Response::FromError(logon.error()));
@@ -326,12 +421,17 @@ void Provider::HandleSignin(const std::string& op, const sdk::Request& req, cons
     return r;
   };
   if (logon->mode == "0") {
-    // Continue as the signed-in user (account chooser): no password, the cookie must match.
+    // Continue as the signed-in user (account chooser): no password, the cookie must match and
+    // its session still count.
     auto session = CurrentSession(req);
     if (!logon->password.empty() || !session || Lower(session->username) != Lower(logon->username)) {
       return respond(NoContent(logon->state));
     }
-    return respond(success(logon->state, *session));
+    return CheckSession(*session, [respond, success, state = logon->state](Result<LiveSession> live) {
+      if (!live && live.error().code == ErrorCode::kUnavailable) return respond(sdk::Response::FromError(live.error()));
+      if (!live) return ClearingCookie(respond)(NoContent(state));
+      respond(success(state, live->session));
+    });
   }
   std::string state = logon->state;
   Logon(logon->username, logon->password, req.peer,
@@ -366,12 +466,14 @@ void Provider::HandleConsentApi(const sdk::Request& req, const sdk::Responder& r
   if (!session) return respond(NoContent(consent->state));
   auto client = Clients()->ForRedirect(consent->client_id, consent->redirect_uri, Issuer());
   if (!client) return respond(sdk::Response::FromError(client.error()));
-  std::string cookie = ConsentCookie(consent->client_id, consent->redirect_uri, session->user_id, consent->scope,
-                                     consent->allow);
-  sdk::Response r = consent->allow ? JsonNoStore("{\"success\":true,\"state\":" + Quote(consent->state) + "}")
-                                   : NoContent(consent->state);
-  r.headers.emplace_back("set-cookie", cookie);
-  respond(std::move(r));
+  CheckSession(*session, [this, respond, c = *consent](Result<LiveSession> live) {
+    if (!live && live.error().code == ErrorCode::kUnavailable) return respond(sdk::Response::FromError(live.error()));
+    if (!live) return ClearingCookie(respond)(NoContent(c.state));
+    std::string cookie = ConsentCookie(c.client_id, c.redirect_uri, live->session.user_id, c.scope, c.allow);
+    sdk::Response r = c.allow ? JsonNoStore("{\"success\":true,\"state\":" + Quote(c.state) + "}") : NoContent(c.state);
+    r.headers.emplace_back("set-cookie", cookie);
+    respond(std::move(r));
+  });
 }
 
 // UserInfo (spec §1.6): Bearer access token; 401 with WWW-Authenticate on token failures.
@@ -389,14 +491,15 @@ void Provider::HandleUserInfo(const sdk::Request& req, const sdk::Responder& res
       [this, directory, authorization, unauthorized, respond] {
         sdk::Request bearer;
         bearer.headers.emplace_back("authorization", authorization);
-        auto claims = sdk::AuthorizeBearer(bearer, verifier_.get(), {});
-        if (!claims) {
-          return unauthorized(claims.error().code == ErrorCode::kPermissionDenied ? "invalid or expired token"
-                                                                                   : "token service unavailable");
+        auto claims = sdk::AuthorizeActiveBearer(bearer, verifier_.get(), {});
+        if (!claims && claims.error().code == ErrorCode::kUnavailable) {
+          return respond(sdk::Response::FromError(Error{ErrorCode::kUnavailable, claims.error().message,
+                                                        "token service unavailable"}));
         }
+        if (!claims) return unauthorized("invalid or expired token");
         const sdk::TokenClaims& who = *claims;
         std::string name = who.display_name, given, family, username = who.username, mail;
-        if (!who.guest) {
+        if (!who.guest && !who.external) {  // other issuers' users are not in our directory
           if (!directory) {
             return respond(sdk::Response::FromError(Error{ErrorCode::kUnavailable, "no directory", "unavailable"}));
           }
@@ -434,7 +537,7 @@ void Provider::HandleUserInfo(const sdk::Request& req, const sdk::Responder& res
 // End session (spec §1.7): the sign-in and browser-state cookies go; a post_logout_redirect_uri
 // under our issuer, or registered for the hinted client, gets the browser back with `state` in
 // its query; anything else lands on the signed-out page.
-sdk::Response Provider::EndSession(const sdk::Request& req) const {
+void Provider::EndSession(const sdk::Request& req, const sdk::Responder& respond) {
   std::string target = req.QueryParam("post_logout_redirect_uri").value_or("");
   std::string issuer = Issuer();
   bool allowed = !target.empty() && target.find_first_of("\r\n") == std::string::npos &&
@@ -469,7 +572,10 @@ sdk::Response Provider::EndSession(const sdk::Request& req) const {
   r.headers.emplace_back("set-cookie", ClearSessionCookieHeader());
   r.headers.emplace_back("set-cookie", BrowserStateCookie(""));
   r.SetHeader("cache-control", "no-store");
-  return r;
+  auto session = CurrentSession(req);
+  if (!session) return respond(std::move(r));
+  // The session ends server-side before the browser is sent on.
+  EndRecordedSession(session->sid, [respond, r = std::move(r)] { respond(r); });
 }
 
 // The OP iframe of OpenID Connect Session Management. Relying parties on any https origin may

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <string>
 
 #include <spdlog/logger.h>
@@ -56,11 +57,27 @@ class Provider {
   void ScheduleMaintenance();
   void RefreshExternal(const std::string& issuer);
   std::string Discovery() const;
+  /// The session the request's cookie names, as sealed (not yet checked server-side).
   std::optional<SigninSession> CurrentSession(const sdk::Request& req) const;
+  /// A session checked server-side, with its user.
+  struct LiveSession {
+    SigninSession session;
+    sdk::DirectoryUser user;
+    int64_t epoch = 0;
+  };
+  using SessionCheck = std::function<void(Result<LiveSession>)>;
+  /// Whether `session` still counts: recorded (not signed out), its user present and enabled, the
+  /// user's session epoch unchanged. kUnauthenticated when it ended, kUnavailable when the store
+  /// or directory cannot say. Blocking: workers only.
+  Result<LiveSession> CheckSessionNow(const SigninSession& session);
+  /// CheckSessionNow on a worker; `done` runs on the net loop.
+  void CheckSession(const SigninSession& session, SessionCheck done);
+  /// Ends the recorded session `sid` (a worker), then runs `then` on the net loop.
+  void EndRecordedSession(const std::string& sid, std::function<void()> then);
   void HandleSignin(const std::string& op, const sdk::Request& req, const sdk::Responder& respond);
   void HandleConsentApi(const sdk::Request& req, const sdk::Responder& respond);
   void HandleUserInfo(const sdk::Request& req, const sdk::Responder& respond);
-  sdk::Response EndSession(const sdk::Request& req) const;
+  void EndSession(const sdk::Request& req, const sdk::Responder& respond);
   sdk::Response CheckSessionPage() const;
 
   enum class LogonOutcome { kOk, kFailed, kLimited, kUnavailable };
@@ -68,12 +85,18 @@ class Provider {
   /// Rate limits, then the password check on a worker; `done` runs on the net loop.
   void Logon(const std::string& username, const std::string& password, const std::string& peer, LogonDone done);
   SigninSession NewSession(const sdk::DirectoryUser& user, int64_t now) const;
+  /// Returns the responder that also clears the sign-in cookie.
+  static sdk::Responder ClearingCookie(sdk::Responder respond);
 
   // provider_flows.cpp: authorization and token endpoints.
   void HandleAuthorize(const sdk::Request& req, const sdk::Responder& respond);
   void AuthorizeGuest(const AuthorizeRequest& r, const ClientDecision& client, const sdk::Responder& respond);
+  /// After the session check: sign-in page, login_required, or on to AuthorizeUser.
+  void AuthorizeWith(const sdk::Request& req, const Params& params, std::shared_ptr<AuthorizeRequest> r,
+                     std::shared_ptr<const ClientTable> table, const ClientDecision& client,
+                     std::optional<LiveSession> live, const sdk::Responder& respond);
   void AuthorizeUser(const sdk::Request& req, const Params& params, std::shared_ptr<AuthorizeRequest> r,
-                     std::shared_ptr<const ClientTable> table, ClientDecision client, SigninSession session,
+                     std::shared_ptr<const ClientTable> table, ClientDecision client, const LiveSession& live,
                      const sdk::Responder& respond);
   /// Codes and tokens for an approved request, as the 302 to the redirect URI.
   sdk::Response Complete(const AuthorizeRequest& r, const Grant& grant);
@@ -100,6 +123,7 @@ class Provider {
   std::unique_ptr<KeyStore> keys_;
   std::unique_ptr<ClientStore> client_store_;
   std::unique_ptr<RefreshStore> refresh_store_;
+  std::unique_ptr<SessionStore> sessions_;
   std::shared_ptr<LocalTokenVerifier> verifier_;
   std::shared_ptr<ExternalIssuers> external_;
   mutable std::mutex clients_mu_;

@@ -126,12 +126,28 @@ void Provider::HandleAuthorize(const sdk::Request& req, const sdk::Responder& re
     Identity current{.raw_id = session->user_id};
     if (!hint || (*hint)->optValue<std::string>("sub", "") != current.Subject()) session.reset();
   }
-  if (r->prompt.count("none") && !session) {
+  if (!session) return AuthorizeWith(req, *params, r, table, *client, std::nullopt, respond);
+  // The cookie only names a session: whether it still counts (not signed out, the user neither
+  // removed, disabled nor their sessions ended) is decided server-side, on a worker.
+  CheckSession(*session, [this, req, params = *params, r, table, client = *client, respond](Result<LiveSession> live) {
+    if (!live && live.error().code == ErrorCode::kUnavailable) {
+      return respond(ErrorRedirect(r->redirect_uri, r->fragment, r->state, "temporarily_unavailable",
+                                   "the user directory is unavailable"));
+    }
+    if (!live) return AuthorizeWith(req, params, r, table, client, std::nullopt, ClearingCookie(respond));
+    AuthorizeWith(req, params, r, table, client, std::move(*live), respond);
+  });
+}
+
+void Provider::AuthorizeWith(const sdk::Request& req, const Params& params, std::shared_ptr<AuthorizeRequest> r,
+                             std::shared_ptr<const ClientTable> table, const ClientDecision& client,
+                             std::optional<LiveSession> live, const sdk::Responder& respond) {
+  if (r->prompt.count("none") && !live) {
     return respond(ErrorRedirect(r->redirect_uri, r->fragment, r->state, "login_required", "sign-in required"));
   }
-  if (!session || r->prompt.count("login")) return respond(ToSignin("identifier", *params));
-  if (r->prompt.count("select_account")) return respond(ToSignin("chooseaccount", *params));
-  AuthorizeUser(req, *params, r, table, *client, *session, respond);
+  if (!live || r->prompt.count("login")) return respond(ToSignin("identifier", params));
+  if (r->prompt.count("select_account")) return respond(ToSignin("chooseaccount", params));
+  AuthorizeUser(req, params, r, table, client, *live, respond);
 }
 
 void Provider::AuthorizeGuest(const AuthorizeRequest& r, const ClientDecision&, const sdk::Responder& respond) {
@@ -157,8 +173,9 @@ void Provider::AuthorizeGuest(const AuthorizeRequest& r, const ClientDecision&, 
 }
 
 void Provider::AuthorizeUser(const sdk::Request& req, const Params& params, std::shared_ptr<AuthorizeRequest> r,
-                             std::shared_ptr<const ClientTable> table, ClientDecision client, SigninSession session,
+                             std::shared_ptr<const ClientTable> /*table*/, ClientDecision client, const LiveSession& live,
                              const sdk::Responder& respond) {
+  const SigninSession& session = live.session;
   // The consent cookie, when the client needs consent.
   std::optional<ConsentDecision> consent;
   bool needs_consent = !client.trusted || r->prompt.count("consent") > 0;
@@ -196,57 +213,36 @@ void Provider::AuthorizeUser(const sdk::Request& req, const Params& params, std:
       return respond(std::move(resp));
     }
   }
-  auto directory = host_.Registry().Find<sdk::UserDirectory>();
-  if (!directory) {
-    return respond(ErrorRedirect(r->redirect_uri, r->fragment, r->state, "temporarily_unavailable", "no user directory"));
+  const sdk::DirectoryUser& user = live.user;
+  Grant g;
+  g.who.raw_id = user.id;
+  g.who.username = user.username;
+  g.who.display_name = user.display_name;
+  g.who.given_name = user.given_name;
+  g.who.family_name = user.surname;
+  g.who.email = user.mail;
+  g.client_id = r->client_id;
+  g.scopes = FilterScopes(r->scopes, r->code);
+  if (consent) {
+    std::vector<std::string> kept;
+    for (const auto& s : g.scopes) {
+      if (s == "openid" || std::find(consent->scopes.begin(), consent->scopes.end(), s) != consent->scopes.end()) {
+        kept.push_back(s);
+      }
+    }
+    g.scopes = std::move(kept);
   }
-  std::string user_id = session.user_id;
-  host_.Pool().SubmitFor<Result<sdk::DirectoryUser>>(
-      [directory, user_id] { return directory->GetById(user_id); },
-      [this, r, params, table, client, session, consent, respond](Result<sdk::DirectoryUser> user) {
-        if (stopped_) return;
-        if (!user && user.error().code != ErrorCode::kNotFound) {
-          log_->error("authorize: directory lookup failed err={}", user.error().message);
-          return respond(ErrorRedirect(r->redirect_uri, r->fragment, r->state, "temporarily_unavailable",
-                                       "the user directory is unavailable"));
-        }
-        if (!user || !user->enabled) {
-          // Removed or disabled since signing in: the sign-in no longer counts.
-          auto resp = r->prompt.count("none")
-                          ? ErrorRedirect(r->redirect_uri, r->fragment, r->state, "login_required", "sign-in required")
-                          : ToSignin("identifier", params);
-          resp.headers.emplace_back("set-cookie", ClearSessionCookieHeader());
-          return respond(std::move(resp));
-        }
-        Grant g;
-        g.who.raw_id = user->id;
-        g.who.username = user->username;
-        g.who.display_name = user->display_name;
-        g.who.given_name = user->given_name;
-        g.who.family_name = user->surname;
-        g.who.email = user->mail;
-        g.client_id = r->client_id;
-        g.scopes = FilterScopes(r->scopes, r->code);
-        if (consent) {
-          std::vector<std::string> kept;
-          for (const auto& s : g.scopes) {
-            if (s == "openid" || std::find(consent->scopes.begin(), consent->scopes.end(), s) != consent->scopes.end()) {
-              kept.push_back(s);
-            }
-          }
-          g.scopes = std::move(kept);
-        }
-        g.claims_json = WithoutPassthru(r->claims.json);
-        g.id_token_claims = r->claims.id_token;
-        g.auth_time = session.issued_at;
-        g.sid = session.sid;
-        auto resp = Complete(*r, g);
-        if (consent) {
-          resp.headers.emplace_back("set-cookie", std::string(kConsentCookie) + "=; Path=" + kSessionCookiePath +
-                                                      "; Max-Age=0; Secure; HttpOnly; SameSite=Lax");
-        }
-        respond(std::move(resp));
-      });
+  g.claims_json = WithoutPassthru(r->claims.json);
+  g.id_token_claims = r->claims.id_token;
+  g.auth_time = session.issued_at;
+  g.sid = session.sid;
+  g.session_epoch = live.epoch;
+  auto resp = Complete(*r, g);
+  if (consent) {
+    resp.headers.emplace_back("set-cookie", std::string(kConsentCookie) + "=; Path=" + kSessionCookiePath +
+                                                "; Max-Age=0; Secure; HttpOnly; SameSite=Lax");
+  }
+  respond(std::move(resp));
 }
 
 sdk::Response Provider::Complete(const AuthorizeRequest& r, const Grant& g) {
@@ -388,9 +384,11 @@ void Provider::HandleToken(const sdk::Request& req, const sdk::Responder& respon
           if (*use == RefreshStore::Use::kUnknown) return invalid("refresh token revoked");
           if (!info->grant.who.guest) {
             if (!directory) return invalid("no directory", ErrorCode::kUnavailable);
-            auto user = directory->GetById(info->grant.who.raw_id);
+            auto user = directory->Standing(info->grant.who.raw_id);
             if (!user && user.error().code != ErrorCode::kNotFound) return invalid(user.error().message, ErrorCode::kUnavailable);
             if (!user || !user->enabled) return invalid("the user is disabled or removed");
+            // A password change (or disabling) since the grant ends its refresh tokens too.
+            if (info->grant.session_epoch < user->session_epoch) return invalid("the user's sessions were ended");
           }
           out.token = std::move(*info);
           out.ok = true;

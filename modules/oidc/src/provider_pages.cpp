@@ -201,22 +201,30 @@ void Provider::HandleForm(const sdk::Request& req, const sdk::Responder& respond
     auto r = signin_page(200, "", "");
     r.headers.emplace_back("set-cookie", ClearSessionCookieHeader());
     r.headers.emplace_back("set-cookie", BrowserStateCookie(""));
-    return respond(std::move(r));
+    if (!session) return respond(std::move(r));
+    return EndRecordedSession(session->sid, [respond, r = std::move(r)] { respond(r); });
   }
   if (!session) return respond(signin_page(200, "", ""));
-  if (action == "continue") return respond(SeeOther(ContinueLocation(flow, query, *session)));
-  if (action == "allow" || action == "deny") {
-    std::string client_id = ParamValue(*carried, "client_id");
-    std::string redirect_uri = ParamValue(*carried, "redirect_uri");
-    if (!Clients()->ForRedirect(client_id, redirect_uri, Issuer())) {
-      PageModel m{.page = "message", .title = "error_title", .values = {{"error", "unknown client"}}};
-      return respond(PageResponse(lang, m, 400));
-    }
-    std::string scope = ParamValue(*carried, "scope");
-    auto r = SeeOther(ContinueLocation(flow, query, *session));
-    r.headers.emplace_back("set-cookie", ConsentCookie(client_id, redirect_uri, session->user_id, scope, action == "allow"));
-    log_->info("consent {} user={} client={}", action == "allow" ? "given" : "refused", session->username, client_id);
-    return respond(std::move(r));
+  if (action == "continue" || action == "allow" || action == "deny") {
+    // Only a session that still counts server-side may continue or decide on consent.
+    return CheckSession(*session, [this, respond, signin_page, action, carried = *carried, flow, query,
+                                   lang](Result<LiveSession> live) {
+      if (!live && live.error().code == ErrorCode::kUnavailable) return respond(signin_page(503, "unavailable", ""));
+      if (!live) return ClearingCookie(respond)(signin_page(200, "", ""));
+      const SigninSession& s = live->session;
+      if (action == "continue") return respond(SeeOther(ContinueLocation(flow, query, s)));
+      std::string client_id = ParamValue(carried, "client_id");
+      std::string redirect_uri = ParamValue(carried, "redirect_uri");
+      if (!Clients()->ForRedirect(client_id, redirect_uri, Issuer())) {
+        PageModel m{.page = "message", .title = "error_title", .values = {{"error", "unknown client"}}};
+        return respond(PageResponse(lang, m, 400));
+      }
+      std::string scope = ParamValue(carried, "scope");
+      auto r = SeeOther(ContinueLocation(flow, query, s));
+      r.headers.emplace_back("set-cookie", ConsentCookie(client_id, redirect_uri, s.user_id, scope, action == "allow"));
+      log_->info("consent {} user={} client={}", action == "allow" ? "given" : "refused", s.username, client_id);
+      respond(std::move(r));
+    });
   }
   PageModel m{.page = "message", .title = "error_title", .values = {{"error", "unknown action"}}};
   respond(PageResponse(lang, m, 400));

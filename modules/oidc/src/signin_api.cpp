@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
@@ -41,6 +42,24 @@ Result<std::string> StateOf(const Poco::JSON::Object& o) {
 
 }  // namespace
 
+// The media type of a Content-Type value: "type/subtype" in lowercase without parameters
+// (RFC 9110 §8.3.1); empty when it is not one. So "application/jsonx" is not JSON.
+std::string MediaType(std::string_view value) {
+  std::string_view v = value.substr(0, value.find(';'));
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  size_t slash = v.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == v.size()) return {};
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(v[i]);
+    bool token = std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (i != slash && !token) return {};
+    out.push_back(static_cast<char>(std::tolower(c)));
+  }
+  return out;
+}
+
 namespace {
 Status CheckSameOrigin(const sdk::Request& r) {
   std::string from;
@@ -53,7 +72,7 @@ Status CheckSameOrigin(const sdk::Request& r) {
 
 Status CheckFormRequest(const sdk::Request& r) {
   auto type = r.Header("content-type");
-  if (!type || Lower(std::string(*type)).rfind("application/x-www-form-urlencoded", 0) != 0) {
+  if (!type || MediaType(*type) != "application/x-www-form-urlencoded") {
     return Fail(Bad("the form must be application/x-www-form-urlencoded"));
   }
   return CheckSameOrigin(r);
@@ -79,7 +98,7 @@ Status CheckSigninRequest(const sdk::Request& r) {
   auto xsrf = r.Header("kopano-konnect-xsrf");
   if (!xsrf || *xsrf != "1") return Fail(Bad("missing Kopano-Konnect-XSRF header"));
   auto type = r.Header("content-type");
-  if (!type || Lower(std::string(*type)).rfind("application/json", 0) != 0) {
+  if (!type || MediaType(*type) != "application/json") {
     return Fail(Bad("the body must be application/json"));
   }
   return CheckSameOrigin(r);

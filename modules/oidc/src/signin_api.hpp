@@ -12,6 +12,10 @@ namespace palaver::oidc {
 
 inline constexpr const char* kSigninApiPrefix = "/signin/v1/identifier/_/";
 
+/// The media type of a Content-Type value: "type/subtype" lowercase, parameters after ';'
+/// dropped; empty when malformed. Pure.
+std::string MediaType(std::string_view content_type);
+
 /// CSRF guard of every sign-in API call: an `Origin` (or, without one, `Referer`) whose host[:port]
 /// is the request's Host, a JSON `Content-Type` (which a cross-site form cannot send), and
 /// `Kopano-Konnect-XSRF: 1`, on HTTP/1.1 and HTTP/2 alike.

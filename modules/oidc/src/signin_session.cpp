@@ -127,31 +127,69 @@ void FailureLimiter::Prune(std::deque<int64_t>& times, int64_t now_s) const {
   while (!times.empty() && times.front() <= now_s - window_s_) times.pop_front();
 }
 
-bool FailureLimiter::Allowed(const std::string& key, int64_t now_s) {
-  auto it = failures_.find(key);
-  if (it == failures_.end()) return true;
-  Prune(it->second, now_s);
-  return static_cast<int>(it->second.size()) < max_failures_;
+int FailureLimiter::Count(const std::string& key, int64_t now_s) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return 0;
+  Prune(it->second.failures, now_s);
+  return static_cast<int>(it->second.failures.size()) + it->second.in_flight;
 }
 
-void FailureLimiter::RecordFailure(const std::string& key, int64_t now_s) {
-  auto [it, inserted] = failures_.try_emplace(key);
+bool FailureLimiter::TryBegin(const std::string& key, int64_t now_s) {
+  if (Count(key, now_s) >= max_failures_) return false;
+  auto [it, inserted] = entries_.try_emplace(key);
+  ++it->second.in_flight;
   if (inserted) {
-    if (order_.size() > 2 * max_keys_) {  // keys reset and added again left stale entries
-      order_.clear();
-      for (const auto& [k, v] : failures_) order_.push_back(k);
-    }
     order_.push_back(key);
-    while (failures_.size() > max_keys_ && !order_.empty()) {
-      failures_.erase(order_.front());
-      order_.pop_front();
-    }
-    it = failures_.find(key);
-    if (it == failures_.end()) return;
+    Bound();
   }
-  Prune(it->second, now_s);
-  it->second.push_back(now_s);
-  if (it->second.size() > static_cast<size_t>(max_failures_) * 2) it->second.pop_front();
+  return true;
+}
+
+void FailureLimiter::End(const std::string& key, int64_t now_s, bool failed) {
+  auto [it, inserted] = entries_.try_emplace(key);
+  Entry& e = it->second;
+  if (e.in_flight > 0) --e.in_flight;
+  if (failed) {
+    Prune(e.failures, now_s);
+    e.failures.push_back(now_s);
+    if (e.failures.size() > static_cast<size_t>(max_failures_) * 2) e.failures.pop_front();
+  }
+  if (e.failures.empty() && e.in_flight == 0) {
+    entries_.erase(it);
+    return;
+  }
+  if (inserted) {
+    order_.push_back(key);
+    Bound();
+  }
+}
+
+void FailureLimiter::Reset(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  it->second.failures.clear();
+  if (it->second.in_flight == 0) entries_.erase(it);
+}
+
+void FailureLimiter::Bound() {
+  if (order_.size() > 2 * max_keys_ + 16) {  // keys removed and added again left stale entries
+    order_.clear();
+    for (const auto& [k, v] : entries_) order_.push_back(k);
+  }
+  // Forget the oldest keys, except those with attempts in flight (their End must find them).
+  size_t scanned = 0;
+  while (entries_.size() > max_keys_ && scanned < order_.size()) {
+    std::string key = std::move(order_.front());
+    order_.pop_front();
+    auto it = entries_.find(key);
+    if (it == entries_.end()) continue;
+    if (it->second.in_flight > 0) {
+      order_.push_back(std::move(key));
+      ++scanned;
+      continue;
+    }
+    entries_.erase(it);
+  }
 }
 
 }  // namespace palaver::oidc

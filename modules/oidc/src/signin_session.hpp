@@ -49,23 +49,36 @@ std::string ClearSessionCookieHeader();
 /// The value of cookie `name` in a `Cookie` header, if present.
 std::optional<std::string> CookieValue(std::string_view cookie_header, std::string_view name);
 
-/// Counts failed sign-ins per key (account, address) in a sliding window. Thread: net loop only.
-/// Bounded: at most `max_keys` keys are tracked (the oldest are forgotten first).
+/// Counts sign-in attempts per key (account, address) in a sliding window: the failures inside
+/// the window plus the attempts still being checked. An attempt counts from the moment it starts,
+/// so a burst of concurrent attempts cannot all pass the check before the first failure is
+/// recorded. Thread: net loop only. Bounded: at most `max_keys` keys with failures are tracked
+/// (the oldest are forgotten first); keys with attempts in flight are never forgotten.
 class FailureLimiter {
  public:
   FailureLimiter(int max_failures, std::chrono::seconds window, size_t max_keys = 100000)
       : max_failures_(max_failures), window_s_(window.count()), max_keys_(max_keys) {}
-  /// False while `key` has `max_failures` failures inside the window.
-  bool Allowed(const std::string& key, int64_t now_s);
-  void RecordFailure(const std::string& key, int64_t now_s);
-  void Reset(const std::string& key) { failures_.erase(key); }
+  /// Starts an attempt for `key`: false (and nothing counted) while the failures in the window
+  /// plus the attempts in flight reach `max_failures`. Every true must be followed by one End.
+  bool TryBegin(const std::string& key, int64_t now_s);
+  /// Ends an attempt begun with TryBegin; a failed one stays counted for the window.
+  void End(const std::string& key, int64_t now_s, bool failed);
+  /// Forgets the failures of `key` (attempts in flight still count).
+  void Reset(const std::string& key);
+  /// Failures in the window plus attempts in flight.
+  int Count(const std::string& key, int64_t now_s);
 
  private:
+  struct Entry {
+    std::deque<int64_t> failures;
+    int in_flight = 0;
+  };
   void Prune(std::deque<int64_t>& times, int64_t now_s) const;
+  void Bound();
   int max_failures_;
   int64_t window_s_;
   size_t max_keys_;
-  std::unordered_map<std::string, std::deque<int64_t>> failures_;
+  std::unordered_map<std::string, Entry> entries_;
   std::deque<std::string> order_;  // insertion order of keys, for the bound
 };
 

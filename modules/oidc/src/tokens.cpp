@@ -80,6 +80,7 @@ sdk::AccessTokenRequest AccessTokenFor(const Grant& grant, int64_t lifetime_s) {
   r.guest = grant.who.guest;
   r.authorized_claims = grant.claims_json;
   r.lifetime = std::chrono::seconds(lifetime_s);
+  r.session_epoch = grant.session_epoch;
   return r;
 }
 
@@ -105,6 +106,7 @@ Poco::JSON::Object RefreshTokenClaims(const Grant& grant, const std::string& iss
   c.set("kc.ref", family);
   c.set("auth_time", grant.auth_time);
   if (!grant.sid.empty()) c.set("sid", grant.sid);
+  if (!grant.who.guest) c.set(kSessionEpochClaim, grant.session_epoch);
   return c;
 }
 
@@ -150,6 +152,10 @@ Result<RefreshTokenInfo> ReadRefreshToken(const Poco::JSON::Object& claims, cons
   }
   g.auth_time = claims.has("auth_time") ? claims.get("auth_time").convert<int64_t>() : 0;
   g.sid = StringClaim(claims, "sid");
+  if (claims.has(kSessionEpochClaim)) {
+    if (!claims.get(kSessionEpochClaim).isInteger()) return Fail(InvalidGrant("refresh token with a bad session epoch"));
+    g.session_epoch = claims.get(kSessionEpochClaim).convert<int64_t>();
+  }
   return info;
 }
 

@@ -14,6 +14,10 @@
 
 namespace palaver::oidc {
 
+/// The claim of access and refresh tokens that records the user's session epoch
+/// (sdk::UserStanding): a token issued under an older epoch is refused.
+inline constexpr const char* kSessionEpochClaim = "plv.sep";
+
 /// Who a grant is for. Value type.
 struct Identity {
   std::string raw_id;  // directory user id, or the guest id
@@ -37,6 +41,7 @@ struct Grant {
   std::set<std::string> id_token_claims;  // names the claims request wants in ID tokens
   int64_t auth_time = 0;
   std::string sid;                        // sign-in session id (ID token `sid`)
+  int64_t session_epoch = 0;              // the user's session epoch at sign-in (kSessionEpochClaim)
   bool HasScope(const std::string& s) const;
 };
 

@@ -4,9 +4,14 @@
 #include <cctype>
 #include <sstream>
 
+#include <openssl/sha.h>
+
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
+
+#include "palaver/sdk/encoding.hpp"
+#include "tokens.hpp"
 
 namespace palaver::oidc {
 namespace {
@@ -22,6 +27,17 @@ std::string StringClaim(const Poco::JSON::Object& o, const std::string& name) {
   if (!o.has(name) || !o.get(name).isString()) return {};
   return o.getValue<std::string>(name);
 }
+
+}  // namespace
+
+std::string ExternalUserId(std::string_view issuer, std::string_view id) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(issuer.data()), issuer.size(), digest);
+  std::string tag = sdk::Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(digest), 9));
+  return "ext:" + tag + ":" + std::string(id);
+}
+
+namespace {
 
 }  // namespace
 
@@ -69,7 +85,7 @@ Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view 
                       : Lower(parts.header->optValue<std::string>("typ", "")) == "at+jwt" ||
                             StringClaim(**claims, "typ") == "Bearer";
     if (!access) return Fail(Invalid("not an access token"));
-    return ClaimsOf(**claims, iss);
+    return ClaimsOf(**claims, iss, true);
   }
   auto keys = Keys();
   if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
@@ -79,10 +95,34 @@ Result<sdk::TokenClaims> LocalTokenVerifier::VerifyAccessToken(std::string_view 
       !claims->getValue<bool>("kc.isAccessToken")) {
     return Fail(Invalid("not an access token"));
   }
-  return ClaimsOf(*claims, issuer);
+  return ClaimsOf(*claims, issuer, false);
 }
 
-Result<sdk::IdTokenInfo> LocalTokenVerifier::VerifyIdToken(std::string_view token) const {
+void LocalTokenVerifier::SetStanding(StandingFn standing) {
+  std::lock_guard lock(mu_);
+  standing_ = std::make_shared<const StandingFn>(std::move(standing));
+}
+
+Result<sdk::TokenClaims> LocalTokenVerifier::VerifyActiveAccessToken(std::string_view token) const {
+  PALAVER_ASSIGN_OR_RETURN(sdk::TokenClaims claims, VerifyAccessToken(token));
+  if (claims.guest || claims.external) return claims;  // no local account to ask about
+  std::shared_ptr<const StandingFn> standing;
+  {
+    std::lock_guard lock(mu_);
+    standing = standing_;
+  }
+  if (!standing) return Fail(ErrorCode::kUnavailable, "no user directory", "token service unavailable");
+  auto user = (*standing)(claims.user_id);
+  if (!user) {
+    if (user.error().code == ErrorCode::kNotFound) return Fail(Invalid("the token's user was removed"));
+    return Fail(ErrorCode::kUnavailable, "user lookup failed: " + user.error().message, "token service unavailable");
+  }
+  if (!user->enabled) return Fail(Invalid("the token's user is disabled"));
+  if (claims.session_epoch < user->session_epoch) return Fail(Invalid("the token's sessions were ended"));
+  return claims;
+}
+
+Result<sdk::IdTokenInfo> LocalTokenVerifier::VerifyIdToken(std::string_view token, std::string_view audience) const {
   PALAVER_ASSIGN_OR_RETURN(JwtParts parts, ParseJwt(token));
   std::string iss = StringClaim(*parts.claims, "iss");
   std::vector<SigningKey> keys;
@@ -100,6 +140,19 @@ Result<sdk::IdTokenInfo> LocalTokenVerifier::VerifyIdToken(std::string_view toke
     keys = external->Keys(iss);
   }
   PALAVER_ASSIGN_OR_RETURN(auto claims, VerifyParsedJwt(parts, keys));
+  PALAVER_RETURN_IF_ERROR(CheckTokenTimes(*claims, now_(), kLeewaySeconds));
+  // The audience: the client the ID token was issued to, a string or an array holding it.
+  bool for_audience = false;
+  if (!audience.empty()) {
+    if (StringClaim(*claims, "aud") == audience) {
+      for_audience = true;
+    } else if (auto aud = claims->getArray("aud")) {
+      for (size_t i = 0; i < aud->size() && !for_audience; ++i) {
+        for_audience = aud->get(i).isString() && aud->getElement<std::string>(i) == audience;
+      }
+    }
+  }
+  if (!for_audience) return Fail(Invalid("ID token for another audience"));
   sdk::IdTokenInfo out;
   out.issuer = iss;
   out.subject = StringClaim(*claims, "sub");
@@ -111,9 +164,11 @@ Result<sdk::IdTokenInfo> LocalTokenVerifier::VerifyIdToken(std::string_view toke
   return out;
 }
 
-Result<sdk::TokenClaims> LocalTokenVerifier::ClaimsOf(const Poco::JSON::Object& claims, const std::string& issuer) {
+Result<sdk::TokenClaims> LocalTokenVerifier::ClaimsOf(const Poco::JSON::Object& claims, const std::string& issuer,
+                                                      bool external) {
   sdk::TokenClaims out;
   out.issuer = issuer;
+  out.external = external;
   out.subject = StringClaim(claims, "sub");
   if (out.subject.empty()) return Fail(Invalid("token without sub"));
   out.audience = StringClaim(claims, "aud");
@@ -142,10 +197,19 @@ Result<sdk::TokenClaims> LocalTokenVerifier::ClaimsOf(const Poco::JSON::Object& 
     out.guest = identity->has("kc.i.guest") && identity->get("kc.i.guest").isBoolean() &&
                 identity->getValue<bool>("kc.i.guest");
   }
+  if (!external && claims.has(kSessionEpochClaim)) {
+    if (!claims.get(kSessionEpochClaim).isInteger()) return Fail(Invalid("bad session epoch"));
+    out.session_epoch = claims.get(kSessionEpochClaim).convert<int64_t>();
+  }
   // Tokens of other providers: the standard claims.
   if (out.user_id.empty()) out.user_id = out.subject;
   if (out.username.empty()) out.username = StringClaim(claims, "preferred_username");
   if (out.display_name.empty()) out.display_name = StringClaim(claims, "name");
+  if (external) {
+    // Another issuer's users are not ours: whatever id it names (kc.identity, sub), it must
+    // never resolve to a local user, whose rights (administrator, data) it would get.
+    out.user_id = ExternalUserId(issuer, out.user_id);
+  }
   std::ostringstream raw;
   claims.stringify(raw);
   out.raw_claims = raw.str();
@@ -175,6 +239,7 @@ Result<std::string> LocalTokenVerifier::IssueAccessToken(const sdk::AccessTokenR
   if (!request.display_name.empty()) identity->set("kc.i.dn", request.display_name);
   if (request.guest) identity->set("kc.i.guest", true);
   claims.set("kc.identity", identity);
+  if (!request.guest) claims.set(kSessionEpochClaim, request.session_epoch);
   claims.set("kc.provider", request.guest ? "guest" : "identifier-palaver");
   if (!request.authorized_claims.empty()) {
     auto authorized = ParseJsonObject(request.authorized_claims);

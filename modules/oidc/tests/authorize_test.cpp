@@ -376,7 +376,9 @@ TEST(ParseAuthorizeRequest, ClientIdErrorsAreNotRedirectable) {
 TEST(ParseAuthorizeRequest, RedirectUriErrorsAreNotRedirectable) {
   ExpectError(ParseAuthorizeRequest(Without(CodeRequest(), "redirect_uri")), "invalid_request", false, "missing");
   for (const char* bad : {"/meet/", "meet.example.org/cb", "https://", "https://user:pw@meet.example.org/cb",
-                          "https://meet.example.org/a b", "javascript:alert(1)"}) {
+                          "https://meet.example.org/a b", "javascript:alert(1)",
+                          "https://meet.example.org/meet/\r\nLocation: https://evil.example/",
+                          "https://meet.example.org/meet/\n", "https://meet.example.org/me\ret/"}) {
     ExpectError(ParseAuthorizeRequest(With(CodeRequest(), "redirect_uri", bad)), "invalid_request", false, bad);
   }
   std::string long_uri = "https://meet.example.org/" + std::string(2049, 'a');

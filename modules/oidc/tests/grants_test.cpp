@@ -236,5 +236,24 @@ TEST_F(RefreshStoreTest, Prune) {
   EXPECT_EQ(Rows(), 0);
 }
 
+// ---------------------------------------------------------------------------------------------
+// SessionStore
+
+TEST_F(RefreshStoreTest, SessionsLiveUntilEndedOrExpired) {
+  ASSERT_TRUE(store_->Migrate("oidc_sessions", SessionStore::Migrations()));
+  SessionStore sessions(*store_);
+  ASSERT_TRUE(sessions.Add("s1", "u1", 3, 2000));
+  ASSERT_TRUE(sessions.Add("s2", "u1", 3, 2000));
+  EXPECT_EQ(*sessions.Epoch("s1", "u1", 1000), std::optional<int64_t>(3));
+  EXPECT_FALSE(*sessions.Epoch("s1", "u2", 1000));  // another user's cookie cannot borrow it
+  EXPECT_FALSE(*sessions.Epoch("", "u1", 1000));
+  EXPECT_FALSE(*sessions.Epoch("s1", "u1", 2000));  // expired
+  ASSERT_TRUE(sessions.End("s1"));
+  EXPECT_FALSE(*sessions.Epoch("s1", "u1", 1000));  // signed out
+  EXPECT_TRUE(*sessions.Epoch("s2", "u1", 1000));   // other sessions of the user stay
+  ASSERT_TRUE(sessions.Prune(2000));
+  EXPECT_FALSE(*sessions.Epoch("s2", "u1", 1000));
+}
+
 }  // namespace
 }  // namespace palaver::oidc

@@ -45,6 +45,26 @@ sdk::Request Signin(std::vector<std::pair<std::string, std::string>> headers, in
   return r;
 }
 
+// Content types are media types, not prefixes: application/jsonx is not JSON (finding 14).
+TEST(SigninApi, MediaTypes) {
+  EXPECT_EQ(MediaType("application/json"), "application/json");
+  EXPECT_EQ(MediaType(" Application/JSON ; charset=utf-8"), "application/json");
+  EXPECT_EQ(MediaType("application/jsonx"), "application/jsonx");
+  EXPECT_EQ(MediaType("application/json x"), "");
+  EXPECT_EQ(MediaType("application/"), "");
+  EXPECT_EQ(MediaType("/json"), "");
+  EXPECT_EQ(MediaType("json"), "");
+  EXPECT_EQ(MediaType(""), "");
+  auto with_type = [](const char* type) {
+    return CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "https://meet.example.org"}}, 1, type));
+  };
+  EXPECT_TRUE(with_type("application/json; charset=utf-8"));
+  EXPECT_TRUE(with_type("APPLICATION/JSON"));
+  EXPECT_FALSE(with_type("application/jsonx"));
+  EXPECT_FALSE(with_type("application/json-patch+json"));
+  EXPECT_FALSE(with_type("application/json, text/plain"));
+}
+
 TEST(SigninApi, CsrfGuard) {
   EXPECT_TRUE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"origin", "https://meet.example.org"}})));
   EXPECT_TRUE(CheckSigninRequest(Signin({{"kopano-konnect-xsrf", "1"}, {"referer", "https://meet.example.org/signin/v1/identifier"}})));
@@ -84,17 +104,60 @@ TEST(SigninApi, ParsesLogon) {
 TEST(FailureLimiter, SlidingWindowAndBound) {
   FailureLimiter limiter(3, std::chrono::seconds(60), 2);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(limiter.Allowed("a", 100));
-    limiter.RecordFailure("a", 100);
+    ASSERT_TRUE(limiter.TryBegin("a", 100));
+    limiter.End("a", 100, true);
   }
-  EXPECT_FALSE(limiter.Allowed("a", 100));
-  EXPECT_FALSE(limiter.Allowed("a", 159));
-  EXPECT_TRUE(limiter.Allowed("a", 161));  // the window moved on
-  limiter.RecordFailure("b", 100);
-  limiter.RecordFailure("c", 100);         // over max_keys: the oldest key is forgotten
-  EXPECT_TRUE(limiter.Allowed("a", 100));
+  EXPECT_FALSE(limiter.TryBegin("a", 100));
+  EXPECT_FALSE(limiter.TryBegin("a", 159));
+  ASSERT_TRUE(limiter.TryBegin("a", 161));  // the window moved on
+  limiter.End("a", 161, false);
+  for (const char* key : {"b", "c"}) {
+    ASSERT_TRUE(limiter.TryBegin(key, 100));
+    limiter.End(key, 100, true);  // over max_keys: the oldest key is forgotten
+  }
+  EXPECT_EQ(limiter.Count("a", 100), 0);
   limiter.Reset("c");
-  EXPECT_TRUE(limiter.Allowed("c", 100));
+  EXPECT_EQ(limiter.Count("c", 100), 0);
+}
+
+// A burst of concurrent attempts: each counts from its start, so only `max` of them are checked
+// at all, and the right password arriving behind them is refused.
+TEST(FailureLimiter, AttemptsInFlightCount) {
+  FailureLimiter limiter(5, std::chrono::seconds(300));
+  int begun = 0;
+  for (int i = 0; i < 30; ++i) begun += limiter.TryBegin("user:bert", 100) ? 1 : 0;
+  EXPECT_EQ(begun, 5);
+  EXPECT_FALSE(limiter.TryBegin("user:bert", 100));  // the right password, last in the burst
+  for (int i = 0; i < 5; ++i) limiter.End("user:bert", 101, true);
+  EXPECT_FALSE(limiter.TryBegin("user:bert", 102));  // now the failures hold the limit
+  EXPECT_EQ(limiter.Count("user:bert", 102), 5);
+  EXPECT_TRUE(limiter.TryBegin("user:bert", 402));   // the window moved on
+}
+
+TEST(FailureLimiter, SuccessfulAttemptsFreeTheirSlot) {
+  FailureLimiter limiter(2, std::chrono::seconds(300));
+  ASSERT_TRUE(limiter.TryBegin("k", 1));
+  ASSERT_TRUE(limiter.TryBegin("k", 1));
+  EXPECT_FALSE(limiter.TryBegin("k", 1));
+  limiter.End("k", 2, false);
+  EXPECT_EQ(limiter.Count("k", 2), 1);
+  ASSERT_TRUE(limiter.TryBegin("k", 2));
+  limiter.End("k", 3, true);
+  limiter.Reset("k");                      // a success clears failures, not attempts in flight
+  EXPECT_EQ(limiter.Count("k", 3), 1);
+  limiter.End("k", 3, false);
+  EXPECT_EQ(limiter.Count("k", 3), 0);
+}
+
+TEST(FailureLimiter, KeysInFlightAreNeverForgotten) {
+  FailureLimiter limiter(1, std::chrono::seconds(300), 1);
+  ASSERT_TRUE(limiter.TryBegin("a", 1));
+  ASSERT_TRUE(limiter.TryBegin("b", 1));  // over max_keys, but "a" is in flight
+  EXPECT_FALSE(limiter.TryBegin("a", 1));
+  limiter.End("a", 1, true);
+  limiter.End("b", 1, true);
+  EXPECT_LE(limiter.Count("a", 1) + limiter.Count("b", 1), 2);
+  EXPECT_FALSE(limiter.TryBegin("b", 1));
 }
 
 }  // namespace

@@ -104,5 +104,119 @@ TEST_F(VerifierTest, WithoutKeysIsUnavailable) {
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
 }
 
+// ID tokens: expired ones and ones issued to another client are refused (finding 15).
+TEST_F(VerifierTest, IdTokensNeedTimeAndAudience) {
+  auto id_token = [&](int64_t exp, const Poco::Dynamic::Var& aud) {
+    Poco::JSON::Object c;
+    c.set("iss", kIss);
+    c.set("sub", "hashed-sub");
+    c.set("aud", aud);
+    c.set("iat", now_ - 10);
+    c.set("exp", exp);
+    c.set("name", "Alice");
+    return Sign(c);
+  };
+  const std::string client = "kpop-https://meet.example.org/meet/";
+  auto ok = verifier_.VerifyIdToken(id_token(now_ + 600, client), client);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->subject, "hashed-sub");
+  EXPECT_EQ(ok->name, "Alice");
+  EXPECT_FALSE(verifier_.VerifyIdToken(id_token(now_ + 600, client), "other-client"));
+  EXPECT_FALSE(verifier_.VerifyIdToken(id_token(now_ + 600, client), ""));
+  auto expired = verifier_.VerifyIdToken(id_token(now_ - LocalTokenVerifier::kLeewaySeconds - 1, client), client);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(verifier_.VerifyIdToken(id_token(now_ - 5, client), client));  // inside the leeway
+  Poco::JSON::Array::Ptr auds = new Poco::JSON::Array;
+  auds->add("someone-else");
+  auds->add(client);
+  EXPECT_TRUE(verifier_.VerifyIdToken(id_token(now_ + 600, auds), client));
+  EXPECT_FALSE(verifier_.VerifyIdToken(id_token(now_ + 600, auds), "third"));
+  Poco::JSON::Object no_exp;
+  no_exp.set("iss", kIss);
+  no_exp.set("sub", "s");
+  no_exp.set("aud", client);
+  EXPECT_FALSE(verifier_.VerifyIdToken(Sign(no_exp), client));
+}
+
+// A trusted external issuer cannot name a local user (and so never a local administrator):
+// whatever its kc.identity or sub say, the user id is namespaced by issuer.
+TEST_F(VerifierTest, ExternalIssuersNeverNameLocalUsers) {
+  const std::string other = "https://konnect.other.example";
+  auto key = SigningKey::Generate(JwsAlg::kES256, "x1");
+  ASSERT_TRUE(key);
+  auto external = std::make_shared<ExternalIssuers>(std::vector<std::string>{other}, "");
+  external->SetKeys(other, {*key});
+  verifier_.SetExternal(external, [](std::string) {});
+  // The local directory: "admin-id" is an administrator.
+  int lookups = 0;
+  verifier_.SetStanding([&](const std::string& id) -> Result<sdk::UserStanding> {
+    ++lookups;
+    if (id == "admin-id") return sdk::UserStanding{true, 0};
+    return Fail(ErrorCode::kNotFound, "no user");
+  });
+  auto c = AccessClaims();
+  c.set("iss", other);
+  Poco::JSON::Object::Ptr identity = new Poco::JSON::Object;
+  identity->set("kc.i.id", "admin-id");
+  identity->set("kc.i.un", "admin");
+  c.set("kc.identity", identity);
+  c.set("sub", "admin-id");
+  auto claims = verifier_.VerifyActiveAccessToken(*SignJwt(*key, c));
+  ASSERT_TRUE(claims) << claims.error().message;
+  EXPECT_TRUE(claims->external);
+  EXPECT_NE(claims->user_id, "admin-id");
+  EXPECT_EQ(claims->user_id, ExternalUserId(other, "admin-id"));
+  EXPECT_EQ(claims->user_id.rfind("ext:", 0), 0u);
+  EXPECT_EQ(lookups, 0);  // never looked up as a local user
+  c.remove("kc.identity");  // the standard claims only: sub names the user
+  claims = verifier_.VerifyAccessToken(*SignJwt(*key, c));
+  ASSERT_TRUE(claims);
+  EXPECT_NE(claims->user_id, "admin-id");
+  // Different issuers, different namespaces.
+  EXPECT_NE(ExternalUserId("https://a.example", "u"), ExternalUserId("https://b.example", "u"));
+  // Our own tokens keep naming local users.
+  auto own = verifier_.VerifyAccessToken(Sign(AccessClaims()));
+  ASSERT_TRUE(own);
+  EXPECT_FALSE(own->external);
+  EXPECT_EQ(own->user_id, "u1");
+}
+
+// Tokens of removed or disabled users, or issued before the user's sessions were ended, are
+// refused by VerifyActiveAccessToken (finding 4).
+TEST_F(VerifierTest, ActiveTokensFollowTheUsersStanding) {
+  auto token = Sign(AccessClaims());  // user u1, no epoch claim: epoch 0
+  EXPECT_EQ(verifier_.VerifyActiveAccessToken(token).error().code, ErrorCode::kUnavailable);  // no directory
+  Result<sdk::UserStanding> standing = sdk::UserStanding{true, 0};
+  std::string asked;
+  verifier_.SetStanding([&](const std::string& id) -> Result<sdk::UserStanding> {
+    asked = id;
+    return standing;
+  });
+  ASSERT_TRUE(verifier_.VerifyActiveAccessToken(token));
+  EXPECT_EQ(asked, "u1");
+  standing = sdk::UserStanding{false, 0};
+  EXPECT_EQ(verifier_.VerifyActiveAccessToken(token).error().code, ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(verifier_.VerifyAccessToken(token));  // the signature alone still checks out
+  standing = sdk::UserStanding{true, 1};             // password changed
+  EXPECT_EQ(verifier_.VerifyActiveAccessToken(token).error().code, ErrorCode::kUnauthenticated);
+  standing = Fail(ErrorCode::kNotFound, "removed");
+  EXPECT_EQ(verifier_.VerifyActiveAccessToken(token).error().code, ErrorCode::kUnauthenticated);
+  standing = Fail(ErrorCode::kUnavailable, "database busy");
+  EXPECT_EQ(verifier_.VerifyActiveAccessToken(token).error().code, ErrorCode::kUnavailable);
+  // Tokens issued under the current epoch carry it and pass.
+  standing = sdk::UserStanding{true, 3};
+  auto fresh = verifier_.IssueAccessToken({.subject = "s", .audience = "a", .user_id = "u1", .session_epoch = 3});
+  ASSERT_TRUE(fresh);
+  auto claims = verifier_.VerifyActiveAccessToken(*fresh);
+  ASSERT_TRUE(claims) << claims.error().message;
+  EXPECT_EQ(claims->session_epoch, 3);
+  // Guests have no account to ask about.
+  asked.clear();
+  auto guest = verifier_.IssueAccessToken({.subject = "g", .audience = "a", .user_id = "g1", .guest = true});
+  EXPECT_TRUE(verifier_.VerifyActiveAccessToken(*guest));
+  EXPECT_TRUE(asked.empty());
+}
+
 }  // namespace
 }  // namespace palaver::oidc

@@ -379,14 +379,14 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
          .route_class = "signaling"},
         [this, cors_preflight](const sdk::Request& req, sdk::Responder respond) {
           if (req.method == "OPTIONS") return cors_preflight(req, respond);
-          HandleConnect(req, respond, false);
+          WhenUserActive(req, respond, [this, req, respond] { HandleConnect(req, respond, false); });
         }));
     PALAVER_RETURN_IF_ERROR(http.Add(
         {.methods = {"POST", "GET", "OPTIONS"}, .path = std::string(kPrefix) + "/rtm/turn", .max_body_bytes = 32 * 1024,
          .route_class = "signaling"},
         [this, cors_preflight](const sdk::Request& req, sdk::Responder respond) {
           if (req.method == "OPTIONS") return cors_preflight(req, respond);
-          HandleConnect(req, respond, true);
+          WhenUserActive(req, respond, [this, req, respond] { HandleConnect(req, respond, true); });
         }));
     PALAVER_RETURN_IF_ERROR(http.Add(
         {.methods = {"POST", "OPTIONS"}, .path = std::string(kPrefix) + "/guest/logon", .max_body_bytes = 16 * 1024,
@@ -400,6 +400,21 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
                               .max_queued_bytes = static_cast<size_t>(config_.max_queued_bytes),
                               .route_class = "signaling"},
                              std::shared_ptr<sdk::WebSocketHandler>(this, [](sdk::WebSocketHandler*) {}));
+  }
+
+  // Runs `then` on the net loop when the bearer token's user is still active (not removed or
+  // disabled, sessions not ended): that takes a directory lookup, so it runs on a worker.
+  void WhenUserActive(const sdk::Request& req, const sdk::Responder& respond, std::function<void()> then) {
+    std::string header(req.Header("authorization").value_or(""));
+    auto verifier = host_->Registry().Find<sdk::TokenVerifier>();
+    if (!verifier || header.rfind("Bearer ", 0) != 0) return then();  // HandleConnect refuses these
+    host_->Pool().SubmitFor<Result<sdk::TokenClaims>>(
+        [verifier, token = header.substr(7)] { return verifier->VerifyActiveAccessToken(token); },
+        [this, respond, then = std::move(then)](Result<sdk::TokenClaims> claims) {
+          if (claims) return then();
+          connects_refused_->Inc();
+          respond(PlainError(claims.error().code == ErrorCode::kUnavailable ? 503 : 403, "auth failed"));
+        });
   }
 
   // rtm/connect and rtm/turn (spec §2.2, §2.5). Net loop (token checks are in memory).
@@ -425,7 +440,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     who.user_id = claims->user_id.empty() ? claims->subject : claims->user_id;
     who.name = claims->display_name;
     if (std::string id_token = sdk::FormValue(*form, "id_token"); !id_token.empty()) {
-      auto idt = verifier->VerifyIdToken(id_token);
+      auto idt = verifier->VerifyIdToken(id_token, claims->audience);
       if (!idt || idt->subject != claims->subject || idt->issuer != claims->issuer) return refuse(403, "auth failed");
       if (!idt->name.empty()) who.name = idt->name;
     }

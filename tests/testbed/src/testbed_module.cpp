@@ -144,9 +144,12 @@ class TestbedModule final : public sdk::Module {
         if (!users || !issuer) return respond(sdk::Response::Text(503, "no directory or issuer\n"));
         auto user = users->GetByUsername(words[0]);
         if (!user) return respond(sdk::Response::FromError(user.error()));
+        auto standing = users->Standing(user->id);  // tokens carry the user's session epoch
+        if (!standing) return respond(sdk::Response::FromError(standing.error()));
         sdk::AccessTokenRequest request{.subject = "sub-" + user->id, .audience = "testbed",
                                         .scopes = {words.begin() + 1, words.end()}, .user_id = user->id,
-                                        .username = user->username, .display_name = user->display_name};
+                                        .username = user->username, .display_name = user->display_name,
+                                        .session_epoch = standing->session_epoch};
         auto token = issuer->IssueAccessToken(request);
         if (!token) return respond(sdk::Response::FromError(token.error()));
         respond(sdk::Response::Text(200, *token));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct AccessTokenRequest {
   bool guest = false;                  // kc.identity["kc.i.guest"]
   std::string authorized_claims;       // kc.authorizedClaims as a JSON object; empty: none
   std::chrono::seconds lifetime{0};    // 0: the provider's access token lifetime
+  int64_t session_epoch = 0;           // the user's UserStanding::session_epoch (not for guests)
 };
 
 /// A guest's sign-in request (spec §1.12): what kwmserver signed with the Meet client's key in

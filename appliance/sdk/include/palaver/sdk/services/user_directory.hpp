@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,14 @@ struct DirectoryUser {
   bool is_admin = false;
   bool enabled = true;
   bool has_photo = false;
+};
+
+/// Whether a user's sign-ins and tokens still count. Value type.
+struct UserStanding {
+  bool enabled = true;
+  /// Raised whenever every session and token of the user must end at once (password changed,
+  /// user disabled). Sessions and tokens record the epoch they were issued under.
+  int64_t session_epoch = 0;
 };
 
 /// One page of a search.
@@ -45,6 +54,14 @@ class UserDirectory {
   virtual Result<UserPage> Search(std::string_view text, size_t skip, size_t top) = 0;
   /// The photo bytes (JPEG or PNG); kNotFound when the user has none.
   virtual Result<std::string> Photo(std::string_view id) = 0;
+  /// Whether the user exists (kNotFound otherwise), is enabled, and their session epoch. Called
+  /// for every API request with a user's token: keep it one indexed lookup. The default suits
+  /// backends without epochs.
+  virtual Result<UserStanding> Standing(std::string_view id) {
+    auto user = GetById(id);
+    if (!user) return tl::unexpected(user.error());
+    return UserStanding{user->enabled, 0};
+  }
 };
 
 }  // namespace palaver::sdk
