@@ -234,9 +234,9 @@ class BadInput(PalaverTestCase):
         for junk in [b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET /x HTTP/9.9\r\nHost: a\r\n\r\n",
                      b"\x00\x01\x02\x03\r\n\r\n", b"GET /meet/ HTTP/1.1\r\nNoColonHere\r\n\r\n"]:
             resp = self.raw(junk)
-            # libwebsockets answers an unparseable request line with 403 or closes; either way
-            # nothing is served and the server keeps running.
-            self.assertIn(status_of(resp), (0, 400, 403, 404, 405, 501, 505), junk)
+            # An unparseable request line gets 400 (505 for an unknown version) at once. (Bytes
+            # starting with 0x00/0x01 are a STUN message on the TLS port: TURN's, not HTTP's.)
+            self.assertIn(status_of(resp), (0, 400, 505) if junk[0] <= 1 else (400, 505), junk)
             self.assert_alive()
 
     def test_oversized_headers_get_431(self):
@@ -248,25 +248,18 @@ class BadInput(PalaverTestCase):
         self.assertEqual(status_of(self.raw(long_url)), 431)
         self.assert_alive()
 
-    def test_header_block_beyond_the_parser_buffer_is_closed(self):
-        # Headers libwebsockets does not know are bounded by its 64 KB buffer: past it the
-        # connection is closed without an answer (documented), and nothing else is affected.
+    def test_header_block_far_beyond_the_limit_gets_431(self):
+        # 80 KB of headers the server has no name for: answered 431 like any other oversized head.
         huge = b"GET /meet/ HTTP/1.1\r\nHost: localhost\r\n" + b"".join(
             b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(80)) + b"\r\n"
         resp = self.raw(huge)
-        self.assertIn(status_of(resp), (0, 431))
+        self.assertEqual(status_of(resp), 431)
         self.assert_alive()
 
     def test_oversized_body_gets_413(self):
         # The log-level route takes at most 4 KB.
         status, _, _, _ = self.server.curl("/admin/api/v1/log-levels", "-X", "PUT", "--data-binary", "x" * 10000)
         self.assertEqual(status, 413)
-        self.assert_alive()
-
-    def test_chunked_body_is_refused_clearly(self):
-        resp = self.raw(b"PUT /admin/api/v1/log-levels HTTP/1.1\r\nHost: localhost\r\n"
-                        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-        self.assertIn(status_of(resp), (400, 411), resp[:200])
         self.assert_alive()
 
     def test_slow_header_client_is_cut_off(self):

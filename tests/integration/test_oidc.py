@@ -98,10 +98,7 @@ class RedirectUriWithLineBreaks(unittest.TestCase):
             self.assertNotIn("location", h)
             self.assertIn("invalid_request", body.decode())
 
-    # libwebsockets decodes the query itself and ends it at an encoded CR/LF, so the provider
-    # never sees the line break (nor the parameters after it). The net layer's replacement hands
-    # the query over whole; then this passes (remove the decorator).
-    @unittest.expectedFailure
+    # The net layer hands the query over as sent, so the provider sees the encoded line break.
     def test_query(self):
         status, h, body, _ = self.s.curl(f"/signin/v1/identifier/_/authorize?{self.query(self.iss + '/me' + chr(10) + 'et/')}")
         self.assertEqual(status, 400)

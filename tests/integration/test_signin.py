@@ -192,6 +192,7 @@ class Signin(unittest.TestCase):
             args += ["--http2", "--cacert", self.s.ca, "--resolve", f"localhost:{self.s.https_port}:127.0.0.1",
                      "-o", "/dev/null", "-w", "%{http_code} %{http_version} %{url_effective}\n",
                      "-X", "POST", "-H", "Content-Type: application/json", "-H", f"Origin: {self.origin}",
+                     "-H", "Kopano-Konnect-XSRF: 1",
                      "--data-binary", json.dumps({"state": "h2", "params": ["bert", f"wrong{i}", "1"]}),
                      f"{self.s.url(API + '/logon')}?n={i}"]
         out = subprocess.run(args, capture_output=True, text=True, timeout=120)

@@ -241,9 +241,9 @@ class HttpsFallback final : public sdk::RawConnectionHandler, public std::enable
     if (bytes.empty()) return;
     if (auto it = fresh_.find(conn.Id()); it != fresh_.end()) {
       fresh_.erase(it);
-      // A TURN connection starts with a STUN request (first two bits 00). Anything else is a
-      // request libwebsockets could not parse as HTTP (an unknown method, a bad request line):
-      // answer it as HTTP would instead of feeding it to TURN.
+      // A TURN connection starts with a STUN request (first two bits 00). The host hands over
+      // only connections whose first byte is 0x00 or 0x01; should anything else arrive, it is
+      // answered as HTTP would be instead of being fed to TURN.
       if ((bytes[0] >> 6) != 0) {
         static constexpr std::string_view kAnswer =
             "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";

@@ -9,7 +9,7 @@
 
 namespace palaver::sdk {
 
-/// The single network event loop (libwebsockets service thread).
+/// The single network event loop (the host's net thread).
 /// Thread-safe: Post() may be called from any thread; the callbacks run on the loop.
 class NetLoop {
  public:
