@@ -139,6 +139,56 @@ class Wire(unittest.TestCase):
         self.assertEqual(status_of(http_exchange(s, b"")), 400)
         s.close()
 
+    # --- keep-alive, pipelining and half-close (net layer review) -------------------------
+
+    def read_responses(self, s, n):
+        """Reads n HTTP/1.1 responses (Content-Length bodies) from a socket; returns statuses."""
+        s.settimeout(5)
+        data, statuses = b"", []
+        while len(statuses) < n:
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return statuses
+                data += chunk
+            head, _, data = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    length = int(v)
+            while len(data) < length:
+                data += s.recv(65536)
+            data = data[length:]
+            statuses.append(status_of(head))
+        return statuses
+
+    def test_keep_alive_goes_on_after_early_answers(self):
+        s = self.s.tls_socket()
+        for request in (b"GET /no/such/thing HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                        b"DELETE /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                        b"PUT /api/kvs/v1/kv/user/meet/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
+                        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"):
+            s.sendall(request)
+            self.assertEqual(len(self.read_responses(s, 1)), 1, request)
+        s.close()
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        s = self.s.tls_socket()
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                  b"GET /no/such/thing HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                  b"POST /testbed/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nok"
+                  b"GET /testbed/worker HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertEqual(self.read_responses(s, 4), [200, 404, 200, 200])
+        s.close()
+
+    def test_a_request_followed_by_a_half_close_is_answered(self):
+        raw = socket.create_connection(("127.0.0.1", self.s.http_port), timeout=5)
+        raw.sendall(b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\nGET /y HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        raw.shutdown(socket.SHUT_WR)
+        self.assertEqual(self.read_responses(raw, 2), [301, 301])
+        raw.close()
+
     # --- issue 12, finding 10: strict header syntax -----------------------------------------
 
     def test_malformed_header_lines_get_400_at_once(self):
@@ -219,6 +269,22 @@ class Wire(unittest.TestCase):
         self.assertLess(elapsed, 5, "the body deadline (3s) did not hold")
         self.assertEqual(status_of(got), 408, got[:100])
 
+    def test_a_body_arriving_at_a_fair_rate_may_take_longer_than_body_timeout(self):
+        # 16 KB every 0.25 s (64 KB/s, over body_min_rate) for about 4.5 s: past body_timeout (3s).
+        s = self.s.tls_socket()
+        s.settimeout(10)
+        chunk, n = b"r" * 16384, 18
+        s.sendall(b"POST /testbed/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (len(chunk) * n))
+        start = time.time()
+        for _ in range(n):
+            s.sendall(chunk)
+            time.sleep(0.25)
+        resp = http_exchange(s, b"")
+        s.close()
+        self.assertGreater(time.time() - start, 3.5)
+        self.assertEqual(status_of(resp), 200, resp[:100])
+        self.assertEqual(len(resp.partition(b"\r\n\r\n")[2]), len(chunk) * n)
+
     # --- finding 1: request bodies have a server-wide budget --------------------------------
 
     def test_unfinished_bodies_are_bounded_by_the_budget(self):
@@ -265,6 +331,55 @@ class Wire(unittest.TestCase):
             resp = s.recv(4096)
             s.close()
             self.assertEqual(status_of(resp), 403, resp[:200])
+
+    # --- finding 7: answers held for a client that does not read ---------------------------
+
+    def test_h2_zero_window_client_cannot_make_the_server_hold_every_answer(self):
+        def hpack_literal(name, value):
+            out = b"\x00"
+            for part in (name.encode(), value.encode()):
+                assert len(part) < 127
+                out += bytes([len(part)]) + part
+            return out
+
+        def frame(kind, flags, stream, payload):
+            return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+
+        ctx = ssl.create_default_context(cafile=self.s.ca)
+        ctx.set_alpn_protocols(["h2"])
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.s.https_port), timeout=5),
+                            server_hostname="localhost")
+        self.assertEqual(s.selected_alpn_protocol(), "h2")
+        before = rss_kb(self.s.proc.pid)
+        refused_before = self.metric("http_responses_refused_total")
+        # A stream window of 0: the server may send headers but no DATA until the client allows it.
+        out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, struct.pack(">HI", 4, 0))
+        for i in range(60):  # 60 answers of 1 MiB each
+            block = b"".join(hpack_literal(n, v) for n, v in ((":method", "GET"), (":scheme", "https"),
+                                                              (":path", "/testbed/big?kb=1024"),
+                                                              (":authority", "localhost")))
+            out += frame(1, 0x5, 2 * i + 1, block)
+        s.sendall(out)
+        deadline = time.time() + 10
+        while self.metric("http_responses_refused_total") == refused_before and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        grown = rss_kb(self.s.proc.pid) - before
+        held = self.metric("http_response_body_bytes_held")
+        s.close()
+        self.assertGreater(self.metric("http_responses_refused_total"), refused_before)
+        self.assertLessEqual(held, 16 * 1024 * 1024)
+        self.assertLess(grown, 40 * 1024, f"palaverd grew by {grown} KB")
+        deadline = time.time() + 5
+        while self.metric("http_response_body_bytes_held") > 0 and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.metric("http_response_body_bytes_held"), 0)  # released with the connection
+        self.assert_alive()
+
+    def metric(self, name):
+        body = self.s.curl("/metrics")[2].decode()
+        m = re.search(rf"^{name} (\d+)$", body, re.M)
+        return int(m.group(1)) if m else 0
 
     # --- finding 5: HTTP/2 PING flood -------------------------------------------------------
 

@@ -59,6 +59,9 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   int64_t header_size = r.Size("max_header_size", 16 * 1024);
   if (header_size < 1024 || header_size > 65535) r.Reject("max_header_size", "must be between 1k and 64k - 1");
   else c.limits.max_header_bytes = static_cast<int>(header_size);
+  int64_t min_rate = r.Size("body_min_rate", 16 * 1024);
+  if (min_rate < 1) r.Reject("body_min_rate", "must be at least 1 (bytes per second)");
+  else c.limits.body_min_rate = min_rate;
   int64_t bodies = r.Size("max_buffered_body_bytes", 64 * 1024 * 1024);
   if (bodies < 64 * 1024) r.Reject("max_buffered_body_bytes", "must be at least 64k");
   else c.limits.max_buffered_body_bytes = bodies;

@@ -230,7 +230,18 @@ void NetServer::Run() {
   loop_thread_id_ = std::this_thread::get_id();
   Schedule(std::chrono::seconds(1), [this] { SweepWebSockets(); });
   DrainPosts();
-  while (!stop_.load()) RunRound(std::chrono::milliseconds(1000));
+  while (!stop_.load()) {
+    // Output left from the last round goes on at once; otherwise wait for events, the next
+    // timer (the loop's) or the next connection deadline.
+    auto wait = std::chrono::milliseconds(1000);
+    if (!dirty_.empty()) {
+      wait = std::chrono::milliseconds(0);
+    } else if (!deadlines_.empty()) {
+      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(deadlines_.top().when - net::Clock::now());
+      wait = std::clamp(until + std::chrono::milliseconds(1), std::chrono::milliseconds(0), wait);
+    }
+    RunRound(wait);
+  }
   loop_thread_id_ = std::thread::id();
 }
 
@@ -281,6 +292,13 @@ void NetServer::ExpireDeadlines() {
       ArmDeadline(c, c->deadline());
     }
   }
+}
+
+void NetServer::ReadLater(uint64_t conn_id) {
+  Post([this, conn_id] {
+    auto it = conns_.find(conn_id);
+    if (it != conns_.end() && !it->second->closed()) it->second->ReadAvailable();
+  });
 }
 
 void NetServer::ArmDeadline(net::Conn* c, net::Clock::time_point when) {
@@ -600,7 +618,9 @@ bool NetServer::AppendBody(net::Exchange& ex, std::string_view bytes) {
   return true;
 }
 
-void NetServer::Dispatch(const std::shared_ptr<net::Exchange>& ex) {
+// By value: the handler's Request lives in the exchange, which a synchronous answer may release
+// from its session before the handler returns.
+void NetServer::Dispatch(std::shared_ptr<net::Exchange> ex) {
   std::weak_ptr<net::Exchange> weak = ex;
   sdk::Responder responder = [this, weak](sdk::Response response) {
     auto deliver = [this, weak, response = std::move(response)]() mutable {

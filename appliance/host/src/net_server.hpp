@@ -42,6 +42,8 @@ struct ServerLimits {
   int max_connections_per_ip = 256;
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{30};
+  // Past body_timeout a body still arriving at this average rate (bytes/s) may go on.
+  int64_t body_min_rate = 16 * 1024;
   std::chrono::seconds idle_timeout{60};
   int max_header_bytes = 16 * 1024;
   // WebSockets silent this long get a PING; silent for websocket_timeout they are dropped.
@@ -123,7 +125,7 @@ class NetServer final : public sdk::NetLoop {
   /// or HTTP/2 without the header), else the declared length; `has_body`: body bytes follow.
   Next Begin(const std::shared_ptr<net::Exchange>& ex, int64_t content_length, bool has_body);
   /// Runs the route's handler.
-  void Dispatch(const std::shared_ptr<net::Exchange>& ex);
+  void Dispatch(std::shared_ptr<net::Exchange> ex);
   /// Sets the response (filters, metrics) and hands it to the exchange's session.
   void Deliver(net::Exchange& ex, sdk::Response response);
   /// Appends request-body bytes within the route's limit and the server-wide budget; on
@@ -144,6 +146,8 @@ class NetServer final : public sdk::NetLoop {
   // Connection bookkeeping.
   void Accept(int fd, const ListenerSpec& spec, SSL_CTX* ctx);
   void MarkDirty(net::Conn* c) { dirty_.push_back(c); }
+  /// Reads the connection again in a later round (it stopped at its per-turn bound).
+  void ReadLater(uint64_t conn_id);
   void ArmDeadline(net::Conn* c, net::Clock::time_point when);
   void Closed(net::Conn* c);
   void Forget(net::Conn* c);

@@ -1,6 +1,8 @@
 #include "palaver/testbed/testbed_module.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -74,6 +76,15 @@ class TestbedModule final : public sdk::Module {
                                     resp.SetHeader("content-type", "application/octet-stream");
                                     respond(std::move(resp));
                                   }));
+    // An in-memory body of `kb` KiB (at most 4 MiB), built per request.
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/big"}, [](const sdk::Request& req, sdk::Responder respond) {
+      size_t kb = 1;
+      if (auto v = req.QueryParam("kb")) kb = std::min<size_t>(std::strtoul(v->c_str(), nullptr, 10), 4096);
+      sdk::Response resp;
+      resp.body.assign(kb * 1024, 'b');
+      resp.SetHeader("content-type", "application/octet-stream");
+      respond(std::move(resp));
+    }));
     // The request headers as the handler sees them: [[name, value], ...].
     PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/headers"}, [](const sdk::Request& req, sdk::Responder respond) {
       std::string out = "[";

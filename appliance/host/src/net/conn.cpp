@@ -20,8 +20,14 @@ namespace {
 // Input held for a session that is not consuming (a pipelined request waiting for the previous
 // answer): past this the connection stops reading until the session catches up.
 constexpr size_t kMaxUnconsumedInput = 256 * 1024;
+// Bytes one connection reads or writes per turn; then the others get theirs and it goes on in
+// the next round.
+constexpr size_t kMaxBytesPerTurn = 1024 * 1024;
+// Output is compacted once this much of it was written.
+constexpr size_t kCompactAfter = 64 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
-constexpr auto kCloseTime = std::chrono::seconds(5);
+// A connection closing after its last answer: how long a write may make no progress.
+constexpr auto kCloseStall = std::chrono::seconds(10);
 }  // namespace
 
 Exchange::~Exchange() {
@@ -58,6 +64,7 @@ Conn::Conn(NetServer& server, int fd, uint64_t id, const ListenerSpec& spec, SSL
 }
 
 Conn::~Conn() {
+  retired_.clear();
   session_.reset();
   next_session_.reset();
   if (ssl_ != nullptr) SSL_free(ssl_);
@@ -69,11 +76,13 @@ void Conn::OnIo(uint32_t events) {
   if (handshaking_) {
     if (!Handshake()) return;
   }
-  if (events & EPOLLOUT) {
+  // Also on EPOLLIN: a TLS write may have waited for the peer's bytes.
+  if ((events & EPOLLOUT) || Pending() > 0) {
     Flush();
     if (closed_) return;
   }
   ReadAvailable();
+  if (!closed_ && (events & (EPOLLHUP | EPOLLERR))) Close("connection reset");
 }
 
 bool Conn::Handshake() {
@@ -112,7 +121,13 @@ void Conn::StartSession() {
 void Conn::ReadAvailable() {
   static thread_local char buf[64 * 1024];
   bool got = false;
+  size_t taken = 0;
   while (!closed_ && !read_paused_) {
+    if (taken >= kMaxBytesPerTurn) {
+      // Enough for this turn: the rest in a later round (edge-triggered: no new event would come).
+      server_.ReadLater(id_);
+      break;
+    }
     ssize_t n;
     if (ssl_ != nullptr) {
       ERR_clear_error();
@@ -138,6 +153,7 @@ void Conn::ReadAvailable() {
         break;
       }
     }
+    taken += static_cast<size_t>(n);
     if (lingering_) continue;  // closing: what the client still sends is dropped
     in.append(buf, static_cast<size_t>(n));
     got = true;
@@ -153,10 +169,15 @@ void Conn::ReadAvailable() {
     Close("closed after the last response");
     return;
   }
-  // The client closed (or half-closed) its side. A request still being answered is finished
-  // first; otherwise the connection is done.
+  // The client closed (or half-closed) its side. What is being answered or written is finished
+  // first (the session closes once its answer is out: it sees eof()); otherwise we are done.
   if (session_ != nullptr && session_->Busy()) {
-    PauseReading();  // the session closes once its answer is written (it sees eof())
+    PauseReading();
+    return;
+  }
+  if (closing_ || Pending() > 0) {
+    PauseReading();
+    CloseAfterFlush();
     return;
   }
   Close("peer closed");
@@ -169,13 +190,12 @@ void Conn::DeliverInput() {
     const auto first = static_cast<unsigned char>(in[0]);
     session_ = (first <= 0x01 && server_.raw_handler() != nullptr) ? MakeRawSession(*this) : MakeHttp1Session(*this);
   }
-  in_callback_ = true;
   session_->OnData();
   while (next_session_ != nullptr && !closed_) {
+    retired_.push_back(std::move(session_));
     session_ = std::move(next_session_);
     if (!in.empty()) session_->OnData();
   }
-  in_callback_ = false;
 }
 
 void Conn::SwitchSession(std::unique_ptr<Session> next) { next_session_ = std::move(next); }
@@ -201,12 +221,26 @@ void Conn::MarkDirty() {
   server_.MarkDirty(this);
 }
 
+void Conn::ArmWriteDeadline(Clock::time_point when) {
+  write_deadline_ = when;
+  if (when < heap_when) server_.ArmDeadline(this, when);
+}
+
 void Conn::Flush() {
   dirty_ = false;
   if (closed_ || handshaking_) return;
-  if (session_ != nullptr && !lingering_) session_->Produce();
+  retired_.clear();  // top level: no frame of a replaced session is on the stack
+  if (session_ != nullptr && !lingering_) {
+    session_->Produce();
+    if (closed_) return;
+  }
+  size_t written = 0;
   for (;;) {
     while (Pending() > 0) {
+      if (written >= kMaxBytesPerTurn) {
+        MarkDirty();  // the rest in the next round; others write theirs first
+        return;
+      }
       const char* p = out_.data() + out_off_;
       size_t len = Pending();
       ssize_t n;
@@ -215,7 +249,7 @@ void Conn::Flush() {
         int r = SSL_write(ssl_, p, static_cast<int>(std::min<size_t>(len, 1 << 30)));
         if (r <= 0) {
           int e = SSL_get_error(ssl_, r);
-          if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return;
+          if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) break;
           ERR_clear_error();
           Close("write failed");
           return;
@@ -225,12 +259,25 @@ void Conn::Flush() {
         n = ::send(fd_, p, len, MSG_NOSIGNAL);
         if (n < 0) {
           if (errno == EINTR) continue;
-          if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
           Close(std::string("write failed: ") + std::strerror(errno));
           return;
         }
       }
       out_off_ += static_cast<size_t>(n);
+      written += static_cast<size_t>(n);
+      // Unsent bytes stay first (a TLS write retry may move but not shrink its buffer).
+      if (out_off_ >= kCompactAfter && out_off_ * 2 >= out_.size()) {
+        out_.erase(0, out_off_);
+        out_off_ = 0;
+      }
+    }
+    if (Pending() > 0) {
+      // Blocked: the client has until the write deadline to take more; progress moves it on.
+      if (written > 0 || write_deadline_ == Clock::time_point::max()) {
+        ArmWriteDeadline(Clock::now() + (closing_ ? Clock::duration(kCloseStall) : Clock::duration(server_.limits().idle_timeout)));
+      }
+      return;
     }
     out_.clear();
     out_off_ = 0;
@@ -239,8 +286,10 @@ void Conn::Flush() {
     // Drained: a streaming response may write more now.
     if (session_ == nullptr) break;
     session_->Produce();
-    if (Pending() == 0 || closed_) break;
+    if (closed_) return;
+    if (Pending() == 0) break;
   }
+  write_deadline_ = Clock::time_point::max();
   if (closing_ && !lingering_ && !closed_ && Pending() == 0) {
     if (eof_) {
       Close("done");
@@ -253,9 +302,6 @@ void Conn::Flush() {
 void Conn::CloseAfterFlush() {
   if (closed_ || closing_) return;
   closing_ = true;
-  // A client that does not read what is left is not waited for long.
-  auto when = Clock::now() + kCloseTime;
-  if (when < deadline_) SetDeadline(when);
   MarkDirty();
 }
 
@@ -280,9 +326,16 @@ void Conn::SetDeadline(Clock::time_point when) {
 
 void Conn::Expire() {
   if (closed_) return;
+  auto now = Clock::now();
+  if (write_deadline_ <= now) {
+    server_.log().debug("closing connection client={} reason=client does not read", peer_);
+    Close("write stalled");
+    return;
+  }
+  if (deadline_ > now) return;
   deadline_ = Clock::time_point::max();
-  if (lingering_ || closing_) {
-    Close("close timeout");
+  if (lingering_) {
+    Close("linger timeout");
   } else if (session_ == nullptr || handshaking_) {
     server_.header_timeouts_->Inc();
     server_.log().debug("closing connection client={} reason=header_timeout", peer_);

@@ -4,11 +4,14 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/event_loop.hpp"
 #include "palaver/sdk/http.hpp"
@@ -44,6 +47,21 @@ struct Exchange {
   size_t budget_held = 0;  // bytes of the server-wide request-body budget this body holds
   size_t response_held = 0;  // bytes of this response's own body counted as held
   Clock::time_point body_started{};
+  uint64_t body_received = 0;  // body bytes that arrived (kept or dropped)
+  Clock::time_point rate_mark{};
+  uint64_t rate_mark_bytes = 0;
+
+  /// Checked when the body deadline passes, then every few seconds: true while the body arrived
+  /// at `min_rate` bytes/s at least since the last check (the first check: since it started).
+  bool BodyInTime(Clock::time_point now, std::chrono::seconds timeout, int64_t min_rate) {
+    if (now - body_started < timeout) return true;
+    Clock::time_point since = rate_mark == Clock::time_point{} ? body_started : rate_mark;
+    const double secs = std::chrono::duration<double>(now - since).count();
+    const bool ok = static_cast<double>(body_received - rate_mark_bytes) >= secs * static_cast<double>(min_rate);
+    rate_mark = now;
+    rate_mark_bytes = body_received;
+    return ok;
+  }
   NetServer* server = nullptr;
 
   ~Exchange();
@@ -80,6 +98,8 @@ class Conn final : public IoHandler {
   ~Conn() override;
 
   void OnIo(uint32_t events) override;
+  /// Reads what the socket has (up to a per-call bound; the rest in a later round).
+  void ReadAvailable();
 
   /// Queues bytes for sending (written at the end of the loop round).
   void Write(std::string_view bytes);
@@ -103,13 +123,14 @@ class Conn final : public IoHandler {
   /// The session can take input again: hands it what is buffered and reads on.
   void Kick();
 
-  /// The connection's single deadline (header, idle, body or close timeout); see NetServer.
+  /// The session's deadline (header, idle, body or linger timeout); see NetServer.
   void SetDeadline(Clock::time_point when);
   void ClearDeadline() { deadline_ = Clock::time_point::max(); }
-  /// The deadline passed: a lingering close ends, otherwise the session decides.
+  /// A deadline passed: output that made no progress for too long closes the connection; a
+  /// lingering close ends; otherwise the session decides.
   void Expire();
   bool eof() const { return eof_; }
-  Clock::time_point deadline() const { return deadline_; }
+  Clock::time_point deadline() const { return std::min(deadline_, write_deadline_); }
   Clock::time_point heap_when = Clock::time_point::max();
 
   bool closed() const { return closed_; }
@@ -127,8 +148,8 @@ class Conn final : public IoHandler {
   int64_t response_bytes_held = 0;  // response bodies of this connection's exchanges, not yet sent
 
  private:
-  void ReadAvailable();
   bool Handshake();
+  void ArmWriteDeadline(Clock::time_point when);
   void StartSession();
   void DeliverInput();
   void Linger();
@@ -141,16 +162,21 @@ class Conn final : public IoHandler {
   std::string peer_;
   std::unique_ptr<Session> session_;
   std::unique_ptr<Session> next_session_;
+  // Sessions replaced during a callback; freed at the next top-level Flush, when no frame of
+  // theirs can be on the stack.
+  std::vector<std::unique_ptr<Session>> retired_;
   std::string out_;
   size_t out_off_ = 0;
   Clock::time_point deadline_ = Clock::time_point::max();
+  // Output waiting for the client: set when a write blocks, moved on by every write that makes
+  // progress, cleared when everything is written.
+  Clock::time_point write_deadline_ = Clock::time_point::max();
   bool handshaking_ = false;
   bool closed_ = false;
   bool closing_ = false;   // CloseAfterFlush called
   bool lingering_ = false;  // write side shut, draining input
   bool dirty_ = false;
   bool read_paused_ = false;
-  bool in_callback_ = false;
   bool eof_ = false;
 };
 

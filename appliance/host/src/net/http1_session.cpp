@@ -47,7 +47,10 @@ class Http1Session final : public Session {
         if (c_.in.empty()) return;
         Http1Head head;
         Http1Parse r = parser_.Parse(c_.in, head);
-        if (r.state == Http1Parse::State::kNeedMore) return;
+        if (r.state == Http1Parse::State::kNeedMore) {
+          if (c_.eof()) c_.CloseAfterFlush();  // the client finished sending: a partial head stays one
+          return;
+        }
         if (r.state == Http1Parse::State::kError) {
           FailRequest(r.status, r.reason);
           return;
@@ -65,7 +68,13 @@ class Http1Session final : public Session {
   }
 
   void Produce() override {
-    if (!sending_ || ex_ == nullptr) return;
+    if (ex_ == nullptr) return;
+    if (head_pending_) {
+      head_pending_ = false;
+      WriteHead(*ex_);
+      sending_ = true;
+    }
+    if (!sending_) return;
     while (c_.Pending() < kHighWater && ex_->body_pos < ex_->BodyTotal()) {
       std::string& out = c_.OutBuffer();
       size_t old = out.size();
@@ -86,7 +95,15 @@ class Http1Session final : public Session {
     }
   }
 
-  void OnResponse(Exchange& ex) override {
+  // The head and body are written by Produce at the end of the round, so that the session's
+  // state (and whether the connection closes after this answer) is settled by then, and so that
+  // the next request is never started from inside the code that answered this one.
+  void OnResponse(Exchange&) override {
+    head_pending_ = true;
+    c_.MarkDirty();
+  }
+
+  void WriteHead(Exchange& ex) {
     Response& r = ex.response;
     if (s_.draining()) ex.close_after = true;
     std::vector<std::pair<std::string, std::string>> headers;
@@ -97,12 +114,8 @@ class Http1Session final : public Session {
     const bool no_body_status = r.status < 200 || r.status == 204 || r.status == 304;
     if (!no_body_status) headers.emplace_back("content-length", std::to_string(ex.BodyTotal()));
     if (ex.close_after) headers.emplace_back("connection", "close");
-    std::string& out = c_.OutBuffer();
-    AppendHttp1ResponseHead(out, r.status, headers);
+    AppendHttp1ResponseHead(c_.OutBuffer(), r.status, headers);
     if (!ex.SendsBody()) ex.body_pos = ex.BodyTotal();
-    sending_ = true;
-    if (ex.SendsBody() && ex.BodyTotal() <= kInlineBody) Produce();
-    c_.MarkDirty();
   }
 
   void OnDrain() override {
@@ -113,6 +126,11 @@ class Http1Session final : public Session {
 
   void OnDeadline() override {
     if (st_ == State::kBody && ex_ != nullptr && !ex_->responded) {
+      auto now = Clock::now();
+      if (ex_->BodyInTime(now, s_.limits().body_timeout, s_.limits().body_min_rate)) {
+        c_.SetDeadline(now + std::chrono::seconds(5));  // arriving fast enough: check again
+        return;
+      }
       s_.log().debug("request body too slow client={} route={}", c_.peer(), ex_->route_class);
       ex_->close_after = true;
       s_.Deliver(*ex_, sdk::Response::Text(408, "Request timeout: the body did not arrive in time.\n"));
@@ -156,6 +174,8 @@ class Http1Session final : public Session {
     c_.ClearDeadline();
     ex_ = s_.NewExchange(c_, *this);
     response_done_ = false;
+    head_pending_ = false;
+    sending_ = false;
     sdk::Request& req = ex_->request;
     req.method = std::move(head.method);
     req.http_version = 1;
@@ -250,7 +270,8 @@ class Http1Session final : public Session {
     ex_->reading_body = true;
     ex_->body_started = Clock::now();
     // A deadline for the whole body, not re-armed by each chunk (a byte every few seconds
-    // must not hold a request open for ever).
+    // must not hold a request open for ever); past it, only a body still arriving at
+    // body_min_rate on average goes on.
     c_.SetDeadline(ex_->body_started + s_.limits().body_timeout);
   }
 
@@ -282,6 +303,7 @@ class Http1Session final : public Session {
   }
 
   void Take(std::string_view bytes) {
+    if (ex_ != nullptr) ex_->body_received += bytes.size();
     if (ex_ == nullptr || ex_->discarding || ex_->responded) return;
     if (!s_.AppendBody(*ex_, bytes)) {
       ex_->discarding = true;
@@ -314,13 +336,13 @@ class Http1Session final : public Session {
     Release();
     st_ = State::kHead;
     response_done_ = false;
-    if (s_.draining() || c_.eof()) {
+    if (s_.draining() || (c_.eof() && c_.in.empty())) {
       c_.CloseAfterFlush();
       return;
     }
     c_.SetDeadline(Clock::now() + s_.limits().idle_timeout);
     // Inside OnData its loop goes on with the next request; otherwise (the answer was written
-    // later) the connection hands over what is buffered and reads on.
+    // at the end of a round) the connection hands over what is buffered and reads on.
     if (!in_on_data_) c_.Kick();
   }
 
@@ -331,6 +353,7 @@ class Http1Session final : public Session {
   Http1HeadParser parser_;
   std::unique_ptr<ChunkedDecoder> chunked_;
   uint64_t body_left_ = 0;
+  bool head_pending_ = false;
   bool sending_ = false;
   bool response_done_ = false;
   bool in_on_data_ = false;

@@ -23,6 +23,8 @@ constexpr size_t kHighWater = 256 * 1024;
 // Control frames (PING and SETTINGS acknowledgements, RST_STREAM) queued for a client that does
 // not read: past this nghttp2 reports a flood and the connection ends with ENHANCE_YOUR_CALM.
 constexpr size_t kMaxOutboundAck = 1000;
+// Body bytes dropped after an early answer before the stream is reset.
+constexpr uint64_t kMaxDiscardBytes = 8 * 1024 * 1024;
 
 struct Stream {
   std::shared_ptr<Exchange> ex;
@@ -31,6 +33,7 @@ struct Stream {
   bool too_large = false;
   bool started = false;
   int64_t content_length = -1;
+  Clock::time_point body_check = Clock::time_point::max();  // next body deadline check
 };
 
 bool IsConnectionSpecific(const std::string& name) {
@@ -51,6 +54,7 @@ class Http2Session final : public Session {
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, &OnInvalidFrame);
     nghttp2_session_callbacks_set_on_invalid_header_callback(cbs, &OnInvalidHeader);
     nghttp2_session_callbacks_set_error_callback2(cbs, &OnError);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &OnFrameSend);
     nghttp2_option* opt = nullptr;
     nghttp2_option_new(&opt);
     nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
@@ -68,7 +72,7 @@ class Http2Session final : public Session {
     nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     // A larger connection window than the 64 KB default, so that uploads are not throttled.
     nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0, 4 << 20);
-    c_.SetDeadline(Clock::now() + s_.limits().header_timeout);
+    // The header deadline set at accept (TLS handshake included) stands until the first request.
     c_.MarkDirty();
   }
 
@@ -100,6 +104,7 @@ class Http2Session final : public Session {
       c_.CloseAfterFlush();
       return;
     }
+    ArmDeadline();
     c_.MarkDirty();
   }
 
@@ -118,13 +123,7 @@ class Http2Session final : public Session {
     if (!dead_ && !nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_) && c_.Pending() == 0) {
       c_.CloseAfterFlush();
     }
-    if (streams_.empty() && c_.eof()) {
-      c_.CloseAfterFlush();
-      return;
-    }
-    if (streams_.empty() && !c_.closing() && c_.got_request) {
-      c_.SetDeadline(Clock::now() + s_.limits().idle_timeout);
-    }
+    if (streams_.empty() && c_.eof()) c_.CloseAfterFlush();
   }
 
   void OnResponse(Exchange& ex) override {
@@ -153,6 +152,7 @@ class Http2Session final : public Session {
       s_.log().debug("http2 response refused stream={} err={}", ex.stream_id, nghttp2_strerror(rv));
     }
     if (ex.reading_body && !ex.discarding) ex.discarding = true;
+    last_activity_ = Clock::now();
     c_.MarkDirty();
   }
 
@@ -172,35 +172,45 @@ class Http2Session final : public Session {
   void OnClosed() override { ReleaseAll(); }
 
   void OnDeadline() override {
-    // Body deadlines of single streams are checked here too.
     auto now = Clock::now();
-    bool any_body = false;
-    for (auto& [id, st] : streams_) {
-      if (st->ex == nullptr || !st->ex->reading_body || st->ex->responded) continue;
-      if (now - st->ex->body_started >= s_.limits().body_timeout) {
-        st->ex->discarding = true;
-        s_.Deliver(*st->ex, sdk::Response::Text(408, "Request timeout: the body did not arrive in time.\n"));
-        nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
-      } else {
-        any_body = true;
-      }
-    }
-    if (any_body) {
-      c_.SetDeadline(now + std::chrono::seconds(1));
-      c_.MarkDirty();
-      return;
-    }
-    if (!streams_.empty()) {
-      c_.MarkDirty();
-      return;
-    }
     if (!c_.got_request) {
       s_.header_timeouts_->Inc();
       s_.log().debug("closing connection client={} reason=header_timeout", c_.peer());
+      Terminate(NGHTTP2_NO_ERROR);
+      return;
     }
-    nghttp2_session_terminate_session(ng_, NGHTTP2_NO_ERROR);
-    Produce();
-    c_.CloseAfterFlush();
+    // Bodies of single streams: past body_timeout, only one still arriving at body_min_rate.
+    for (auto& [id, st] : streams_) {
+      if (st->ex == nullptr || !st->ex->reading_body) {
+        st->body_check = Clock::time_point::max();
+        continue;
+      }
+      if (now < st->body_check) continue;
+      if (st->ex->BodyInTime(now, s_.limits().body_timeout, s_.limits().body_min_rate)) {
+        st->body_check = now + std::chrono::seconds(5);
+        continue;
+      }
+      st->body_check = Clock::time_point::max();
+      if (st->ex->responded) {
+        // Answered already; the client goes on sending too slowly: stop it.
+        Reset(id, "body after the answer too slow");
+        continue;
+      }
+      s_.log().debug("request body too slow client={} stream={} route={}", c_.peer(), id, st->ex->route_class);
+      st->ex->discarding = true;
+      st->body_check = now + std::chrono::seconds(5);
+      s_.Deliver(*st->ex, sdk::Response::Text(408, "Request timeout: the body did not arrive in time.\n"));
+    }
+    if (now - last_activity_ >= s_.limits().idle_timeout) {
+      // Nothing moved on any stream for idle_timeout: an idle connection, or a client that
+      // neither reads its answers (zero window) nor sends.
+      s_.log().debug("closing http2 connection client={} reason={}", c_.peer(),
+                     streams_.empty() ? "idle" : "no progress on its streams");
+      Terminate(NGHTTP2_NO_ERROR);
+      return;
+    }
+    ArmDeadline();
+    c_.MarkDirty();
   }
 
   bool Busy() const override { return !streams_.empty(); }
@@ -226,10 +236,33 @@ class Http2Session final : public Session {
     streams_.clear();
   }
 
-  void Reset(int32_t id, uint32_t code, std::string_view reason) {
+  // The connection's next deadline: idle_timeout after the last stream activity (HEADERS or DATA
+  // either way; PINGs do not count), or a stream's body check if that comes first.
+  void ArmDeadline() {
+    if (!c_.got_request || c_.closing()) return;
+    Clock::time_point when = last_activity_ + s_.limits().idle_timeout;
+    for (auto& [id, st] : streams_) when = std::min(when, st->body_check);
+    c_.SetDeadline(std::max(when, Clock::now() + std::chrono::milliseconds(100)));
+  }
+
+  void Terminate(uint32_t code) {
+    nghttp2_session_terminate_session(ng_, code);
+    Produce();
+    c_.CloseAfterFlush();
+  }
+
+  static int OnFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type == NGHTTP2_DATA) Self(user)->last_activity_ = Clock::now();
+    return 0;
+  }
+
+  // Resets a stream (CANCEL) and says why. (Not for early answers as such: some clients, curl
+  // among them, treat a reset after a complete answer as an error although RFC 9113 §8.1
+  // allows it; a body after an early answer is dropped under the usual deadline instead.)
+  void Reset(int32_t id, std::string_view reason) {
     s_.streams_reset_->Inc();
     s_.log().debug("http2 stream reset client={} stream={} reason={}", c_.peer(), id, reason);
-    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, code);
+    nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
   }
 
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
@@ -237,7 +270,7 @@ class Http2Session final : public Session {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     self->streams_[frame->hd.stream_id] = std::make_unique<Stream>();
     self->c_.got_request = true;
-    self->c_.ClearDeadline();
+    self->last_activity_ = Clock::now();
     return 0;
   }
 
@@ -287,29 +320,28 @@ class Http2Session final : public Session {
     sdk::Request& req = ex->request;
     req.http_version = 2;
     req.method = st.method;
-    if (st.too_large) {
-      s_.bad_requests_->Inc();
-      s_.log().debug("http2 request refused client={} stream={} reason=headers too large", c_.peer(), id);
-      s_.Deliver(*ex, Response::Text(431, "Request header fields too large.\n"));
+    const bool has_body = !end_stream;
+    // A body that follows an early answer is read and dropped under the same deadline and
+    // minimum rate as any body (and up to kMaxDiscardBytes), then the stream is reset.
+    auto expect_body = [&] {
+      if (!has_body) return;
       ex->discarding = true;
-      return;
-    }
-    if (req.method == "CONNECT") {
-      s_.log().debug("http2 request refused client={} stream={} reason=CONNECT not supported", c_.peer(), id);
-      s_.Deliver(*ex, Response::Text(405, "CONNECT is not supported.\n"));
-      ex->discarding = true;
-      return;
-    }
+      ex->reading_body = true;
+      ex->body_started = Clock::now();
+      st.body_check = ex->body_started + s_.limits().body_timeout;
+    };
+    auto refuse = [&](int status, std::string_view reason, std::string text) {
+      if (status != 405) s_.bad_requests_->Inc();
+      s_.log().debug("http2 request refused client={} stream={} status={} reason={}", c_.peer(), id, status, reason);
+      s_.Deliver(*ex, Response::Text(status, std::move(text)));
+      expect_body();
+    };
+    if (st.too_large) return refuse(431, "headers too large", "Request header fields too large.\n");
+    if (req.method == "CONNECT") return refuse(405, "CONNECT not supported", "CONNECT is not supported.\n");
     std::string_view target = st.path;
     auto q = target.find('?');
     auto path = DecodePath(target.substr(0, q));
-    if (!path) {
-      s_.bad_requests_->Inc();
-      s_.log().debug("http2 request refused client={} stream={} reason=bad path", c_.peer(), id);
-      s_.Deliver(*ex, Response::Text(400, "Bad request path.\n"));
-      ex->discarding = true;
-      return;
-    }
+    if (!path) return refuse(400, "bad path", "Bad request path.\n");
     req.path = std::move(*path);
     if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
     std::string authority = st.authority;
@@ -330,23 +362,16 @@ class Http2Session final : public Session {
         }
         length = length * 10 + (ch - '0');
       }
-      if (cl->empty() || length < 0) {
-        s_.Deliver(*ex, Response::Text(400, "Bad Content-Length.\n"));
-        ex->discarding = true;
-        return;
-      }
+      if (cl->empty() || length < 0) return refuse(400, "bad content-length", "Bad Content-Length.\n");
     }
-    const bool has_body = !end_stream;
     switch (s_.Begin(ex, has_body ? length : 0, has_body)) {
       case NetServer::Next::kResponded:
-        if (has_body) ex->discarding = true, ex->reading_body = true;
+        expect_body();
         break;
       case NetServer::Next::kReadBody:
         ex->reading_body = true;
         ex->body_started = Clock::now();
-        if (c_.deadline() > ex->body_started + s_.limits().body_timeout) {
-          c_.SetDeadline(ex->body_started + s_.limits().body_timeout);
-        }
+        st.body_check = ex->body_started + s_.limits().body_timeout;
         break;
       case NetServer::Next::kDispatch:
         s_.Dispatch(ex);
@@ -357,16 +382,25 @@ class Http2Session final : public Session {
   void BodyDone(Stream& st) {
     auto ex = st.ex;
     ex->reading_body = false;
+    st.body_check = Clock::time_point::max();
     if (!ex->responded && !ex->discarding) s_.Dispatch(ex);
   }
 
   static int OnDataChunk(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* user) {
     auto* self = Self(user);
     Stream* st = self->Find(id);
-    if (st == nullptr || !st->ex || st->ex->discarding || st->ex->responded) return 0;
+    self->last_activity_ = Clock::now();
+    if (st != nullptr && st->ex) st->ex->body_received += len;
+    if (st == nullptr || !st->ex) return 0;
+    if (st->ex->discarding || st->ex->responded) {
+      if (st->ex->body_received > kMaxDiscardBytes && st->ex->reading_body) {
+        st->ex->reading_body = false;
+        self->Reset(id, "body after the answer too large");
+      }
+      return 0;
+    }
     if (!self->s_.AppendBody(*st->ex, std::string_view(reinterpret_cast<const char*>(data), len))) {
-      st->ex->discarding = true;
-      self->Reset(id, NGHTTP2_NO_ERROR, "request body refused");
+      st->ex->discarding = true;  // answered (413/503); the rest is dropped
     }
     return 0;
   }
@@ -433,6 +467,7 @@ class Http2Session final : public Session {
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   bool dead_ = false;
   bool draining_ = false;
+  Clock::time_point last_activity_ = Clock::now();
 };
 
 }  // namespace
