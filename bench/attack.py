@@ -104,7 +104,7 @@ def attack_bodies(server, token):
     socks, answers = [], {}
     chunk = b"x" * (256 * 1024)
     head = ("PUT /api/kvs/v1/kv/user/meet/big HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-            + (f"Authorization: Bearer {token}\r\n" if token else "") + "Content-Length: 16777216\r\n\r\n").encode()
+            + (f"Authorization: Bearer {token}\r\n" if token else "") + "Content-Length: 16000000\r\n\r\n").encode()
     for _ in range(40):
         s = tls(server)
         s.sendall(head)
@@ -116,7 +116,7 @@ def attack_bodies(server, token):
         for s in list(live):
             try:
                 s.settimeout(0.05)
-                if sent[id(s)] + len(chunk) < 16 * 1024 * 1024:
+                if sent[id(s)] + len(chunk) < 16000000:
                     s.sendall(chunk)
                     sent[id(s)] += len(chunk)
                 else:

@@ -62,7 +62,7 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   int64_t min_rate = r.Size("body_min_rate", 16 * 1024);
   if (min_rate < 1) r.Reject("body_min_rate", "must be at least 1 (bytes per second)");
   else c.limits.body_min_rate = min_rate;
-  int64_t bodies = r.Size("max_buffered_body_bytes", 64 * 1024 * 1024);
+  int64_t bodies = r.Size("max_buffered_body_bytes", 32 * 1024 * 1024);
   if (bodies < 64 * 1024) r.Reject("max_buffered_body_bytes", "must be at least 64k");
   else c.limits.max_buffered_body_bytes = bodies;
   c.limits.max_concurrent_streams = static_cast<int>(r.Int("max_concurrent_streams", 100, 1, 1000));

@@ -589,6 +589,7 @@ NetServer::Next NetServer::Begin(const std::shared_ptr<net::Exchange>& ex, int64
     }
   }
   if (!has_body) return Next::kDispatch;
+  ex->content_length = content_length;
   if (content_length > ex->max_body) {
     Deliver(*ex, sdk::Response::Text(413, "Request body too large.\n"));
     return Next::kResponded;
@@ -597,29 +598,40 @@ NetServer::Next NetServer::Begin(const std::shared_ptr<net::Exchange>& ex, int64
 }
 
 bool NetServer::AppendBody(net::Exchange& ex, std::string_view bytes) {
-  if (static_cast<int64_t>(ex.request.body.size() + bytes.size()) > ex.max_body) {
+  std::string& body = ex.request.body;
+  if (static_cast<int64_t>(body.size() + bytes.size()) > ex.max_body) {
     ex.close_after = true;
     Deliver(ex, sdk::Response::Text(413, "Request body too large.\n"));
     return false;
   }
-  if (body_bytes_buffered_ + static_cast<int64_t>(bytes.size()) > limits_.max_buffered_body_bytes) {
-    log_->warn("request body refused client={} route={} reason=max_buffered_body_bytes reached", ex.request.peer,
-               ex.route_class);
-    ex.close_after = true;
-    auto r = sdk::Response::Text(503, "Server busy: too many request bodies in flight. Try again.\n");
-    r.SetHeader("retry-after", "5");
-    Deliver(ex, std::move(r));
-    return false;
+  // The budget counts what is allocated (capacity), not just what arrived: the buffer grows by
+  // doubling, up to the declared length at most, and only as bytes arrive.
+  const size_t need = body.size() + bytes.size();
+  if (need > body.capacity()) {
+    size_t want = std::max(need, std::min<size_t>(std::max<size_t>(body.capacity() * 2, 16 * 1024),
+                                                  static_cast<size_t>(ex.max_body)));
+    if (ex.content_length >= 0) want = std::max(need, std::min(want, static_cast<size_t>(ex.content_length)));
+    const auto charge = static_cast<int64_t>(want - body.capacity());
+    if (body_bytes_buffered_ + charge > limits_.max_buffered_body_bytes) {
+      log_->warn("request body refused client={} route={} reason=max_buffered_body_bytes reached", ex.request.peer,
+                 ex.route_class);
+      ex.close_after = true;
+      auto r = sdk::Response::Text(503, "Server busy: too many request bodies in flight. Try again.\n");
+      r.SetHeader("retry-after", "5");
+      Deliver(ex, std::move(r));
+      return false;
+    }
+    const size_t before = body.capacity();
+    body.reserve(want);
+    const auto grown = static_cast<int64_t>(body.capacity() - before);
+    ex.budget_held += static_cast<size_t>(grown);
+    body_bytes_buffered_ += grown;
+    body_bytes_gauge_->Add(grown);
   }
-  ex.request.body.append(bytes);
-  ex.budget_held += bytes.size();
-  body_bytes_buffered_ += static_cast<int64_t>(bytes.size());
-  body_bytes_gauge_->Add(static_cast<int64_t>(bytes.size()));
+  body.append(bytes);
   return true;
 }
 
-// By value: the handler's Request lives in the exchange, which a synchronous answer may release
-// from its session before the handler returns.
 void NetServer::Dispatch(std::shared_ptr<net::Exchange> ex) {
   std::weak_ptr<net::Exchange> weak = ex;
   sdk::Responder responder = [this, weak](sdk::Response response) {

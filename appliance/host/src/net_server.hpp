@@ -50,7 +50,7 @@ struct ServerLimits {
   std::chrono::seconds websocket_ping_interval{30};
   std::chrono::seconds websocket_timeout{75};
   // Request bodies buffered at once, all connections together; past it new body bytes get 503.
-  int64_t max_buffered_body_bytes = 64 * 1024 * 1024;
+  int64_t max_buffered_body_bytes = 32 * 1024 * 1024;
   // HTTP/2 streams a client may open at once on one connection.
   int max_concurrent_streams = 100;
   // Response bodies built in memory and not yet sent (a client that does not read keeps them):

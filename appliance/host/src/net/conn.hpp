@@ -36,6 +36,7 @@ struct Exchange {
   std::shared_ptr<const RouteEntry> route;
   std::string route_class = "none";
   int64_t max_body = 0;
+  int64_t content_length = -1;  // declared body length, -1 unknown
   bool reading_body = false;
   bool discarding = false;  // the answer is given: further body bytes are dropped
   bool responded = false;
