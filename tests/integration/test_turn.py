@@ -578,7 +578,7 @@ class BadInputAndLimits(unittest.TestCase):
             sock.close()
 
     def test_http_on_the_https_port_is_still_http(self):
-        # Not HTTP, not STUN: refused. An HTTP-looking request line libwebsockets gave up on: 400.
+        # An unknown method on the HTTPS port is HTTP's to answer (405), not TURN's.
         ctx = ssl.create_default_context(cafile=self.server.ca)
         with socket.create_connection(("127.0.0.1", self.server.https_port), timeout=3) as raw:
             with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
