@@ -27,15 +27,7 @@ os.environ.setdefault("PALAVER_SOURCE", ROOT)
 os.environ.setdefault("PALAVERD_TESTBED", os.path.join(ROOT, "build", "tests", "palaverd-testbed"))
 os.environ.setdefault("PALAVERD", os.path.join(ROOT, "build", "appliance", "palaverd"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import PALAVERD_TESTBED, Palaverd, WsClient  # noqa: E402
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from harness import PALAVERD_TESTBED, Palaverd, rss_kb  # noqa: E402
 
 
 class Watch:

@@ -278,31 +278,48 @@ class Browser:
         return self.request("POST", target, **kw)
 
 
-def http_exchange(sock, request_bytes, read_timeout=5):
-    """Sends raw bytes and reads one HTTP/1.1 response (headers + Content-Length body; no body
-    for HEAD requests)."""
-    sock.settimeout(read_timeout)
-    sock.sendall(request_bytes)
-    data = b""
+def read_http_response(sock, buffered=b"", head_only=False):
+    """Reads one HTTP/1.1 response (headers + Content-Length body) from `sock`, after the bytes
+    already `buffered`. Returns (response bytes, bytes read past it); the response is what arrived
+    if the connection closed first."""
+    data = buffered
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
-            return data
+            return data, b""
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     length = 0
-    if request_bytes.startswith(b"HEAD "):
-        return head + b"\r\n\r\n" + rest
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            length = int(v.strip())
+    if not head_only:
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
     while len(rest) < length:
         chunk = sock.recv(65536)
         if not chunk:
             break
         rest += chunk
-    return head + b"\r\n\r\n" + rest
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]
+
+
+def http_exchange(sock, request_bytes, read_timeout=5):
+    """Sends raw bytes and reads one HTTP/1.1 response (headers + Content-Length body; no body
+    for HEAD requests)."""
+    sock.settimeout(read_timeout)
+    sock.sendall(request_bytes)
+    head_only = request_bytes.startswith(b"HEAD ")
+    response, rest = read_http_response(sock, head_only=head_only)
+    return response + rest if head_only else response
+
+
+def rss_kb(pid):
+    """A process's resident set size in KB (/proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def status_of(response_bytes):

@@ -11,15 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import PALAVERD_TESTBED, Palaverd, WsClient, http_exchange, status_of
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from harness import PALAVERD_TESTBED, Palaverd, WsClient, http_exchange, read_http_response, rss_kb, status_of
 
 
 def nghttp(server, *paths, args=(), timeout=30):
@@ -142,25 +134,14 @@ class Wire(unittest.TestCase):
     # --- keep-alive, pipelining and half-close (net layer review) -------------------------
 
     def read_responses(self, s, n):
-        """Reads n HTTP/1.1 responses (Content-Length bodies) from a socket; returns statuses."""
+        """Reads n HTTP/1.1 responses from a socket; returns their statuses."""
         s.settimeout(5)
-        data, statuses = b"", []
-        while len(statuses) < n:
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return statuses
-                data += chunk
-            head, _, data = data.partition(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                k, _, v = line.partition(b":")
-                if k.strip().lower() == b"content-length":
-                    length = int(v)
-            while len(data) < length:
-                data += s.recv(65536)
-            data = data[length:]
-            statuses.append(status_of(head))
+        statuses, rest = [], b""
+        for _ in range(n):
+            response, rest = read_http_response(s, rest)
+            if not response:
+                break
+            statuses.append(status_of(response))
         return statuses
 
     def test_keep_alive_goes_on_after_early_answers(self):
