@@ -198,8 +198,10 @@ def attack_zero_window(server):
 
 ATTACKS = {
     "bodies": ("16 MB kvs PUTs without a token, 40 connections", lambda s: attack_bodies(s, None)),
-    "bodies-token": ("16 MB kvs PUTs with a (forged) bearer token, 40 connections",
-                     lambda s: attack_bodies(s, "eyJhbGciOiJFUzI1NiJ9.e30.forged")),
+    "bodies-forged": ("16 MB kvs PUTs with a forged bearer token, 40 connections",
+                      lambda s: attack_bodies(s, "eyJhbGciOiJFUzI1NiJ9.e30.forged")),
+    "bodies-token": ("16 MB kvs PUTs by a signed-in user (valid token), 40 connections",
+                     lambda s: attack_bodies(s, s.mint_token("anna openid kopano/kvs"))),
     "ping": ("HTTP/2 PING flood, 3 M PINGs, never read", attack_ping),
     "signaling": ("4 connections × 1 000 joins, 30 KB names", attack_signaling),
     "zero-window": ("HTTP/2 zero window, 200 streams × 4 MiB answers", attack_zero_window),

@@ -305,13 +305,15 @@ class Wire(unittest.TestCase):
                 out = nghttp(self.s, "/api/kvs/v1/kv/user/meet/x", args=("-H", ":method: PUT", "-d", body))
                 self.assertIn(403, h2_statuses(out).values(), out[-1500:])
                 continue
-            s = self.s.tls_socket()
-            s.settimeout(5)
-            # Headers only: the answer must come without the body.
-            s.sendall(b"PUT /api/kvs/v1/kv/user/meet/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 16000000\r\n\r\n")
-            resp = s.recv(4096)
-            s.close()
-            self.assertEqual(status_of(resp), 403, resp[:200])
+            # Headers only, without a token or with a forged one: the answer must come without the body.
+            for auth in (b"", b"Authorization: Bearer eyJhbGciOiJFUzI1NiJ9.e30.forged\r\n"):
+                s = self.s.tls_socket()
+                s.settimeout(5)
+                s.sendall(b"PUT /api/kvs/v1/kv/user/meet/x HTTP/1.1\r\nHost: localhost\r\n" + auth +
+                          b"Content-Length: 16000000\r\n\r\n")
+                resp = s.recv(4096)
+                s.close()
+                self.assertEqual(status_of(resp), 403, (auth, resp[:200]))
 
     # --- finding 7: answers held for a client that does not read ---------------------------
 

@@ -37,8 +37,18 @@ class KvsModule final : public sdk::Module {
                             .path = kKvsPrefix,
                             .match = sdk::Match::kPrefix,
                             .max_body_bytes = static_cast<int64_t>(kMaxBatchItems * kMaxValueBytes * 2),
-                            // No token, no body read: answered as a bad token is (403, empty).
-                            .head_check = sdk::RequireBearerHeader,
+                            // A write's token is checked before its body is read: a request
+                            // without a valid one (signature, expiry, scope) gets kapi's empty 403
+                            // at once. In memory, non-blocking; whether the user is still active
+                            // is checked with the body, on a worker.
+                            .head_check = [this](const sdk::Request& req) -> std::optional<sdk::Response> {
+                              auto verifier = registry_->Find<sdk::TokenVerifier>();
+                              auto claims = sdk::AuthorizeBearer(req, verifier.get(), config_.required_scopes);
+                              if (claims) return std::nullopt;
+                              log_->debug("kvs request refused before its body client={} err={}", req.peer,
+                                          claims.error().message);
+                              return sdk::BearerFailure(claims.error());
+                            },
                             .route_class = "kvs"},
                            [this](const sdk::Request& req, sdk::Responder respond) { Handle(req, respond); });
   }
