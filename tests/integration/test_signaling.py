@@ -347,5 +347,32 @@ class ExternalTurn(unittest.TestCase):
             s.close()
 
 
+class OpenConnectionsOfUsersWhoAreGone(unittest.TestCase):
+    """Issue 12 finding 4: an RTM connection already open ends when its user is disabled, removed
+    or changes the password (checked every session_check_interval), not only new connects."""
+
+    def test_open_connections_end(self):
+        s = Palaverd({"signaling": {"session_check_interval": "1s"}}, binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            for name in ("anna", "carl", "dora", "erik"):
+                s.add_user(name, "pw")
+            s.start()
+            conns = {name: Rtm(s, s.mint_token(f"{name} openid kopano/kwm")) for name in ("anna", "carl", "dora", "erik")}
+            for args, input_ in ((["disable", "carl"], None), (["remove", "dora"], None), (["passwd", "erik"], "pw2\n")):
+                r = subprocess.run([s.binary, "user", *args, "--config", s.config_path], input=input_,
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            for name in ("carl", "dora", "erik"):
+                conns[name].ws.sock.settimeout(10)
+                self.assertEqual(conns[name].ws.close_code(), 1008, name)
+            self.assertIn("reason=signed out", s.stderr())
+            # anna's connection is untouched: it still answers.
+            self.assertEqual(conns["anna"].reply(conns["anna"].join("group/still-here"))["subtype"], "webrtc_channel")
+            for c in conns.values():
+                c.close()
+        finally:
+            s.close()
+
+
 if __name__ == "__main__":
     unittest.main()

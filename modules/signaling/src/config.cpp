@@ -31,6 +31,11 @@ SignalingConfig ParseSignalingConfig(sdk::ConfigReader& r) {
   c.max_groups_per_user = r.Int("max_groups_per_user", c.max_groups_per_user, 1, 10000);
   c.max_calls_per_connection = r.Int("max_calls_per_connection", c.max_calls_per_connection, 1, 1000);
   c.max_calls_per_user = r.Int("max_calls_per_user", c.max_calls_per_user, 1, 10000);
+  c.session_check_interval = std::chrono::duration_cast<std::chrono::seconds>(
+      r.Duration("session_check_interval", std::chrono::seconds(10)));
+  if (c.session_check_interval.count() < 1 || c.session_check_interval.count() > 3600) {
+    r.Reject("session_check_interval", "must be between 1s and 1h");
+  }
   if (c.max_groups_per_user < c.max_groups_per_connection) {
     r.Reject("max_groups_per_user", "must be at least max_groups_per_connection");
   }

@@ -27,6 +27,9 @@ struct SignalingConfig {
   int64_t max_groups_per_user = 16;
   int64_t max_calls_per_connection = 4;
   int64_t max_calls_per_user = 16;
+  // How often the users of open RTM connections are checked against the directory: a removed or
+  // disabled user, or one whose sessions ended (password change), is disconnected (1008).
+  std::chrono::seconds session_check_interval{10};
 };
 
 /// Parses [signaling]; problems are recorded on `reader`. Pure.

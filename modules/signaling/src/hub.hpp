@@ -28,6 +28,10 @@ struct Identity {
   std::string guest_path;    // the one group a guest may take part in
   bool may_create = true;    // may open channels (call requests, first into a group); guests:
                              // HubOptions::guests_may_create decides, at the time of asking
+  // The directory user behind the token and its session epoch then (empty for guests and users
+  // of external issuers): the module disconnects the user when either changes.
+  std::string directory_id;
+  int64_t session_epoch = 0;
 };
 
 /// Where the hub's output goes.

@@ -4,9 +4,11 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
@@ -20,6 +22,7 @@
 #include "palaver/sdk/services/token_issuer.hpp"
 #include "palaver/sdk/services/token_verifier.hpp"
 #include "palaver/sdk/services/turn_credentials.hpp"
+#include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/websocket.hpp"
 #include "palaver/signaling/guest_policy.hpp"
 
@@ -174,6 +177,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     PALAVER_RETURN_IF_ERROR(AddRoutes());
     host.Registry().Publish<GuestPolicy>(policy_);
     ScheduleSweep();
+    ScheduleStandingCheck();
     log_->info("signaling ready turn={}", TurnSource());
     return OkStatus();
   }
@@ -197,6 +201,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     if (host_ == nullptr) return;
     if (policy_) host_->Registry().Withdraw<GuestPolicy>();
     if (timer_ != 0) host_->Loop().Cancel(timer_);
+    if (standing_timer_ != 0) host_->Loop().Cancel(standing_timer_);
     host_->Loop().Post([this] {
       if (hub_) hub_->Goodbye();
       for (auto& [id, socket] : sockets_) socket->Close(1001, "server shutting down");
@@ -237,6 +242,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     Identity who = std::move(it->second.who);
     accepted_.erase(it);
     sockets_[socket.Id()] = &socket;
+    if (!who.directory_id.empty()) standing_[socket.Id()] = Standing{who.directory_id, who.session_epoch};
     buckets_[socket.Id()] = Bucket{static_cast<double>(config_.message_burst), NowMonotonic(), 0};
     log_->debug("rtm connected user={} conn={} guest={}", who.user_id, socket.Id(), who.guest);
     hub_->Open(socket.Id(), std::move(who));
@@ -273,6 +279,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     hub_->Closed(socket.Id());
     messages_out_->Inc(hub_->messages_out() - out);
     sockets_.erase(socket.Id());
+    standing_.erase(socket.Id());
     buckets_.erase(socket.Id());
     UpdateGauges();
   }
@@ -345,6 +352,60 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     users_->Set(static_cast<int64_t>(s.users));
     channels_->Set(static_cast<int64_t>(s.channels));
     guests_->Set(static_cast<int64_t>(s.guests));
+  }
+
+  // Open connections of users who were removed or disabled, or whose sessions ended (a password
+  // change), are closed (1008): every session_check_interval, one directory lookup per distinct
+  // user, on a worker. A directory that cannot answer keeps the connections.
+  void ScheduleStandingCheck() {
+    standing_timer_ = host_->Loop().Schedule(
+        std::chrono::duration_cast<std::chrono::milliseconds>(config_.session_check_interval), [this] {
+          if (stopped_) return;
+          CheckStanding();
+          ScheduleStandingCheck();
+        });
+  }
+
+  void CheckStanding() {
+    if (standing_check_running_ || standing_.empty()) return;
+    auto directory = host_->Registry().Find<sdk::UserDirectory>();
+    if (!directory) return;
+    std::vector<std::string> ids;
+    std::unordered_set<std::string> seen;
+    for (const auto& [conn, st] : standing_) {
+      if (seen.insert(st.directory_id).second) ids.push_back(st.directory_id);
+    }
+    standing_check_running_ = true;
+    // id → standing; nullopt: the user is gone; absent: the directory could not answer.
+    using Answers = std::unordered_map<std::string, std::optional<sdk::UserStanding>>;
+    host_->Pool().SubmitFor<Answers>(
+        [directory, ids = std::move(ids)] {
+          Answers out;
+          for (const auto& id : ids) {
+            auto standing = directory->Standing(id);
+            if (standing) out[id] = *standing;
+            else if (standing.error().code == ErrorCode::kNotFound) out[id] = std::nullopt;
+          }
+          return out;
+        },
+        [this](Answers answers) {
+          standing_check_running_ = false;
+          if (stopped_) return;
+          std::vector<ConnId> ended;
+          for (const auto& [conn, st] : standing_) {
+            auto it = answers.find(st.directory_id);
+            if (it == answers.end()) continue;
+            if (!it->second || !it->second->enabled || it->second->session_epoch > st.epoch) ended.push_back(conn);
+          }
+          for (ConnId conn : ended) {
+            auto socket = sockets_.find(conn);
+            if (socket == sockets_.end()) continue;
+            log_->info("rtm connection closed user={} conn={} reason=signed out (user removed, disabled or sessions ended)",
+                       standing_[conn].directory_id, conn);
+            standing_.erase(conn);
+            socket->second->Close(1008, "signed out");
+          }
+        });
   }
 
   void ScheduleSweep() {
@@ -438,6 +499,10 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     }
     Identity who;
     who.user_id = claims->user_id.empty() ? claims->subject : claims->user_id;
+    if (!claims->guest && !claims->external) {
+      who.directory_id = who.user_id;
+      who.session_epoch = claims->session_epoch;
+    }
     who.name = claims->display_name;
     if (std::string id_token = sdk::FormValue(*form, "id_token"); !id_token.empty()) {
       auto idt = verifier->VerifyIdToken(id_token, claims->audience);
@@ -538,6 +603,13 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   std::unordered_map<std::string, Pending> pending_keys_;
   std::unordered_map<std::string, Pending> accepted_;  // upgrade accepted, not yet open
   std::unordered_map<ConnId, sdk::WebSocket*> sockets_;
+  struct Standing {
+    std::string directory_id;
+    int64_t epoch = 0;
+  };
+  std::unordered_map<ConnId, Standing> standing_;  // users to check (not guests, not external)
+  sdk::NetLoop::TimerId standing_timer_ = 0;
+  bool standing_check_running_ = false;
   std::unordered_map<ConnId, Bucket> buckets_;
   std::unordered_map<std::string, int64_t> guest_limiter_;  // per address, reset every minute
   sdk::Gauge* connections_ = nullptr;
