@@ -90,6 +90,10 @@ log_level = info
 max_connections = $((n + 1000))
 max_connections_per_ip = $((n + 1000))
 
+[signaling]
+# Each of the 5 bench users has one connection in every room: N/5 rooms per user.
+max_groups_per_user = $((n / 5 + 16))
+
 [web]
 root = $root/webui
 EOF
