@@ -34,5 +34,25 @@ TEST(HostConfig, RejectsBadValues) {
   EXPECT_EQ(r.Problems().size(), 6u);
 }
 
+TEST(HostConfig, NetLimits) {
+  auto d = Section({});
+  sdk::ConfigReader rd(d);
+  HostConfig c = ParseHostConfig(rd);
+  EXPECT_EQ(c.limits.max_buffered_body_bytes, 32 * 1024 * 1024);
+  EXPECT_EQ(c.limits.body_min_rate, 16 * 1024);
+  EXPECT_EQ(c.limits.max_concurrent_streams, 100);
+  auto s = Section({{"max_buffered_body_bytes", "8m"}, {"body_min_rate", "1k"}, {"max_concurrent_streams", "20"}});
+  sdk::ConfigReader r(s);
+  c = ParseHostConfig(r);
+  EXPECT_TRUE(r.Finish());
+  EXPECT_EQ(c.limits.max_buffered_body_bytes, 8 * 1024 * 1024);
+  EXPECT_EQ(c.limits.body_min_rate, 1024);
+  EXPECT_EQ(c.limits.max_concurrent_streams, 20);
+  auto bad = Section({{"max_buffered_body_bytes", "1k"}, {"body_min_rate", "0"}, {"max_concurrent_streams", "0"}});
+  sdk::ConfigReader rb(bad);
+  (void)ParseHostConfig(rb);
+  EXPECT_EQ(rb.Problems().size(), 3u);
+}
+
 }  // namespace
 }  // namespace palaver::host

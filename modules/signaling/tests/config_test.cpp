@@ -1,6 +1,7 @@
 // [signaling] config: defaults and every rejection of the hub limits.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -52,6 +53,23 @@ TEST(SignalingConfig, RejectsLimitsOutOfRange) {
   EXPECT_NE(all.find("max_name_bytes"), std::string::npos) << all;
   EXPECT_NE(all.find("max_groups_per_connection"), std::string::npos) << all;
   EXPECT_NE(all.find("max_calls_per_connection"), std::string::npos) << all;
+}
+
+TEST(SignalingConfig, SessionCheckInterval) {
+  auto d = Section({});
+  sdk::ConfigReader rd(d);
+  EXPECT_EQ(ParseSignalingConfig(rd).session_check_interval, std::chrono::seconds(10));
+  auto ok = Section({{"session_check_interval", "2s"}});
+  sdk::ConfigReader r(ok);
+  EXPECT_EQ(ParseSignalingConfig(r).session_check_interval, std::chrono::seconds(2));
+  EXPECT_TRUE(r.Finish());
+  for (const char* bad : {"0s", "2h"}) {
+    auto s = Section({{"session_check_interval", bad}});
+    sdk::ConfigReader rb(s);
+    (void)ParseSignalingConfig(rb);
+    ASSERT_EQ(rb.Problems().size(), 1u) << bad;
+    EXPECT_NE(rb.Problems()[0].find("session_check_interval"), std::string::npos) << bad;
+  }
 }
 
 TEST(SignalingConfig, RejectsAUserLimitBelowTheConnectionLimit) {
