@@ -117,7 +117,6 @@ class Conn final : public IoHandler {
   void Close(std::string_view reason);
   /// Replaces the session after the current callback returns (HTTP/1.1 → WebSocket).
   void SwitchSession(std::unique_ptr<Session> next);
-  void SetSession(std::unique_ptr<Session> s) { session_ = std::move(s); }
   Session* session() const { return session_.get(); }
   /// Stops reading while the session cannot take more input (pipelining); Resume reads again.
   void PauseReading() { read_paused_ = true; }

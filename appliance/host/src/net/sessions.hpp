@@ -34,7 +34,6 @@ class WsSession final : public Session, public sdk::WebSocket {
   // Session
   void OnData() override;
   void OnResponse(Exchange&) override {}
-  void OnDrain() override {}
   void OnClosed() override;
   void OnDeadline() override;
 
