@@ -10,7 +10,10 @@ from harness import PALAVERD_TESTBED, Palaverd
 API = "/admin/api/v1/settings"
 
 
-class AdminSettings(unittest.TestCase):
+class WithAdmin(unittest.TestCase):
+    """A palaverd-testbed per class with an administrator (root) and a plain user (anna), and
+    an access token of each."""
+
     @classmethod
     def setUpClass(cls):
         cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
@@ -24,6 +27,8 @@ class AdminSettings(unittest.TestCase):
     def tearDownClass(cls):
         cls.s.close()
 
+
+class AdminSettings(WithAdmin):
     def call(self, method, path=API, token=None, body=None):
         args = ["-X", method]
         if token:
@@ -70,22 +75,9 @@ class AdminSettings(unittest.TestCase):
 LEVELS = "/admin/api/v1/log-levels"
 
 
-class LogLevels(unittest.TestCase):
+class LogLevels(WithAdmin):
     """The monitoring network (metrics_allow, loopback by default) may read the levels; only an
     administrator may change them, and only for loggers that exist."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
-        cls.s.add_user("root", "pw", "--admin")
-        cls.s.add_user("anna", "pw")
-        cls.s.start()
-        cls.root = cls.s.mint_token("root openid")
-        cls.anna = cls.s.mint_token("anna openid")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.s.close()
 
     def put(self, body, token=None, *extra):
         args = ["-X", "PUT", "--data-binary", body, *extra]

@@ -39,11 +39,6 @@ Result<TokenClaims> AuthorizeActiveBearer(const Request& request, const TokenVer
   return Authorize(request, verifier, required_scopes, true);
 }
 
-std::optional<Response> RequireBearerHeader(const Request& request) {
-  if (HasBearerHeader(request)) return std::nullopt;
-  return BearerFailure(Error{ErrorCode::kPermissionDenied, "no bearer token", ""});
-}
-
 Response BearerFailure(const Error& error) {
   if (error.code != ErrorCode::kPermissionDenied) return Response::FromError(error);
   Response r;

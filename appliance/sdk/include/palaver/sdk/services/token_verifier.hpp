@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,10 +80,5 @@ struct Response;
 /// The answer to a failed AuthorizeBearer: kapi's empty 403 for token and scope failures, the
 /// mapped error otherwise.
 Response BearerFailure(const Error& error);
-
-/// A `Route::head_check` for routes that need a bearer token: a request without an
-/// `Authorization: Bearer …` header gets AuthorizeBearer's answer (403) before its body is read.
-/// Only the header's form is checked (no signature: that is the handler's, on a worker).
-std::optional<Response> RequireBearerHeader(const Request& request);
 
 }  // namespace palaver::sdk
