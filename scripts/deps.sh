@@ -21,10 +21,10 @@ for group in "$@"; do
   esac
 done
 
-# Node.js and npm run the JavaScript test clients; a machine may already have them from elsewhere
-# (e.g. NodeSource), in which case Debian's packages are not wanted.
+# Node.js and npm build the web apps (webui/) and run the JavaScript test clients; a machine may
+# already have them from elsewhere (e.g. NodeSource), in which case Debian's packages are not wanted.
 for group in "$@"; do
-  if [ "$group" = test ] && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
+  if { [ "$group" = build ] || [ "$group" = test ]; } && ! { command -v node >/dev/null && command -v npm >/dev/null; }; then
     want+=(nodejs npm)
   fi
 done

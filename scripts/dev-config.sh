@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Writes the development config (.dev/palaver.cfg) and state dir inside the checkout.
+# Usage: scripts/dev-config.sh [build dir]   (the web apps are served from <build dir>/webui)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "$root" && mkdir -p "${1:-build}" && cd "${1:-build}" && pwd)
 dev="$root/.dev"
 mkdir -p "$dev/state"
 cfg="$dev/palaver.cfg"
@@ -17,7 +19,9 @@ http_port = 8080
 log_level = info
 
 [web]
-root = $root/webui
+root = $build/webui
 CFG
 fi
+# Configs written before the web apps were built with Vite served the source folder.
+sed -i "s|^root = $root/webui\$|root = $build/webui|" "$cfg"
 echo "$cfg"

@@ -31,7 +31,7 @@ class Palaverd:
         self.binary = binary or PALAVERD
         self.dir = tempfile.mkdtemp(prefix="palaver-it-")
         self.state = os.path.join(self.dir, "state")
-        self.site = site or os.path.join(SOURCE, "webui")
+        self.site = site or os.environ.get("PALAVER_WEBUI") or os.path.join(SOURCE, "webui")
         self.config_path = os.path.join(self.dir, "palaver.cfg")
         self.sections = {
             "palaver": {"hostnames": "localhost", "state_dir": self.state, "listen": "127.0.0.1",

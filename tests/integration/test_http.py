@@ -469,7 +469,7 @@ class Favicon(unittest.TestCase):
     def test_the_apps_icon(self):
         s = Palaverd()
         try:
-            icon = open(os.path.join(SOURCE, "webui", "meet", "favicon.ico"), "rb").read()
+            icon = open(os.path.join(s.site, "meet", "favicon.ico"), "rb").read()
             for http in ("--http1.1", "--http2"):
                 status, h, body, _ = s.curl("/favicon.ico", http=http)
                 self.assertEqual((status, h["content-type"]), (200, "image/x-icon"))

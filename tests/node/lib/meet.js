@@ -1,0 +1,75 @@
+// Helpers for the Meet web app's end-to-end tests (tests/node/meet-*.js): Debian's Chromium
+// through playwright-core with fake camera and microphone, trusting palaverd's certificate by
+// its key (so that the service worker registers, as for a real certificate), kept on loopback.
+'use strict';
+
+const crypto = require('crypto');
+const fs = require('fs');
+const tls = require('tls');
+const { chromium } = require('playwright-core');
+
+const spkiHash = (x509) => crypto.createHash('sha256').update(x509.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+
+// SPKI hashes of the CA file's certificates and of the leaf palaverd serves for `iss`.
+async function trustedSpkis(caFile, iss) {
+  const caPem = fs.readFileSync(caFile, 'utf8');
+  const hashes = new Set((caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) || [])
+    .map((b) => spkiHash(new crypto.X509Certificate(b))));
+  const u = new URL(iss);
+  const leaf = await new Promise((resolve, reject) => {
+    const sock = tls.connect({ host: '127.0.0.1', port: Number(u.port || 443), ca: caPem, servername: u.hostname,
+                               checkServerIdentity: (_, cert) => tls.checkServerIdentity(u.hostname, cert) });
+    sock.setTimeout(5000, () => sock.destroy(new Error('TLS handshake timeout')));
+    sock.once('secureConnect', () => { const x = sock.getPeerX509Certificate(); sock.destroy(); resolve(x); });
+    sock.once('error', (e) => reject(new Error(`${u.host}: ${e.message}`)));
+  });
+  hashes.add(spkiHash(leaf));
+  return [...hashes];
+}
+
+// Launches Chromium for Meet tests. `extraArgs` go last (e.g. a fake capture source).
+async function launch({ iss, ca, extraArgs = [] }) {
+  const spkis = await trustedSpkis(ca, iss);
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+           '--disable-component-update', '--disable-sync', '--disable-default-apps', '--disable-extensions',
+           '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required',
+           '--proxy-server=http://127.0.0.1:9', '--proxy-bypass-list=<-loopback>;localhost;127.0.0.1',
+           '--host-resolver-rules=MAP localhost 127.0.0.1, MAP localhost. 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+           `--ignore-certificate-errors-spki-list=${spkis.join(',')}`,
+           ...extraArgs],
+  });
+}
+
+// A browser context (one "device") whose page log is kept for failure reports.
+async function newPage(browser, { locale = 'en-US', viewport, permissions = ['camera', 'microphone'], origin } = {}) {
+  const context = await browser.newContext({ locale, viewport, permissions, ...(origin ? {} : {}) });
+  context.setDefaultTimeout(20000);
+  const page = await context.newPage();
+  page.log = [];
+  page.on('console', (m) => page.log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => page.log.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+// Opens the app and signs in through palaverd's sign-in page; resolves when the main screen shows.
+async function signIn(page, iss, username, password, path = '/meet/') {
+  await page.goto(iss + path);
+  await page.waitForURL(/\/signin\/v1\/identifier/);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/meet/') && !u.pathname.endsWith('oidc-callback')),
+                     page.press('#password', 'Enter')]);
+  await page.waitForSelector('[data-testid=user-name]');
+}
+
+// Runs `fn`, bounded by `ms`.
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+module.exports = { launch, newPage, signIn, withTimeout, trustedSpkis };

@@ -1,0 +1,10 @@
+import { render } from 'preact';
+import { App } from './ui/App';
+import { parseFragment } from './fragment';
+import { language } from './i18n';
+import './styles.css';
+
+document.documentElement.lang = language();
+// Fragment parameters are read once, then removed from the address bar (oidc markers included).
+const params = parseFragment(location.hash);
+render(<App params={params} />, document.getElementById('app')!);

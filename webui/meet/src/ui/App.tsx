@@ -1,0 +1,137 @@
+// The app shell: config, sign-in, banners (offline, update, server unreachable), then the route.
+import { useEffect, useState } from 'preact/hooks';
+import { loadConfig, type MeetConfig } from '../config';
+import { Auth, missingScopes, type SignedInUser } from '../auth/oidc';
+import type { FragmentParams } from '../fragment';
+import { t, onLanguageChange } from '../i18n';
+import { currentRoute, navigate, onRouteChange, routePath, type Route } from '../router';
+import { registerServiceWorker } from '../util/pwa';
+import { MainScreen } from './MainScreen';
+
+type Boot =
+  | { state: 'config'; attempt?: number; error?: string }
+  | { state: 'auth' }
+  | { state: 'signin'; error?: string }
+  | { state: 'noaccess'; scopes: string[] }
+  | { state: 'ready'; user: SignedInUser };
+
+export function useLanguage(): void {
+  const [, set] = useState(0);
+  useEffect(() => onLanguageChange(() => set((n) => n + 1)), []);
+}
+
+function useOnline(): boolean {
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => {
+    const up = () => setOnline(true);
+    const down = () => setOnline(false);
+    window.addEventListener('online', up);
+    window.addEventListener('offline', down);
+    return () => {
+      window.removeEventListener('online', up);
+      window.removeEventListener('offline', down);
+    };
+  }, []);
+  return online;
+}
+
+export function App({ params }: { params: FragmentParams }) {
+  useLanguage();
+  const online = useOnline();
+  const [boot, setBoot] = useState<Boot>({ state: 'config' });
+  const [config, setConfig] = useState<MeetConfig | null>(null);
+  const [auth, setAuth] = useState<Auth | null>(null);
+  const [route, setRoute] = useState<Route>(currentRoute());
+  const [update, setUpdate] = useState<(() => void) | null>(null);
+
+  useEffect(() => onRouteChange(setRoute), []);
+  // Unknown routes show the main view under its canonical path, as in the original.
+  useEffect(() => {
+    if (boot.state === 'ready' && route.view === 'main' && location.pathname !== routePath(route)) navigate(route, true);
+  }, [boot.state, route]);
+  useEffect(() => registerServiceWorker((apply) => setUpdate(() => apply)), []);
+
+  useEffect(() => {
+    let cancelled = false;
+    void (async () => {
+      const cfg = await loadConfig((attempt, error) => !cancelled && setBoot({ state: 'config', attempt, error }));
+      if (cancelled) return;
+      setConfig(cfg);
+      const a = new Auth(cfg);
+      setAuth(a);
+      a.on((e) => {
+        if (e.kind === 'signed-in') setBoot(checkScopes(e.user));
+        else if (e.kind === 'signed-out') setBoot({ state: 'signin' });
+        else setBoot({ state: 'signin', error: e.message });
+      });
+      setBoot({ state: 'auth' });
+      try {
+        const user = await a.start();
+        if (cancelled) return;
+        if (user) setBoot(checkScopes(user));
+        else await a.signIn();
+      } catch (e) {
+        setBoot({ state: 'signin', error: e instanceof Error ? e.message : String(e) });
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, []);
+
+  return (
+    <div class="app">
+      {!online && (
+        <div class="banner banner-warn" role="status">
+          {t('offline')}
+        </div>
+      )}
+      {update && (
+        <div class="banner" role="status">
+          {t('updateAvailable')}{' '}
+          <button type="button" class="link" onClick={update}>
+            {t('reload')}
+          </button>
+        </div>
+      )}
+      {boot.state === 'config' && (
+        <Centered>
+          <p>{boot.attempt ? t('serverUnreachable', { attempt: boot.attempt, error: boot.error ?? '' }) : t('loading')}</p>
+        </Centered>
+      )}
+      {boot.state === 'auth' && (
+        <Centered>
+          <p>{t('signingIn')}</p>
+        </Centered>
+      )}
+      {boot.state === 'signin' && (
+        <Centered>
+          {boot.error && <p role="alert">{t('signInFailed', { error: boot.error })}</p>}
+          <button type="button" class="primary" onClick={() => void auth?.signIn()}>
+            {t('signIn')}
+          </button>
+        </Centered>
+      )}
+      {boot.state === 'noaccess' && (
+        <Centered>
+          <p role="alert">{t('noAccess', { scopes: boot.scopes.join(', ') })}</p>
+          <button type="button" onClick={() => void auth?.signOut()}>
+            {t('signOut')}
+          </button>
+        </Centered>
+      )}
+      {boot.state === 'ready' && config && auth && (
+        <MainScreen config={config} auth={auth} user={boot.user} route={route} params={params} />
+      )}
+    </div>
+  );
+}
+
+function checkScopes(user: SignedInUser): Boot {
+  const missing = missingScopes(user.scopes);
+  return missing.length ? { state: 'noaccess', scopes: missing } : { state: 'ready', user };
+}
+
+function Centered({ children }: { children: preact.ComponentChildren }) {
+  return <main class="centered">{children}</main>;
+}
