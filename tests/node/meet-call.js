@@ -40,18 +40,22 @@ async function connected(page) {
   return (await info(page)).self;
 }
 
-// Decoded video frames from the one peer, rising over `gap` ms, over a relay/relay pair.
+// Decoded video frames from the one peer, rising over 1.5 s, and the selected candidate pair.
 async function mediaFlows(page, what, { screen = false, ms = 45000 } = {}) {
   const key = screen ? 'screenFramesDecoded' : 'framesDecoded';
-  const first = await poll(`${what}: ${key} > 5`, async () => {
-    const s = Object.values(await stats(page))[0];
-    return s && s[key] > 5 ? s : null;
-  }, ms, 500);
-  await sleep(1500);
-  const second = Object.values(await stats(page))[0];
-  if (!(second[key] > first[key])) throw new Error(`${what}: ${key} not rising (${first[key]} → ${second[key]})`);
-  return { [key]: [first[key], second[key]], pair: second.pair, relayProtocol: second.relayProtocol, cameraMaxBitrate: second.cameraMaxBitrate,
-           audioPacketsReceived: second.audioPacketsReceived, quality: second.quality };
+  const end = Date.now() + ms;
+  let first;
+  let second;
+  while (Date.now() < end) {
+    first = Object.values(await stats(page))[0];
+    await sleep(1500);
+    second = Object.values(await stats(page))[0];
+    if (first && second && second[key] > 5 && second[key] > first[key]) {
+      return { [key]: [first[key], second[key]], pair: second.pair, relayProtocol: second.relayProtocol, cameraMaxBitrate: second.cameraMaxBitrate,
+               audioPacketsReceived: second.audioPacketsReceived, quality: second.quality };
+    }
+  }
+  throw new Error(`${what}: ${key} not rising: ${JSON.stringify(second)} ${JSON.stringify(await info(page))}`);
 }
 
 async function signedIn(browser, iss, cred, opts = {}) {

@@ -441,7 +441,7 @@ export class Engine implements CallEngine {
       if (!data.accept) {
         // Meet hangs up after a reject (leaves the channel).
         this.kwm.send(hangupMsg(s.peer.id, s.state, s.channel, s.hash, m.state));
-        this.endSession(data.reason === 'reject_busy' ? 'busy' : 'declined', s.peer);
+        this.endSession(data.reason === 'reject_busy' ? 'busy' : 'declined', { id: s.peer.id, name: m.profile?.name || s.peer.name });
         return;
       }
       const name = m.profile?.name || s.peer.name || s.peer.id;
