@@ -41,9 +41,9 @@ class MeetCall(MeetBrowserCase):
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body)["kwm"]["webrtc"]["config"]["iceTransportPolicy"], "relay")
 
-    def scenario(self, name, a="anna:anna-secret", b="bert:bert-secret"):
+    def scenario(self, name, *more, a="anna:anna-secret", b="bert:bert-secret"):
         t0 = time.monotonic()
-        out = run_node(self, "meet-call.js", name, self.iss, self.s.ca, a, b, timeout=160)
+        out = run_node(self, "meet-call.js", name, self.iss, self.s.ca, a, b, *more, timeout=160)
         print(f"\nmeet-call {name}: {time.monotonic() - t0:.1f}s {json.dumps({k: v for k, v in out.items() if k != 'console'})}",
               file=sys.stderr)
         return out
@@ -107,6 +107,18 @@ class MeetCall(MeetBrowserCase):
             self.assertEqual(out[side]["pair"], "relay/relay")
         self.assertFalse(out["b_screen_button"])
         self.assertFalse(out["b_cam_button"])
+
+    def test_group_room_of_three_mesh_chat_leave(self):
+        out = self.scenario("room", "carl:carl-secret")
+        for peers in out["mesh"]:
+            self.assertEqual(len(peers), 2)
+            for p in peers:
+                self.assertEqual(p["pair"], "relay/relay")
+                self.assertGreater(p["framesDecoded"], 5)
+        self.assertEqual(out["tiles"], 2)
+        self.assertEqual(out["grid_columns"], 2)
+        self.assertTrue(out["room_chat"])
+        self.assertEqual([p["name"] for p in out["after_leave"]["participants"]], ["Bert Berg"])
 
     def test_call_survives_a_palaverd_restart(self):
         """palaverd stops mid-call (signaling and TURN go) and starts again on the same ports

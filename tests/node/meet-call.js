@@ -6,7 +6,7 @@
 // controls, chat, raise hand, screen sharing — is done by clicking the call screens.
 //
 // usage: node meet-call.js <scenario> <issuer> <ca file> userA:pw userB:pw
-//   scenario: call | decline-ignore | devices | restart | audio-only
+//   scenario: call | decline-ignore | devices | restart | audio-only | room (takes a third user)
 // `restart` prints {"restart":true} and waits for a line on stdin (the driver restarted palaverd).
 // Prints one JSON object with what it saw; exits 1 on error.
 'use strict';
@@ -248,8 +248,48 @@ async function scenarioAudioOnly(out, browser, iss, credA, credB) {
   await hangUp(a.page);
 }
 
+// A group room of three (mesh): everyone receives everyone's video, chat reaches the room,
+// a raised hand shows, and when one leaves the others drop that peer.
+async function scenarioRoom(out, browser, iss, credA, credB, _wait, credC) {
+  const people = [];
+  for (const c of [credA, credB, credC]) people.push(await signedIn(browser, iss, c));
+  out.step = 'join';
+  for (const p of people) {
+    await p.page.evaluate(() => window.__palaverDebug.joinRoom('group', 'team'));
+    await p.page.waitForSelector('[data-testid=call-view][data-status=room]');
+  }
+  out.step = 'mesh';
+  out.mesh = [];
+  for (const p of people) {
+    const all = await poll('two peers with video', async () => {
+      const st = await stats(p.page);
+      const vals = Object.values(st);
+      return vals.length === 2 && vals.every((v) => v.framesDecoded > 5 && v.pair === 'relay/relay') ? st : null;
+    }, 60000, 1000);
+    out.mesh.push(Object.values(all).map((v) => ({ name: v.name, framesDecoded: v.framesDecoded, pair: v.pair })));
+  }
+  out.tiles = await people[0].page.$$eval('[data-testid=tile]', (ts) => ts.length);
+  out.grid_columns = await people[0].page.$eval('.grid', (g) => getComputedStyle(g).gridTemplateColumns.split(' ').length);
+  out.step = 'room chat';
+  await people[1].page.mouse.move(300, 300);
+  await people[1].page.click('[data-testid=call-chat]');
+  await people[1].page.fill('[data-testid=chat-input]', 'hello room');
+  await people[1].page.keyboard.press('Enter');
+  for (const i of [0, 2]) {
+    await people[i].page.mouse.move(300, 300);
+    await people[i].page.click('[data-testid=call-chat]');
+    await people[i].page.waitForSelector('[data-testid=chat-message] >> text=hello room', { timeout: 10000 });
+  }
+  out.room_chat = true;
+  out.step = 'leave';
+  await hangUp(people[2].page);
+  for (const i of [0, 1]) await poll('peer dropped', async () => (await engineState(people[i].page)).participants.length === 1, 15000);
+  out.after_leave = await engineState(people[0].page);
+  for (const i of [0, 1]) await hangUp(people[i].page);
+}
+
 async function main() {
-  const [scenario, iss, ca, credA, credB] = process.argv.slice(2);
+  const [scenario, iss, ca, credA, credB, credC] = process.argv.slice(2);
   const out = { scenario, step: 'launch' };
   let browser;
   const t0 = Date.now();
@@ -263,9 +303,9 @@ async function main() {
   };
   try {
     browser = await launch({ iss, ca });
-    const run = { call: scenarioCall, 'decline-ignore': scenarioDeclineIgnore, devices: scenarioDevices, restart: scenarioRestart, 'audio-only': scenarioAudioOnly }[scenario];
+    const run = { call: scenarioCall, 'decline-ignore': scenarioDeclineIgnore, devices: scenarioDevices, restart: scenarioRestart, 'audio-only': scenarioAudioOnly, room: scenarioRoom }[scenario];
     if (!run) throw new Error(`unknown scenario ${scenario}`);
-    await withTimeout(run(out, browser, iss, credA, credB, waitRestart), 140000, scenario);
+    await withTimeout(run(out, browser, iss, credA, credB, waitRestart, credC), 140000, scenario);
     out.step = 'done';
     out.wall_ms = Date.now() - t0;
     process.stdout.write(JSON.stringify(out) + '\n');
