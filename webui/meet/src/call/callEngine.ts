@@ -11,7 +11,7 @@
 //   user id wins. Without a new channel within 60 s the call ends ("call failed").
 // - in a room, the client joins again (§4.6.6); members listed again keep their peer connection
 //   and restart ICE; members not listed within 20 s are dropped.
-import { KwmClient, RequestError, type KwmCredentials, type TurnInfo } from '../kwm/client';
+import { KwmClient, RequestError, type KwmCredentials, type KwmDeps, type TurnInfo } from '../kwm/client';
 import {
   callAnswer,
   callRequest,
@@ -77,6 +77,8 @@ export interface EngineDeps {
   config: MeetConfig;
   credentials: () => KwmCredentials | null;
   params?: FragmentParams;
+  /** Sockets and fetch for the signaling client (unit tests pass fakes). */
+  kwm?: Partial<KwmDeps>;
 }
 
 function guestName(name: string): { name: string; guest: boolean } {
@@ -107,7 +109,7 @@ export class Engine implements CallEngine {
 
   constructor(private deps: EngineDeps) {
     const c = deps.config;
-    this.kwm = new KwmClient({ baseUrl: c.kwm.url || location.origin, apiPrefix: c.kwm.apiPrefix || '/api/kwm/v2', useIdentifiedUser: c.useIdentifiedUser, credentials: deps.credentials });
+    this.kwm = new KwmClient({ baseUrl: c.kwm.url || location.origin, apiPrefix: c.kwm.apiPrefix || '/api/kwm/v2', useIdentifiedUser: c.useIdentifiedUser, credentials: deps.credentials, deps: deps.kwm });
     this.kwm.on('state', () => this.changed());
     this.kwm.on('hello', (_self, reconnect) => {
       if (reconnect) this.onReconnected();
@@ -689,7 +691,16 @@ export class Engine implements CallEngine {
     if (d.kind !== '' && !sys) return;
     if (this.chat.some((c) => c.id === d.id)) return;
     const name = guestName(m.profile?.name || this.peers.get(d.sender)?.name || d.sender).name;
-    this.chat = [...this.chat, { id: d.id, from: d.sender, fromName: name, text: d.text, at: (d.ts ?? Date.now() / 1000) * 1000, own: false, system: sys }].slice(-500);
+    this.addChat({ id: d.id, from: d.sender, fromName: name, text: d.text, at: d.ts ? d.ts * 1000 : Date.now(), own: false, system: sys });
+  }
+
+  /** Keeps the chat in the server's order (its timestamps), the last 500 messages. */
+  private addChat(c: ChatMessage): void {
+    const list = [...this.chat];
+    let i = list.length;
+    while (i > 0 && list[i - 1].at > c.at) i--;
+    list.splice(i, 0, c);
+    this.chat = list.slice(-500);
     this.changed();
   }
 
@@ -701,8 +712,7 @@ export class Engine implements CallEngine {
     this.kwm.request(chatMessage(channel, clientId, body)).then(
       (reply) => {
         const d = (reply as ChatsMessage).data;
-        this.chat = [...this.chat, { id: d?.id || clientId, from: this.kwm.self?.id ?? '', fromName: this.kwm.self?.name ?? '', text: body, at: Date.now(), own: true }].slice(-500);
-        this.changed();
+        this.addChat({ id: d?.id || clientId, from: this.kwm.self?.id ?? '', fromName: this.kwm.self?.name ?? '', text: body, at: d?.ts ? d.ts * 1000 : Date.now(), own: true });
       },
       () => {
         this.error = 'chatFailed';
