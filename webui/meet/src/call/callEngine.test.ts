@@ -44,7 +44,8 @@ class FakePc {
     pcs.push(this);
   }
   addTransceiver() {
-    this.transceivers.push({ mid: String(this.transceivers.length), direction: 'sendrecv', currentDirection: null, sender: { track: null, replaceTrack: async () => undefined, getParameters: () => ({ encodings: [{}] }), setParameters: async () => undefined }, receiver: {} });
+    const params = { encodings: [{}] as { maxBitrate?: number }[] };
+    this.transceivers.push({ mid: String(this.transceivers.length), direction: 'sendrecv', currentDirection: null, sender: { track: null, replaceTrack: async () => undefined, getParameters: () => params, setParameters: async () => undefined }, receiver: {} });
   }
   getTransceivers() {
     return this.transceivers;
@@ -98,10 +99,10 @@ class ServerSocket implements SocketLike {
 
 const config: MeetConfig = { ...defaults, kwm: { ...defaults.kwm, url: 'https://h', webrtc: { config: { iceTransportPolicy: 'relay' } } } };
 
-function makeEngine(self = 'bbb') {
+function makeEngine(self = 'bbb', cfg: MeetConfig = config) {
   const sockets: ServerSocket[] = [];
   const engine = new Engine({
-    config,
+    config: cfg,
     credentials: () => ({ tokenType: 'Bearer', accessToken: 'a', idToken: 'i' }),
     kwm: {
       fetch: (async () => new Response(JSON.stringify({ ok: true, url: '/ws/k', self: { id: self }, turn: { username: 'u', password: 'p', ttl: 3600, uris: [`turn:h:${sockets.length + 1}`] } }), { status: 200 })) as unknown as typeof fetch,
@@ -133,8 +134,8 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-async function connected(self = 'bbb') {
-  const e = makeEngine(self);
+async function connected(self = 'bbb', cfg: MeetConfig = config) {
+  const e = makeEngine(self, cfg);
   await settle();
   e.sockets[0].push({ type: 'hello', self: { id: self, name: 'Me' } });
   await settle();
@@ -293,6 +294,36 @@ describe('call engine signaling', () => {
     ]);
     engine.leaveRoom();
     expect(s.sent.filter((m) => m.subtype === 'webrtc_hangup')[0]).toMatchObject({ target: 'group/team', group: 'group/team', hash: 'gh' });
+    engine.close();
+  });
+
+  it('config.json: screen sharing off by the admin, sdpParams bitrate caps the camera', async () => {
+    vi.stubGlobal('navigator', { ...navigator, mediaDevices: { getDisplayMedia: () => Promise.reject(new Error('must not be asked')) } });
+    const cfg: MeetConfig = { ...config, disableScreenshare: true, kwm: { ...config.kwm, sdpParams: { videoSendBitrate: 300 } } };
+    const { engine, sockets } = await connected('bbb', cfg);
+    expect(engine.getState().canShareScreen).toBe(false);
+    const s = sockets[0];
+    engine.call({ id: 'aaa' });
+    await settle();
+    const req = s.last('webrtc_call');
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: req.id, channel: '*x', hash: 'hx' });
+    await settle();
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'sA', channel: '*x', hash: 'hx', data: { accept: true, state: req.state } });
+    await settle();
+    await engine.startScreenShare();
+    expect(engine.getState().local.screen).toBeNull();
+    expect(engine.getState().error).toBe('noDevices'); // from the missing getUserMedia, not from sharing
+    const cam = pcs[0].transceivers[1].sender.getParameters() as { encodings: { maxBitrate?: number }[] };
+    expect(cam.encodings[0].maxBitrate).toBe(300000);
+    const screen = pcs[0].transceivers[2].sender.getParameters() as { encodings: { maxBitrate?: number }[] };
+    expect(screen.encodings[0].maxBitrate).toBe(2500000);
+    engine.close();
+  });
+
+  it('without the admin switch, screen sharing is offered where the browser has it', async () => {
+    vi.stubGlobal('navigator', { ...navigator, mediaDevices: { getDisplayMedia: () => Promise.reject(new Error('x')) } });
+    const { engine } = await connected('bbb');
+    expect(engine.getState().canShareScreen).toBe(true);
     engine.close();
   });
 });
