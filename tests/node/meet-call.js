@@ -90,7 +90,8 @@ async function hangUp(page) {
 
 async function scenarioCall(out, browser, iss, credA, credB) {
   const a = await signedIn(browser, iss, credA);
-  const b = await signedIn(browser, iss, credB, { locale: 'de-DE' });
+  // The callee on a phone-sized screen, in German.
+  const b = await signedIn(browser, iss, credB, { locale: 'de-DE', viewport: { width: 390, height: 844 } });
   out.step = 'call';
   await callAndAccept(out, a, b);
   out.self_corner_while_ringing = true;
@@ -110,6 +111,14 @@ async function scenarioCall(out, browser, iss, credA, credB) {
   out.labels = await a.page.$$eval('.call-controls button', (bs) => bs.map((x) => x.getAttribute('aria-label')));
   out.labels_de = await b.page.$$eval('.call-controls button', (bs) => bs.map((x) => x.getAttribute('aria-label')));
   out.quality = await a.page.getAttribute('[data-testid=tile] .quality', 'data-quality');
+  await b.page.mouse.move(100, 100);
+  await sleep(600);
+  out.b_phone_controls = await b.page.$$eval('.call-controls button', (bs) => bs.map((x) => {
+    const r = x.getBoundingClientRect();
+    return r.left >= 0 && r.right <= innerWidth && r.bottom <= innerHeight && r.width >= 40 && r.height >= 40 ? true
+      : [r.left, r.right, r.bottom, r.width, r.height, innerWidth, innerHeight].map(Math.round).join(',');
+  }));
+  out.b_phone_tile_width = await b.page.$eval('[data-testid=tile]', (x) => Math.round(x.getBoundingClientRect().width));
 
   out.step = 'mic via keyboard';
   await a.page.focus('[data-testid=call-mic]');
@@ -231,6 +240,28 @@ async function scenarioRestart(out, browser, iss, credA, credB, waitRestart) {
   await b.page.waitForSelector('[data-testid=call-view]', { state: 'detached', timeout: 10000 });
 }
 
+// A room of two survives a palaverd restart: both rejoin, keep their peer connection and
+// restart ICE through the new TURN allocation.
+async function scenarioRoomRestart(out, browser, iss, credA, credB, waitRestart) {
+  const a = await signedIn(browser, iss, credA);
+  const b = await signedIn(browser, iss, credB);
+  for (const p of [a, b]) {
+    await p.page.evaluate(() => window.__palaverDebug.joinRoom('group', 'restart'));
+    await p.page.waitForSelector('[data-testid=call-view][data-status=room]');
+  }
+  out.before = { a: await mediaFlows(a.page, 'A before'), b: await mediaFlows(b.page, 'B before') };
+  out.step = 'restart';
+  await waitRestart();
+  await a.page.waitForSelector('[data-testid=call-reconnecting]', { timeout: 15000 }).catch(() => { out.banner_missed = true; });
+  await poll('A connected again', async () => (await info(a.page)).signaling === 'connected', 40000, 500);
+  await poll('B connected again', async () => (await info(b.page)).signaling === 'connected', 40000, 500);
+  out.step = 'media after restart';
+  out.after = { a: await mediaFlows(a.page, 'A after', { ms: 60000 }), b: await mediaFlows(b.page, 'B after', { ms: 60000 }) };
+  out.a_state = await engineState(a.page);
+  out.b_state = await engineState(b.page);
+  for (const p of [a, b]) await hangUp(p.page);
+}
+
 async function scenarioAudioOnly(out, browser, iss, credA, credB) {
   const a = await signedIn(browser, iss, credA);
   const b = await signedIn(browser, iss, credB, { audioOnly: true });
@@ -303,7 +334,7 @@ async function main() {
   };
   try {
     browser = await launch({ iss, ca });
-    const run = { call: scenarioCall, 'decline-ignore': scenarioDeclineIgnore, devices: scenarioDevices, restart: scenarioRestart, 'audio-only': scenarioAudioOnly, room: scenarioRoom }[scenario];
+    const run = { call: scenarioCall, 'decline-ignore': scenarioDeclineIgnore, devices: scenarioDevices, restart: scenarioRestart, 'audio-only': scenarioAudioOnly, room: scenarioRoom, 'room-restart': scenarioRoomRestart }[scenario];
     if (!run) throw new Error(`unknown scenario ${scenario}`);
     await withTimeout(run(out, browser, iss, credA, credB, waitRestart, credC), 140000, scenario);
     out.step = 'done';
