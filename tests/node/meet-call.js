@@ -61,7 +61,17 @@ async function mediaFlows(page, what, { screen = false, ms = 45000 } = {}) {
 async function signedIn(browser, iss, cred, opts = {}) {
   const [user, pw] = cred.split(':');
   const page = await newPage(browser, opts);
-  await signIn(page, iss, user, pw);
+  // The shell's first visit may reload once when its service worker takes control
+  // (controllerchange), aborting the redirect to the sign-in page; then sign in again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await signIn(page, iss, user, pw);
+      break;
+    } catch (e) {
+      if (attempt >= 3 || !/ERR_ABORTED|frame was detached/.test(String(e))) throw e;
+      page.log.push(`sign-in attempt ${attempt} aborted: ${String(e).split('\n')[0]}`);
+    }
+  }
   if (opts.audioOnly) {
     await page.evaluate(() => localStorage.setItem('palaver.meet.media', JSON.stringify({ audioOnly: true, hd: 720 })));
     await page.reload();
