@@ -4,6 +4,10 @@ import type { Auth, SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import type { Route } from '../router';
 import { t } from '../i18n';
+import { useEffect, useMemo } from 'preact/hooks';
+import { EngineContext } from '../call/engine';
+import { createCallEngine } from '../call/callEngine';
+import { CallLayer } from './call/CallLayer';
 
 export interface MainScreenProps {
   config: MeetConfig;
@@ -13,8 +17,12 @@ export interface MainScreenProps {
   params: FragmentParams;
 }
 
-export function MainScreen({ auth, user }: MainScreenProps) {
+export function MainScreen({ config, auth, user, params }: MainScreenProps) {
+  // The call engine (signaling + WebRTC), one per signed-in user; CallLayer shows calls over all.
+  const engine = useMemo(() => createCallEngine({ config, params, credentials: () => auth.current() ?? user }), [user.sub]);
+  useEffect(() => () => engine.close(), [engine]);
   return (
+    <EngineContext.Provider value={engine}>
     <div class="main-screen">
       <header class="topbar">
         <h1>{t('appName')}</h1>
@@ -26,5 +34,7 @@ export function MainScreen({ auth, user }: MainScreenProps) {
         </button>
       </header>
     </div>
+    <CallLayer />
+    </EngineContext.Provider>
   );
 }
