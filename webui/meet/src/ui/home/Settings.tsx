@@ -20,7 +20,11 @@ export function SettingsDialog({ onClose }: { onClose: () => void }) {
     const opener = document.activeElement as HTMLElement | null;
     const d = ref.current!;
     if (!d.open) d.showModal?.();
-    return () => opener?.focus?.();
+    return () => {
+      // Close first: while the modal dialog is open the rest of the page is inert.
+      if (d.open) d.close();
+      opener?.focus?.();
+    };
   }, []);
 
   // Device names appear once the camera is allowed; the list follows plugged devices.

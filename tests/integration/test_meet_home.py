@@ -1,0 +1,107 @@
+"""The Meet web app's main screen, contacts, recents, settings, first use and update banner in
+Debian's Chromium against the real palaverd (tests/node/meet-home*.js); also renders the user
+manual's screenshots (docs/user/*.png; written there with PALAVER_UPDATE_SCREENSHOTS=1)."""
+import glob
+import json
+import os
+import shutil
+import sqlite3
+import struct
+import subprocess
+import tempfile
+import zlib
+
+from harness import Palaverd, SOURCE
+from test_meet_browser import MeetBrowserCase, run_node
+
+MEET_SRC = os.path.join(SOURCE, "webui", "meet")
+
+
+def tiny_png(rgb=(31, 78, 121), size=16):
+    """A solid-colour PNG (a stand-in photo)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def set_photo(server, username, data):
+    """Stores a directory photo for `username` (palaverd has no command for photos yet)."""
+    for path in glob.glob(os.path.join(server.state, "**", "*"), recursive=True):
+        if not os.path.isfile(path):
+            continue
+        try:
+            db = sqlite3.connect(path)
+            if db.execute("SELECT name FROM sqlite_master WHERE name='directory_users'").fetchone():
+                n = db.execute("UPDATE directory_users SET photo = ? WHERE username = ?", (data, username)).rowcount
+                db.commit()
+                db.close()
+                if n == 1:
+                    return
+            db.close()
+        except sqlite3.DatabaseError:
+            continue
+    raise AssertionError("no directory database with " + username)
+
+
+class Home(MeetBrowserCase):
+    users = (("anna", "anna-secret", "Anna Alder"), ("bert", "bert-secret", "Bert Berg"),
+             ("carla", "carla-secret", "Carla Christ"))
+
+    def setUp(self):
+        super().setUp()
+        self.s.proc.terminate()
+        self.s.proc.wait(timeout=15)
+        set_photo(self.s, "bert", tiny_png())
+        self.s.start()
+        self.iss = f"https://localhost:{self.s.https_port}"
+
+    def test_contacts_recents_settings_language_camera_denied(self):
+        out = run_node(self, "meet-home.js", self.iss, self.s.ca, "anna", "anna-secret", "bert", "Bert Berg",
+                       "carla", "carla-secret", timeout=200)
+        self.assertEqual(out["preview"], "live")
+        self.assertTrue(out["video_playing"])
+        # New call opens the contact search; the second user is found, with the directory's photo.
+        self.assertTrue(out["search_focused"])
+        self.assertEqual(out["found"], ["Bert Berg"])
+        # A small directory is browsed whole, sorted, without oneself.
+        self.assertEqual(out["browse_all"], ["Administrator", "Bert Berg", "Carla Christ"])
+        self.assertEqual(out["photo"], 16)
+        # The contact view: /meet/r/call/<id>, details, a call button.
+        self.assertTrue(out["contact_path"].startswith("/meet/r/call/"))
+        self.assertEqual(out["call_button"]["text"], "Call")
+        self.assertIn("bert", out["contact_fields"])
+        # Viewing a contact put it into recents, which survive a reload and sit in kvs as the
+        # original app keeps them.
+        self.assertEqual(out["recents_after_reload"], ["Bert Berg"])
+        contact_id = out["contact_path"].rsplit("/", 1)[1]
+        self.assertEqual(len(out["kvs"]), 1)
+        rec = out["kvs"][0]
+        self.assertEqual(rec["key"], f"kopano-meet-recents/contact/{contact_id}")
+        self.assertEqual(rec["value"]["kind"], "contact")
+        self.assertEqual(rec["value"]["id"], contact_id)
+        self.assertEqual(rec["value"]["displayName"], "Bert Berg")
+        self.assertEqual(rec["value"]["userPrincipalName"], "bert")
+        self.assertRegex(rec["value"]["date"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(out["kvs_after_remove"], [])
+        # Settings: a modal dialog; Escape discards and gives focus back; Done applies and persists.
+        self.assertTrue(out["dialog_modal"])
+        self.assertGreaterEqual(out["devices"], 1)
+        self.assertEqual(out["focus_returned"], "open-settings")
+        self.assertEqual(out["after_cancel"], "live")
+        self.assertEqual(out["before_done"], "New call")
+        self.assertEqual(out["after_done"], "Neuer Anruf")
+        self.assertEqual(out["after_reload"], {"new_call": "Neuer Anruf", "lang": "de", "preview": "audio-only"})
+        self.assertTrue(out["install_prompted"])
+        # A German browser gets the German UI.
+        self.assertEqual(out["german"], {"lang": "de", "new_call": "Neuer Anruf", "tabs": ["Zuletzt", "Kontakte"]})
+        # Without camera permission: the message and a way forward.
+        self.assertEqual(out["denied"]["state"], "denied")
+        self.assertIn("Camera access is blocked", out["denied"]["text"])
+        self.assertIn("Try again", out["denied"]["text"])
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
