@@ -102,6 +102,36 @@ class Home(MeetBrowserCase):
         self.assertIn("Try again", out["denied"]["text"])
 
 
+class Update(MeetBrowserCase):
+    """Build A served, build B written into the same directory: the open app offers the update."""
+
+    def setUp(self):
+        if not os.path.isdir(os.path.join(MEET_SRC, "node_modules", "vite")):
+            self.fail("webui/meet/node_modules is needed (the cmake build runs npm ci)")
+        self.site = tempfile.mkdtemp(prefix="palaver-meet-update-")
+        self.addCleanup(shutil.rmtree, self.site, True)
+        env = dict(os.environ, PALAVER_MEET_OUT=os.path.join(self.site, "meet"), VITE_PALAVER_BUILD="A")
+        subprocess.run(["npx", "vite", "build", "--logLevel", "error"], cwd=MEET_SRC, env=env, check=True, timeout=180)
+        os.environ["PALAVER_WEBUI_SAVED"] = os.environ.get("PALAVER_WEBUI", "")
+        os.environ["PALAVER_WEBUI"] = self.site
+        try:
+            super().setUp()
+        finally:
+            os.environ["PALAVER_WEBUI"] = os.environ.pop("PALAVER_WEBUI_SAVED")
+
+    def test_update_available_reload(self):
+        out = run_node(self, "meet-home-update.js", self.iss, self.s.ca, "anna", "anna-secret", MEET_SRC,
+                       os.path.join(self.site, "meet"), timeout=220)
+        self.assertTrue(out["controlled"])
+        self.assertEqual(out["banner_before"], [])
+        self.assertNotEqual(out["script_a"], out["script_b"])
+        self.assertEqual(out["banner"], "An update is available. Reload")
+        self.assertEqual(out["script_still"], out["script_a"])
+        self.assertEqual(out["script_after"], out["script_b"])
+        self.assertEqual(out["banner_after"], [])
+        self.assertEqual(out["sw_after"], 1)  # the old version's cache is gone
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
