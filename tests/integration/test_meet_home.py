@@ -21,7 +21,8 @@ def tiny_png(rgb=(31, 78, 121), size=16):
     """A solid-colour PNG (a stand-in photo)."""
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    light = tuple(min(255, c + 110) for c in rgb)
+    raw = b"".join(b"\x00" + b"".join(bytes(light if (x + y) % 8 < 4 else rgb) for x in range(size)) for y in range(size))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
@@ -45,7 +46,8 @@ def set_photo(server, username, data):
     raise AssertionError("no directory database with " + username)
 
 
-class Home(MeetBrowserCase):
+class PhotoCase(MeetBrowserCase):
+    """Three users; Bert has a photo in the directory."""
     users = (("anna", "anna-secret", "Anna Alder"), ("bert", "bert-secret", "Bert Berg"),
              ("carla", "carla-secret", "Carla Christ"))
 
@@ -57,6 +59,8 @@ class Home(MeetBrowserCase):
         self.s.start()
         self.iss = f"https://localhost:{self.s.https_port}"
 
+
+class Home(PhotoCase):
     def test_contacts_recents_settings_language_camera_denied(self):
         out = run_node(self, "meet-home.js", self.iss, self.s.ca, "anna", "anna-secret", "bert", "Bert Berg",
                        "carla", "carla-secret", timeout=200)
@@ -100,6 +104,31 @@ class Home(MeetBrowserCase):
         self.assertEqual(out["denied"]["state"], "denied")
         self.assertIn("Camera access is blocked", out["denied"]["text"])
         self.assertIn("Try again", out["denied"]["text"])
+
+
+class Screens(PhotoCase):
+    """The user manual's screenshots. They go to a temporary directory; with
+    PALAVER_UPDATE_SCREENSHOTS=1 they replace docs/user/*.png."""
+
+    def test_screenshots(self):
+        out_dir = tempfile.mkdtemp(prefix="palaver-meet-screens-")
+        self.addCleanup(shutil.rmtree, out_dir, True)
+        out = run_node(self, "meet-home-screens.js", self.iss, self.s.ca, "anna", "anna-secret", out_dir, timeout=200)
+        expected = {f"{view}-{size}-{lang}.png" for view in ("main", "contacts", "contact", "settings")
+                    for size in ("desktop", "phone") for lang in ("en", "de")}
+        expected |= {"first-use-desktop-en.png", "first-use-desktop-de.png"}
+        self.assertEqual(set(out["files"]), expected)
+        for name in expected:
+            with open(os.path.join(out_dir, name), "rb") as f:
+                head = f.read(24)
+            self.assertEqual(head[:8], b"\x89PNG\r\n\x1a\n")
+            width, height = struct.unpack(">II", head[16:24])
+            self.assertEqual((width, height), (390, 844) if "-phone-" in name else (1280, 800), name)
+        if os.environ.get("PALAVER_UPDATE_SCREENSHOTS") == "1":
+            docs = os.path.join(SOURCE, "docs", "user")
+            os.makedirs(docs, exist_ok=True)
+            for name in expected:
+                shutil.copyfile(os.path.join(out_dir, name), os.path.join(docs, name))
 
 
 class Update(MeetBrowserCase):
