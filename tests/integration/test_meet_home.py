@@ -65,6 +65,7 @@ class Home(PhotoCase):
         out = run_node(self, "meet-home.js", self.iss, self.s.ca, "anna", "anna-secret", "bert", "Bert Berg",
                        "carla", "carla-secret", timeout=200)
         self.assertEqual(out["preview"], "live")
+        self.assertEqual(out["arrow_tab"], {"focused": "tab-contacts", "selected": "tab-contacts"})
         self.assertTrue(out["video_playing"])
         # New call opens the contact search; the second user is found, with the directory's photo.
         self.assertTrue(out["search_focused"])
@@ -100,6 +101,9 @@ class Home(PhotoCase):
         self.assertTrue(out["install_prompted"])
         # A German browser gets the German UI.
         self.assertEqual(out["german"], {"lang": "de", "new_call": "Neuer Anruf", "tabs": ["Zuletzt", "Kontakte"]})
+        self.assertEqual(out["phone"], {"main": 390, "contacts": 390, "settings_right": out["phone"]["settings_right"],
+                                        "settings_label": "Einstellungen"})
+        self.assertLessEqual(out["phone"]["settings_right"], 390)
         # Without camera permission: the message and a way forward.
         self.assertEqual(out["denied"]["state"], "denied")
         self.assertIn("Camera access is blocked", out["denied"]["text"])

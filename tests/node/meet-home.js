@@ -62,6 +62,12 @@ async function main() {
       setTimeout(() => res(false), 5000);
     })).catch(() => false);
 
+    out.step = 'keyboard: arrow keys move between the tabs';
+    await page.focus('#tab-recents');
+    await page.keyboard.press('ArrowRight');
+    out.arrow_tab = await page.evaluate(() => ({ focused: document.activeElement?.id, selected: document.querySelector('[role=tab][aria-selected=true]')?.id }));
+    await page.keyboard.press('ArrowLeft');
+
     out.step = 'new call opens the contact search';
     await page.click('[data-testid=new-call]');
     await page.waitForSelector('[data-testid=contact-search]');
@@ -165,6 +171,15 @@ async function main() {
     await de.waitForSelector('[data-testid=home]');
     out.german = { lang: await de.getAttribute('html', 'lang'), new_call: (await de.textContent('[data-testid=new-call]')).trim(),
                    tabs: await de.$$eval('[role=tab]', (t) => t.map((x) => x.textContent.trim())) };
+    // Phone size: nothing sticks out sideways, the settings dialog fits.
+    const width = () => de.evaluate(() => document.documentElement.scrollWidth);
+    out.phone = { main: await width() };
+    await de.click('[data-testid=new-call]');
+    out.phone.contacts = await width();
+    await de.click('[data-testid=open-settings]');
+    await de.waitForSelector('dialog[open][data-testid=settings]');
+    out.phone.settings_right = await de.$eval('dialog[data-testid=settings]', (d) => Math.ceil(d.getBoundingClientRect().right));
+    out.phone.settings_label = await de.getAttribute('[data-testid=open-settings]', 'aria-label');
     await de.context().close();
 
     out.step = 'camera denied';

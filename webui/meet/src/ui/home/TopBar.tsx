@@ -21,7 +21,7 @@ export function TopBar({ name, onSettings, onSignOut }: { name: string; onSettin
       <span class="user" data-testid="user-name" title={t('signedInAs', { name })}>
         {name}
       </span>
-      <button type="button" onClick={onSettings} data-testid="open-settings">
+      <button type="button" onClick={onSettings} data-testid="open-settings" aria-label={t('settings')} title={t('settings')}>
         <span aria-hidden="true">⚙</span> <span class="label">{t('settings')}</span>
       </button>
       <button type="button" onClick={onSignOut}>
