@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyMediaError, splitDevices, videoConstraints } from './devices';
+import { classifyMediaError, splitDevices, testToneWav, videoConstraints } from './devices';
 
 const err = (name: string) => Object.assign(new Error(name), { name });
 
@@ -22,5 +22,11 @@ describe('media devices', () => {
     expect(s.cameras.map((x) => x.deviceId)).toEqual(['c1']);
     expect(s.mics.map((x) => x.deviceId)).toEqual(['m1']);
     expect(s.speakers.map((x) => x.deviceId)).toEqual(['s1']);
+  });
+  it('makes a valid WAV test tone', async () => {
+    const wav = new Uint8Array(testToneWav(0.1, 8000));
+    expect(String.fromCharCode(...wav.slice(0, 4))).toBe('RIFF');
+    expect(String.fromCharCode(...wav.slice(8, 12))).toBe('WAVE');
+    expect(wav.length).toBe(44 + 800 * 2);
   });
 });

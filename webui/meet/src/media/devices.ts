@@ -105,3 +105,45 @@ export async function applySpeaker(el: HTMLMediaElement, speakerId: string | und
     /* the device is gone: the default output plays */
   }
 }
+
+/** A short 440 Hz tone as WAV bytes (for "play a test sound" through the chosen speaker). */
+export function testToneWav(seconds = 0.6, rate = 22050): ArrayBuffer {
+  const n = Math.floor(seconds * rate);
+  const buf = new ArrayBuffer(44 + n * 2);
+  const v = new DataView(buf);
+  const str = (o: number, s: string) => [...s].forEach((c, i) => v.setUint8(o + i, c.charCodeAt(0)));
+  str(0, 'RIFF');
+  v.setUint32(4, 36 + n * 2, true);
+  str(8, 'WAVEfmt ');
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true);
+  v.setUint16(22, 1, true);
+  v.setUint32(24, rate, true);
+  v.setUint32(28, rate * 2, true);
+  v.setUint16(32, 2, true);
+  v.setUint16(34, 16, true);
+  str(36, 'data');
+  v.setUint32(40, n * 2, true);
+  for (let i = 0; i < n; i++) {
+    const fade = Math.min(1, i / 400, (n - i) / 400);
+    v.setInt16(44 + i * 2, Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 0.3 * fade * 32767), true);
+  }
+  return buf;
+}
+
+/** Plays the test tone on `speakerId` (where the browser can choose); resolves when it ends. */
+export async function playTestTone(speakerId: string | undefined): Promise<void> {
+  const url = URL.createObjectURL(new Blob([testToneWav()], { type: 'audio/wav' }));
+  const el = new Audio();
+  try {
+    await applySpeaker(el, speakerId);
+    el.src = url;
+    await el.play();
+    await new Promise<void>((res) => {
+      el.onended = () => res();
+      setTimeout(res, 2000);
+    });
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}

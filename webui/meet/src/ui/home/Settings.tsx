@@ -4,7 +4,7 @@
 // dialog and returns to the button that opened it.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { language, setLanguage, t, type Lang } from '../../i18n';
-import { canChooseSpeaker, listDevices, type DeviceLists } from '../../media/devices';
+import { canChooseSpeaker, listDevices, playTestTone, type DeviceLists } from '../../media/devices';
 import { mediaSettings, saveMediaSettings, type MediaSettings } from '../../media/settings';
 import { Preview } from './Preview';
 
@@ -106,6 +106,9 @@ export function SettingsDialog({ onClose }: { onClose: () => void }) {
             ) : (
               <p class="note">{t('speakerUnsupported')}</p>
             )}
+            <button type="button" class="test-sound" onClick={() => void playTestTone(draft.speakerId).catch(() => {})}>
+              <span aria-hidden="true">♪</span> {t('testSound')}
+            </button>
             <label class="field">
               <span>{t('resolution')}</span>
               <select value={String(draft.hd)} disabled={draft.audioOnly} onChange={(e) => patch({ hd: Number((e.target as HTMLSelectElement).value) as MediaSettings['hd'] })}>
