@@ -45,6 +45,22 @@ describe('HomeStore', () => {
     expect(await s.findContact('zed')).toBeNull();
   });
 
+  it('keeps an entry added while the list loads on top of the loaded list', async () => {
+    let answer: (r: Response) => void = () => {};
+    vi.stubGlobal('fetch', (url: string) =>
+      url.includes('recurse=1')
+        ? new Promise<Response>((r) => (answer = r))
+        : Promise.resolve(url.includes('/gc/') ? json({ value: [] }) : new Response('', { status: 200 })),
+    );
+    const s = new HomeStore(defaults, creds, ['kopano/kvs'], {});
+    s.start();
+    s.addRecent('contact', 'new', { id: 'new' });
+    answer(json([{ key: 'kopano-meet-recents/contact/old', value: { id: 'old', kind: 'contact', date: 'd' } }]));
+    await settle();
+    await settle();
+    expect(s.get().recentList.map((r) => r.id)).toEqual(['new', 'old']);
+  });
+
   it('reports a failed load per list', async () => {
     vi.stubGlobal('fetch', async (url: string) => (url.includes('kvs') ? json({}, 503) : json({ value: [] })));
     const s = new HomeStore(defaults, creds, ['kopano/gc', 'kopano/kvs'], {});

@@ -23,6 +23,8 @@ export class HomeStore {
   private readonly kvs: Recents | null;
   private state: HomeState;
   private readonly listeners = new Set<(s: HomeState) => void>();
+  /** Entries added before the list had loaded (a contact link opened directly): kept on top of it. */
+  private early: Recent[] = [];
 
   constructor(
     readonly config: MeetConfig,
@@ -66,7 +68,12 @@ export class HomeStore {
     if (this.kvs) {
       this.kvs
         .load()
-        .then((list) => this.set({ recents: 'ready', recentList: list }))
+        .then((loaded) => {
+          let list = loaded;
+          for (const item of this.early) list = promote(list, item);
+          this.early = [];
+          this.set({ recents: 'ready', recentList: this.kvs!.trim(list) });
+        })
         .catch((e: unknown) => this.set({ recents: { error: message(e) } }));
     }
   }
@@ -81,6 +88,7 @@ export class HomeStore {
     if (!this.kvs) return;
     const kvs = this.kvs;
     const item: Recent = { kind, id, value: { ...entry, kind, date: new Date().toISOString() } };
+    if (this.state.recents === 'loading') this.early.push(item);
     this.set({ recentList: kvs.trim(promote(this.state.recentList, item)) });
     kvs.put(kind, id, entry).catch((e: unknown) => console.warn('recents update failed', e));
   }
