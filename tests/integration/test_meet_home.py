@@ -110,6 +110,36 @@ class Home(PhotoCase):
         self.assertIn("Try again", out["denied"]["text"])
 
 
+class ServerSearch(PhotoCase):
+    """`disableFullGAB` (merged into config.json from [web] meet_config_file): search on the server."""
+
+    def setUp(self):
+        super().setUp()
+        self.s.proc.terminate()
+        self.s.proc.wait(timeout=15)
+        path = os.path.join(self.s.dir, "meet-config.json")
+        with open(path, "w") as f:
+            json.dump({"disableFullGAB": True}, f)
+        self.s.sections["web"]["meet_config_file"] = path
+        self.s.write_config()
+        self.s.start()
+        self.iss = f"https://localhost:{self.s.https_port}"
+
+    def test_search_on_the_server(self):
+        out = run_node(self, "meet-home-search.js", self.iss, self.s.ca, "anna", "anna-secret", "ber", "Bert Berg")
+        self.assertEqual(out["hint"], "Type a name or an e-mail address to search the address book.")
+        self.assertEqual(out["list_before"], 0)
+        self.assertEqual(out["found"], ["Bert Berg"])
+        self.assertEqual(out["none"], "Nobody matches “nobody-matches-this”.")
+        # No probe, no full load: only searches (the typed prefixes may each be sent).
+        self.assertTrue(out["gc"])
+        for url in out["gc"]:
+            if "/photo/" in url:
+                continue
+            self.assertRegex(url, r"^/api/gc/v1/users\?\$top=100&\$skip=0&\$search=\S+$")
+        self.assertIn("/api/gc/v1/users?$top=100&$skip=0&$search=ber", out["gc"])
+
+
 class Screens(PhotoCase):
     """The user manual's screenshots. They go to a temporary directory; with
     PALAVER_UPDATE_SCREENSHOTS=1 they replace docs/user/*.png."""
