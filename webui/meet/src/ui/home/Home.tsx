@@ -1,7 +1,8 @@
 // The main view (route `main`): on the left "New call", recent calls and contacts; on the right
 // the own camera preview (manual §5.2). On a phone the preview sits on top, smaller.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useContext, useEffect, useState } from 'preact/hooks';
+import { EngineContext } from '../../call/engine';
 import { t } from '../../i18n';
 import { mediaSettings, onMediaSettings } from '../../media/settings';
 import { Contacts } from './Contacts';
@@ -17,11 +18,24 @@ export function useMediaSettings() {
   return s;
 }
 
+/** Whether a call or room is going on (the main screen's own preview then lets go of the camera). */
+function useCallActive(): boolean {
+  const engine = useContext(EngineContext);
+  const busy = () => (engine ? engine.getState().status.kind !== 'idle' : false);
+  const [active, setActive] = useState(busy);
+  useEffect(() => {
+    setActive(busy());
+    return engine?.subscribe((s) => setActive(s.status.kind !== 'idle'));
+  }, [engine]);
+  return active;
+}
+
 export function Home({ onSettings, newCallExtra }: { onSettings: () => void; newCallExtra?: ComponentChildren }) {
   const settings = useMediaSettings();
   const [tab, setTab] = useState<Tab>('recents');
   const [newCall, setNewCall] = useState(false);
   const [, state] = useHome();
+  const inCall = useCallActive();
   // Usable: both lists have answered (bench/webapp.js measures up to this mark).
   const ready = state.recents !== 'loading' && state.contacts !== 'loading';
   useEffect(() => {
@@ -76,7 +90,7 @@ export function Home({ onSettings, newCallExtra }: { onSettings: () => void; new
         </div>
       </section>
       <section class="home-preview" aria-label={t('yourCamera')}>
-        <Preview settings={settings} onSettings={onSettings} />
+        {!inCall && <Preview settings={settings} onSettings={onSettings} />}
       </section>
     </main>
   );
