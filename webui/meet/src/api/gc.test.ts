@@ -82,6 +82,22 @@ describe('Directory', () => {
     expect(f.calls[0].headers.get('Authorization')).toBe('Bearer tok');
   });
 
+  it('asks for at most four photos at a time', async () => {
+    let open = 0;
+    let peak = 0;
+    const fn = (async () => {
+      open++;
+      peak = Math.max(peak, open);
+      await new Promise((r) => setTimeout(r, 5));
+      open--;
+      return new Response('', { status: 404 });
+    }) as unknown as typeof fetch;
+    const d = new Directory({ ...base, fetchFn: fn });
+    const all = await Promise.all(Array.from({ length: 10 }, (_, i) => d.photo(`u${i}`)));
+    expect(all.every((x) => x === null)).toBe(true);
+    expect(peak).toBe(4);
+  });
+
   it('names and keys contacts as the original', () => {
     expect(contactId(users[0], false)).toBe('b');
     expect(contactId(users[0], true)).toBe('bert');

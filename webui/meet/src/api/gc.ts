@@ -92,6 +92,9 @@ export class Directory {
   /** The whole directory (sorted, self removed) when it is small enough; null otherwise. */
   all: GcUser[] | null = null;
   private readonly photos = new Map<string, Promise<string | null>>();
+  /** Photo requests run at most four at a time (a list of 100 contacts asks for 100 photos). */
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly o: DirectoryOptions) {}
 
@@ -149,12 +152,17 @@ export class Directory {
     let p = this.photos.get(id);
     if (!p) {
       p = (async () => {
+        if (this.running >= 4) await new Promise<void>((r) => this.waiting.push(r));
+        this.running++;
         try {
           const res = await apiFetch(this.url(`/users/${encodeURIComponent(id)}/photo/$value`), this.o.creds(), {}, this.o.fetchFn);
           if (res.status !== 200 || !(res.headers.get('content-type') || '').startsWith('image/')) return null;
           return URL.createObjectURL(await res.blob());
         } catch {
           return null;
+        } finally {
+          this.running--;
+          this.waiting.shift()?.();
         }
       })();
       this.photos.set(id, p);

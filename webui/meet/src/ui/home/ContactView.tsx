@@ -47,7 +47,7 @@ export function ContactView({ id }: { id: string }) {
 
   return (
     <main class="contact-view" data-testid="contact-view">
-      <button type="button" class="link back" onClick={() => (history.length > 1 ? history.back() : navigate({ view: 'main' }))}>
+      <button type="button" class="link back" onClick={() => navigate({ view: 'main' })}>
         ← {t('back')}
       </button>
       <div class="contact-card">
