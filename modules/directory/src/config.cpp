@@ -85,7 +85,10 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   std::string default_filter = l.preset == "ad"           ? "(&(objectCategory=person)(objectClass=user))"
                                : l.preset == "univention" ? "(univentionObjectType=users/user)"
                                                           : "(objectClass=inetOrgPerson)";
-  l.user_filter = r.String("ldap_user_filter", default_filter);
+  // Empty values mean "the preset's": the example config can list every key without pinning
+  // one preset's choices.
+  auto or_preset = [](std::string v, const std::string& fallback) { return v.empty() ? fallback : v; };
+  l.user_filter = or_preset(r.String("ldap_user_filter", ""), default_filter);
   l.scope = r.Enum("ldap_scope", "sub", {"sub", "one"});
   l.page_size = static_cast<int>(r.Int("ldap_page_size", 500, 1, 10000));
   l.max_entries = static_cast<int>(r.Int("ldap_max_entries", 10000, 1, 1000000));
@@ -94,25 +97,32 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   l.pool_size = static_cast<int>(r.Int("ldap_pool_size", 4, 1, 64));
   AttributeMap& a = l.attributes;
   a = preset;
-  a.login = r.List("ldap_attribute_login", preset.login);
-  a.uuid = r.String("ldap_attribute_uuid", preset.uuid);
-  std::string uuid_type = r.Enum("ldap_uuid_type", preset.uuid_type == UuidType::kGuid ? "guid" : "text", {"text", "guid"});
-  a.uuid_type = uuid_type == "guid" ? UuidType::kGuid : UuidType::kText;
-  a.display_name = r.String("ldap_attribute_display_name", preset.display_name);
-  a.given_name = r.String("ldap_attribute_given_name", preset.given_name);
-  a.surname = r.String("ldap_attribute_surname", preset.surname);
-  a.mail = r.String("ldap_attribute_mail", preset.mail);
-  a.photo = r.String("ldap_attribute_photo", preset.photo);
+  a.login = r.List("ldap_attribute_login", {});
+  if (a.login.empty()) a.login = preset.login;
+  a.uuid = or_preset(r.String("ldap_attribute_uuid", ""), preset.uuid);
+  std::string uuid_type = r.Enum("ldap_uuid_type", "", {"", "text", "guid"});
+  if (!uuid_type.empty()) a.uuid_type = uuid_type == "guid" ? UuidType::kGuid : UuidType::kText;
+  // `none` switches an optional attribute off (e.g. photos).
+  auto optional_attr = [&](const char* key, const std::string& fallback) {
+    std::string v = r.String(key, "");
+    if (v == "none") return std::string();
+    return v.empty() ? fallback : v;
+  };
+  a.display_name = optional_attr("ldap_attribute_display_name", preset.display_name);
+  a.given_name = optional_attr("ldap_attribute_given_name", preset.given_name);
+  a.surname = optional_attr("ldap_attribute_surname", preset.surname);
+  a.mail = optional_attr("ldap_attribute_mail", preset.mail);
+  a.photo = optional_attr("ldap_attribute_photo", preset.photo);
   l.account_policy = l.preset == "ad"           ? AccountPolicy::kActiveDirectory
                      : l.preset == "univention" ? AccountPolicy::kUnivention
                                                 : AccountPolicy::kOpenLdap;
   l.access_group = r.String("ldap_access_group", "");
   l.admin_group = r.String("ldap_admin_group", "");
-  std::string mode = r.Enum("ldap_group_membership", l.preset == "ad" ? "ad_in_chain" : "member",
-                            {"member", "ad_in_chain"});
+  std::string mode = r.Enum("ldap_group_membership", "", {"", "member", "ad_in_chain"});
+  if (mode.empty()) mode = l.preset == "ad" ? "ad_in_chain" : "member";
   l.group_mode = mode == "ad_in_chain" ? GroupMode::kAdInChain : GroupMode::kMemberAttribute;
   l.group_member_attribute =
-      r.String("ldap_group_member_attribute", l.preset == "univention" ? "uniqueMember" : "member");
+      or_preset(r.String("ldap_group_member_attribute", ""), l.preset == "univention" ? "uniqueMember" : "member");
   l.cache_ttl = r.Duration("ldap_cache_ttl", l.cache_ttl);
   l.cache_max_stale = r.Duration("ldap_cache_max_stale", l.cache_max_stale);
   l.cache_size = r.Size("ldap_cache_size", l.cache_size);

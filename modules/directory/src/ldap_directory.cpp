@@ -107,7 +107,7 @@ Result<std::set<std::string>> LdapDirectory::GroupMembers(const std::string& gro
   return members;
 }
 
-Result<LdapDirectory::GroupSets> LdapDirectory::Groups() {
+Result<LdapDirectory::GroupSets> LdapDirectory::Groups(bool fresh) {
   if (config_.access_group.empty() && config_.admin_group.empty()) return GroupSets{};
   int64_t now = clock_.monotonic_ms();
   std::optional<TtlCache<GroupSets>::Hit> cached;
@@ -115,7 +115,7 @@ Result<LdapDirectory::GroupSets> LdapDirectory::Groups() {
     std::lock_guard lock(mu_);
     cached = groups_.Get("groups", now, true);
   }
-  if (cached && cached->fresh) return cached->value;
+  if (cached && cached->fresh && !fresh) return cached->value;
   GroupSets sets;
   Status st = OkStatus();
   if (!config_.access_group.empty()) {
@@ -208,7 +208,8 @@ Result<sdk::DirectoryUser> LdapDirectory::Authenticate(std::string_view username
   Status bound = client_->CheckPassword(entry.dn, password);
   Note(bound ? nullptr : &bound.error());
   if (!bound) return Fail(bound.error());
-  PALAVER_ASSIGN_OR_RETURN(auto groups, Groups());
+  // Group changes count at once at sign-in (the cache may be up to ldap_cache_ttl old).
+  PALAVER_ASSIGN_OR_RETURN(auto groups, Groups(true));
   auto user = Resolve(entry, groups);
   if (!user) return Fail(ErrorCode::kUnauthenticated, user.error().message, "invalid username or password");
   Remember(*user);

@@ -68,7 +68,8 @@ class LdapDirectory final : public sdk::UserDirectory {
 
   Result<std::vector<LdapEntry>> Query(const LdapSearch& search);
   void Note(const Error* error);
-  Result<GroupSets> Groups();
+  // `fresh`: ask the server even when the cached sets are within their TTL (sign-in).
+  Result<GroupSets> Groups(bool fresh = false);
   Result<std::set<std::string>> GroupMembers(const std::string& group_dn);
   // Maps an entry and applies the groups; kInvalidArgument for unusable entries.
   Result<MappedUser> Resolve(const LdapEntry& entry, const GroupSets& groups);

@@ -67,6 +67,16 @@ TEST(DirectoryConfig, LdapDefaultsFromThePreset) {
   EXPECT_EQ(c.ldap.attributes.mail, "mailPrimaryAddress");
   EXPECT_EQ(c.ldap.group_member_attribute, "uniqueMember");
   EXPECT_EQ(c.ldap.user_filter, "(univentionObjectType=users/user)");
+
+  // Empty values keep the preset's; `none` switches an optional attribute off.
+  auto empty = Ldap({{"ldap_preset", {"univention", 5}}, {"ldap_attribute_mail", {"", 6}},
+                     {"ldap_attribute_photo", {"none", 7}}, {"ldap_uuid_type", {"", 8}}, {"ldap_user_filter", {"", 9}}});
+  sdk::ConfigReader re(empty);
+  c = ParseDirectoryConfig(re);
+  ASSERT_TRUE(re.Finish());
+  EXPECT_EQ(c.ldap.attributes.mail, "mailPrimaryAddress");
+  EXPECT_EQ(c.ldap.attributes.photo, "");
+  EXPECT_EQ(c.ldap.user_filter, "(univentionObjectType=users/user)");
 }
 
 TEST(DirectoryConfig, LdapRejections) {
