@@ -228,6 +228,38 @@ class RenameAndOutage(LdapCase):
         self.assertIn("ldap reachable again", self.s.stderr())
 
 
+class SlowLdap(LdapCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.start(ldap_timeout="1s", ldap_connect_timeout="1s")
+        cls.token = cls.s.mint_token("alice " + SCOPES)
+
+    def test_a_hung_server_times_out_and_other_requests_go_on(self):
+        import concurrent.futures
+        import signal as sig
+        listed = self.gc_json("/users?$top=100", self.token)["value"]
+        self.ldap.proc.send_signal(sig.SIGSTOP)  # accepts connections, answers nothing
+        try:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                started = time.time()
+                signin = pool.submit(self.logon, "bob", "bob-pw")
+                time.sleep(0.2)
+                # Meanwhile: health and the cached address book answer at once.
+                t = time.time()
+                self.assertEqual(self.s.curl("/healthz")[0], 200)
+                self.assertEqual(self.gc_json("/users?$top=100", self.token)["value"], listed)
+                self.assertLess(time.time() - t, 1.0)
+                status, _, body, _ = signin.result(timeout=30)
+                took = time.time() - started
+            self.assertEqual(status, 503, body)
+            self.assertLess(took, 6, "the sign-in waited past the LDAP timeouts")
+            self.wait_health("degraded")
+        finally:
+            self.ldap.proc.send_signal(sig.SIGCONT)
+        self.wait_health("ok")
+        self.assertEqual(self.logon("bob", "bob-pw")[0], 200)
+
+
 class StartTls(LdapCase):
     tls = True
 

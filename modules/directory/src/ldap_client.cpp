@@ -42,6 +42,10 @@ bool ConnectionLost(int rc) {
          rc == LDAP_TIMELIMIT_EXCEEDED || rc == LDAP_OTHER || rc == LDAP_PROTOCOL_ERROR;
 }
 
+// Whether a fresh connection may succeed where this one failed: the server closed an idle
+// connection (restart, idle timeout). Not after a timeout: a hung server would double the wait.
+bool WorthRetrying(int rc) { return rc == LDAP_SERVER_DOWN; }
+
 Error Unavailable(const std::string& what) {
   return Error{ErrorCode::kUnavailable, "directory unavailable: " + what, "the user directory is unavailable"};
 }
@@ -298,7 +302,7 @@ Result<std::vector<LdapEntry>> LibLdapClient::Search(const LdapSearch& s) {
     std::string what = conn->uri + ": search failed: " + Describe(ld, failure);
     bool lost = ConnectionLost(failure);
     Release(std::move(conn), !lost);
-    if (lost && attempt == 0) continue;
+    if (lost && attempt == 0 && WorthRetrying(failure)) continue;
     if (lost) return Fail(Unavailable(what));
     if (failure == LDAP_FILTER_ERROR || failure == LDAP_INVALID_DN_SYNTAX || failure == LDAP_INAPPROPRIATE_MATCHING) {
       return Fail(ErrorCode::kInvalidArgument, what, "the user directory refused the query");
@@ -320,7 +324,7 @@ Status LibLdapClient::CheckPassword(const std::string& dn, std::string_view pass
     std::string what = Describe(conn->ld, rc);
     if (ConnectionLost(rc)) {
       Release(std::move(conn), false);
-      if (attempt == 0) continue;
+      if (attempt == 0 && WorthRetrying(rc)) continue;
       return Fail(Unavailable("password check: " + what));
     }
     // Back to the service identity before the connection serves anyone else.
