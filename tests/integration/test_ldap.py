@@ -284,12 +284,25 @@ class StartTls(LdapCase):
         self.assertEqual(self.health(s)["status"], "degraded")
         self.assertEqual(self.logon("alice", "alice-pw", s)[0], 503)
         self.assertIn("StartTLS failed", s.stderr())
+        self.assertEqual(s.stderr().count("ldap unreachable"), 1)  # one warning per state change
 
     def test_wrong_hostname_is_refused(self):
         # The certificate names 127.0.0.1 only.
         s = self.server(ldap_ca_file=self.ldap.ca_file, ldap_uri=f"ldap://localhost:{self.ldap.port}")
         self.assertEqual(self.health(s)["status"], "degraded")
         self.assertEqual(self.logon("alice", "alice-pw", s)[0], 503)
+
+    def test_a_rejected_service_password_is_reported_not_logged(self):
+        wrong = os.path.join(self.ldap.dir, "wrong-password")
+        with open(wrong, "w") as f:
+            f.write("not-the-service-password\n")
+        os.chmod(wrong, 0o600)
+        s = self.server(ldap_ca_file=self.ldap.ca_file, ldap_bind_password_file=wrong)
+        self.assertEqual(self.health(s)["status"], "degraded")
+        self.assertEqual(self.logon("alice", "alice-pw", s)[0], 503)
+        self.assertIn("the service bind as ldap_bind_dn was rejected", s.stderr())
+        self.assertNotIn("not-the-service-password", s.stderr())
+        self.assertNotIn("alice-pw", s.stderr())
 
     def test_failover_to_the_next_uri(self):
         dead = ldap_fixture.free_port()

@@ -113,9 +113,9 @@ class DirectoryModule final : public sdk::Module {
                                               else log->warn("ldap unreachable, degraded err={}", why);
                                             });
     users_ = ldap_;
+    // A failed probe has logged `ldap unreachable` through the state callback.
     if (auto st = ldap_->Probe(); !st) {
       up_gauge.Set(0);
-      log_->warn("ldap unreachable at start, degraded err={}", st.error().message);
     } else {
       up_gauge.Set(1);
       log_->info("ldap directory ready uris={} base={} preset={}", config_.ldap.uris.size(), config_.ldap.base_dn,

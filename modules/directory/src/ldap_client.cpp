@@ -113,7 +113,13 @@ Result<std::unique_ptr<LibLdapClient::Conn>> LibLdapClient::ConnectTo(const std:
   bool ldaps = uri.rfind("ldaps://", 0) == 0;
   if (!ldaps && config_.starttls) {
     rc = ldap_start_tls_s(ld, nullptr, nullptr);
-    if (rc != LDAP_SUCCESS) return Fail(Unavailable(uri + ": StartTLS failed: " + Describe(ld, rc)));
+    if (rc != LDAP_SUCCESS) {
+      // libldap does not say why the handshake failed; the usual reasons do.
+      std::string hint = rc == LDAP_CONNECT_ERROR
+                             ? " (is the certificate from the CA in ldap_ca_file, valid, and for this host name?)"
+                             : "";
+      return Fail(Unavailable(uri + ": StartTLS failed: " + Describe(ld, rc) + hint));
+    }
   }
   PALAVER_RETURN_IF_ERROR(BindService(*conn));
   return conn;
