@@ -195,7 +195,12 @@ Result<sdk::DirectoryUser> LdapDirectory::Authenticate(std::string_view username
                .filter = UserFilter(AnyEquals(config_.attributes.login, username)), .attrs = user_attrs_,
                .limit = 2, .paged = false};
   PALAVER_ASSIGN_OR_RETURN(auto entries, Query(s));
-  if (entries.size() != 1) return Fail(Refused());  // none, or ambiguous
+  if (entries.size() != 1) {  // none, or ambiguous
+    // A bind as a DN that does not exist costs the server about what a real one does, so the
+    // answer time does not tell unknown names from known ones.
+    (void)client_->CheckPassword("cn=palaver-no-such-user," + config_.base_dn, password);
+    return Fail(Refused());
+  }
   const LdapEntry& entry = entries.front();
   // The filter matched by the attributes' equality rules; insist on the name itself (any case).
   bool same = false;

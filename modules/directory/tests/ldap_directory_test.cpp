@@ -97,6 +97,9 @@ TEST_F(LdapDirectoryTest, SignInSearchesEscapedThenBindsAsTheEntry) {
   EXPECT_EQ(bad.error().code, ErrorCode::kUnauthenticated);
   (void)d->Authenticate("*)(uid=*", "x");
   EXPECT_EQ(fake_->searches.back().filter, "(&(objectClass=inetOrgPerson)(uid=\\2a\\29\\28uid=\\2a))");
+  // Unknown names cost a bind too (to a DN that does not exist), so timing tells nothing.
+  ASSERT_EQ(fake_->binds.size(), 3u);
+  EXPECT_EQ(fake_->binds.back().first, "cn=palaver-no-such-user,dc=example,dc=org");
 }
 
 TEST_F(LdapDirectoryTest, EmptyPasswordNeverReachesTheServer) {
