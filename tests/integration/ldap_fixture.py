@@ -2,6 +2,8 @@
 temp dir, on a loopback port, as the calling user; optional TLS (StartTLS) with a test CA made by
 the openssl CLI. Seeded with people, groups, a locked account and a photo. Stop and start it again
 (same port, same data) to test outages. Needs: slapd ldap-utils (scripts/deps.sh test)."""
+import base64
+import hashlib
 import os
 import shutil
 import signal
@@ -47,7 +49,6 @@ def ldif_value(attr, value):
     raw = value.encode() if isinstance(value, str) else value
     if all(0x20 <= b < 0x7F for b in raw) and not raw.startswith((b" ", b":", b"<")):
         return f"{attr}: {raw.decode()}\n"
-    import base64
     return f"{attr}:: {base64.b64encode(raw).decode()}\n"
 
 
@@ -73,7 +74,8 @@ class Slapd:
     """One slapd. `tls`: also offer StartTLS with a certificate for 127.0.0.1 from `self.ca_file`
     (`self.other_ca_file` is an unrelated CA)."""
 
-    def __init__(self, tls=False):
+    def __init__(self, tls=False, many=MANY):
+        self.many = many
         self.dir = tempfile.mkdtemp(prefix="palaver-slapd-")
         self.port = free_port()
         self.uri = f"ldap://127.0.0.1:{self.port}"
@@ -91,9 +93,9 @@ class Slapd:
 
     def _configure(self):
         moddir = "/usr/lib/ldap"
-        slappasswd = tool("slappasswd")
-        hashed = lambda pw: subprocess.run([slappasswd, "-s", pw], capture_output=True, text=True, check=True,
-                                           timeout=30).stdout.strip()
+        def hashed(pw):  # {SSHA}, as slappasswd makes it: base64(sha1(password + salt) + salt)
+            salt = os.urandom(8)
+            return "{SSHA}" + base64.b64encode(hashlib.sha1(pw.encode() + salt).digest() + salt).decode()
         os.makedirs(os.path.join(self.dir, "slapd.d"))
         os.makedirs(os.path.join(self.dir, "db"))
         tls = ""
@@ -154,7 +156,7 @@ olcAccess: {{1}}to * by users read by * none
                    f"cn: palaver\nuserPassword: {hashed(SERVICE_PW)}\n"]
         members = []
         people = list(PEOPLE) + [(f"zz{i:02d}", "Zeta", f"{i:02d}", f"Zeta {i:02d}", f"zz{i:02d}-pw", True)
-                                 for i in range(1, MANY + 1)]
+                                 for i in range(1, self.many + 1)]
         for uid, given, sn, display, pw, member in people:
             dn = f"uid={uid},ou=people,{BASE}"
             e = ldif_value("dn", dn) + "objectClass: inetOrgPerson\n"
