@@ -164,7 +164,8 @@ olcAccess: {{1}}to * by users read by * none
             e += ldif_value("sn", sn) + ldif_value("displayName", display)
             e += ldif_value("mail", f"{uid.replace('*', 'x')}@example.org") + ldif_value("userPassword", hashed(pw))
             if uid == "alice":
-                e += ldif_value("jpegPhoto", PHOTO)
+                e += ldif_value("jpegPhoto", PHOTO) + "title: Explorer\nl: Wonderland\n"
+                e += "telephoneNumber: +49 30 1234\ntelephoneNumber: +49 30 5678\nmobile: +49 170 1234\n"
             if uid == "eve":
                 e += "pwdAccountLockedTime: 000001010000Z\n"
             entries.append(e)

@@ -111,6 +111,8 @@ class SignInAndAddressBook(LdapCase):
         alice = [u for u in doc["value"] if u["userPrincipalName"] == "alice"][0]
         self.assertEqual((alice["displayName"], alice["givenName"], alice["surname"], alice["mail"]),
                          ("Alice Liddell", "Alice", "Liddell", "alice@example.org"))
+        self.assertEqual((alice["jobTitle"], alice["officeLocation"], alice["mobilePhone"], alice["businessPhones"]),
+                         ("Explorer", "Wonderland", "+49 170 1234", ["+49 30 1234", "+49 30 5678"]))
         self.assertRegex(alice["id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")  # entryUUID
 
     def test_paging_with_top_and_skip(self):

@@ -113,6 +113,10 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   a.surname = optional_attr("ldap_attribute_surname", preset.surname);
   a.mail = optional_attr("ldap_attribute_mail", preset.mail);
   a.photo = optional_attr("ldap_attribute_photo", preset.photo);
+  a.job_title = optional_attr("ldap_attribute_job_title", preset.job_title);
+  a.mobile_phone = optional_attr("ldap_attribute_mobile_phone", preset.mobile_phone);
+  a.office_location = optional_attr("ldap_attribute_office_location", preset.office_location);
+  a.business_phone = optional_attr("ldap_attribute_business_phone", preset.business_phone);
   l.account_policy = l.preset == "ad"           ? AccountPolicy::kActiveDirectory
                      : l.preset == "univention" ? AccountPolicy::kUnivention
                                                 : AccountPolicy::kOpenLdap;
@@ -171,6 +175,10 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   check_attr("ldap_attribute_surname", a.surname, false);
   check_attr("ldap_attribute_mail", a.mail, false);
   check_attr("ldap_attribute_photo", a.photo, false);
+  check_attr("ldap_attribute_job_title", a.job_title, false);
+  check_attr("ldap_attribute_mobile_phone", a.mobile_phone, false);
+  check_attr("ldap_attribute_office_location", a.office_location, false);
+  check_attr("ldap_attribute_business_phone", a.business_phone, false);
   check_attr("ldap_group_member_attribute", l.group_member_attribute, true);
   if (HasControl(l.access_group)) r.Reject("ldap_access_group", "contains a control character");
   if (HasControl(l.admin_group)) r.Reject("ldap_admin_group", "contains a control character");

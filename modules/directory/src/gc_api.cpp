@@ -85,10 +85,12 @@ std::string UserJson(const sdk::DirectoryUser& u, const std::set<std::string>& s
   add("surname", Escape(u.surname));
   add("mail", Escape(u.mail));
   add("userPrincipalName", Escape(u.username));
-  add("jobTitle", "\"\"");
-  add("mobilePhone", "\"\"");
-  add("officeLocation", "\"\"");
-  add("businessPhones", "[]");
+  add("jobTitle", Escape(u.job_title));
+  add("mobilePhone", Escape(u.mobile_phone));
+  add("officeLocation", Escape(u.office_location));
+  std::string phones = "[";
+  for (size_t i = 0; i < u.business_phones.size(); ++i) phones += (i ? "," : "") + Escape(u.business_phones[i]);
+  add("businessPhones", phones + "]");
   return o + "}";
 }
 

@@ -18,8 +18,10 @@ std::string Lower(std::string_view s) {
 
 size_t UserCost(const MappedUser& u) {
   const auto& d = u.user;
-  return 128 + u.dn.size() + d.id.size() + d.username.size() + d.display_name.size() + d.given_name.size() +
-         d.surname.size() + d.mail.size();
+  size_t n = 128 + u.dn.size() + d.id.size() + d.username.size() + d.display_name.size() + d.given_name.size() +
+             d.surname.size() + d.mail.size() + d.job_title.size() + d.mobile_phone.size() + d.office_location.size();
+  for (const auto& p : d.business_phones) n += p.size() + 32;
+  return n;
 }
 
 size_t UsersCost(const std::vector<MappedUser>& users) {

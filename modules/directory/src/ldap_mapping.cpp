@@ -34,7 +34,10 @@ void AddOnce(std::vector<std::string>& list, const std::string& name) {
 std::vector<std::string> UserAttributes(const AttributeMap& m, AccountPolicy policy, bool with_photo) {
   std::vector<std::string> a;
   for (const auto& l : m.login) AddOnce(a, l);
-  for (const auto* n : {&m.uuid, &m.display_name, &m.given_name, &m.surname, &m.mail}) AddOnce(a, *n);
+  for (const auto* n : {&m.uuid, &m.display_name, &m.given_name, &m.surname, &m.mail, &m.job_title,
+                        &m.mobile_phone, &m.office_location, &m.business_phone}) {
+    AddOnce(a, *n);
+  }
   AddOnce(a, "cn");
   if (with_photo) AddOnce(a, m.photo);
   switch (policy) {
@@ -111,6 +114,12 @@ Result<MappedUser> MapEntry(const LdapEntry& e, const AttributeMap& m, AccountPo
   out.user.given_name = e.First(m.given_name);
   out.user.surname = e.First(m.surname);
   out.user.mail = e.First(m.mail);
+  out.user.job_title = e.First(m.job_title);
+  out.user.mobile_phone = e.First(m.mobile_phone);
+  out.user.office_location = e.First(m.office_location);
+  if (const auto* phones = m.business_phone.empty() ? nullptr : e.All(m.business_phone)) {
+    out.user.business_phones = *phones;
+  }
   out.user.display_name = e.First(m.display_name);
   if (out.user.display_name.empty()) out.user.display_name = e.First("cn");
   if (out.user.display_name.empty()) out.user.display_name = out.user.username;

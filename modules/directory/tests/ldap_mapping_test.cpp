@@ -24,13 +24,18 @@ TEST(LdapMapping, OpenLdapPreset) {
   auto e = Entry("uid=alice,ou=people,dc=example,dc=org",
                  {{"uid", {"alice"}}, {"entryUUID", {"6c1b2f3e-0a1b-103f-8f2e-2b5c1d8e9f00"}},
                   {"displayName", {"Alice Liddell"}}, {"givenName", {"Alice"}}, {"sn", {"Liddell"}},
-                  {"mail", {"alice@example.org"}}, {"jpegPhoto", {"\xff\xd8..."}}});
+                  {"mail", {"alice@example.org"}}, {"jpegPhoto", {"\xff\xd8..."}}, {"title", {"Explorer"}},
+                  {"telephoneNumber", {"+49 30 1", "+49 30 2"}}, {"l", {"Wonderland"}}, {"mobile", {"+49 170 1"}}});
   auto u = MapEntry(e, m, AccountPolicy::kOpenLdap, kNow);
   ASSERT_TRUE(u);
   EXPECT_EQ(u->user.id, "6c1b2f3e-0a1b-103f-8f2e-2b5c1d8e9f00");
   EXPECT_EQ(u->user.username, "alice");
   EXPECT_EQ(u->user.display_name, "Alice Liddell");
   EXPECT_EQ(u->user.mail, "alice@example.org");
+  EXPECT_EQ(u->user.job_title, "Explorer");
+  EXPECT_EQ(u->user.office_location, "Wonderland");
+  EXPECT_EQ(u->user.mobile_phone, "+49 170 1");
+  EXPECT_EQ(u->user.business_phones, (std::vector<std::string>{"+49 30 1", "+49 30 2"}));
   EXPECT_TRUE(u->user.has_photo);
   EXPECT_TRUE(u->user.enabled);
   EXPECT_EQ(u->dn, "uid=alice,ou=people,dc=example,dc=org");
