@@ -79,6 +79,8 @@ class Slapd:
         self.dir = tempfile.mkdtemp(prefix="palaver-slapd-")
         self.port = free_port()
         self.uri = f"ldap://127.0.0.1:{self.port}"
+        self.ldaps_port = free_port() if tls else None
+        self.ldaps_uri = f"ldaps://127.0.0.1:{self.ldaps_port}" if tls else None
         self.proc = None
         self.tls = tls
         if tls:
@@ -189,7 +191,8 @@ olcAccess: {{1}}to * by users read by * none
     def start(self, timeout=15):
         log = open(os.path.join(self.dir, "slapd.log"), "ab")
         # -d: stay in the foreground (our child, so stop() can end it by its pid).
-        self.proc = subprocess.Popen([tool("slapd"), "-d", "0", "-h", f"{self.uri}/", "-F",
+        listen = f"{self.uri}/" + (f" {self.ldaps_uri}/" if self.tls else "")
+        self.proc = subprocess.Popen([tool("slapd"), "-d", "0", "-h", listen, "-F",
                                       os.path.join(self.dir, "slapd.d")], stdout=log, stderr=log)
         deadline = time.time() + timeout
         while time.time() < deadline:

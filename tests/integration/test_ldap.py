@@ -281,6 +281,14 @@ class StartTls(LdapCase):
         self.assertEqual(self.logon("alice", "alice-pw", s)[0], 200)
         self.assertEqual(self.health(s)["status"], "ok")
 
+    def test_ldaps(self):
+        s = self.server(ldap_ca_file=self.ldap.ca_file, ldap_uri=self.ldap.ldaps_uri)
+        self.assertEqual(self.logon("alice", "alice-pw", s)[0], 200)
+        self.assertEqual(self.health(s)["status"], "ok")
+        bad = self.server(ldap_ca_file=self.ldap.other_ca_file, ldap_uri=self.ldap.ldaps_uri)
+        self.assertEqual(self.health(bad)["status"], "degraded")
+        self.assertEqual(self.logon("alice", "alice-pw", bad)[0], 503)
+
     def test_wrong_ca_is_refused(self):
         s = self.server(ldap_ca_file=self.ldap.other_ca_file)
         self.assertEqual(self.health(s)["status"], "degraded")
