@@ -31,7 +31,9 @@ PEOPLE = [("alice", "Alice", "Liddell", "Alice Liddell", "alice-pw", True),
           ("dave", "Dave", "Outsider", "Dave Outsider", "dave-pw", False),
           ("eve", "Eve", "Locked", "Eve Locked", "eve-pw", True),
           ("j\u00fcrgen", "J\u00fcrgen", "Gro\u00df", "J\u00fcrgen Gro\u00df", "j\u00fcrgen-pw", True),
-          ("st*r", "Star", "Struck", "Star Struck", "star-pw", True)]
+          ("st*r", "Star", "Struck", "Star Struck", "star-pw", True),
+          ("nina", "Nina", "Nested", "Nina Nested", "nina-pw", False)]  # in TEAM_GROUP only
+TEAM_GROUP = f"cn=palaver-team,ou=groups,{BASE}"  # a member of ACCESS_GROUP
 MANY = 30  # zz01..zz30, "Zeta 01".., past the size limit
 
 
@@ -174,7 +176,9 @@ olcAccess: {{1}}to * by users read by * none
             if member:
                 members.append(dn)
         entries.append(f"dn: {ACCESS_GROUP}\nobjectClass: groupOfNames\ncn: palaver-users\n" +
-                       "".join(ldif_value("member", m) for m in members))
+                       "".join(ldif_value("member", m) for m in members) + f"member: {TEAM_GROUP}\n")
+        entries.append(f"dn: {TEAM_GROUP}\nobjectClass: groupOfNames\ncn: palaver-team\n"
+                       f"member: uid=nina,ou=people,{BASE}\nmember: {ACCESS_GROUP}\n")
         entries.append(f"dn: {ADMIN_GROUP}\nobjectClass: groupOfNames\ncn: palaver-admins\n"
                        f"member: uid=alice,ou=people,{BASE}\n")
         with open(os.path.join(self.dir, "config.ldif"), "w") as f:

@@ -169,6 +169,13 @@ class SignInAndAddressBook(LdapCase):
         self.assertEqual(json.loads(body)["directory"], "info")
         self.assertEqual(put(bob)[0], 403)
 
+    def test_nested_groups_only_when_asked_for(self):
+        self.assertEqual(self.logon("nina", "nina-pw")[0], 204)  # her group is nested in the access group
+        s = Palaverd({"directory": self.ldap.directory_section(ldap_nested_groups="yes")}, binary=PALAVERD_TESTBED)
+        self.addCleanup(s.close)
+        status, _, body, _ = self.logon("nina", "nina-pw", s)
+        self.assertEqual(status, 200, body)
+
     def test_healthy_and_the_local_user_command_refuses(self):
         doc = self.health()
         self.assertEqual(doc["status"], "ok")

@@ -127,6 +127,8 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   l.group_mode = mode == "ad_in_chain" ? GroupMode::kAdInChain : GroupMode::kMemberAttribute;
   l.group_member_attribute =
       or_preset(r.String("ldap_group_member_attribute", ""), l.preset == "univention" ? "uniqueMember" : "member");
+  l.nested_groups = r.Bool("ldap_nested_groups", false);
+  l.group_base_dn = r.String("ldap_group_base_dn", "");
   l.cache_ttl = r.Duration("ldap_cache_ttl", l.cache_ttl);
   l.cache_max_stale = r.Duration("ldap_cache_max_stale", l.cache_max_stale);
   l.cache_size = r.Size("ldap_cache_size", l.cache_size);
@@ -182,6 +184,10 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   check_attr("ldap_group_member_attribute", l.group_member_attribute, true);
   if (HasControl(l.access_group)) r.Reject("ldap_access_group", "contains a control character");
   if (HasControl(l.admin_group)) r.Reject("ldap_admin_group", "contains a control character");
+  if (HasControl(l.group_base_dn)) r.Reject("ldap_group_base_dn", "contains a control character");
+  if (l.nested_groups && l.group_mode == GroupMode::kAdInChain) {
+    r.Reject("ldap_nested_groups", "is for ldap_group_membership = member (ad_in_chain is nested already)");
+  }
   if (l.timeout.count() <= 0) r.Reject("ldap_timeout", "must be more than 0");
   if (l.connect_timeout.count() <= 0) r.Reject("ldap_connect_timeout", "must be more than 0");
   if (l.cache_ttl.count() <= 0) r.Reject("ldap_cache_ttl", "must be more than 0");

@@ -57,6 +57,8 @@ struct LdapConfig {
   std::string admin_group;   // DN; empty: nobody is an administrator through LDAP
   GroupMode group_mode = GroupMode::kMemberAttribute;
   std::string group_member_attribute = "member";
+  bool nested_groups = false;  // kMemberAttribute: members of member groups count too
+  std::string group_base_dn;   // where nested groups are looked up; empty: base_dn
   std::chrono::milliseconds cache_ttl{std::chrono::minutes(5)};
   std::chrono::milliseconds cache_max_stale{std::chrono::hours(24)};
   int64_t cache_size = 32 * 1024 * 1024;  // bytes over users, searches and photos

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <map>
 
 #include "ldap_filter.hpp"
 #include "password.hpp"
@@ -98,11 +99,38 @@ Result<std::set<std::string>> LdapDirectory::GroupMembers(const std::string& gro
     for (const auto& e : entries) members.insert(NormalizeDn(e.dn));
     return members;
   }
-  LdapSearch s{.base = group_dn, .base_object = true, .filter = "(objectClass=*)",
-               .attrs = {config_.group_member_attribute}, .paged = false};
+  const std::string& attr = config_.group_member_attribute;
+  if (config_.nested_groups) {
+    // Every entry with the member attribute below the group base is a group: read them all
+    // (paged, one search), then walk from `group_dn` through member groups (each once, so
+    // cycles end).
+    LdapSearch s{.base = config_.group_base_dn.empty() ? config_.base_dn : config_.group_base_dn,
+                 .filter = "(" + attr + "=*)", .attrs = {attr}};
+    PALAVER_ASSIGN_OR_RETURN(auto entries, Query(s));
+    std::map<std::string, const std::vector<std::string>*> groups;
+    for (const auto& e : entries) {
+      if (const auto* values = e.All(attr)) groups[NormalizeDn(e.dn)] = values;
+    }
+    std::set<std::string> visited;
+    std::vector<std::string> todo = {NormalizeDn(group_dn)};
+    while (!todo.empty()) {
+      std::string g = std::move(todo.back());
+      todo.pop_back();
+      if (!visited.insert(g).second) continue;
+      auto it = groups.find(g);
+      if (it == groups.end()) continue;
+      for (const auto& dn : *it->second) {
+        std::string member = NormalizeDn(dn);
+        if (groups.count(member) != 0) todo.push_back(member);
+        else members.insert(member);
+      }
+    }
+    return members;
+  }
+  LdapSearch s{.base = group_dn, .base_object = true, .filter = "(objectClass=*)", .attrs = {attr}, .paged = false};
   PALAVER_ASSIGN_OR_RETURN(auto entries, Query(s));
   for (const auto& e : entries) {
-    if (const auto* values = e.All(config_.group_member_attribute)) {
+    if (const auto* values = e.All(attr)) {
       for (const auto& dn : *values) members.insert(NormalizeDn(dn));
     }
   }

@@ -101,6 +101,8 @@ TEST(DirectoryConfig, LdapRejections) {
   EXPECT_NE(p.find("ldap_attribute_login: 'uid)(x' is not an attribute name"), std::string::npos) << p;
   p = Problems(Ldap({{"ldap_preset", {"novell", 5}}}));
   EXPECT_NE(p.find("ldap_preset: must be one of openldap, univention, ad"), std::string::npos) << p;
+  p = Problems(Ldap({{"ldap_preset", {"ad", 5}}, {"ldap_nested_groups", {"yes", 6}}}));
+  EXPECT_NE(p.find("ldap_nested_groups: is for ldap_group_membership = member"), std::string::npos) << p;
   p = Problems(Ldap({{"ldap_ca_file", {"relative.pem", 5}}}));
   EXPECT_NE(p.find("ldap_ca_file: must be an absolute path"), std::string::npos) << p;
   // ldap_* keys are known keys with the local backend too (no "unknown key").

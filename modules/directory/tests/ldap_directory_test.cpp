@@ -32,6 +32,7 @@ class FakeLdap final : public LdapClient {
       return std::vector<LdapEntry>{g};
     }
     if (s.base_object && s.base == "dc=example,dc=org") return std::vector<LdapEntry>{LdapEntry{s.base, {}}};
+    if (s.filter == "(member=*)") return groups;
     std::vector<LdapEntry> out;
     for (const auto& e : entries) {
       if (s.base_object ? s.base == e.dn : true) {
@@ -54,6 +55,7 @@ class FakeLdap final : public LdapClient {
   std::vector<LdapEntry> entries;
   std::map<std::string, std::string> passwords;
   std::vector<std::string> admins, allowed;
+  std::vector<LdapEntry> groups;  // answered to (member=*)
   bool down = false;
   std::vector<LdapSearch> searches;
   std::vector<std::pair<std::string, std::string>> binds;
@@ -194,6 +196,25 @@ TEST_F(LdapDirectoryTest, GroupsDecideAccessAndAdmin) {
   auto page = d->Search("", 0, 10);
   ASSERT_TRUE(page);
   EXPECT_EQ(page->users.size(), 2u);  // carol is not listed
+}
+
+TEST_F(LdapDirectoryTest, NestedGroupsAreWalkedOnceEach) {
+  config_.access_group = "cn=palaver,ou=groups,dc=example,dc=org";
+  config_.nested_groups = true;
+  auto group = [](std::string dn, std::vector<std::string> members) {
+    return LdapEntry{std::move(dn), {{"member", std::move(members)}}};
+  };
+  fake_->groups = {group("cn=palaver,ou=groups,dc=example,dc=org",
+                         {"uid=alice,ou=people,dc=example,dc=org", "cn=team,ou=groups,dc=example,dc=org"}),
+                   group("cn=team,ou=groups,dc=example,dc=org",
+                         {"uid=bob,ou=people,dc=example,dc=org", "cn=palaver,ou=groups,dc=example,dc=org"}),  // a cycle
+                   group("cn=other,ou=groups,dc=example,dc=org", {"uid=carol,ou=people,dc=example,dc=org"})};
+  auto d = Make();
+  auto page = d->Search("", 0, 10);
+  ASSERT_TRUE(page);
+  std::vector<std::string> names;
+  for (const auto& u : page->users) names.push_back(u.username);
+  EXPECT_EQ(names, (std::vector<std::string>{"alice", "bob"}));  // carol's group is not nested in
 }
 
 TEST_F(LdapDirectoryTest, ImplausibleIdsAskNothing) {
