@@ -211,12 +211,12 @@ Result<std::vector<LdapEntry>> LibLdapClient::Search(const LdapSearch& s) {
     std::vector<LdapEntry> entries;
     berval* cookie = nullptr;
     int failure = LDAP_SUCCESS;
-    bool more = false;
     do {
       LDAPControl* page = nullptr;
       LDAPControl* server_controls[2] = {nullptr, nullptr};
       if (s.paged && !s.base_object) {
-        int page_size = static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.page_size), limit - entries.size()));
+        int page_size =
+            static_cast<int>(std::min<size_t>(static_cast<size_t>(config_.page_size), limit - entries.size()));
         if (ldap_create_page_control(ld, page_size, cookie, 0, &page) != LDAP_SUCCESS) {
           failure = LDAP_NO_MEMORY;
           break;
@@ -277,10 +277,7 @@ Result<std::vector<LdapEntry>> LibLdapClient::Search(const LdapSearch& s) {
         }
         ldap_controls_free(response_controls);
       }
-      if (result == LDAP_SIZELIMIT_EXCEEDED) {
-        more = true;
-        break;
-      }
+      if (result == LDAP_SIZELIMIT_EXCEEDED) break;  // an unpaged search hit `limit`, or the server's limit
     } while (cookie != nullptr && entries.size() < limit);
     if (cookie != nullptr) {
       // Stopped early: tell the server to drop the paged search's state (page size 0).
@@ -296,7 +293,6 @@ Result<std::vector<LdapEntry>> LibLdapClient::Search(const LdapSearch& s) {
       }
       ber_bvfree(cookie);
     }
-    (void)more;
     if (failure == LDAP_SUCCESS) {
       Release(std::move(conn), true);
       return entries;

@@ -31,7 +31,9 @@ size_t UsersCost(const std::vector<MappedUser>& users) {
   return n;
 }
 
-Error Refused() { return Error{ErrorCode::kUnauthenticated, "invalid username or password", "invalid username or password"}; }
+Error Refused() {
+  return Error{ErrorCode::kUnauthenticated, "invalid username or password", "invalid username or password"};
+}
 
 Error NoUser() { return Error{ErrorCode::kNotFound, "no such user", "no such user"}; }
 
@@ -40,7 +42,8 @@ Error NoUser() { return Error{ErrorCode::kNotFound, "no such user", "no such use
 LdapClock LdapClock::System() {
   return LdapClock{
       [] {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
             .count();
       },
       [] {
@@ -59,8 +62,8 @@ LdapDirectory::LdapDirectory(LdapConfig config, std::shared_ptr<LdapClient> clie
       search_attrs_(SearchAttributes(config_.attributes)),
       users_(static_cast<size_t>(config_.cache_size / 4), config_.cache_ttl.count(), config_.cache_max_stale.count(),
              UserCost),
-      searches_(static_cast<size_t>(config_.cache_size / 2), config_.cache_ttl.count(),
-                config_.cache_max_stale.count(), UsersCost),
+      searches_(static_cast<size_t>(config_.cache_size / 2), config_.cache_ttl.count(), config_.cache_max_stale.count(),
+                UsersCost),
       photos_(static_cast<size_t>(config_.cache_size / 4), config_.cache_ttl.count(), config_.cache_max_stale.count(),
               [](const std::string& p) { return p.size(); }),
       groups_(static_cast<size_t>(config_.cache_size / 4), config_.cache_ttl.count(), config_.cache_max_stale.count(),
@@ -105,7 +108,8 @@ Result<std::set<std::string>> LdapDirectory::GroupMembers(const std::string& gro
     // (paged, one search), then walk from `group_dn` through member groups (each once, so
     // cycles end).
     LdapSearch s{.base = config_.group_base_dn.empty() ? config_.base_dn : config_.group_base_dn,
-                 .filter = "(" + attr + "=*)", .attrs = {attr}};
+                 .filter = "(" + attr + "=*)",
+                 .attrs = {attr}};
     PALAVER_ASSIGN_OR_RETURN(auto entries, Query(s));
     std::map<std::string, const std::vector<std::string>*> groups;
     for (const auto& e : entries) {
@@ -121,8 +125,10 @@ Result<std::set<std::string>> LdapDirectory::GroupMembers(const std::string& gro
       if (it == groups.end()) continue;
       for (const auto& dn : *it->second) {
         std::string member = NormalizeDn(dn);
-        if (groups.count(member) != 0) todo.push_back(member);
-        else members.insert(member);
+        if (groups.count(member) != 0)
+          todo.push_back(member);
+        else
+          members.insert(member);
       }
     }
     return members;
@@ -150,13 +156,17 @@ Result<LdapDirectory::GroupSets> LdapDirectory::Groups(bool fresh) {
   Status st = OkStatus();
   if (!config_.access_group.empty()) {
     auto access = GroupMembers(config_.access_group);
-    if (access) sets.access = std::move(*access);
-    else st = Fail(access.error());
+    if (access)
+      sets.access = std::move(*access);
+    else
+      st = Fail(access.error());
   }
   if (st && !config_.admin_group.empty()) {
     auto admin = GroupMembers(config_.admin_group);
-    if (admin) sets.admin = std::move(*admin);
-    else st = Fail(admin.error());
+    if (admin)
+      sets.admin = std::move(*admin);
+    else
+      st = Fail(admin.error());
   }
   if (!st) {
     if (cached && st.error().code == ErrorCode::kUnavailable) return cached->value;
@@ -168,8 +178,8 @@ Result<LdapDirectory::GroupSets> LdapDirectory::Groups(bool fresh) {
 }
 
 Result<MappedUser> LdapDirectory::Resolve(const LdapEntry& entry, const GroupSets& groups) {
-  PALAVER_ASSIGN_OR_RETURN(MappedUser u, MapEntry(entry, config_.attributes, config_.account_policy,
-                                                  clock_.unix_seconds()));
+  PALAVER_ASSIGN_OR_RETURN(MappedUser u,
+                           MapEntry(entry, config_.attributes, config_.account_policy, clock_.unix_seconds()));
   std::string dn = NormalizeDn(u.dn);
   bool allowed = config_.access_group.empty() || groups.access.count(dn) != 0;
   u.user.enabled = !u.account_disabled && allowed;
@@ -178,8 +188,12 @@ Result<MappedUser> LdapDirectory::Resolve(const LdapEntry& entry, const GroupSet
 }
 
 Result<MappedUser> LdapDirectory::FetchOne(const std::string& filter) {
-  LdapSearch s{.base = config_.base_dn, .subtree = config_.scope == "sub", .filter = UserFilter(filter),
-               .attrs = user_attrs_, .limit = 2, .paged = false};
+  LdapSearch s{.base = config_.base_dn,
+               .subtree = config_.scope == "sub",
+               .filter = UserFilter(filter),
+               .attrs = user_attrs_,
+               .limit = 2,
+               .paged = false};
   PALAVER_ASSIGN_OR_RETURN(auto entries, Query(s));
   if (entries.size() != 1) return Fail(NoUser());
   PALAVER_ASSIGN_OR_RETURN(auto groups, Groups());
@@ -221,9 +235,12 @@ Result<sdk::DirectoryUser> LdapDirectory::Authenticate(std::string_view username
     return Fail(Refused());
   }
   if (username.empty() || username.size() > 256) return Fail(Refused());
-  LdapSearch s{.base = config_.base_dn, .subtree = config_.scope == "sub",
-               .filter = UserFilter(AnyEquals(config_.attributes.login, username)), .attrs = user_attrs_,
-               .limit = 2, .paged = false};
+  LdapSearch s{.base = config_.base_dn,
+               .subtree = config_.scope == "sub",
+               .filter = UserFilter(AnyEquals(config_.attributes.login, username)),
+               .attrs = user_attrs_,
+               .limit = 2,
+               .paged = false};
   PALAVER_ASSIGN_OR_RETURN(auto entries, Query(s));
   if (entries.size() != 1) {  // none, or ambiguous
     // A bind as a DN that does not exist costs the server about what a real one does, so the
@@ -261,7 +278,8 @@ Result<sdk::DirectoryUser> LdapDirectory::GetById(std::string_view id) {
 
 Result<sdk::DirectoryUser> LdapDirectory::GetByUsername(std::string_view username) {
   if (username.empty() || username.size() > 256) return Fail(NoUser());
-  PALAVER_ASSIGN_OR_RETURN(auto user, LookupCached("n:" + Lower(username), AnyEquals(config_.attributes.login, username)));
+  PALAVER_ASSIGN_OR_RETURN(auto user,
+                           LookupCached("n:" + Lower(username), AnyEquals(config_.attributes.login, username)));
   return user.user;
 }
 
@@ -276,8 +294,10 @@ Result<sdk::UserPage> LdapDirectory::Search(std::string_view text, size_t skip, 
   if (cached && cached->fresh) {
     all = std::move(cached->value);
   } else {
-    LdapSearch s{.base = config_.base_dn, .subtree = config_.scope == "sub",
-                 .filter = UserFilter(AnyContains(search_attrs_, text)), .attrs = user_attrs_};
+    LdapSearch s{.base = config_.base_dn,
+                 .subtree = config_.scope == "sub",
+                 .filter = UserFilter(AnyContains(search_attrs_, text)),
+                 .attrs = user_attrs_};
     auto entries = Query(s);
     Result<GroupSets> groups = entries ? Groups() : Result<GroupSets>(GroupSets{});
     if (!entries || !groups) {
@@ -331,8 +351,11 @@ Result<std::string> LdapDirectory::Photo(std::string_view id) {
     if (hit) known = hit->value;
   }
   if (known.dn.empty()) return Fail(NoUser());
-  LdapSearch s{.base = known.dn, .base_object = true, .filter = UserFilter(""),
-               .attrs = {config_.attributes.photo}, .paged = false};
+  LdapSearch s{.base = known.dn,
+               .base_object = true,
+               .filter = UserFilter(""),
+               .attrs = {config_.attributes.photo},
+               .paged = false};
   auto entries = Query(s);
   if (!entries) {
     if (entries.error().code == ErrorCode::kUnavailable && cached) return answer(cached->value);

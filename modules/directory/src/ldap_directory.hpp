@@ -88,10 +88,10 @@ class LdapDirectory final : public sdk::UserDirectory {
   std::atomic<bool> up_{true};
 
   std::mutex mu_;
-  TtlCache<MappedUser> users_ PALAVER_GUARDED_BY(mu_);                 // "i:<id>", "n:<login lowercased>"
+  TtlCache<MappedUser> users_ PALAVER_GUARDED_BY(mu_);                  // "i:<id>", "n:<login lowercased>"
   TtlCache<std::vector<MappedUser>> searches_ PALAVER_GUARDED_BY(mu_);  // search text lowercased
-  TtlCache<std::string> photos_ PALAVER_GUARDED_BY(mu_);               // id; "" = none
-  TtlCache<GroupSets> groups_ PALAVER_GUARDED_BY(mu_);                 // one entry
+  TtlCache<std::string> photos_ PALAVER_GUARDED_BY(mu_);                // id; "" = none
+  TtlCache<GroupSets> groups_ PALAVER_GUARDED_BY(mu_);                  // one entry
 };
 
 }  // namespace palaver::directory

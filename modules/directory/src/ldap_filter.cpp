@@ -45,7 +45,8 @@ std::string EscapeFilterBytes(std::string_view bytes) {
 
 Status ValidateFilter(std::string_view f) {
   if (f.empty()) return Fail(ErrorCode::kInvalidArgument, "is empty");
-  if (f.front() != '(' || f.back() != ')') return Fail(ErrorCode::kInvalidArgument, "must be one filter in parentheses, e.g. (objectClass=inetOrgPerson)");
+  if (f.front() != '(' || f.back() != ')')
+    return Fail(ErrorCode::kInvalidArgument, "must be one filter in parentheses, e.g. (objectClass=inetOrgPerson)");
   int depth = 0;
   for (size_t i = 0; i < f.size(); ++i) {
     char c = f[i];

@@ -34,8 +34,8 @@ void AddOnce(std::vector<std::string>& list, const std::string& name) {
 std::vector<std::string> UserAttributes(const AttributeMap& m, AccountPolicy policy, bool with_photo) {
   std::vector<std::string> a;
   for (const auto& l : m.login) AddOnce(a, l);
-  for (const auto* n : {&m.uuid, &m.display_name, &m.given_name, &m.surname, &m.mail, &m.job_title,
-                        &m.mobile_phone, &m.office_location, &m.business_phone}) {
+  for (const auto* n : {&m.uuid, &m.display_name, &m.given_name, &m.surname, &m.mail, &m.job_title, &m.mobile_phone,
+                        &m.office_location, &m.business_phone}) {
     AddOnce(a, *n);
   }
   AddOnce(a, "cn");

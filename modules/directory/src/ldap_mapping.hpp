@@ -37,8 +37,7 @@ bool AccountDisabled(const LdapEntry& entry, AccountPolicy policy, int64_t now_s
 
 /// The user in `entry`. kNotFound-worthy problems (no login attribute, no or an unusable UUID)
 /// give kInvalidArgument: such entries are skipped, never guessed (the DN is never an id).
-Result<MappedUser> MapEntry(const LdapEntry& entry, const AttributeMap& map, AccountPolicy policy,
-                            int64_t now_seconds);
+Result<MappedUser> MapEntry(const LdapEntry& entry, const AttributeMap& map, AccountPolicy policy, int64_t now_seconds);
 
 /// The id as an LDAP assertion value for the UUID attribute (escaped; GUIDs as bytes), or
 /// kNotFound when `id` cannot be one.

@@ -75,9 +75,8 @@ class LdapDirectoryTest : public ::testing::Test {
   }
   std::unique_ptr<LdapDirectory> Make() {
     LdapClock clock{[this] { return now_ms_; }, [] { return int64_t{1780000000}; }};
-    return std::make_unique<LdapDirectory>(config_, fake_, clock, [this](bool up, const std::string&) {
-      transitions_.push_back(up);
-    });
+    return std::make_unique<LdapDirectory>(config_, fake_, clock,
+                                           [this](bool up, const std::string&) { transitions_.push_back(up); });
   }
 
   LdapConfig config_;

@@ -17,7 +17,8 @@ TEST(LdapFilter, EscapesEverySpecialByte) {
 }
 
 TEST(LdapFilter, EscapedValuesNeverOpenOrCloseAFilter) {
-  for (const std::string& evil : std::vector<std::string>{"*)(objectClass=*", "\\2a", "admin)(|(uid=*", std::string("x\0)(", 4)}) {
+  for (const std::string& evil :
+       std::vector<std::string>{"*)(objectClass=*", "\\2a", "admin)(|(uid=*", std::string("x\0)(", 4)}) {
     std::string e = EscapeFilterValue(evil);
     EXPECT_EQ(e.find_first_of("()*"), std::string::npos) << e;
     EXPECT_EQ(e.find('\0'), std::string::npos);

@@ -21,11 +21,17 @@ LdapEntry Entry(std::string dn, std::map<std::string, std::vector<std::string>> 
 
 TEST(LdapMapping, OpenLdapPreset) {
   auto m = PresetAttributes("openldap");
-  auto e = Entry("uid=alice,ou=people,dc=example,dc=org",
-                 {{"uid", {"alice"}}, {"entryUUID", {"6c1b2f3e-0a1b-103f-8f2e-2b5c1d8e9f00"}},
-                  {"displayName", {"Alice Liddell"}}, {"givenName", {"Alice"}}, {"sn", {"Liddell"}},
-                  {"mail", {"alice@example.org"}}, {"jpegPhoto", {"\xff\xd8..."}}, {"title", {"Explorer"}},
-                  {"telephoneNumber", {"+49 30 1", "+49 30 2"}}, {"l", {"Wonderland"}}, {"mobile", {"+49 170 1"}}});
+  auto e = Entry("uid=alice,ou=people,dc=example,dc=org", {{"uid", {"alice"}},
+                                                           {"entryUUID", {"6c1b2f3e-0a1b-103f-8f2e-2b5c1d8e9f00"}},
+                                                           {"displayName", {"Alice Liddell"}},
+                                                           {"givenName", {"Alice"}},
+                                                           {"sn", {"Liddell"}},
+                                                           {"mail", {"alice@example.org"}},
+                                                           {"jpegPhoto", {"\xff\xd8..."}},
+                                                           {"title", {"Explorer"}},
+                                                           {"telephoneNumber", {"+49 30 1", "+49 30 2"}},
+                                                           {"l", {"Wonderland"}},
+                                                           {"mobile", {"+49 170 1"}}});
   auto u = MapEntry(e, m, AccountPolicy::kOpenLdap, kNow);
   ASSERT_TRUE(u);
   EXPECT_EQ(u->user.id, "6c1b2f3e-0a1b-103f-8f2e-2b5c1d8e9f00");
@@ -55,7 +61,8 @@ TEST(LdapMapping, NeverFallsBackToTheDnAsId) {
   auto m = PresetAttributes("openldap");
   EXPECT_FALSE(MapEntry(Entry("uid=a,dc=x", {{"uid", {"a"}}}), m, AccountPolicy::kOpenLdap, kNow));
   EXPECT_FALSE(MapEntry(Entry("uid=a,dc=x", {{"entryUUID", {"x"}}}), m, AccountPolicy::kOpenLdap, kNow));
-  EXPECT_FALSE(MapEntry(Entry("uid=a,dc=x", {{"uid", {"a"}}, {"entryUUID", {"a/b"}}}), m, AccountPolicy::kOpenLdap, kNow));
+  EXPECT_FALSE(
+      MapEntry(Entry("uid=a,dc=x", {{"uid", {"a"}}, {"entryUUID", {"a/b"}}}), m, AccountPolicy::kOpenLdap, kNow));
 }
 
 TEST(LdapMapping, ActiveDirectoryPreset) {
@@ -63,9 +70,11 @@ TEST(LdapMapping, ActiveDirectoryPreset) {
   EXPECT_EQ(m.login, (std::vector<std::string>{"sAMAccountName", "userPrincipalName"}));
   EXPECT_EQ(m.photo, "thumbnailPhoto");
   std::string guid("\x33\x22\x11\x00\x55\x44\x77\x66\x88\x99\xaa\xbb\xcc\xdd\xee\xff", 16);
-  auto e = Entry("CN=Bob,OU=Staff,DC=corp,DC=example",
-                 {{"sAMAccountName", {"bob"}}, {"userPrincipalName", {"bob@corp.example"}}, {"objectGUID", {guid}},
-                  {"userAccountControl", {"512"}}, {"accountExpires", {"9223372036854775807"}}});
+  auto e = Entry("CN=Bob,OU=Staff,DC=corp,DC=example", {{"sAMAccountName", {"bob"}},
+                                                        {"userPrincipalName", {"bob@corp.example"}},
+                                                        {"objectGUID", {guid}},
+                                                        {"userAccountControl", {"512"}},
+                                                        {"accountExpires", {"9223372036854775807"}}});
   auto u = MapEntry(e, m, AccountPolicy::kActiveDirectory, kNow);
   ASSERT_TRUE(u);
   EXPECT_EQ(u->user.id, "00112233-4455-6677-8899-aabbccddeeff");
@@ -83,9 +92,9 @@ TEST(LdapMapping, AccountStateRules) {
                            AccountPolicy::kActiveDirectory, kNow);
   };
   EXPECT_FALSE(ad("512"));
-  EXPECT_TRUE(ad("514"));   // ACCOUNTDISABLE
-  EXPECT_TRUE(ad("528"));   // LOCKOUT
-  EXPECT_TRUE(ad("512", "116444736000000000"));   // expired on 1970-01-01
+  EXPECT_TRUE(ad("514"));                          // ACCOUNTDISABLE
+  EXPECT_TRUE(ad("528"));                          // LOCKOUT
+  EXPECT_TRUE(ad("512", "116444736000000000"));    // expired on 1970-01-01
   EXPECT_FALSE(ad("512", "9223372036854775807"));  // never
   EXPECT_FALSE(ad("512", "999999999999999999"));   // 4769
   auto ucs = [](std::map<std::string, std::vector<std::string>> a) {
@@ -97,7 +106,8 @@ TEST(LdapMapping, AccountStateRules) {
   EXPECT_TRUE(ucs({{"krb5KDCFlags", {"254"}}}));
   EXPECT_TRUE(ucs({{"shadowExpire", {"1"}}}));
   EXPECT_FALSE(ucs({{"shadowExpire", {"99999"}}}));
-  EXPECT_TRUE(AccountDisabled(Entry("uid=x", {{"pwdAccountLockedTime", {"000001010000Z"}}}), AccountPolicy::kOpenLdap, kNow));
+  EXPECT_TRUE(
+      AccountDisabled(Entry("uid=x", {{"pwdAccountLockedTime", {"000001010000Z"}}}), AccountPolicy::kOpenLdap, kNow));
   EXPECT_FALSE(AccountDisabled(Entry("uid=x", {}), AccountPolicy::kOpenLdap, kNow));
 }
 
@@ -111,8 +121,9 @@ TEST(LdapMapping, RequestedAttributesFollowThePreset) {
   EXPECT_EQ(std::find(attrs.begin(), attrs.end(), "jpegPhoto"), attrs.end());  // photos only on demand
   attrs = UserAttributes(ucs, AccountPolicy::kUnivention, true);
   EXPECT_NE(std::find(attrs.begin(), attrs.end(), "jpegPhoto"), attrs.end());
-  EXPECT_EQ(SearchAttributes(PresetAttributes("ad")),
-            (std::vector<std::string>{"sAMAccountName", "userPrincipalName", "displayName", "givenName", "sn", "mail"}));
+  EXPECT_EQ(
+      SearchAttributes(PresetAttributes("ad")),
+      (std::vector<std::string>{"sAMAccountName", "userPrincipalName", "displayName", "givenName", "sn", "mail"}));
 }
 
 }  // namespace
