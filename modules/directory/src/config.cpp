@@ -87,7 +87,7 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
                                                           : "(objectClass=inetOrgPerson)";
   // Empty values mean "the preset's": the example config can list every key without pinning
   // one preset's choices.
-  auto or_preset = [](std::string v, const std::string& fallback) { return v.empty() ? fallback : v; };
+  auto or_preset = [](const std::string& v, const std::string& fallback) { return v.empty() ? fallback : v; };
   l.user_filter = or_preset(r.String("ldap_user_filter", ""), default_filter);
   l.scope = r.Enum("ldap_scope", "sub", {"sub", "one"});
   l.page_size = static_cast<int>(r.Int("ldap_page_size", 500, 1, 10000));
@@ -192,7 +192,7 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   if (l.connect_timeout.count() <= 0) r.Reject("ldap_connect_timeout", "must be more than 0");
   if (l.cache_ttl.count() <= 0) r.Reject("ldap_cache_ttl", "must be more than 0");
   if (l.health_interval.count() < 100) r.Reject("ldap_health_interval", "must be at least 100ms");
-  if (l.cache_size < 64 * 1024) r.Reject("ldap_cache_size", "must be at least 64k");
+  if (l.cache_size < int64_t{64} * 1024) r.Reject("ldap_cache_size", "must be at least 64k");
   return c;
 }
 

@@ -53,9 +53,9 @@ Error Unavailable(const std::string& what) {
 }  // namespace
 
 const std::string& LdapEntry::First(std::string_view name) const {
-  static const std::string kEmpty;
+  static const std::string empty;
   const auto* all = All(name);
-  return all == nullptr || all->empty() ? kEmpty : all->front();
+  return all == nullptr || all->empty() ? empty : all->front();
 }
 
 const std::vector<std::string>* LdapEntry::All(std::string_view name) const {
@@ -204,6 +204,7 @@ Result<std::vector<LdapEntry>> LibLdapClient::Search(const LdapSearch& s) {
     LDAP* ld = conn->ld;
     std::vector<std::string> attr_names = s.attrs.empty() ? std::vector<std::string>{"1.1"} : s.attrs;
     std::vector<char*> attrs;
+    attrs.reserve(attr_names.size() + 1);
     for (auto& a : attr_names) attrs.push_back(a.data());
     attrs.push_back(nullptr);
     int scope = s.base_object ? LDAP_SCOPE_BASE : s.subtree ? LDAP_SCOPE_SUBTREE : LDAP_SCOPE_ONELEVEL;

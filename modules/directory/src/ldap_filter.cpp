@@ -83,7 +83,7 @@ std::string AndFilter(const std::vector<std::string>& parts) {
 std::string AnyEquals(const std::vector<std::string>& attrs, std::string_view value) {
   std::string escaped = EscapeFilterValue(value);
   std::string out;
-  for (const auto& a : attrs) out += "(" + a + "=" + escaped + ")";
+  for (const auto& a : attrs) out.append("(").append(a).append("=").append(escaped).append(")");
   return attrs.size() == 1 ? out : "(|" + out + ")";
 }
 
@@ -91,7 +91,7 @@ std::string AnyContains(const std::vector<std::string>& attrs, std::string_view 
   if (text.empty() || attrs.empty()) return "";
   std::string escaped = EscapeFilterValue(text);
   std::string out;
-  for (const auto& a : attrs) out += "(" + a + "=*" + escaped + "*)";
+  for (const auto& a : attrs) out.append("(").append(a).append("=*").append(escaped).append("*)");
   return attrs.size() == 1 ? out : "(|" + out + ")";
 }
 
@@ -140,7 +140,7 @@ Result<std::string> GuidFromString(std::string_view t) {
     if (c != '-') hex.push_back(c);
   }
   unsigned char canonical[16];
-  for (int i = 0; i < 16; ++i) {
+  for (size_t i = 0; i < 16; ++i) {
     int hi = HexValue(hex[2 * i]);
     int lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return bad();
