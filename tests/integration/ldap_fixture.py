@@ -77,6 +77,9 @@ class Slapd:
     (`self.other_ca_file` is an unrelated CA)."""
 
     def __init__(self, tls=False, many=MANY):
+        for name in ("slapd", "slapadd", "ldapwhoami", "ldapmodify", "ldapsearch"):
+            if not os.path.exists(tool(name)):
+                raise AssertionError(f"{name} is needed: scripts/deps.sh test installs slapd and ldap-utils")
         self.many = many
         self.dir = tempfile.mkdtemp(prefix="palaver-slapd-")
         self.port = free_port()
