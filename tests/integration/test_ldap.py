@@ -213,7 +213,14 @@ class RenameAndOutage(LdapCase):
 
     def test_outage_degrades_serves_the_cache_and_recovers(self):
         listed = self.gc_json("/users?$top=100", self.token)["value"]
-        self.assertEqual(self.logon("bob", "bob-pw")[0], 200)
+        status, h, _, _ = self.logon("bob", "bob-pw")
+        self.assertEqual(status, 200)
+        cookie = Palaverd.cookie(h, "__Secure-KKT")[0]
+        hello = lambda: self.s.curl(f"{SIGNIN}/hello", "-X", "POST", "-H", "Content-Type: application/json",
+                                    "--data-binary", '{"state":"h"}', "-H", "Kopano-Konnect-XSRF: 1",
+                                    "-H", f"Origin: https://localhost:{self.s.https_port}",
+                                    "-b", f"__Secure-KKT={cookie}")
+        self.assertEqual(json.loads(hello()[2])["username"], "bob")
         self.ldap.stop()
         try:
             doc = self.wait_health("degraded")
@@ -229,6 +236,9 @@ class RenameAndOutage(LdapCase):
             status, _, body = self.gc("/users?$top=100&$search=nothing-cached", self.token)
             self.assertEqual(status, 503, body)
             self.assertIn(b"directory_ldap_up 0", self.s.curl("/metrics")[2])
+            # Bob, signed in before, stays signed in (his standing comes from the cache).
+            status, _, body, _ = hello()
+            self.assertEqual((status, json.loads(body)["username"]), (200, "bob"))
             self.assertIn("ldap unreachable", self.s.stderr())
         finally:
             self.ldap.start()
