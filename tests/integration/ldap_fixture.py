@@ -34,6 +34,29 @@ PEOPLE = [("alice", "Alice", "Liddell", "Alice Liddell", "alice-pw", True),
           ("st*r", "Star", "Struck", "Star Struck", "star-pw", True),
           ("nina", "Nina", "Nested", "Nina Nested", "nina-pw", False)]  # in TEAM_GROUP only
 TEAM_GROUP = f"cn=palaver-team,ou=groups,{BASE}"  # a member of ACCESS_GROUP
+
+# univention=True: UCS-like users under ou=ucs (the attributes of UCS's schema, under test OIDs:
+# this is not UCS, but the preset's filter, mail attribute, account-state rules and
+# uniqueMember groups meet a real server). uid, extra attributes, in UCS_GROUP.
+UCS_PEOPLE = [("ucs-anna", {"sambaAcctFlags": "[U          ]", "krb5KDCFlags": "126"}, True),
+              ("ucs-deactivated", {"sambaAcctFlags": "[UD         ]", "krb5KDCFlags": "254"}, True),
+              ("ucs-kerberos-off", {"krb5KDCFlags": "254"}, True),
+              ("ucs-expired", {"shadowExpire": "1"}, True),
+              ("ucs-later", {"shadowExpire": "99999"}, True),
+              ("ucs-outsider", {}, False)]
+UCS_GROUP = f"cn=ucs-palaver,ou=ucs,{BASE}"
+UCS_ADMINS = f"cn=ucs-admins,ou=ucs,{BASE}"
+UCS_SCHEMA = """
+dn: cn=univention-test,cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: univention-test
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1 NAME 'univentionObjectType' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.2 NAME 'mailPrimaryAddress' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.3 NAME 'sambaAcctFlags' EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.4 NAME 'krb5KDCFlags' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.5 NAME 'shadowExpire' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+olcObjectClasses: ( 1.3.6.1.4.1.99999.2.1 NAME 'univentionTestUser' SUP top AUXILIARY MAY ( univentionObjectType $ mailPrimaryAddress $ sambaAcctFlags $ krb5KDCFlags $ shadowExpire ) )
+"""
 MANY = 30  # zz01..zz30, "Zeta 01".., past the size limit
 
 
@@ -76,7 +99,8 @@ class Slapd:
     """One slapd. `tls`: also offer StartTLS with a certificate for 127.0.0.1 from `self.ca_file`
     (`self.other_ca_file` is an unrelated CA)."""
 
-    def __init__(self, tls=False, many=MANY):
+    def __init__(self, tls=False, many=MANY, univention=False):
+        self.univention = univention
         for name in ("slapd", "slapadd", "ldapwhoami", "ldapmodify", "ldapsearch"):
             if not os.path.exists(tool(name)):
                 raise AssertionError(f"{name} is needed: scripts/deps.sh test installs slapd and ldap-utils")
@@ -128,7 +152,7 @@ cn: schema
 include: file:///etc/ldap/schema/core.ldif
 include: file:///etc/ldap/schema/cosine.ldif
 include: file:///etc/ldap/schema/inetorgperson.ldif
-
+{UCS_SCHEMA if self.univention else ""}
 dn: olcDatabase={{-1}}frontend,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcFrontendConfig
@@ -184,6 +208,29 @@ olcAccess: {{1}}to * by users read by * none
                        f"member: uid=nina,ou=people,{BASE}\nmember: {ACCESS_GROUP}\n")
         entries.append(f"dn: {ADMIN_GROUP}\nobjectClass: groupOfNames\ncn: palaver-admins\n"
                        f"member: uid=alice,ou=people,{BASE}\n")
+        if self.univention:
+            entries.append(f"dn: ou=ucs,{BASE}\nobjectClass: organizationalUnit\nou: ucs\n")
+            ucs_members = []
+            for uid, extra, member in UCS_PEOPLE:
+                dn = f"uid={uid},ou=ucs,{BASE}"
+                name = uid.split("-", 1)[1].title()
+                e = (f"dn: {dn}\nobjectClass: inetOrgPerson\nobjectClass: univentionTestUser\nuid: {uid}\n"
+                     f"cn: {name} UCS\nsn: UCS\ngivenName: {name}\ndisplayName: {name} UCS\n"
+                     f"univentionObjectType: users/user\nmailPrimaryAddress: {uid}@ucs.example\n"
+                     f"mail: {uid}-alias@ucs.example\nuserPassword: {hashed(uid + '-pw')}\n")
+                e += "".join(f"{k}: {v}\n" for k, v in extra.items())
+                entries.append(e)
+                if member:
+                    ucs_members.append(dn)
+            # An LDAP-only account (no users/user): never a Palaver user.
+            entries.append(f"dn: uid=ucs-ldaponly,ou=ucs,{BASE}\nobjectClass: inetOrgPerson\n"
+                           f"objectClass: univentionTestUser\nuid: ucs-ldaponly\ncn: x\nsn: x\n"
+                           f"univentionObjectType: users/ldap\nuserPassword: {hashed('ucs-ldaponly-pw')}\n")
+            ucs_members.append(f"uid=ucs-ldaponly,ou=ucs,{BASE}")
+            entries.append(f"dn: {UCS_GROUP}\nobjectClass: groupOfUniqueNames\ncn: ucs-palaver\n" +
+                           "".join(f"uniqueMember: {m}\n" for m in ucs_members))
+            entries.append(f"dn: {UCS_ADMINS}\nobjectClass: groupOfUniqueNames\ncn: ucs-admins\n"
+                           f"uniqueMember: uid=ucs-anna,ou=ucs,{BASE}\n")
         with open(os.path.join(self.dir, "config.ldif"), "w") as f:
             f.write(config)
         with open(os.path.join(self.dir, "data.ldif"), "w") as f:

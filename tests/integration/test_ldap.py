@@ -346,6 +346,39 @@ class StartTls(LdapCase):
         self.assertIn("ldap_starttls: ldap:// without StartTLS sends passwords in clear text", err)
 
 
+class UniventionPreset(LdapCase):
+    """The univention preset against UCS's attributes (under test OIDs in slapd)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ldap = ldap_fixture.Slapd(univention=True, many=0)
+        cls.s = Palaverd({"directory": cls.ldap.directory_section(
+            ldap_preset="univention", ldap_access_group=ldap_fixture.UCS_GROUP,
+            ldap_admin_group=ldap_fixture.UCS_ADMINS)}, binary=PALAVERD_TESTBED)
+        cls.token = cls.s.mint_token("ucs-anna " + SCOPES)
+
+    def test_active_accounts_sign_in_deactivated_ones_do_not(self):
+        for uid in ("ucs-anna", "ucs-later"):
+            self.assertEqual(self.logon(uid, uid + "-pw")[0], 200, uid)
+        for uid in ("ucs-deactivated", "ucs-kerberos-off", "ucs-expired", "ucs-outsider", "ucs-ldaponly",
+                    "alice"):  # alice: not a users/user object
+            self.assertEqual(self.logon(uid, uid + "-pw")[0], 204, uid)
+
+    def test_address_book_uses_mail_primary_address_and_lists_only_active_members(self):
+        doc = self.gc_json("/users?$top=100", self.token)
+        self.assertEqual([u["userPrincipalName"] for u in doc["value"]], ["ucs-anna", "ucs-later"])
+        self.assertEqual(doc["value"][0]["mail"], "ucs-anna@ucs.example")
+        self.assertEqual([u["userPrincipalName"] for u in self.gc_json("/users?$search=ucs.example", self.token)["value"]],
+                         ["ucs-anna", "ucs-later"])
+
+    def test_admin_through_unique_member(self):
+        levels = "/admin/api/v1/log-levels"
+        put = lambda who: self.s.curl(levels, "-X", "PUT", "--data-binary", "directory=info", "-H",
+                                      f"Authorization: Bearer {self.s.mint_token(who + ' openid profile')}")[0]
+        self.assertEqual(put("ucs-anna"), 200)
+        self.assertEqual(put("ucs-later"), 403)
+
+
 class OpenIdClientWithLdapUser(unittest.TestCase):
     def test_code_flow_with_an_ldap_user(self):
         node = shutil.which("node")
