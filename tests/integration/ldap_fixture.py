@@ -44,6 +44,25 @@ UCS_PEOPLE = [("ucs-anna", {"sambaAcctFlags": "[U          ]", "krb5KDCFlags": "
               ("ucs-expired", {"shadowExpire": "1"}, True),
               ("ucs-later", {"shadowExpire": "99999"}, True),
               ("ucs-outsider", {}, False)]
+# ad=True: AD-like users under ou=ad (AD's attribute names under test OIDs; slapd has no
+# in-chain matching rule, so groups use `member`). uid (sAMAccountName), objectGUID bytes, extra.
+AD_PEOPLE = [("ad-bob", bytes(range(16)), {"userAccountControl": "512", "accountExpires": "0"}),
+             ("ad-disabled", bytes(range(16, 32)), {"userAccountControl": "514"}),
+             ("ad-expired", bytes(range(32, 48)), {"userAccountControl": "512", "accountExpires": "116444736000000000"})]
+AD_GROUP = f"cn=ad-palaver,ou=ad,{BASE}"
+AD_SCHEMA = """
+dn: cn=ad-test,cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: ad-test
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.3.1 NAME 'objectGUID' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.3.2 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.3.3 NAME 'userPrincipalName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.3.4 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.3.5 NAME 'accountExpires' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.3.6 NAME 'thumbnailPhoto' SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.3.7 NAME 'objectCategory' EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+olcObjectClasses: ( 1.3.6.1.4.1.99999.4.1 NAME 'user' SUP top AUXILIARY MAY ( objectGUID $ sAMAccountName $ userPrincipalName $ userAccountControl $ accountExpires $ thumbnailPhoto $ objectCategory ) )
+"""
 UCS_GROUP = f"cn=ucs-palaver,ou=ucs,{BASE}"
 UCS_ADMINS = f"cn=ucs-admins,ou=ucs,{BASE}"
 UCS_SCHEMA = """
@@ -99,8 +118,9 @@ class Slapd:
     """One slapd. `tls`: also offer StartTLS with a certificate for 127.0.0.1 from `self.ca_file`
     (`self.other_ca_file` is an unrelated CA)."""
 
-    def __init__(self, tls=False, many=MANY, univention=False):
+    def __init__(self, tls=False, many=MANY, univention=False, ad=False):
         self.univention = univention
+        self.ad = ad
         for name in ("slapd", "slapadd", "ldapwhoami", "ldapmodify", "ldapsearch"):
             if not os.path.exists(tool(name)):
                 raise AssertionError(f"{name} is needed: scripts/deps.sh test installs slapd and ldap-utils")
@@ -152,7 +172,7 @@ cn: schema
 include: file:///etc/ldap/schema/core.ldif
 include: file:///etc/ldap/schema/cosine.ldif
 include: file:///etc/ldap/schema/inetorgperson.ldif
-{UCS_SCHEMA if self.univention else ""}
+{UCS_SCHEMA if self.univention else ""}{AD_SCHEMA if self.ad else ""}
 dn: olcDatabase={{-1}}frontend,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcFrontendConfig
@@ -231,6 +251,21 @@ olcAccess: {{1}}to * by users read by * none
                            "".join(f"uniqueMember: {m}\n" for m in ucs_members))
             entries.append(f"dn: {UCS_ADMINS}\nobjectClass: groupOfUniqueNames\ncn: ucs-admins\n"
                            f"uniqueMember: uid=ucs-anna,ou=ucs,{BASE}\n")
+        if self.ad:
+            entries.append(f"dn: ou=ad,{BASE}\nobjectClass: organizationalUnit\nou: ad\n")
+            for uid, guid, extra in AD_PEOPLE:
+                name = uid.split("-", 1)[1].title()
+                e = (f"dn: cn={name} AD,ou=ad,{BASE}\nobjectClass: inetOrgPerson\nobjectClass: user\n"
+                     f"cn: {name} AD\nsn: AD\ngivenName: {name}\ndisplayName: {name} AD\n"
+                     f"objectCategory: person\nsAMAccountName: {uid}\nuserPrincipalName: {uid}@corp.example\n"
+                     f"mail: {uid}@corp.example\nphysicalDeliveryOfficeName: Berlin\n"
+                     f"userPassword: {hashed(uid + '-pw')}\n")
+                e += ldif_value("objectGUID", guid) + "".join(f"{k}: {v}\n" for k, v in extra.items())
+                if uid == "ad-bob":
+                    e += ldif_value("thumbnailPhoto", PHOTO)
+                entries.append(e)
+            entries.append(f"dn: {AD_GROUP}\nobjectClass: groupOfNames\ncn: ad-palaver\n" +
+                           "".join(f"member: cn={u.split('-', 1)[1].title()} AD,ou=ad,{BASE}\n" for u, _, _ in AD_PEOPLE))
         with open(os.path.join(self.dir, "config.ldif"), "w") as f:
             f.write(config)
         with open(os.path.join(self.dir, "data.ldif"), "w") as f:

@@ -379,6 +379,39 @@ class UniventionPreset(LdapCase):
         self.assertEqual(put("ucs-later"), 403)
 
 
+class ActiveDirectoryPreset(LdapCase):
+    """The ad preset against AD's attribute names (under test OIDs in slapd; groups by `member`,
+    as slapd has no in-chain matching rule): objectGUID ids, both login names, account control."""
+
+    @classmethod
+    def setUpClass(cls):
+        import uuid
+        cls.ldap = ldap_fixture.Slapd(ad=True, many=0)
+        cls.s = Palaverd({"directory": cls.ldap.directory_section(
+            ldap_preset="ad", ldap_group_membership="member", ldap_access_group=ldap_fixture.AD_GROUP,
+            ldap_admin_group="")}, binary=PALAVERD_TESTBED)
+        cls.token = cls.s.mint_token("ad-bob " + SCOPES)
+        cls.bob_id = str(uuid.UUID(bytes_le=ldap_fixture.AD_PEOPLE[0][1]))  # AD's text form of objectGUID
+
+    def test_sign_in_with_sam_account_name_or_upn(self):
+        for name in ("ad-bob", "ad-bob@corp.example", "AD-BOB"):
+            status, _, body, _ = self.logon(name, "ad-bob-pw")
+            self.assertEqual(status, 200, (name, body))
+            self.assertEqual(json.loads(body)["hello"]["username"], "ad-bob")
+        for uid in ("ad-disabled", "ad-expired"):
+            self.assertEqual(self.logon(uid, uid + "-pw")[0], 204, uid)
+
+    def test_object_guid_is_the_id_and_finds_the_user(self):
+        me = self.gc_json("/me", self.token)
+        self.assertEqual(me["id"], self.bob_id)
+        self.assertEqual(me["officeLocation"], "Berlin")
+        self.assertEqual(self.gc_json(f"/users/{self.bob_id}", self.token)["userPrincipalName"], "ad-bob")
+        self.assertEqual(self.gc_json(f"/users/{self.bob_id.upper()}", self.token)["userPrincipalName"], "ad-bob")
+        status, h, body = self.gc(f"/users/{self.bob_id}/photo/$value", self.token)
+        self.assertEqual((status, body), (200, ldap_fixture.PHOTO))
+        self.assertEqual([u["userPrincipalName"] for u in self.gc_json("/users?$top=100", self.token)["value"]], ["ad-bob"])
+
+
 class OpenIdClientWithLdapUser(unittest.TestCase):
     def test_code_flow_with_an_ldap_user(self):
         node = shutil.which("node")
