@@ -111,7 +111,7 @@ class Palaverd:
         deadline = time.time() + timeout
         while time.time() < deadline:
             tail = self.stderr()[before:]
-            if wait_for is None and any(m in tail for m in ("configuration reloaded", "reload rejected", "reload of module")):
+            if wait_for is None and any(m in tail for m in ("reload applied", "reload partly applied", "reload rejected")):
                 return tail
             if wait_for is not None and wait_for in tail:
                 return tail

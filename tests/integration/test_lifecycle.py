@@ -131,11 +131,32 @@ class Reload(unittest.TestCase):
         self.s.sections["web"]["hsts"] = "max-age=200"
         self.s.write_config()
         tail = self.s.reload()
-        self.assertIn("configuration reloaded", tail)
+        self.assertIn(f"info [palaver] [{self.s.proc.pid}] reload applied file={self.s.config_path}\n", tail)
+        self.assertNotIn("restart", tail)
         _, h, _, _ = self.s.curl("/meet/")
         self.assertEqual(h["strict-transport-security"], "max-age=200")
         self.assertEqual(self.s.proc.pid, pid)
         self.assertIsNone(self.s.proc.poll())
+
+    def test_only_changed_keys_that_need_a_restart_are_named(self):
+        """Issue 15: SIGHUP used to say that [directory], [kvs] and [turn] need a restart on every
+        reload. Now an unchanged file is simply applied, and a change is named key by key."""
+        self.s.write_config()
+        tail = self.s.reload()
+        self.assertIn("reload applied", tail)
+        self.assertNotIn("restart", tail)
+        self.s.sections["palaver"]["workers"] = "3"
+        self.s.sections["kvs"] = {"required_scopes": "kopano/kvs openid"}
+        self.s.sections["web"]["hsts"] = "max-age=400"
+        self.s.write_config()
+        tail = self.s.reload()
+        self.assertRegex(tail, r" warn \[palaver\] \[\d+\] reload partly applied file=\S+: restart needed for "
+                               r"\[palaver\] workers; \[kvs\] required_scopes\n")
+        _, h, _, _ = self.s.curl("/meet/")
+        self.assertEqual(h["strict-transport-security"], "max-age=400")  # the rest applied
+        # Still pending until a restart: said again on the next reload.
+        tail = self.s.reload()
+        self.assertIn("restart needed for [palaver] workers; [kvs] required_scopes", tail)
 
     def test_bad_reload_keeps_running_config(self):
         self.s.sections["web"]["hsts"] = "max-age=300"

@@ -60,7 +60,7 @@ class KeysAcrossRestartsAndReload(unittest.TestCase):
             self.assertEqual(self.jwks(s)[0]["kid"], first)
             s.sections["oidc"] = {"signing_alg": "PS256"}
             s.write_config()
-            self.assertIn("configuration reloaded", s.reload())
+            self.assertIn("reload applied", s.reload())
             keys = self.jwks(s)
             self.assertEqual([k["alg"] for k in keys], ["PS256", "ES256"])  # old key kept for its tokens
             self.assertEqual(keys[1]["kid"], first)

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <iterator>
 #include <mutex>
 #include <typeindex>
@@ -59,9 +60,30 @@ const char* HealthName(sdk::HealthState s) {
   return "failed";
 }
 
-std::string Join(const std::vector<std::string>& lines) {
+std::string Join(const std::vector<std::string>& items, const std::string& sep = "\n") {
   std::string out;
-  for (const auto& l : lines) out += (out.empty() ? "" : "\n") + l;
+  for (const auto& l : items) out += (out.empty() ? "" : sep) + l;
+  return out;
+}
+
+std::map<std::string, std::string> ValuesOf(const sdk::ConfigSection& section) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, entry] : section.entries) out[key] = entry.value;
+  return out;
+}
+
+// Keys set, unset or changed between two versions of a section (sorted).
+std::vector<std::string> ChangedKeys(const std::map<std::string, std::string>& before,
+                                     const std::map<std::string, std::string>& after) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : after) {
+    auto it = before.find(k);
+    if (it == before.end() || it->second != v) out.push_back(k);
+  }
+  for (const auto& [k, v] : before) {
+    if (after.count(k) == 0) out.push_back(k);
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -105,12 +127,16 @@ struct Application::Impl {
     bool pending_enabled = false;
     bool started = false;
     std::unique_ptr<ModuleHost> host;
+    // The section's key = value pairs in effect and from the last Configure: a reload names
+    // exactly the keys that changed but need a restart.
+    std::map<std::string, std::string> running_values, pending_values;
   };
 
   StartupOptions options;
   std::vector<Slot> slots;
   HostConfig host_config;          // running
   HostConfig pending_host_config;  // from the last Configure
+  std::map<std::string, std::string> host_running_values, host_pending_values;
   bool configured = false;
   sdk::HostInfo host_info;
   std::shared_ptr<spdlog::logger> log = GetLogger("palaver");
@@ -332,12 +358,14 @@ Status Application::Configure(const std::filesystem::path& config_path) {
     }
   }
   sdk::ConfigSection host_section = file.SectionOrEmpty("palaver");
+  std::map<std::string, std::string> host_values = ValuesOf(host_section);
   sdk::ConfigReader host_reader(host_section);
   HostConfig host_config = ParseHostConfig(host_reader);
   for (auto& p : host_reader.Problems()) problems.push_back(std::move(p));
 
   for (auto& s : impl_->slots) {
     sdk::ConfigSection section = file.SectionOrEmpty(s.id);
+    s.pending_values = ValuesOf(section);
     sdk::ConfigReader reader(section);
     s.pending_enabled = reader.Bool("enabled", s.info.enabled_by_default);
     Status st;
@@ -367,6 +395,7 @@ Status Application::Configure(const std::filesystem::path& config_path) {
   }
   if (!problems.empty()) return Fail(ErrorCode::kInvalidArgument, Join(problems));
   impl_->pending_host_config = std::move(host_config);
+  impl_->host_pending_values = std::move(host_values);
   impl_->configured = true;
   return OkStatus();
 }
@@ -375,7 +404,11 @@ Status Application::Start() {
   Impl& a = *impl_;
   PALAVER_CHECK(a.configured);
   a.host_config = a.pending_host_config;
-  for (auto& s : a.slots) s.enabled = s.pending_enabled;
+  a.host_running_values = a.host_pending_values;
+  for (auto& s : a.slots) {
+    s.enabled = s.pending_enabled;
+    s.running_values = s.pending_values;
+  }
   const HostConfig& hc = a.host_config;
   a.SetMetricsAllow(hc.metrics_allow);
   // Create every logger first so that configured and SPDLOG_LEVEL levels reach all of them.
@@ -449,28 +482,43 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   Impl& a = *impl_;
   Status st = Configure(config_path);
   if (!st) {
-    a.log->error("reload rejected, the running configuration stays in place:\n{}", st.error().message);
+    a.log->error("reload rejected file={}: the running configuration stays in place:\n{}", config_path.string(),
+                 st.error().message);
     return st;
   }
   const HostConfig& next = a.pending_host_config;
-  const HostConfig& cur = a.host_config;
-  if (next.state_dir != cur.state_dir || next.https_port != cur.https_port || next.http_port != cur.http_port ||
-      next.listen_address != cur.listen_address || next.http_redirect != cur.http_redirect ||
-      next.workers != cur.workers || next.hostnames != cur.hostnames) {
-    a.log->warn("reload: changes to listeners, hostnames, state_dir or workers take effect after a restart");
+  // What needs a restart, by section: only keys whose value changed are named.
+  std::vector<std::string> restart_needed;
+  {
+    std::vector<std::string> host_keys;
+    for (const auto& k : ChangedKeys(a.host_running_values, a.host_pending_values)) {
+      if (k != "log_level" && k != "log_levels" && k != "metrics_allow") host_keys.push_back(k);
+    }
+    if (!host_keys.empty()) restart_needed.push_back("[palaver] " + Join(host_keys, ", "));
   }
   a.host_config.log_level = next.log_level;
   a.host_config.log_levels = next.log_levels;
+  a.host_config.metrics_allow = next.metrics_allow;
   a.SetMetricsAllow(next.metrics_allow);
   ApplyLogLevels(next.log_level, next.log_levels);
+  for (const char* live : {"log_level", "log_levels", "metrics_allow"}) {
+    if (auto it = a.host_pending_values.find(live); it != a.host_pending_values.end()) {
+      a.host_running_values[live] = it->second;
+    } else {
+      a.host_running_values.erase(live);
+    }
+  }
   Status result = OkStatus();
+  std::vector<std::string> failed;
   for (auto& s : a.slots) {
     if (s.pending_enabled != s.enabled) {
-      a.log->warn("reload: module {} is now {}; that takes effect after a restart", s.id,
-                  s.pending_enabled ? "enabled" : "disabled");
+      restart_needed.push_back("[" + s.id + "] enabled = " + (s.pending_enabled ? "yes" : "no"));
       continue;
     }
-    if (!s.started) continue;
+    if (!s.started) {
+      s.running_values = s.pending_values;  // nothing runs that could use them
+      continue;
+    }
     Status r;
     try {
       r = s.module->Reload();
@@ -478,13 +526,25 @@ Status Application::Reload(const std::filesystem::path& config_path) {
       r = Fail(ErrorCode::kInternal, std::string("reload threw: ") + e.what());
     }
     if (!r && r.error().code == ErrorCode::kUnimplemented) {
-      a.log->warn("reload: changes to [{}] take effect after a restart", s.id);
+      auto changed = ChangedKeys(s.running_values, s.pending_values);
+      if (!changed.empty()) restart_needed.push_back("[" + s.id + "] " + Join(changed, ", "));
     } else if (!r) {
       a.log->error("reload of module {} failed: {}", s.id, r.error().message);
+      failed.push_back(s.id);
       result = r;
+    } else {
+      s.running_values = s.pending_values;
     }
   }
-  if (result) a.log->info("configuration reloaded file={}", config_path.string());
+  // One line that says how the reload ended.
+  if (!failed.empty()) {
+    a.log->error("reload partly applied file={}: modules {} kept their old configuration{}{}", config_path.string(),
+                 Join(failed, ", "), restart_needed.empty() ? "" : "; restart needed for ", Join(restart_needed, "; "));
+  } else if (!restart_needed.empty()) {
+    a.log->warn("reload partly applied file={}: restart needed for {}", config_path.string(), Join(restart_needed, "; "));
+  } else {
+    a.log->info("reload applied file={}", config_path.string());
+  }
   return result;
 }
 
