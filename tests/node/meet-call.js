@@ -63,7 +63,9 @@ async function mediaFlows(page, what, { screen = false, ms = 45000 } = {}) {
 // control → controllerchange → reload), which can abort the redirect to the sign-in page.
 async function signInRobust(page, iss, user, pw) {
   await page.goto(iss + '/meet/').catch((e) => page.log.push(`goto: ${String(e).split('\n')[0]}`));
-  await poll('the sign-in page', async () => /\/signin\/v1\/identifier/.test(page.url()) && (await page.$('#username')) !== null, 20000, 200);
+  // Navigations may destroy the page's context under our feet: such a look counts as "not yet".
+  await poll('the sign-in page', async () => /\/signin\/v1\/identifier/.test(page.url()) && (await page.$('#username').catch(() => null)) !== null, 20000, 200);
+  await page.waitForLoadState('load').catch(() => {});
   await page.fill('#username', user);
   await page.fill('#password', pw);
   await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/meet/') && !u.pathname.endsWith('oidc-callback')),
