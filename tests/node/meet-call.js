@@ -351,8 +351,9 @@ async function scenarioRoom6(out, browser, iss, ...creds) {
   for (const p of people) {
     let seen;
     const st = await poll('five peers with video', async () => {
-      const vals = Object.values(await stats(p.page));
-      seen = { self: p.self, peers: vals.map((v) => `${v.name}:${v.ice}/${v.framesDecoded}/${v.pair}/${v.offerer}/${v.signaling}/${v.local}/${v.remoteDescription}/${v.pendingCandidates}/${v.rebuilt}`) };
+      const all = await stats(p.page);
+      const vals = Object.values(all);
+      seen = { self: p.self, peers: Object.entries(all).map(([id, v]) => `${id}=${v.name}:${v.ice}/${v.framesDecoded}/${v.pair}/${v.offerer}/${v.signaling}/${v.local}/${v.remoteDescription}/${v.pendingCandidates}/${v.rebuilt}`) };
       return vals.length === 5 && vals.every((v) => v.framesDecoded > 3 && /^relay\//.test(v.pair)) ? vals : null;
     }, 150000, 1000).catch((e) => { throw new Error(`${e.message} ${JSON.stringify(seen)}`); });
     out.mesh.push(st.map((v) => v.framesDecoded));
