@@ -134,8 +134,9 @@ class MeetCall(MeetBrowserCase):
 
     @unittest.skipUnless(os.environ.get("PALAVER_HEAVY_TESTS"), "six browsers with video: PALAVER_HEAVY_TESTS=1 (flaky on a loaded 2-core machine)")
     def test_group_room_of_six_speaker_large(self):
-        """Six in one room: passes in about 95 s on an otherwise idle 2-core machine; under load
-        some pairs of the mesh did not finish negotiating within the bound (open issue)."""
+        """Six in one room: about 30 s on a quiet 2-core machine (3 of 3 runs); while other
+        suites loaded the machine, some pairs of the mesh stayed without offer or answer within
+        the bound (4 runs; cause not found yet), hence opt-in."""
         out = self.scenario("room6", "carl:carl-secret", "dora:dora-secret", "emil:emil-secret", "fritz:fritz-secret")
         self.assertEqual(len(out["mesh"]), 6)
         for frames in out["mesh"]:
