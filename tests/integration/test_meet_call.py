@@ -21,7 +21,8 @@ RELAY_ONLY = {"kwm": {"webrtc": {"config": {"iceTransportPolicy": "relay"}}}}
 class MeetCall(MeetBrowserCase):
     """A palaverd whose Meet config forces relay-only ICE (set up before start by overriding
     MeetBrowserCase's server: same users, plus the config file and loopback TURN peers)."""
-    users = MeetBrowserCase.users + (("carl", "carl-secret", "Carl Clay"),)
+    users = MeetBrowserCase.users + tuple((n, f"{n}-secret", d) for n, d in (
+        ("carl", "Carl Clay"), ("dora", "Dora Dahl"), ("emil", "Emil Eck"), ("fritz", "Fritz Falk")))
 
     def setUp(self):
         super().setUp()
@@ -44,18 +45,21 @@ class MeetCall(MeetBrowserCase):
 
     def scenario(self, name, *more, a="anna:anna-secret", b="bert:bert-secret"):
         t0 = time.monotonic()
-        out = run_node(self, "meet-call.js", name, self.iss, self.s.ca, a, b, *more, timeout=160)
+        if os.environ.get("MEET_CALL_LOG"):
+            def dump():
+                status, _, body, _ = self.s.curl("/metrics", check=False)
+                print("\n".join(l for l in body.decode(errors="replace").splitlines()
+                                if l.startswith(("signaling_drops", "signaling_messages", "turn_"))), file=sys.stderr)
+            self.addCleanup(dump)
+        out = run_node(self, "meet-call.js", name, self.iss, self.s.ca, a, b, *more, timeout=int(os.environ.get("MEET_CALL_TIMEOUT", "170")))
         print(f"\nmeet-call {name}: {time.monotonic() - t0:.1f}s {json.dumps({k: v for k, v in out.items() if k != 'console'})}",
               file=sys.stderr)
         return out
 
     def assertRelayed(self, media):
-        # Local candidate: our TURN relay. The remote one is the other browser's relay too (it is
-        # relay-only as well), but after an ICE restart it may be learnt from its check first and
-        # show as peer-reflexive.
-        local, remote = media["pair"].split("/")
-        self.assertEqual(local, "relay", media)
-        self.assertIn(remote, ("relay", "prflx"), media)
+        # Both browsers use relay-only ICE: the remote end is the peer's relay, named "prflx"
+        # when its check arrived before its candidate did.
+        self.assertIn(media["pair"], ("relay/relay", "relay/prflx"), media)
         a, b = media.get("framesDecoded") or media.get("screenFramesDecoded")
         self.assertGreater(b, a)
 
@@ -112,7 +116,7 @@ class MeetCall(MeetBrowserCase):
             self.assertEqual(out[side]["videoBytesSent"], 0, out)
             self.assertEqual(out[side]["videoBytesReceived"], 0, out)
             self.assertGreater(out[side]["audio"], 50)
-            self.assertEqual(out[side]["pair"], "relay/relay")
+            self.assertIn(out[side]["pair"], ("relay/relay", "relay/prflx"))
         self.assertFalse(out["b_screen_button"])
         self.assertFalse(out["b_cam_button"])
 
@@ -121,12 +125,24 @@ class MeetCall(MeetBrowserCase):
         for peers in out["mesh"]:
             self.assertEqual(len(peers), 2)
             for p in peers:
-                self.assertEqual(p["pair"], "relay/relay")
+                self.assertIn(p["pair"], ("relay/relay", "relay/prflx"))
                 self.assertGreater(p["framesDecoded"], 5)
         self.assertEqual(out["tiles"], 2)
         self.assertEqual(out["grid_columns"], 2)
         self.assertTrue(out["room_chat"])
         self.assertEqual([p["name"] for p in out["after_leave"]["participants"]], ["Bert Berg"])
+
+    @unittest.skipUnless(os.environ.get("PALAVER_HEAVY_TESTS"), "six browsers with video: PALAVER_HEAVY_TESTS=1 (flaky on a loaded 2-core machine)")
+    def test_group_room_of_six_speaker_large(self):
+        """Six in one room: about 30 s on a quiet 2-core machine (3 of 3 runs); while other
+        suites loaded the machine, some pairs of the mesh stayed without offer or answer within
+        the bound (4 runs; cause not found yet), hence opt-in."""
+        out = self.scenario("room6", "carl:carl-secret", "dora:dora-secret", "emil:emil-secret", "fritz:fritz-secret")
+        self.assertEqual(len(out["mesh"]), 6)
+        for frames in out["mesh"]:
+            self.assertEqual(len(frames), 5)
+        self.assertEqual(out["side_tiles"], 4)
+        self.assertTrue(out["main_wider"])
 
     def run_with_restart(self, scenario):
         """Runs a meet-call.js scenario that asks for a palaverd restart midway: palaverd stops

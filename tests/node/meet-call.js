@@ -6,13 +6,14 @@
 // controls, chat, raise hand, screen sharing — is done by clicking the call screens.
 //
 // usage: node meet-call.js <scenario> <issuer> <ca file> userA:pw userB:pw
-//   scenario: call | decline-ignore | devices | restart | audio-only | room (takes a third user)
+//   scenario: call | decline-ignore | devices | restart | audio-only | room (a third user) | room-restart | room6 (six users)
+// MEET_CALL_BUDGET_MS overrides the bound of a scenario (140 s; room6 145 s).
 // `restart` prints {"restart":true} and waits for a line on stdin (the driver restarted palaverd).
 // Prints one JSON object with what it saw; exits 1 on error.
 'use strict';
 
 const readline = require('readline');
-const { launch, newPage, signIn, withTimeout } = require('./lib/meet');
+const { launch, newPage, withTimeout } = require('./lib/meet');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,22 +59,26 @@ async function mediaFlows(page, what, { screen = false, ms = 45000 } = {}) {
   throw new Error(`${what}: ${key} not rising: ${JSON.stringify(second)} ${JSON.stringify(await info(page))}`);
 }
 
+// lib/meet.js's signIn, but tolerant of the shell's first-visit reload (its service worker takes
+// control → controllerchange → reload), which can abort the redirect to the sign-in page.
+async function signInRobust(page, iss, user, pw) {
+  await page.goto(iss + '/meet/').catch((e) => page.log.push(`goto: ${String(e).split('\n')[0]}`));
+  // Navigations may destroy the page's context under our feet: such a look counts as "not yet".
+  await poll('the sign-in page', async () => /\/signin\/v1\/identifier/.test(page.url()) && (await page.$('#username').catch(() => null)) !== null, 20000, 200);
+  await page.waitForLoadState('load').catch(() => {});
+  await page.fill('#username', user);
+  await page.fill('#password', pw);
+  await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/meet/') && !u.pathname.endsWith('oidc-callback')),
+                     page.press('#password', 'Enter')]);
+  await page.waitForSelector('[data-testid=user-name]');
+}
+
 async function signedIn(browser, iss, cred, opts = {}) {
   const [user, pw] = cred.split(':');
   const page = await newPage(browser, opts);
-  // The shell's first visit may reload once when its service worker takes control
-  // (controllerchange), aborting the redirect to the sign-in page; then sign in again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await signIn(page, iss, user, pw);
-      break;
-    } catch (e) {
-      if (attempt >= 3 || !/ERR_ABORTED|frame was detached/.test(String(e))) throw e;
-      page.log.push(`sign-in attempt ${attempt} aborted: ${String(e).split('\n')[0]}`);
-    }
-  }
-  if (opts.audioOnly) {
-    await page.evaluate(() => localStorage.setItem('palaver.meet.media', JSON.stringify({ audioOnly: true, hd: 720 })));
+  await signInRobust(page, iss, user, pw);
+  if (opts.audioOnly || opts.hd) {
+    await page.evaluate((m) => localStorage.setItem('palaver.meet.media', JSON.stringify(m)), { audioOnly: !!opts.audioOnly, hd: opts.hd || 720 });
     await page.reload();
     await page.waitForSelector('[data-testid=user-name]');
   }
@@ -305,7 +310,7 @@ async function scenarioRoom(out, browser, iss, credA, credB, _wait, credC) {
     const all = await poll('two peers with video', async () => {
       const st = await stats(p.page);
       const vals = Object.values(st);
-      return vals.length === 2 && vals.every((v) => v.framesDecoded > 5 && v.pair === 'relay/relay') ? st : null;
+      return vals.length === 2 && vals.every((v) => v.framesDecoded > 5 && /^relay\//.test(v.pair)) ? st : null;
     }, 60000, 1000);
     out.mesh.push(Object.values(all).map((v) => ({ name: v.name, framesDecoded: v.framesDecoded, pair: v.pair })));
   }
@@ -329,8 +334,52 @@ async function scenarioRoom(out, browser, iss, credA, credB, _wait, credC) {
   for (const i of [0, 1]) await hangUp(people[i].page);
 }
 
+// Six in a room (mesh of 15 connections over TURN, 360p to spare the machine): everyone
+// decodes everyone's video, and the view switches to the active speaker large with the others
+// in a strip.
+async function scenarioRoom6(out, browser, iss, ...creds) {
+  const t0 = Date.now();
+  const people = await Promise.all(creds.map((c) => signedIn(browser, iss, c, { viewport: { width: 1280, height: 720 }, hd: 360 })));
+  out.signin_ms = Date.now() - t0;
+  out.step = 'join';
+  for (const p of people) {
+    await p.page.evaluate(() => window.__palaverDebug.joinRoom('group', 'six'));
+    await p.page.waitForSelector('[data-testid=call-view][data-status=room]');
+  }
+  out.step = 'mesh';
+  out.mesh = [];
+  for (const p of people) {
+    let seen;
+    const st = await poll('five peers with video', async () => {
+      const all = await stats(p.page);
+      const vals = Object.values(all);
+      seen = { self: p.self, peers: Object.entries(all).map(([id, v]) => `${id}=${v.name}:${v.ice}/${v.framesDecoded}/${v.pair}/${v.offerer}/${v.signaling}/${v.local}/${v.remoteDescription}/${v.pendingCandidates}/${v.rebuilt}`) };
+      return vals.length === 5 && vals.every((v) => v.framesDecoded > 3 && /^relay\//.test(v.pair)) ? vals : null;
+    }, 150000, 1000).catch((e) => { throw new Error(`${e.message} ${JSON.stringify(seen)}`); });
+    out.mesh.push(st.map((v) => v.framesDecoded));
+  }
+  out.mesh_ms = Date.now() - t0;
+  out.step = 'layout';
+  const layout = await poll('speaker layout', () => people[0].page.evaluate(() => {
+    const m = document.querySelector('[data-testid=layout-speaker] .main [data-testid=tile]');
+    const side = document.querySelectorAll('[data-testid=layout-speaker] .side [data-testid=tile]');
+    if (!m || !side.length) return null;
+    return { side: side.length, main: Math.round(m.getBoundingClientRect().width), sideWidth: Math.round(side[0].getBoundingClientRect().width),
+             tiles: document.querySelectorAll('[data-testid=tile]').length };
+  }), 15000);
+  out.layout = layout;
+  out.side_tiles = layout.side;
+  out.main_wider = layout.main > 2 * layout.sideWidth;
+  // Leave by keyboard (the machine is busy with 30 video streams; no pointer animations needed).
+  for (const p of people) {
+    await p.page.focus('[data-testid=call-view] [data-testid=call-hangup]');
+    await p.page.keyboard.press('Enter');
+  }
+  await people[0].page.waitForSelector('[data-testid=call-view]', { state: 'detached', timeout: 10000 });
+}
+
 async function main() {
-  const [scenario, iss, ca, credA, credB, credC] = process.argv.slice(2);
+  const [scenario, iss, ca, credA, credB, credC, ...moreCreds] = process.argv.slice(2);
   const out = { scenario, step: 'launch' };
   let browser;
   const t0 = Date.now();
@@ -344,9 +393,9 @@ async function main() {
   };
   try {
     browser = await launch({ iss, ca });
-    const run = { call: scenarioCall, 'decline-ignore': scenarioDeclineIgnore, devices: scenarioDevices, restart: scenarioRestart, 'audio-only': scenarioAudioOnly, room: scenarioRoom, 'room-restart': scenarioRoomRestart }[scenario];
+    const run = { call: scenarioCall, 'decline-ignore': scenarioDeclineIgnore, devices: scenarioDevices, restart: scenarioRestart, 'audio-only': scenarioAudioOnly, room: scenarioRoom, 'room-restart': scenarioRoomRestart, room6: (o, br, i, a, b, _w, c) => scenarioRoom6(o, br, i, a, b, c, ...moreCreds) }[scenario];
     if (!run) throw new Error(`unknown scenario ${scenario}`);
-    await withTimeout(run(out, browser, iss, credA, credB, waitRestart, credC), 140000, scenario);
+    await withTimeout(run(out, browser, iss, credA, credB, waitRestart, credC), Number(process.env.MEET_CALL_BUDGET_MS || (scenario === 'room6' ? 145000 : 140000)), scenario);
     out.step = 'done';
     out.wall_ms = Date.now() - t0;
     process.stdout.write(JSON.stringify(out) + '\n');

@@ -163,7 +163,8 @@ export class Engine implements CallEngine {
         id,
         name: ctx.name || id,
         guest: ctx.guest,
-        stream: p && !this.audioOnly ? p.stream : p ? new MediaStream(p.stream.getAudioTracks()) : null,
+        // Audio-only: the video transceivers are inactive, so the stream carries audio alone.
+        stream: p ? p.stream : null,
         screen: p && p.remote.screen && !this.audioOnly ? p.screenStream : null,
         quality: p ? p.quality : 'unknown',
         speaking: !!p && p.level > 0.02 && !this.deps.config.disableRemoteTalkingDetection,

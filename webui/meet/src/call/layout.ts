@@ -34,11 +34,12 @@ export type Layout =
 
 /**
  * Tiles for the remote participants (ids in join order). A shared screen is always large with the
- * others at the side; with 6 or more participants the active speaker is large; below that, a grid.
+ * others at the side; with 6 or more participants (this user included) the active speaker is
+ * large; below that, a grid.
  */
 export function chooseLayout(ids: readonly string[], speaker: string | null, screenOf: string | null, width = 1280, height = 720): Layout {
   if (screenOf && ids.includes(screenOf)) return { kind: 'focus', main: screenOf, screen: true, side: [...ids] };
-  if (ids.length >= 6) {
+  if (ids.length + 1 >= 6) {
     const main = speaker && ids.includes(speaker) ? speaker : ids[0];
     return { kind: 'focus', main, screen: false, side: ids.filter((i) => i !== main) };
   }

@@ -69,6 +69,8 @@ export class Peer {
   private disconnectedTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   everConnected = false;
+  private rebuilds = 0;
+  private retiredPcids = new Set<string>();
 
   constructor(private o: PeerOptions) {
     this.create();
@@ -248,15 +250,22 @@ export class Peer {
 
   private async onSignal(data: unknown, pcid: string | undefined): Promise<void> {
     if (this.closed || typeof data !== 'object' || data === null) return;
-    // A new pcid: the other side made a new peer connection (reload, rebuild); so do we.
+    // A new pcid: the other side made a new peer connection (reload, rebuild). Signals of its
+    // old one still under way are dropped. If ours already negotiated with the old one, we make
+    // a new one too; a fresh one simply follows (else the two sides would rebuild in turn forever).
     if (pcid && this.remotePcid && pcid !== this.remotePcid) {
+      if (this.retiredPcids.has(pcid)) return;
+      this.retiredPcids.add(this.remotePcid);
       this.remotePcid = pcid;
-      this.rebuild();
+      if (this.pc.remoteDescription) this.rebuild();
     }
     if (pcid) this.remotePcid = pcid;
     const d = data as { type?: string; sdp?: string; candidate?: RTCIceCandidateInit; renegotiate?: boolean; iceRestart?: boolean };
     const pc = this.pc;
     if (d.renegotiate) {
+      // kwmjs's "noop" kick only asks for a first offer: ours is made or under way already.
+      const d2 = d as { noop?: boolean };
+      if (d2.noop && !d.iceRestart && (this.makingOffer || pc.localDescription)) return;
       if (this.o.offerer) {
         const ice = pc.iceConnectionState;
         const restart = d.iceRestart === true || (this.negotiated && ice !== 'connected' && ice !== 'completed' && ice !== 'new' && ice !== 'checking');
@@ -309,6 +318,7 @@ export class Peer {
 
   /** Throws the peer connection away and starts a new one (the remote did the same). */
   rebuild(): void {
+    this.rebuilds++;
     const old = this.pc;
     old.onicecandidate = old.ontrack = old.oniceconnectionstatechange = old.onconnectionstatechange = null;
     try {
@@ -397,7 +407,16 @@ export class Peer {
 
   /** Test-facing numbers (window.__palaverDebug.stats()). */
   async debugStats(): Promise<Record<string, unknown>> {
-    const out: Record<string, unknown> = { ice: this.pc.iceConnectionState, connection: this.pc.connectionState, offerer: this.o.offerer };
+    const out: Record<string, unknown> = {
+      ice: this.pc.iceConnectionState,
+      connection: this.pc.connectionState,
+      offerer: this.o.offerer,
+      signaling: this.pc.signalingState,
+      local: this.pc.localDescription?.type ?? null,
+      remoteDescription: this.pc.remoteDescription?.type ?? null,
+      pendingCandidates: this.pendingCandidates.length,
+      rebuilt: this.rebuilds,
+    };
     const mids = this.pc.getTransceivers().map((t) => t.mid);
     let framesDecoded = 0;
     let screenFramesDecoded = 0;

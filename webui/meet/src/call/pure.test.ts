@@ -70,6 +70,9 @@ describe('layout', () => {
     expect(chooseLayout(['a', 'b'], 'b', null)).toEqual({ kind: 'grid', tiles: ['a', 'b'], columns: 2 });
     expect(chooseLayout(['a', 'b', 'c', 'd', 'e', 'f'], 'c', null)).toEqual({ kind: 'focus', main: 'c', screen: false, side: ['a', 'b', 'd', 'e', 'f'] });
     expect(chooseLayout(['a', 'b', 'c', 'd', 'e', 'f'], null, null)).toMatchObject({ main: 'a' });
+    // Six with this user: five remote tiles, the speaker large.
+    expect(chooseLayout(['a', 'b', 'c', 'd', 'e'], 'e', null)).toEqual({ kind: 'focus', main: 'e', screen: false, side: ['a', 'b', 'c', 'd'] });
+    expect(chooseLayout(['a', 'b', 'c', 'd'], 'd', null).kind).toBe('grid');
     expect(chooseLayout(['a', 'b'], 'a', 'b')).toEqual({ kind: 'focus', main: 'b', screen: true, side: ['a', 'b'] });
     expect(gridColumns(4, 1280, 720)).toBe(2);
     expect(gridColumns(3, 400, 800)).toBe(1); // phone portrait: one column
