@@ -39,6 +39,27 @@ class Operation(unittest.TestCase):
         finally:
             t.close()
 
+    def test_access_log_is_off_by_default_and_switchable_by_reload(self):
+        s = Palaverd()
+        try:
+            s.curl("/healthz")
+            self.assertNotIn("[access]", s.stderr())
+            s.sections["palaver"]["access_log"] = "yes"
+            s.write_config()
+            self.assertIn("reload applied", s.reload())
+            s.curl("/meet/r/call?code=SECRETCODE&state=x", http="--http2")
+            s.curl("/nothing-here", http="--http1.1")
+            deadline = time.time() + 5
+            while s.stderr().count(" info [access] ") < 2 and time.time() < deadline:
+                time.sleep(0.05)
+            log = s.stderr()
+            self.assertRegex(log, r" info \[access\] \[\d+\] addr=127\.0\.0\.1 method=GET path=/meet/r/call status=200 "
+                                  r"bytes=\d+ ms=\d+\.\d proto=h2 route=web\n")
+            self.assertRegex(log, r"addr=127\.0\.0\.1 method=GET path=/nothing-here status=404 bytes=\d+ ms=[\d.]+ proto=http/1\.1 ")
+            self.assertNotIn("SECRETCODE", log)  # queries carry codes and states: never logged
+        finally:
+            s.close()
+
     def test_runtime_file_is_removed_at_a_clean_stop(self):
         s = Palaverd()
         try:

@@ -470,6 +470,7 @@ Status Application::Start() {
   }
   // Modules that publish URLs (the OIDC issuer) read the port actually bound.
   if (hc.https_port == 0) a.host_info.https_port = a.net->BoundPort("https");
+  a.net->SetAccessLog(hc.access_log);
   a.net->Start();
   a.trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
   a.WriteRuntimeInfo(a.trust_anchor);
@@ -492,7 +493,7 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   {
     std::vector<std::string> host_keys;
     for (const auto& k : ChangedKeys(a.host_running_values, a.host_pending_values)) {
-      if (k != "log_level" && k != "log_levels" && k != "metrics_allow") host_keys.push_back(k);
+      if (k != "log_level" && k != "log_levels" && k != "metrics_allow" && k != "access_log") host_keys.push_back(k);
     }
     if (!host_keys.empty()) restart_needed.push_back("[palaver] " + Join(host_keys, ", "));
   }
@@ -500,8 +501,10 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   a.host_config.log_levels = next.log_levels;
   a.host_config.metrics_allow = next.metrics_allow;
   a.SetMetricsAllow(next.metrics_allow);
+  a.host_config.access_log = next.access_log;
+  a.net->SetAccessLog(next.access_log);
   ApplyLogLevels(next.log_level, next.log_levels);
-  for (const char* live : {"log_level", "log_levels", "metrics_allow"}) {
+  for (const char* live : {"log_level", "log_levels", "metrics_allow", "access_log"}) {
     if (auto it = a.host_pending_values.find(live); it != a.host_pending_values.end()) {
       a.host_running_values[live] = it->second;
     } else {

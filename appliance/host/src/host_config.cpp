@@ -31,6 +31,7 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   c.https_port = static_cast<int>(r.Int("https_port", 443, 0, 65535));
   c.http_port = static_cast<int>(r.Int("http_port", 80, 0, 65535));
   c.http_redirect = r.Bool("http_redirect", true);
+  c.access_log = r.Bool("access_log", false);
   if (c.http_redirect && c.https_port != 0 && c.http_port == c.https_port) {
     r.Reject("http_port", "is the same as https_port (" + std::to_string(c.https_port) +
                               "); plain HTTP needs a port of its own, or set http_redirect = no");

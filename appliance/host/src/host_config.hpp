@@ -26,6 +26,7 @@ struct HostConfig {
   std::chrono::milliseconds drain_timeout{10000};
   std::chrono::milliseconds busy_timeout{5000};
   std::vector<Cidr> metrics_allow;
+  bool access_log = false;
   std::string metrics_token_file;
 };
 

@@ -17,8 +17,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "logging.hpp"
 #include "net/sessions.hpp"
 #include "net/util.hpp"
+#include "palaver/sdk/encoding.hpp"
 
 namespace palaver::host {
 
@@ -145,7 +147,7 @@ bool ValidHostHeader(const std::string& host) {
 
 NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& metrics,
                      std::shared_ptr<spdlog::logger> log)
-    : limits_(limits), router_(router), metrics_(metrics), log_(std::move(log)) {
+    : limits_(limits), router_(router), metrics_(metrics), log_(std::move(log)), access_(GetLogger("access")) {
   connections_open_ = &metrics_.GetGauge("http_connections_open", "Open client connections.");
   header_timeouts_ = &metrics_.GetCounter("http_header_timeouts_total",
                                           "Connections closed for not sending request headers in time.");
@@ -513,6 +515,14 @@ void NetServer::Finish(net::Exchange& ex) {
   if (ex.finished) return;
   ex.finished = true;
   ReleaseBudget(ex);
+  if (access_log_.load(std::memory_order_relaxed) && !ex.request.method.empty()) {
+    // The path without its query (codes, tokens and states travel there), as one safe token.
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(net::Clock::now() - ex.started).count();
+    access_->info("addr={} method={} path={} status={} bytes={} ms={:.1f} proto={} route={}", ex.request.peer,
+                  sdk::LogSafe(ex.request.method, 16), sdk::LogSafe(ex.request.path, 512),
+                  ex.responded ? ex.response.status : 0, ex.body_pos, static_cast<double>(us) / 1000.0,
+                  ex.request.http_version == 2 ? "h2" : "http/1.1", ex.route_class);
+  }
   if (in_flight_.fetch_sub(1) == 1) {
     std::lock_guard lock(idle_mu_);
     idle_cv_.notify_all();

@@ -100,6 +100,8 @@ class NetServer final : public sdk::NetLoop {
   void Start();
   /// Refuses new connections and closes keep-alive connections after their current request.
   void BeginDrain();
+  /// One `access` log line per finished request (`[palaver] access_log`); switchable at run time.
+  void SetAccessLog(bool on) { access_log_.store(on, std::memory_order_relaxed); }
   /// Waits until no request is in flight or the deadline passes. True when idle.
   bool WaitIdle(std::chrono::milliseconds timeout);
   /// Stops the loop, joins the thread, closes every connection. Idempotent.
@@ -228,6 +230,8 @@ class NetServer final : public sdk::NetLoop {
   std::mutex idle_mu_;
   std::condition_variable idle_cv_;
   std::atomic<int> in_flight_{0};
+  std::atomic<bool> access_log_{false};
+  std::shared_ptr<spdlog::logger> access_;
 
   sdk::Gauge* connections_open_ = nullptr;
   sdk::Counter* connections_refused_ = nullptr;

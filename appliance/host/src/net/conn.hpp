@@ -32,6 +32,7 @@ struct Exchange {
   Conn* conn = nullptr;        // null once the connection or stream is gone
   Session* session = nullptr;  // ditto
   int32_t stream_id = 0;       // HTTP/2 stream, 0 on HTTP/1.1
+  Clock::time_point started = Clock::now();  // for the access log
   sdk::Request request;
   std::shared_ptr<const RouteEntry> route;
   std::string route_class = "none";
