@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "palaver/sdk/services/host_status.hpp"
+
 namespace spdlog {
 class logger;
 }
@@ -15,6 +17,8 @@ namespace palaver::host {
 void InitLogging();
 /// The named logger (created on first use with the shared sink). Thread-safe.
 std::shared_ptr<spdlog::logger> GetLogger(const std::string& name);
+/// The newest warnings and errors of every logger (a ring of 100), newest last. Thread-safe.
+std::vector<sdk::LogEntry> RecentWarnings();
 /// Applies `default_level` to every logger, then `id=level` overrides, then SPDLOG_LEVEL.
 void ApplyLogLevels(const std::string& default_level, const std::vector<std::string>& overrides);
 
