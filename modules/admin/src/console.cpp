@@ -219,7 +219,11 @@ Result<Console::Provider> Console::DiscoverProvider() {
   LoopbackTarget target{.port = info.https_port,
                         .host_name = info.hostnames.empty() ? "localhost" : info.hostnames.front(),
                         .ca_file = runtime ? runtime->second : ""};
-  PALAVER_ASSIGN_OR_RETURN(auto resp, LoopbackRequest(target, "GET", "/.well-known/openid-configuration", {}, ""));
+  auto fetched = LoopbackRequest(target, "GET", "/.well-known/openid-configuration", {}, "");
+  if (!fetched) {
+    return Fail(ErrorCode::kUnavailable, fetched.error().message, "the sign-in service is not available");
+  }
+  auto& resp = *fetched;
   if (resp.status != 200) {
     return Fail(ErrorCode::kUnavailable, "discovery answered " + std::to_string(resp.status),
                 "the sign-in service is not available");

@@ -12,7 +12,6 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/SecureStreamSocket.h>
-#include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/Timespan.h>
 
@@ -28,11 +27,13 @@ Result<LoopbackResponse> LoopbackRequest(const LoopbackTarget& target, const std
       Poco::Net::Context::Ptr ctx =
           new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", target.ca_file,
                                  Poco::Net::Context::VERIFY_RELAXED, 9, target.ca_file.empty());
+      // Connected to the loopback address, verified (and SNI) for the certificate's name: the
+      // session keeps a peer host name set before it connects.
       Poco::Net::SecureStreamSocket socket(ctx);
       socket.setPeerHostName(target.host_name);
-      socket.connect(Poco::Net::SocketAddress(address, static_cast<Poco::UInt16>(target.port)),
-                     Poco::Timespan(10, 0));
       Poco::Net::HTTPSClientSession session(socket);
+      session.setHost(address);
+      session.setPort(static_cast<Poco::UInt16>(target.port));
       session.setTimeout(Poco::Timespan(10, 0));
       Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
       request.setHost(target.host_name, static_cast<Poco::UInt16>(target.port));
@@ -46,13 +47,13 @@ Result<LoopbackResponse> LoopbackRequest(const LoopbackTarget& target, const std
       Poco::StreamCopier::copyToString(in, out.body);
       return out;
     } catch (const Poco::Exception& e) {
-      last_error = e.displayText();
+      last_error += std::string(last_error.empty() ? "" : "; ") + address + ": " + e.displayText();
     } catch (const std::exception& e) {
-      last_error = e.what();
+      last_error += std::string(last_error.empty() ? "" : "; ") + address + ": " + e.what();
     }
   }
   return Fail(ErrorCode::kUnavailable, "loopback request failed: " + last_error,
-              "cannot reach palaverd on port " + std::to_string(target.port) + " (" + last_error + ")");
+              "cannot reach palaverd on port " + std::to_string(target.port));
 }
 
 Result<std::pair<int, std::string>> ReadRuntime(const std::string& state_dir) {

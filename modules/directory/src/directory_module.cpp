@@ -11,6 +11,7 @@
 #include "config.hpp"
 #include "gc_api.hpp"
 #include "local_store.hpp"
+#include "user_admin.hpp"
 #include "palaver/sdk/command.hpp"
 #include "palaver/sdk/files.hpp"
 #include "palaver/sdk/host.hpp"
@@ -37,6 +38,8 @@ class DirectoryModule final : public sdk::Module {
     users_ = std::make_shared<LocalUserStore>(host.Database());
     if (config_.initial_admin) PALAVER_RETURN_IF_ERROR(CreateInitialAdmin(host.Info().state_dir));
     host.Registry().Publish<sdk::UserDirectory>(users_);
+    host.Registry().Publish<sdk::UserAdmin>(std::make_shared<LocalUserAdmin>(
+        users_, PasswordPolicy{static_cast<size_t>(config_.password_min_length)}));
     registry_ = &host.Registry();
     pool_ = &host.Pool();
     return host.Http().Add({.methods = {"GET"}, .path = kGcPrefix, .match = sdk::Match::kPrefix, .route_class = "directory"},
@@ -50,6 +53,7 @@ class DirectoryModule final : public sdk::Module {
   }
 
   void Stop() override {
+    if (registry_ != nullptr) registry_->Withdraw<sdk::UserAdmin>();
     if (registry_ != nullptr) registry_->Withdraw<sdk::UserDirectory>();
     registry_ = nullptr;
   }
@@ -62,7 +66,7 @@ class DirectoryModule final : public sdk::Module {
       return 1;
     }
     LocalUserStore users(ctx.store);
-    return RunUserCommand(users, args, ctx);
+    return RunUserCommand(users, PasswordPolicy{static_cast<size_t>(pending_.password_min_length)}, args, ctx);
   }
 
  private:
