@@ -5,12 +5,14 @@ checks, validated, applied at once (guest logon, config.json) and recorded in th
 import concurrent.futures
 import html
 import json
+import os
 import re
+import shutil
 import subprocess
 import unittest
 import urllib.parse
 
-from harness import Browser, Palaverd
+from harness import SOURCE, Browser, Palaverd
 
 MEET_CONFIG = "/api/config/v1/kopano/meet/config.json"
 
@@ -442,6 +444,53 @@ class PasswordPolicy(unittest.TestCase):
         self.assertNotRegex(self.user("list").stdout, r"dora\s+.*admin")
         self.assertEqual(self.user("set", "dora", "--mail", "not-an-address").returncode, 1)
         self.assertEqual(self.user("grant-admin", "nobody").returncode, 1)
+
+
+NODE_DIR = os.path.join(SOURCE, "tests", "node")
+
+
+class ConsoleInABrowser(unittest.TestCase):
+    """Chromium (tests/node/admin-browser.js): an admin signs in with the keyboard, the rule
+    preview works live, guests on and screen sharing off reach config.json at once, the status
+    page refreshes itself, no CSP violation. PALAVER_ADMIN_SCREENSHOTS=<dir> also captures every
+    page in English and German (how docs/admin/console-*.png are made)."""
+
+    def setUp(self):
+        self.node = shutil.which("node")
+        if not self.node or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
+            self.fail("node and tests/node/node_modules are needed: ./dev test installs them")
+        if not os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")):
+            self.fail("chromium is needed: scripts/deps.sh test installs it")
+        self.s = Palaverd(expect_start=False)
+        self.s.add_user("root", "root-secret-1", "--admin", "--display-name", "Root Admin")
+        self.s.add_user("anna", "anna-secret-1", "--display-name", "Anna Alder", "--mail", "anna@example.org")
+        self.s.start()
+
+    def tearDown(self):
+        self.s.close()
+
+    def test_admin_in_chromium(self):
+        iss = f"https://localhost:{self.s.https_port}"
+        shots = os.environ.get("PALAVER_ADMIN_SCREENSHOTS", "")
+        r = subprocess.run([self.node, os.path.join(NODE_DIR, "admin-browser.js"), iss, "root", "root-secret-1",
+                            *([shots] if shots else [])], capture_output=True, text=True, timeout=240)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["en_signin_path"], "/signin/v1/identifier")
+        self.assertEqual(out["h1"], "Guests")
+        self.assertEqual(out["preview_matches"], ["group/public/team", "group/extern/visit"])
+        self.assertTrue(out["preview_button_hidden"])
+        self.assertIn("not a valid regular expression", out["preview_error"])
+        self.assertIn("Saved.", out["guests_notice"])
+        self.assertIs(out["config_guests_enabled"], True)
+        self.assertEqual(out["config_public_regexp"], "^group/(public|extern)/.*")
+        self.assertIs(out["config_disable_screenshare"], True)
+        self.assertEqual(out["config_camera_bitrate"], 800)
+        self.assertTrue(out["status_no_reload"])
+        self.assertIn("signaling", out["status_modules"])
+        self.assertEqual(out["csp_errors"], [])
+        if shots:
+            self.assertEqual(out["de_h1"], "Gäste")
 
 
 if __name__ == "__main__":

@@ -779,6 +779,7 @@ sdk::Response Console::Users(Ctx& ctx) {
     for (const auto& u : *list) {
       rows.emplace_back(mstch::map{{"username", u.username}, {"display_name", u.display_name}, {"mail", u.mail},
                                    {"is_admin", u.is_admin}, {"enabled", u.enabled}, {"readonly", readonly},
+                                   {"self", u.id == ctx.admin.id},
                                    {"csrf", ctx.session.csrf}});
     }
   } else if (frame.error.empty()) {
