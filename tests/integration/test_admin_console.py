@@ -12,7 +12,8 @@ import subprocess
 import unittest
 import urllib.parse
 
-from harness import SOURCE, Browser, Palaverd
+from harness import PALAVERD_TESTBED, SOURCE, Browser, Palaverd
+from test_signaling import Rtm
 
 MEET_CONFIG = "/api/config/v1/kopano/meet/config.json"
 
@@ -30,10 +31,11 @@ class Console(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.s = Palaverd(expect_start=False)
+        # The testbed binary: palaverd plus a token minting route, for the signaling client below.
+        cls.s = Palaverd(expect_start=False, binary=PALAVERD_TESTBED)
         cls.s.add_user("root", "root-secret-1", "--admin", "--display-name", "Root Admin")
         cls.s.add_user("rita", "rita-secret-1", "--admin")
-        cls.s.add_user("anna", "anna-secret-1")
+        cls.s.add_user("anna", "anna-secret-1", "--display-name", "Anna Alder")
         cls.s.start()
         cls.iss = f"https://localhost:{cls.s.https_port}"
 
@@ -351,6 +353,16 @@ class Console(unittest.TestCase):
         doc = json.loads(body)
         self.assertIn("signaling", [m["id"] for m in doc["modules"]])
         self.assertIn("calls and rooms", doc["rooms_summary"])
+        # Who is in which call, live: anna opens a group room.
+        rtm = Rtm(self.s, self.s.mint_token("anna openid kopano/kwm"))
+        try:
+            rtm.reply(rtm.join("group/standup"))
+            doc = json.loads(b.get("/admin/status.json")[2])
+            self.assertIn({"name": "group/standup", "people": [{"name": "Anna Alder", "guest": False}]}, doc["rooms"])
+            page = html.unescape(b.get("/admin/status")[2])
+            self.assertIn('<th scope="row">group/standup</th><td><span class="person">Anna Alder</span>', page)
+        finally:
+            rtm.close()
         # A refused form is a warning the status page lists.
         b.post("/admin/media", form={"csrf": "x"})
         doc = json.loads(b.get("/admin/status.json")[2])

@@ -71,6 +71,32 @@
             body.appendChild(tr);
           });
           document.getElementById('rooms-summary').textContent = doc.rooms_summary;
+          var rooms = document.getElementById('rooms');
+          rooms.textContent = '';
+          if (doc.rooms.length === 0) {
+            var empty = document.createElement('tr');
+            var cell = text('td', doc.no_rooms, 'muted');
+            cell.colSpan = 2;
+            empty.appendChild(cell);
+            rooms.appendChild(empty);
+          }
+          doc.rooms.forEach(function (room) {
+            var tr = document.createElement('tr');
+            var th = text('th', room.name);
+            th.scope = 'row';
+            tr.appendChild(th);
+            var td = document.createElement('td');
+            room.people.forEach(function (p) {
+              var span = text('span', p.name, 'person');
+              if (p.guest) {
+                span.appendChild(document.createTextNode(' '));
+                span.appendChild(text('span', doc.guest_label, 'tag'));
+              }
+              td.appendChild(span);
+            });
+            tr.appendChild(td);
+            rooms.appendChild(tr);
+          });
           var log = document.getElementById('warnings');
           log.textContent = '';
           if (doc.warnings.length === 0) log.appendChild(text('li', doc.no_warnings, 'muted'));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <future>
 #include <regex>
 #include <sstream>
 
@@ -17,6 +18,7 @@
 #include "palaver/sdk/services/host_status.hpp"
 #include "palaver/sdk/services/token_verifier.hpp"
 #include "palaver/sdk/services/user_admin.hpp"
+#include "palaver/signaling/live_rooms.hpp"
 #include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/services/user_admin.hpp"
 
@@ -608,6 +610,15 @@ sdk::Response Console::StatusPage(Ctx& ctx, bool json) {
     }
   }
   std::string updated = UtcTime(NowMs()) + " UTC";
+  // Who is in which call: the hub lives on the net loop, so ask there and wait briefly (worker).
+  std::vector<signaling::LiveRoom> live;
+  if (auto lr = host_.Registry().Find<signaling::LiveRooms>()) {
+    auto promise = std::make_shared<std::promise<std::vector<signaling::LiveRoom>>>();
+    auto future = promise->get_future();
+    lr->Snapshot([promise](std::vector<signaling::LiveRoom> rooms) { promise->set_value(std::move(rooms)); });
+    if (future.wait_for(std::chrono::seconds(2)) == std::future_status::ready) live = future.get();
+  }
+  auto room_name = [lang](const signaling::LiveRoom& r) { return r.group.empty() ? Text(lang, "call_1to1") : r.group; };
   // Newest first, at most 30.
   std::vector<sdk::LogEntry> recent(warnings.rbegin(), warnings.rend());
   if (recent.size() > 30) recent.resize(30);
@@ -620,6 +631,20 @@ sdk::Response Console::StatusPage(Ctx& ctx, bool json) {
       out += std::string(first ? "" : ",") + "{\"id\":\"" + sdk::JsonEscape(m.id) + "\",\"state\":\"" + key +
              "\",\"state_label\":\"" + sdk::JsonEscape(Text(lang, "state_" + key)) + "\",\"detail\":\"" +
              sdk::JsonEscape(m.health.detail) + "\"}";
+      first = false;
+    }
+    out += "],\"guest_label\":\"" + sdk::JsonEscape(Text(lang, "guest_label")) + "\",\"no_rooms\":\"" +
+           sdk::JsonEscape(Text(lang, "no_rooms")) + "\",\"rooms\":[";
+    first = true;
+    for (const auto& r : live) {
+      out += std::string(first ? "" : ",") + "{\"name\":\"" + sdk::JsonEscape(room_name(r)) + "\",\"people\":[";
+      bool first_person = true;
+      for (const auto& p : r.participants) {
+        out += std::string(first_person ? "" : ",") + "{\"name\":\"" + sdk::JsonEscape(p.name) +
+               "\",\"guest\":" + (p.guest ? "true" : "false") + "}";
+        first_person = false;
+      }
+      out += "]}";
       first = false;
     }
     out += "],\"warnings\":[";
@@ -643,7 +668,14 @@ sdk::Response Console::StatusPage(Ctx& ctx, bool json) {
     warns.emplace_back(mstch::map{{"time", UtcTime(w.unix_ms)}, {"level", w.level}, {"logger", w.logger},
                                   {"message", w.message}});
   }
-  mstch::map c{{"modules", mods}, {"warnings", warns}, {"rooms_summary", rooms}, {"updated", updated}};
+  mstch::array room_rows;
+  for (const auto& r : live) {
+    mstch::array people;
+    for (const auto& p : r.participants) people.emplace_back(mstch::map{{"name", p.name}, {"guest", p.guest}});
+    room_rows.emplace_back(mstch::map{{"name", room_name(r)}, {"people", people}});
+  }
+  mstch::map c{{"modules", mods}, {"warnings", warns}, {"rooms_summary", rooms}, {"updated", updated},
+               {"rooms", room_rows}};
   return PageResponse(lang, "status", c, ctx.MakeFrame(Text(lang, "nav_status"), "status"));
 }
 

@@ -97,6 +97,11 @@ constexpr TextEntry kTexts[] = {
     {"rooms_summary", "{} connections of {} users in {} calls and rooms; {} guests.",
      "{} Verbindungen von {} Benutzern in {} Gesprächen und Räumen; {} Gäste."},
     {"rooms_unknown", "Signaling is not running.", "Die Signalisierung läuft nicht."},
+    {"call_1to1", "1:1 call", "Einzelgespräch"},
+    {"guest_label", "guest", "Gast"},
+    {"no_rooms", "No calls right now.", "Gerade keine Gespräche."},
+    {"room", "Call or room", "Gespräch oder Raum"},
+    {"participants", "Participants", "Teilnehmer"},
     {"warnings", "Recent warnings and errors", "Letzte Warnungen und Fehler"},
     {"no_warnings", "None since the start.", "Keine seit dem Start."},
     // Audit

@@ -25,6 +25,7 @@
 #include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/websocket.hpp"
 #include "palaver/signaling/guest_policy.hpp"
+#include "palaver/signaling/live_rooms.hpp"
 
 namespace palaver::signaling {
 namespace {
@@ -176,6 +177,8 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     guest_refused_ = &stats.GetCounter("signaling_guest_logons_total", "Guest logons.", {{"result", "refused"}});
     PALAVER_RETURN_IF_ERROR(AddRoutes());
     host.Registry().Publish<GuestPolicy>(policy_);
+    live_rooms_ = std::make_shared<HubRooms>(*this);
+    host.Registry().Publish<LiveRooms>(live_rooms_);
     ScheduleSweep();
     ScheduleStandingCheck();
     log_->info("signaling ready turn={}", TurnSource());
@@ -198,6 +201,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
 
   void Stop() override {
     if (stopped_.exchange(true)) return;
+    if (host_ != nullptr && live_rooms_) host_->Registry().Withdraw<LiveRooms>();
     if (host_ == nullptr) return;
     if (policy_) host_->Registry().Withdraw<GuestPolicy>();
     if (timer_ != 0) host_->Loop().Cancel(timer_);
@@ -589,6 +593,23 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
                    ",\"name\":" + Quoted(logon.name) + "}"));
   }
 
+  // LiveRooms for the admin console: the hub is read on the net loop only.
+  class HubRooms final : public LiveRooms {
+   public:
+    explicit HubRooms(SignalingModule& m) : m_(m) {}
+    void Snapshot(std::function<void(std::vector<LiveRoom>)> done) override {
+      if (m_.stopped_) return;
+      m_.host_->Loop().Post([this, done = std::move(done)] {
+        if (m_.stopped_ || !m_.hub_) return;
+        done(m_.hub_->Rooms());
+      });
+    }
+
+   private:
+    SignalingModule& m_;
+  };
+
+  std::shared_ptr<HubRooms> live_rooms_;
   SignalingConfig pending_;
   SignalingConfig config_;  // net loop (set in Start, then only there)
   sdk::Host* host_ = nullptr;
