@@ -126,7 +126,8 @@ class Console(unittest.TestCase):
     def test_sign_in_and_pages(self):
         b = self.admin()
         for path, heading in (("/admin/guests", "Guests"), ("/admin/media", "Screen sharing and media"),
-                              ("/admin/users", "Users"), ("/admin/status", "Status"), ("/admin/audit", "Audit log")):
+                              ("/admin/users", "Users"), ("/admin/status", "Status"),
+                              ("/admin/certificates", "Certificates"), ("/admin/audit", "Audit log")):
             status, h, page = b.get(path)
             self.assertEqual(status, 200, path)
             self.assertIn(f"<h1>{heading}</h1>", page)
@@ -143,6 +144,29 @@ class Console(unittest.TestCase):
         status, h, js = b.get("/admin/assets/admin.js")
         self.assertEqual((status, h["content-type"]), (200, "text/javascript; charset=utf-8"))
         self.assertIn("data-refresh", js)
+
+    def test_certificates_page_and_local_ca(self):
+        b = self.admin()
+        status, _, page = b.get("/admin/certificates")
+        self.assertEqual(status, 200)
+        page = html.unescape(page)
+        self.assertIn('<th scope="row">localhost</th><td>localhost', page)
+        self.assertIn("local CA (generated)", page)
+        self.assertRegex(page, r"CN=Palaver[^<]*local CA|CN=[^<]+")
+        self.assertRegex(page, r"\d+ days left")
+        status, h, pem = b.get("/admin/certificates/ca.crt")
+        self.assertEqual(status, 200)
+        with open(self.s.ca) as f:
+            self.assertEqual(pem, f.read())
+
+    def test_metrics(self):
+        self.sign_in("anna", "anna-secret-1")
+        b = self.admin()
+        b.post("/admin/media", form={"csrf": "x"})
+        metrics = self.s.curl("/metrics")[2].decode()
+        self.assertRegex(metrics, r'admin_signins_total\{result="ok"\} [1-9]')
+        self.assertRegex(metrics, r'admin_signins_total\{result="refused"\} [1-9]')
+        self.assertRegex(metrics, r"admin_forms_refused_total [1-9]")
 
     def test_session_cookie(self):
         self.sign_in("root", "root-secret-1")

@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <future>
 #include <regex>
 #include <sstream>
 
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
@@ -15,6 +17,7 @@
 
 #include "loopback.hpp"
 #include "palaver/sdk/encoding.hpp"
+#include "palaver/sdk/services/certificate_provider.hpp"
 #include "palaver/sdk/services/host_status.hpp"
 #include "palaver/sdk/services/token_verifier.hpp"
 #include "palaver/sdk/services/user_admin.hpp"
@@ -198,7 +201,15 @@ Console::Console(sdk::Host& host, ConsoleConfig config, SettingsChanger& changer
       config_(config),
       changer_(changer),
       audit_(audit),
-      sessions_(config.session_idle_ms, config.session_max_ms, NowMs) {}
+      sessions_(config.session_idle_ms, config.session_max_ms, NowMs) {
+  auto& stats = host_.Stats();
+  const char* help = "Admin console sign-ins: ok, refused (not an administrator), failed (state, code, tokens).";
+  signins_ok_ = &stats.GetCounter("admin_signins_total", help, {{"result", "ok"}});
+  signins_refused_ = &stats.GetCounter("admin_signins_total", help, {{"result", "refused"}});
+  signins_failed_ = &stats.GetCounter("admin_signins_total", help, {{"result", "failed"}});
+  forms_refused_ = &stats.GetCounter("admin_forms_refused_total",
+                                     "Console form posts refused for a missing or wrong CSRF token or a foreign origin.");
+}
 
 Status Console::Register() {
   sdk::Router& router = host_.Http();
@@ -280,6 +291,7 @@ void Console::Handle(const sdk::Request& req, const sdk::Responder& respond) {
     if (parsed) form = *parsed;
     bool token_ok = parsed && SecretEquals(sdk::FormValue(form, "csrf"), session->csrf);
     if (!SameOrigin(req) || !token_ok) {
+      forms_refused_->Inc();
       host_.Logger()->warn("admin form refused user={} client={} path={} reason={}", session->username, req.peer,
                            req.path, token_ok ? "origin" : "csrf");
       Frame f{.title = Text(lang, "refused_title")};
@@ -353,7 +365,8 @@ void Console::BeginSignin(const sdk::Request& req, const sdk::Responder& respond
 
 void Console::Callback(const sdk::Request& req, const sdk::Responder& respond) {
   Lang lang = PickLanguage(req.Header("accept-language").value_or(""));
-  auto fail = [lang](const std::string& why, int status) {
+  auto fail = [lang, failed = signins_failed_](const std::string& why, int status) {
+    failed->Inc();
     Frame f{.title = Text(lang, "signin_failed_title")};
     mstch::map c{{"lead", Text(lang, "signin_failed_lead", {why})}, {"link_href", std::string("/admin/signin")},
                  {"link_label", Text(lang, "signin_again")}};
@@ -425,6 +438,7 @@ void Console::Callback(const sdk::Request& req, const sdk::Responder& respond) {
         auto user = directory->GetById(at->user_id);
         Lang lang = PickLanguage(req.Header("accept-language").value_or(""));
         if (!user || !user->enabled || !user->is_admin) {
+          signins_refused_->Inc();
           host_.Logger()->info("admin sign-in refused user={} client={} reason=not_admin", at->username, req.peer);
           Frame f{.title = Text(lang, "forbidden_title")};
           mstch::map c{{"lead", Text(lang, "forbidden_lead", {user ? user->username : at->username})},
@@ -435,6 +449,7 @@ void Console::Callback(const sdk::Request& req, const sdk::Responder& respond) {
           return respond(std::move(r));
         }
         auto s = sessions_.Create(user->id, user->username, user->display_name);
+        signins_ok_->Inc();
         host_.Logger()->info("admin signed in user={} client={}", user->username, req.peer);
         auto r = Redirect(p.return_to);
         r.SetHeader("set-cookie", SetCookie(kSessionCookie, s.id, "Strict", -1));
@@ -462,6 +477,24 @@ sdk::Response Console::Dispatch(Ctx& ctx) {
   if (path == "/admin/audit" && get) return Audit(ctx, false);
   if (path == "/admin/audit.csv" && get) return Audit(ctx, true);
   if (path == "/admin/users") return Users(ctx);
+  if (path == "/admin/certificates" && get) return Certificates(ctx);
+  if (path == "/admin/certificates/ca.crt" && get) {
+    auto certs = host_.Registry().Find<sdk::CertificateProvider>();
+    std::string anchor = certs ? certs->TrustAnchorPath() : "";
+    std::ifstream in(anchor);
+    std::stringstream pem;
+    if (!anchor.empty() && in) pem << in.rdbuf();
+    if (pem.str().empty()) {
+      return Message(ctx, 404, "not_found_title", Text(ctx.lang, "no_local_ca"), "/admin/certificates",
+                     Text(ctx.lang, "back"));
+    }
+    sdk::Response r;
+    r.body = pem.str();
+    r.SetHeader("content-type", "application/x-pem-file");
+    r.SetHeader("content-disposition", "attachment; filename=\"palaver-local-ca.crt\"");
+    AddConsoleHeaders(r);
+    return r;
+  }
   return Message(ctx, 404, "not_found_title", Text(ctx.lang, "not_found_lead"), "/admin/", Text(ctx.lang, "back"));
 }
 
@@ -827,6 +860,43 @@ sdk::Response Console::Users(Ctx& ctx) {
                {"new_mail", new_mail}};
   auto r = PageResponse(lang, "users", c, frame, status);
   return r;
+}
+
+sdk::Response Console::Certificates(Ctx& ctx) {
+  Lang lang = ctx.lang;
+  auto certs = host_.Registry().Find<sdk::CertificateProvider>();
+  mstch::array rows;
+  int64_t now_s = NowMs() / 1000;
+  if (certs) {
+    std::vector<std::string> names = host_.Info().hostnames;
+    if (names.empty()) names.push_back("");
+    for (const auto& name : names) {
+      auto id = certs->ForName(name);
+      if (!id) continue;
+      std::string issuer;
+      if (id->leaf != nullptr) {
+        char buf[512];
+        X509_NAME_oneline(X509_get_issuer_name(id->leaf), buf, sizeof buf);
+        issuer = buf;
+      }
+      int64_t expires_s =
+          std::chrono::duration_cast<std::chrono::seconds>(id->not_after.time_since_epoch()).count();
+      int64_t days = (expires_s - now_s) / 86400;
+      std::string covers;
+      for (const auto& n : id->names) covers += (covers.empty() ? "" : ", ") + n;
+      std::string source_key = id->source == "local-ca" ? "source_local_ca" : id->source == "acme" ? "source_acme" : "source_files";
+      rows.emplace_back(mstch::map{{"name", name.empty() ? std::string("—") : name},
+                                   {"covers", covers},
+                                   {"issuer", issuer},
+                                   {"expires", UtcTime(expires_s * 1000)},
+                                   {"days", Text(lang, "days_left", {std::to_string(days)})},
+                                   {"soon", days < 14},
+                                   {"source", Text(lang, source_key)}});
+    }
+  }
+  bool local_ca = certs && !certs->TrustAnchorPath().empty();
+  mstch::map c{{"certificates", rows}, {"local_ca", local_ca}};
+  return PageResponse(lang, "certificates", c, ctx.MakeFrame(Text(lang, "nav_certificates"), "certificates"));
 }
 
 }  // namespace palaver::admin

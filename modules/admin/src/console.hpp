@@ -49,6 +49,7 @@ class Console {
   sdk::Response StatusPage(Ctx& ctx, bool json);
   sdk::Response Audit(Ctx& ctx, bool csv);
   sdk::Response Users(Ctx& ctx);
+  sdk::Response Certificates(Ctx& ctx);
   sdk::Response Message(Ctx& ctx, int status, const std::string& title_key, const std::string& lead,
                         const std::string& link_href, const std::string& link_label);
 
@@ -66,6 +67,10 @@ class Console {
   SettingsChanger& changer_;
   AuditLog& audit_;
   SessionTable sessions_;
+  sdk::Counter* signins_ok_ = nullptr;
+  sdk::Counter* signins_refused_ = nullptr;
+  sdk::Counter* signins_failed_ = nullptr;
+  sdk::Counter* forms_refused_ = nullptr;
   std::mutex provider_mu_;
   std::optional<Provider> provider_;
 };

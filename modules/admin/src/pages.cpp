@@ -26,6 +26,23 @@ constexpr TextEntry kTexts[] = {
     {"nav_users", "Users", "Benutzer"},
     {"nav_status", "Status", "Status"},
     {"nav_audit", "Audit log", "Änderungsprotokoll"},
+    {"nav_certificates", "Certificates", "Zertifikate"},
+    {"certificates_lead", "The certificate palaverd presents for each of its names.",
+     "Das Zertifikat, das palaverd für jeden seiner Namen vorzeigt."},
+    {"cert_name", "Name", "Name"},
+    {"cert_covers", "Covers", "Gilt für"},
+    {"cert_issuer", "Issuer", "Aussteller"},
+    {"cert_expires", "Expires (UTC)", "Läuft ab (UTC)"},
+    {"cert_source", "Source", "Quelle"},
+    {"days_left", "{} days left", "noch {} Tage"},
+    {"source_files", "certificate files", "Zertifikatsdateien"},
+    {"source_local_ca", "local CA (generated)", "lokale CA (erzeugt)"},
+    {"source_acme", "ACME (Let's Encrypt)", "ACME (Let's Encrypt)"},
+    {"download_ca", "Download the local CA certificate", "Zertifikat der lokalen CA herunterladen"},
+    {"local_ca_help", "Browsers trust this server once this certificate is imported as a trusted authority.",
+     "Browser vertrauen diesem Server, sobald dieses Zertifikat als vertrauenswürdige Stelle importiert ist."},
+    {"no_local_ca", "This server uses no local CA.", "Dieser Server nutzt keine lokale CA."},
+    {"no_certificates", "No certificate is loaded.", "Es ist kein Zertifikat geladen."},
     {"save", "Save", "Speichern"},
     {"cancel", "Cancel", "Abbrechen"},
     {"saved", "Saved. The change applies at once.", "Gespeichert. Die Änderung gilt sofort."},
@@ -259,7 +276,7 @@ std::string RenderPage(Lang lang, const std::string& page, mstch::map context, c
   if (context.count("csrf") == 0) context.emplace("csrf", frame.csrf);
   std::string body = mstch::render(assets.at(page + ".mustache"), context);
   mstch::array nav;
-  for (const char* id : {"guests", "media", "users", "status", "audit"}) {
+  for (const char* id : {"guests", "media", "users", "status", "certificates", "audit"}) {
     nav.emplace_back(mstch::map{{"href", std::string("/admin/") + id},
                                 {"label", Text(lang, std::string("nav_") + id)},
                                 {"current", frame.current == id}});

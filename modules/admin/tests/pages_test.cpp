@@ -24,7 +24,7 @@ TEST(AdminPages, EveryTextInBothLanguages) {
 
 TEST(AdminPages, EveryPageRendersInBothLanguagesWithoutInlineScript) {
   for (Lang lang : {Lang::kEn, Lang::kDe}) {
-    for (const char* page : {"guests", "media", "status", "audit", "users", "confirm", "message"}) {
+    for (const char* page : {"guests", "media", "status", "audit", "users", "certificates", "confirm", "message"}) {
       Frame f{.title = "T", .current = page, .user = "Root <&>", .csrf = "tok"};
       std::string html = RenderPage(lang, page, mstch::map{}, f);
       EXPECT_NE(html.find(std::string("<html lang=\"") + LangCode(lang) + "\">"), std::string::npos) << page;
