@@ -100,19 +100,19 @@ class Console(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout.strip()
 
-    def guest_logon(self, path):
+    def guest_logon(self, path, name="Gina", full=False):
         b = Browser(self.s)
         scope = "openid profile email kopano/kwm kopano/gc kopano/kvs"
-        body = urllib.parse.urlencode({"guest": "1", "path": path, "name": "Gina", "token": "", "user": "false",
+        body = urllib.parse.urlencode({"guest": "1", "path": path, "name": name, "token": "", "user": "false",
                                        "scope": scope + " konnect/guestok", "iss": self.iss,
                                        "client_id": f"kpop-{self.iss}/meet/", "locale": "en"})
-        status, _, _ = b.post("/api/kwm/v2/guest/logon", body=body,
-                              headers={"Content-Type": "application/x-www-form-urlencoded"})
-        return status
+        status, _, reply = b.post("/api/kwm/v2/guest/logon", body=body,
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        return (status, reply) if full else status
 
     def guests_form(self, **over):
         fields = {"guests_enabled": "on", "public_regexp": "^group/public/.*", "preview_names": "",
-                  "action": "save"}
+                  "name_style": "prefixed", "action": "save"}
         fields.update(over)
         return {k: v for k, v in fields.items() if v is not None}
 
@@ -216,6 +216,24 @@ class Console(unittest.TestCase):
         self.assertEqual(self.guest_logon("group/public/team"), 200)
         # config.json follows as well.
         self.assertEqual(self.config_json()["guests"]["publicGroupRegexp"], "^group/public/.*")
+        # Guest name style: the name in the signed guest request follows it.
+        def guest_name():
+            status, reply = self.guest_logon("group/public/team", "Gina", full=True)
+            self.assertEqual(status, 200, reply)
+            payload = json.loads(reply)["eqp"]["request"].split(".")[1]
+            import base64
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            return json.dumps(claims)
+        self.assertIn("(Guest)Gina", guest_name())
+        status, _, page = self.post(b, "/admin/guests", self.guests_form(name_style="random"))
+        self.assertEqual(status, 200, page)
+        self.assertIn('value="random" checked', page)
+        self.assertNotIn("Gina", guest_name())
+        status, _, page = self.post(b, "/admin/guests", self.guests_form(name_style="loud"))
+        self.assertEqual(status, 400)
+        self.assertIn("must be prefixed, plain or random", page)
+        self.assertEqual(self.setting("signaling.guest_name_style"), "random")
+        self.post(b, "/admin/guests", self.guests_form())
 
     def test_preview_without_javascript_and_as_json(self):
         b = self.admin()

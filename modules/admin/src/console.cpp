@@ -36,6 +36,7 @@ constexpr const char* kGuestsEnabled = "signaling.guests_enabled";
 constexpr const char* kPublicRegexp = "signaling.public_guest_access_regexp";
 constexpr const char* kGuestOnlyRooms = "signaling.allow_guest_only_channels";
 constexpr const char* kGuestsDefault = "web.guests_default";
+constexpr const char* kGuestNameStyle = "signaling.guest_name_style";
 constexpr const char* kScreenshare = "web.screenshare_enabled";
 constexpr const char* kCameraBitrate = "web.camera_bitrate_kbps";
 constexpr const char* kScreenBitrate = "web.screenshare_bitrate_kbps";
@@ -507,6 +508,7 @@ sdk::Response Console::Guests(Ctx& ctx) {
   bool guest_only = post ? ctx.Checked("guest_only_rooms") : settings.GetBool(kGuestOnlyRooms, false);
   bool by_default = post ? ctx.Checked("guests_default") : settings.GetBool(kGuestsDefault, false);
   std::string regexp = post ? ctx.Field("public_regexp") : settings.GetString(kPublicRegexp, "");
+  std::string style = post ? ctx.Field("name_style") : settings.GetString(kGuestNameStyle, "prefixed");
   std::string names = post ? ctx.Field("preview_names") : "group/public/team\ngroup/sales\nconference/public/all-hands";
   Frame frame = ctx.MakeFrame(Text(lang, "nav_guests"), "guests");
   int status = 200;
@@ -538,7 +540,8 @@ sdk::Response Console::Guests(Ctx& ctx) {
       auto st = changer_.Change(ctx.Who(), {{kGuestsEnabled, enabled},
                                             {kPublicRegexp, regexp},
                                             {kGuestOnlyRooms, guest_only},
-                                            {kGuestsDefault, by_default}});
+                                            {kGuestsDefault, by_default},
+                                            {kGuestNameStyle, style}});
       if (!st) {
         frame.error = Text(lang, "not_saved", {st.error().public_message});
         status = st.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
@@ -556,6 +559,9 @@ sdk::Response Console::Guests(Ctx& ctx) {
   mstch::map c{{"guests_enabled", enabled},
                {"guest_only_rooms", guest_only},
                {"guests_default", by_default},
+               {"style_prefixed", style == "prefixed"},
+               {"style_plain", style == "plain"},
+               {"style_random", style == "random"},
                {"public_regexp", regexp},
                {"regexp_invalid", problem.has_value()},
                {"preview_names", names},

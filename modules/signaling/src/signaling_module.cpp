@@ -36,6 +36,7 @@ constexpr int64_t kKeyLifetimeSeconds = 30;
 constexpr const char* kGuestsEnabled = "signaling.guests_enabled";
 constexpr const char* kPublicRegexp = "signaling.public_guest_access_regexp";
 constexpr const char* kGuestOnlyRooms = "signaling.allow_guest_only_channels";
+constexpr const char* kGuestNameStyle = "signaling.guest_name_style";
 
 // The typed accessor other modules use instead of reading our keys by name. Thread-safe
 // (reads the settings snapshot); `settings` outlives the module.
@@ -152,6 +153,13 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     PALAVER_RETURN_IF_ERROR(settings.Define(
         {.key = kGuestOnlyRooms, .default_value = defaults.guest_only_rooms,
          .description = "Guests may open a room that no registered user is in yet."}));
+    PALAVER_RETURN_IF_ERROR(settings.Define(
+        {.key = kGuestNameStyle, .default_value = std::string("prefixed"),
+         .description = "How guests are named: prefixed (\"(Guest)Name\"), plain (the name they give) or random "
+                        "(always a random \"Adjective Animal\").",
+         .validate = [](const sdk::SettingValue& v) -> std::string {
+           return ParseGuestNameStyle(std::get<std::string>(v)) ? "" : "must be prefixed, plain or random";
+         }}));
     HubOptions options;
     options.hmac_key = sdk::RandomToken(32);
     options.now = NowSeconds;
@@ -580,7 +588,9 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     auto issuer = host_->Registry().Find<sdk::TokenIssuer>();
     if (!issuer) return refuse(503, "guest access is not set up");
     sdk::GuestRequest g{.client_id = logon.client_id, .scope = logon.scope, .guest_id = NewGuestId(),
-                        .name = GuestDisplayName(logon.name, [](size_t n) { return sdk::RandomToken(n); }),
+                        .name = GuestDisplayName(logon.name, [](size_t n) { return sdk::RandomToken(n); },
+                                                 ParseGuestNameStyle(host_->Policy().GetString(kGuestNameStyle, ""))
+                                                     .value_or(GuestNameStyle::kPrefixed)),
                         .path = *checked};
     auto jwt = issuer->IssueGuestRequest(g);
     if (!jwt) {
