@@ -39,6 +39,9 @@ class Palaverd:
                         "https_port": "0", "http_port": "0", "log_level": "info",
                         "header_timeout": "3s", "body_timeout": "3s", "drain_timeout": "10s"},
             "web": {"root": self.site},
+            # Short test passwords ("pw"); the policy itself is tested with its default
+            # (test_admin_console.py).
+            "directory": {"password_min_length": "1"},
             # TURN on ephemeral loopback ports, so that suites can run side by side. The testbed
             # binary's own raw-fallback echo needs the HTTPS port's fallback for itself.
             "turn": {"listen": "127.0.0.1:0", "tls_listen": "127.0.0.1:0",

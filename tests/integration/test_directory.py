@@ -166,8 +166,8 @@ class UserCommand(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown command", r.stderr)
-        with open(self.s.config_path, "a") as f:
-            f.write("\n[directory]\nbackend = ad\n")
+        self.s.sections.setdefault("directory", {})["backend"] = "ad"
+        self.s.write_config()
         code, _, err = self.user("list")
         self.assertEqual(code, 2)
         self.assertIn("[directory] backend: must be one of local", err)

@@ -440,7 +440,7 @@ class MeetConfigFromSettings(unittest.TestCase):
                 # The original's defaults, and signaling's own public rooms (not Meet's constant).
                 self.assertEqual(cfg["guests"], {"enabled": False, "default": None,
                                                  "publicGroupRegexp": "^group/public/.*",
-                                                 "defaultPublicGroupPrefix": "public/"})
+                                                 "defaultPublicGroupPrefix": "public/", "defaultAudioOnly": False})
                 self.assertIs(cfg["disableRemoteTalkingDetection"], False)
                 self.assertIs(cfg["disableFullGAB"], False)
                 self.assertIs(cfg["useIdentifiedUser"], False)
@@ -453,7 +453,7 @@ class MeetConfigFromSettings(unittest.TestCase):
                 cfg = self.config(http)
                 self.assertEqual(cfg["guests"], {"enabled": True, "default": "1",
                                                  "publicGroupRegexp": "^group/(extern|public)/.*",
-                                                 "defaultPublicGroupPrefix": "extern/"})
+                                                 "defaultPublicGroupPrefix": "extern/", "defaultAudioOnly": False})
                 self.assertIs(cfg["disableRemoteTalkingDetection"], True)
 
                 # No public rooms: Meet offers none (an empty JavaScript RegExp would match all).

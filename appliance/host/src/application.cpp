@@ -24,8 +24,8 @@
 #include "palaver/sdk/command.hpp"
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
+#include "palaver/sdk/services/host_status.hpp"
 #include "router.hpp"
-#include "admin_api.hpp"
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
 #include "worker_pool.hpp"
@@ -277,15 +277,38 @@ struct Application::Impl {
       r.SetHeader("cache-control", "no-store");
       respond(std::move(r));
     });
-    // Live log levels (conventions: "an admin route that changes levels live"): changed by
-    // administrators only; the monitoring audience may read them.
-    if (auto st = RegisterLogLevelRoute(router, services, *workers, trusted, GetLogger("palaver")); !st) {
-      log->error("log level API not available err={}", st.error().message);
-    }
-    if (auto st = RegisterAdminSettingsRoutes(router, *settings, services, *workers, GetLogger("palaver")); !st) {
-      log->error("admin settings API not available err={}", st.error().message);
-    }
+    // The admin module (console, settings and log-level API) learns module health, recent
+    // warnings and the monitoring audience through this SDK service; the host knows no admin code.
+    services.Publish<sdk::HostStatus>(std::make_shared<HostStatusImpl>(*this, trusted));
   }
+
+  // Thread-safe: the slots' ids and started flags are read as the /healthz route reads them.
+  class HostStatusImpl final : public sdk::HostStatus {
+   public:
+    HostStatusImpl(Impl& app, std::function<bool(const sdk::Request&)> trusted)
+        : app_(app), trusted_(std::move(trusted)) {}
+    std::vector<sdk::ModuleStatus> Modules() const override {
+      std::vector<sdk::ModuleStatus> out;
+      for (auto& s : app_.slots) {
+        sdk::ModuleStatus m{.id = s.id, .description = s.info.description, .started = s.started};
+        if (s.started) {
+          try {
+            m.health = s.module->CheckHealth();
+          } catch (...) {
+            m.health = {sdk::HealthState::kFailed, "health check threw"};
+          }
+        }
+        out.push_back(std::move(m));
+      }
+      return out;
+    }
+    std::vector<sdk::LogEntry> RecentWarnings() const override { return host::RecentWarnings(); }
+    bool IsMonitoringClient(const sdk::Request& request) const override { return trusted_(request); }
+
+   private:
+    Impl& app_;
+    std::function<bool(const sdk::Request&)> trusted_;
+  };
 
   void StopModules() {
     for (auto it = slots.rbegin(); it != slots.rend(); ++it) {

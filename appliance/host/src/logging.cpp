@@ -5,6 +5,7 @@
 
 #include <spdlog/cfg/env.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -13,6 +14,8 @@ namespace {
 
 std::mutex g_mu;
 std::shared_ptr<spdlog::sinks::sink> g_sink;
+// The newest warnings and errors, for the admin console's status page.
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> g_recent;
 
 // The level as it is configured (`log_level = warn`): spdlog prints "warning" for warn.
 class LevelFlag final : public spdlog::custom_flag_formatter {
@@ -50,7 +53,9 @@ void InitLogging() {
   if (g_sink) return;
   g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   g_sink->set_formatter(MakeLogFormatter());
-  auto def = std::make_shared<spdlog::logger>("palaver", g_sink);
+  g_recent = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+  g_recent->set_level(spdlog::level::warn);
+  auto def = std::make_shared<spdlog::logger>("palaver", spdlog::sinks_init_list{g_sink, g_recent});
   spdlog::set_default_logger(def);
   spdlog::flush_on(spdlog::level::warn);
 }
@@ -59,10 +64,30 @@ std::shared_ptr<spdlog::logger> GetLogger(const std::string& name) {
   InitLogging();
   std::lock_guard lock(g_mu);
   if (auto existing = spdlog::get(name)) return existing;
-  auto logger = std::make_shared<spdlog::logger>(name, g_sink);
+  auto logger = std::make_shared<spdlog::logger>(name, spdlog::sinks_init_list{g_sink, g_recent});
   logger->set_level(spdlog::default_logger()->level());
   spdlog::register_logger(logger);
   return logger;
+}
+
+std::vector<sdk::LogEntry> RecentWarnings() {
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> recent;
+  {
+    std::lock_guard lock(g_mu);
+    recent = g_recent;
+  }
+  std::vector<sdk::LogEntry> out;
+  if (!recent) return out;
+  for (const auto& m : recent->last_raw()) {
+    sdk::LogEntry e;
+    e.unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(m.time.time_since_epoch()).count();
+    e.logger.assign(m.logger_name.data(), m.logger_name.size());
+    std::string_view level = ConfigLevelName(m.level);
+    e.level.assign(level.data(), level.size());
+    e.message.assign(m.payload.data(), m.payload.size());
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 void ApplyLogLevels(const std::string& default_level, const std::vector<std::string>& overrides) {

@@ -8,6 +8,7 @@
 
 #include <spdlog/common.h>
 #include <spdlog/formatter.h>
+#include "palaver/sdk/services/host_status.hpp"
 
 namespace spdlog {
 class logger;
@@ -23,6 +24,8 @@ std::shared_ptr<spdlog::logger> GetLogger(const std::string& name);
 std::string_view ConfigLevelName(spdlog::level::level_enum level);
 /// The line format: `2026-12-06T23:38:38.795+00:00 info [turn] [1234] message` (RFC 3339 time).
 std::unique_ptr<spdlog::formatter> MakeLogFormatter();
+/// The newest warnings and errors of every logger (a ring of 100), newest last. Thread-safe.
+std::vector<sdk::LogEntry> RecentWarnings();
 /// Applies `default_level` to every logger, then `id=level` overrides, then SPDLOG_LEVEL.
 void ApplyLogLevels(const std::string& default_level, const std::vector<std::string>& overrides);
 

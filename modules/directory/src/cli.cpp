@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 namespace palaver::directory {
 namespace {
@@ -13,6 +14,8 @@ constexpr const char* kUsage =
     "       palaverd user add NAME [--display-name TEXT] [--given-name TEXT] [--surname TEXT]\n"
     "                              [--mail ADDRESS] [--admin]\n"
     "       palaverd user passwd NAME\n"
+    "       palaverd user set NAME [--display-name TEXT] [--mail ADDRESS]\n"
+    "       palaverd user grant-admin NAME | revoke-admin NAME\n"
     "       palaverd user enable NAME | disable NAME | remove NAME\n"
     "Passwords are read from a prompt, or from the first line of standard input; never from\n"
     "the command line. All commands take --config FILE (default /etc/palaver/palaver.cfg).\n";
@@ -47,8 +50,9 @@ bool ReadLine(std::FILE* in, std::FILE* out, const char* prompt, std::string& li
   return got;
 }
 
-// A new password from the prompt (asked twice) or standard input.
-Result<std::string> ReadNewPassword(sdk::CommandContext& ctx) {
+// A new password from the prompt (asked twice) or standard input, checked against the policy.
+Result<std::string> ReadNewPassword(sdk::CommandContext& ctx, const PasswordPolicy& policy,
+                                    const std::string& username) {
   std::string first, second;
   if (!ReadLine(ctx.in, ctx.out, "New password: ", first)) {
     return Fail(ErrorCode::kInvalidArgument, "no password given on standard input");
@@ -58,7 +62,7 @@ Result<std::string> ReadNewPassword(sdk::CommandContext& ctx) {
       return Fail(ErrorCode::kInvalidArgument, "the passwords do not match");
     }
   }
-  PALAVER_RETURN_IF_ERROR(ValidateNewPassword(first));
+  PALAVER_RETURN_IF_ERROR(CheckPasswordPolicy(policy, username, first));
   return first;
 }
 
@@ -76,7 +80,8 @@ int Usage(sdk::CommandContext& ctx, const std::string& why) {
 
 }  // namespace
 
-int RunUserCommand(LocalUserStore& users, const std::vector<std::string>& args, sdk::CommandContext& ctx) {
+int RunUserCommand(LocalUserStore& users, const PasswordPolicy& policy, const std::vector<std::string>& args,
+                   sdk::CommandContext& ctx) {
   if (args.empty() || args[0] == "--help" || args[0] == "help") return Usage(ctx, args.empty() ? "missing subcommand" : "");
   const std::string& sub = args[0];
 
@@ -116,7 +121,7 @@ int RunUserCommand(LocalUserStore& users, const std::vector<std::string>& args, 
       if (!ok) return Usage(ctx, opt + " needs a value");
     }
     if (auto valid = ValidateUsername(name); !valid) return Failed(ctx, valid.error());
-    auto password = ReadNewPassword(ctx);
+    auto password = ReadNewPassword(ctx, policy, name);
     if (!password) return Failed(ctx, password.error());
     auto added = users.Add(user, *password);
     if (!added) return Failed(ctx, added.error());
@@ -124,10 +129,30 @@ int RunUserCommand(LocalUserStore& users, const std::vector<std::string>& args, 
                  added->is_admin ? " as an administrator" : "");
     return 0;
   }
+  if (sub == "set") {
+    std::optional<std::string> display_name, mail;
+    for (size_t i = 2; i < args.size(); ++i) {
+      const std::string& opt = args[i];
+      if (i + 1 >= args.size()) return Usage(ctx, opt + " needs a value");
+      if (opt == "--display-name") display_name = args[++i];
+      else if (opt == "--mail") mail = args[++i];
+      else return Usage(ctx, "unknown option " + opt);
+    }
+    if (!display_name && !mail) return Usage(ctx, "set needs --display-name or --mail");
+    if (auto st = users.SetProfile(name, display_name, mail); !st) return Failed(ctx, st.error());
+    std::fprintf(ctx.out, "user %s changed\n", name.c_str());
+    return 0;
+  }
   if (args.size() != 2) return Usage(ctx, "unexpected argument " + args[2]);
+  if (sub == "grant-admin" || sub == "revoke-admin") {
+    bool grant = sub == "grant-admin";
+    if (auto st = users.SetAdmin(name, grant); !st) return Failed(ctx, st.error());
+    std::fprintf(ctx.out, "user %s %s\n", name.c_str(), grant ? "is now an administrator" : "is no longer an administrator");
+    return 0;
+  }
   if (sub == "passwd") {
     if (auto existing = users.GetByUsername(name); !existing) return Failed(ctx, existing.error());
-    auto password = ReadNewPassword(ctx);
+    auto password = ReadNewPassword(ctx, policy, name);
     if (!password) return Failed(ctx, password.error());
     if (auto st = users.SetPassword(name, *password); !st) return Failed(ctx, st.error());
     std::fprintf(ctx.out, "password of %s changed\n", name.c_str());

@@ -6,11 +6,14 @@
 
 #include "local_store.hpp"
 #include "palaver/sdk/command.hpp"
+#include "password_policy.hpp"
 
 namespace palaver::directory {
 
 /// Runs `palaverd user <args>`. Passwords come from a no-echo prompt on a terminal, or the first
-/// line of standard input otherwise; never from the command line. Returns the exit code.
-int RunUserCommand(LocalUserStore& users, const std::vector<std::string>& args, sdk::CommandContext& ctx);
+/// line of standard input otherwise; never from the command line; new ones follow `policy`.
+/// Returns the exit code.
+int RunUserCommand(LocalUserStore& users, const PasswordPolicy& policy, const std::vector<std::string>& args,
+                   sdk::CommandContext& ctx);
 
 }  // namespace palaver::directory

@@ -70,6 +70,7 @@ DirectoryConfig ParseDirectoryConfig(sdk::ConfigReader& r) {
   c.backend = r.Enum("backend", "local", {"local", "ldap"});
   c.initial_admin = r.Bool("initial_admin", true);
   c.api_required_scopes = r.List("api_required_scopes", c.api_required_scopes);
+  c.password_min_length = r.Int("password_min_length", c.password_min_length, 1, 128);
 
   // Every ldap_* key is asked for whatever the backend, so that the set of known keys is fixed.
   LdapConfig& l = c.ldap;

@@ -71,6 +71,8 @@ struct DirectoryConfig {
   /// Scopes an access token needs for /api/gc/v1 (kapi's default for grapi).
   std::vector<std::string> api_required_scopes = {"profile", "email", "kopano/gc"};
   LdapConfig ldap;
+  /// The shortest password `palaverd user` and the admin console accept (characters).
+  int64_t password_min_length = 10;
 };
 
 /// Parses [directory]; problems are recorded on `reader`. Pure, except that with backend = ldap

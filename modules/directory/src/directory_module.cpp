@@ -15,6 +15,7 @@
 #include "ldap_client.hpp"
 #include "ldap_directory.hpp"
 #include "local_store.hpp"
+#include "user_admin.hpp"
 #include "palaver/sdk/command.hpp"
 #include "palaver/sdk/files.hpp"
 #include "palaver/sdk/host.hpp"
@@ -49,6 +50,9 @@ class DirectoryModule final : public sdk::Module {
       users_ = local;
       local_ = local;
       if (config_.initial_admin) PALAVER_RETURN_IF_ERROR(CreateInitialAdmin(host.Info().state_dir));
+      // The admin console's and CLI's user management; none with LDAP (users are managed there).
+      host.Registry().Publish<sdk::UserAdmin>(
+          std::make_shared<LocalUserAdmin>(local, PasswordPolicy{static_cast<size_t>(config_.password_min_length)}));
     }
     host.Registry().Publish<sdk::UserDirectory>(users_);
     return host.Http().Add({.methods = {"GET"}, .path = kGcPrefix, .match = sdk::Match::kPrefix, .route_class = "directory"},
@@ -70,6 +74,7 @@ class DirectoryModule final : public sdk::Module {
   }
 
   void Stop() override {
+    if (registry_ != nullptr) registry_->Withdraw<sdk::UserAdmin>();
     stopped_ = true;
     if (loop_ != nullptr && probe_timer_ != 0) loop_->Cancel(probe_timer_);
     probe_timer_ = 0;
@@ -89,7 +94,7 @@ class DirectoryModule final : public sdk::Module {
       return 1;
     }
     LocalUserStore users(ctx.store);
-    return RunUserCommand(users, args, ctx);
+    return RunUserCommand(users, PasswordPolicy{static_cast<size_t>(pending_.password_min_length)}, args, ctx);
   }
 
  private:

@@ -151,6 +151,47 @@ Status LocalUserStore::SetEnabled(std::string_view username, bool enabled) {
   return OkStatus();
 }
 
+Status LocalUserStore::SetAdmin(std::string_view username, bool is_admin) {
+  int changed = 0;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    PALAVER_RETURN_IF_ERROR(db.Exec("UPDATE directory_users SET is_admin = ? WHERE username = ?",
+                                    {static_cast<int64_t>(is_admin ? 1 : 0), std::string(username)}));
+    changed = db.Changes();
+    return OkStatus();
+  }));
+  if (changed == 0) return Fail(NoSuchUser(username));
+  return OkStatus();
+}
+
+Status LocalUserStore::SetProfile(std::string_view username, std::optional<std::string> display_name,
+                                  std::optional<std::string> mail) {
+  if (display_name && display_name->size() > 256) {
+    return Fail(ErrorCode::kInvalidArgument, "display name too long", "the display name must be at most 256 bytes");
+  }
+  if (mail && (mail->size() > 254 || (!mail->empty() && mail->find('@') == std::string::npos))) {
+    return Fail(ErrorCode::kInvalidArgument, "bad mail", "the mail address must look like name@example.org");
+  }
+  int changed = 0;
+  PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {
+    return db.Transaction([&](sdk::Db& tx) -> Status {
+      PALAVER_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT 1 FROM directory_users WHERE username = ?",
+                                                   {std::string(username)}));
+      changed = static_cast<int>(rows.size());
+      if (display_name) {
+        PALAVER_RETURN_IF_ERROR(tx.Exec("UPDATE directory_users SET display_name = ? WHERE username = ?",
+                                        {*display_name, std::string(username)}));
+      }
+      if (mail) {
+        PALAVER_RETURN_IF_ERROR(
+            tx.Exec("UPDATE directory_users SET mail = ? WHERE username = ?", {*mail, std::string(username)}));
+      }
+      return OkStatus();
+    });
+  }));
+  if (changed == 0) return Fail(NoSuchUser(username));
+  return OkStatus();
+}
+
 Status LocalUserStore::Remove(std::string_view username) {
   int changed = 0;
   PALAVER_RETURN_IF_ERROR(store_.With([&](sdk::Db& db) -> Status {

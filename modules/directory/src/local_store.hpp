@@ -2,6 +2,7 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,11 @@ class LocalUserStore final : public sdk::UserDirectory {
   Status SetPassword(std::string_view username, std::string_view password);
   Status SetEnabled(std::string_view username, bool enabled);
   Status Remove(std::string_view username);
+  /// Grants or revokes the admin flag.
+  Status SetAdmin(std::string_view username, bool is_admin);
+  /// Changes what is given (nullopt keeps it). Display names are at most 256 bytes, mail 254.
+  Status SetProfile(std::string_view username, std::optional<std::string> display_name,
+                    std::optional<std::string> mail);
   Result<int64_t> Count();
   /// Enabled users with the admin flag.
   Result<int64_t> CountAdmins();

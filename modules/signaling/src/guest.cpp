@@ -41,7 +41,15 @@ std::string NewGuestId() {
   return raw + "=@1.kwmguest";
 }
 
-std::string GuestDisplayName(const std::string& wanted, const std::function<std::string(size_t)>& random) {
+std::optional<GuestNameStyle> ParseGuestNameStyle(std::string_view text) {
+  if (text == "prefixed") return GuestNameStyle::kPrefixed;
+  if (text == "plain") return GuestNameStyle::kPlain;
+  if (text == "random") return GuestNameStyle::kRandom;
+  return std::nullopt;
+}
+
+std::string GuestDisplayName(const std::string& wanted, const std::function<std::string(size_t)>& random,
+                             GuestNameStyle style) {
   std::string clean;
   bool in_tag = false;
   for (unsigned char c : wanted) {
@@ -50,6 +58,7 @@ std::string GuestDisplayName(const std::string& wanted, const std::function<std:
     if (c == '>') in_tag = false;
   }
   clean = Trim(clean);
+  if (style == GuestNameStyle::kRandom) clean.clear();
   if (clean.size() > 64) {
     size_t cut = 64;
     while (cut > 0 && (static_cast<unsigned char>(clean[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 sequence
@@ -65,7 +74,7 @@ std::string GuestDisplayName(const std::string& wanted, const std::function<std:
     unsigned b = static_cast<unsigned char>(r.size() < 2 ? 0 : r[1]) % 16;
     clean = std::string(kAdjectives[a]) + " " + kAnimals[b];
   }
-  return "(Guest)" + clean;
+  return style == GuestNameStyle::kPrefixed ? "(Guest)" + clean : clean;
 }
 
 }  // namespace palaver::signaling

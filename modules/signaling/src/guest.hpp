@@ -2,7 +2,9 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "palaver/sdk/status.hpp"
 
@@ -27,6 +29,16 @@ std::string NewGuestId();
 
 /// "(Guest)" + the name with markup and control characters removed, trimmed and cut to 64
 /// characters (UTF-8 safe); a random "Adjective Animal" when nothing is left.
-std::string GuestDisplayName(const std::string& wanted, const std::function<std::string(size_t)>& random);
+/// How guests are named (setting `signaling.guest_name_style`).
+enum class GuestNameStyle {
+  kPrefixed,  // "(Guest)" + the wanted name (kwmserver's form; the default)
+  kPlain,     // the wanted name as given
+  kRandom,    // always a random "Adjective Animal", whatever was asked for
+};
+/// The setting's text ("prefixed", "plain", "random"); nullopt for anything else.
+std::optional<GuestNameStyle> ParseGuestNameStyle(std::string_view text);
+
+std::string GuestDisplayName(const std::string& wanted, const std::function<std::string(size_t)>& random,
+                             GuestNameStyle style = GuestNameStyle::kPrefixed);
 
 }  // namespace palaver::signaling

@@ -142,6 +142,25 @@ HubStats Hub::Stats() const {
   return s;
 }
 
+std::vector<LiveRoom> Hub::Rooms() const {
+  std::vector<LiveRoom> rooms;
+  for (const auto& [id, ch] : channels_) {
+    if (ch.members.empty()) continue;
+    LiveRoom room{.group = ch.group};
+    for (const auto& [user, conn] : ch.members) {
+      auto c = conns_.find(conn);
+      if (c == conns_.end()) continue;
+      room.participants.push_back({.name = c->second.who.name, .guest = c->second.who.guest});
+    }
+    rooms.push_back(std::move(room));
+  }
+  std::sort(rooms.begin(), rooms.end(), [](const LiveRoom& a, const LiveRoom& b) {
+    if (a.group.empty() != b.group.empty()) return !a.group.empty();
+    return a.group < b.group;
+  });
+  return rooms;
+}
+
 Hub::Channel* Hub::FindChannel(const std::string& id) {
   auto it = channels_.find(id);
   return it == channels_.end() ? nullptr : &it->second;

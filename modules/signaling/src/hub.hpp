@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "messages.hpp"
+#include "palaver/signaling/live_rooms.hpp"
 
 namespace palaver::signaling {
 
@@ -92,6 +93,8 @@ class Hub {
   void Goodbye();
 
   HubStats Stats() const;
+  /// Every open channel with its members (group rooms by name first, then 1:1 calls).
+  std::vector<LiveRoom> Rooms() const;
   uint64_t messages_in() const { return messages_in_; }
   uint64_t messages_out() const { return messages_out_; }
   uint64_t errors_sent() const { return errors_sent_; }

@@ -25,6 +25,7 @@
 #include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/websocket.hpp"
 #include "palaver/signaling/guest_policy.hpp"
+#include "palaver/signaling/live_rooms.hpp"
 
 namespace palaver::signaling {
 namespace {
@@ -35,6 +36,7 @@ constexpr int64_t kKeyLifetimeSeconds = 30;
 constexpr const char* kGuestsEnabled = "signaling.guests_enabled";
 constexpr const char* kPublicRegexp = "signaling.public_guest_access_regexp";
 constexpr const char* kGuestOnlyRooms = "signaling.allow_guest_only_channels";
+constexpr const char* kGuestNameStyle = "signaling.guest_name_style";
 
 // The typed accessor other modules use instead of reading our keys by name. Thread-safe
 // (reads the settings snapshot); `settings` outlives the module.
@@ -151,6 +153,13 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     PALAVER_RETURN_IF_ERROR(settings.Define(
         {.key = kGuestOnlyRooms, .default_value = defaults.guest_only_rooms,
          .description = "Guests may open a room that no registered user is in yet."}));
+    PALAVER_RETURN_IF_ERROR(settings.Define(
+        {.key = kGuestNameStyle, .default_value = std::string("prefixed"),
+         .description = "How guests are named: prefixed (\"(Guest)Name\"), plain (the name they give) or random "
+                        "(always a random \"Adjective Animal\").",
+         .validate = [](const sdk::SettingValue& v) -> std::string {
+           return ParseGuestNameStyle(std::get<std::string>(v)) ? "" : "must be prefixed, plain or random";
+         }}));
     HubOptions options;
     options.hmac_key = sdk::RandomToken(32);
     options.now = NowSeconds;
@@ -176,6 +185,8 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     guest_refused_ = &stats.GetCounter("signaling_guest_logons_total", "Guest logons.", {{"result", "refused"}});
     PALAVER_RETURN_IF_ERROR(AddRoutes());
     host.Registry().Publish<GuestPolicy>(policy_);
+    live_rooms_ = std::make_shared<HubRooms>(*this);
+    host.Registry().Publish<LiveRooms>(live_rooms_);
     ScheduleSweep();
     ScheduleStandingCheck();
     log_->info("signaling ready turn={}", TurnSource());
@@ -198,6 +209,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
 
   void Stop() override {
     if (stopped_.exchange(true)) return;
+    if (host_ != nullptr && live_rooms_) host_->Registry().Withdraw<LiveRooms>();
     if (host_ == nullptr) return;
     if (policy_) host_->Registry().Withdraw<GuestPolicy>();
     if (timer_ != 0) host_->Loop().Cancel(timer_);
@@ -576,7 +588,9 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     auto issuer = host_->Registry().Find<sdk::TokenIssuer>();
     if (!issuer) return refuse(503, "guest access is not set up");
     sdk::GuestRequest g{.client_id = logon.client_id, .scope = logon.scope, .guest_id = NewGuestId(),
-                        .name = GuestDisplayName(logon.name, [](size_t n) { return sdk::RandomToken(n); }),
+                        .name = GuestDisplayName(logon.name, [](size_t n) { return sdk::RandomToken(n); },
+                                                 ParseGuestNameStyle(host_->Policy().GetString(kGuestNameStyle, ""))
+                                                     .value_or(GuestNameStyle::kPrefixed)),
                         .path = *checked};
     auto jwt = issuer->IssueGuestRequest(g);
     if (!jwt) {
@@ -589,6 +603,23 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
                    ",\"name\":" + Quoted(logon.name) + "}"));
   }
 
+  // LiveRooms for the admin console: the hub is read on the net loop only.
+  class HubRooms final : public LiveRooms {
+   public:
+    explicit HubRooms(SignalingModule& m) : m_(m) {}
+    void Snapshot(std::function<void(std::vector<LiveRoom>)> done) override {
+      if (m_.stopped_) return;
+      m_.host_->Loop().Post([this, done = std::move(done)] {
+        if (m_.stopped_ || !m_.hub_) return;
+        done(m_.hub_->Rooms());
+      });
+    }
+
+   private:
+    SignalingModule& m_;
+  };
+
+  std::shared_ptr<HubRooms> live_rooms_;
   SignalingConfig pending_;
   SignalingConfig config_;  // net loop (set in Start, then only there)
   sdk::Host* host_ = nullptr;

@@ -169,6 +169,19 @@ TEST(GuestDisplayName, PrefixWithoutSpace) {
   EXPECT_EQ(GuestDisplayName("Eve Smith", NoRandom), "(Guest)Eve Smith");
 }
 
+TEST(GuestDisplayName, Styles) {
+  EXPECT_EQ(GuestDisplayName("Eve", NoRandom, GuestNameStyle::kPlain), "Eve");
+  EXPECT_EQ(GuestDisplayName("<b>Eve</b>", NoRandom, GuestNameStyle::kPlain), "Eve");
+  std::string random = GuestDisplayName("Eve", [](size_t n) { return std::string(n, 'x'); }, GuestNameStyle::kRandom);
+  EXPECT_EQ(random.find("Eve"), std::string::npos);
+  EXPECT_EQ(random.find("(Guest)"), std::string::npos);
+  EXPECT_NE(random.find(' '), std::string::npos);  // "Adjective Animal"
+  EXPECT_EQ(ParseGuestNameStyle("plain"), GuestNameStyle::kPlain);
+  EXPECT_EQ(ParseGuestNameStyle("prefixed"), GuestNameStyle::kPrefixed);
+  EXPECT_EQ(ParseGuestNameStyle("random"), GuestNameStyle::kRandom);
+  EXPECT_FALSE(ParseGuestNameStyle("Plain"));
+}
+
 TEST(GuestDisplayName, Trimmed) {
   EXPECT_EQ(GuestDisplayName("   Eve \t\r\n", NoRandom), "(Guest)Eve");
 }

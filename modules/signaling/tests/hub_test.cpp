@@ -1365,6 +1365,28 @@ TEST_F(HubTest, DisconnectingAnotherDeviceLeavesNothing) {
 
 // --- guests ---------------------------------------------------------------------------------
 
+TEST_F(HubTest, RoomsListWhoIsInWhichRoom) {
+  EXPECT_TRUE(hub_->Rooms().empty());
+  OpenAlice();
+  OpenBob(false);
+  hub_->Open(kGuest, Guest("g1@1.kwmguest", "(Guest) Eve"));
+  JoinGroup(kAlice, 2, kPublicRoom);
+  JoinGroup(kGuest, 3, kPublicRoom);
+  JoinGroup(kBob1, 4);
+  auto rooms = hub_->Rooms();
+  ASSERT_EQ(rooms.size(), 2u);
+  EXPECT_EQ(rooms[0].group, kPublicRoom);
+  ASSERT_EQ(rooms[0].participants.size(), 2u);
+  std::set<std::pair<std::string, bool>> people;
+  for (const auto& p : rooms[0].participants) people.insert({p.name, p.guest});
+  EXPECT_EQ(people, (std::set<std::pair<std::string, bool>>{{"Alice A", false}, {"(Guest) Eve", true}}));
+  EXPECT_EQ(rooms[1].group, kGroup);
+  ASSERT_EQ(rooms[1].participants.size(), 1u);
+  EXPECT_EQ(rooms[1].participants[0].name, "Bob B");
+  hub_->Closed(kBob1);
+  EXPECT_EQ(hub_->Rooms().size(), 1u);
+}
+
 TEST_F(HubTest, GuestsAreRestrictedToTheirGroup) {
   OpenAlice();
   hub_->Open(kGuest, Guest("g1@1.kwmguest", "(Guest)Eve"));

@@ -78,6 +78,13 @@ Poco::JSON::Object::Ptr BuildMeetConfig(const MeetConfigInputs& in, const Poco::
   Poco::JSON::Object::Ptr kwm(new Poco::JSON::Object);
   kwm->set("url", "");
   kwm->set("apiPrefix", "/api/kwm/v2");
+  // The original's keys for the send bitrate caps (kbit/s), camera and screen.
+  Poco::JSON::Object::Ptr sdp(new Poco::JSON::Object);
+  sdp->set("videoSendBitrate", in.camera_bitrate_kbps);
+  kwm->set("sdpParams", sdp);
+  Poco::JSON::Object::Ptr sdp_screen(new Poco::JSON::Object);
+  sdp_screen->set("videoSendBitrate", in.screenshare_bitrate_kbps);
+  kwm->set("sdpParamsScreenshare", sdp_screen);
   config->set("kwm", kwm);
   Poco::JSON::Object::Ptr kvs(new Poco::JSON::Object);
   kvs->set("apiPrefix", "/api/kvs/v1");
@@ -94,11 +101,15 @@ Poco::JSON::Object::Ptr BuildMeetConfig(const MeetConfigInputs& in, const Poco::
   }
   guests->set("publicGroupRegexp", in.public_room_regexp.empty() ? std::string(kNoRoom) : in.public_room_regexp);
   guests->set("defaultPublicGroupPrefix", PublicGroupPrefix(in.public_room_regexp));
+  // Palaver's own: guests start with the camera off (a key the original Meet ignores).
+  guests->set("defaultAudioOnly", in.guests_audio_only);
   config->set("guests", guests);
 
   config->set("disableFullGAB", false);
   config->set("disableRemoteTalkingDetection", in.disable_remote_talking_detection);
   config->set("useIdentifiedUser", false);
+  // Palaver's own: the admin switched screen sharing off (the original Meet ignores it).
+  config->set("disableScreenshare", !in.screenshare_enabled);
   if (overrides) Merge(*config, *overrides);
   return config;
 }

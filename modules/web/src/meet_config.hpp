@@ -2,6 +2,7 @@
 // each value. Pure.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <Poco/JSON/Object.h>
@@ -14,7 +15,15 @@ struct MeetConfigInputs {
   std::string public_room_regexp;     // signaling's public rooms ("" = none)
   bool guests_by_default = false;     // setting web.guests_default
   bool disable_remote_talking_detection = false;  // setting web.disable_remote_talking_detection
+  bool screenshare_enabled = true;    // setting web.screenshare_enabled (disableScreenshare)
+  int64_t camera_bitrate_kbps = 1000;       // setting web.camera_bitrate_kbps
+  int64_t screenshare_bitrate_kbps = 2500;  // setting web.screenshare_bitrate_kbps
+  bool guests_audio_only = false;     // setting web.guests_audio_only (guests.defaultAudioOnly)
 };
+
+/// Bounds of the bitrate settings, kbit/s.
+inline constexpr int64_t kMinBitrateKbps = 100;
+inline constexpr int64_t kMaxBitrateKbps = 50000;
 
 /// The generated config.json object; `overrides` (the operator's meet_config_file, may be null)
 /// is merged over it key by key.

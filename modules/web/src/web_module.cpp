@@ -24,6 +24,19 @@ constexpr const char* kMeetPrefix = "/meet/";
 
 constexpr const char* kGuestsDefault = "web.guests_default";
 constexpr const char* kNoTalkingDetection = "web.disable_remote_talking_detection";
+constexpr const char* kScreenshare = "web.screenshare_enabled";
+constexpr const char* kCameraBitrate = "web.camera_bitrate_kbps";
+constexpr const char* kScreenBitrate = "web.screenshare_bitrate_kbps";
+constexpr const char* kGuestsAudioOnly = "web.guests_audio_only";
+
+std::string BitrateProblem(const sdk::SettingValue& v) {
+  int64_t kbps = std::get<int64_t>(v);
+  if (kbps < kMinBitrateKbps || kbps > kMaxBitrateKbps) {
+    return "must be between " + std::to_string(kMinBitrateKbps) + " and " + std::to_string(kMaxBitrateKbps) +
+           " kbit/s";
+  }
+  return "";
+}
 
 // The icon served at /favicon.ico when the installed app has none (webui/meet/favicon.ico).
 constexpr unsigned char kDefaultIcon[] = {
@@ -89,6 +102,21 @@ class WebModule final : public sdk::Module {
         {.key = kNoTalkingDetection, .default_value = false,
          .description = "Meet does not highlight who is talking among the other participants "
                         "(Meet's disableRemoteTalkingDetection)."}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kScreenshare, .default_value = true,
+         .description = "Participants may share their screen (config.json disableScreenshare when off)."}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kCameraBitrate, .default_value = int64_t{1000},
+         .description = "Highest camera send bitrate in kbit/s (config.json kwm.sdpParams.videoSendBitrate).",
+         .validate = BitrateProblem}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kScreenBitrate, .default_value = int64_t{2500},
+         .description = "Highest screen-share send bitrate in kbit/s "
+                        "(config.json kwm.sdpParamsScreenshare.videoSendBitrate).",
+         .validate = BitrateProblem}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kGuestsAudioOnly, .default_value = false,
+         .description = "Guests join with audio only by default (config.json guests.defaultAudioOnly)."}));
     sdk::Router& router = host.Http();
     router.AddFilter([this](const sdk::Request& req, sdk::Response& resp) { AddSecurityHeaders(req, resp); });
     PALAVER_RETURN_IF_ERROR(router.Add({.methods = {"GET"}, .path = "/meet", .route_class = "web"},
@@ -191,6 +219,10 @@ class WebModule final : public sdk::Module {
     }
     in.guests_by_default = host_->Policy().GetBool(kGuestsDefault, false);
     in.disable_remote_talking_detection = host_->Policy().GetBool(kNoTalkingDetection, false);
+    in.screenshare_enabled = host_->Policy().GetBool(kScreenshare, true);
+    in.camera_bitrate_kbps = host_->Policy().GetInt(kCameraBitrate, 1000);
+    in.screenshare_bitrate_kbps = host_->Policy().GetInt(kScreenBitrate, 2500);
+    in.guests_audio_only = host_->Policy().GetBool(kGuestsAudioOnly, false);
     auto config = BuildMeetConfig(in, state->meet_overrides);
     std::ostringstream out;
     Poco::JSON::Stringifier::condense(config, out);

@@ -27,6 +27,22 @@ TEST(MeetConfig, DefaultsAreMeetsOwn) {
   EXPECT_NE(out.str().find("\"default\":null"), std::string::npos) << out.str();
 }
 
+TEST(MeetConfig, MediaPolicyFromTheAdminSettings) {
+  auto c = BuildMeetConfig(MeetConfigInputs{}, nullptr);
+  // Defaults: screen sharing on, the original's bitrate caps, guests with camera.
+  EXPECT_FALSE(c->getValue<bool>("disableScreenshare"));
+  EXPECT_EQ(c->getObject("kwm")->getObject("sdpParams")->getValue<int64_t>("videoSendBitrate"), 1000);
+  EXPECT_EQ(c->getObject("kwm")->getObject("sdpParamsScreenshare")->getValue<int64_t>("videoSendBitrate"), 2500);
+  EXPECT_FALSE(Guests(c)->getValue<bool>("defaultAudioOnly"));
+  c = BuildMeetConfig({.screenshare_enabled = false, .camera_bitrate_kbps = 600, .screenshare_bitrate_kbps = 4000,
+                       .guests_audio_only = true},
+                      nullptr);
+  EXPECT_TRUE(c->getValue<bool>("disableScreenshare"));
+  EXPECT_EQ(c->getObject("kwm")->getObject("sdpParams")->getValue<int64_t>("videoSendBitrate"), 600);
+  EXPECT_EQ(c->getObject("kwm")->getObject("sdpParamsScreenshare")->getValue<int64_t>("videoSendBitrate"), 4000);
+  EXPECT_TRUE(Guests(c)->getValue<bool>("defaultAudioOnly"));
+}
+
 TEST(MeetConfig, PublicRoomsFollowTheSignalingSetting) {
   auto c = BuildMeetConfig({.guests_enabled = true, .public_room_regexp = "^group/(public|extern)/.*"}, nullptr);
   std::string served = Guests(c)->getValue<std::string>("publicGroupRegexp");

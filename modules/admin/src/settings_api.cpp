@@ -1,27 +1,19 @@
-#include "admin_api.hpp"
+#include "settings_api.hpp"
 
-#include <Poco/Exception.h>
-#include <Poco/JSON/Parser.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "logging.hpp"
-
+#include "palaver/sdk/services/host_status.hpp"
 #include "palaver/sdk/services/token_verifier.hpp"
 #include "palaver/sdk/services/user_directory.hpp"
+#include "sessions.hpp"
 
-namespace palaver::host {
+namespace palaver::admin {
 namespace {
 
 constexpr const char* kPrefix = "/admin/api/v1/settings";
-
-std::string ValueJson(const sdk::SettingValue& v) {
-  if (std::holds_alternative<bool>(v)) return std::get<bool>(v) ? "true" : "false";
-  if (std::holds_alternative<int64_t>(v)) return std::to_string(std::get<int64_t>(v));
-  return "\"" + sdk::JsonEscape(std::get<std::string>(v)) + "\"";
-}
 
 sdk::Response Denied(int status, const std::string& why) {
   auto r = sdk::Response::Json(status, "{\"error\":\"" + std::string(status == 401 ? "unauthenticated" : "permission_denied") +
@@ -31,37 +23,26 @@ sdk::Response Denied(int status, const std::string& why) {
   return r;
 }
 
-// The JSON `value` of a PUT body, typed like the setting's default.
-Result<sdk::SettingValue> ParseValue(const std::string& body, const sdk::SettingValue& like) {
-  auto bad = [](const std::string& why) { return Fail(ErrorCode::kInvalidArgument, why, why); };
-  try {
-    Poco::JSON::Parser parser;
-    auto v = parser.parse(body);
-    if (v.type() != typeid(Poco::JSON::Object::Ptr)) return bad("the body must be {\"value\": ...}");
-    auto o = v.extract<Poco::JSON::Object::Ptr>();
-    if (!o->has("value")) return bad("the body must be {\"value\": ...}");
-    const auto& value = o->get("value");
-    if (std::holds_alternative<bool>(like)) {
-      if (!value.isBoolean()) return bad("this setting takes true or false");
-      return sdk::SettingValue(value.extract<bool>());
-    }
-    if (std::holds_alternative<int64_t>(like)) {
-      if (!value.isInteger() || value.isBoolean()) return bad("this setting takes a whole number");
-      return sdk::SettingValue(value.convert<int64_t>());
-    }
-    if (!value.isString()) return bad("this setting takes a string");
-    return sdk::SettingValue(value.extract<std::string>());
-  } catch (const Poco::Exception&) {
-    return bad("the body is not valid JSON");
-  }
+using AdminTask = std::function<void(const Actor& admin, const sdk::Request& req, sdk::Responder respond)>;
+
+bool IsLoopbackPeer(const std::string& peer) {
+  return peer == "::1" || peer.rfind("127.", 0) == 0 || peer == "::ffff:127.0.0.1";
 }
 
-using AdminTask = std::function<void(const sdk::DirectoryUser& admin, const sdk::Request& req, sdk::Responder respond)>;
-
 // Runs `task` on a worker once `req` carries an access token of an enabled user with the admin
-// flag; answers 401 (no or bad token) or 403 (not an administrator) otherwise. Net loop.
+// flag, or (`cli_token` non-empty) the CLI token from loopback; answers 401 (no or bad token) or
+// 403 (not an administrator) otherwise. Net loop.
 void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Workers& workers, sdk::Responder respond,
-                       AdminTask task) {
+                       const std::string& cli_token, AdminTask task) {
+  if (!cli_token.empty() && IsLoopbackPeer(req.peer)) {
+    auto auth = req.Header("authorization");
+    if (auth && auth->size() > 7 && auth->substr(0, 7) == "Bearer " &&
+        SecretEquals(std::string(auth->substr(7)), cli_token)) {
+      workers.Submit([copy = req, respond, task = std::move(task)] { task(Actor{"cli", "local"}, copy, respond); },
+                     nullptr);
+      return;
+    }
+  }
   auto verifier = services.Find<sdk::TokenVerifier>();
   auto directory = services.Find<sdk::UserDirectory>();
   if (!verifier || !directory) return respond(Denied(403, "administration needs the oidc and directory modules"));
@@ -72,7 +53,7 @@ void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Wo
       [directory, copy = req, who = *claims, respond, task = std::move(task)] {
         auto user = directory->GetById(who.user_id);
         if (!user || !user->enabled || !user->is_admin) return respond(Denied(403, "administrators only"));
-        task(*user, copy, respond);
+        task(Actor{user->username, copy.peer}, copy, respond);
       },
       nullptr);
 }
@@ -140,40 +121,40 @@ Result<std::vector<std::pair<std::shared_ptr<spdlog::logger>, spdlog::level::lev
 
 }  // namespace
 
-Status RegisterLogLevelRoute(RouterImpl& router, sdk::Services& services, sdk::Workers& workers,
-                             std::function<bool(const sdk::Request&)> monitoring, std::shared_ptr<spdlog::logger> log) {
-  sdk::Route route{.methods = {"GET", "PUT"}, .path = "/admin/api/v1/log-levels", .max_body_bytes = 4096,
-                   .route_class = "admin"};
-  return router.Add("palaver", route, [&services, &workers, monitoring, log](const sdk::Request& req,
-                                                                            sdk::Responder respond) {
+Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token) {
+  auto log = host.Logger();
+  sdk::Services& services = host.Registry();
+  sdk::Workers& workers = host.Pool();
+  sdk::Settings& settings = host.Policy();
+  sdk::Route levels{.methods = {"GET", "PUT"}, .path = "/admin/api/v1/log-levels", .max_body_bytes = 4096,
+                    .route_class = "admin"};
+  PALAVER_RETURN_IF_ERROR(host.Http().Add(levels, [&services, &workers, log](const sdk::Request& req,
+                                                                             sdk::Responder respond) {
     if (auto origin = req.Header("origin"); origin && *origin != "https://" + req.authority) {
       return respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "cross-origin log level change",
                                                     "cross-origin requests are refused"}));
     }
     // Reading the levels is for the monitoring audience too; changing them is for administrators.
-    if (req.method == "GET" && monitoring(req)) return respond(LevelsJson());
-    WithAdministrator(req, services, workers, respond,
-                      [log](const sdk::DirectoryUser& admin, const sdk::Request& r, sdk::Responder done) {
+    auto hs = services.Find<sdk::HostStatus>();
+    if (req.method == "GET" && hs && hs->IsMonitoringClient(req)) return respond(LevelsJson());
+    WithAdministrator(req, services, workers, respond, "",
+                      [log](const Actor& admin, const sdk::Request& r, sdk::Responder done) {
                         if (r.method == "PUT") {
                           auto changes = ParseLevelChanges(r.body);
                           if (!changes) return done(sdk::Response::FromError(changes.error()));
                           for (const auto& [logger, level] : *changes) {
                             logger->set_level(level);
                             log->info("log level changed logger={} level={} by={} client={}", logger->name(),
-                                      LevelName(level), admin.username, r.peer);
+                                      LevelName(level), admin.name, r.peer);
                           }
                         }
                         done(LevelsJson());
                       });
-  });
-}
-
-Status RegisterAdminSettingsRoutes(RouterImpl& router, sdk::Settings& settings, sdk::Services& services,
-                                   sdk::Workers& workers, std::shared_ptr<spdlog::logger> log) {
+  }));
   sdk::Route route{.methods = {"GET", "PUT"}, .path = kPrefix, .match = sdk::Match::kPrefix, .max_body_bytes = 16 * 1024,
                    .route_class = "admin"};
-  return router.Add("palaver", route, [&settings, &services, &workers, log](const sdk::Request& req,
-                                                                           sdk::Responder respond) {
+  return host.Http().Add(route, [&settings, &services, &workers, &changer, cli_token](const sdk::Request& req,
+                                                                                     sdk::Responder respond) {
     std::string key;
     if (req.path.size() > std::string(kPrefix).size()) {
       if (req.path[std::string(kPrefix).size()] != '/') return respond(sdk::Response::Text(404, "not found\n"));
@@ -181,25 +162,30 @@ Status RegisterAdminSettingsRoutes(RouterImpl& router, sdk::Settings& settings, 
     }
     if (req.method == "PUT" && key.empty()) return respond(sdk::Response::Text(405, "PUT a single setting\n"));
     if (req.method == "GET" && !key.empty()) return respond(sdk::Response::Text(404, "not found\n"));
-    WithAdministrator(req, services, workers, respond,
-        [&settings, log, key](const sdk::DirectoryUser& user, const sdk::Request& copy, sdk::Responder respond) {
+    WithAdministrator(req, services, workers, respond, cli_token,
+        [&settings, &changer, key](const Actor& who, const sdk::Request& copy, sdk::Responder respond) {
           if (copy.method == "PUT") {
             auto current = settings.Get(key);
-            if (!current) return respond(sdk::Response::FromError(Error{ErrorCode::kNotFound, "no setting " + key,
-                                                                        "no such setting"}));
-            auto value = ParseValue(copy.body, *current);
+            if (!current) {
+              return respond(sdk::Response::FromError(
+                  Error{ErrorCode::kNotFound, "no setting " + key, "unknown setting \"" + key + "\""}));
+            }
+            auto value = ParseJsonValue(copy.body, *current);
             if (!value) return respond(sdk::Response::FromError(value.error()));
-            if (auto st = settings.Set(key, *value); !st) return respond(sdk::Response::FromError(st.error()));
-            log->info("setting changed key={} value={} by={} client={}", key, ValueJson(*value), user.username, copy.peer);
+            if (auto st = changer.Change(who, {{key, *value}}); !st) return respond(sdk::Response::FromError(st.error()));
           }
           std::string out = "{\"settings\":[";
           bool first = true;
           for (const auto& spec : settings.List()) {
             if (!key.empty() && spec.key != key) continue;
             auto value = settings.Get(spec.key);
-            out += std::string(first ? "" : ",") + "{\"key\":\"" + sdk::JsonEscape(spec.key) + "\",\"value\":" +
-                   ValueJson(value ? *value : spec.default_value) + ",\"default\":" + ValueJson(spec.default_value) +
-                   ",\"description\":\"" + sdk::JsonEscape(spec.description) + "\"}";
+            const char* type = std::holds_alternative<bool>(spec.default_value)      ? "bool"
+                               : std::holds_alternative<int64_t>(spec.default_value) ? "int"
+                                                                                     : "string";
+            out += std::string(first ? "" : ",") + "{\"key\":\"" + sdk::JsonEscape(spec.key) + "\",\"type\":\"" +
+                   type + "\",\"value\":" + ValueJson(value ? *value : spec.default_value) +
+                   ",\"default\":" + ValueJson(spec.default_value) + ",\"description\":\"" +
+                   sdk::JsonEscape(spec.description) + "\"}";
             first = false;
           }
           auto r = sdk::Response::Json(200, out + "]}");
@@ -209,4 +195,4 @@ Status RegisterAdminSettingsRoutes(RouterImpl& router, sdk::Settings& settings, 
   });
 }
 
-}  // namespace palaver::host
+}  // namespace palaver::admin

@@ -1,0 +1,78 @@
+// The admin console at /admin/: server-rendered pages (webui/admin), signed in through our own
+// OpenID provider (code + PKCE), with server-side sessions, CSRF tokens and same-origin checks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "audit_log.hpp"
+#include "pages.hpp"
+#include "palaver/sdk/host.hpp"
+#include "palaver/sdk/http.hpp"
+#include "sessions.hpp"
+#include "settings_ops.hpp"
+
+namespace palaver::admin {
+
+/// The console's config (the `[admin]` section). Value type.
+struct ConsoleConfig {
+  int64_t session_idle_ms = 15 * 60 * 1000;
+  int64_t session_max_ms = 12 * 60 * 60 * 1000;
+};
+
+/// Whether a browser request that changes state comes from this console's own origin: `Origin`
+/// (when sent) is https://<authority>, `Sec-Fetch-Site` (when sent) is same-origin, and at least
+/// one of them is sent. Pure.
+bool SameOrigin(const sdk::Request& request);
+
+/// Owns the routes under /admin/ (except the JSON API). Thread-safe: handlers run on the net loop
+/// and hand blocking work to workers. `host`, `changer` and `audit` must outlive it.
+class Console {
+ public:
+  Console(sdk::Host& host, ConsoleConfig config, SettingsChanger& changer, AuditLog& audit);
+  Status Register();
+  SessionTable& Sessions() { return sessions_; }
+
+ private:
+  struct Ctx;
+  void Handle(const sdk::Request& req, const sdk::Responder& respond);
+  void BeginSignin(const sdk::Request& req, const sdk::Responder& respond);
+  void Callback(const sdk::Request& req, const sdk::Responder& respond);
+  // On a worker, for a signed-in administrator.
+  sdk::Response Dispatch(Ctx& ctx);
+  sdk::Response Guests(Ctx& ctx);
+  sdk::Response GuestsPreview(Ctx& ctx);
+  sdk::Response Media(Ctx& ctx);
+  sdk::Response StatusPage(Ctx& ctx, bool json);
+  sdk::Response Audit(Ctx& ctx, bool csv);
+  sdk::Response Users(Ctx& ctx);
+  sdk::Response Certificates(Ctx& ctx);
+  sdk::Response Message(Ctx& ctx, int status, const std::string& title_key, const std::string& lead,
+                        const std::string& link_href, const std::string& link_label);
+
+  // The provider's endpoints, from its discovery document (fetched once, on a worker).
+  struct Provider {
+    std::string issuer;
+    std::string authorization_endpoint;
+    std::string token_endpoint;
+  };
+  Result<Provider> DiscoverProvider();
+  std::string ClientId(const Provider& p) const { return "kpop-" + p.issuer + "/admin/"; }
+
+  sdk::Host& host_;
+  ConsoleConfig config_;
+  SettingsChanger& changer_;
+  AuditLog& audit_;
+  SessionTable sessions_;
+  sdk::Counter* signins_ok_ = nullptr;
+  sdk::Counter* signins_refused_ = nullptr;
+  sdk::Counter* signins_failed_ = nullptr;
+  sdk::Counter* forms_refused_ = nullptr;
+  std::mutex provider_mu_;
+  std::optional<Provider> provider_;
+};
+
+}  // namespace palaver::admin
