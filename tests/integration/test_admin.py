@@ -140,7 +140,7 @@ class MonitoringOnHttpsOnly(unittest.TestCase):
         for path in ("/metrics", "/healthz"):
             code, location = self.plain(path, "-H", "Authorization: Bearer t0ken-xxxxxxxxxxxxxxxxxxxx")
             self.assertEqual(code, 301, path)
-            self.assertEqual(location, f"https://127.0.0.1:{self.s.https_port}{path}")
+            self.assertEqual(location, f"https://localhost:{self.s.https_port}{path}")  # the canonical host
         # On HTTPS they answer as before.
         status, _, body, _ = self.s.curl("/metrics")
         self.assertEqual(status, 200)
