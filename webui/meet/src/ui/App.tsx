@@ -7,12 +7,15 @@ import { t, onLanguageChange } from '../i18n';
 import { currentRoute, navigate, onRouteChange, routePath, type Route } from '../router';
 import { registerServiceWorker } from '../util/pwa';
 import { MainScreen } from './MainScreen';
+import { bootRooms, GuestJoin, guestRedirect, isGuestVisit } from './rooms';
 
 type Boot =
   | { state: 'config'; attempt?: number; error?: string }
   | { state: 'auth' }
   | { state: 'signin'; error?: string }
   | { state: 'noaccess'; scopes: string[] }
+  /** Nobody signed in and a guest link: the guest join wizard (src/ui/rooms). */
+  | { state: 'guest' }
   | { state: 'ready'; user: SignedInUser };
 
 export function useLanguage(): void {
@@ -41,13 +44,16 @@ export function App({ params }: { params: FragmentParams }) {
   const [boot, setBoot] = useState<Boot>({ state: 'config' });
   const [config, setConfig] = useState<MeetConfig | null>(null);
   const [auth, setAuth] = useState<Auth | null>(null);
-  const [route, setRoute] = useState<Route>(currentRoute());
+  const [route, setRoute] = useState<Route>(() => (bootRooms(params), currentRoute()));
   const [update, setUpdate] = useState<(() => void) | null>(null);
 
   useEffect(() => onRouteChange(setRoute), []);
   // Unknown routes show the main view under its canonical path, as in the original.
   useEffect(() => {
     if (boot.state === 'ready' && route.view === 'main' && location.pathname !== routePath(route)) navigate(route, true);
+    // A guest belongs in the room of the link, never on the main screen.
+    const g = boot.state === 'ready' && boot.user.guest ? guestRedirect(route) : null;
+    if (g) navigate(g, true);
   }, [boot.state, route]);
   useEffect(() => registerServiceWorker((apply) => setUpdate(() => apply)), []);
 
@@ -69,6 +75,7 @@ export function App({ params }: { params: FragmentParams }) {
         const user = await a.start();
         if (cancelled) return;
         if (user) setBoot(checkScopes(user));
+        else if (isGuestVisit(cfg, currentRoute(), params)) setBoot({ state: 'guest' });
         else await a.signIn();
       } catch (e) {
         setBoot({ state: 'signin', error: e instanceof Error ? e.message : String(e) });
@@ -120,6 +127,7 @@ export function App({ params }: { params: FragmentParams }) {
           </button>
         </Centered>
       )}
+      {boot.state === 'guest' && config && auth && <GuestJoin config={config} auth={auth} route={route} params={params} />}
       {boot.state === 'ready' && config && auth && (
         <MainScreen config={config} auth={auth} user={boot.user} route={route} params={params} />
       )}

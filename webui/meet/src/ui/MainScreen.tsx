@@ -4,6 +4,7 @@ import type { Auth, SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import type { Route } from '../router';
 import { t } from '../i18n';
+import { JoinGroupButton, JoinWizard, RoomPage } from './rooms';
 
 export interface MainScreenProps {
   config: MeetConfig;
@@ -13,7 +14,7 @@ export interface MainScreenProps {
   params: FragmentParams;
 }
 
-export function MainScreen({ auth, user }: MainScreenProps) {
+export function MainScreen({ config, auth, user, route, params }: MainScreenProps) {
   return (
     <div class="main-screen">
       <header class="topbar">
@@ -25,6 +26,9 @@ export function MainScreen({ auth, user }: MainScreenProps) {
           {t('signOut')}
         </button>
       </header>
+      {route.view === 'main' && !user.guest && <JoinGroupButton config={config} />}
+      {route.view === 'room' && <RoomPage key={route.scope + '/' + route.id} config={config} user={user} scope={route.scope} id={route.id} params={params} />}
+      {route.view === 'join' && <JoinWizard key={route.scope + '/' + route.id} config={config} auth={auth} user={user} scope={route.scope} id={route.id} params={params} />}
     </div>
   );
 }

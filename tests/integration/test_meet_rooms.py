@@ -1,0 +1,129 @@
+"""Groups and guests in Palaver's own Meet app (webui/meet/src/ui/rooms, src/auth/guest*), in
+Debian's Chromium driven by tests/node/meet-rooms.js against the real palaverd: "join or create
+group" with the public switch, the landing page (camera check, e-mail invitation with address
+checks, share link to the clipboard), the join form for direct links, and guests — admitted through
+the guest flow, or refused with the message of each policy."""
+import json
+import os
+import unittest
+
+from test_meet_browser import MeetBrowserCase, run_node, SOURCE
+
+SHOTS = os.environ.get("PALAVER_SCREENSHOTS")  # e.g. docs/user to refresh the manual's pictures
+
+
+class Rooms(MeetBrowserCase):
+    def setUp(self):
+        super().setUp()
+        # The admin API needs an administrator; MeetBrowserCase adds plain users.
+        self.s.stop()
+        self.s.add_user("boss", "boss-secret", "--admin", "--display-name", "Boss")
+        self.s.start()
+        self.iss = f"https://localhost:{self.s.https_port}"
+        os.environ["NODE_EXTRA_CA_CERTS"] = self.s.ca
+
+    def node(self, scenario, **opts):
+        return run_node(self, "meet-rooms.js", self.iss, self.s.ca, scenario, json.dumps(opts))
+
+    def setting(self, key, value):
+        self.node("setting", user="boss", password="boss-secret", key=key, value=value)
+
+    def shots(self):
+        return os.path.join(SOURCE, SHOTS) if SHOTS else None
+
+    def test_member_creates_a_public_group_invites_and_shares(self):
+        self.setting("signaling.guests_enabled", True)
+        for lang in ("en", "de") if self.shots() else ("en",):
+            out = self.node("member", user="anna", password="anna-secret", group="Team Rooms", lang=lang,
+                            directGroup="public/team-rooms", shots=self.shots())
+            self.assertEqual(out["dialog_focus"], "rooms-group-name")
+            self.assertTrue(out["join_disabled_empty"])
+            self.assertEqual(out["public_switch"], 1)  # guests are on: the switch is offered
+            self.assertTrue(out["dialog_closed"])
+            self.assertEqual(out["room_path"], "/meet/r/group/public/Team%20Rooms")
+            self.assertEqual(out["room"], "group/public/Team Rooms")
+            self.assertEqual(out["title"], "Team Rooms")
+            self.assertEqual(out["public_badge"], 1)
+            self.assertGreater(out["preview_frames"], 0)
+            # An invalid address: red envelope, Invite blocked, the address named.
+            self.assertEqual(out["envelope_invalid"], "invalid")
+            self.assertEqual(out["envelope_color"], "rgb(198, 40, 40)")
+            self.assertTrue(out["invite_disabled_invalid"])
+            self.assertIn("not-an-address", out["invite_problem"])
+            self.assertEqual(out["envelope_valid"], "valid")
+            self.assertFalse(out["invite_disabled_valid"])
+            mailto = out["mailto"]
+            self.assertTrue(mailto.startswith("mailto:carla@example.com,dirk@example.org?subject="), mailto)
+            link = f"{self.iss}/meet/r/join/group/public/Team%20Rooms#guest=1"
+            from urllib.parse import parse_qs, urlsplit
+            q = parse_qs(urlsplit(mailto).query)
+            self.assertIn(link, q["body"][0])
+            self.assertIn("Anna Alder", q["body"][0])
+            self.assertIn("Team Rooms", q["subject"][0])
+            self.assertEqual(out["after_invite_path"], "/meet/r/group/public/Team%20Rooms")
+            self.assertEqual(out["web_share"], "undefined")  # desktop Linux Chromium: the clipboard path
+            self.assertEqual(out["clipboard"], link)
+            if lang == "en":
+                self.assertEqual(out["preview"], "Opens group: public/Team Rooms")
+                self.assertEqual(out["invite_toast"], "The invitation was handed to your mail program.")
+                self.assertEqual(out["share_toast"], "The group link is in the clipboard.")
+            else:
+                self.assertEqual(out["share_toast"], "Der Gruppenlink ist in der Zwischenablage.")
+            # A direct link without `auto`: the join form, query and hash kept; `mute=1` preselects.
+            self.assertEqual(out["direct"], {"path": "/meet/r/join/group/public/team-rooms", "search": "?x=1", "hash": "#mute=1"})
+            self.assertEqual(out["wizard_step"], "welcome")
+            self.assertTrue(out["wizard_mic_off"])
+            self.assertFalse(out["wizard_cam_off"])
+            self.assertEqual(out["after_wizard"], "/meet/r/group/public/team-rooms")
+
+    def test_no_public_switch_without_guests(self):
+        out = self.node("member", user="anna", password="anna-secret", group="board", directGroup="board")
+        self.assertEqual(out["public_switch"], 0)
+        self.assertEqual(out["room"], "group/board")
+        self.assertEqual(out["public_badge"], 0)
+        # Not a public room: the shared link carries no guest marker.
+        self.assertEqual(out["clipboard"], f"{self.iss}/meet/r/join/group/board")
+
+    def test_guest_signs_in_through_the_link(self):
+        self.setting("signaling.guests_enabled", True)
+        out = self.node("guest", room="public/lobby", lang="en", shots=self.shots())
+        self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")  # the join form, hash kept
+        self.assertEqual(out["hash"], "#guest=1&name=Gina")
+        self.assertEqual(out["welcome"], 'You are invited to the group "lobby".')
+        self.assertEqual(out["name_prefilled"], "Gina")
+        self.assertEqual(out["empty_name_problem"], "Enter a name.")
+        self.assertEqual(out["room_path"], "/meet/r/group/public/lobby")
+        self.assertEqual(out["user_name"], "(Guest)Gina")
+        self.assertEqual(out["guest_as"], "You take part as a guest: Gina")
+        self.assertEqual(out["invite_offered"], 0)
+        # The implicit flow answered in our callback page; guests get no address book, no recents.
+        self.assertEqual(out["callback_frames"], 1)
+        self.assertEqual(out["token_type"], "Bearer")
+        self.assertEqual(sorted(out["granted_scope"].split()), ["email", "konnect/guestok", "kopano/kwm", "openid", "profile"])
+        self.assertEqual(out["id_token_name"], "(Guest)Gina")
+        self.assertEqual(out["iframes_left"], 0)
+        self.assertEqual(out["back_in_room"], "/meet/r/group/public/lobby")
+        self.assertEqual(out["api_calls"], [])
+        self.assertIn("guest logon path=group/public/lobby", self.s.stderr())
+
+    def test_guests_refused_when_disabled(self):
+        for lang, text in (("en", "Guests cannot join on this server"), ("de", "Gäste können auf diesem Server nicht teilnehmen")):
+            out = self.node("guest-refused", room="public/lobby", lang=lang,
+                            shot=f"guest-refused-disabled-{lang}" if self.shots() else None, shots=self.shots())
+            self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")
+            self.assertEqual(out["kind"], "disabled")
+            self.assertIn(text, out["message"])
+            self.assertEqual(out["continue_offered"], 0)
+            self.assertEqual(out["sign_in_offered"], 1)
+
+    def test_guests_refused_outside_public_rooms(self):
+        self.setting("signaling.guests_enabled", True)
+        for lang, text in (("en", "This group is not open to guests"), ("de", "Diese Gruppe ist nicht für Gäste offen")):
+            out = self.node("guest-refused", room="board", lang=lang)
+            self.assertEqual(out["kind"], "notPublic")
+            self.assertIn(text, out["message"])
+            self.assertEqual(out["continue_offered"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

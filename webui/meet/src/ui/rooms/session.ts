@@ -1,0 +1,75 @@
+// What the rooms views hand to each other within one page load: the join the wizard (or an
+// `auto` fragment) asked for, the start-muted wish, and the hook that records a group in the
+// recents (set by the main screen's kvs code; guests have no recents).
+import type { RoomScope } from './model';
+
+export interface JoinRequest {
+  scope: RoomScope;
+  id: string;
+  video: boolean;
+  muteMic: boolean;
+  muteCam: boolean;
+}
+
+let pending: JoinRequest | null = null;
+
+/** Asks the room page of `scope/id` to join as soon as the call engine is there. */
+export function requestJoin(j: JoinRequest): void {
+  pending = { ...j };
+}
+
+/** The pending join for this room, once (the room page takes it). */
+export function takeJoin(scope: RoomScope, id: string): JoinRequest | null {
+  if (!pending || pending.scope !== scope || pending.id !== id) return null;
+  const j = pending;
+  pending = null;
+  return j;
+}
+
+export function peekJoin(): JoinRequest | null {
+  return pending;
+}
+
+type RecentsHook = (scope: RoomScope, id: string) => void;
+let recentsHook: RecentsHook | null = null;
+
+/**
+ * The main screen registers how a group gets into the recents (kvs, as the original keeps them).
+ * TODO(home): call setRoomRecentsHook from the kvs recents code; until then opening a group
+ * records nothing.
+ */
+export function setRoomRecentsHook(fn: RecentsHook | null): void {
+  recentsHook = fn;
+}
+
+export function rememberRoom(scope: RoomScope, id: string): void {
+  try {
+    recentsHook?.(scope, id);
+  } catch {
+    /* recents are a convenience: a failure never blocks the room */
+  }
+}
+
+/** The room of the URL the app was opened with: `auto` and `mute` fragments apply to it only. */
+let initialRoom: { scope: RoomScope; id: string } | null = null;
+
+export function setInitialRoom(r: { scope: RoomScope; id: string } | null): void {
+  initialRoom = r;
+}
+
+export function isInitialRoom(scope: RoomScope, id: string): boolean {
+  return !!initialRoom && initialRoom.scope === scope && initialRoom.id === id;
+}
+
+let autoUsed = false;
+
+/** True once: the `auto` fragment joins the initial room on the first visit of its page only. */
+export function takeAuto(scope: RoomScope, id: string): boolean {
+  if (autoUsed || !isInitialRoom(scope, id)) return false;
+  autoUsed = true;
+  return true;
+}
+
+export function getInitialRoom(): { scope: RoomScope; id: string } | null {
+  return initialRoom;
+}
