@@ -86,24 +86,29 @@ class Rooms(MeetBrowserCase):
 
     def test_guest_signs_in_through_the_link(self):
         self.setting("signaling.guests_enabled", True)
-        out = self.node("guest", room="public/lobby", lang="en", shots=self.shots())
-        self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")  # the join form, hash kept
-        self.assertEqual(out["hash"], "#guest=1&name=Gina")
-        self.assertEqual(out["welcome"], 'You are invited to the group "lobby".')
-        self.assertEqual(out["name_prefilled"], "Gina")
-        self.assertEqual(out["empty_name_problem"], "Enter a name.")
-        self.assertEqual(out["room_path"], "/meet/r/group/public/lobby")
-        self.assertEqual(out["user_name"], "(Guest)Gina")
-        self.assertEqual(out["guest_as"], "You take part as a guest: Gina")
-        self.assertEqual(out["invite_offered"], 0)
-        # The implicit flow answered in our callback page; guests get no address book, no recents.
-        self.assertEqual(out["callback_frames"], 1)
-        self.assertEqual(out["token_type"], "Bearer")
-        self.assertEqual(sorted(out["granted_scope"].split()), ["email", "konnect/guestok", "kopano/kwm", "openid", "profile"])
-        self.assertEqual(out["id_token_name"], "(Guest)Gina")
-        self.assertEqual(out["iframes_left"], 0)
-        self.assertEqual(out["back_in_room"], "/meet/r/group/public/lobby")
-        self.assertEqual(out["api_calls"], [])
+        for lang in ("en", "de") if self.shots() else ("en",):
+            out = self.node("guest", room="public/lobby", lang=lang, shots=self.shots())
+            self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")  # the join form, hash kept
+            self.assertEqual(out["hash"], "#guest=1&name=Gina")
+            self.assertEqual(out["name_prefilled"], "Gina")
+            self.assertEqual(out["room_path"], "/meet/r/group/public/lobby")
+            self.assertEqual(out["user_name"], "(Guest)Gina")
+            self.assertEqual(out["invite_offered"], 0)
+            if lang == "en":
+                self.assertEqual(out["welcome"], 'You are invited to the group "lobby".')
+                self.assertEqual(out["empty_name_problem"], "Enter a name.")
+                self.assertEqual(out["guest_as"], "You take part as a guest: Gina")
+            else:
+                self.assertEqual(out["welcome"], "Sie sind in die Gruppe „lobby“ eingeladen.")
+                self.assertEqual(out["empty_name_problem"], "Geben Sie einen Namen ein.")
+            # The implicit flow answered in our callback page; guests get no address book, no recents.
+            self.assertEqual(out["callback_frames"], 1)
+            self.assertEqual(out["token_type"], "Bearer")
+            self.assertEqual(sorted(out["granted_scope"].split()), ["email", "konnect/guestok", "kopano/kwm", "openid", "profile"])
+            self.assertEqual(out["id_token_name"], "(Guest)Gina")
+            self.assertEqual(out["iframes_left"], 0)
+            self.assertEqual(out["back_in_room"], "/meet/r/group/public/lobby")
+            self.assertEqual(out["api_calls"], [])
         self.assertIn("guest logon path=group/public/lobby", self.s.stderr())
 
     def test_guests_refused_when_disabled(self):

@@ -22,7 +22,8 @@ const pages = [];
 async function shot(page, name) {
   if (!opts.shots) return;
   fs.mkdirSync(opts.shots, { recursive: true });
-  await page.screenshot({ path: path.join(opts.shots, `rooms-${name}.png`) });
+  await page.waitForTimeout(400); // transitions settle
+  await page.screenshot({ path: path.join(opts.shots, `rooms-${name}.png`), fullPage: true });
 }
 
 async function member(browser) {

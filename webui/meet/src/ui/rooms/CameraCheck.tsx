@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, type MessageKey } from '../../i18n';
 import { mediaSettings } from '../../media/settings';
+import { Icon } from './icons';
 
 type Problem = { key: MessageKey; error?: string };
 
@@ -69,7 +70,11 @@ export function CameraCheck({ active, onToggle }: { active: boolean; onToggle?: 
           aria-label={t('roomsCameraPreview')}
           hidden={!active || !!problem}
         />
-        {!active && <div class="rooms-preview-off" aria-hidden="true">📷</div>}
+        {!active && (
+          <div class="rooms-preview-off" aria-hidden="true">
+            <Icon name="camera" size={48} />
+          </div>
+        )}
         {active && problem && (
           <p role="alert" class="rooms-error" data-testid="camera-problem">
             {t(problem.key, { error: problem.error ?? '' })}

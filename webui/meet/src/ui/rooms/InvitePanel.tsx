@@ -3,6 +3,7 @@
 // group link to the user's mail program. An empty field is allowed (the mail program asks).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../../i18n';
+import { Icon } from './icons';
 import { buildMailto, checkRecipients } from './model';
 
 export interface InvitePanelProps {
@@ -44,7 +45,7 @@ export function InvitePanel({ group, link, sender, onSent, open = (u) => locatio
           role="img"
           aria-label={bad ? t('roomsInviteInvalid', { list: invalid.join(', ') }) : t('roomsInviteValid')}
         >
-          ✉
+          <Icon name="mail" size={26} />
         </span>
         <input
           id="rooms-invite-to"

@@ -12,6 +12,7 @@ import { stripGuestPrefix } from '../../auth/guest-names';
 import { t } from '../../i18n';
 import { navigate } from '../../router';
 import { CameraCheck } from './CameraCheck';
+import { Icon } from './icons';
 import { InvitePanel } from './InvitePanel';
 import { groupTitle, roomLink, type RoomScope } from './model';
 import { isInitialRoom, rememberRoom, takeAuto, takeJoin, type JoinRequest } from './session';
@@ -145,7 +146,7 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
         <header class="rooms-head">
           {!user.guest && (
             <button type="button" class="rooms-back" onClick={() => navigate({ view: 'main' })} aria-label={t('roomsBack')}>
-              ←
+              <Icon name="back" />
             </button>
           )}
           <div>
@@ -203,7 +204,7 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
                 disabled={!engine}
                 data-testid="room-call"
               >
-                📞 {t('roomsCall')}
+                <Icon name="phone" /> {t('roomsCall')}
               </button>
             </div>
           </>
@@ -213,10 +214,10 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
           <section class="rooms-share">
             <div class="rooms-actions">
               <button type="button" onClick={() => setInviting((v) => !v)} aria-expanded={inviting} data-testid="room-invite">
-                ✉ {t('roomsInvite')}
+                <Icon name="mail" /> {t('roomsInvite')}
               </button>
               <button type="button" onClick={() => void share()} data-testid="room-share">
-                🔗 {t('roomsShare')}
+                <Icon name="link" /> {t('roomsShare')}
               </button>
             </div>
             {manualLink && (

@@ -19,7 +19,7 @@ export function JoinGroupButton({ config, class: cls }: { config: MeetConfig; cl
   const [open, setOpen] = useState(false);
   return (
     <>
-      <button type="button" class={cls} onClick={() => setOpen(true)} data-testid="open-join-group">
+      <button type="button" class={cls ?? 'rooms-open-join'} onClick={() => setOpen(true)} data-testid="open-join-group">
         {t('roomsJoinOrCreate')}
       </button>
       {open && <JoinGroupDialog config={config} onClose={() => setOpen(false)} />}
