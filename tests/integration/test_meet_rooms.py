@@ -129,6 +129,32 @@ class Rooms(MeetBrowserCase):
             self.assertIn(text, out["message"])
             self.assertEqual(out["continue_offered"], 0)
 
+    def test_server_refusals_reach_the_guest(self):
+        # A config.json that lets every room try (meet_config_file) while the server refuses: the
+        # guest sees the message for the server's answer (403 "guest access is disabled" / "guest
+        # access denied"), not a generic failure.
+        cfg = os.path.join(self.s.dir, "meet.json")
+        with open(cfg, "w") as f:
+            json.dump({"guests": {"enabled": True, "publicGroupRegexp": ".*"}}, f)
+        self.s.stop()
+        self.s.sections["web"]["meet_config_file"] = cfg
+        self.s.write_config()
+        self.s.start()
+        self.iss = f"https://localhost:{self.s.https_port}"
+        out = self.node("guest-refused", room="public/lobby", clickThrough=True)
+        self.assertEqual(out["kind"], "disabled")
+        self.assertIn("Guests cannot join on this server", out["message"])
+        self.setting("signaling.guests_enabled", True)
+        out = self.node("guest-refused", room="board", clickThrough=True)
+        self.assertEqual(out["kind"], "notPublic")
+        self.assertIn("This group is not open to guests", out["message"])
+        self.assertEqual(out["continue_offered"], 0)
+        # Both refusals were the server's, counted as refused guest logons.
+        import re
+        metrics = self.s.curl("/metrics")[2].decode()
+        refused = re.search(r'^signaling_guest_logons_total\{result="refused"\} (\d+)$', metrics, re.M)
+        self.assertEqual(int(refused.group(1)), 2)
+
 
 if __name__ == "__main__":
     unittest.main()
