@@ -5,18 +5,28 @@ checks, share link to the clipboard), the join form for direct links, and guests
 the guest flow, or refused with the message of each policy."""
 import json
 import os
+import shutil
 import unittest
 
-from test_meet_browser import MeetBrowserCase, run_node, SOURCE
+from harness import Palaverd
+from test_meet_browser import CHROMIUM, NODE_DIR, MeetBrowserCase, run_node, SOURCE
 
 SHOTS = os.environ.get("PALAVER_SCREENSHOTS")  # e.g. docs/user to refresh the manual's pictures
 
 
 class Rooms(MeetBrowserCase):
     def setUp(self):
-        super().setUp()
-        # The admin API needs an administrator; MeetBrowserCase adds plain users.
-        self.s.stop()
+        # MeetBrowserCase's set-up plus an administrator (boss) for the admin API.
+        for need, why in ((shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")),
+                           "node and tests/node/node_modules are needed: ./dev test installs them"),
+                          (os.path.exists(CHROMIUM), "chromium is needed: scripts/deps.sh test installs it"),
+                          (os.path.exists(os.path.join(os.environ.get("PALAVER_WEBUI", "/nonexistent"), "meet", "index.html")),
+                           "the built web app is needed (PALAVER_WEBUI=<build>/webui, built by cmake)")):
+            if not need:
+                self.fail(why)
+        self.s = Palaverd(site=os.environ["PALAVER_WEBUI"], expect_start=False)
+        for name, password, display in self.users:
+            self.s.add_user(name, password, "--display-name", display)
         self.s.add_user("boss", "boss-secret", "--admin", "--display-name", "Boss")
         self.s.start()
         self.iss = f"https://localhost:{self.s.https_port}"
@@ -75,6 +85,7 @@ class Rooms(MeetBrowserCase):
             self.assertTrue(out["wizard_mic_off"])
             self.assertFalse(out["wizard_cam_off"])
             self.assertEqual(out["after_wizard"], "/meet/r/group/public/team-rooms")
+            self.assertEqual(out["auto_path"], "/meet/r/group/public/team-rooms")  # auto: no join form
 
     def test_no_public_switch_without_guests(self):
         out = self.node("member", user="anna", password="anna-secret", group="board", directGroup="board")
@@ -111,6 +122,12 @@ class Rooms(MeetBrowserCase):
             self.assertEqual(out["api_calls"], [])
         self.assertIn("guest logon path=group/public/lobby", self.s.stderr())
 
+    def test_guest_link_with_auto_asks_nothing(self):
+        self.setting("signaling.guests_enabled", True)
+        out = self.node("guest-auto", room="public/customer")
+        self.assertEqual(out["room_path"], "/meet/r/group/public/customer")
+        self.assertEqual(out["user_name"], "(Guest)John Doe")
+
     def test_guests_refused_when_disabled(self):
         for lang, text in (("en", "Guests cannot join on this server"), ("de", "Gäste können auf diesem Server nicht teilnehmen")):
             out = self.node("guest-refused", room="public/lobby", lang=lang,
@@ -136,11 +153,9 @@ class Rooms(MeetBrowserCase):
         cfg = os.path.join(self.s.dir, "meet.json")
         with open(cfg, "w") as f:
             json.dump({"guests": {"enabled": True, "publicGroupRegexp": ".*"}}, f)
-        self.s.stop()
         self.s.sections["web"]["meet_config_file"] = cfg
         self.s.write_config()
-        self.s.start()
-        self.iss = f"https://localhost:{self.s.https_port}"
+        self.s.reload()
         out = self.node("guest-refused", room="public/lobby", clickThrough=True)
         self.assertEqual(out["kind"], "disabled")
         self.assertIn("Guests cannot join on this server", out["message"])

@@ -102,6 +102,11 @@ async function member(browser) {
   await page.click('[data-testid=join-video]');
   await page.waitForSelector('[data-testid=room-page]');
   out.after_wizard = new URL(page.url()).pathname;
+  out.step = 'auto link';
+  // With `auto` the landing page opens directly (and joins: see the call test).
+  await page.goto(`${iss}/meet/r/group/${opts.directGroup}#auto=2&mute=1`);
+  await page.waitForSelector('[data-testid=room-page]');
+  out.auto_path = new URL(page.url()).pathname;
   out.step = 'done';
 }
 
@@ -200,6 +205,17 @@ async function setting() {
   out.step = 'done';
 }
 
+// A guest link with auto and a name: no questions, straight into the room (manual §4.1 example).
+async function guestAuto(browser) {
+  const page = await guestPage(browser);
+  out.step = 'open link';
+  await page.goto(`${iss}/meet/r/group/${opts.room}#guest=1&name=John%20Doe&auto=2&mute=1`);
+  await page.waitForSelector('[data-testid=room-page]', { timeout: 20000 });
+  out.room_path = new URL(page.url()).pathname;
+  out.user_name = (await page.textContent('[data-testid=user-name]')).trim();
+  out.step = 'done';
+}
+
 async function main() {
   let browser;
   try {
@@ -208,6 +224,7 @@ async function main() {
     if (scenario === 'setting') { /* done above */ } else if (scenario === 'member') await member(browser);
     else if (scenario === 'guest-refused') await guestRefused(browser);
     else if (scenario === 'guest') await guest(browser);
+    else if (scenario === 'guest-auto') await guestAuto(browser);
     else throw new Error(`unknown scenario ${scenario}`);
   } catch (e) {
     out.error = e.message;

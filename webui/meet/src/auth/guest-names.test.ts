@@ -36,3 +36,13 @@ describe('guest names', () => {
     expect(stripGuestPrefix('Gina')).toBe('Gina');
   });
 });
+
+import { scheduleDelay } from './guest-session';
+
+describe('guest token renewal', () => {
+  it('renews 120 s before expiry, never sooner than 30 s from now', () => {
+    expect(scheduleDelay(1000 + 600, 1000)).toBe(480_000);
+    expect(scheduleDelay(1000 + 100, 1000)).toBe(30_000);
+    expect(scheduleDelay(undefined, 1000)).toBeNull();
+  });
+});
