@@ -93,7 +93,7 @@ describe('RoomPage', () => {
     setInitialRoom({ scope: 'group', id: 'public/x' });
     const e = new FakeEngine();
     mount(e, member, '#auto=2&mute=3');
-    expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: true }], ['setMic', false], ['setCamera', false]]);
+    expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: true, muteMic: true, muteCam: true }], ['setMic', false], ['setCamera', false]]);
     // Once the room is joined and the own media are up (still on), the wish is applied again, once.
     act(() => e.set({ status: { kind: 'room', scope: 'group', id: 'public/x' }, local: { ...e.state.local, stream: {} as MediaStream } }));
     expect(e.calls.slice(3)).toEqual([['setMic', false], ['setCamera', false]]);
@@ -110,7 +110,7 @@ describe('RoomPage', () => {
     mount(e, member, '#auto=1&mute=1', 'public/x');
     expect(e.calls).toEqual([]); // not the room of the link: no auto-join
     act(() => q('[data-testid=room-call-audio]')!.click());
-    expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: false }]]);
+    expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: false, muteMic: false, muteCam: false }]]);
   });
 
   it('without an engine the call buttons are off and say why', () => {
@@ -125,7 +125,7 @@ describe('RoomPage', () => {
     requestJoin({ scope: 'group', id: 'public/x', video: false, muteMic: true, muteCam: false });
     const e = new FakeEngine();
     mount(e, member, '');
-    expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: false }], ['setMic', false]]);
+    expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: false, muteMic: true, muteCam: false }], ['setMic', false]]);
   });
 
   it('a guest before anyone is there: told so, and tried again', () => {
@@ -140,6 +140,11 @@ describe('RoomPage', () => {
     expect(q('[data-testid=room-not-active]')!.textContent).toContain('registered participant');
     expect(e.calls.filter((c) => c[0] === 'joinRoom').length).toBe(1);
     act(() => void vi.advanceTimersByTime(RETRY_SECONDS * 1000));
+    expect(e.calls.filter((c) => c[0] === 'joinRoom').length).toBe(2);
+    // An engine that stays in the room and retries itself: the page waits with it, no second join.
+    act(() => e.set({ status: { kind: 'room', scope: 'group', id: 'public/x' }, error: 'roomNotActive' }));
+    expect(q('[data-testid=room-not-active]')).not.toBeNull();
+    act(() => void vi.advanceTimersByTime(RETRY_SECONDS * 3000));
     expect(e.calls.filter((c) => c[0] === 'joinRoom').length).toBe(2);
     // Admitted: the waiting message goes.
     act(() => e.set({ error: undefined, status: { kind: 'room', scope: 'group', id: 'public/x' } }));

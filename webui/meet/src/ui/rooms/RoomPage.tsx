@@ -70,7 +70,10 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
   const publicRoom = isPublicRoom(config.guests.publicGroupRegexp, scope, id);
   const title = groupTitle(id, config.guests.defaultPublicGroupPrefix);
   const inRoom = state?.status.kind === 'room' && state.status.scope === scope && state.status.id === id;
-  const notActive = !!state?.error && NOT_ACTIVE_ERRORS.includes(state.error) && !inRoom && !!joined.current;
+  // The engine may stay "in the room" while kwm refuses the join (it retries itself) or drop back
+  // to idle (then this page retries): the message shows either way.
+  const notActive = !!state?.error && NOT_ACTIVE_ERRORS.includes(state.error) && !!joined.current;
+  const engineRetries = state?.status.kind === 'room';
 
   useEffect(() => {
     if (!user.guest) rememberRoom(scope, id);
@@ -81,7 +84,9 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
     setCamera(false);
     joined.current = req;
     muteApplied.current = false;
-    engine.joinRoom(scope, id, { video: req.video });
+    // The start-muted wish travels with the join (CallOptions) and through setMic/setCamera.
+    const opts = { video: req.video, muteMic: req.muteMic, muteCam: req.muteCam };
+    engine.joinRoom(scope, id, opts);
     if (req.muteMic) engine.setMic(false);
     if (req.muteCam) engine.setCamera(false);
   };
@@ -106,10 +111,10 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
 
   // A guest before anyone is there: the server refuses (create_restricted); try again.
   useEffect(() => {
-    if (!notActive || !engine) return;
+    if (!notActive || !engine || engineRetries) return;
     const tm = setTimeout(() => joined.current && join(joined.current), RETRY_SECONDS * 1000);
     return () => clearTimeout(tm);
-  }, [notActive, engine, state]);
+  }, [notActive, engine, state, engineRetries]);
 
   const link = roomLink(location.origin, scope, id, publicRoom && config.guests.enabled);
 
@@ -161,6 +166,11 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
         </header>
         {user.guest && <p class="rooms-hint">{t('roomsGuestAs', { name: stripGuestPrefix(user.name) })}</p>}
 
+        {notActive && (
+          <p role="status" class="rooms-waiting" data-testid="room-not-active">
+            {t('roomsNotActive', { seconds: RETRY_SECONDS })}
+          </p>
+        )}
         {inRoom ? (
           <section class="rooms-inroom" data-testid="room-in-call">
             <p>{t('roomsInMeeting')}</p>
@@ -171,12 +181,7 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
         ) : (
           <>
             <CameraCheck active={camera} onToggle={setCamera} />
-            {notActive && (
-              <p role="status" class="rooms-waiting" data-testid="room-not-active">
-                {t('roomsNotActive', { seconds: RETRY_SECONDS })}
-              </p>
-            )}
-            {state?.error === 'accessRestricted' && (
+            {(state?.error === 'accessRestricted' || state?.error === 'callNoAccess') && (
               <p role="alert" class="rooms-error" data-testid="room-no-access">
                 {t('roomsNoAccess')}
               </p>
