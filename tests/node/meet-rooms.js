@@ -216,6 +216,62 @@ async function guestAuto(browser) {
   out.step = 'done';
 }
 
+// A group call of three by links: a guest who comes first waits ("not started yet"), Anna opens
+// the room with #auto=2 (the guest is let in), Bert with #auto=2&mute=1; everyone receives video
+// from both others (framesDecoded rising); Bert's microphone is off, as the others see too.
+async function call3(browser) {
+  const room = opts.room;
+  const stats = (page) => page.evaluate(() => window.__palaverDebug.stats());
+  const state = (page) => page.evaluate(() => {
+    const s = window.__palaverDebug.state();
+    return { status: s.status, error: s.error || null, local: { micOn: s.local.micOn, camOn: s.local.camOn },
+             participants: s.participants.map((p) => ({ name: p.name, guest: p.guest, micOn: p.micOn, camOn: p.camOn })) };
+  });
+  out.step = 'guest first';
+  const g = await guestPage(browser);
+  await g.goto(`${iss}/meet/r/group/${room}#guest=1&name=Gina&auto=2`);
+  await g.waitForSelector('[data-testid=room-not-active]', { state: 'attached', timeout: 30000 });
+  out.guest_waiting = (await g.textContent('[data-testid=room-not-active]')).trim();
+  out.step = 'anna';
+  const a = await newPage(browser);
+  pages.push(a);
+  await signIn(a, iss, 'anna', 'anna-secret');
+  await a.goto(`${iss}/meet/r/group/${room}#auto=2`);
+  await a.waitForFunction(() => window.__palaverDebug && window.__palaverDebug.state().status.kind === 'room', null, { timeout: 20000 });
+  out.step = 'guest admitted';
+  await g.waitForFunction(() => window.__palaverDebug.state().participants.length === 1 && !window.__palaverDebug.state().error,
+                          null, { timeout: 30000 });
+  out.step = 'bert';
+  const b = await newPage(browser);
+  pages.push(b);
+  await signIn(b, iss, 'bert', 'bert-secret');
+  await b.goto(`${iss}/meet/r/group/${room}#auto=2&mute=1`);
+  out.step = 'video everywhere';
+  const everyone = { anna: a, bert: b, guest: g };
+  const first = {};
+  for (const [who, page] of Object.entries(everyone)) {
+    await page.waitForFunction(async () => {
+      const st = await window.__palaverDebug.stats();
+      const v = Object.values(st);
+      return v.length === 2 && v.every((x) => x.framesDecoded > 0);
+    }, null, { timeout: 45000, polling: 500 });
+    first[who] = await stats(page);
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+  out.video = {};
+  for (const [who, page] of Object.entries(everyone)) {
+    const now = await stats(page);
+    out.video[who] = Object.values(now).map((v) => ({
+      name: v.name,
+      rising: v.framesDecoded > (Object.values(first[who]).find((f) => f.name === v.name) || { framesDecoded: 0 }).framesDecoded,
+    })).sort((x, y) => x.name.localeCompare(y.name));
+  }
+  out.step = 'mute';
+  out.bert = await state(b);
+  out.anna_sees = (await state(a)).participants.sort((x, y) => x.name.localeCompare(y.name));
+  out.step = 'done';
+}
+
 async function main() {
   let browser;
   try {
@@ -225,6 +281,7 @@ async function main() {
     else if (scenario === 'guest-refused') await guestRefused(browser);
     else if (scenario === 'guest') await guest(browser);
     else if (scenario === 'guest-auto') await guestAuto(browser);
+    else if (scenario === 'call3') await call3(browser);
     else throw new Error(`unknown scenario ${scenario}`);
   } catch (e) {
     out.error = e.message;
@@ -236,4 +293,4 @@ async function main() {
   console.log(JSON.stringify(out));
 }
 
-withTimeout(main(), 150000, 'meet-rooms').catch((e) => { console.log(JSON.stringify({ ...out, error: e.message })); process.exit(1); });
+withTimeout(main(), 170000, 'meet-rooms').catch((e) => { console.log(JSON.stringify({ ...out, error: e.message })); process.exit(1); });

@@ -19,7 +19,10 @@ class FakeEngine implements CallEngine {
     participants: [],
     local: { stream: null, screen: null, micOn: true, camOn: true, handRaised: false },
     chat: [],
-  };
+    activeSpeaker: null,
+    canShareScreen: false,
+    audioOnly: false,
+  } as EngineState;
   onJoin: (scope: string, id: string) => void = () => {};
   set(p: Partial<EngineState>) {
     this.state = { ...this.state, ...p };
@@ -57,6 +60,7 @@ class FakeEngine implements CallEngine {
   stopScreenShare() {}
   sendChat() {}
   setHandRaised() {}
+  dismiss() {}
   close() {}
 }
 
