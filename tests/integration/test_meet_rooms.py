@@ -128,6 +128,15 @@ class Rooms(MeetBrowserCase):
         self.assertEqual(out["room_path"], "/meet/r/group/public/customer")
         self.assertEqual(out["user_name"], "(Guest)John Doe")
 
+    def test_members_following_a_guest_link_stay_themselves(self):
+        self.setting("signaling.guests_enabled", True)
+        out = self.node("member-guest-link", room="public/lobby")
+        self.assertEqual(out["after_sign_in"], "/meet/r/join/group/public/lobby")
+        self.assertEqual(out["name_after_sign_in"], "Anna Alder")
+        self.assertEqual(out["guest_name_step"], 0)
+        self.assertEqual(out["name_with_session"], "Anna Alder")
+        self.assertNotIn("guest logon path", self.s.stderr())
+
     def test_guests_refused_when_disabled(self):
         for lang, text in (("en", "Guests cannot join on this server"), ("de", "Gäste können auf diesem Server nicht teilnehmen")):
             out = self.node("guest-refused", room="public/lobby", lang=lang,

@@ -272,6 +272,30 @@ async function call3(browser) {
   out.step = 'done';
 }
 
+// Members with a guest link: without a session, "I have an account: sign in" leads through the
+// sign-in page back to the join form as themselves; with a session the link just uses it.
+async function memberWithGuestLink(browser) {
+  const page = await newPage(browser);
+  pages.push(page);
+  out.step = 'no session';
+  await page.goto(`${iss}/meet/r/group/${opts.room}#guest=1`);
+  await page.waitForSelector('[data-testid=join-wizard] [data-testid=join-sign-in]');
+  await Promise.all([page.waitForURL(/\/signin\/v1\/identifier/), page.click('[data-testid=join-sign-in]')]);
+  await page.fill('#username', 'anna');
+  await page.fill('#password', 'anna-secret');
+  await Promise.all([page.waitForURL((u) => u.pathname.startsWith('/meet/r/join/')), page.press('#password', 'Enter')]);
+  await page.waitForSelector('[data-testid=user-name]');
+  out.after_sign_in = new URL(page.url()).pathname;
+  out.name_after_sign_in = (await page.textContent('[data-testid=user-name]')).trim();
+  out.guest_name_step = await page.locator('[data-testid=guest-name]').count();
+  out.step = 'with session';
+  await page.goto(`${iss}/meet/r/group/${opts.room}#guest=1&name=Gina`);
+  await page.waitForSelector('[data-testid=join-wizard]');
+  await page.waitForSelector('[data-testid=user-name]');
+  out.name_with_session = (await page.textContent('[data-testid=user-name]')).trim();
+  out.step = 'done';
+}
+
 async function main() {
   let browser;
   try {
@@ -282,6 +306,7 @@ async function main() {
     else if (scenario === 'guest') await guest(browser);
     else if (scenario === 'guest-auto') await guestAuto(browser);
     else if (scenario === 'call3') await call3(browser);
+    else if (scenario === 'member-guest-link') await memberWithGuestLink(browser);
     else throw new Error(`unknown scenario ${scenario}`);
   } catch (e) {
     out.error = e.message;

@@ -1,7 +1,7 @@
 // The app shell: config, sign-in, banners (offline, update, server unreachable), then the route.
 import { useEffect, useState } from 'preact/hooks';
 import { loadConfig, type MeetConfig } from '../config';
-import { Auth, missingScopes, type SignedInUser } from '../auth/oidc';
+import { Auth, CALLBACK_PATH, missingScopes, type SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import { t, onLanguageChange } from '../i18n';
 import { currentRoute, navigate, onRouteChange, routePath, type Route } from '../router';
@@ -48,11 +48,16 @@ export function App({ params }: { params: FragmentParams }) {
   const [update, setUpdate] = useState<(() => void) | null>(null);
 
   useEffect(() => onRouteChange(setRoute), []);
-  // Unknown routes show the main view under its canonical path, as in the original.
+  // Unknown routes show the main view under its canonical path, as in the original. The address
+  // bar is read afresh: an effect of an earlier render may run after start() changed it.
   useEffect(() => {
-    if (boot.state === 'ready' && route.view === 'main' && location.pathname !== routePath(route)) navigate(route, true);
+    const now = currentRoute();
+    // (Not on the sign-in callback: start() puts the route the user came from there.)
+    if (boot.state === 'ready' && now.view === 'main' && location.pathname !== routePath(now) && location.pathname !== CALLBACK_PATH) {
+      navigate(now, true);
+    }
     // A guest belongs in the room of the link, never on the main screen.
-    const g = boot.state === 'ready' && boot.user.guest ? guestRedirect(route) : null;
+    const g = boot.state === 'ready' && boot.user.guest ? guestRedirect(now) : null;
     if (g) navigate(g, true);
   }, [boot.state, route]);
   useEffect(() => registerServiceWorker((apply) => setUpdate(() => apply)), []);
@@ -74,6 +79,8 @@ export function App({ params }: { params: FragmentParams }) {
       try {
         const user = await a.start();
         if (cancelled) return;
+        // Back from the sign-in page, start() put the route the user came from into the address bar.
+        setRoute(currentRoute());
         if (user) setBoot(checkScopes(user));
         else if (isGuestVisit(cfg, currentRoute(), params)) setBoot({ state: 'guest' });
         else await a.signIn();
