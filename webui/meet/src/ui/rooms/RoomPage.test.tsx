@@ -8,7 +8,7 @@ import { resolveConfig } from '../../config';
 import { parseFragment } from '../../fragment';
 import type { SignedInUser } from '../../auth/oidc';
 import { RoomPage, RETRY_SECONDS } from './RoomPage';
-import { requestJoin, setInitialRoom } from './session';
+import { requestJoin, setInitialRoom, setRoomRecentsHook } from './session';
 
 class FakeEngine implements CallEngine {
   calls: unknown[][] = [];
@@ -117,8 +117,15 @@ describe('RoomPage', () => {
     expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: false, muteMic: false, muteCam: false }]]);
   });
 
-  it('without an engine the call buttons are off and say why', () => {
+  it('without an engine the call buttons are off and say why; members get the group in recents, guests not', () => {
+    const recents: unknown[][] = [];
+    setRoomRecentsHook((...a) => recents.push(a));
+    mount(null, guest, '');
+    expect(recents).toEqual([]);
+    render(null, root);
     mount(null, member, '');
+    expect(recents).toEqual([['group', 'public/x', 'x']]);
+    setRoomRecentsHook(null);
     expect((q('[data-testid=room-call]') as HTMLButtonElement).disabled).toBe(true);
     expect(q('[data-testid=room-no-engine]')).not.toBeNull();
     expect(q('[data-testid=room-title]')!.textContent).toBe('x');

@@ -76,7 +76,7 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
   const engineRetries = state?.status.kind === 'room';
 
   useEffect(() => {
-    if (!user.guest) rememberRoom(scope, id);
+    if (!user.guest) rememberRoom(scope, id, title);
   }, [scope, id, user.guest]);
 
   const join = (req: JoinRequest) => {

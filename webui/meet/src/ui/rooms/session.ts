@@ -30,21 +30,23 @@ export function peekJoin(): JoinRequest | null {
   return pending;
 }
 
-type RecentsHook = (scope: RoomScope, id: string) => void;
+/** Records a group in the recents: kvs key kind `group`, value `{id, displayName, scope}` as the original. */
+type RecentsHook = (scope: RoomScope, id: string, displayName: string) => void;
 let recentsHook: RecentsHook | null = null;
 
 /**
  * The main screen registers how a group gets into the recents (kvs, as the original keeps them).
- * TODO(home): call setRoomRecentsHook from the kvs recents code; until then opening a group
+ * TODO(home): MainScreen registers `setRoomRecentsHook((scope, id, name) =>
+ * store.addRecent('group', id, { id, displayName: name, scope }))`; until then opening a group
  * records nothing.
  */
 export function setRoomRecentsHook(fn: RecentsHook | null): void {
   recentsHook = fn;
 }
 
-export function rememberRoom(scope: RoomScope, id: string): void {
+export function rememberRoom(scope: RoomScope, id: string, displayName: string): void {
   try {
-    recentsHook?.(scope, id);
+    recentsHook?.(scope, id, displayName);
   } catch {
     /* recents are a convenience: a failure never blocks the room */
   }
