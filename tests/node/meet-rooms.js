@@ -28,7 +28,7 @@ async function shot(page, name) {
 
 async function member(browser) {
   const lang = opts.lang || 'en';
-  const page = await newPage(browser, { locale: lang === 'de' ? 'de-DE' : 'en-US', viewport: { width: 1280, height: 800 },
+  const page = await newPage(browser, { locale: lang === 'de' ? 'de-DE' : 'en-US', viewport: opts.viewport || { width: 1280, height: 800 },
                                         permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'] });
   pages.push(page);
   out.step = 'sign in';
@@ -111,7 +111,7 @@ async function member(browser) {
 }
 
 async function guestPage(browser, lang = 'en') {
-  const page = await newPage(browser, { locale: lang === 'de' ? 'de-DE' : 'en-US', viewport: { width: 1280, height: 800 } });
+  const page = await newPage(browser, { locale: lang === 'de' ? 'de-DE' : 'en-US', viewport: opts.viewport || { width: 1280, height: 800 } });
   pages.push(page);
   page.apiCalls = [];
   page.on('request', (r) => {
