@@ -31,6 +31,7 @@ class Palaverd:
         self.binary = binary or PALAVERD
         self.dir = tempfile.mkdtemp(prefix="palaver-it-")
         self.state = os.path.join(self.dir, "state")
+        self.env = {}  # extra environment for the process
         self.site = site or os.environ.get("PALAVER_WEBUI") or os.path.join(SOURCE, "webui")
         self.config_path = os.path.join(self.dir, "palaver.cfg")
         self.sections = {
@@ -63,7 +64,8 @@ class Palaverd:
     def start(self):
         self.out = open(os.path.join(self.dir, "stdout.log"), "wb")
         self.err = open(os.path.join(self.dir, "stderr.log"), "wb")
-        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out, stderr=self.err)
+        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out, stderr=self.err,
+                                     env={**os.environ, **self.env})
         runtime = os.path.join(self.state, "runtime.json")
         deadline = time.time() + 15
         while time.time() < deadline:

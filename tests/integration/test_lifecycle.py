@@ -10,6 +10,46 @@ import unittest
 from harness import Palaverd, write
 
 
+class Operation(unittest.TestCase):
+    """What an operator sees of a running palaverd (issue 15)."""
+
+    def test_log_lines_have_rfc3339_times_and_configured_level_names(self):
+        s = Palaverd()
+        try:
+            lines = s.stderr().splitlines()
+            self.assertTrue(lines)
+            for line in lines:
+                self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d "
+                                       r"(trace|debug|info|warn|error|critical) \[[a-z_]+\] \[\d+\] ")
+        finally:
+            s.close()
+
+    def test_banner_under_systemd_names_systemctl_not_ctrl_c(self):
+        s = Palaverd(expect_start=False)
+        s.env = {"JOURNAL_STREAM": "8:12345"}
+        s.start()
+        try:
+            self.assertIn("systemctl stop|reload palaver", s.stdout())
+            self.assertNotIn("Ctrl-C", s.stdout())
+        finally:
+            s.close()
+        t = Palaverd()
+        try:
+            self.assertIn("press Ctrl-C", t.stdout())
+        finally:
+            t.close()
+
+    def test_runtime_file_is_removed_at_a_clean_stop(self):
+        s = Palaverd()
+        try:
+            runtime = os.path.join(s.state, "runtime.json")
+            self.assertTrue(os.path.exists(runtime))
+            s.stop()
+            self.assertFalse(os.path.exists(runtime), "runtime.json names a process that is gone")
+        finally:
+            s.close()
+
+
 class StartupFailures(unittest.TestCase):
     def run_expecting_failure(self, sections, expected_code=1):
         s = Palaverd(sections, expect_start=False)

@@ -164,7 +164,7 @@ class KeyFilePermissions(unittest.TestCase):
     def test_world_readable_key_warns_at_start_and_in_check_config(self):
         os.chmod(self.key, 0o644)
         s = self.start()
-        warning = re.search(r"^\S+ warning \[tls\] .*private key file (\S+) is open to its group and others "
+        warning = re.search(r"^\S+ warn \[tls\] .*private key file (\S+) is open to its group and others "
                             r"\(mode 0644\); run: chmod 600 (\S+)$", s.stderr(), re.M)
         self.assertIsNotNone(warning, s.stderr())
         self.assertEqual((warning.group(1), warning.group(2)), (self.key, self.key))

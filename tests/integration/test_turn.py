@@ -65,6 +65,22 @@ def uclient(port, secret, peer_port, *flags, messages=100, sessions=4, timeout=9
     return r.returncode, r.stdout + r.stderr
 
 
+def udp_buffer_drops():
+    """Datagrams the kernel dropped for full receive buffers (UDP and UDP6 RcvbufErrors)."""
+    total = 0
+    for path, prefix in (("/proc/net/snmp", "Udp:"), ("/proc/net/snmp6", "Udp6RcvbufErrors")):
+        try:
+            with open(path) as f:
+                lines = [l.split() for l in f if l.startswith(prefix)]
+        except OSError:
+            continue
+        if prefix == "Udp:" and len(lines) >= 2 and "RcvbufErrors" in lines[0]:
+            total += int(lines[1][lines[0].index("RcvbufErrors")])
+        elif prefix != "Udp:" and lines:
+            total += int(lines[0][1])
+    return total
+
+
 def lost_and_received(output):
     """uclient's "Total lost packets N" and its final send/receive totals."""
     m = re.search(r"Total lost packets (\d+)", output)
@@ -90,10 +106,18 @@ class CoturnClients(unittest.TestCase):
         cls.server.close()
 
     def relay(self, port, *flags, messages=100, sessions=4):
-        rc, out = uclient(port, self.secret, self.peer.port, *flags, messages=messages, sessions=sessions)
-        lost, sent, received = lost_and_received(out)
-        self.assertEqual(rc, 0, out[-2000:])
-        self.assertEqual(lost, 0, out[-2000:])
+        # A loaded machine (ctest -j2 beside browser tests) can overflow a UDP socket buffer on
+        # loopback (the echo peer's or ours): that loss is the kernel's, counted in /proc/net/snmp.
+        # Such a run is repeated (at most twice more); loss the kernel did not count fails at once.
+        for attempt in range(3):
+            before = udp_buffer_drops()
+            rc, out = uclient(port, self.secret, self.peer.port, *flags, messages=messages, sessions=sessions)
+            lost, sent, received = lost_and_received(out)
+            self.assertEqual(rc, 0, out[-2000:])
+            kernel = udp_buffer_drops() - before
+            if lost == 0 or kernel < lost or attempt == 2:
+                break
+        self.assertEqual(lost, 0, f"kernel UDP buffer drops meanwhile: {kernel}\n" + out[-2000:])
         self.assertEqual(sent, messages * sessions, out[-2000:])
         self.assertEqual(received, sent, out[-2000:])
 
@@ -120,6 +144,23 @@ class CoturnClients(unittest.TestCase):
         # HTTPS on the same port is unaffected.
         status, _, _, _ = self.server.curl("/healthz")
         self.assertEqual(status, 200)
+
+    def test_one_tls_record_per_message_on_the_https_port(self):
+        """coturn's clients read one TLS record as one message: answers to requests that arrive
+        together must not share a record (they did, and turnutils_uclient lost messages)."""
+        sock = self.server.tls_socket()
+        try:
+            requests = [stun.Message(0x001, 0) for _ in range(5)]  # Binding requests
+            sock.sendall(b"".join(m.build() for m in requests))
+            sock.settimeout(10)
+            records = [sock.recv(65536) for _ in requests]
+            for m, record in zip(requests, records):
+                answer = stun.Answer(record)
+                self.assertEqual(len(record), 20 + struct.unpack("!H", record[2:4])[0], "a record holds more than one message")
+                self.assertTrue(answer.success)
+            self.assertEqual(sorted(stun.Answer(r).tid for r in records), sorted(m.tid for m in requests))
+        finally:
+            sock.close()
 
     def test_moderate_load_without_loss(self):
         self.relay(self.ports["udp"], messages=500, sessions=10)
@@ -150,6 +191,50 @@ def has_ipv6_loopback():
 
 @unittest.skipUnless(all(shutil.which(t) for t in TOOLS), "coturn's turnutils are not installed (scripts/deps.sh test)")
 @unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback here")
+class DocumentedCheck(unittest.TestCase):
+    """docs/admin/turn.md's check command works as written (issue 15): coturn's client with -c.
+    Without -c it asks for port pairs, which we refuse with 508 and a reason in the log at info."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not all(shutil.which(t) for t in TOOLS):
+            raise unittest.SkipTest("coturn's turnutils are not installed")
+        # The client-to-client check relays between two of our own relay addresses: on one host
+        # those are loopback addresses.
+        cls.server = Palaverd({"turn": {"allow_loopback_peers": "yes"}})
+        cls.ports = turn_ports(cls.server)
+        with open(os.path.join(os.environ.get("PALAVER_SOURCE", ""), "docs", "admin", "turn.md"), encoding="utf-8") as f:
+            cls.command = re.search(r"`(turnutils_uclient [^`]*<host>)` \(UDP\)", f.read()).group(1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def run_documented(self, drop=()):
+        args = self.command.replace('"$(cat /var/lib/palaver/turn_secret)"', secret_of(self.server)).split()
+        args = [a for a in args if a not in drop]
+        args[-1:] = ["-n", "20", "-p", str(self.ports["udp"]), "127.0.0.1"]  # <host>
+        r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def test_the_documented_command_relays(self):
+        self.assertIn("-c", self.command.split())
+        rc, out = self.run_documented()
+        self.assertEqual(rc, 0, out[-1500:])
+        self.assertIn("Total lost packets 0 ", out)
+
+    def test_port_pairs_are_refused_with_a_reason_in_the_log(self):
+        rc, out = self.run_documented(drop=("-c",))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("508", out)
+        deadline = time.monotonic() + 5
+        while "reason=unsupported_even_port_reservation" not in self.server.stderr() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        line = [l for l in self.server.stderr().splitlines() if "reason=unsupported_even_port_reservation" in l]
+        self.assertTrue(line, self.server.stderr()[-2000:])
+        self.assertIn(" info [turn] ", line[0])
+
+
 class Ipv6(unittest.TestCase):
     """IPv6 clients and relays, and an IPv6 relay for an IPv4 client (REQUESTED-ADDRESS-FAMILY)."""
 

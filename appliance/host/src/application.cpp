@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <typeindex>
 #include <unordered_map>
@@ -275,12 +278,30 @@ struct Application::Impl {
     }
   }
 
+  // runtime.json: where this process listens, for scripts and tests. Written whole (temporary
+  // file + rename) and removed again at a clean stop, so that it never names a process that is gone.
   void WriteRuntimeInfo(const std::string& trust_anchor) {
     auto path = host_config.state_dir / "runtime.json";
-    std::ofstream out(path, std::ios::trunc);
-    out << "{\"pid\":" << ::getpid() << ",\"https_port\":" << net->BoundPort("https")
-        << ",\"http_port\":" << net->BoundPort("http") << ",\"ca_certificate\":\""
-        << sdk::JsonEscape(trust_anchor) << "\",\"version\":\"" << sdk::JsonEscape(options.version) << "\"}\n";
+    auto tmp = host_config.state_dir / "runtime.json.tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << "{\"pid\":" << ::getpid() << ",\"https_port\":" << net->BoundPort("https")
+          << ",\"http_port\":" << net->BoundPort("http") << ",\"ca_certificate\":\""
+          << sdk::JsonEscape(trust_anchor) << "\",\"version\":\"" << sdk::JsonEscape(options.version) << "\"}\n";
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) log->warn("cannot write runtime file path={} err={}", path.string(), ec.message());
+  }
+
+  void RemoveRuntimeInfo() {
+    auto path = host_config.state_dir / "runtime.json";
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.starts_with("{\"pid\":" + std::to_string(::getpid()) + ",")) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
   }
 };
 
@@ -477,6 +498,7 @@ void Application::Stop() {
   a.StopModules();
   if (a.workers) a.workers->Shutdown();
   a.net->Shutdown();
+  a.RemoveRuntimeInfo();
   a.log->info("stopped");
 }
 
@@ -545,8 +567,12 @@ std::string Application::Summary() const {
     out += "  CA certificate:  " + a.trust_anchor + "\n";
     out += "                   (import it into your browser or system trust store to trust " + url + ")\n";
   }
-  out += "  Stop:            press Ctrl-C, or: kill -TERM " + std::to_string(::getpid()) + "\n";
-  out += "  Reload config:   kill -HUP " + std::to_string(::getpid()) + "\n";
+  if (std::getenv("JOURNAL_STREAM") != nullptr) {  // run by systemd: no terminal to press keys in
+    out += "  Stop / reload:   systemctl stop|reload palaver (or kill -TERM|-HUP " + std::to_string(::getpid()) + ")\n";
+  } else {
+    out += "  Stop:            press Ctrl-C, or: kill -TERM " + std::to_string(::getpid()) + "\n";
+    out += "  Reload config:   kill -HUP " + std::to_string(::getpid()) + "\n";
+  }
   return out;
 }
 

@@ -1,8 +1,11 @@
 #include "ini_file.hpp"
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace palaver::host {
 namespace {
@@ -20,6 +23,29 @@ bool ValidName(const std::string& s, bool allow_dot) {
     if (!(std::islower(c) || std::isdigit(c) || c == '_' || (allow_dot && c == '.'))) return false;
   }
   return true;
+}
+
+// Splits a value from an inline comment: '#' or ';' after whitespace starts one (so
+// `external_ip = 203.0.113.10 ; public address` is the address). A value in double quotes is
+// taken literally, comment characters included; after its closing quote only a comment may
+// follow. '#' or ';' inside a word (`a#b`, a URL fragment) is part of the value.
+Result<std::string> ValueWithoutComment(const std::string& raw) {
+  std::string v = Trim(raw);
+  if (!v.empty() && v.front() == '"') {
+    auto close = v.find('"', 1);
+    if (close == std::string::npos) return Fail(ErrorCode::kInvalidArgument, "value has an opening '\"' but no closing one");
+    std::string rest = Trim(v.substr(close + 1));
+    if (!rest.empty() && rest[0] != '#' && rest[0] != ';') {
+      return Fail(ErrorCode::kInvalidArgument, "unexpected text after the quoted value: \"" + rest + "\"");
+    }
+    return v.substr(1, close - 1);
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    if ((v[i] == '#' || v[i] == ';') && (i == 0 || std::isspace(static_cast<unsigned char>(v[i - 1])))) {
+      return Trim(v.substr(0, i));
+    }
+  }
+  return v;
 }
 
 }  // namespace
@@ -78,12 +104,16 @@ Result<IniFile> ParseIni(const std::string& text, const std::string& path) {
       continue;
     }
     std::string key = Trim(line.substr(0, eq));
-    std::string value = Trim(line.substr(eq + 1));
     if (!ValidName(key, true)) {
       error(line_no, "invalid key \"" + key + "\" (lowercase letters, digits, '_', '.')");
       continue;
     }
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    auto parsed = ValueWithoutComment(line.substr(eq + 1));
+    if (!parsed) {
+      error(line_no, key + ": " + parsed.error().message);
+      continue;
+    }
+    std::string value = std::move(*parsed);
     if (current == nullptr) {
       error(line_no, "key \"" + key + "\" outside of a [section]");
       continue;
@@ -105,8 +135,21 @@ Result<IniFile> ParseIni(const std::string& text, const std::string& path) {
 }
 
 Result<IniFile> LoadIniFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) {
+    return Fail(ErrorCode::kNotFound, "cannot read config file " + path.string() + ": " +
+                                          (ec && ec != std::errc::no_such_file_or_directory ? ec.message() : "no such file"));
+  }
+  if (std::filesystem::is_directory(st)) {
+    return Fail(ErrorCode::kInvalidArgument, "cannot read config file " + path.string() + ": it is a directory");
+  }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kNotFound, "cannot read config file " + path.string());
+  if (!in) {
+    int err = errno;
+    return Fail(ErrorCode::kPermissionDenied, "cannot read config file " + path.string() + ": " +
+                                                  (err == EACCES ? "permission denied" : std::strerror(err)));
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) return Fail(ErrorCode::kUnavailable, "error reading config file " + path.string());

@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "ini_file.hpp"
 
@@ -25,6 +29,50 @@ TEST(ParseIni, ReportsEveryErrorWithLine) {
   EXPECT_NE(m.find("p.cfg:5: invalid section name"), std::string::npos) << m;
   EXPECT_NE(m.find("p.cfg:8: [x] a set twice (first at line 7)"), std::string::npos) << m;
   EXPECT_NE(m.find("p.cfg:9: section header must end with ']'"), std::string::npos) << m;
+}
+
+TEST(ParseIni, InlineCommentsAfterWhitespace) {
+  auto f = ParseIni(
+      "[turn]\nexternal_ip = 203.0.113.10          ; public address\n"
+      "realm = example # note\nuris = turn:a#b;c\nempty = # nothing\n"
+      "quoted = \"a # b ; c\"   # the comment\nregexp = ^group/(a|b)#x\n",
+      "p.cfg");
+  ASSERT_TRUE(f) << f.error().message;
+  auto& e = f->sections["turn"].entries;
+  EXPECT_EQ(e["external_ip"].value, "203.0.113.10");
+  EXPECT_EQ(e["realm"].value, "example");
+  EXPECT_EQ(e["uris"].value, "turn:a#b;c");  // inside a word: part of the value
+  EXPECT_EQ(e["empty"].value, "");
+  EXPECT_EQ(e["quoted"].value, "a # b ; c");
+  EXPECT_EQ(e["regexp"].value, "^group/(a|b)#x");
+}
+
+TEST(ParseIni, BrokenQuotesAreErrors) {
+  auto f = ParseIni("[a]\nx = \"open\ny = \"one\" two\n", "q.cfg");
+  ASSERT_FALSE(f);
+  const std::string& m = f.error().message;
+  EXPECT_NE(m.find("q.cfg:2: x: value has an opening"), std::string::npos) << m;
+  EXPECT_NE(m.find("q.cfg:3: y: unexpected text after the quoted value: \"two\""), std::string::npos) << m;
+}
+
+TEST(LoadIniFile, SaysWhyAFileCannotBeRead) {
+  auto missing = LoadIniFile("/nonexistent/palaver.cfg");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "cannot read config file /nonexistent/palaver.cfg: no such file");
+  auto dir = std::filesystem::temp_directory_path() / ("palaver-ini-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto is_dir = LoadIniFile(dir);
+  ASSERT_FALSE(is_dir);
+  EXPECT_NE(is_dir.error().message.find(": it is a directory"), std::string::npos) << is_dir.error().message;
+  auto locked = dir / "locked.cfg";
+  std::ofstream(locked) << "[a]\n";
+  std::filesystem::permissions(locked, std::filesystem::perms::none);
+  if (::geteuid() != 0) {  // root reads it anyway
+    auto denied = LoadIniFile(locked);
+    ASSERT_FALSE(denied);
+    EXPECT_NE(denied.error().message.find(": permission denied"), std::string::npos) << denied.error().message;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(LoadIniFile, MissingAndBinaryFiles) {

@@ -393,10 +393,11 @@ Output Server::Allocate(const StunMessage& m, const FiveTuple& t, const AuthResu
   if (even != nullptr) {
     auto reserve_next = DecodeEvenPort(m.Value(*even));
     if (!reserve_next) return Refuse(m, t, 400, "bad_request", a);
-    if (*reserve_next) return Refuse(m, t, 508, "unsupported", a);  // no port reservations (yet)
+    // No port reservations (RTP/RTCP pairs; browsers never ask for them).
+    if (*reserve_next) return Refuse(m, t, 508, "unsupported_even_port_reservation", a);
     even_port = true;
   }
-  if (reservation != nullptr) return Refuse(m, t, 508, "unsupported", a);  // we never hand out tokens
+  if (reservation != nullptr) return Refuse(m, t, 508, "unsupported_reservation_token", a);  // we hand out none
 
   Family family = Family::kIPv4;
   if (requested_family != nullptr) {

@@ -116,11 +116,13 @@ std::string_view RefusedWhat(Method m) {
 }
 
 // Allocation events at debug on the turn logger, so that an operator can see why a call does not
-// connect (`log_levels = turn=debug`). Runs on the relay threads; nothing is formatted unless
-// debug is on. Usernames are logged (never a password, key or nonce).
+// connect (`log_levels = turn=debug`); refusals for something we do not support at info. Runs on
+// the relay threads; nothing is formatted unless the level is on. Usernames are logged (never a
+// password, key or nonce).
 EventSink AllocationLog(std::shared_ptr<spdlog::logger> log) {
   return [log = std::move(log)](const Event& e) {
-    if (!log->should_log(spdlog::level::debug)) return;
+    bool unsupported = e.kind == EventKind::kRefused && e.reason.starts_with("unsupported_");
+    if (!log->should_log(unsupported ? spdlog::level::info : spdlog::level::debug)) return;
     std::string client = e.tuple.client.ToString();
     std::string_view transport = TransportName(e.tuple.transport);
     std::string user = LogSafe(e.username);
@@ -140,6 +142,12 @@ EventSink AllocationLog(std::shared_ptr<spdlog::logger> log) {
         } else if (e.peer) {
           log->debug("{} refused client={} transport={} user={} reason={} peer={} code={}", RefusedWhat(e.method), client,
                      transport, user, e.reason, e.peer->ToString(), e.code);
+        } else if (unsupported) {
+          // A client that needs what we do not offer (authenticated, so not a flood source): say so
+          // where an admin looks first. coturn's turnutils_uclient asks for port pairs unless -c.
+          log->info("{} refused client={} transport={} user={} reason={} code={} (port reservations are not supported; "
+                    "turnutils_uclient needs -c)",
+                    RefusedWhat(e.method), client, transport, user, e.reason, e.code);
         } else {
           log->debug("{} refused client={} transport={} user={} reason={} code={}", RefusedWhat(e.method), client, transport,
                      user, e.reason, e.code);

@@ -2,6 +2,8 @@
 // over TLS on the HTTPS port).
 #include <spdlog/spdlog.h>
 
+#include <deque>
+
 #include "net/conn.hpp"
 #include "net/sessions.hpp"
 #include "net/util.hpp"
@@ -241,13 +243,30 @@ class RawSession final : public Session, public sdk::RawConnection {
   }
   void OnDeadline() override { conn_.Close("raw timeout"); }
 
+  // Each Send is one message of the raw protocol (TURN: a STUN message or ChannelData), written
+  // as a TLS record of its own: coturn's clients (turnutils_uclient, the documented check) take
+  // one SSL_read as one message and lose the rest of a record that holds two. Produce() hands the
+  // connection one message at a time; Conn::Flush writes it, drains, and asks for the next.
   bool Send(std::span<const uint8_t> bytes) override {
     if (conn_.closed() || conn_.closing()) return false;
-    if (conn_.Pending() + bytes.size() > kMaxQueuedBytes) return false;
-    conn_.Write(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (conn_.Pending() + queued_bytes_ + bytes.size() > kMaxQueuedBytes) return false;
+    queue_.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    queued_bytes_ += bytes.size();
+    conn_.MarkDirty();
     return true;
   }
-  void Close() override { conn_.CloseAfterFlush(); }
+  void Produce() override {
+    if (queue_.empty() || conn_.Pending() > 0) return;
+    conn_.Write(queue_.front());
+    queued_bytes_ -= queue_.front().size();
+    queue_.pop_front();
+  }
+  void Close() override {
+    for (const auto& m : queue_) conn_.Write(m);  // what was sent before the close still goes out
+    queue_.clear();
+    queued_bytes_ = 0;
+    conn_.CloseAfterFlush();
+  }
   const std::string& Peer() const override { return conn_.peer(); }
   const std::string& PeerEndpoint() const override { return peer_endpoint_; }
   const std::string& LocalEndpoint() const override { return local_endpoint_; }
@@ -258,6 +277,8 @@ class RawSession final : public Session, public sdk::RawConnection {
   uint64_t id_;
   std::string peer_endpoint_;
   std::string local_endpoint_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
   bool opened_ = false;
 };
 

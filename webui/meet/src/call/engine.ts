@@ -21,6 +21,9 @@ export interface RemoteParticipant {
   speaking: boolean;
   handRaised: boolean;
   connection: 'connecting' | 'connected' | 'reconnecting' | 'failed';
+  /** What the participant says it sends (its camera and microphone switches). */
+  micOn: boolean;
+  camOn: boolean;
 }
 
 export type CallStatus =
@@ -39,6 +42,8 @@ export interface ChatMessage {
   text: string;
   at: number;
   own: boolean;
+  /** A server notice: someone joined or left (fromName is who). */
+  system?: 'joined' | 'left';
 }
 
 export type EndReason = 'hangup' | 'declined' | 'busy' | 'no-answer' | 'failed' | 'answered-elsewhere';
@@ -53,17 +58,33 @@ export interface EngineState {
   ended?: { reason: EndReason; peer?: PeerInfo };
   /** A user-facing problem (camera denied, call failed, …) as a message key of the call feature. */
   error?: string;
+  /** The remote participant shown large (active speaker); null when nobody spoke yet. */
+  activeSpeaker: string | null;
+  /** Screen sharing possible: supported by the browser, not disabled by the admin, not audio-only. */
+  canShareScreen: boolean;
+  /** Audio-only mode (media settings) in effect for this call: no video in or out. */
+  audioOnly: boolean;
+}
+
+/**
+ * How to start a call or join a room: `video: false` joins with audio only (fragment auto=1);
+ * `muteMic`/`muteCam` start muted (fragment mute=1|2|3).
+ */
+export interface CallOptions {
+  video?: boolean;
+  muteMic?: boolean;
+  muteCam?: boolean;
 }
 
 export interface CallEngine {
   getState(): EngineState;
   subscribe(fn: (s: EngineState) => void): () => void;
-  call(peer: PeerInfo, opts?: { video?: boolean }): void;
-  accept(opts?: { video?: boolean }): void;
+  call(peer: PeerInfo, opts?: CallOptions): void;
+  accept(opts?: CallOptions): void;
   decline(): void;
   ignore(): void;
   hangup(): void;
-  joinRoom(scope: 'group' | 'conference', id: string, opts?: { video?: boolean }): void;
+  joinRoom(scope: 'group' | 'conference', id: string, opts?: CallOptions): void;
   leaveRoom(): void;
   setMic(on: boolean): void;
   setCamera(on: boolean): void;
@@ -71,6 +92,8 @@ export interface CallEngine {
   stopScreenShare(): void;
   sendChat(text: string): void;
   setHandRaised(on: boolean): void;
+  /** Clears `error` and `ended` (the user dismissed the notice). */
+  dismiss(): void;
   /** Stops everything (sign-out). */
   close(): void;
 }

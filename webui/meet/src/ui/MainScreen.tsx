@@ -4,6 +4,10 @@ import type { Auth, SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import type { Route } from '../router';
 import { t } from '../i18n';
+import { useEffect, useMemo } from 'preact/hooks';
+import { EngineContext } from '../call/engine';
+import { createCallEngine } from '../call/callEngine';
+import { CallLayer } from './call/CallLayer';
 import { JoinGroupButton, JoinWizard, RoomPage } from './rooms';
 
 export interface MainScreenProps {
@@ -15,7 +19,11 @@ export interface MainScreenProps {
 }
 
 export function MainScreen({ config, auth, user, route, params }: MainScreenProps) {
+  // The call engine (signaling + WebRTC), one per signed-in user; CallLayer shows calls over all.
+  const engine = useMemo(() => createCallEngine({ config, params, credentials: () => auth.current() ?? user }), [user.sub]);
+  useEffect(() => () => engine.close(), [engine]);
   return (
+    <EngineContext.Provider value={engine}>
     <div class="main-screen">
       <header class="topbar">
         <h1>{t('appName')}</h1>
@@ -30,5 +38,7 @@ export function MainScreen({ config, auth, user, route, params }: MainScreenProp
       {route.view === 'room' && <RoomPage key={route.scope + '/' + route.id} config={config} user={user} scope={route.scope} id={route.id} params={params} />}
       {route.view === 'join' && <JoinWizard key={route.scope + '/' + route.id} config={config} auth={auth} user={user} scope={route.scope} id={route.id} params={params} />}
     </div>
+    <CallLayer />
+    </EngineContext.Provider>
   );
 }

@@ -1,0 +1,329 @@
+// The engine's signaling logic against a fake kwm server socket (no network, no real WebRTC:
+// a minimal RTCPeerConnection stand-in records what the engine does with it).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Engine } from './callEngine';
+import { defaults, type MeetConfig } from '../config';
+import type { SocketLike } from '../kwm/client';
+
+class FakeStream {
+  private tracks: unknown[] = [];
+  constructor(t: unknown[] = []) {
+    this.tracks = [...t];
+  }
+  getTracks() {
+    return this.tracks;
+  }
+  getAudioTracks() {
+    return [];
+  }
+  getVideoTracks() {
+    return [];
+  }
+  addTrack(t: unknown) {
+    this.tracks.push(t);
+  }
+}
+
+const pcs: FakePc[] = [];
+class FakePc {
+  transceivers: { mid: string | null; direction: string; currentDirection: string | null; sender: { track: null; replaceTrack: () => Promise<void>; getParameters: () => object; setParameters: () => Promise<void> }; receiver: object }[] = [];
+  iceConnectionState = 'new';
+  connectionState = 'new';
+  signalingState = 'stable';
+  remoteDescription: object | null = null;
+  localDescription: { sdp: string } | null = null;
+  config: RTCConfiguration;
+  offers: { iceRestart?: boolean }[] = [];
+  closed = false;
+  onicecandidate = null;
+  ontrack = null;
+  oniceconnectionstatechange = null;
+  onconnectionstatechange = null;
+  constructor(c: RTCConfiguration) {
+    this.config = c;
+    pcs.push(this);
+  }
+  addTransceiver() {
+    const params = { encodings: [{}] as { maxBitrate?: number }[] };
+    this.transceivers.push({ mid: String(this.transceivers.length), direction: 'sendrecv', currentDirection: null, sender: { track: null, replaceTrack: async () => undefined, getParameters: () => params, setParameters: async () => undefined }, receiver: {} });
+  }
+  getTransceivers() {
+    return this.transceivers;
+  }
+  createDataChannel() {
+    return { readyState: 'connecting', send() {}, onopen: null, onmessage: null };
+  }
+  async createOffer(o: { iceRestart?: boolean }) {
+    this.offers.push(o);
+    return { type: 'offer', sdp: 'v=0\r\n' };
+  }
+  async setLocalDescription(d: { sdp: string }) {
+    this.localDescription = d;
+    this.signalingState = 'have-local-offer';
+  }
+  async setRemoteDescription(d: object) {
+    this.remoteDescription = d;
+    this.signalingState = 'stable';
+  }
+  async addIceCandidate() {}
+  setConfiguration(c: RTCConfiguration) {
+    this.config = c;
+  }
+  async getStats() {
+    return new Map();
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+class ServerSocket implements SocketLike {
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: unknown) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  sent: Record<string, any>[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  send(d: string) {
+    this.sent.push(JSON.parse(d));
+  }
+  close() {}
+  push(m: object) {
+    this.onmessage?.({ data: JSON.stringify(m) });
+  }
+  last(subtype?: string): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const m = [...this.sent].reverse().find((x) => !subtype || x.subtype === subtype);
+    if (!m) throw new Error(`nothing sent (${subtype ?? 'any'})`);
+    return m;
+  }
+}
+
+const config: MeetConfig = { ...defaults, kwm: { ...defaults.kwm, url: 'https://h', webrtc: { config: { iceTransportPolicy: 'relay' } } } };
+
+function makeEngine(self = 'bbb', cfg: MeetConfig = config) {
+  const sockets: ServerSocket[] = [];
+  const engine = new Engine({
+    config: cfg,
+    credentials: () => ({ tokenType: 'Bearer', accessToken: 'a', idToken: 'i' }),
+    kwm: {
+      fetch: (async () => new Response(JSON.stringify({ ok: true, url: '/ws/k', self: { id: self }, turn: { username: 'u', password: 'p', ttl: 3600, uris: [`turn:h:${sockets.length + 1}`] } }), { status: 200 })) as unknown as typeof fetch,
+      openSocket: () => {
+        const s = new ServerSocket();
+        sockets.push(s);
+        return s;
+      },
+    },
+  });
+  return { engine, sockets };
+}
+
+async function settle() {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+  await vi.advanceTimersByTimeAsync(1);
+}
+
+const W = { type: 'webrtc', v: 20180703 };
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  pcs.length = 0;
+  vi.stubGlobal('MediaStream', FakeStream);
+  vi.stubGlobal('RTCPeerConnection', FakePc);
+});
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
+async function connected(self = 'bbb', cfg: MeetConfig = config) {
+  const e = makeEngine(self, cfg);
+  await settle();
+  e.sockets[0].push({ type: 'hello', self: { id: self, name: 'Me' } });
+  await settle();
+  return e;
+}
+
+describe('call engine signaling', () => {
+  it('incoming call: decline tells the caller, ignore sends nothing, busy rejects a second caller', async () => {
+    const { engine, sockets } = await connected();
+    const s = sockets[0];
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', initiator: true, state: 'sA', channel: '*c1', hash: 'h1', profile: { name: 'Anna' } });
+    await settle();
+    expect(engine.getState().status).toEqual({ kind: 'incoming', peer: { id: 'aaa', name: 'Anna' } });
+    engine.decline();
+    expect(s.last()).toMatchObject({ subtype: 'webrtc_call', target: 'aaa', channel: '*c1', hash: 'h1', initiator: false, data: { accept: false, reason: 'reject', state: 'sA' } });
+    await settle();
+    expect(engine.getState().status.kind).toBe('idle');
+
+    const before = s.sent.length;
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', initiator: true, state: 'sA2', channel: '*c2', hash: 'h2' });
+    await settle();
+    engine.ignore();
+    // The caller hangs up later: nothing shows, nothing is sent.
+    s.push({ ...W, subtype: 'webrtc_hangup', source: 'aaa', target: 'bbb', state: 'sA2', channel: '*c2', hash: 'h2', data: { accept: false, reason: 'hangup', state: '' } });
+    await settle();
+    expect(s.sent.length).toBe(before);
+    expect(engine.getState().status.kind).toBe('idle');
+    expect(engine.getState().ended).toBeUndefined();
+
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', initiator: true, state: 'sA3', channel: '*c3', hash: 'h3' });
+    await settle();
+    s.push({ ...W, subtype: 'webrtc_call', source: 'ccc', target: 'bbb', initiator: true, state: 'sC', channel: '*c4', hash: 'h4' });
+    await settle();
+    expect(s.last()).toMatchObject({ target: 'ccc', channel: '*c4', data: { accept: false, reason: 'reject_busy', state: 'sC' } });
+    // Another device of ours answered: the ringing stops quietly.
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: '', initiator: true, channel: '*c3' });
+    await settle();
+    expect(engine.getState().status.kind).toBe('idle');
+    expect(engine.getState().ended?.reason).toBe('answered-elsewhere');
+    engine.close();
+  });
+
+  it('outgoing call: request, accept, the greater id offers, signals carry channel/hash/state', async () => {
+    const { engine, sockets } = await connected('bbb');
+    const s = sockets[0];
+    engine.call({ id: 'aaa', name: 'Anna' });
+    await settle();
+    const req = s.last('webrtc_call');
+    expect(req).toMatchObject({ target: 'aaa', initiator: true, channel: '', hash: '' });
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: req.id, channel: '*x', hash: 'hx' });
+    await settle();
+    expect(engine.getState().status.kind).toBe('outgoing');
+    // A wrong state is not our call.
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'sA', channel: '*x', hash: 'hx', data: { accept: true, state: 'nope' } });
+    await settle();
+    expect(engine.getState().status.kind).toBe('outgoing');
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'sA', channel: '*x', hash: 'hx', profile: { name: 'Anna A' }, data: { accept: true, state: req.state } });
+    await settle();
+    expect(engine.getState().status).toEqual({ kind: 'call', peer: { id: 'aaa', name: 'Anna A' } });
+    expect(pcs.length).toBe(1);
+    expect(pcs[0].config.iceTransportPolicy).toBe('relay');
+    expect(pcs[0].config.iceServers).toEqual([{ urls: ['turn:h:1'], username: 'u', credential: 'p' }]);
+    expect(pcs[0].transceivers.length).toBe(3);
+    const offer = s.last('webrtc_signal');
+    expect(offer).toMatchObject({ target: 'aaa', state: req.state, channel: '*x', hash: 'hx', data: { type: 'offer' } });
+    // Signals with the wrong state are dropped.
+    engine.hangup();
+    expect(s.last()).toMatchObject({ subtype: 'webrtc_hangup', target: 'aaa', channel: '*x', hash: 'hx', data: { accept: false, reason: 'hangup', state: 'sA' } });
+    await settle();
+    expect(pcs[0].closed).toBe(true);
+    engine.close();
+  });
+
+  it('a reject ends the call as declined and leaves the channel', async () => {
+    const { engine, sockets } = await connected('bbb');
+    const s = sockets[0];
+    engine.call({ id: 'aaa' });
+    await settle();
+    const req = s.last('webrtc_call');
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: req.id, channel: '*x', hash: 'hx' });
+    await settle();
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'sA', channel: '*x', hash: 'hx', profile: { name: 'Anna' }, data: { accept: false, reason: 'reject', state: req.state } });
+    await settle();
+    expect(engine.getState().ended).toEqual({ reason: 'declined', peer: { id: 'aaa', name: 'Anna' } });
+    expect(s.last()).toMatchObject({ subtype: 'webrtc_hangup', channel: '*x' });
+    engine.close();
+  });
+
+  it('after a reconnect the call moves to a new channel and ICE restarts with new TURN', async () => {
+    const { engine, sockets } = await connected('bbb');
+    const s = sockets[0];
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', initiator: true, state: 'sA', channel: '*c1', hash: 'h1', profile: { name: 'Anna' } });
+    await settle();
+    engine.accept();
+    await settle();
+    const answer = s.last('webrtc_call');
+    expect(answer).toMatchObject({ data: { accept: true, state: 'sA' } });
+    const own = answer.state;
+    expect(pcs.length).toBe(1);
+    s.push({ ...W, subtype: 'webrtc_signal', source: 'aaa', target: 'bbb', state: 'sA', channel: '*c1', hash: 'h1', pcid: 'p1', data: { type: 'answer', sdp: 'v=0\r\n' } });
+    await settle();
+    expect(pcs[0].signalingState).toBe('stable');
+    // The socket drops (palaverd restarts).
+    s.onclose?.({});
+    await settle();
+    expect(engine.getState().signaling).toBe('reconnecting');
+    await vi.advanceTimersByTimeAsync(1600);
+    const s2 = sockets[1];
+    s2.push({ type: 'hello', self: { id: 'bbb' } });
+    await settle();
+    const recall = s2.last('webrtc_call');
+    expect(recall).toMatchObject({ target: 'aaa', initiator: true, state: own });
+    s2.push({ ...W, subtype: 'webrtc_channel', reply_to: recall.id, channel: '*n', hash: 'hn' });
+    await settle();
+    s2.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'sA', channel: '*n', hash: 'hn', data: { accept: true, state: own } });
+    await settle();
+    expect(pcs.length).toBe(1); // the same peer connection
+    expect(pcs[0].config.iceServers).toEqual([{ urls: ['turn:h:2'], username: 'u', credential: 'p' }]);
+    // bbb > aaa: this side offers, with an ICE restart, on the new channel.
+    expect(pcs[0].offers.some((o) => o.iceRestart)).toBe(true);
+    expect(s2.last('webrtc_signal')).toMatchObject({ channel: '*n', hash: 'hn', state: own });
+    expect(engine.getState().status.kind).toBe('call');
+    engine.close();
+  });
+
+  it('rooms: join, accept each member, adopt the pair hash, drop who left', async () => {
+    const { engine, sockets } = await connected('bbb');
+    const s = sockets[0];
+    engine.joinRoom('group', 'team');
+    await settle();
+    const join = s.last('webrtc_group');
+    expect(join).toMatchObject({ target: 'group/team', group: 'group/team', channel: '', hash: '' });
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: join.id, channel: '@group/team', hash: 'gh', data: { group: { group: 'group/team', members: ['aaa', 'bbb', 'ccc'], reset: true } } });
+    await settle();
+    const accepts = s.sent.filter((m) => m.subtype === 'webrtc_call');
+    expect(accepts.map((m) => m.target).sort()).toEqual(['aaa', 'ccc']);
+    expect(accepts[0]).toMatchObject({ state: 'group/team', group: 'group/team', hash: 'gh', data: { accept: true, state: 'group/team' } });
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'pair-ab', profile: { name: '(Guest)Ann' }, data: { accept: true, state: 'group/team' } });
+    await settle();
+    const p = engine.getState().participants.find((x) => x.id === 'aaa')!;
+    expect(p).toMatchObject({ name: 'Ann', guest: true });
+    expect(s.last('webrtc_signal')).toMatchObject({ target: 'aaa', hash: 'pair-ab', group: 'group/team' });
+    s.push({ ...W, subtype: 'webrtc_channel', channel: '@group/team', data: { group: { group: 'group/team', members: ['bbb', 'ccc'], reset: false } } });
+    await settle();
+    expect(engine.getState().participants.map((x) => x.id)).toEqual(['ccc']);
+    // Chat in the room.
+    engine.sendChat('hi all');
+    const chat = s.last();
+    expect(chat).toMatchObject({ type: 'chats', channel: '@group/team', data: { text: 'hi all', kind: '' } });
+    s.push({ type: 'chats', subtype: 'chats_message', reply_to: chat.id, channel: '@group/team', v: 20201201, data: { kind: '', sender: 'bbb', target: '', id: 'srv1', text: 'hi all', ts: 1 } });
+    s.push({ type: 'chats', subtype: 'chats_message', channel: '@group/team', v: 20201201, profile: { name: 'Carl' }, data: { kind: '', sender: 'ccc', target: '', id: 'srv2', text: 'hey', ts: 2 } });
+    await settle();
+    expect(engine.getState().chat.map((c) => [c.fromName, c.text, c.own])).toEqual([
+      ['Me', 'hi all', true],
+      ['Carl', 'hey', false],
+    ]);
+    engine.leaveRoom();
+    expect(s.sent.filter((m) => m.subtype === 'webrtc_hangup')[0]).toMatchObject({ target: 'group/team', group: 'group/team', hash: 'gh' });
+    engine.close();
+  });
+
+  it('config.json: screen sharing off by the admin, sdpParams bitrate caps the camera', async () => {
+    vi.stubGlobal('navigator', { ...navigator, mediaDevices: { getDisplayMedia: () => Promise.reject(new Error('must not be asked')) } });
+    const cfg: MeetConfig = { ...config, disableScreenshare: true, kwm: { ...config.kwm, sdpParams: { videoSendBitrate: 300 } } };
+    const { engine, sockets } = await connected('bbb', cfg);
+    expect(engine.getState().canShareScreen).toBe(false);
+    const s = sockets[0];
+    engine.call({ id: 'aaa' });
+    await settle();
+    const req = s.last('webrtc_call');
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: req.id, channel: '*x', hash: 'hx' });
+    await settle();
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'sA', channel: '*x', hash: 'hx', data: { accept: true, state: req.state } });
+    await settle();
+    await engine.startScreenShare();
+    expect(engine.getState().local.screen).toBeNull();
+    expect(engine.getState().error).toBe('noDevices'); // from the missing getUserMedia, not from sharing
+    const cam = pcs[0].transceivers[1].sender.getParameters() as { encodings: { maxBitrate?: number }[] };
+    expect(cam.encodings[0].maxBitrate).toBe(300000);
+    const screen = pcs[0].transceivers[2].sender.getParameters() as { encodings: { maxBitrate?: number }[] };
+    expect(screen.encodings[0].maxBitrate).toBe(2500000);
+    engine.close();
+  });
+
+  it('without the admin switch, screen sharing is offered where the browser has it', async () => {
+    vi.stubGlobal('navigator', { ...navigator, mediaDevices: { getDisplayMedia: () => Promise.reject(new Error('x')) } });
+    const { engine } = await connected('bbb');
+    expect(engine.getState().canShareScreen).toBe(true);
+    engine.close();
+  });
+});
