@@ -33,7 +33,10 @@ class Rooms(MeetBrowserCase):
         os.environ["NODE_EXTRA_CA_CERTS"] = self.s.ca
 
     def node(self, scenario, **opts):
-        return run_node(self, "meet-rooms.js", self.iss, self.s.ca, scenario, json.dumps(opts))
+        try:
+            return run_node(self, "meet-rooms.js", self.iss, self.s.ca, scenario, json.dumps(opts))
+        except AssertionError as e:
+            raise AssertionError(f"{e}\npalaverd log tail:\n{self.s.stderr()[-1500:]}") from None
 
     def setting(self, key, value):
         self.node("setting", user="boss", password="boss-secret", key=key, value=value)
@@ -120,6 +123,8 @@ class Rooms(MeetBrowserCase):
             self.assertEqual(out["iframes_left"], 0)
             self.assertEqual(out["back_in_room"], "/meet/r/group/public/lobby")
             self.assertEqual(out["api_calls"], [])
+            self.assertEqual(out["hash_in_room"], "#guest=1&name=Gina")
+            self.assertEqual(out["name_after_reload"], "Gina")
         self.assertIn("guest logon path=group/public/lobby", self.s.stderr())
 
     def test_guest_link_with_auto_asks_nothing(self):

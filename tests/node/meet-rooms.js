@@ -189,6 +189,14 @@ async function guest(browser) {
   out.back_in_room = new URL(page.url()).pathname;
   if (opts.shots) await shot(page, `guest-room-${lang}`);
   out.api_calls = page.apiCalls;
+  out.step = 'reload';
+  // Guest tokens live in memory: a reload comes back to the guest flow with the chosen name,
+  // not to the sign-in page.
+  out.hash_in_room = new URL(page.url()).hash;
+  await page.reload();
+  await page.waitForSelector('[data-testid=join-wizard][data-step=welcome]');
+  await page.click('[data-testid=join-continue]');
+  out.name_after_reload = await page.inputValue('[data-testid=guest-name]');
   out.step = 'done';
 }
 
@@ -311,6 +319,10 @@ async function main() {
   } catch (e) {
     out.error = e.message;
     out.console = pages.flatMap((p) => p.log.slice(-15));
+    for (const p of pages) {
+      const text = await p.evaluate(() => document.body.innerText.slice(0, 300)).catch(() => null);
+      out.console.push(`page ${p.url()}: ${JSON.stringify(text)}`);
+    }
     process.exitCode = 1;
   } finally {
     if (browser) await browser.close();

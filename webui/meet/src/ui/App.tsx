@@ -7,7 +7,7 @@ import { t, onLanguageChange } from '../i18n';
 import { currentRoute, navigate, onRouteChange, routePath, type Route } from '../router';
 import { registerServiceWorker } from '../util/pwa';
 import { MainScreen } from './MainScreen';
-import { bootRooms, GuestJoin, guestRedirect, isGuestVisit } from './rooms';
+import { bootRooms, GuestJoin, isGuestVisit, sendGuestBack } from './rooms';
 
 type Boot =
   | { state: 'config'; attempt?: number; error?: string }
@@ -57,8 +57,7 @@ export function App({ params }: { params: FragmentParams }) {
       navigate(now, true);
     }
     // A guest belongs in the room of the link, never on the main screen.
-    const g = boot.state === 'ready' && boot.user.guest ? guestRedirect(now) : null;
-    if (g) navigate(g, true);
+    if (boot.state === 'ready' && boot.user.guest) sendGuestBack(now);
   }, [boot.state, route]);
   useEffect(() => registerServiceWorker((apply) => setUpdate(() => apply)), []);
 

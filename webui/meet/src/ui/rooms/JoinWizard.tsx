@@ -13,7 +13,7 @@ import { language, t, type MessageKey } from '../../i18n';
 import { navigate } from '../../router';
 import { CameraCheck } from './CameraCheck';
 import { groupTitle, type RoomScope } from './model';
-import { isInitialRoom, requestJoin } from './session';
+import { guestFragment, isInitialRoom, requestJoin } from './session';
 import './rooms.css';
 
 type Step = 'welcome' | 'name' | 'settings' | 'joining';
@@ -71,6 +71,7 @@ export function JoinWizard({ config, auth, user, scope, id, params }: JoinWizard
       const session = await guestSignIn(config, { scope, id }, cleanGuestName(name), language(), { runFrame: runHiddenFrame });
       requestJoin(req);
       navigate({ view: 'room', scope, id }, true);
+      history.replaceState(null, '', location.pathname + guestFragment(cleanGuestName(name), initial));
       adoptGuestSession(config, session, auth);
     } catch (e) {
       const kind = e instanceof GuestError ? e.kind : 'signInFailed';

@@ -4,9 +4,9 @@
 import type { MeetConfig } from '../../config';
 import type { FragmentParams } from '../../fragment';
 import { wantsGuest } from '../../auth/guest-flow';
-import { currentRoute, type Route } from '../../router';
+import { currentRoute, navigate, type Route } from '../../router';
 import { firstLoadRedirect } from './model';
-import { getInitialRoom, setInitialRoom } from './session';
+import { currentGuestFragment, getInitialRoom, setInitialHash, setInitialRoom } from './session';
 
 let hasGuestParam = false;
 let booted = false;
@@ -15,6 +15,7 @@ export function bootRooms(params: FragmentParams): void {
   if (booted) return;
   booted = true;
   hasGuestParam = new URLSearchParams(location.hash.replace(/^#/, '')).has('guest');
+  setInitialHash(location.hash);
   const route = currentRoute();
   if (route.view === 'room' || route.view === 'join') setInitialRoom({ scope: route.scope, id: route.id });
   const to = firstLoadRedirect(route, params.auto !== undefined, location.search, location.hash);
@@ -31,4 +32,12 @@ export function guestRedirect(route: Route): Route | null {
   const home = getInitialRoom();
   if (route.view === 'room' || route.view === 'join' || !home) return null;
   return { view: 'room', ...home };
+}
+
+/** Sends a signed-in guest who left the room's routes back to it, guest fragment included. */
+export function sendGuestBack(route: Route): void {
+  const to = guestRedirect(route);
+  if (!to) return;
+  navigate(to, true);
+  history.replaceState(null, '', location.pathname + currentGuestFragment());
 }

@@ -11,7 +11,7 @@ import { JoinWizard } from './JoinWizard';
 export { RoomPage } from './RoomPage';
 export { JoinWizard } from './JoinWizard';
 export { JoinGroupDialog } from './JoinGroupDialog';
-export { bootRooms, isGuestVisit, guestRedirect } from './boot';
+export { bootRooms, isGuestVisit, guestRedirect, sendGuestBack } from './boot';
 export { setRoomRecentsHook } from './session';
 
 /** "Join or create group": the button and its dialog (for the main screen's "new call"). */

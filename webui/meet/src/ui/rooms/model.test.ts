@@ -11,6 +11,7 @@ import {
   roomLink,
 } from './model';
 import { parseRoute } from '../../router';
+import { guestFragment, setInitialHash } from './session';
 
 describe('group names', () => {
   it('cleans white space and empty segments', () => {
@@ -76,5 +77,13 @@ describe('e-mail invitations', () => {
     expect(buildMailto([], 's', 'b')).toBe('mailto:?subject=s&body=b');
     const u = new URL(m);
     expect(new URLSearchParams(u.search).get('body')).toBe('Hi,\r\nclick https://h/meet/r/group/public/t#guest=1');
+  });
+});
+
+describe('a signed-in guest\'s address bar', () => {
+  it('keeps the link\'s parameters with the chosen name, so a reload comes back as a guest', () => {
+    setInitialHash('#guest=1&name=Gina&auto=2&mute=1');
+    expect(guestFragment('Gina Gans', true)).toBe('#guest=1&name=Gina%20Gans&auto=2&mute=1');
+    expect(guestFragment('Jo', false)).toBe('#guest=1&name=Jo');
   });
 });

@@ -75,3 +75,28 @@ export function takeAuto(scope: RoomScope, id: string): boolean {
 export function getInitialRoom(): { scope: RoomScope; id: string } | null {
   return initialRoom;
 }
+
+let initialHash = '';
+
+export function setInitialHash(h: string): void {
+  initialHash = h.replace(/^#/, '');
+}
+
+/**
+ * The fragment a signed-in guest keeps in the address bar: the link's parameters with the chosen
+ * name, so that a reload (guest tokens live in memory only) brings the guest back as a guest.
+ */
+export function guestFragment(name: string, initial: boolean): string {
+  const q = new URLSearchParams(initial ? initialHash : '');
+  q.set('guest', '1');
+  q.set('name', name);
+  lastGuestFragment = '#' + q.toString().replace(/\+/g, '%20');
+  return lastGuestFragment;
+}
+
+let lastGuestFragment = '';
+
+/** The fragment the signed-in guest's room URL carries (empty before the guest signed in). */
+export function currentGuestFragment(): string {
+  return lastGuestFragment;
+}
