@@ -188,7 +188,7 @@ class Rooms(MeetBrowserCase):
                          "the call engine (issue 13, part call) is not on this branch yet")
     def test_group_call_of_three_with_a_guest_by_link(self):
         self.setting("signaling.guests_enabled", True)
-        out = self.node("call3", room="public/trio")
+        out = self.node("call3", room="public/trio", shots=self.shots())
         # The guest came first: told the meeting has not started (kwm's create_restricted) ...
         self.assertIn("has not started yet", out["guest_waiting"])
         # ... and let in once Anna joined; then Bert. Everyone decodes video from both others.

@@ -108,6 +108,18 @@ describe('RoomPage', () => {
     expect(e.calls.at(-1)).toEqual(['leaveRoom']);
   });
 
+  it('a join waits for the signaling connection', () => {
+    setInitialRoom(null);
+    requestJoin({ scope: 'group', id: 'public/x', video: true, muteMic: false, muteCam: false });
+    const e = new FakeEngine();
+    e.state = { ...e.state, signaling: 'connecting' };
+    mount(e, member, '');
+    expect(e.calls).toEqual([]);
+    expect(q('[data-testid=room-joining]')).not.toBeNull();
+    act(() => e.set({ signaling: 'connected' }));
+    expect(e.calls).toEqual([['joinRoom', 'group', 'public/x', { video: true, muteMic: false, muteCam: false }]]);
+  });
+
   it('auto=1 joins audio only; mute applies to the opening room only', () => {
     setInitialRoom({ scope: 'group', id: 'other' });
     const e = new FakeEngine();

@@ -79,9 +79,17 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
     if (!user.guest) rememberRoom(scope, id, title);
   }, [scope, id, user.guest]);
 
+  const signalingUp = state?.signaling === 'connected';
+
   const join = (req: JoinRequest) => {
     if (!engine) return;
     setCamera(false);
+    // A join before the signaling connection is up waits for it (an engine may drop a request
+    // sent while it is still connecting).
+    if (!signalingUp) {
+      setWanted(req);
+      return;
+    }
     joined.current = req;
     muteApplied.current = false;
     // The start-muted wish travels with the join (CallOptions) and through setMic/setCamera.
@@ -91,13 +99,13 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
     if (req.muteCam) engine.setCamera(false);
   };
 
-  // A join asked for before the engine was there happens when it comes.
+  // A join asked for before the engine (or its signaling connection) was there happens when it comes.
   useEffect(() => {
-    if (engine && wanted) {
-      join(wanted);
+    if (engine && wanted && signalingUp) {
       setWanted(null);
+      join(wanted);
     }
-  }, [engine, wanted]);
+  }, [engine, wanted, signalingUp]);
 
   // Start muted: applied again once the own media are open (an engine may open them only after
   // the room answered), and only once per join.
@@ -184,6 +192,11 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
             {(state?.error === 'accessRestricted' || state?.error === 'callNoAccess') && (
               <p role="alert" class="rooms-error" data-testid="room-no-access">
                 {t('roomsNoAccess')}
+              </p>
+            )}
+            {engine && wanted && (
+              <p role="status" class="rooms-hint" data-testid="room-joining">
+                {t('roomsWaiting')}
               </p>
             )}
             {!engine && (
