@@ -61,7 +61,10 @@ export function RoomPage({ config, user, scope, id, params }: RoomPageProps) {
   const [toast, showToast] = useToast();
   const [wanted, setWanted] = useState<JoinRequest | null>(() => {
     const j = takeJoin(scope, id);
-    if (j) return j;
+    if (j) {
+      takeAuto(scope, id); // the wizard's join was the link's auto join
+      return j;
+    }
     if (params.auto && takeAuto(scope, id)) return { scope, id, video: params.auto === 2, muteMic: params.muteMic, muteCam: params.muteCam };
     return null;
   });
