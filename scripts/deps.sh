@@ -4,11 +4,14 @@
 set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev libspdlog-dev
-       libsqlite3-dev libssl-dev libexpected-dev libgtest-dev libgmock-dev libargon2-dev libmstch-dev libyaml-cpp-dev openssl)
+       libsqlite3-dev libssl-dev libexpected-dev libgtest-dev libgmock-dev libargon2-dev libldap-dev libmstch-dev libyaml-cpp-dev openssl)
 # clang + libclang-rt-dev: the TURN fuzzer (libFuzzer and the sanitizer runtimes come with
 # libclang-rt-dev, which clang only recommends); llvm: llvm-symbolizer for its stack traces.
 # coturn: its turnutils_* clients test the built-in TURN server (its own service stays off).
-test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn)
+# slapd + ldap-utils: the LDAP directory tests start their own throwaway slapd (the package's
+# service stays off).
+# fail2ban: its fail2ban-regex checks the shipped filter against real sign-in log lines.
+test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban)
 bench=(nginx caddy nghttp2-client procps)
 
 want=()
@@ -45,9 +48,10 @@ fi
 echo "Installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# Reference servers for benchmarks, and coturn (whose clients the tests use), must not start as
-# system services: coturn's would take port 3478 from palaverd's built-in TURN server.
-if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn)$'; then
+# Reference servers for benchmarks, coturn, slapd and fail2ban (whose clients and binaries the tests
+# use) must not start as system services: coturn's would take port 3478 from palaverd's built-in
+# TURN server, and slapd's would listen on 389 with a database nobody uses.
+if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban)$'; then
   $sudo mkdir -p /usr/sbin
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
@@ -57,6 +61,8 @@ if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn)$'; then
   fi
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-if printf '%s\n' "${missing[@]}" | grep -qx coturn && command -v systemctl >/dev/null; then
-  $sudo systemctl disable --now coturn >/dev/null 2>&1 || true
-fi
+for service in coturn slapd fail2ban; do
+  if printf '%s\n' "${missing[@]}" | grep -qx "$service" && command -v systemctl >/dev/null; then
+    $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

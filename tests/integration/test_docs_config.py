@@ -32,6 +32,19 @@ class DocsConfig(unittest.TestCase):
         with tempfile.TemporaryDirectory(prefix="palaver-docs-") as d:
             if "[palaver]" not in text:
                 text = f"[palaver]\nstate_dir = {d}/state\n\n" + text
+            # Files the snippet names (secrets, CA files) stand in as files of the test's own: this
+            # test is about what the docs write, not about the reader's /etc.
+            def stand_in(m):
+                path = m.group(2)
+                if os.path.exists(path) or path.startswith(d):
+                    return m.group(0)
+                local = os.path.join(d, "files", path.strip("/").replace("/", "_"))
+                os.makedirs(os.path.dirname(local), exist_ok=True)
+                with open(local, "w") as f:
+                    f.write("stand-in-secret-0123456789abcdef0123456789\n")
+                os.chmod(local, 0o600)
+                return m.group(1) + local
+            text = re.sub(r"^(\s*[a-z_.]+_(?:file|path)\s*=\s*)(/\S+)", stand_in, text, flags=re.M)
             cfg = os.path.join(d, "palaver.cfg")
             with open(cfg, "w") as f:
                 f.write(text)

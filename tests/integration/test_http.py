@@ -198,7 +198,13 @@ class PlainListener(PalaverTestCase):
                            capture_output=True, text=True, timeout=20)
         code, location = r.stdout.split(" ", 1)
         self.assertEqual(code, "301")
-        self.assertEqual(location, f"https://127.0.0.1:{self.server.https_port}/meet/r/call?x=1&y=a%20b")
+        # To a name the certificate covers: the canonical host for an address or unknown name,
+        # the name asked for when it is one of `hostnames` (issue 15).
+        self.assertEqual(location, f"https://localhost:{self.server.https_port}/meet/r/call?x=1&y=a%20b")
+        for host, expected in (("LocalHost", "localhost"), ("evil.example", "localhost")):
+            r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{redirect_url}", "-H", f"Host: {host}",
+                                f"http://127.0.0.1:{self.server.http_port}/x"], capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.stdout, f"https://{expected}:{self.server.https_port}/x")
 
     def test_acme_challenge_path_is_not_redirected(self):
         r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",

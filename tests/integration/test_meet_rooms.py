@@ -53,6 +53,7 @@ class Rooms(MeetBrowserCase):
             self.assertTrue(out["join_disabled_empty"])
             self.assertEqual(out["public_switch"], 1)  # guests are on: the switch is offered
             self.assertTrue(out["dialog_closed"])
+            self.assertEqual(out["focus_back"], "open-join-group")  # Escape returns the focus
             self.assertEqual(out["room_path"], "/meet/r/group/public/Team%20Rooms")
             self.assertEqual(out["room"], "group/public/Team Rooms")
             self.assertEqual(out["title"], "Team Rooms")
@@ -89,6 +90,8 @@ class Rooms(MeetBrowserCase):
             self.assertFalse(out["wizard_cam_off"])
             self.assertEqual(out["after_wizard"], "/meet/r/group/public/team-rooms")
             self.assertEqual(out["auto_path"], "/meet/r/group/public/team-rooms")  # auto: no join form
+            self.assertIn("Team Rooms", out["recents_text"])  # the groups opened are in the recents
+            self.assertIn("team-rooms", out["recents_text"])
 
     def test_no_public_switch_without_guests(self):
         out = self.node("member", user="anna", password="anna-secret", group="board", directGroup="board")

@@ -4,7 +4,9 @@ import base64
 import concurrent.futures
 import hashlib
 import json
+import os
 import re
+import shutil
 import secrets
 import socket
 import ssl
@@ -18,6 +20,29 @@ API = "/signin/v1/identifier/_"
 
 
 class Signin(unittest.TestCase):
+    def test_failed_sign_ins_are_logged_for_fail2ban(self):
+        """Failed and rate-limited sign-ins at info in a stable format; the shipped fail2ban filter
+        (appliance/fail2ban) finds the client's address in them and nothing a user name forges."""
+        forged = "evil addr=6.6.6.6 reason=x\nnext"
+        for user in ("anna", "nobody", forged):
+            status, _, _, _ = self.logon(user, "Wr0ng-Pa55word")
+            self.assertEqual(status, 204)  # konnect's "no": nothing signed in
+        log = self.s.stderr()
+        self.assertRegex(log, r" info \[oidc\] \[\d+\] sign-in failed user=anna addr=127\.0\.0\.1 reason=bad_credentials\n")
+        self.assertRegex(log, r" info \[oidc\] \[\d+\] sign-in failed user=nobody addr=127\.0\.0\.1 reason=bad_credentials\n")
+        self.assertIn("sign-in failed user=evil?addr?6.6.6.6?reason?x?next addr=127.0.0.1 reason=bad_credentials\n", log)
+        self.assertNotIn("Wr0ng-Pa55word", log)  # never the password
+        if not shutil.which("fail2ban-regex"):
+            self.fail("fail2ban-regex is needed: scripts/deps.sh test installs fail2ban")
+        source = os.environ.get("PALAVER_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
+        r = subprocess.run(["fail2ban-regex", "-v", os.path.join(self.s.dir, "stderr.log"),
+                            os.path.join(source, "appliance", "fail2ban", "palaver-filter.conf")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"Lines: \d+ lines, 0 ignored, 3 matched", r.stdout)
+        addresses = set(re.findall(r"^\|\s+(\d+\.\d+\.\d+\.\d+)\s", r.stdout, re.M))
+        self.assertEqual(addresses, {"127.0.0.1"}, r.stdout)
+
     def setUp(self):
         self.s = Palaverd(expect_start=False)
         for name, pw in (("anna", "anna-secret"), ("bert", "bert-secret")):

@@ -45,6 +45,8 @@ async function member(browser) {
   out.step = 'sign in';
   await signIn(page, iss, opts.user, opts.password);
   out.step = 'join dialog';
+  // Manual §5.6: "New call", then "Join or create group".
+  await page.click('[data-testid=new-call]');
   await page.click('[data-testid=open-join-group]');
   const dialog = page.locator('[data-testid=join-group-dialog]');
   await dialog.waitFor();
@@ -58,6 +60,7 @@ async function member(browser) {
   // Escape closes the dialog; opening it again starts afresh.
   await page.keyboard.press('Escape');
   out.dialog_closed = (await dialog.count()) === 0;
+  out.focus_back = await page.evaluate(() => document.activeElement && document.activeElement.dataset.testid);
   await page.click('[data-testid=open-join-group]');
   await page.fill('#rooms-group-name', opts.group);
   if (out.public_switch) await page.check('[data-testid=public-switch]');
@@ -118,6 +121,11 @@ async function member(browser) {
   await page.goto(`${iss}/meet/r/group/${opts.directGroup}#auto=2&mute=1`);
   await page.waitForSelector('[data-testid=room-page]');
   out.auto_path = new URL(page.url()).pathname;
+  out.step = 'recents';
+  // The groups opened are in the recents (kvs), newest first.
+  await page.goto(`${iss}/meet/`);
+  await page.waitForSelector('[data-testid=home][data-ready=true]');
+  out.recents_text = (await page.textContent('#panel-recents').catch(() => '')).trim();
   out.step = 'done';
 }
 

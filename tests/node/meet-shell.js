@@ -36,6 +36,13 @@ async function main() {
     await page.waitForSelector('.banner-warn', { timeout: 10000 });
     out.offline_text = (await page.textContent('.banner-warn')).trim();
     await page.context().setOffline(false);
+    // The offline page goes on by itself once online (it may start a sign-in): a fresh tab of the
+    // same browser profile goes on from here.
+    const context = page.context();
+    await page.close();
+    page = await context.newPage();
+    page.log = [];
+    page.on('console', (m) => page.log.push(`${m.type()}: ${m.text()}`));
     out.step = 'sign out';
     await page.goto(iss + '/meet/');
     await page.waitForSelector('[data-testid=user-name]');

@@ -301,7 +301,9 @@ async function main() {
       const page = await context.newPage();
       page.on('console', (m) => out.console.push(`${role}: ${m.type()}: ${redact(m.text())}`));
       page.on('pageerror', (e) => out.console.push(`${role}: pageerror: ${redact(e.message)}`));
-      const resp = await page.goto(`${opt.iss}/meet/`);
+      // A same-origin page of palaverd's that runs no app of its own (/meet/ is the Meet app now,
+      // which would sign in and navigate away under the test).
+      const resp = await page.goto(`${opt.iss}/healthz`);
       out[`${role}_page_status`] = resp && resp.status();
       await page.evaluate(installClient);
       pages[role] = page;

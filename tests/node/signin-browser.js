@@ -60,6 +60,9 @@ async function main() {
   });
   try {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'en-US' });
+    // The redirects land on /meet/, where palaverd serves the Meet app, which would start its own
+    // sign-in; this test is about the provider's pages, so /meet/ is an empty page here.
+    await context.route((u) => u.pathname === '/meet/', (r) => r.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>landing</title>' }));
     const page = await context.newPage();
     const config = await (await page.request.get(`${iss}/api/config/v1/kopano/meet/config.json`,
                                                  { headers: { 'Kopano-XSRF': '1' } })).json();

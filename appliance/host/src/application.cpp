@@ -430,7 +430,7 @@ Status Application::Start() {
   listeners.push_back({"https", hc.listen_address, hc.https_port, true});
   if (hc.http_redirect) listeners.push_back({"http", hc.listen_address, hc.http_port, false});
   auto certs = a.services.Find<sdk::CertificateProvider>();
-  Status listen = a.net->Listen(listeners, certs, RedirectTarget{hc.hostnames.front(), hc.https_port}, a.raw_fallback);
+  Status listen = a.net->Listen(listeners, certs, RedirectTarget{hc.hostnames.front(), hc.https_port, hc.hostnames}, a.raw_fallback);
   if (!listen) {
     a.StopModules();
     return listen;

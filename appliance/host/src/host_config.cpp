@@ -31,6 +31,10 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   c.https_port = static_cast<int>(r.Int("https_port", 443, 0, 65535));
   c.http_port = static_cast<int>(r.Int("http_port", 80, 0, 65535));
   c.http_redirect = r.Bool("http_redirect", true);
+  if (c.http_redirect && c.https_port != 0 && c.http_port == c.https_port) {
+    r.Reject("http_port", "is the same as https_port (" + std::to_string(c.https_port) +
+                              "); plain HTTP needs a port of its own, or set http_redirect = no");
+  }
   c.workers = static_cast<int>(r.Int("workers", 4, 1, 64));
   c.log_level = r.Enum("log_level", "info", kLevels);
   c.log_levels = r.List("log_levels", {});

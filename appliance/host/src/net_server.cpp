@@ -535,7 +535,16 @@ void NetServer::ReleaseBudget(net::Exchange& ex) {
 void NetServer::RedirectResponse(net::Exchange& ex) {
   const sdk::Request& req = ex.request;
   ex.route_class = "redirect";
-  std::string host_for_redirect = ValidHostHeader(req.host) && !req.host.empty() ? req.host : redirect_.canonical_host;
+  std::string host_for_redirect = redirect_.canonical_host;
+  for (const auto& name : redirect_.hostnames) {
+    if (name.size() == req.host.size() &&
+        std::equal(name.begin(), name.end(), req.host.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      host_for_redirect = name;
+      break;
+    }
+  }
   std::string location = "https://" + host_for_redirect;
   if (redirect_.https_port != 443) location += ":" + std::to_string(redirect_.https_port);
   location += req.path;

@@ -70,6 +70,9 @@ struct ListenerSpec {
 struct RedirectTarget {
   std::string canonical_host;
   int https_port = 443;
+  /// Names the certificate covers: a request for one of them is redirected to that name,
+  /// anything else (an IP address, an unknown name) to the canonical host.
+  std::vector<std::string> hostnames;
 };
 
 namespace net {

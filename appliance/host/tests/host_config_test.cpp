@@ -34,6 +34,22 @@ TEST(HostConfig, RejectsBadValues) {
   EXPECT_EQ(r.Problems().size(), 6u);
 }
 
+TEST(HostConfig, PlainAndTlsPortsMustDiffer) {
+  auto same = Section({{"https_port", "8443"}, {"http_port", "8443"}});
+  sdk::ConfigReader r(same);
+  (void)ParseHostConfig(r);
+  ASSERT_EQ(r.Problems().size(), 1u);
+  EXPECT_NE(r.Problems()[0].find("http_port: is the same as https_port (8443)"), std::string::npos) << r.Problems()[0];
+  auto off = Section({{"https_port", "8443"}, {"http_port", "8443"}, {"http_redirect", "no"}});
+  sdk::ConfigReader r2(off);
+  (void)ParseHostConfig(r2);
+  EXPECT_TRUE(r2.Problems().empty());
+  auto ephemeral = Section({{"https_port", "0"}, {"http_port", "0"}});
+  sdk::ConfigReader r3(ephemeral);
+  (void)ParseHostConfig(r3);
+  EXPECT_TRUE(r3.Problems().empty());
+}
+
 TEST(HostConfig, NetLimits) {
   auto d = Section({});
   sdk::ConfigReader rd(d);

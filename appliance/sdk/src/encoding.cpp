@@ -95,4 +95,11 @@ std::string RandomToken(size_t bytes) {
   return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(buf.data()), buf.size()));
 }
 
+std::string LogSafe(std::string_view text, size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max)) out += (c > 0x20 && c < 0x7f && c != '=') ? c : '?';
+  if (text.size() > max) out += "...";
+  return out.empty() ? std::string("-") : out;
+}
+
 }  // namespace palaver::sdk

@@ -1,9 +1,19 @@
 #include <gtest/gtest.h>
 
+#include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/http.hpp"
 
 namespace palaver::sdk {
 namespace {
+
+TEST(LogSafe, OneLineOneValue) {
+  EXPECT_EQ(LogSafe("anna"), "anna");
+  EXPECT_EQ(LogSafe("evil addr=6.6.6.6\nx"), "evil?addr?6.6.6.6?x");
+  EXPECT_EQ(LogSafe(""), "-");
+  EXPECT_EQ(LogSafe("\xc3\xa4"), "??");
+  EXPECT_EQ(LogSafe(std::string(200, 'a'), 128), std::string(128, 'a') + "...");
+  EXPECT_EQ(LogSafe("1796686766:test"), "1796686766:test");
+}
 
 TEST(PercentDecode, DecodesAndRejectsMalformed) {
   EXPECT_EQ(PercentDecode("a%2Fb", false), "a/b");

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -10,6 +12,8 @@
 #include "cli.hpp"
 #include "config.hpp"
 #include "gc_api.hpp"
+#include "ldap_client.hpp"
+#include "ldap_directory.hpp"
 #include "local_store.hpp"
 #include "palaver/sdk/command.hpp"
 #include "palaver/sdk/files.hpp"
@@ -22,7 +26,7 @@ namespace {
 class DirectoryModule final : public sdk::Module {
  public:
   sdk::ModuleInfo Info() const override {
-    return {.id = "directory", .description = "users: local store, password checks, `palaverd user`"};
+    return {.id = "directory", .description = "users: local store or LDAP, password checks, `palaverd user`"};
   }
 
   Status Configure(sdk::ConfigReader& section) override {
@@ -33,14 +37,30 @@ class DirectoryModule final : public sdk::Module {
   Status Start(sdk::Host& host) override {
     config_ = pending_;
     log_ = host.Logger();
-    PALAVER_RETURN_IF_ERROR(LocalUserStore::MigrateAll(host.Database()));
-    users_ = std::make_shared<LocalUserStore>(host.Database());
-    if (config_.initial_admin) PALAVER_RETURN_IF_ERROR(CreateInitialAdmin(host.Info().state_dir));
-    host.Registry().Publish<sdk::UserDirectory>(users_);
     registry_ = &host.Registry();
     pool_ = &host.Pool();
+    loop_ = &host.Loop();
+    stopped_ = false;
+    if (config_.backend == "ldap") {
+      PALAVER_RETURN_IF_ERROR(StartLdap(host));
+    } else {
+      PALAVER_RETURN_IF_ERROR(LocalUserStore::MigrateAll(host.Database()));
+      auto local = std::make_shared<LocalUserStore>(host.Database());
+      users_ = local;
+      local_ = local;
+      if (config_.initial_admin) PALAVER_RETURN_IF_ERROR(CreateInitialAdmin(host.Info().state_dir));
+    }
+    host.Registry().Publish<sdk::UserDirectory>(users_);
     return host.Http().Add({.methods = {"GET"}, .path = kGcPrefix, .match = sdk::Match::kPrefix, .route_class = "directory"},
                            [this](const sdk::Request& req, sdk::Responder respond) { HandleAddressBook(req, respond); });
+  }
+
+  sdk::Health CheckHealth() const override {
+    auto ldap = ldap_;
+    if (ldap && !ldap->Up()) {
+      return {sdk::HealthState::kDegraded, "LDAP unreachable: sign-in fails, the address book is served from cache"};
+    }
+    return {};
   }
 
   Status Reload() override {
@@ -50,6 +70,9 @@ class DirectoryModule final : public sdk::Module {
   }
 
   void Stop() override {
+    stopped_ = true;
+    if (loop_ != nullptr && probe_timer_ != 0) loop_->Cancel(probe_timer_);
+    probe_timer_ = 0;
     if (registry_ != nullptr) registry_->Withdraw<sdk::UserDirectory>();
     registry_ = nullptr;
   }
@@ -57,6 +80,10 @@ class DirectoryModule final : public sdk::Module {
   std::vector<std::string> Commands() const override { return {"user"}; }
 
   int RunCommand(const std::string&, const std::vector<std::string>& args, sdk::CommandContext& ctx) override {
+    if (pending_.backend == "ldap") {
+      std::fprintf(ctx.err, "palaverd user: users come from LDAP ([directory] backend = ldap); manage them there\n");
+      return 1;
+    }
     if (auto st = LocalUserStore::MigrateAll(ctx.store); !st) {
       std::fprintf(ctx.err, "palaverd user: %s\n", st.error().message.c_str());
       return 1;
@@ -66,16 +93,61 @@ class DirectoryModule final : public sdk::Module {
   }
 
  private:
+  // backend = ldap: the service password is read once here; the server is asked once (a clear
+  // log line when it cannot be reached, but the start goes on: the directory recovers by itself
+  // and /healthz says degraded meanwhile), then probed every ldap_health_interval.
+  Status StartLdap(sdk::Host& host) {
+    std::string password;
+    if (!config_.ldap.bind_password_file.empty()) {
+      auto read = ReadBindPassword(config_.ldap.bind_password_file);
+      if (!read) return Fail(ErrorCode::kFailedPrecondition, read.error().message, "directory: " + read.error().message);
+      password = std::move(*read);
+    }
+    auto& up_gauge = host.Stats().GetGauge("directory_ldap_up", "1 when the LDAP server answers, 0 when not.");
+    auto log = log_;
+    auto client = std::make_shared<LibLdapClient>(config_.ldap, std::move(password));
+    ldap_ = std::make_shared<LdapDirectory>(config_.ldap, client, LdapClock::System(),
+                                            [log, &up_gauge](bool up, const std::string& why) {
+                                              up_gauge.Set(up ? 1 : 0);
+                                              if (up) log->info("ldap reachable again");
+                                              else log->warn("ldap unreachable, degraded err={}", why);
+                                            });
+    users_ = ldap_;
+    // A failed probe has logged `ldap unreachable` through the state callback.
+    if (auto st = ldap_->Probe(); !st) {
+      up_gauge.Set(0);
+    } else {
+      up_gauge.Set(1);
+      log_->info("ldap directory ready uris={} base={} preset={}", config_.ldap.uris.size(), config_.ldap.base_dn,
+                 config_.ldap.preset);
+    }
+    ScheduleProbe();
+    return OkStatus();
+  }
+
+  // Net loop: the probe itself runs on a worker; the next one is scheduled when it is done.
+  void ScheduleProbe() {
+    probe_timer_ = loop_->Schedule(std::chrono::duration_cast<std::chrono::milliseconds>(config_.ldap.health_interval),
+                                   [this] {
+                                     if (stopped_) return;
+                                     auto ldap = ldap_;
+                                     pool_->Submit([ldap] { (void)ldap->Probe(); },
+                                                   [this] {
+                                                     if (!stopped_) ScheduleProbe();
+                                                   });
+                                   });
+  }
+
   // On every start without an enabled administrator (the first start, or users created with
   // `palaverd user add` before it): a new administrator with a random password, printed once on
   // a terminal and kept in <state_dir>/admin-password (0600). Never logged. Named `admin`, or
   // `admin-2`, `admin-3`, ... when that name is taken by a plain user (never promoted).
   Status CreateInitialAdmin(const std::filesystem::path& state_dir) {
-    PALAVER_ASSIGN_OR_RETURN(int64_t admins, users_->CountAdmins());
+    PALAVER_ASSIGN_OR_RETURN(int64_t admins, local_->CountAdmins());
     if (admins > 0) return OkStatus();
-    PALAVER_ASSIGN_OR_RETURN(int64_t existing, users_->Count());
+    PALAVER_ASSIGN_OR_RETURN(int64_t existing, local_->Count());
     std::string name = "admin";
-    for (int i = 2; users_->GetByUsername(name); ++i) {
+    for (int i = 2; local_->GetByUsername(name); ++i) {
       if (i > 100) return Fail(ErrorCode::kFailedPrecondition, "no free name for an administrator");
       name = "admin-" + std::to_string(i);
     }
@@ -83,7 +155,7 @@ class DirectoryModule final : public sdk::Module {
     auto file = state_dir / "admin-password";
     PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(file, password + "\n", 0600));
     NewUser admin{.username = name, .display_name = "Administrator", .is_admin = true};
-    PALAVER_ASSIGN_OR_RETURN(auto created, users_->Add(admin, password));
+    PALAVER_ASSIGN_OR_RETURN(auto created, local_->Add(admin, password));
     if (isatty(STDOUT_FILENO)) {
       std::fprintf(stdout,
                    "Created the administrator account '%s' with the password:\n\n    %s\n\n"
@@ -127,7 +199,7 @@ class DirectoryModule final : public sdk::Module {
   }
 
   // Blocking: on a worker.
-  static sdk::Response AddressBookWork(LocalUserStore& users, const GcTarget& target, const ListQuery& query,
+  static sdk::Response AddressBookWork(sdk::UserDirectory& users, const GcTarget& target, const ListQuery& query,
                                        const sdk::TokenClaims& who) {
     auto json = [](std::string body) {
       auto r = sdk::Response::Json(200, std::move(body));
@@ -174,9 +246,14 @@ class DirectoryModule final : public sdk::Module {
   DirectoryConfig pending_;
   DirectoryConfig config_;
   std::shared_ptr<spdlog::logger> log_;
-  std::shared_ptr<LocalUserStore> users_;
+  std::shared_ptr<sdk::UserDirectory> users_;
+  std::shared_ptr<LocalUserStore> local_;  // backend = local
+  std::shared_ptr<LdapDirectory> ldap_;    // backend = ldap
   sdk::Services* registry_ = nullptr;
   sdk::Workers* pool_ = nullptr;
+  sdk::NetLoop* loop_ = nullptr;
+  sdk::NetLoop::TimerId probe_timer_ = 0;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace

@@ -24,13 +24,32 @@ Result<size_t> ParseCount(const sdk::Request& r, const char* name, size_t fallba
 
 std::string Escape(std::string_view s) { return "\"" + sdk::JsonEscape(s) + "\""; }
 
+// Whether the raw query names `name` at all (QueryParam skips values it cannot decode).
+bool Names(const sdk::Request& r, std::string_view name) {
+  std::string_view q = r.query;
+  while (!q.empty()) {
+    size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    auto key = sdk::PercentDecode(pair.substr(0, pair.find('=')), true);
+    if (key && *key == name) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<ListQuery> ParseListQuery(const sdk::Request& r) {
   ListQuery q;
   PALAVER_ASSIGN_OR_RETURN(q.top, ParseCount(r, "$top", 10, 1, 1000));
   PALAVER_ASSIGN_OR_RETURN(q.skip, ParseCount(r, "$skip", 0, 0, 1000000));
-  q.search = r.QueryParam("$search").value_or("");
+  auto search = r.QueryParam("$search");
+  auto bad_search = [] { return Fail(ErrorCode::kInvalidArgument, "bad $search", "$search must be text without control characters"); };
+  if (!search && Names(r, "$search")) return bad_search();  // e.g. %00
+  q.search = search.value_or("");
+  for (char c : q.search) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return bad_search();
+  }
   // OData clients may quote the search term.
   if (q.search.size() >= 2 && q.search.front() == '"' && q.search.back() == '"') q.search = q.search.substr(1, q.search.size() - 2);
   if (q.search.size() > 256) return Fail(ErrorCode::kInvalidArgument, "search too long", "$search is too long");
@@ -66,10 +85,12 @@ std::string UserJson(const sdk::DirectoryUser& u, const std::set<std::string>& s
   add("surname", Escape(u.surname));
   add("mail", Escape(u.mail));
   add("userPrincipalName", Escape(u.username));
-  add("jobTitle", "\"\"");
-  add("mobilePhone", "\"\"");
-  add("officeLocation", "\"\"");
-  add("businessPhones", "[]");
+  add("jobTitle", Escape(u.job_title));
+  add("mobilePhone", Escape(u.mobile_phone));
+  add("officeLocation", Escape(u.office_location));
+  std::string phones = "[";
+  for (size_t i = 0; i < u.business_phones.size(); ++i) phones += (i ? "," : "") + Escape(u.business_phones[i]);
+  add("businessPhones", phones + "]");
   return o + "}";
 }
 

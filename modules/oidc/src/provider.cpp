@@ -331,7 +331,7 @@ void Provider::Logon(const std::string& username, const std::string& password, c
   if (!address_ok) {
     if (account_ok) account_limiter_.End(account, now, false);
     signins_limited_->Inc();
-    log_->info("sign-in refused user={} client={} reason=rate_limited", username, peer);
+    log_->info("sign-in refused user={} addr={} reason=rate_limited", sdk::LogSafe(username), peer);
     return done(LogonOutcome::kLimited, std::nullopt);
   }
   auto directory = host_.Registry().Find<sdk::UserDirectory>();
@@ -376,12 +376,13 @@ void Provider::Logon(const std::string& username, const std::string& password, c
             return done(LogonOutcome::kUnavailable, std::nullopt);
           }
           signins_failed_->Inc();
-          log_->debug("sign-in failed user={} client={}", username, peer);
+          // Stable for fail2ban (docs/admin/fail2ban.md): `sign-in failed user=… addr=… reason=…`.
+          log_->info("sign-in failed user={} addr={} reason=bad_credentials", sdk::LogSafe(username), peer);
           return done(LogonOutcome::kFailed, std::nullopt);
         }
         account_limiter_.Reset(account);
         signins_ok_->Inc();
-        log_->info("signed in user={} client={}", s->username, peer);
+        log_->info("signed in user={} addr={}", sdk::LogSafe(s->username), peer);
         done(LogonOutcome::kOk, std::move(*s));
       });
 }

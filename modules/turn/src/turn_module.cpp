@@ -96,15 +96,6 @@ std::string UriHost(const std::string& host) {
   return host;
 }
 
-// A client-chosen name (a TURN username) made safe for one log line: printable ASCII, at most
-// 128 characters.
-std::string LogSafe(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, 128)) out += (c > 0x20 && c < 0x7f) ? c : '?';
-  if (text.size() > 128) out += "...";
-  return out.empty() ? std::string("-") : out;
-}
-
 std::string_view RefusedWhat(Method m) {
   switch (m) {
     case Method::kAllocate: return "allocation";
@@ -125,7 +116,7 @@ EventSink AllocationLog(std::shared_ptr<spdlog::logger> log) {
     if (!log->should_log(unsupported ? spdlog::level::info : spdlog::level::debug)) return;
     std::string client = e.tuple.client.ToString();
     std::string_view transport = TransportName(e.tuple.transport);
-    std::string user = LogSafe(e.username);
+    std::string user = sdk::LogSafe(e.username);
     switch (e.kind) {
       case EventKind::kAllocationCreated:
         log->debug("allocation created client={} transport={} user={} relay={} lifetime_s={}", client, transport, user,

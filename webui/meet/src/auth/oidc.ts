@@ -13,6 +13,8 @@ export interface SignedInUser {
   sub: string;
   name: string;
   email?: string;
+  /** Login name (`preferred_username`), used to leave oneself out of the address book. */
+  username?: string;
   accessToken: string;
   idToken: string;
   tokenType: string;
@@ -32,6 +34,7 @@ export function toSignedInUser(u: User, guest = false): SignedInUser {
     sub: p.sub,
     name: (p.name as string) || [p.given_name, p.family_name].filter(Boolean).join(' ') || (p.email as string) || p.sub,
     email: p.email as string | undefined,
+    username: p.preferred_username as string | undefined,
     accessToken: u.access_token,
     idToken: u.id_token ?? '',
     tokenType: u.token_type || 'Bearer',

@@ -1,14 +1,23 @@
-// Signed in: the main screen (own preview, new call, recents, contacts) and the routed views.
+// Signed in: the top bar and the routed views. A shell: each view is its feature's component.
+//   main    → home/Home (own preview, new call, recents, contacts)
+//   contact → home/ContactView (/meet/r/call/<id>)
+//   room    → rooms feature (group landing page)        — see the marked place below
+//   join    → rooms feature (join wizard)                — see the marked place below
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { MeetConfig } from '../config';
 import type { Auth, SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import type { Route } from '../router';
-import { t } from '../i18n';
-import { useEffect, useMemo } from 'preact/hooks';
+import { Home } from './home/Home';
+import { ContactView } from './home/ContactView';
+import { SettingsDialog } from './home/Settings';
+import { InstallOffer, TopBar } from './home/TopBar';
+import { HomeContext, HomeStore } from './home/store';
+import './home/home.css';
 import { EngineContext } from '../call/engine';
 import { createCallEngine } from '../call/callEngine';
 import { CallLayer } from './call/CallLayer';
-import { JoinGroupButton, JoinWizard, RoomPage } from './rooms';
+import { JoinGroupButton, JoinWizard, RoomPage, setRoomRecentsHook } from './rooms';
 
 export interface MainScreenProps {
   config: MeetConfig;
@@ -19,26 +28,46 @@ export interface MainScreenProps {
 }
 
 export function MainScreen({ config, auth, user, route, params }: MainScreenProps) {
+  const [settingsOpen, setSettingsOpen] = useState(false);
   // The call engine (signaling + WebRTC), one per signed-in user; CallLayer shows calls over all.
   const engine = useMemo(() => createCallEngine({ config, params, credentials: () => auth.current() ?? user }), [user.sub]);
   useEffect(() => () => engine.close(), [engine]);
+  // One store per signed-in subject; it reads the current token on every request.
+  const store = useMemo(
+    () =>
+      new HomeStore(
+        config,
+        () => {
+          const u = auth.current() ?? user;
+          return { tokenType: u.tokenType, accessToken: u.accessToken };
+        },
+        user.scopes,
+        { username: user.username, mail: user.email },
+      ),
+    [config, auth, user.sub],
+  );
+  useEffect(() => store.start(), [store]);
+  // Opened groups go into the recents (kvs, as the original keeps them); guests have none.
+  useEffect(() => {
+    setRoomRecentsHook((scope, id, name) => store.addRecent('group', id, { id, displayName: name, scope }));
+    return () => setRoomRecentsHook(null);
+  }, [store]);
+  const openSettings = () => setSettingsOpen(true);
+
   return (
     <EngineContext.Provider value={engine}>
-    <div class="main-screen">
-      <header class="topbar">
-        <h1>{t('appName')}</h1>
-        <span class="user" data-testid="user-name">
-          {user.name}
-        </span>
-        <button type="button" onClick={() => void auth.signOut()}>
-          {t('signOut')}
-        </button>
-      </header>
-      {route.view === 'main' && !user.guest && <JoinGroupButton config={config} />}
-      {route.view === 'room' && <RoomPage key={route.scope + '/' + route.id} config={config} user={user} scope={route.scope} id={route.id} params={params} />}
-      {route.view === 'join' && <JoinWizard key={route.scope + '/' + route.id} config={config} auth={auth} user={user} scope={route.scope} id={route.id} params={params} />}
-    </div>
-    <CallLayer />
+    <HomeContext.Provider value={store}>
+      <div class="main-screen">
+        <TopBar name={user.name} onSettings={openSettings} onSignOut={() => void auth.signOut()} />
+        <InstallOffer />
+        {route.view === 'main' && <Home onSettings={openSettings} newCallExtra={!user.guest && <JoinGroupButton config={config} />} />}
+        {route.view === 'contact' && <ContactView id={route.id} />}
+        {route.view === 'room' && <RoomPage key={route.scope + '/' + route.id} config={config} user={user} scope={route.scope} id={route.id} params={params} />}
+        {route.view === 'join' && <JoinWizard key={route.scope + '/' + route.id} config={config} auth={auth} user={user} scope={route.scope} id={route.id} params={params} />}
+        {settingsOpen && <SettingsDialog onClose={() => setSettingsOpen(false)} />}
+      </div>
+      <CallLayer />
+    </HomeContext.Provider>
     </EngineContext.Provider>
   );
 }

@@ -1,4 +1,4 @@
-// base64url and random tokens.
+// base64url, random tokens, and client-chosen text made safe for a log line.
 #pragma once
 
 #include <cstddef>
@@ -19,5 +19,9 @@ std::optional<std::string> Base64Decode(std::string_view text);
 /// `bytes` random bytes from OpenSSL's CSPRNG, base64url-encoded (ids, keys ids, passwords).
 /// Aborts if the CSPRNG fails (continuing would hand out predictable secrets).
 std::string RandomToken(size_t bytes);
+/// A client-chosen name (user name, TURN user) for one `key=value` log line: printable ASCII
+/// other than space and '=' kept, anything else '?', at most `max` characters then "...", "-"
+/// when empty. Log lines stay one line and cannot be forged for fail2ban.
+std::string LogSafe(std::string_view text, size_t max = 128);
 
 }  // namespace palaver::sdk

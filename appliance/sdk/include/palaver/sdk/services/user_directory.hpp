@@ -19,6 +19,11 @@ struct DirectoryUser {
   std::string given_name;
   std::string surname;
   std::string mail;
+  // Shown in the address book when the backend has them (LDAP: title, l, mobile, telephoneNumber).
+  std::string job_title;
+  std::string mobile_phone;
+  std::string office_location;
+  std::vector<std::string> business_phones;
   bool is_admin = false;
   bool enabled = true;
   bool has_photo = false;
