@@ -25,6 +25,7 @@ export default defineConfig({
       input: {
         main: resolve(here, 'index.html'),
         'silent-renew': resolve(here, 'silent-renew.html'),
+        'guest-callback': resolve(here, 'guest-callback.html'),
         sw: resolve(here, 'src/sw.ts'),
       },
       output: {

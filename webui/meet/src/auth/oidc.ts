@@ -148,7 +148,23 @@ export class Auth {
     return this.manager.signinRedirect({ state: location.pathname + location.search });
   }
 
+  /**
+   * A guest signed in by the guest flow (guest-flow.ts): kept here, not by the UserManager, so
+   * there is no session monitor and no renewal of its own (guest-session.ts renews).
+   */
+  adoptGuest(user: SignedInUser): void {
+    if (this.user && this.user.sub !== user.sub) this.user = null;
+    this.user = { ...user, guest: true };
+    this.emit({ kind: 'signed-in', user: this.user });
+  }
+
   async signOut(): Promise<void> {
+    if (this.user?.guest) {
+      // Guests have no provider session to end (spec §1.12 step 7).
+      this.user = null;
+      this.emit({ kind: 'signed-out' });
+      return;
+    }
     const u = await this.manager.getUser();
     await this.manager.removeUser();
     this.user = null;

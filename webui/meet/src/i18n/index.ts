@@ -5,11 +5,12 @@ import type { Lang } from './types';
 import { common } from './messages/common';
 import { call } from './messages/call';
 import { home } from './messages/home';
+import { rooms } from './messages/rooms';
 
 export type { Lang };
 
 // Add a feature's messages here (one line each).
-const features = [common, call, home] as const;
+const features = [common, call, home, rooms] as const;
 
 type Union<T> = T extends { en: infer E } ? E : never;
 type UnionToIntersection<U> = (U extends unknown ? (k: U) => void : never) extends (k: infer I) => void ? I : never;

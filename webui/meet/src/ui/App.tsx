@@ -1,18 +1,21 @@
 // The app shell: config, sign-in, banners (offline, update, server unreachable), then the route.
 import { useEffect, useState } from 'preact/hooks';
 import { loadConfig, type MeetConfig } from '../config';
-import { Auth, missingScopes, type SignedInUser } from '../auth/oidc';
+import { Auth, CALLBACK_PATH, missingScopes, type SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import { t, onLanguageChange } from '../i18n';
 import { currentRoute, navigate, onRouteChange, routePath, type Route } from '../router';
 import { registerServiceWorker } from '../util/pwa';
 import { MainScreen } from './MainScreen';
+import { bootRooms, GuestJoin, isGuestVisit, sendGuestBack } from './rooms';
 
 type Boot =
   | { state: 'config'; attempt?: number; error?: string }
   | { state: 'auth' }
   | { state: 'signin'; error?: string }
   | { state: 'noaccess'; scopes: string[] }
+  /** Nobody signed in and a guest link: the guest join wizard (src/ui/rooms). */
+  | { state: 'guest' }
   | { state: 'ready'; user: SignedInUser };
 
 export function useLanguage(): void {
@@ -41,13 +44,20 @@ export function App({ params }: { params: FragmentParams }) {
   const [boot, setBoot] = useState<Boot>({ state: 'config' });
   const [config, setConfig] = useState<MeetConfig | null>(null);
   const [auth, setAuth] = useState<Auth | null>(null);
-  const [route, setRoute] = useState<Route>(currentRoute());
+  const [route, setRoute] = useState<Route>(() => (bootRooms(params), currentRoute()));
   const [update, setUpdate] = useState<(() => void) | null>(null);
 
   useEffect(() => onRouteChange(setRoute), []);
-  // Unknown routes show the main view under its canonical path, as in the original.
+  // Unknown routes show the main view under its canonical path, as in the original. The address
+  // bar is read afresh: an effect of an earlier render may run after start() changed it.
   useEffect(() => {
-    if (boot.state === 'ready' && route.view === 'main' && location.pathname !== routePath(route)) navigate(route, true);
+    const now = currentRoute();
+    // (Not on the sign-in callback: start() puts the route the user came from there.)
+    if (boot.state === 'ready' && now.view === 'main' && location.pathname !== routePath(now) && location.pathname !== CALLBACK_PATH) {
+      navigate(now, true);
+    }
+    // A guest belongs in the room of the link, never on the main screen.
+    if (boot.state === 'ready' && boot.user.guest) sendGuestBack(now);
   }, [boot.state, route]);
   useEffect(() => registerServiceWorker((apply) => setUpdate(() => apply)), []);
 
@@ -68,7 +78,10 @@ export function App({ params }: { params: FragmentParams }) {
       try {
         const user = await a.start();
         if (cancelled) return;
+        // Back from the sign-in page, start() put the route the user came from into the address bar.
+        setRoute(currentRoute());
         if (user) setBoot(checkScopes(user));
+        else if (isGuestVisit(cfg, currentRoute(), params)) setBoot({ state: 'guest' });
         else await a.signIn();
       } catch (e) {
         setBoot({ state: 'signin', error: e instanceof Error ? e.message : String(e) });
@@ -120,6 +133,7 @@ export function App({ params }: { params: FragmentParams }) {
           </button>
         </Centered>
       )}
+      {boot.state === 'guest' && config && auth && <GuestJoin config={config} auth={auth} route={route} params={params} />}
       {boot.state === 'ready' && config && auth && (
         <MainScreen config={config} auth={auth} user={boot.user} route={route} params={params} />
       )}

@@ -8,7 +8,6 @@ import type { MeetConfig } from '../config';
 import type { Auth, SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import type { Route } from '../router';
-import { t } from '../i18n';
 import { Home } from './home/Home';
 import { ContactView } from './home/ContactView';
 import { SettingsDialog } from './home/Settings';
@@ -18,6 +17,7 @@ import './home/home.css';
 import { EngineContext } from '../call/engine';
 import { createCallEngine } from '../call/callEngine';
 import { CallLayer } from './call/CallLayer';
+import { JoinGroupButton, JoinWizard, RoomPage, setRoomRecentsHook } from './rooms';
 
 export interface MainScreenProps {
   config: MeetConfig;
@@ -47,6 +47,11 @@ export function MainScreen({ config, auth, user, route, params }: MainScreenProp
     [config, auth, user.sub],
   );
   useEffect(() => store.start(), [store]);
+  // Opened groups go into the recents (kvs, as the original keeps them); guests have none.
+  useEffect(() => {
+    setRoomRecentsHook((scope, id, name) => store.addRecent('group', id, { id, displayName: name, scope }));
+    return () => setRoomRecentsHook(null);
+  }, [store]);
   const openSettings = () => setSettingsOpen(true);
 
   return (
@@ -55,14 +60,10 @@ export function MainScreen({ config, auth, user, route, params }: MainScreenProp
       <div class="main-screen">
         <TopBar name={user.name} onSettings={openSettings} onSignOut={() => void auth.signOut()} />
         <InstallOffer />
-        {route.view === 'main' && <Home onSettings={openSettings} newCallExtra={null /* rooms: "join or create group" action */} />}
+        {route.view === 'main' && <Home onSettings={openSettings} newCallExtra={!user.guest && <JoinGroupButton config={config} />} />}
         {route.view === 'contact' && <ContactView id={route.id} />}
-        {/* rooms: route 'room' → the group landing page, route 'join' → the join wizard (replace this placeholder). */}
-        {(route.view === 'room' || route.view === 'join') && (
-          <main class="centered" data-testid="coming-soon">
-            <p>{t('comingSoon')}</p>
-          </main>
-        )}
+        {route.view === 'room' && <RoomPage key={route.scope + '/' + route.id} config={config} user={user} scope={route.scope} id={route.id} params={params} />}
+        {route.view === 'join' && <JoinWizard key={route.scope + '/' + route.id} config={config} auth={auth} user={user} scope={route.scope} id={route.id} params={params} />}
         {settingsOpen && <SettingsDialog onClose={() => setSettingsOpen(false)} />}
       </div>
       <CallLayer />
