@@ -106,3 +106,14 @@ describe('Directory', () => {
     expect(initials('anna')).toBe('A');
   });
 });
+
+describe('Directory ids from crafted links', () => {
+  it('sends no request for . or .. (fetch would resolve them to another API path)', async () => {
+    const f = fakeFetch(() => ({ body: users[0] }));
+    const d = new Directory({ ...base, fetchFn: f.fn });
+    expect(await d.lookup('..')).toBeNull();
+    expect(await d.lookup('.')).toBeNull();
+    expect(await d.photo('..')).toBeNull();
+    expect(f.calls).toEqual([]);
+  });
+});

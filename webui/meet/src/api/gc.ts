@@ -4,7 +4,7 @@
 // searched on the server (`$search=`). Single users by id (`users/<id>`). The signed-in user is
 // left out of every list. Photos come from `users/<id>/photo/$value` (palaverd's directory
 // serves them; 404 without one), fetched with the token and shown as object URLs.
-import { apiFetch, getJson, type Credentials } from './http';
+import { apiFetch, getJson, hasDotSegment, type Credentials } from './http';
 
 export const LOCAL_LIMIT = 100;
 
@@ -136,6 +136,7 @@ export class Directory {
   async lookup(id: string): Promise<GcUser | null> {
     const known = this.all?.find((u) => u.id === id || u.userPrincipalName === id);
     if (known) return known;
+    if (!id || hasDotSegment(id)) return null; // `.`/`..` would address another API path
     try {
       const u = await getJson<GcUser | GcList>(this.url(`/users/${encodeURIComponent(id)}`), this.o.creds(), this.o.fetchFn);
       // grapi's LDAP backend answers an empty list envelope for unknown ids.
@@ -149,6 +150,7 @@ export class Directory {
 
   /** An object URL of the user's photo, or null when there is none (cached per id). */
   photo(id: string): Promise<string | null> {
+    if (!id || hasDotSegment(id)) return Promise.resolve(null);
     let p = this.photos.get(id);
     if (!p) {
       p = (async () => {
