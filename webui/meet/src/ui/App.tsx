@@ -68,6 +68,10 @@ export function App({ params }: { params: FragmentParams }) {
       try {
         const user = await a.start();
         if (cancelled) return;
+        // start() may have replaced the address (the sign-in callback goes back to the path the
+        // user came from): take the route from there, else the canonical-route effect below would
+        // replace that path with the main view.
+        setRoute(currentRoute());
         if (user) setBoot(checkScopes(user));
         else await a.signIn();
       } catch (e) {
