@@ -1,7 +1,7 @@
 // The engine's signaling logic against a fake kwm server socket (no network, no real WebRTC:
 // a minimal RTCPeerConnection stand-in records what the engine does with it).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Engine } from './callEngine';
+import { Engine, createCallEngine } from './callEngine';
 import { defaults, type MeetConfig } from '../config';
 import type { SocketLike } from '../kwm/client';
 
@@ -393,5 +393,32 @@ describe('call engine media lifetime', () => {
     expect(cam.stopped).toEqual(['first', 'second']);
     expect(engine.getState().status.kind).toBe('idle');
     engine.close();
+  });
+});
+
+describe('the test-facing debug hook', () => {
+  it('holds no credentials and goes away when the engine closes', async () => {
+    const sockets: ServerSocket[] = [];
+    const engine = createCallEngine({
+      config,
+      credentials: () => ({ tokenType: 'Bearer', accessToken: 'SECRET-ACCESS', idToken: 'SECRET-ID' }),
+      kwm: {
+        fetch: (async () => new Response(JSON.stringify({ url: '/ws/k', turn: { username: '1:u', password: 'SECRET-TURN', ttl: 3600, uris: ['turn:h:1'] } }), { status: 200 })) as unknown as typeof fetch,
+        openSocket: () => {
+          const s = new ServerSocket();
+          sockets.push(s);
+          return s;
+        },
+      },
+    });
+    await settle();
+    sockets[0].push({ type: 'hello', self: { id: 'bbb', name: 'Me' } });
+    await settle();
+    const hook = (window as unknown as { __palaverDebug: { info: () => object; state: () => object; stats: () => Promise<object> } }).__palaverDebug;
+    const seen = JSON.stringify([hook.info(), hook.state(), await hook.stats(), Object.keys(hook)]);
+    expect(seen).not.toMatch(/SECRET/);
+    expect(seen).toContain('turn:h:1');
+    engine.close();
+    expect((window as unknown as { __palaverDebug?: unknown }).__palaverDebug).toBeUndefined();
   });
 });

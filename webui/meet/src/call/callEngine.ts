@@ -884,17 +884,25 @@ export class Engine implements CallEngine {
       signaling: this.kwm.state,
       session: s.kind,
       channel: 'channel' in s ? s.channel : '',
-      rtcConfig: this.rtcConfig(),
+      // The effective configuration without the TURN password (this hook is readable by any script).
+      rtcConfig: redactIce(this.rtcConfig()),
       localTracks: this.localStream?.getTracks().map((t) => `${t.kind}:${t.enabled}`) ?? [],
       screen: !!this.screenStream,
     };
   }
 }
 
+function redactIce(c: RTCConfiguration): RTCConfiguration {
+  return { ...c, iceServers: c.iceServers?.map((s) => (s.credential ? { ...s, credential: '(hidden)' } : s)) };
+}
+
+type DebugWindow = { __palaverDebug?: unknown };
+
 /** Creates the engine for a signed-in user and exposes the test-facing debug hook. */
 export function createCallEngine(deps: EngineDeps): Engine {
   const e = new Engine(deps);
-  (window as unknown as { __palaverDebug?: unknown }).__palaverDebug = {
+  const w = window as unknown as DebugWindow;
+  const hook = {
     stats: () => e.debugStats(),
     info: () => e.debugInfo(),
     state: () => e.getState(),
@@ -902,6 +910,13 @@ export function createCallEngine(deps: EngineDeps): Engine {
     // group buttons (other parts of the app) start calls the way a user does.
     call: (id: string, name?: string) => e.call({ id, name }),
     joinRoom: (scope: 'group' | 'conference', id: string) => e.joinRoom(scope, id),
+  };
+  w.__palaverDebug = hook;
+  // The hook goes with the engine (sign-out), so it does not keep a closed engine reachable.
+  const close = e.close.bind(e);
+  e.close = () => {
+    close();
+    if (w.__palaverDebug === hook) delete w.__palaverDebug;
   };
   return e;
 }
