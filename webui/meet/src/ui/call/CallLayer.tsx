@@ -239,9 +239,16 @@ function InCall({ engine, s }: { engine: CallEngine; s: EngineState }) {
     if (chatOpen) setSeen(s.chat.filter((c) => !c.own && !c.system).length);
   }, [chatOpen, s.chat]);
   const reconnecting = s.signaling === 'reconnecting' || s.signaling === 'connecting';
+  const layer = useRef<HTMLDivElement>(null);
+  // Focus moves into the call (the button that started it, or the ringing dialog, is gone).
+  useEffect(() => {
+    const el = layer.current;
+    if (el && !el.contains(document.activeElement)) el.querySelector<HTMLElement>('[data-testid=call-mic]')?.focus();
+  }, []);
 
   return (
     <div
+      ref={layer}
       class={`call-layer call-view${visible ? '' : ' idle'}${chatOpen ? ' with-chat' : ''}`}
       data-testid="call-view"
       data-status={st.kind}
