@@ -203,3 +203,34 @@ describe('kwm messages', () => {
     expect(websocketUrl('https://h', 'https://o/ws')).toBe('wss://o/ws');
   });
 });
+
+describe('KwmClient stop', () => {
+  it('a TURN refresh under way when it stops starts no timer and reports nothing', async () => {
+    let answer: (r: Response) => void = () => undefined;
+    let n = 0;
+    const fetchFn = vi.fn(async () => {
+      if (n++ === 0) return new Response(JSON.stringify({ url: '/ws/k', turn: { username: 'u', password: 'p', ttl: 100, uris: ['turn:h:1'] } }), { status: 200 });
+      return new Promise<Response>((r) => (answer = r));
+    });
+    const client = new KwmClient({
+      baseUrl: 'https://meet.example',
+      apiPrefix: '/api/kwm/v2',
+      useIdentifiedUser: false,
+      credentials: () => ({ tokenType: 'Bearer', accessToken: 'AT', idToken: 'IDT' }),
+      deps: { fetch: fetchFn as unknown as typeof fetch, openSocket: (url) => new FakeSocket(url), random: () => 0 },
+      openTimeout: 1e9,
+    });
+    const turns: unknown[] = [];
+    client.on('turn', (t) => turns.push(t));
+    client.start();
+    await flush();
+    expect(turns.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(90_000); // 90 % of the ttl: rtm/turn is asked
+    expect(fetchFn).toHaveBeenCalledTimes(2);
+    client.stop();
+    answer(new Response(JSON.stringify({ turn: { username: 'u2', password: 'p2', ttl: 100, uris: ['turn:h:2'] } }), { status: 200 }));
+    await flush();
+    expect(turns.length).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});

@@ -258,13 +258,15 @@ export class KwmClient {
   /** rtm/turn (§2.5): fresh TURN credentials at 90 % of their lifetime; retried after 5 s. */
   private async refreshTurn(): Promise<void> {
     if (this.stopped) return;
+    // stop() while the request is under way: nothing more (no timer, no event after sign-out).
     try {
       const res = await this.post('/rtm/turn');
       if (res.status !== 200) throw new Error(`http_error_${res.status}`);
       const body = (await res.json()) as { turn?: TurnInfo };
+      if (this.stopped) return;
       if (body.turn?.uris?.length) this.setTurn(body.turn);
     } catch {
-      this.turnTimer = this.later(() => void this.refreshTurn(), 5000);
+      if (!this.stopped) this.turnTimer = this.later(() => void this.refreshTurn(), 5000);
     }
   }
 
