@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Directory, contactId, displayName, initials, type GcUser } from './gc';
+import { Directory, contactId, displayName, initials, mailtoHref, type GcUser } from './gc';
 
 type Call = { url: string; headers: Headers };
 
@@ -115,5 +115,15 @@ describe('Directory ids from crafted links', () => {
     expect(await d.lookup('.')).toBeNull();
     expect(await d.photo('..')).toBeNull();
     expect(f.calls).toEqual([]);
+  });
+});
+
+describe('mailtoHref', () => {
+  it('links plain addresses only (no headers or body smuggled in)', () => {
+    expect(mailtoHref('anna@example.org')).toBe('mailto:anna@example.org');
+    expect(mailtoHref("o'neil+x@example.org")).toBe("mailto:o'neil%2Bx@example.org");
+    for (const bad of ['anna@example.org?bcc=x@evil.example', 'a@b&body=hi', 'javascript:alert(1)//@x', 'no-at-sign', 'a@b@c', '', 7]) {
+      expect(mailtoHref(bad)).toBeNull();
+    }
   });
 });

@@ -81,6 +81,15 @@ export function displayName(u: Partial<GcUser>): string {
   return u.displayName || [u.givenName, u.surname].filter(Boolean).join(' ') || u.mail || u.userPrincipalName || u.id || '';
 }
 
+/**
+ * A mailto: link for a directory address, or null when it is not a plain address: `?`, `&` or `#`
+ * in the attribute would add headers or a body (`a@b?bcc=…`) to the mail the user writes. Pure.
+ */
+export function mailtoHref(mail: unknown): string | null {
+  if (typeof mail !== 'string' || !/^[^\s@?&#/:]+@[^\s@?&#/:]+$/.test(mail)) return null;
+  return `mailto:${encodeURIComponent(mail).replace('%40', '@')}`;
+}
+
 export function initials(name: string): string {
   const parts = name.trim().split(/[\s@._-]+/).filter(Boolean);
   const first = parts[0]?.[0] ?? '?';
