@@ -130,6 +130,11 @@ export class Engine implements CallEngine {
 
   private onOnline = () => this.kwm.reconnectNow();
 
+  /** The user's token was renewed: signaling refused with the old one (403) tries again. */
+  credentialsChanged(): void {
+    this.kwm.credentialsChanged();
+  }
+
   // --- state -------------------------------------------------------------------------------
 
   getState(): EngineState {

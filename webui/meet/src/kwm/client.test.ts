@@ -107,7 +107,7 @@ describe('kwm client', () => {
   });
 
   it('backs off when connect fails and stops for good on 403', async () => {
-    const { client, requests } = setup([0, 500, 403]);
+    const { client, requests } = setup([0, 500, 403, 200]);
     client.start();
     await flush();
     expect(requests.length).toBe(1);
@@ -122,6 +122,12 @@ describe('kwm client', () => {
     expect(client.state).toBe('denied');
     await vi.advanceTimersByTimeAsync(60000);
     expect(requests.length).toBe(3);
+    // A renewed token (the 403 was an expired one): one more attempt, which connects.
+    client.credentialsChanged();
+    await flush();
+    expect(requests.length).toBe(4);
+    expect(client.state).toBe('connecting');
+    client.stop();
   });
 
   it('reconnects when the socket closes and matches replies by reply_to', async () => {

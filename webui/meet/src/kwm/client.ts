@@ -172,6 +172,17 @@ export class KwmClient {
     this.setState('offline');
   }
 
+  /**
+   * New credentials (a renewed access token): after a 403 — which an expired token also gets, e.g.
+   * when a laptop wakes and reconnects before the token is renewed — try again once with them.
+   */
+  credentialsChanged(): void {
+    if (this.state !== 'denied') return;
+    this.attempt = 0;
+    this.stopped = true;
+    this.start();
+  }
+
   /** Drops the current connection and reconnects at once (e.g. the browser came back online). */
   reconnectNow(): void {
     if (this.stopped || this.state === 'denied') return;

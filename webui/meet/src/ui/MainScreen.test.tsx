@@ -28,7 +28,8 @@ const fake = {
   subscribe: (f: (s: EngineState) => void) => (subs.add(f), () => void subs.delete(f)),
   close: () => undefined,
   accept: vi.fn(),
-} as unknown as CallEngine;
+  credentialsChanged: vi.fn(),
+} as unknown as CallEngine & { credentialsChanged: ReturnType<typeof vi.fn> };
 
 vi.mock('../call/callEngine', () => ({ createCallEngine: () => fake }));
 vi.mock('./home/Home', () => ({ Home: () => <p>home</p> }));
@@ -71,6 +72,22 @@ describe('MainScreen during a call', () => {
 
     await act(() => push(idle));
     expect(main.inert || main.hasAttribute('inert')).toBe(false);
+    render(null, root);
+  });
+});
+
+describe('MainScreen token renewal', () => {
+  it('tells the engine when the access token changes (signaling refused with an expired one retries)', async () => {
+    const { MainScreen } = await import('./MainScreen');
+    const root = document.createElement('div');
+    document.body.appendChild(root);
+    const user = { sub: 's', name: 'Me', scopes: [], accessToken: 'old', idToken: 'i', tokenType: 'Bearer', guest: false };
+    const auth = { current: () => user, signOut: async () => undefined } as never;
+    const el = (u: typeof user) => <MainScreen config={defaults} auth={auth} user={u} route={{ view: 'main' }} params={parseFragment('')} />;
+    await act(() => render(el(user), root));
+    const before = fake.credentialsChanged.mock.calls.length;
+    await act(() => render(el({ ...user, accessToken: 'new' }), root));
+    expect(fake.credentialsChanged.mock.calls.length).toBe(before + 1);
     render(null, root);
   });
 });

@@ -32,6 +32,8 @@ export function MainScreen({ config, auth, user, route, params }: MainScreenProp
   // The call engine (signaling + WebRTC), one per signed-in user; CallLayer shows calls over all.
   const engine = useMemo(() => createCallEngine({ config, params, credentials: () => auth.current() ?? user }), [user.sub]);
   useEffect(() => () => engine.close(), [engine]);
+  // A renewed token lets signaling that was refused with an expired one (403) try again.
+  useEffect(() => engine.credentialsChanged(), [engine, user.accessToken]);
   // While a call rings or runs, the call layer covers the screen: the page behind is inert (no
   // tabbing into it), and the settings dialog closes — a modal dialog would sit above the call
   // layer and make its Accept button unreachable.
