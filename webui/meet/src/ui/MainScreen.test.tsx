@@ -66,9 +66,9 @@ describe('MainScreen during a call', () => {
     expect(main.inert || main.hasAttribute('inert')).toBe(true);
     expect(document.activeElement?.getAttribute('data-testid')).toBe('call-accept');
 
-    // Accepted: the ringing dialog goes, focus goes to the call's controls.
+    // Accepted: the ringing dialog goes, focus goes to the call view (Tab reaches the controls).
     await act(() => push({ ...idle, status: { kind: 'call', peer: { id: 'aaa', name: 'Anna' } } }));
-    expect(document.activeElement?.getAttribute('data-testid')).toBe('call-mic');
+    expect(document.activeElement?.getAttribute('data-testid')).toBe('call-view');
 
     await act(() => push(idle));
     expect(main.inert || main.hasAttribute('inert')).toBe(false);

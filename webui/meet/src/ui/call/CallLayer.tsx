@@ -240,10 +240,11 @@ function InCall({ engine, s }: { engine: CallEngine; s: EngineState }) {
   }, [chatOpen, s.chat]);
   const reconnecting = s.signaling === 'reconnecting' || s.signaling === 'connecting';
   const layer = useRef<HTMLDivElement>(null);
-  // Focus moves into the call (the button that started it, or the ringing dialog, is gone).
+  // Focus moves into the call (the button that started it, or the ringing dialog, is gone): onto
+  // the view itself, not a control, so the controls still fade; Tab reaches them next.
   useEffect(() => {
     const el = layer.current;
-    if (el && !el.contains(document.activeElement)) el.querySelector<HTMLElement>('[data-testid=call-mic]')?.focus();
+    if (el && !el.contains(document.activeElement)) el.focus({ preventScroll: true });
   }, []);
 
   return (
@@ -257,6 +258,7 @@ function InCall({ engine, s }: { engine: CallEngine; s: EngineState }) {
       onKeyDown={poke}
       onFocusCapture={poke}
       role="region"
+      tabIndex={-1}
       aria-label={room ? t('callRoom', { room }) : st.kind === 'call' ? st.peer.name || st.peer.id : ''}
     >
       {reconnecting && (
