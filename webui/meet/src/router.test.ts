@@ -18,3 +18,13 @@ describe('routes', () => {
     expect(parseRoute(routePath(r))).toEqual(r);
   });
 });
+
+describe('routes from crafted links', () => {
+  it('an id with a . or .. segment is no contact or group (it would escape the API path)', () => {
+    expect(parseRoute('/meet/r/call/..%2F..%2F..%2Fkvs%2Fv1%2Fkv%2Fuser%2Fx')).toEqual({ view: 'main' });
+    expect(parseRoute('/meet/r/call/..')).toEqual({ view: 'main' });
+    expect(parseRoute('/meet/r/group/public/..%2F..%2Fx')).toEqual({ view: 'main' });
+    expect(parseRoute('/meet/r/join/conference/.%2Fa')).toEqual({ view: 'main' });
+    expect(parseRoute('/meet/r/call/a..b')).toEqual({ view: 'contact', id: 'a..b' });
+  });
+});

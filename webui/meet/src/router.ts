@@ -14,7 +14,17 @@ function decode(s: string): string {
   }
 }
 
+/** An id with a `.` or `..` segment is no contact or group: it would only make API paths escape. */
+function bad(id: string): boolean {
+  return id.split('/').some((seg) => seg === '.' || seg === '..');
+}
+
 export function parseRoute(pathname: string): Route {
+  const r = parseRaw(pathname);
+  return r.view !== 'main' && bad(r.id) ? { view: 'main' } : r;
+}
+
+function parseRaw(pathname: string): Route {
   const m = /^\/meet\/r\/(.*)$/.exec(pathname);
   if (!m) return { view: 'main' };
   const parts = m[1].split('/').filter(Boolean);

@@ -33,6 +33,8 @@ sw.addEventListener('fetch', (event: FetchEvent) => {
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== sw.location.origin || !url.pathname.startsWith(BASE)) return;
+  // The hidden sign-in iframe's page: offline, the shell would boot a second app inside it.
+  if (url.pathname === BASE + 'silent-renew.html') return;
   if (req.mode === 'navigate') {
     // Network first so a deploy is seen at once; the cached shell when offline.
     event.respondWith(fetch(req).catch(() => caches.match(SHELL).then((r) => r ?? Response.error())));

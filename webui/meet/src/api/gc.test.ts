@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Directory, contactId, displayName, initials, type GcUser } from './gc';
+import { Directory, contactId, displayName, initials, mailtoHref, type GcUser } from './gc';
 
 type Call = { url: string; headers: Headers };
 
@@ -104,5 +104,26 @@ describe('Directory', () => {
     expect(displayName({ id: 'x', givenName: 'G', surname: 'S' })).toBe('G S');
     expect(initials('Bert Berg')).toBe('BB');
     expect(initials('anna')).toBe('A');
+  });
+});
+
+describe('Directory ids from crafted links', () => {
+  it('sends no request for . or .. (fetch would resolve them to another API path)', async () => {
+    const f = fakeFetch(() => ({ body: users[0] }));
+    const d = new Directory({ ...base, fetchFn: f.fn });
+    expect(await d.lookup('..')).toBeNull();
+    expect(await d.lookup('.')).toBeNull();
+    expect(await d.photo('..')).toBeNull();
+    expect(f.calls).toEqual([]);
+  });
+});
+
+describe('mailtoHref', () => {
+  it('links plain addresses only (no headers or body smuggled in)', () => {
+    expect(mailtoHref('anna@example.org')).toBe('mailto:anna@example.org');
+    expect(mailtoHref("o'neil+x@example.org")).toBe("mailto:o'neil%2Bx@example.org");
+    for (const bad of ['anna@example.org?bcc=x@evil.example', 'a@b&body=hi', 'javascript:alert(1)//@x', 'no-at-sign', 'a@b@c', '', 7]) {
+      expect(mailtoHref(bad)).toBeNull();
+    }
   });
 });

@@ -4,7 +4,7 @@
 // searched on the server (`$search=`). Single users by id (`users/<id>`). The signed-in user is
 // left out of every list. Photos come from `users/<id>/photo/$value` (palaverd's directory
 // serves them; 404 without one), fetched with the token and shown as object URLs.
-import { apiFetch, getJson, type Credentials } from './http';
+import { apiFetch, getJson, hasDotSegment, type Credentials } from './http';
 
 export const LOCAL_LIMIT = 100;
 
@@ -81,6 +81,15 @@ export function displayName(u: Partial<GcUser>): string {
   return u.displayName || [u.givenName, u.surname].filter(Boolean).join(' ') || u.mail || u.userPrincipalName || u.id || '';
 }
 
+/**
+ * A mailto: link for a directory address, or null when it is not a plain address: `?`, `&` or `#`
+ * in the attribute would add headers or a body (`a@b?bcc=…`) to the mail the user writes. Pure.
+ */
+export function mailtoHref(mail: unknown): string | null {
+  if (typeof mail !== 'string' || !/^[^\s@?&#/:]+@[^\s@?&#/:]+$/.test(mail)) return null;
+  return `mailto:${encodeURIComponent(mail).replace('%40', '@')}`;
+}
+
 export function initials(name: string): string {
   const parts = name.trim().split(/[\s@._-]+/).filter(Boolean);
   const first = parts[0]?.[0] ?? '?';
@@ -136,6 +145,7 @@ export class Directory {
   async lookup(id: string): Promise<GcUser | null> {
     const known = this.all?.find((u) => u.id === id || u.userPrincipalName === id);
     if (known) return known;
+    if (!id || hasDotSegment(id)) return null; // `.`/`..` would address another API path
     try {
       const u = await getJson<GcUser | GcList>(this.url(`/users/${encodeURIComponent(id)}`), this.o.creds(), this.o.fetchFn);
       // grapi's LDAP backend answers an empty list envelope for unknown ids.
@@ -149,6 +159,7 @@ export class Directory {
 
   /** An object URL of the user's photo, or null when there is none (cached per id). */
   photo(id: string): Promise<string | null> {
+    if (!id || hasDotSegment(id)) return Promise.resolve(null);
     let p = this.photos.get(id);
     if (!p) {
       p = (async () => {

@@ -9,6 +9,16 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Whether a path built from `id` would contain a `.` or `..` segment. fetch() resolves those
+ * before sending, so an id like `../../x` (from a crafted link such as `/meet/r/call/..%2F..%2Fx`)
+ * would send the request, with the user's token, to another API path. Ids with such segments are
+ * refused wherever an id becomes a URL path.
+ */
+export function hasDotSegment(id: string): boolean {
+  return id.split('/').some((seg) => seg === '.' || seg === '..');
+}
+
 export interface Credentials {
   tokenType: string;
   accessToken: string;

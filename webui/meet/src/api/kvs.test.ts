@@ -76,3 +76,15 @@ describe('Recents', () => {
     expect(parseRecentKey('kopano-meet-recents/contact')).toBeNull();
   });
 });
+
+describe('Recents keys from crafted ids', () => {
+  it('never sends a request whose path fetch() would resolve outside the collection', async () => {
+    const f = fakeFetch([]);
+    const r = new Recents({ apiPrefix: '/api/kvs/v1', creds, fetchFn: f.fn });
+    await expect(r.put('contact', '../../../../../api/other', { id: 'x' })).rejects.toThrow('invalid key');
+    await expect(r.remove('group', 'public/../../x')).rejects.toThrow('invalid key');
+    expect(f.calls).toEqual([]);
+    await r.put('contact', 'a..b', { id: 'a..b' });
+    expect(f.calls.map((c) => c.url)).toEqual(['/api/kvs/v1/kv/user/kopano-meet-recents/contact/a..b']);
+  });
+});

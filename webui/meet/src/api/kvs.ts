@@ -3,7 +3,7 @@
 // `kopano-meet-recents/<kind>/<id>` holding the entry JSON plus `date` (ISO) and `kind`. Load
 // with `?recurse=1` (storage order: oldest first), reverse, keep 30 and delete the rest; PUT on
 // every view of a contact or group (which moves it to the end); DELETE on remove.
-import { apiFetch, getJson, ApiError, type Credentials } from './http';
+import { apiFetch, getJson, ApiError, hasDotSegment, type Credentials } from './http';
 
 export const COLLECTION = 'kopano-meet-recents';
 export const MAX_RECENTS = 30;
@@ -47,6 +47,8 @@ export function parseRecentKey(key: string): { kind: string; id: string } | null
 }
 
 function keyPath(key: string): string {
+  // `..` would leave the recents collection (fetch resolves it): refused, see hasDotSegment.
+  if (hasDotSegment(key)) throw new ApiError('invalid key', 0);
   return key.split('/').map(encodeURIComponent).join('/');
 }
 

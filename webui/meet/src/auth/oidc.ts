@@ -24,6 +24,17 @@ export interface SignedInUser {
   expiresAt?: number;
 }
 
+/**
+ * Where the app goes after sign-in: a path of this app (never another origin, never the callback
+ * itself, whose code would be replayed), else the main view. Pure.
+ */
+export function returnPath(state: unknown): string {
+  if (typeof state !== 'string' || !state.startsWith('/meet/') || state.startsWith('//')) return '/meet/r/call';
+  const path = state.split(/[?#]/)[0];
+  if (path === CALLBACK_PATH || path.includes('\\') || path.split('/').includes('..')) return '/meet/r/call';
+  return state;
+}
+
 export function missingScopes(granted: readonly string[]): string[] {
   return REQUIRED_SCOPES.filter((s) => !granted.includes(s));
 }
@@ -123,8 +134,16 @@ export class Auth {
    */
   async start(): Promise<SignedInUser | null> {
     if (location.pathname === CALLBACK_PATH) {
-      const u = await this.manager.signinRedirectCallback();
-      const back = typeof u.state === 'string' && u.state.startsWith('/meet/') ? u.state : '/meet/r/call';
+      let u: User;
+      try {
+        u = await this.manager.signinRedirectCallback();
+      } catch (e) {
+        // A failed or replayed callback: the code leaves the address bar, and a reload or the next
+        // sign-in does not land on the stale callback again.
+        history.replaceState(null, '', '/meet/r/call');
+        throw e;
+      }
+      const back = returnPath(u.state);
       history.replaceState(null, '', back);
       this.user = toSignedInUser(u);
       return this.user;
@@ -145,7 +164,7 @@ export class Auth {
 
   /** Sends the browser to the sign-in page; it comes back to the current route. */
   signIn(): Promise<void> {
-    return this.manager.signinRedirect({ state: location.pathname + location.search });
+    return this.manager.signinRedirect({ state: returnPath(location.pathname + location.search) });
   }
 
   /**

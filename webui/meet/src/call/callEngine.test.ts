@@ -1,7 +1,7 @@
 // The engine's signaling logic against a fake kwm server socket (no network, no real WebRTC:
 // a minimal RTCPeerConnection stand-in records what the engine does with it).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Engine } from './callEngine';
+import { Engine, createCallEngine } from './callEngine';
 import { defaults, type MeetConfig } from '../config';
 import type { SocketLike } from '../kwm/client';
 
@@ -325,5 +325,100 @@ describe('call engine signaling', () => {
     const { engine } = await connected('bbb');
     expect(engine.getState().canShareScreen).toBe(true);
     engine.close();
+  });
+});
+
+describe('call engine media lifetime', () => {
+  /** getUserMedia that answers only when the test says (the permission prompt is open meanwhile). */
+  function slowCamera() {
+    const asked: ((s: MediaStream) => void)[] = [];
+    const stopped: string[] = [];
+    vi.stubGlobal('navigator', { ...navigator, mediaDevices: { getUserMedia: () => new Promise<MediaStream>((r) => asked.push(r)) } });
+    const stream = (name: string) => new FakeStream([{ kind: 'video', enabled: true, stop: () => stopped.push(name) }]) as unknown as MediaStream;
+    return { asked, stopped, stream };
+  }
+
+  it('a call hung up while the camera opens does not leave the camera on', async () => {
+    const cam = slowCamera();
+    const { engine } = await connected();
+    engine.call({ id: 'aaa' });
+    await settle();
+    expect(cam.asked.length).toBe(1);
+    engine.hangup();
+    cam.asked[0](cam.stream('late'));
+    await settle();
+    expect(cam.stopped).toEqual(['late']);
+    expect(engine.debugInfo().localTracks).toEqual([]);
+    engine.close();
+  });
+
+  it('leaving a room while the camera opens stops the late stream', async () => {
+    const cam = slowCamera();
+    const { engine, sockets } = await connected();
+    engine.joinRoom('group', 'team');
+    await settle();
+    engine.leaveRoom();
+    cam.asked[0](cam.stream('late'));
+    await settle();
+    expect(cam.stopped).toEqual(['late']);
+    expect(sockets[0].sent.some((m) => m.subtype === 'webrtc_group')).toBe(false);
+    engine.close();
+  });
+
+  it('accept clicked twice opens the camera once; declining meanwhile stops it', async () => {
+    const cam = slowCamera();
+    const { engine, sockets } = await connected();
+    const s = sockets[0];
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', initiator: true, state: 'sA', channel: '*c1', hash: 'h1' });
+    await settle();
+    engine.accept();
+    engine.accept();
+    await settle();
+    expect(cam.asked.length).toBe(1);
+    cam.asked[0](cam.stream('first'));
+    await settle();
+    expect(engine.getState().status.kind).toBe('call');
+    expect(s.sent.filter((m) => m.subtype === 'webrtc_call' && m.data?.accept === true).length).toBe(1);
+    engine.hangup();
+    await settle();
+    expect(cam.stopped).toEqual(['first']);
+
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', initiator: true, state: 'sA2', channel: '*c2', hash: 'h2' });
+    await settle();
+    engine.accept();
+    await settle();
+    engine.decline();
+    cam.asked[1](cam.stream('second'));
+    await settle();
+    expect(cam.stopped).toEqual(['first', 'second']);
+    expect(engine.getState().status.kind).toBe('idle');
+    engine.close();
+  });
+});
+
+describe('the test-facing debug hook', () => {
+  it('holds no credentials and goes away when the engine closes', async () => {
+    const sockets: ServerSocket[] = [];
+    const engine = createCallEngine({
+      config,
+      credentials: () => ({ tokenType: 'Bearer', accessToken: 'SECRET-ACCESS', idToken: 'SECRET-ID' }),
+      kwm: {
+        fetch: (async () => new Response(JSON.stringify({ url: '/ws/k', turn: { username: '1:u', password: 'SECRET-TURN', ttl: 3600, uris: ['turn:h:1'] } }), { status: 200 })) as unknown as typeof fetch,
+        openSocket: () => {
+          const s = new ServerSocket();
+          sockets.push(s);
+          return s;
+        },
+      },
+    });
+    await settle();
+    sockets[0].push({ type: 'hello', self: { id: 'bbb', name: 'Me' } });
+    await settle();
+    const hook = (window as unknown as { __palaverDebug: { info: () => object; state: () => object; stats: () => Promise<object> } }).__palaverDebug;
+    const seen = JSON.stringify([hook.info(), hook.state(), await hook.stats(), Object.keys(hook)]);
+    expect(seen).not.toMatch(/SECRET/);
+    expect(seen).toContain('turn:h:1');
+    engine.close();
+    expect((window as unknown as { __palaverDebug?: unknown }).__palaverDebug).toBeUndefined();
   });
 });

@@ -59,7 +59,7 @@ interface PeerCtx {
 type Session =
   | { kind: 'idle' }
   | { kind: 'outgoing'; peer: PeerInfo; state: string; channel: string; hash: string; timer: ReturnType<typeof setTimeout> }
-  | { kind: 'incoming'; peer: PeerInfo; callerState: string; ownState: string; channel: string; hash: string }
+  | { kind: 'incoming'; peer: PeerInfo; callerState: string; ownState: string; channel: string; hash: string; accepting?: boolean }
   | {
       kind: 'call';
       peer: PeerInfo;
@@ -129,6 +129,11 @@ export class Engine implements CallEngine {
   }
 
   private onOnline = () => this.kwm.reconnectNow();
+
+  /** The user's token was renewed: signaling refused with the old one (403) tries again. */
+  credentialsChanged(): void {
+    this.kwm.credentialsChanged();
+  }
 
   // --- state -------------------------------------------------------------------------------
 
@@ -209,17 +214,27 @@ export class Engine implements CallEngine {
     return hd >= 1080 ? Math.max(base, 2500) : base;
   }
 
-  private async openMedia(opts: CallOptions | undefined): Promise<void> {
+  /**
+   * Opens camera and microphone for `owner`. Opening can take long (the permission prompt); when
+   * the session changed meanwhile (hung up, declined, left) the new stream is stopped at once, so
+   * the camera does not stay on without a call. Returns whether `owner` is still the session.
+   */
+  private async openMedia(opts: CallOptions | undefined, owner: Session): Promise<boolean> {
     const settings = mediaSettings();
     this.audioOnly = settings.audioOnly;
     this.wantVideo = opts?.video !== false;
     this.local = { mic: !opts?.muteMic, cam: !opts?.muteCam, hand: false };
-    if (this.localStream) return;
+    if (this.localStream) return this.session === owner;
     const params = this.deps.params;
     const m = await openLocalMedia(settings, params?.hd ?? 720, params?.stereo ?? false, this.wantVideo && !this.audioOnly);
+    if (this.session !== owner || this.localStream) {
+      m.stream?.getTracks().forEach((t) => t.stop());
+      return this.session === owner;
+    }
     this.localStream = m.stream;
     if (m.problem) this.error = m.problem;
     this.applyLocalSwitches();
+    return true;
   }
 
   private applyLocalSwitches(): void {
@@ -342,12 +357,11 @@ export class Engine implements CallEngine {
     this.chat = [];
     const state = newState();
     const timer = setTimeout(() => this.giveUpRinging(), RING_TIMEOUT);
-    this.session = { kind: 'outgoing', peer, state, channel: '', hash: '', timer };
+    const s: Extract<Session, { kind: 'outgoing' }> = { kind: 'outgoing', peer, state, channel: '', hash: '', timer };
+    this.session = s;
     this.changed();
     void (async () => {
-      await this.openMedia(opts);
-      const s = this.session;
-      if (s.kind !== 'outgoing' || s.state !== state) return;
+      if (!(await this.openMedia(opts, s))) return;
       try {
         const reply = (await this.kwm.request(callRequest(peer.id, state))) as WebrtcMessage;
         if (this.session !== s) {
@@ -374,13 +388,14 @@ export class Engine implements CallEngine {
 
   accept(opts?: CallOptions): void {
     const s = this.session;
-    if (s.kind !== 'incoming') return;
+    if (s.kind !== 'incoming' || s.accepting) return;
+    // A second click while the camera opens must not open it twice (the first stream would leak).
+    s.accepting = true;
     this.ended = undefined;
     this.error = undefined;
     this.chat = [];
     void (async () => {
-      await this.openMedia(opts);
-      if (this.session !== s) return;
+      if (!(await this.openMedia(opts, s))) return;
       this.kwm.send(callAnswer(s.peer.id, s.ownState, s.channel, s.hash, s.callerState, true));
       this.session = { kind: 'call', peer: s.peer, ownState: s.ownState, ref: s.callerState, channel: s.channel, hash: s.hash };
       const ctx: PeerCtx = { peer: null, name: s.peer.name ?? s.peer.id, guest: false, hash: s.hash, ownState: s.ownState, ref: s.callerState, channel: s.channel, group: '' };
@@ -536,8 +551,7 @@ export class Engine implements CallEngine {
     this.session = s;
     this.changed();
     void (async () => {
-      await this.openMedia(opts);
-      if (this.session === s) await this.sendJoin(s);
+      if (await this.openMedia(opts, s)) await this.sendJoin(s);
     })();
   }
 
@@ -875,17 +889,25 @@ export class Engine implements CallEngine {
       signaling: this.kwm.state,
       session: s.kind,
       channel: 'channel' in s ? s.channel : '',
-      rtcConfig: this.rtcConfig(),
+      // The effective configuration without the TURN password (this hook is readable by any script).
+      rtcConfig: redactIce(this.rtcConfig()),
       localTracks: this.localStream?.getTracks().map((t) => `${t.kind}:${t.enabled}`) ?? [],
       screen: !!this.screenStream,
     };
   }
 }
 
+function redactIce(c: RTCConfiguration): RTCConfiguration {
+  return { ...c, iceServers: c.iceServers?.map((s) => (s.credential ? { ...s, credential: '(hidden)' } : s)) };
+}
+
+type DebugWindow = { __palaverDebug?: unknown };
+
 /** Creates the engine for a signed-in user and exposes the test-facing debug hook. */
 export function createCallEngine(deps: EngineDeps): Engine {
   const e = new Engine(deps);
-  (window as unknown as { __palaverDebug?: unknown }).__palaverDebug = {
+  const w = window as unknown as DebugWindow;
+  const hook = {
     stats: () => e.debugStats(),
     info: () => e.debugInfo(),
     state: () => e.getState(),
@@ -893,6 +915,13 @@ export function createCallEngine(deps: EngineDeps): Engine {
     // group buttons (other parts of the app) start calls the way a user does.
     call: (id: string, name?: string) => e.call({ id, name }),
     joinRoom: (scope: 'group' | 'conference', id: string) => e.joinRoom(scope, id),
+  };
+  w.__palaverDebug = hook;
+  // The hook goes with the engine (sign-out), so it does not keep a closed engine reachable.
+  const close = e.close.bind(e);
+  e.close = () => {
+    close();
+    if (w.__palaverDebug === hook) delete w.__palaverDebug;
   };
   return e;
 }

@@ -107,7 +107,7 @@ describe('kwm client', () => {
   });
 
   it('backs off when connect fails and stops for good on 403', async () => {
-    const { client, requests } = setup([0, 500, 403]);
+    const { client, requests } = setup([0, 500, 403, 200]);
     client.start();
     await flush();
     expect(requests.length).toBe(1);
@@ -122,6 +122,12 @@ describe('kwm client', () => {
     expect(client.state).toBe('denied');
     await vi.advanceTimersByTimeAsync(60000);
     expect(requests.length).toBe(3);
+    // A renewed token (the 403 was an expired one): one more attempt, which connects.
+    client.credentialsChanged();
+    await flush();
+    expect(requests.length).toBe(4);
+    expect(client.state).toBe('connecting');
+    client.stop();
   });
 
   it('reconnects when the socket closes and matches replies by reply_to', async () => {
@@ -201,5 +207,36 @@ describe('kwm messages', () => {
     expect(memberDiff('me', [], ['x'], false).selfMissing).toBe(true);
     expect(websocketUrl('http://h:1/', '/ws/k')).toBe('ws://h:1/ws/k');
     expect(websocketUrl('https://h', 'https://o/ws')).toBe('wss://o/ws');
+  });
+});
+
+describe('KwmClient stop', () => {
+  it('a TURN refresh under way when it stops starts no timer and reports nothing', async () => {
+    let answer: (r: Response) => void = () => undefined;
+    let n = 0;
+    const fetchFn = vi.fn(async () => {
+      if (n++ === 0) return new Response(JSON.stringify({ url: '/ws/k', turn: { username: 'u', password: 'p', ttl: 100, uris: ['turn:h:1'] } }), { status: 200 });
+      return new Promise<Response>((r) => (answer = r));
+    });
+    const client = new KwmClient({
+      baseUrl: 'https://meet.example',
+      apiPrefix: '/api/kwm/v2',
+      useIdentifiedUser: false,
+      credentials: () => ({ tokenType: 'Bearer', accessToken: 'AT', idToken: 'IDT' }),
+      deps: { fetch: fetchFn as unknown as typeof fetch, openSocket: (url) => new FakeSocket(url), random: () => 0 },
+      openTimeout: 1e9,
+    });
+    const turns: unknown[] = [];
+    client.on('turn', (t) => turns.push(t));
+    client.start();
+    await flush();
+    expect(turns.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(90_000); // 90 % of the ttl: rtm/turn is asked
+    expect(fetchFn).toHaveBeenCalledTimes(2);
+    client.stop();
+    answer(new Response(JSON.stringify({ turn: { username: 'u2', password: 'p2', ttl: 100, uris: ['turn:h:2'] } }), { status: 200 }));
+    await flush();
+    expect(turns.length).toBe(1);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

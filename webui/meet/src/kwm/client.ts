@@ -172,6 +172,17 @@ export class KwmClient {
     this.setState('offline');
   }
 
+  /**
+   * New credentials (a renewed access token): after a 403 — which an expired token also gets, e.g.
+   * when a laptop wakes and reconnects before the token is renewed — try again once with them.
+   */
+  credentialsChanged(): void {
+    if (this.state !== 'denied') return;
+    this.attempt = 0;
+    this.stopped = true;
+    this.start();
+  }
+
   /** Drops the current connection and reconnects at once (e.g. the browser came back online). */
   reconnectNow(): void {
     if (this.stopped || this.state === 'denied') return;
@@ -258,13 +269,15 @@ export class KwmClient {
   /** rtm/turn (§2.5): fresh TURN credentials at 90 % of their lifetime; retried after 5 s. */
   private async refreshTurn(): Promise<void> {
     if (this.stopped) return;
+    // stop() while the request is under way: nothing more (no timer, no event after sign-out).
     try {
       const res = await this.post('/rtm/turn');
       if (res.status !== 200) throw new Error(`http_error_${res.status}`);
       const body = (await res.json()) as { turn?: TurnInfo };
+      if (this.stopped) return;
       if (body.turn?.uris?.length) this.setTurn(body.turn);
     } catch {
-      this.turnTimer = this.later(() => void this.refreshTurn(), 5000);
+      if (!this.stopped) this.turnTimer = this.later(() => void this.refreshTurn(), 5000);
     }
   }
 

@@ -78,7 +78,9 @@ export function App({ params }: { params: FragmentParams }) {
       try {
         const user = await a.start();
         if (cancelled) return;
-        // Back from the sign-in page, start() put the route the user came from into the address bar.
+        // start() may have replaced the address (the sign-in callback goes back to the path the
+        // user came from): take the route from there, else the canonical-route effect below would
+        // replace that path with the main view.
         setRoute(currentRoute());
         if (user) setBoot(checkScopes(user));
         else if (isGuestVisit(cfg, currentRoute(), params)) setBoot({ state: 'guest' });

@@ -16,7 +16,7 @@ import { HomeContext, HomeStore } from './home/store';
 import './home/home.css';
 import { EngineContext } from '../call/engine';
 import { createCallEngine } from '../call/callEngine';
-import { CallLayer } from './call/CallLayer';
+import { CallLayer, useEngineState } from './call/CallLayer';
 import { JoinGroupButton, JoinWizard, RoomPage, setRoomRecentsHook } from './rooms';
 
 export interface MainScreenProps {
@@ -32,6 +32,16 @@ export function MainScreen({ config, auth, user, route, params }: MainScreenProp
   // The call engine (signaling + WebRTC), one per signed-in user; CallLayer shows calls over all.
   const engine = useMemo(() => createCallEngine({ config, params, credentials: () => auth.current() ?? user }), [user.sub]);
   useEffect(() => () => engine.close(), [engine]);
+  // A renewed token lets signaling that was refused with an expired one (403) try again.
+  useEffect(() => engine.credentialsChanged(), [engine, user.accessToken]);
+  // While a call rings or runs, the call layer covers the screen: the page behind is inert (no
+  // tabbing into it), and the settings dialog closes — a modal dialog would sit above the call
+  // layer and make its Accept button unreachable.
+  const callState = useEngineState(engine);
+  const inCall = !!callState && callState.status.kind !== 'idle';
+  useEffect(() => {
+    if (inCall) setSettingsOpen(false);
+  }, [inCall]);
   // One store per signed-in subject; it reads the current token on every request.
   const store = useMemo(
     () =>
@@ -57,7 +67,7 @@ export function MainScreen({ config, auth, user, route, params }: MainScreenProp
   return (
     <EngineContext.Provider value={engine}>
     <HomeContext.Provider value={store}>
-      <div class="main-screen">
+      <div class="main-screen" inert={inCall}>
         <TopBar name={user.name} onSettings={openSettings} onSignOut={() => void auth.signOut()} />
         <InstallOffer />
         {route.view === 'main' && <Home onSettings={openSettings} newCallExtra={!user.guest && <JoinGroupButton config={config} />} />}

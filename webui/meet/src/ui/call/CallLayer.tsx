@@ -239,9 +239,17 @@ function InCall({ engine, s }: { engine: CallEngine; s: EngineState }) {
     if (chatOpen) setSeen(s.chat.filter((c) => !c.own && !c.system).length);
   }, [chatOpen, s.chat]);
   const reconnecting = s.signaling === 'reconnecting' || s.signaling === 'connecting';
+  const layer = useRef<HTMLDivElement>(null);
+  // Focus moves into the call (the button that started it, or the ringing dialog, is gone): onto
+  // the view itself, not a control, so the controls still fade; Tab reaches them next.
+  useEffect(() => {
+    const el = layer.current;
+    if (el && !el.contains(document.activeElement)) el.focus({ preventScroll: true });
+  }, []);
 
   return (
     <div
+      ref={layer}
       class={`call-layer call-view${visible ? '' : ' idle'}${chatOpen ? ' with-chat' : ''}`}
       data-testid="call-view"
       data-status={st.kind}
@@ -250,6 +258,7 @@ function InCall({ engine, s }: { engine: CallEngine; s: EngineState }) {
       onKeyDown={poke}
       onFocusCapture={poke}
       role="region"
+      tabIndex={-1}
       aria-label={room ? t('callRoom', { room }) : st.kind === 'call' ? st.peer.name || st.peer.id : ''}
     >
       {reconnecting && (

@@ -1,7 +1,7 @@
 // A contact's detail view (route `contact`, /meet/r/call/<id>) with the call buttons. Viewing a
 // contact adds it to recents, as the original does.
 import { useContext, useEffect, useState } from 'preact/hooks';
-import { displayName, type GcUser } from '../../api/gc';
+import { displayName, mailtoHref, type GcUser } from '../../api/gc';
 import { EngineContext } from '../../call/engine';
 import { t, type MessageKey } from '../../i18n';
 import { navigate } from '../../router';
@@ -63,7 +63,7 @@ export function ContactView({ id }: { id: string }) {
               .map(([k, v]) => (
                 <div key={k}>
                   <dt>{t(k)}</dt>
-                  <dd>{k === 'email' ? <a href={`mailto:${v as string}`}>{v as string}</a> : (v as string)}</dd>
+                  <dd>{k === 'email' && mailtoHref(v) ? <a href={mailtoHref(v)!}>{v as string}</a> : (v as string)}</dd>
                 </div>
               ))}
           </dl>

@@ -77,3 +77,20 @@ describe('Preview', () => {
     expect(calls.length).toBe(0);
   });
 });
+
+describe('Preview in the background', () => {
+  it('a camera that opens after the app went to the background is stopped at once', async () => {
+    let open: (s: MediaStream) => void = () => undefined;
+    const stopped: string[] = [];
+    const { root } = setup('granted', () => new Promise<MediaStream>((r) => (open = r)));
+    await mount(<Preview settings={defaultMediaSettings} />, root);
+    await flush();
+    const vis = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
+    document.dispatchEvent(new Event('visibilitychange'));
+    await act(() => open({ getTracks: () => [{ stop: () => stopped.push('cam') }] } as unknown as MediaStream));
+    await flush();
+    expect(stopped).toEqual(['cam']);
+    expect(root.querySelector('[data-state]')!.getAttribute('data-state')).toBe('idle');
+    vis.mockRestore();
+  });
+});

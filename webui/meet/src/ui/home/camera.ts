@@ -45,6 +45,12 @@ export function useCamera(settings: MediaSettings, opts: { explainFirst: boolean
           stopStream(s);
           return;
         }
+        // The app went to the background while the camera opened: its light must not stay on.
+        if (document.visibilityState === 'hidden') {
+          stopStream(s);
+          setState({ kind: 'idle' });
+          return;
+        }
         current.current = s;
         setState({ kind: 'live', stream: s });
       } catch (e) {
