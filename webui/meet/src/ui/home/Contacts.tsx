@@ -61,7 +61,7 @@ export function Contacts({ autoFocus }: { autoFocus?: boolean }) {
       {list && (trimmed || state.fullDirectory) && (
         <>
           <p class="visually-hidden" role="status">
-            {t('contactsCount', { n: list.length })}
+            {list.length === 1 ? t('contactsCountOne') : t('contactsCount', { n: list.length })}
           </p>
           {list.length === 0 && <p class="note">{trimmed ? t('noMatches', { term: trimmed }) : t('noContacts')}</p>}
           <ul class="list" data-testid="contact-list">
