@@ -143,6 +143,35 @@ Result<std::set<std::string>> LdapDirectory::GroupMembers(const std::string& gro
   return members;
 }
 
+Result<bool> LdapDirectory::IsMember(const std::string& group_dn, const std::string& user_dn) {
+  LdapSearch s{.base_object = true, .paged = false};
+  if (config_.group_mode == GroupMode::kAdInChain) {
+    s.base = user_dn;
+    s.filter = "(memberOf:1.2.840.113556.1.4.1941:=" + EscapeFilterValue(group_dn) + ")";
+  } else {
+    // The server compares DNs by its own rules (distinguishedNameMatch).
+    s.base = group_dn;
+    s.filter = "(" + config_.group_member_attribute + "=" + EscapeFilterValue(user_dn) + ")";
+  }
+  PALAVER_ASSIGN_OR_RETURN(auto entries, Query(s));
+  return !entries.empty();
+}
+
+Result<LdapDirectory::GroupSets> LdapDirectory::GroupsOf(const std::string& user_dn) {
+  if (config_.nested_groups) return Groups(false);
+  GroupSets sets;
+  std::string dn = NormalizeDn(user_dn);
+  if (!config_.access_group.empty()) {
+    PALAVER_ASSIGN_OR_RETURN(bool member, IsMember(config_.access_group, user_dn));
+    if (member) sets.access.insert(dn);
+  }
+  if (!config_.admin_group.empty()) {
+    PALAVER_ASSIGN_OR_RETURN(bool member, IsMember(config_.admin_group, user_dn));
+    if (member) sets.admin.insert(dn);
+  }
+  return sets;
+}
+
 Result<LdapDirectory::GroupSets> LdapDirectory::Groups(bool fresh) {
   if (config_.access_group.empty() && config_.admin_group.empty()) return GroupSets{};
   int64_t now = clock_.monotonic_ms();
@@ -260,8 +289,9 @@ Result<sdk::DirectoryUser> LdapDirectory::Authenticate(std::string_view username
   Status bound = client_->CheckPassword(entry.dn, password);
   Note(bound ? nullptr : &bound.error());
   if (!bound) return Fail(bound.error());
-  // Group changes count at once at sign-in (the cache may be up to ldap_cache_ttl old).
-  PALAVER_ASSIGN_OR_RETURN(auto groups, Groups(true));
+  // Group changes count at once at sign-in (the cache may be up to ldap_cache_ttl old): one
+  // small membership query per group for this user (nested groups: the cached walk).
+  PALAVER_ASSIGN_OR_RETURN(auto groups, GroupsOf(entry.dn));
   auto user = Resolve(entry, groups);
   if (!user) return Fail(ErrorCode::kUnauthenticated, user.error().message, "invalid username or password");
   Remember(*user);

@@ -71,6 +71,10 @@ class LdapDirectory final : public sdk::UserDirectory {
   // `fresh`: ask the server even when the cached sets are within their TTL (sign-in).
   Result<GroupSets> Groups(bool fresh = false);
   Result<std::set<std::string>> GroupMembers(const std::string& group_dn);
+  // Whether `user_dn` is in `group_dn`, asked of the server (one base-object search).
+  Result<bool> IsMember(const std::string& group_dn, const std::string& user_dn);
+  // The group sets as far as `user_dn` is concerned, fresh from the server (sign-in).
+  Result<GroupSets> GroupsOf(const std::string& user_dn);
   // Maps an entry and applies the groups; kInvalidArgument for unusable entries.
   Result<MappedUser> Resolve(const LdapEntry& entry, const GroupSets& groups);
   // One user by an equality filter; kNotFound when not exactly one entry.

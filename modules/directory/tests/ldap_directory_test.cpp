@@ -1,5 +1,7 @@
 #include "ldap_directory.hpp"
 
+#include "ldap_filter.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -23,13 +25,15 @@ class FakeLdap final : public LdapClient {
   Result<std::vector<LdapEntry>> Search(const LdapSearch& s) override {
     searches.push_back(s);
     if (down) return Fail(ErrorCode::kUnavailable, "directory unavailable: ldap://x: Can't contact LDAP server");
-    if (s.base_object && s.base == "cn=admins,ou=groups,dc=example,dc=org") {
-      LdapEntry g{s.base, {{"member", admins}}};
-      return std::vector<LdapEntry>{g};
-    }
-    if (s.base_object && s.base == "cn=palaver,ou=groups,dc=example,dc=org") {
-      LdapEntry g{s.base, {{"member", allowed}}};
-      return std::vector<LdapEntry>{g};
+    for (auto [dn, members] : {std::pair{"cn=admins,ou=groups,dc=example,dc=org", &admins},
+                               std::pair{"cn=palaver,ou=groups,dc=example,dc=org", &allowed}}) {
+      if (!s.base_object || s.base != dn) continue;
+      LdapEntry g{s.base, {{"member", *members}}};
+      if (s.filter.rfind("(member=", 0) != 0) return std::vector<LdapEntry>{g};  // read the members
+      for (const auto& m : *members) {  // a membership query for one user
+        if (NormalizeDn(m) == NormalizeDn(s.filter.substr(8, s.filter.size() - 9))) return std::vector<LdapEntry>{g};
+      }
+      return std::vector<LdapEntry>{};
     }
     if (s.base_object && s.base == "dc=example,dc=org") return std::vector<LdapEntry>{LdapEntry{s.base, {}}};
     if (s.filter == "(member=*)") return groups;
@@ -188,6 +192,8 @@ TEST_F(LdapDirectoryTest, GroupsDecideAccessAndAdmin) {
   EXPECT_FALSE(bob->is_admin);
   auto carol = d->Authenticate("carol", "carolpw");  // right password, not in the access group
   ASSERT_FALSE(carol);
+  // At sign-in membership is asked for the one user, not read from the (cached) member lists.
+  EXPECT_EQ(fake_->searches.back().filter, "(member=uid=carol,ou=people,dc=example,dc=org)");
   EXPECT_EQ(carol.error().code, ErrorCode::kUnauthenticated);
   auto standing = d->Standing("u-3");
   ASSERT_TRUE(standing);
