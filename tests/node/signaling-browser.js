@@ -16,11 +16,9 @@
 // trusted one. The browser is kept on loopback (dead proxy for everything else).
 'use strict';
 
-const crypto = require('crypto');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const tls = require('tls');
 const { chromium } = require('playwright-core');
 
 const HARD_MS = 45000;  // the whole run; the Python wrapper allows a little more
@@ -43,26 +41,8 @@ function parseArgs(argv) {
   return { iss: pos[0].replace(/\/$/, ''), ca: pos[1], caller: cred(pos[2]), callee: cred(pos[3]), chromiumArgs };
 }
 
-const spkiHash = (x509) => crypto.createHash('sha256')
-  .update(x509.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
-
-// base64(SHA-256(SPKI)) of the CA certificate(s) and of the leaf the HTTPS listener presents,
-// verified here against the CA for the issuer's host name.
-async function trustedSpkis(caFile, iss) {
-  const caPem = fs.readFileSync(caFile, 'utf8');
-  const hashes = new Set((caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) || [])
-    .map((b) => spkiHash(new crypto.X509Certificate(b))));
-  const u = new URL(iss);
-  const leaf = await new Promise((resolve, reject) => {
-    const sock = tls.connect({ host: '127.0.0.1', port: Number(u.port || 443), ca: caPem, servername: u.hostname,
-                               checkServerIdentity: (_, cert) => tls.checkServerIdentity(u.hostname, cert) });
-    sock.setTimeout(5000, () => sock.destroy(new Error('TLS handshake timeout')));
-    sock.once('secureConnect', () => { const x = sock.getPeerX509Certificate(); sock.destroy(); resolve(x); });
-    sock.once('error', (e) => reject(new Error(`${u.host}: ${e.message}`)));
-  });
-  hashes.add(spkiHash(leaf));
-  return [...hashes];
-}
+// base64(SHA-256(SPKI)) of the CA certificate(s) and of the leaf palaverd presents (lib/meet.js).
+const { trustedSpkis } = require('./lib/meet');
 
 // The kwm client that runs in each page (installed with page.evaluate). Messages are kept in an
 // inbox; next(match) takes the first unseen one whose fields equal those of `match`.
