@@ -2,6 +2,7 @@
 // a minimal RTCPeerConnection stand-in records what the engine does with it).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Engine, createCallEngine } from './callEngine';
+import { Peer } from './peer';
 import { defaults, type MeetConfig } from '../config';
 import type { SocketLike } from '../kwm/client';
 
@@ -393,6 +394,31 @@ describe('call engine media lifetime', () => {
     expect(cam.stopped).toEqual(['first', 'second']);
     expect(engine.getState().status.kind).toBe('idle');
     engine.close();
+  });
+});
+
+describe('mesh pair set-up', () => {
+  it('an offer the other side dropped is sent again when it asks for one (no pair waits for ever)', async () => {
+    const sent: { data: { type?: string; sdp?: string }; pcid: string }[] = [];
+    const peer = new Peer({
+      id: 'aaa', offerer: true, rtcConfig: {}, audioOnly: false, media: { audio: null, camera: null, screen: null },
+      local: { mic: true, cam: true, screen: false, hand: false },
+      sdp: {} as never, sdpScreen: {} as never, cameraKbps: 1000,
+      send: (data, pcid) => sent.push({ data: data as { type?: string; sdp?: string }, pcid }), changed: () => {},
+    });
+    await settle();
+    const offers = () => sent.filter((m) => m.data.type === 'offer');
+    expect(offers()).toHaveLength(1); // the first offer: lost on the way (the peer was not in the room yet)
+    await peer.handleSignal({ renegotiate: true, noop: true }, 'theirs');
+    await settle();
+    expect(offers()).toHaveLength(2);
+    expect(offers()[1].data.sdp).toBe(offers()[0].data.sdp);
+    // Once answered, a further kick changes nothing.
+    await peer.handleSignal({ type: 'answer', sdp: 'v=0\r\n' }, 'theirs');
+    await peer.handleSignal({ renegotiate: true, noop: true }, 'theirs');
+    await settle();
+    expect(offers()).toHaveLength(2);
+    peer.close();
   });
 });
 

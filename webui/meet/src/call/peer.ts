@@ -265,7 +265,15 @@ export class Peer {
     if (d.renegotiate) {
       // kwmjs's "noop" kick only asks for a first offer: ours is made or under way already.
       const d2 = d as { noop?: boolean };
-      if (d2.noop && !d.iceRestart && (this.makingOffer || pc.localDescription)) return;
+      if (d2.noop && !d.iceRestart && (this.makingOffer || pc.localDescription)) {
+        // The other side asks for a first offer although ours went out: in a room it may have
+        // dropped it (it had not joined yet when it came), and the pair would wait for ever. An
+        // offer still unanswered is sent again (with the candidates gathered so far).
+        if (this.o.offerer && !this.makingOffer && pc.signalingState === 'have-local-offer' && pc.localDescription) {
+          this.o.send({ type: 'offer', sdp: pc.localDescription.sdp }, this.pcid);
+        }
+        return;
+      }
       if (this.o.offerer) {
         const ice = pc.iceConnectionState;
         const restart = d.iceRestart === true || (this.negotiated && ice !== 'connected' && ice !== 'completed' && ice !== 'new' && ice !== 'checking');
