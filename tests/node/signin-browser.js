@@ -98,8 +98,11 @@ async function main() {
     out.after_logout_url = new URL(page.url()).pathname;
     out.session_after_logout = await checkSession(page, clientId, sessionState);
     // Signed out: Meet's silent attempt fails with login_required.
-    await page.goto(`${authorizeUrl()}&prompt=none`);
-    out.silent_after_logout = new URLSearchParams(new URL(page.url()).hash.replace(/^#oidc-callback&/, '')).get('error');
+    // Asked with the context's cookies but without following the redirect: the answer is in its
+    // Location (a navigation would land on /meet/, whose stand-in page made reading it racy).
+    const silent = await page.request.get(`${authorizeUrl()}&prompt=none`, { maxRedirects: 0 });
+    const location = silent.headers().location || '';
+    out.silent_after_logout = new URLSearchParams(new URL(location, iss).hash.replace(/^#oidc-callback&/, '')).get('error');
     await page.close();
 
     const germanContext = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'de-DE' });
