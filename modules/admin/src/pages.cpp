@@ -1,21 +1,10 @@
 #include "pages.hpp"
 
-#include <algorithm>
-#include <cctype>
-
-#include "palaver/sdk/check.hpp"
-
 namespace palaver::admin {
 namespace {
 
-struct TextEntry {
-  const char* key;
-  const char* en;
-  const char* de;
-};
-
 // Every user-facing text of the console, in English and German.
-constexpr TextEntry kTexts[] = {
+constexpr sdk::TextEntry kTexts[] = {
     {"console", "Palaver administration", "Palaver-Verwaltung"},
     {"skip", "Skip to content", "Zum Inhalt springen"},
     {"sections", "Sections", "Bereiche"},
@@ -202,76 +191,18 @@ constexpr TextEntry kTexts[] = {
      "Der Server konnte das nicht ausführen ({}). Es wurde nichts geändert."},
 };
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-double QualityOf(std::string_view item) {
-  auto q = item.find(";q=");
-  if (q == std::string_view::npos) return 1.0;
-  try {
-    return std::stod(std::string(item.substr(q + 3)));
-  } catch (...) {
-    return 0.0;
-  }
-}
-
-const std::map<std::string, std::pair<std::string, std::string>, std::less<>>& Table() {
-  static const auto* table = [] {
-    auto* t = new std::map<std::string, std::pair<std::string, std::string>, std::less<>>;
-    for (const auto& e : kTexts) (*t)[e.key] = {e.en, e.de};
-    return t;
-  }();
-  return *table;
+const sdk::TextTable& Table() {
+  static const sdk::TextTable table{kTexts};
+  return table;
 }
 
 }  // namespace
 
-Lang PickLanguage(std::string_view header) {
-  double en = 0, de = 0;
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t end = header.find(',', pos);
-    if (end == std::string_view::npos) end = header.size();
-    std::string_view item = Trim(header.substr(pos, end - pos));
-    std::string tag;
-    for (char c : Trim(item.substr(0, item.find_first_of(";-")))) {
-      tag += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    double q = QualityOf(item);
-    if (tag == "de") de = std::max(de, q);
-    if (tag == "en" || tag == "*") en = std::max(en, q);
-    pos = end + 1;
-  }
-  return de > en ? Lang::kDe : Lang::kEn;
-}
-
-const char* LangCode(Lang lang) { return lang == Lang::kDe ? "de" : "en"; }
-
 std::string Text(Lang lang, std::string_view key, const std::vector<std::string>& args) {
-  auto it = Table().find(key);
-  PALAVER_CHECK(it != Table().end());
-  const std::string& pattern = lang == Lang::kDe ? it->second.second : it->second.first;
-  std::string out;
-  size_t next = 0;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern.compare(i, 2, "{}") == 0 && next < args.size()) {
-      out += args[next++];
-      ++i;
-    } else {
-      out += pattern[i];
-    }
-  }
-  return out;
+  return Table().Format(lang, key, args);
 }
 
-std::vector<std::string> TextKeys() {
-  std::vector<std::string> keys;
-  for (const auto& e : kTexts) keys.emplace_back(e.key);
-  return keys;
-}
+std::vector<std::string> TextKeys() { return Table().Keys(); }
 
 std::string RenderPage(Lang lang, const std::string& page, mstch::map context, const Frame& frame) {
   const auto& assets = AdminAssets();

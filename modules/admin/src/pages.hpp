@@ -10,13 +10,13 @@
 #include <mstch/mstch.hpp>
 
 #include "palaver/sdk/http.hpp"
+#include "palaver/sdk/i18n.hpp"
 
 namespace palaver::admin {
 
-enum class Lang { kEn, kDe };
-/// The best of English and German for an `Accept-Language` header (English when neither).
-Lang PickLanguage(std::string_view accept_language);
-const char* LangCode(Lang lang);
+using sdk::Lang;
+using sdk::LangCode;
+using sdk::PickLanguage;
 
 /// A text by key (every key exists in both languages; a missing key is a bug and aborts).
 /// `{}` placeholders are replaced by `args` in order.

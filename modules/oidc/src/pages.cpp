@@ -1,26 +1,16 @@
 #include "pages.hpp"
 
-#include <algorithm>
-#include <cctype>
-#include <cstdlib>
 #include <vector>
 
 #include <mstch/mstch.hpp>
 
-#include "palaver/sdk/check.hpp"
 #include "palaver/sdk/encoding.hpp"
 
 namespace palaver::oidc {
 namespace {
 
-struct Entry {
-  const char* key;
-  const char* en;
-  const char* de;
-};
-
 // Every user-facing text of the sign-in pages.
-const Entry kTexts[] = {
+constexpr sdk::TextEntry kTexts[] = {
     {"signin_title", "Sign in", "Anmelden"},
     {"signin_lead", "Sign in with your Palaver account.", "Melden Sie sich mit Ihrem Palaver-Konto an."},
     {"username", "Username", "Benutzername"},
@@ -59,70 +49,16 @@ const Entry kTexts[] = {
     {"error_lead", "The application sent an invalid sign-in request:", "Die Anwendung hat eine ungültige Anmeldeanfrage gesendet:"},
 };
 
-std::string_view Trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
-
-// The q value of one Accept-Language item ("de-DE ; q=0.9"): 1 when absent, 0 when malformed.
-double QualityOf(std::string_view item) {
-  size_t semi = item.find(';');
-  while (semi != std::string_view::npos) {
-    std::string_view param = item.substr(semi + 1);
-    size_t next = param.find(';');
-    std::string_view p = Trim(param.substr(0, next));
-    if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && Trim(p.substr(1)).front() == '=') {
-      std::string_view value = Trim(Trim(p.substr(1)).substr(1));
-      char* end = nullptr;
-      std::string text(value);
-      double q = std::strtod(text.c_str(), &end);
-      return (end != text.c_str() && *end == '\0' && q >= 0 && q <= 1) ? q : 0;
-    }
-    semi = next == std::string_view::npos ? next : semi + 1 + next;
-  }
-  return 1.0;
+const sdk::TextTable& Table() {
+  static const sdk::TextTable table{kTexts};
+  return table;
 }
 
 }  // namespace
 
-Lang PickLanguage(std::string_view header) {
-  double en = 0, de = 0;
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t end = header.find(',', pos);
-    if (end == std::string_view::npos) end = header.size();
-    std::string_view item = Trim(header.substr(pos, end - pos));
-    std::string tag;
-    for (char c : Trim(item.substr(0, item.find_first_of(";-")))) {
-      tag += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    double q = QualityOf(item);
-    if (tag == "de") de = std::max(de, q);
-    if (tag == "en" || tag == "*") en = std::max(en, q);
-    pos = end + 1;
-  }
-  return de > en ? Lang::kDe : Lang::kEn;
-}
+const std::string& Text(Lang lang, std::string_view key) { return Table().Get(lang, key); }
 
-const char* LangCode(Lang lang) { return lang == Lang::kDe ? "de" : "en"; }
-
-const std::string& Text(Lang lang, std::string_view key) {
-  static const auto* table = [] {
-    auto* t = new std::map<std::string, std::pair<std::string, std::string>, std::less<>>;
-    for (const auto& e : kTexts) (*t)[e.key] = {e.en, e.de};
-    return t;
-  }();
-  auto it = table->find(key);
-  PALAVER_CHECK(it != table->end());
-  return lang == Lang::kDe ? it->second.second : it->second.first;
-}
-
-std::vector<std::string> TextKeys() {
-  std::vector<std::string> keys;
-  for (const auto& e : kTexts) keys.emplace_back(e.key);
-  return keys;
-}
+std::vector<std::string> TextKeys() { return Table().Keys(); }
 
 std::string RenderPage(Lang lang, const PageModel& model, const std::string& nonce) {
   const auto& assets = SigninAssets();

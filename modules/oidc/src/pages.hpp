@@ -7,13 +7,13 @@
 #include <string_view>
 
 #include "palaver/sdk/http.hpp"
+#include "palaver/sdk/i18n.hpp"
 
 namespace palaver::oidc {
 
-enum class Lang { kEn, kDe };
-/// The best of English and German for an `Accept-Language` header (English when neither).
-Lang PickLanguage(std::string_view accept_language);
-const char* LangCode(Lang lang);
+using sdk::Lang;
+using sdk::LangCode;
+using sdk::PickLanguage;
 
 /// A text by key in a language (every key exists in both; a missing key is a bug and aborts).
 const std::string& Text(Lang lang, std::string_view key);
