@@ -126,6 +126,7 @@ class Console(unittest.TestCase):
     def test_sign_in_and_pages(self):
         b = self.admin()
         for path, heading in (("/admin/guests", "Guests"), ("/admin/media", "Screen sharing and media"),
+                              ("/admin/branding", "Apps and branding"),
                               ("/admin/users", "Users"), ("/admin/status", "Status"),
                               ("/admin/certificates", "Certificates"), ("/admin/audit", "Audit log")):
             status, h, page = b.get(path)
@@ -344,6 +345,45 @@ class Console(unittest.TestCase):
         self.assertIs(cfg["guests"]["defaultAudioOnly"], False)
         self.assertIs(cfg["disableRemoteTalkingDetection"], True)
         self.assertEqual(cfg["kwm"]["sdpParams"]["videoSendBitrate"], 1000)
+
+    def test_branding_and_apps_menu(self):
+        b = self.admin()
+        apps = "Mail | https://mail.example.test/\r\nTeam wiki | /wiki/"
+        try:
+            status, _, page = self.post(b, "/admin/branding", {"app_title": "Rathaus Meet",
+                                                               "logo_url": "https://cdn.example.test/logo.svg",
+                                                               "apps": apps, "action": "save"})
+            self.assertEqual(status, 200, page)
+            self.assertIn("The change applies at once", page)
+            cfg = self.config_json()
+            self.assertEqual(cfg["branding"], {"title": "Rathaus Meet", "logo": "https://cdn.example.test/logo.svg"})
+            self.assertEqual(cfg["apps"]["enabled"], [])  # the original's switcher of Kopano apps stays hidden
+            self.assertEqual(cfg["apps"]["links"], [{"title": "Mail", "url": "https://mail.example.test/"},
+                                                    {"title": "Team wiki", "url": "/wiki/"}])
+            # The Meet app may load the logo from its origin, and from no other.
+            _, h, _, _ = self.s.curl("/meet/")
+            img_src = re.search(r"img-src ([^;]*)", h["content-security-policy"]).group(1).split()
+            self.assertEqual(img_src, ["'self'", "data:", "blob:", "https://cdn.example.test"])
+            # A bad line: refused with its line number, in the admin's language; nothing stored.
+            b_de = self.admin(lang="de")
+            status, _, page = self.post(b_de, "/admin/branding", {"app_title": "Rathaus Meet", "logo_url": "",
+                                                                  "apps": "Mail | /mail\nKalender kalender.example.test",
+                                                                  "action": "save"})
+            self.assertEqual(status, 400)
+            self.assertIn("ein Wert ist ungültig", page)
+            self.assertIn("line 2: write Title | URL", html.unescape(page))
+            status, _, page = self.post(b, "/admin/branding", {"app_title": "x", "logo_url": "javascript:alert(1)",
+                                                               "apps": "", "action": "save"})
+            self.assertEqual(status, 400)
+            self.assertIn("must start with https://", html.unescape(page))
+            self.assertEqual(self.setting("web.logo_url"), "https://cdn.example.test/logo.svg")
+            self.assertEqual(self.setting("web.app_title"), "Rathaus Meet")
+            self.assertEqual(self.config_json()["apps"]["links"][1]["url"], "/wiki/")
+        finally:
+            self.post(b, "/admin/branding", {"app_title": "", "logo_url": "", "apps": "", "action": "save"})
+        self.assertEqual(self.config_json()["branding"], {"title": "", "logo": ""})
+        _, h, _, _ = self.s.curl("/meet/")
+        self.assertIn("img-src 'self' data: blob:;", h["content-security-policy"])
 
     def test_concurrent_changes_of_two_admins_are_both_audited(self):
         root, rita = self.admin(), self.admin("rita", "rita-secret-1")

@@ -38,6 +38,9 @@ constexpr const char* kGuestOnlyRooms = "signaling.allow_guest_only_channels";
 constexpr const char* kGuestsDefault = "web.guests_default";
 constexpr const char* kGuestNameStyle = "signaling.guest_name_style";
 constexpr const char* kScreenshare = "web.screenshare_enabled";
+constexpr const char* kAppTitle = "web.app_title";
+constexpr const char* kLogoUrl = "web.logo_url";
+constexpr const char* kApps = "web.apps";
 constexpr const char* kCameraBitrate = "web.camera_bitrate_kbps";
 constexpr const char* kScreenBitrate = "web.screenshare_bitrate_kbps";
 constexpr const char* kGuestsAudioOnly = "web.guests_audio_only";
@@ -473,6 +476,7 @@ sdk::Response Console::Dispatch(Ctx& ctx) {
   if (path == "/admin/guests") return Guests(ctx);
   if (path == "/admin/guests/preview" && get) return GuestsPreview(ctx);
   if (path == "/admin/media") return Media(ctx);
+  if (path == "/admin/branding") return Branding(ctx);
   if (path == "/admin/status" && get) return StatusPage(ctx, false);
   if (path == "/admin/status.json" && get) return StatusPage(ctx, true);
   if (path == "/admin/audit" && get) return Audit(ctx, false);
@@ -633,6 +637,29 @@ sdk::Response Console::Media(Ctx& ctx) {
                {"max_bitrate", std::to_string(kMaxBitrate)},
                {"t_bitrate_help", Text(lang, "bitrate_help", {std::to_string(kMinBitrate), std::to_string(kMaxBitrate)})}};
   return PageResponse(lang, "media", c, frame, status);
+}
+
+sdk::Response Console::Branding(Ctx& ctx) {
+  auto& settings = host_.Policy();
+  Lang lang = ctx.lang;
+  bool post = ctx.req.method == "POST";
+  Frame frame = ctx.MakeFrame(Text(lang, "nav_branding"), "branding");
+  int status = 200;
+  std::string title = post ? ctx.Field("app_title") : settings.GetString(kAppTitle, "");
+  std::string logo = post ? ctx.Field("logo_url") : settings.GetString(kLogoUrl, "");
+  std::string apps = post ? ctx.Field("apps") : settings.GetString(kApps, "");
+  if (post && ctx.Field("action") == "save") {
+    // The web module's setting specs validate each value; their reason is shown after a
+    // translated lead.
+    if (auto st = changer_.Change(ctx.Who(), {{kAppTitle, title}, {kLogoUrl, logo}, {kApps, apps}}); !st) {
+      frame.error = Text(lang, "not_saved", {Text(lang, "branding_invalid", {st.error().public_message})});
+      status = st.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
+    } else {
+      frame.notice = Text(lang, "saved");
+    }
+  }
+  mstch::map c{{"app_title", title}, {"logo_url", logo}, {"apps", apps}};
+  return PageResponse(lang, "branding", c, frame, status);
 }
 
 sdk::Response Console::StatusPage(Ctx& ctx, bool json) {

@@ -46,6 +46,7 @@ class Console {
   sdk::Response Guests(Ctx& ctx);
   sdk::Response GuestsPreview(Ctx& ctx);
   sdk::Response Media(Ctx& ctx);
+  sdk::Response Branding(Ctx& ctx);
   sdk::Response StatusPage(Ctx& ctx, bool json);
   sdk::Response Audit(Ctx& ctx, bool csv);
   sdk::Response Users(Ctx& ctx);

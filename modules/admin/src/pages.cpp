@@ -16,6 +16,20 @@ constexpr sdk::TextEntry kTexts[] = {
     {"nav_status", "Status", "Status"},
     {"nav_audit", "Audit log", "Änderungsprotokoll"},
     {"nav_certificates", "Certificates", "Zertifikate"},
+    {"nav_branding", "Apps and branding", "Apps und Erscheinungsbild"},
+    {"branding_lead", "The title, logo and app links the Meet app shows. Changes apply when Meet next loads.",
+     "Titel, Logo und App-Links, die die Meet-App zeigt. Änderungen gelten, sobald Meet neu lädt."},
+    {"branding", "Branding", "Erscheinungsbild"},
+    {"app_title", "Title of the Meet app", "Titel der Meet-App"},
+    {"app_title_help", "Up to 60 characters. Empty: Palaver Meet.", "Bis zu 60 Zeichen. Leer: Palaver Meet."},
+    {"logo_url", "Logo address", "Adresse des Logos"},
+    {"logo_url_help", "An https:// address or a path on this server, such as /meet/logo.svg. Empty: no logo.",
+     "Eine https://-Adresse oder ein Pfad auf diesem Server, etwa /meet/logo.svg. Leer: kein Logo."},
+    {"apps_menu", "Apps menu", "App-Menü"},
+    {"apps_links", "Links, one per line: Title | address", "Links, einer pro Zeile: Titel | Adresse"},
+    {"apps_help", "Up to 12 links to https:// addresses or paths on this server. Empty: the Meet app shows no apps menu.",
+     "Bis zu 12 Links zu https://-Adressen oder Pfaden auf diesem Server. Leer: Die Meet-App zeigt kein App-Menü."},
+    {"branding_invalid", "a value is not valid ({})", "ein Wert ist ungültig ({})"},
     {"certificates_lead", "The certificate palaverd presents for each of its names.",
      "Das Zertifikat, das palaverd für jeden seiner Namen vorzeigt."},
     {"cert_name", "Name", "Name"},
@@ -212,7 +226,7 @@ std::string RenderPage(Lang lang, const std::string& page, mstch::map context, c
   if (context.count("csrf") == 0) context.emplace("csrf", frame.csrf);
   std::string body = mstch::render(assets.at(page + ".mustache"), context);
   mstch::array nav;
-  for (const char* id : {"guests", "media", "users", "status", "certificates", "audit"}) {
+  for (const char* id : {"guests", "media", "branding", "users", "status", "certificates", "audit"}) {
     nav.emplace_back(mstch::map{{"href", std::string("/admin/") + id},
                                 {"label", Text(lang, std::string("nav_") + id)},
                                 {"current", frame.current == id}});

@@ -28,6 +28,9 @@ constexpr const char* kScreenshare = "web.screenshare_enabled";
 constexpr const char* kCameraBitrate = "web.camera_bitrate_kbps";
 constexpr const char* kScreenBitrate = "web.screenshare_bitrate_kbps";
 constexpr const char* kGuestsAudioOnly = "web.guests_audio_only";
+constexpr const char* kAppTitle = "web.app_title";
+constexpr const char* kLogoUrl = "web.logo_url";
+constexpr const char* kApps = "web.apps";
 
 std::string BitrateProblem(const sdk::SettingValue& v) {
   int64_t kbps = std::get<int64_t>(v);
@@ -36,6 +39,16 @@ std::string BitrateProblem(const sdk::SettingValue& v) {
            " kbit/s";
   }
   return "";
+}
+
+std::string LogoProblem(const sdk::SettingValue& v) {
+  const auto& url = std::get<std::string>(v);
+  return url.empty() ? "" : UrlProblem(url);
+}
+
+std::string AppsProblem(const sdk::SettingValue& v) {
+  auto links = ParseAppLinks(std::get<std::string>(v));
+  return links ? "" : links.error().message;
 }
 
 // The icon served at /favicon.ico when the installed app has none (webui/meet/favicon.ico).
@@ -117,6 +130,20 @@ class WebModule final : public sdk::Module {
     PALAVER_RETURN_IF_ERROR(host.Policy().Define(
         {.key = kGuestsAudioOnly, .default_value = false,
          .description = "Guests join with audio only by default (config.json guests.defaultAudioOnly)."}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kAppTitle, .default_value = std::string(),
+         .description = "The Meet app's title in its top bar and window (empty: Palaver Meet).",
+         .validate = [](const sdk::SettingValue& v) { return TitleProblem(std::get<std::string>(v)); }}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kLogoUrl, .default_value = std::string(),
+         .description = "The logo in the Meet app's top bar: an https:// URL or a path on this server "
+                        "(empty: none).",
+         .validate = LogoProblem}));
+    PALAVER_RETURN_IF_ERROR(host.Policy().Define(
+        {.key = kApps, .default_value = std::string(),
+         .description = "Links in the Meet app's apps menu, one per line: Title | URL (https:// or a path; "
+                        "at most 12; empty: no menu).",
+         .validate = AppsProblem}));
     sdk::Router& router = host.Http();
     router.AddFilter([this](const sdk::Request& req, sdk::Response& resp) { AddSecurityHeaders(req, resp); });
     PALAVER_RETURN_IF_ERROR(router.Add({.methods = {"GET"}, .path = "/meet", .route_class = "web"},
@@ -194,9 +221,11 @@ class WebModule final : public sdk::Module {
     }
     if (req.path.rfind(kMeetPrefix, 0) == 0 || req.path == "/meet") {
       std::string wss = req.authority.empty() ? "" : " wss://" + req.authority;
+      // The admin's logo may live on another https origin (setting web.logo_url).
+      std::string logo = HttpsOrigin(host_ ? host_->Policy().GetString(kLogoUrl, "") : "");
       resp.SetHeader("content-security-policy",
                      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                     "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self'; "
+                     "img-src 'self' data: blob:" + (logo.empty() ? "" : " " + logo) + "; media-src 'self' blob:; font-src 'self'; "
                      "connect-src 'self'" + wss + "; worker-src 'self'; manifest-src 'self'; "
                      "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " +
                          state->config.frame_ancestors);
@@ -223,6 +252,9 @@ class WebModule final : public sdk::Module {
     in.camera_bitrate_kbps = host_->Policy().GetInt(kCameraBitrate, 1000);
     in.screenshare_bitrate_kbps = host_->Policy().GetInt(kScreenBitrate, 2500);
     in.guests_audio_only = host_->Policy().GetBool(kGuestsAudioOnly, false);
+    in.app_title = host_->Policy().GetString(kAppTitle, "");
+    in.logo_url = host_->Policy().GetString(kLogoUrl, "");
+    if (auto links = ParseAppLinks(host_->Policy().GetString(kApps, ""))) in.apps = std::move(*links);
     auto config = BuildMeetConfig(in, state->meet_overrides);
     std::ostringstream out;
     Poco::JSON::Stringifier::condense(config, out);

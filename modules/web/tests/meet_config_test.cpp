@@ -100,5 +100,64 @@ TEST(PublicGroupPrefix, MeetsDefaultWhenNoLiteralPrefixIsPublic) {
   EXPECT_EQ(PublicGroupPrefix("^group/open/.*$^"), "public/");  // matches no room
 }
 
+TEST(MeetConfig, BrandingAndAppLinksFromTheAdminSettings) {
+  auto c = BuildMeetConfig(MeetConfigInputs{}, nullptr);
+  EXPECT_EQ(c->getObject("branding")->getValue<std::string>("title"), "");
+  EXPECT_EQ(c->getObject("branding")->getValue<std::string>("logo"), "");
+  // The original's switcher of Kopano apps is hidden; no links of our own.
+  EXPECT_EQ(c->getObject("apps")->getArray("enabled")->size(), 0u);
+  EXPECT_EQ(c->getObject("apps")->getArray("links")->size(), 0u);
+  c = BuildMeetConfig({.app_title = "ACME Meet", .logo_url = "https://cdn.example.test/logo.svg",
+                       .apps = {{"Mail", "https://mail.example.test/"}, {"Wiki", "/wiki/"}}},
+                      nullptr);
+  EXPECT_EQ(c->getObject("branding")->getValue<std::string>("title"), "ACME Meet");
+  EXPECT_EQ(c->getObject("branding")->getValue<std::string>("logo"), "https://cdn.example.test/logo.svg");
+  auto links = c->getObject("apps")->getArray("links");
+  ASSERT_EQ(links->size(), 2u);
+  EXPECT_EQ(links->getObject(1)->getValue<std::string>("title"), "Wiki");
+  EXPECT_EQ(links->getObject(1)->getValue<std::string>("url"), "/wiki/");
+}
+
+TEST(AppLinks, ParsesTitleBarUrlLines) {
+  auto links = ParseAppLinks("Mail | https://mail.example.test/\r\n\n  Team wiki|/wiki/  \n");
+  ASSERT_TRUE(links) << links.error().message;
+  EXPECT_EQ(*links, (std::vector<AppLink>{{"Mail", "https://mail.example.test/"}, {"Team wiki", "/wiki/"}}));
+  EXPECT_TRUE(ParseAppLinks("")->empty());
+  // A title may hold a bar; the last one separates the URL.
+  EXPECT_EQ(ParseAppLinks("A | B | /x")->at(0).title, "A | B");
+}
+
+TEST(AppLinks, RefusesWithTheLine) {
+  auto no_bar = ParseAppLinks("Mail | /mail\nCalendar https://cal.example.test/");
+  ASSERT_FALSE(no_bar);
+  EXPECT_EQ(no_bar.error().message, "line 2: write Title | URL");
+  EXPECT_EQ(ParseAppLinks(" | /x").error().message, "line 1: the title is empty");
+  EXPECT_NE(ParseAppLinks("Evil | javascript:alert(1)").error().message.find("line 1: the URL must start with https://"),
+            std::string::npos);
+  EXPECT_FALSE(ParseAppLinks("Plain | http://insecure.example.test/"));
+  EXPECT_FALSE(ParseAppLinks("Other host | //evil.example.test/"));
+  std::string many;
+  for (int i = 0; i < 13; ++i) many += "L" + std::to_string(i) + " | /x\n";
+  EXPECT_EQ(ParseAppLinks(many).error().message, "at most 12 links");
+}
+
+TEST(AppLinks, UrlAndTitleRules) {
+  EXPECT_EQ(UrlProblem("https://example.test/logo.svg"), "");
+  EXPECT_EQ(UrlProblem("/meet/logo.png"), "");
+  EXPECT_NE(UrlProblem("https://"), "");
+  EXPECT_NE(UrlProblem("https://user@evil.test/"), "");
+  EXPECT_NE(UrlProblem("https://example.test/a b"), "");
+  EXPECT_NE(UrlProblem("https://example.test/\"onerror=\""), "");
+  EXPECT_NE(UrlProblem("data:image/svg+xml,<svg/>"), "");
+  EXPECT_NE(UrlProblem(std::string(3000, 'a').insert(0, "/")), "");
+  EXPECT_EQ(TitleProblem(""), "");
+  EXPECT_EQ(TitleProblem("Besprechungsräume der Stadtverwaltung"), "");
+  EXPECT_EQ(TitleProblem(std::string(60, 'x')), "");
+  EXPECT_NE(TitleProblem(std::string(61, 'x')), "");
+  EXPECT_NE(TitleProblem("Tab\there"), "");
+  EXPECT_EQ(HttpsOrigin("https://cdn.example.test:8443/a/logo.svg?v=1"), "https://cdn.example.test:8443");
+  EXPECT_EQ(HttpsOrigin("/meet/logo.svg"), "");
+}
+
 }  // namespace
 }  // namespace palaver::web

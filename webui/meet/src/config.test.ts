@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { loadConfig, merge, resolveConfig } from './config';
+import { appLinks, loadConfig, merge, resolveConfig, safeUrl } from './config';
 
 describe('config', () => {
   it('fills the issuer and client id of this origin', () => {
@@ -27,5 +27,42 @@ describe('config', () => {
     expect(retries).toEqual(['1:Failed to fetch', '2:HTTP 502']);
     expect(waits).toEqual([400, 800]);
     expect(fetchFn).toHaveBeenCalledWith('/api/config/v1/kopano/meet/config.json', expect.objectContaining({ headers: { 'Kopano-XSRF': '1' } }));
+  });
+});
+
+describe('apps menu and branding', () => {
+  it('defaults to no links and no branding', () => {
+    const c = resolveConfig({}, 'https://meet.example.test');
+    expect(c.branding).toEqual({ title: '', logo: '' });
+    expect(appLinks(c)).toEqual([]);
+  });
+
+  it('keeps https and same-server links and drops unsafe ones', () => {
+    const c = resolveConfig(
+      {
+        apps: {
+          links: [
+            { title: 'Mail', url: 'https://mail.example.test/' },
+            { title: 'Wiki', url: '/wiki/' },
+            { title: 'Evil', url: 'javascript:alert(1)' },
+            { title: 'Elsewhere', url: '//evil.example.test/' },
+            { title: 'Plain', url: 'http://insecure.example.test/' },
+            { title: '', url: '/no-title' },
+            { title: 'Quote', url: '/a"onmouseover="x' },
+            null,
+          ],
+        },
+      },
+      'https://meet.example.test',
+    );
+    expect(appLinks(c).map((l) => l.title)).toEqual(['Mail', 'Wiki']);
+  });
+
+  it('checks logo addresses the same way', () => {
+    expect(safeUrl('https://cdn.example.test/logo.svg')).toBe(true);
+    expect(safeUrl('/meet/logo.svg')).toBe(true);
+    expect(safeUrl('data:image/svg+xml,<svg/>')).toBe(false);
+    expect(safeUrl('')).toBe(false);
+    expect(safeUrl(undefined)).toBe(false);
   });
 });

@@ -16,6 +16,15 @@ export interface MeetConfig {
   useIdentifiedUser: boolean;
   /** Admin policy: no screen sharing (a key the original Meet never read; it ignores it). */
   disableScreenshare: boolean;
+  /** Palaver's own: the admin's title and logo ("" = the app's own). */
+  branding: { title: string; logo: string };
+  /** `enabled` is the original's switcher of Kopano apps; `links` is Palaver's apps menu. */
+  apps: { enabled?: string[]; links: AppLink[] };
+}
+
+export interface AppLink {
+  title: string;
+  url: string;
 }
 
 export const CONFIG_URL = '/api/config/v1/kopano/meet/config.json';
@@ -30,7 +39,21 @@ export const defaults: MeetConfig = {
   disableRemoteTalkingDetection: false,
   useIdentifiedUser: false,
   disableScreenshare: false,
+  branding: { title: '', logo: '' },
+  apps: { links: [] },
 };
+
+/** A link the app may show: https:// or a path on this server (as palaverd validates them; a
+ * hand-written meet_config_file is not validated, so this is checked again here). */
+export function safeUrl(url: unknown): url is string {
+  return typeof url === 'string' && (/^https:\/\/[^\s/?#@]+/.test(url) || /^\/(?!\/)/.test(url)) && !/[\s"'<>\\`]/.test(url);
+}
+
+/** The apps menu's links, without any that are malformed or unsafe. Pure. */
+export function appLinks(config: MeetConfig): AppLink[] {
+  const links = Array.isArray(config.apps?.links) ? config.apps.links : [];
+  return links.filter((l) => l && typeof l.title === 'string' && l.title.trim() !== '' && safeUrl(l.url));
+}
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

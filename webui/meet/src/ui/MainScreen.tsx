@@ -4,7 +4,8 @@
 //   room    → rooms feature (group landing page)        — see the marked place below
 //   join    → rooms feature (join wizard)                — see the marked place below
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import type { MeetConfig } from '../config';
+import { appLinks, safeUrl, type MeetConfig } from '../config';
+import { t } from '../i18n';
 import type { Auth, SignedInUser } from '../auth/oidc';
 import type { FragmentParams } from '../fragment';
 import type { Route } from '../router';
@@ -63,12 +64,23 @@ export function MainScreen({ config, auth, user, route, params }: MainScreenProp
     return () => setRoomRecentsHook(null);
   }, [store]);
   const openSettings = () => setSettingsOpen(true);
+  // The window's title follows the admin's branding.
+  useEffect(() => {
+    document.title = config.branding?.title || t('appName');
+  }, [config.branding?.title]);
 
   return (
     <EngineContext.Provider value={engine}>
     <HomeContext.Provider value={store}>
       <div class="main-screen" inert={inCall}>
-        <TopBar name={user.name} onSettings={openSettings} onSignOut={() => void auth.signOut()} />
+        <TopBar
+          name={user.name}
+          onSettings={openSettings}
+          onSignOut={() => void auth.signOut()}
+          title={config.branding?.title ?? ''}
+          logo={safeUrl(config.branding?.logo) ? config.branding.logo : ''}
+          links={user.guest ? [] : appLinks(config)}
+        />
         <InstallOffer />
         {route.view === 'main' && <Home onSettings={openSettings} newCallExtra={!user.guest && <JoinGroupButton config={config} />} />}
         {route.view === 'contact' && <ContactView id={route.id} />}

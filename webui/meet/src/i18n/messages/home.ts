@@ -65,6 +65,9 @@ const en = {
   comingSoon: 'This part of Palaver Meet is coming soon.',
   signedInAs: 'Signed in as {name}',
   version: 'Version {v}',
+  apps: 'Apps',
+  appsMenu: 'Other apps of your organisation',
+  opensInNewTab: '{title} (opens in a new tab)',
 };
 
 export const home = {
@@ -134,5 +137,8 @@ export const home = {
     comingSoon: 'Dieser Teil von Palaver Meet kommt bald.',
     signedInAs: 'Angemeldet als {name}',
     version: 'Version {v}',
+    apps: 'Apps',
+    appsMenu: 'Weitere Apps Ihrer Organisation',
+    opensInNewTab: '{title} (öffnet in einem neuen Tab)',
   },
 } satisfies Bilingual<typeof en>;
