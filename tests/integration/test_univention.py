@@ -126,6 +126,12 @@ class AppFiles(unittest.TestCase):
         for name in SCRIPTS:
             path = os.path.join(APP, name)
             self.assertTrue(os.access(path, os.X_OK), f"{name} is executable")
+            with open(path) as f:
+                head = f.read().splitlines()[:2]
+            self.assertEqual(head[0], "#!/bin/bash", name)
+            if name != "configure_host":
+                # Join scripts that get --binddn/--bindpwdfile from the App Center say so.
+                self.assertEqual(head[1], "## joinscript api: bindpwdfile", name)
             r = subprocess.run(["shellcheck", "-s", "bash", "-S", "style", path], capture_output=True, text=True,
                                timeout=120)
             self.assertEqual(r.returncode, 0, name + ":\n" + r.stdout + r.stderr)
