@@ -4,6 +4,7 @@ instance with its own config dir and a loopback port, never the system service) 
 proxy's X-Forwarded-For, as on a UCS host. Through Apache: the Meet sign-in (authorize → sign-in
 page → code → token), the APIs with the token, a signaling WebSocket on /api/kwm — and palaverd
 sees the browser's address, not Apache's."""
+import configparser
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import types
 import unittest
 import urllib.parse
 
-from harness import Browser, Palaverd, WsClient
+from harness import SOURCE, Browser, Palaverd, WsClient
 from test_authorize import AUTHORIZE, claims_of, fragment_params, pkce
 from test_univention import BIND, Stubbed
 
@@ -54,17 +55,24 @@ class ApacheInFront(Stubbed):
         self.apache_port = free_port()
         # The join script writes the proxy configuration (stub UCS, the backend port of this test).
         self.make_certificates()
+        shutil.copy(os.path.join(SOURCE, "appliance", "palaver.cfg.example"), self.cfg)  # the package's file
         r, _ = self.run_script("inst", *BIND, env={"PALAVER_BACKEND_PORT": str(self.backend_port)})
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertTrue(os.path.exists(os.path.join(self.sites, "palaver.conf")))
-        # palaverd as the join script configures it (loopback, no plain listener, the proxy
-        # trusted, the issuer on Apache's origin), with a local user.
+        # palaverd with the listener, proxy and TURN keys the join script wrote (loopback, no
+        # plain listener, the proxy trusted), the issuer on Apache's origin, and a local user
+        # (the join script's LDAP directory is tested in test_univention).
+        joined = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(" ;", " #"))
+        joined.optionxform = str
+        joined.read(self.cfg)
+        taken = {section: {k: joined[section][k] for k in keys} for section, keys in (
+            ("palaver", ("listen", "https_port", "http_redirect", "trusted_proxies", "proxy_header")),
+            ("turn", ("https_fallback",)))}
+        self.assertEqual(taken["palaver"]["https_port"], str(self.backend_port))
+        self.assertEqual(taken["palaver"]["trusted_proxies"], "127.0.0.1, ::1")
+        taken["palaver"]["access_log"] = "yes"
         self.origin = f"https://localhost:{self.apache_port}"
-        self.s = Palaverd({"palaver": {"https_port": str(self.backend_port), "http_redirect": "no",
-                                       "trusted_proxies": "127.0.0.1, ::1", "proxy_header": "x-forwarded-for",
-                                       "access_log": "yes"},
-                           "oidc": {"issuer": self.origin}, "turn": {"https_fallback": "no"}},
-                          expect_start=False)
+        self.s = Palaverd({**taken, "oidc": {"issuer": self.origin}}, expect_start=False)
         self.s.add_user("anna", "anna-secret", "--display-name", "Anna Alder")
         self.s.start()
         self.start_apache()
