@@ -11,7 +11,10 @@ build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev l
 # slapd + ldap-utils: the LDAP directory tests start their own throwaway slapd (the package's
 # service stays off).
 # fail2ban: its fail2ban-regex checks the shipped filter against real sign-in log lines.
-test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban)
+# apache2: a throwaway instance (own config dir, loopback ports) runs the Univention app's
+# reverse-proxy configuration in front of palaverd; shellcheck lints the app's scripts.
+test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban
+      apache2 shellcheck)
 bench=(nginx caddy nghttp2-client procps)
 
 want=()
@@ -48,10 +51,10 @@ fi
 echo "Installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# Reference servers for benchmarks, coturn, slapd and fail2ban (whose clients and binaries the tests
+# Reference servers for benchmarks, coturn, slapd, fail2ban and apache2 (whose clients and binaries the tests
 # use) must not start as system services: coturn's would take port 3478 from palaverd's built-in
 # TURN server, and slapd's would listen on 389 with a database nobody uses.
-if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban)$'; then
+if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban|apache2)$'; then
   $sudo mkdir -p /usr/sbin
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
@@ -61,7 +64,7 @@ if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban
   fi
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-for service in coturn slapd fail2ban; do
+for service in coturn slapd fail2ban apache2; do
   if printf '%s\n' "${missing[@]}" | grep -qx "$service" && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi

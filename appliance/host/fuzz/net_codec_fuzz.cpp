@@ -1,13 +1,16 @@
-// libFuzzer target for the sans-I/O net codecs (src/net/http1, src/net/websocket). Not part of the gcc build.
+// libFuzzer target for the sans-I/O net codecs (src/net/http1, src/net/websocket, src/net/forwarded). Not part of
+// the gcc build.
 // The first input byte picks the codec, the second a split point and a limit; the rest is the client's bytes.
 // Properties checked (abort on violation): parsing a buffer whole, in two pieces, and byte by byte gives the same
 // result (state, status, consumed bytes, headers / decoded data / events); accepted header names are tokens and
 // values valid; decoded text messages are valid UTF-8 and within max_message_bytes; decoded chunked data is never
-// larger than the input.
+// larger than the input; forwarding headers yield only "unknown" or canonical addresses, and a client address
+// that is the peer or such an address.
 //
 // Build and run (Debian: clang, libclang-rt-14-dev, libssl-dev), from the repository root:
 //   clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 //     -Iappliance/host/src appliance/host/src/net/http1.cpp appliance/host/src/net/websocket.cpp \
+//     appliance/host/src/net/forwarded.cpp appliance/host/src/cidr.cpp \
 //     appliance/host/fuzz/net_codec_fuzz.cpp -lcrypto -o /tmp/net_codec_fuzz
 //   mkdir -p /tmp/net_corpus && /tmp/net_codec_fuzz -max_total_time=120 -max_len=2048 /tmp/net_corpus
 #include <cstdint>
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "net/forwarded.hpp"
 #include "net/http1.hpp"
 #include "net/websocket.hpp"
 
@@ -30,7 +34,7 @@ using namespace palaver::host::net;  // NOLINT: fuzz target
   } while (0)
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
-  const uint8_t sel = data[0] % 3;
+  const uint8_t sel = data[0] % 4;
   const size_t cut = data[1];
   std::string_view in(reinterpret_cast<const char*>(data + 2), size - 2);
   size_t split = in.empty() ? 0 : cut % (in.size() + 1);
@@ -89,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(oa == ob);
     if (sa != ChunkedDecoder::State::kError) FUZZ_CHECK(ca == cb1 + cb2);
     FUZZ_CHECK(oa.size() <= in.size());
-  } else {
+  } else if (sel == 2) {
     size_t max = cut * 8;
     WsReader a(max), b(max);
     std::vector<WsEvent> ea, eb;
@@ -111,6 +115,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     AppendWsClose(out, static_cast<int>(cut) + 990, in);
     AppendWsFrame(out, WsOpcode::kText, in);
     ValidWebSocketKey(in);
+  } else {
+    // Forwarding headers, one header line per input line.
+    std::vector<std::string_view> lines;
+    for (size_t start = 0; start <= in.size();) {
+      size_t nl = in.find('\n', start);
+      if (nl == std::string_view::npos) nl = in.size();
+      lines.push_back(in.substr(start, nl - start));
+      start = nl + 1;
+    }
+    std::vector<std::string> hops;
+    for (bool rfc7239 : {false, true}) {
+      bool ok = rfc7239 ? ParseForwarded(lines, hops) : ParseXForwardedFor(lines, hops);
+      if (ok) {
+        for (const auto& h : hops) FUZZ_CHECK(h == "unknown" || CanonicalAddress(h) == h);
+      }
+    }
+    const bool rfc7239 = (cut & 1) != 0;
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (auto l : lines) headers.emplace_back(rfc7239 ? "forwarded" : "x-forwarded-for", std::string(l));
+    std::vector<palaver::host::Cidr> trusted{*palaver::host::Cidr::Parse("127.0.0.0/8"),
+                                             *palaver::host::Cidr::Parse("2001:db8::/32")};
+    ClientAddress c = ResolveClientAddress("127.0.0.1", trusted,
+                                           rfc7239 ? ProxyHeader::kForwarded : ProxyHeader::kXForwardedFor, headers);
+    FUZZ_CHECK(c.address == "127.0.0.1" || (c.forwarded && CanonicalAddress(c.address) == c.address));
+    FUZZ_CHECK(c.ignored_reason.empty() || !c.forwarded);
   }
   return 0;
 }

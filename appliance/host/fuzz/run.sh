@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the net codecs' libFuzzer target (net_codec_fuzz.cpp: HTTP/1.1 head parser, chunked
-# decoder, WebSocket reader) with clang++ (ASan + UBSan) and runs it for a bounded time.
+# decoder, WebSocket reader, forwarding headers) with clang++ (ASan + UBSan) and runs it for a bounded time.
 # Separate from the project's gcc build on purpose (modules/turn/fuzz/run.sh does the same).
 #
 # Usage: appliance/host/fuzz/run.sh [SECONDS]     (default 60)
@@ -25,8 +25,8 @@ fi
 mkdir -p "$build/corpus" "$build/crashes"
 
 bin=$build/net_codec_fuzz
-sources=("$src/net/http1.cpp" "$src/net/websocket.cpp" "$here/net_codec_fuzz.cpp")
-if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" "$src/net/http1.hpp" "$src/net/websocket.hpp" -newer "$bin" 2>/dev/null)" ]; then
+sources=("$src/net/http1.cpp" "$src/net/websocket.cpp" "$src/net/forwarded.cpp" "$src/cidr.cpp" "$here/net_codec_fuzz.cpp")
+if [ ! -x "$bin" ] || [ -n "$(find "${sources[@]}" "$src/net/http1.hpp" "$src/net/websocket.hpp" "$src/net/forwarded.hpp" -newer "$bin" 2>/dev/null)" ]; then
   echo "net_codec_fuzz: building $bin"
   "$cxx" -std=c++20 -O1 -g -fno-omit-frame-pointer -D_GLIBCXX_ASSERTIONS -fno-sanitize-recover=all \
     -fsanitize=fuzzer,address,undefined -I"$src" "${sources[@]}" -lcrypto -o "$bin"
@@ -36,6 +36,8 @@ fi
 printf '\x00\x10GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n' >"$build/corpus/seed-http1"
 printf '\x01\x08 5;e=1\r\nhello\r\n0\r\nT: x\r\n\r\n' >"$build/corpus/seed-chunked"
 printf '\x02\x04\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58' >"$build/corpus/seed-ws"
+printf '\x03\x00203.0.113.7:80, [2001:db8::1]\nunknown, 10.0.0.1' >"$build/corpus/seed-xff"
+printf '\x03\x01for=192.0.2.1;proto=https, For="[2001:db8::7]:443"\nfor=_x' >"$build/corpus/seed-forwarded"
 
 symbolizer=$(command -v llvm-symbolizer || ls /usr/lib/llvm-*/bin/llvm-symbolizer 2>/dev/null | head -1 || true)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}

@@ -494,6 +494,7 @@ Status Application::Start() {
   // Modules that publish URLs (the OIDC issuer) read the port actually bound.
   if (hc.https_port == 0) a.host_info.https_port = a.net->BoundPort("https");
   a.net->SetAccessLog(hc.access_log);
+  a.net->SetTrustedProxies(hc.trusted_proxies, hc.proxy_header);
   a.net->Start();
   a.trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
   a.WriteRuntimeInfo(a.trust_anchor);
@@ -516,7 +517,10 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   {
     std::vector<std::string> host_keys;
     for (const auto& k : ChangedKeys(a.host_running_values, a.host_pending_values)) {
-      if (k != "log_level" && k != "log_levels" && k != "metrics_allow" && k != "access_log") host_keys.push_back(k);
+      if (k != "log_level" && k != "log_levels" && k != "metrics_allow" && k != "access_log" &&
+          k != "trusted_proxies" && k != "proxy_header") {
+        host_keys.push_back(k);
+      }
     }
     if (!host_keys.empty()) restart_needed.push_back("[palaver] " + Join(host_keys, ", "));
   }
@@ -526,8 +530,11 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   a.SetMetricsAllow(next.metrics_allow);
   a.host_config.access_log = next.access_log;
   a.net->SetAccessLog(next.access_log);
+  a.host_config.trusted_proxies = next.trusted_proxies;
+  a.host_config.proxy_header = next.proxy_header;
+  a.net->SetTrustedProxies(next.trusted_proxies, next.proxy_header);
   ApplyLogLevels(next.log_level, next.log_levels);
-  for (const char* live : {"log_level", "log_levels", "metrics_allow", "access_log"}) {
+  for (const char* live : {"log_level", "log_levels", "metrics_allow", "access_log", "trusted_proxies", "proxy_header"}) {
     if (auto it = a.host_pending_values.find(live); it != a.host_pending_values.end()) {
       a.host_running_values[live] = it->second;
     } else {

@@ -79,6 +79,14 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
     else c.metrics_allow.push_back(*cidr);
   }
   c.metrics_token_file = r.String("metrics_token_file", "");
+  for (const auto& net : r.List("trusted_proxies", {})) {
+    auto cidr = Cidr::Parse(net);
+    if (!cidr) r.Reject("trusted_proxies", "\"" + net + "\" is not an address or CIDR range");
+    else c.trusted_proxies.push_back(*cidr);
+  }
+  c.proxy_header = r.Enum("proxy_header", "x-forwarded-for", {"x-forwarded-for", "forwarded"}) == "forwarded"
+                       ? net::ProxyHeader::kForwarded
+                       : net::ProxyHeader::kXForwardedFor;
   return c;
 }
 

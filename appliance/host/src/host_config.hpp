@@ -26,6 +26,9 @@ struct HostConfig {
   std::chrono::milliseconds drain_timeout{10000};
   std::chrono::milliseconds busy_timeout{5000};
   std::vector<Cidr> metrics_allow;
+  // Reverse proxies whose forwarding header names the client (empty: none is trusted).
+  std::vector<Cidr> trusted_proxies;
+  net::ProxyHeader proxy_header = net::ProxyHeader::kXForwardedFor;
   bool access_log = false;
   std::string metrics_token_file;
 };

@@ -170,6 +170,28 @@ NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& m
                                              "Response-body bytes built in memory and not yet sent.");
   responses_refused_ = &metrics_.GetCounter("http_responses_refused_total",
                                             "Responses replaced by 503 because too many response bytes were held.");
+  forwarded_ignored_ = &metrics_.GetCounter(
+      "palaver_http_forwarded_headers_ignored_total",
+      "Forwarding headers from a trusted proxy that were ignored (malformed, an unknown hop, too many hops).");
+}
+
+void NetServer::SetTrustedProxies(std::vector<Cidr> nets, net::ProxyHeader which) {
+  auto next = std::make_shared<ProxyTrust>(ProxyTrust{std::move(nets), which});
+  std::lock_guard lock(proxy_mu_);
+  proxies_ = std::move(next);
+}
+
+void NetServer::ResolveClient(sdk::Request& req) {
+  auto proxies = Proxies();
+  if (proxies->nets.empty()) return;
+  net::ClientAddress client = net::ResolveClientAddress(req.peer, proxies->nets, proxies->which, req.headers);
+  if (!client.ignored_reason.empty()) {
+    forwarded_ignored_->Inc();
+    log_->debug("forwarding header ignored proxy={} header={} reason={}", req.peer,
+                proxies->which == net::ProxyHeader::kForwarded ? "forwarded" : "x-forwarded-for",
+                client.ignored_reason);
+  }
+  req.peer = std::move(client.address);
 }
 
 NetServer::~NetServer() { Shutdown(); }
@@ -313,8 +335,10 @@ void NetServer::Accept(int fd, const ListenerSpec& spec, SSL_CTX* ctx) {
   socklen_t len = sizeof ss;
   getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   std::string peer = net::AddressOf(&ss);
+  // A trusted proxy carries many clients on its connections: the per-address limit is not its.
+  const bool proxy = AnyContains(Proxies()->nets, peer);
   if (draining_ || static_cast<int>(conns_.size()) >= limits_.max_connections ||
-      connections_per_ip_[peer] >= limits_.max_connections_per_ip) {
+      (!proxy && connections_per_ip_[peer] >= limits_.max_connections_per_ip)) {
     connections_refused_->Inc();
     log_->debug("connection refused client={} reason={}", peer, draining_ ? "draining" : "limit");
     if (connections_per_ip_[peer] == 0) connections_per_ip_.erase(peer);

@@ -20,7 +20,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cidr.hpp"
 #include "metrics_registry.hpp"
+#include "net/forwarded.hpp"
 #include "net/conn.hpp"
 #include "net/event_loop.hpp"
 #include "palaver/sdk/net_loop.hpp"
@@ -102,6 +104,9 @@ class NetServer final : public sdk::NetLoop {
   void BeginDrain();
   /// One `access` log line per finished request (`[palaver] access_log`); switchable at run time.
   void SetAccessLog(bool on) { access_log_.store(on, std::memory_order_relaxed); }
+  /// Reverse proxies whose forwarding header (`which`) names the client (`[palaver]
+  /// trusted_proxies`). Any thread; applies to requests that start afterwards.
+  void SetTrustedProxies(std::vector<Cidr> nets, net::ProxyHeader which);
   /// Waits until no request is in flight or the deadline passes. True when idle.
   bool WaitIdle(std::chrono::milliseconds timeout);
   /// Stops the loop, joins the thread, closes every connection. Idempotent.
@@ -129,6 +134,9 @@ class NetServer final : public sdk::NetLoop {
   /// Checks and routes a request whose head is complete. `content_length`: -1 unknown (chunked
   /// or HTTP/2 without the header), else the declared length; `has_body`: body bytes follow.
   Next Begin(const std::shared_ptr<net::Exchange>& ex, int64_t content_length, bool has_body);
+  /// Replaces `req.peer` (the TCP peer) by the client a trusted proxy names in its forwarding
+  /// header, so that limits, logs and handlers see the real client. REQUIRES: headers parsed.
+  void ResolveClient(sdk::Request& req);
   /// Runs the route's handler.
   void Dispatch(std::shared_ptr<net::Exchange> ex);
   /// Sets the response (filters, metrics) and hands it to the exchange's session.
@@ -231,6 +239,17 @@ class NetServer final : public sdk::NetLoop {
   std::condition_variable idle_cv_;
   std::atomic<int> in_flight_{0};
   std::atomic<bool> access_log_{false};
+  struct ProxyTrust {
+    std::vector<Cidr> nets;
+    net::ProxyHeader which = net::ProxyHeader::kXForwardedFor;
+  };
+  mutable std::mutex proxy_mu_;
+  std::shared_ptr<const ProxyTrust> proxies_ PALAVER_GUARDED_BY(proxy_mu_) = std::make_shared<ProxyTrust>();
+  std::shared_ptr<const ProxyTrust> Proxies() const {
+    std::lock_guard lock(proxy_mu_);
+    return proxies_;
+  }
+  sdk::Counter* forwarded_ignored_ = nullptr;
   std::shared_ptr<spdlog::logger> access_;
 
   sdk::Gauge* connections_open_ = nullptr;

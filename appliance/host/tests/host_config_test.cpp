@@ -34,6 +34,29 @@ TEST(HostConfig, RejectsBadValues) {
   EXPECT_EQ(r.Problems().size(), 6u);
 }
 
+TEST(HostConfig, TrustedProxies) {
+  auto none = Section({});
+  sdk::ConfigReader r0(none);
+  HostConfig c0 = ParseHostConfig(r0);
+  EXPECT_TRUE(r0.Finish());
+  EXPECT_TRUE(c0.trusted_proxies.empty());  // no proxy is trusted unless configured
+  EXPECT_EQ(c0.proxy_header, net::ProxyHeader::kXForwardedFor);
+
+  auto s = Section({{"trusted_proxies", "127.0.0.1, ::1 10.0.0.0/8"}, {"proxy_header", "forwarded"}});
+  sdk::ConfigReader r(s);
+  HostConfig c = ParseHostConfig(r);
+  EXPECT_TRUE(r.Finish());
+  ASSERT_EQ(c.trusted_proxies.size(), 3u);
+  EXPECT_TRUE(AnyContains(c.trusted_proxies, "10.9.8.7"));
+  EXPECT_FALSE(AnyContains(c.trusted_proxies, "11.0.0.1"));
+  EXPECT_EQ(c.proxy_header, net::ProxyHeader::kForwarded);
+
+  auto bad = Section({{"trusted_proxies", "127.0.0.1, apache.example"}, {"proxy_header", "x-real-ip"}});
+  sdk::ConfigReader rb(bad);
+  (void)ParseHostConfig(rb);
+  EXPECT_EQ(rb.Problems().size(), 2u);
+}
+
 TEST(HostConfig, PlainAndTlsPortsMustDiffer) {
   auto same = Section({{"https_port", "8443"}, {"http_port", "8443"}});
   sdk::ConfigReader r(same);

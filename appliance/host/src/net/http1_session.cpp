@@ -188,6 +188,7 @@ class Http1Session final : public Session {
     ex_->close_after = !keep_alive;
     BodyFraming framing = DetermineBodyFraming(head);
     req.headers = std::move(head.headers);
+    s_.ResolveClient(req);
 
     std::string_view target = head.target;
     if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {

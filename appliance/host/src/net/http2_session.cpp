@@ -320,6 +320,7 @@ class Http2Session final : public Session {
     sdk::Request& req = ex->request;
     req.http_version = 2;
     req.method = st.method;
+    s_.ResolveClient(req);
     const bool has_body = !end_stream;
     // A body that follows an early answer is read and dropped under the same deadline and
     // minimum rate as any body (and up to kMaxDiscardBytes), then the stream is reset.
