@@ -3,6 +3,7 @@ sign-in, injection attempts, the address book the Meet app asks for (paging past
 limit, photos), group-based access and admin, renames, StartTLS, failover, an outage and the
 recovery after it, and the openid-client flow with an LDAP user."""
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -168,6 +169,23 @@ class SignInAndAddressBook(LdapCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(json.loads(body)["directory"], "info")
         self.assertEqual(put(bob)[0], 403)
+
+    def test_console_lists_ldap_users_read_only(self):
+        from test_admin_console import Console
+        self.iss = f"https://localhost:{self.s.https_port}"
+        b, status, page = Console.sign_in(self, "alice", "alice-pw", start="/admin/users")
+        self.assertEqual(status, 200, page)
+        self.assertIn("The directory is read-only here", page)
+        for who in ("alice", "bob", "Alice Liddell"):
+            self.assertIn(who, page)
+        self.assertNotIn('method="post" action="/admin/users"', page)  # no create, reset or delete forms
+        # A hand-made change is refused and says why; nothing changes in LDAP.
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        token = csrf.group(1) if csrf else ""
+        status, _, page = b.post("/admin/users", form={"csrf": token, "action": "delete", "username": "bob"})
+        self.assertEqual(status, 409, page)
+        self.assertIn("Nothing was saved", page)
+        self.assertEqual(self.logon("bob", "bob-pw")[0], 200)
 
     def test_nested_groups_only_when_asked_for(self):
         self.assertEqual(self.logon("nina", "nina-pw")[0], 204)  # her group is nested in the access group

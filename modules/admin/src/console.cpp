@@ -789,7 +789,10 @@ sdk::Response Console::Users(Ctx& ctx) {
     if (!st) host_.Logger()->error("audit log write failed action={} err={}", action, st.error().message);
     host_.Logger()->info("admin action={} target={} by={} client={}", action, target, ctx.admin.username, ctx.req.peer);
   };
-  if (ctx.req.method == "POST" && !readonly) {
+  if (ctx.req.method == "POST" && readonly) {
+    frame.error = Text(lang, "not_saved", {Text(lang, "users_readonly")});
+    status = 409;
+  } else if (ctx.req.method == "POST") {
     // A confirmed action comes back from the confirmation page as `do`.
     std::string action = ctx.Field("confirm") == "yes" && !ctx.Field("do").empty() ? ctx.Field("do") : ctx.Field("action");
     std::string name = ctx.Field("username");

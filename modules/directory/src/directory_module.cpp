@@ -50,10 +50,11 @@ class DirectoryModule final : public sdk::Module {
       users_ = local;
       local_ = local;
       if (config_.initial_admin) PALAVER_RETURN_IF_ERROR(CreateInitialAdmin(host.Info().state_dir));
-      // The admin console's and CLI's user management; none with LDAP (users are managed there).
+      // The admin console's and CLI's user management (with LDAP a read-only list, below).
       host.Registry().Publish<sdk::UserAdmin>(
           std::make_shared<LocalUserAdmin>(local, PasswordPolicy{static_cast<size_t>(config_.password_min_length)}));
     }
+    if (config_.backend == "ldap") host.Registry().Publish<sdk::UserAdmin>(std::make_shared<ReadOnlyUserAdmin>(users_));
     host.Registry().Publish<sdk::UserDirectory>(users_);
     return host.Http().Add({.methods = {"GET"}, .path = kGcPrefix, .match = sdk::Match::kPrefix, .route_class = "directory"},
                            [this](const sdk::Request& req, sdk::Responder respond) { HandleAddressBook(req, respond); });

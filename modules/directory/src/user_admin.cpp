@@ -1,5 +1,6 @@
 #include "user_admin.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace palaver::directory {
@@ -45,6 +46,23 @@ Result<sdk::DirectoryUser> LocalUserAdmin::Create(const sdk::NewDirectoryUser& u
 Status LocalUserAdmin::SetPassword(std::string_view username, std::string_view password) {
   PALAVER_RETURN_IF_ERROR(CheckPassword(username, password));
   return users_->SetPassword(username, password);
+}
+
+Result<std::vector<sdk::DirectoryUser>> ReadOnlyUserAdmin::List(std::string_view text) {
+  std::vector<sdk::DirectoryUser> out;
+  constexpr size_t kPage = 200;
+  while (out.size() < kMaxListed) {
+    PALAVER_ASSIGN_OR_RETURN(auto page, users_->Search(text, out.size(), std::min(kPage, kMaxListed - out.size())));
+    for (auto& u : page.users) out.push_back(std::move(u));
+    if (!page.more || page.users.empty()) break;
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.username < b.username; });
+  return out;
+}
+
+Status ReadOnlyUserAdmin::Refuse() {
+  return Fail(ErrorCode::kFailedPrecondition, "users are managed in the LDAP directory",
+              "users are managed in the LDAP directory, not here");
 }
 
 }  // namespace palaver::directory

@@ -32,4 +32,33 @@ class LocalUserAdmin final : public sdk::UserAdmin {
   PasswordPolicy policy_;
 };
 
+/// sdk::UserAdmin for a directory managed elsewhere (LDAP): lists its users for the console's
+/// read-only Users page and refuses every change with kFailedPrecondition. Blocking (workers).
+class ReadOnlyUserAdmin final : public sdk::UserAdmin {
+ public:
+  /// At most this many users are listed (the console's page is no address book export).
+  static constexpr size_t kMaxListed = 1000;
+
+  explicit ReadOnlyUserAdmin(std::shared_ptr<sdk::UserDirectory> users) : users_(std::move(users)) {}
+  bool ReadOnly() const override { return true; }
+  /// Matching users by username, from the directory's search (enabled users only: the directory
+  /// shows no others), at most kMaxListed.
+  Result<std::vector<sdk::DirectoryUser>> List(std::string_view text) override;
+  Status CheckPassword(std::string_view, std::string_view) const override { return Refuse(); }
+  Result<sdk::DirectoryUser> Create(const sdk::NewDirectoryUser&, std::string_view) override {
+    return tl::unexpected(Refuse().error());
+  }
+  Status SetPassword(std::string_view, std::string_view) override { return Refuse(); }
+  Status SetEnabled(std::string_view, bool) override { return Refuse(); }
+  Status SetAdmin(std::string_view, bool) override { return Refuse(); }
+  Status SetProfile(std::string_view, std::optional<std::string>, std::optional<std::string>) override {
+    return Refuse();
+  }
+  Status Remove(std::string_view) override { return Refuse(); }
+
+ private:
+  static Status Refuse();
+  std::shared_ptr<sdk::UserDirectory> users_;
+};
+
 }  // namespace palaver::directory
