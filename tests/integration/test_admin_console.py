@@ -128,7 +128,8 @@ class Console(unittest.TestCase):
         for path, heading in (("/admin/guests", "Guests"), ("/admin/media", "Screen sharing and media"),
                               ("/admin/branding", "Apps and branding"),
                               ("/admin/users", "Users"), ("/admin/status", "Status"),
-                              ("/admin/certificates", "Certificates"), ("/admin/audit", "Audit log")):
+                              ("/admin/certificates", "Certificates"), ("/admin/turn", "TURN"),
+                              ("/admin/audit", "Audit log")):
             status, h, page = b.get(path)
             self.assertEqual(status, 200, path)
             self.assertIn(f"<h1>{heading}</h1>", page)
@@ -384,6 +385,50 @@ class Console(unittest.TestCase):
         self.assertEqual(self.config_json()["branding"], {"title": "", "logo": ""})
         _, h, _, _ = self.s.curl("/meet/")
         self.assertIn("img-src 'self' data: blob:;", h["content-security-policy"])
+
+    def test_turn_page_and_secret_rotation(self):
+        import stun_client as stun
+        b = self.admin()
+        status, _, page = b.get("/admin/turn")
+        self.assertEqual(status, 200)
+        self.assertRegex(page, r"<th scope=\"row\">udp</th><td>[0-9.]+:\d+</td>")
+        self.assertIn("turn:localhost:", page)
+        self.assertIn("Rotate the secret", page)
+        secret_path = os.path.join(self.s.state, "turn_secret")
+        with open(secret_path) as f:
+            old = f.read().strip()
+        self.assertNotIn(old, page)  # the secret itself is never shown
+        addr = ("127.0.0.1", self.s.turn_ports()["udp"])
+        handed_out = stun.rest_credentials(old, "anna", ttl=600)     # as signaling issued it before
+        minted_later = stun.rest_credentials(old, "mallory", ttl=90000)  # beyond one credential lifetime
+        # The first click asks, saying what happens; only the confirmed form rotates.
+        status, _, page = self.post(b, "/admin/turn", {"action": "rotate"})
+        self.assertEqual(status, 200)
+        self.assertIn("Rotate the TURN secret?", page)
+        self.assertIn("keep working until they expire", page)
+        with open(secret_path) as f:
+            self.assertEqual(f.read().strip(), old)
+        csrf = re.search(r'class="confirm">\s*<input type="hidden" name="csrf" value="([^"]+)"', page).group(1)
+        status, _, page = b.post("/admin/turn", form={"csrf": csrf, "confirm": "yes", "action": "save"})
+        self.assertEqual(status, 200, page)
+        self.assertIn("The TURN secret was rotated.", page)
+        self.assertIn("The previous secret is still accepted", page)
+        with open(secret_path) as f:
+            new = f.read().strip()
+        self.assertNotEqual(new, old)
+        self.assertEqual(os.stat(secret_path + ".previous").st_mode & 0o777, 0o600)
+        self.assertNotIn(new, self.s.stderr())
+        for creds, ok in ((handed_out, True), (minted_later, False), (stun.rest_credentials(new, "anna"), True)):
+            c = stun.TurnClient(addr, *creds)
+            try:
+                a = c.allocate()
+                self.assertEqual(a.success, ok, (creds[0], a.code))
+                if not ok:
+                    self.assertEqual(a.code, 401)
+            finally:
+                c.close()
+        status, _, page = b.get("/admin/audit?q=turn")
+        self.assertIn("turn.rotate_secret", page)
 
     def test_concurrent_changes_of_two_admins_are_both_audited(self):
         root, rita = self.admin(), self.admin("rita", "rita-secret-1")

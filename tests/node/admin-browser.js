@@ -12,7 +12,7 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const [iss, username, password, shots] = process.argv.slice(2);
-const PAGES = ['guests', 'media', 'branding', 'users', 'status', 'certificates', 'audit'];
+const PAGES = ['guests', 'media', 'branding', 'users', 'status', 'certificates', 'turn', 'audit'];
 
 async function signIn(context, out, key) {
   const page = await context.newPage();

@@ -18,6 +18,7 @@
 #include "loopback.hpp"
 #include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
+#include "palaver/sdk/services/turn_admin.hpp"
 #include "palaver/sdk/services/host_status.hpp"
 #include "palaver/sdk/services/token_verifier.hpp"
 #include "palaver/sdk/services/user_admin.hpp"
@@ -477,6 +478,7 @@ sdk::Response Console::Dispatch(Ctx& ctx) {
   if (path == "/admin/guests/preview" && get) return GuestsPreview(ctx);
   if (path == "/admin/media") return Media(ctx);
   if (path == "/admin/branding") return Branding(ctx);
+  if (path == "/admin/turn") return Turn(ctx);
   if (path == "/admin/status" && get) return StatusPage(ctx, false);
   if (path == "/admin/status.json" && get) return StatusPage(ctx, true);
   if (path == "/admin/audit" && get) return Audit(ctx, false);
@@ -933,6 +935,59 @@ sdk::Response Console::Certificates(Ctx& ctx) {
   bool local_ca = certs && !certs->TrustAnchorPath().empty();
   mstch::map c{{"certificates", rows}, {"local_ca", local_ca}};
   return PageResponse(lang, "certificates", c, ctx.MakeFrame(Text(lang, "nav_certificates"), "certificates"));
+}
+
+sdk::Response Console::Turn(Ctx& ctx) {
+  Lang lang = ctx.lang;
+  auto turn = host_.Registry().Find<sdk::TurnAdmin>();
+  Frame frame = ctx.MakeFrame(Text(lang, "nav_turn"), "turn");
+  int status = 200;
+  if (turn && ctx.req.method == "POST") {
+    std::string action = ctx.Field("action");
+    int64_t ttl_min = (turn->Overview().credential_ttl_s + 59) / 60;
+    if (action == "rotate") {
+      mstch::map c{{"lead", Text(lang, "confirm_turn_lead", {std::to_string(ttl_min)})},
+                   {"action", std::string("/admin/turn")}, {"fields", mstch::array{}},
+                   {"confirm_label", Text(lang, "turn_rotate")}, {"cancel_href", std::string("/admin/turn")}};
+      return PageResponse(lang, "confirm", c, ctx.MakeFrame(Text(lang, "confirm_turn_title"), "turn"));
+    }
+    if (action == "save" && ctx.Field("confirm") == "yes") {
+      auto st = turn->RotateSecret();
+      if (!st) {
+        frame.error = Text(lang, "not_saved", {st.error().public_message});
+        status = st.error().code == ErrorCode::kFailedPrecondition ? 409 : 500;
+      } else {
+        frame.notice = Text(lang, "turn_rotated");
+        auto rec = audit_.Record(AuditEntry{.at_ms = NowMs(), .actor = ctx.admin.username, .source = ctx.req.peer,
+                                            .action = "turn.rotate_secret", .target = "turn", .old_value = "",
+                                            .new_value = ""});
+        if (!rec) host_.Logger()->error("audit log write failed action=turn.rotate_secret err={}", rec.error().message);
+        host_.Logger()->info("admin action=turn.rotate_secret by={} client={}", ctx.admin.username, ctx.req.peer);
+      }
+    }
+  }
+  mstch::map c{{"running", turn != nullptr}};
+  if (turn) {
+    sdk::TurnOverview o = turn->Overview();
+    mstch::array listeners, uris;
+    for (const auto& l : o.listeners) listeners.emplace_back(mstch::map{{"transport", l.transport}, {"address", l.address}});
+    for (const auto& u : o.uris) uris.emplace_back(u);
+    int64_t now_s = NowMs() / 1000;
+    c.emplace("listeners", listeners);
+    c.emplace("uris", uris);
+    c.emplace("external", o.external_ips.empty() ? Text(lang, "turn_external_none") : o.external_ips);
+    c.emplace("relay_ports", o.relay_ports);
+    c.emplace("allocations", std::to_string(o.allocations));
+    c.emplace("connections", std::to_string(o.connections));
+    c.emplace("secret_age", Text(lang, "turn_secret_age", {UtcTime(o.secret_changed_unix * 1000),
+                                                           std::to_string(std::max<int64_t>(0, now_s - o.secret_changed_unix) / 86400)}));
+    c.emplace("previous_until", o.previous_secret_until_unix > 0
+                                    ? Text(lang, "turn_previous_until", {UtcTime(o.previous_secret_until_unix * 1000)})
+                                    : std::string());
+    c.emplace("rotatable", o.secret_rotatable);
+    c.emplace("not_rotatable", Text(lang, "turn_not_rotatable", {o.secret_file}));
+  }
+  return PageResponse(lang, "turn", c, frame, status);
 }
 
 }  // namespace palaver::admin

@@ -47,6 +47,7 @@ class Console {
   sdk::Response GuestsPreview(Ctx& ctx);
   sdk::Response Media(Ctx& ctx);
   sdk::Response Branding(Ctx& ctx);
+  sdk::Response Turn(Ctx& ctx);
   sdk::Response StatusPage(Ctx& ctx, bool json);
   sdk::Response Audit(Ctx& ctx, bool csv);
   sdk::Response Users(Ctx& ctx);

@@ -17,6 +17,36 @@ constexpr sdk::TextEntry kTexts[] = {
     {"nav_audit", "Audit log", "Änderungsprotokoll"},
     {"nav_certificates", "Certificates", "Zertifikate"},
     {"nav_branding", "Apps and branding", "Apps und Erscheinungsbild"},
+    {"nav_turn", "TURN", "TURN"},
+    {"turn_lead", "The built-in TURN server relays calls for participants behind firewalls.",
+     "Der eingebaute TURN-Server leitet Gespräche für Teilnehmer hinter Firewalls weiter."},
+    {"turn_not_running", "The built-in TURN server is not running (module turn off, or an external TURN server is used).",
+     "Der eingebaute TURN-Server läuft nicht (Modul turn aus, oder ein externer TURN-Server wird genutzt)."},
+    {"turn_listeners", "Listeners", "Lauschende Adressen"},
+    {"turn_transport", "Transport", "Transport"},
+    {"turn_address", "Address", "Adresse"},
+    {"turn_uris", "Addresses handed to the Meet app", "An die Meet-App gegebene Adressen"},
+    {"turn_external", "External IP address", "Externe IP-Adresse"},
+    {"turn_external_none", "none set (the relay's own addresses)", "keine gesetzt (die eigenen Adressen des Relays)"},
+    {"turn_relay_ports", "Relay ports", "Relay-Ports"},
+    {"turn_allocations", "Active allocations", "Aktive Allokationen"},
+    {"turn_connections", "TCP and TLS connections", "TCP- und TLS-Verbindungen"},
+    {"turn_secret", "Shared secret", "Gemeinsames Geheimnis"},
+    {"turn_secret_age", "Last changed {} (UTC), {} days ago.", "Zuletzt geändert {} (UTC), vor {} Tagen."},
+    {"turn_previous_until", "The previous secret is still accepted for credentials handed out before, until {} (UTC).",
+     "Das vorige Geheimnis gilt noch für zuvor ausgegebene Zugangsdaten, bis {} (UTC)."},
+    {"turn_rotate", "Rotate the secret", "Geheimnis erneuern"},
+    {"turn_rotate_help", "Do this when the secret may have leaked. Calls keep working.",
+     "Tun Sie das, wenn das Geheimnis bekannt geworden sein könnte. Gespräche laufen weiter."},
+    {"turn_not_rotatable", "The secret comes from secret_file {}; change it there.",
+     "Das Geheimnis stammt aus secret_file {}; ändern Sie es dort."},
+    {"confirm_turn_title", "Rotate the TURN secret?", "TURN-Geheimnis erneuern?"},
+    {"confirm_turn_lead",
+     "New credentials use a new secret at once. Credentials handed out before keep working until they expire "
+     "(at most {} minutes); nothing else made with the old secret is accepted.",
+     "Neue Zugangsdaten nutzen sofort ein neues Geheimnis. Zuvor ausgegebene gelten weiter, bis sie ablaufen "
+     "(höchstens {} Minuten); sonst wird nichts mit dem alten Geheimnis Erzeugte angenommen."},
+    {"turn_rotated", "The TURN secret was rotated.", "Das TURN-Geheimnis wurde erneuert."},
     {"branding_lead", "The title, logo and app links the Meet app shows. Changes apply when Meet next loads.",
      "Titel, Logo und App-Links, die die Meet-App zeigt. Änderungen gelten, sobald Meet neu lädt."},
     {"branding", "Branding", "Erscheinungsbild"},
@@ -226,7 +256,7 @@ std::string RenderPage(Lang lang, const std::string& page, mstch::map context, c
   if (context.count("csrf") == 0) context.emplace("csrf", frame.csrf);
   std::string body = mstch::render(assets.at(page + ".mustache"), context);
   mstch::array nav;
-  for (const char* id : {"guests", "media", "branding", "users", "status", "certificates", "audit"}) {
+  for (const char* id : {"guests", "media", "branding", "users", "status", "certificates", "turn", "audit"}) {
     nav.emplace_back(mstch::map{{"href", std::string("/admin/") + id},
                                 {"label", Text(lang, std::string("nav_") + id)},
                                 {"current", frame.current == id}});

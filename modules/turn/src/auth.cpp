@@ -66,6 +66,9 @@ std::string RestPassword(std::string_view secret, std::string_view username) {
 
 Authenticator::Authenticator(AuthOptions options) : options_(std::move(options)) {
   PALAVER_CHECK(options_.now != nullptr);
+  SetSecrets(std::move(options_.secrets), std::move(options_.retired));
+  options_.secrets.clear();
+  options_.retired.clear();
   if (options_.nonce_key.empty()) {
     options_.nonce_key.resize(32);
     PALAVER_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(options_.nonce_key.data()), 32) == 1);
@@ -165,25 +168,33 @@ AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Tra
 
   bool matched = false;
   r.failure = AuthFailure::kWrongPassword;
+  std::shared_ptr<const SecretSet> secrets = secrets_.load(std::memory_order_acquire);
   if (auto it = static_keys_.find(*username); it != static_keys_.end()) {
     if (verify(it->second)) {
       matched = true;
       r.key = it->second;
       r.user = it->first;
     }
-  } else if (auto rest = ParseRestUsername(*username); rest && !options_.secrets.empty()) {
+  } else if (auto rest = ParseRestUsername(*username);
+             rest && (!secrets->secrets.empty() || !secrets->retired.empty())) {
     if (rest->expiry < options_.now()) {
       r.failure = AuthFailure::kExpired;
       return r;
     }
-    for (const auto& secret : options_.secrets) {
+    auto try_secret = [&](const std::string& secret) {
       LongTermKey key = MakeLongTermKey(*username, options_.realm, RestPassword(secret, *username));
-      if (verify(key)) {
-        matched = true;
-        r.key = key;
-        r.user = std::string(rest->user);
-        break;
-      }
+      if (!verify(key)) return false;
+      matched = true;
+      r.key = key;
+      r.user = std::string(rest->user);
+      return true;
+    };
+    for (const auto& secret : secrets->secrets) {
+      if (try_secret(secret)) break;
+    }
+    for (const auto& old : secrets->retired) {
+      if (matched) break;
+      if (rest->expiry <= old.max_expiry) try_secret(old.secret);
     }
   } else {
     r.failure = AuthFailure::kUnknownUser;
@@ -195,6 +206,11 @@ AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Tra
   r.sha256 = sha256;
   r.status = CheckNonce(*nonce, client, transport) == NonceStatus::kOk ? AuthStatus::kOk : AuthStatus::kStaleNonce;
   return r;
+}
+
+void Authenticator::SetSecrets(std::vector<std::string> secrets, std::vector<AuthOptions::RetiredSecret> retired) {
+  secrets_.store(std::make_shared<const SecretSet>(SecretSet{std::move(secrets), std::move(retired)}),
+                 std::memory_order_release);
 }
 
 }  // namespace palaver::turn

@@ -17,6 +17,8 @@
 // Thread: const methods are safe from any thread (the clock must be, too).
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -51,6 +53,14 @@ struct AuthOptions {
   // TURN REST shared secrets; every one is accepted (the first is the one handed out; keeping the
   // previous one for a while makes rotation seamless). Empty: no REST credentials.
   std::vector<std::string> secrets;
+  // Secrets replaced by a rotation: each still accepts the REST usernames whose expiry is at most
+  // `max_expiry` (the rotation time plus the credential lifetime), i.e. the credentials handed out
+  // before the rotation, and nothing a holder of the old secret could mint afterwards.
+  struct RetiredSecret {
+    std::string secret;
+    int64_t max_expiry = 0;
+  };
+  std::vector<RetiredSecret> retired;
   // Static users (name → password) for clients that cannot do REST credentials. A name matches
   // exactly and wins over the REST interpretation.
   std::map<std::string, std::string, std::less<>> static_users;
@@ -94,7 +104,8 @@ struct AuthResult {
 };
 
 // Checks long-term credentials on requests and makes/checks nonces. Immutable after
-// construction (a config change builds a new one).
+// construction (a config change builds a new one), except for the REST secrets, which a rotation
+// replaces at run time (SetSecrets: any thread; requests see the old or the new set, whole).
 class Authenticator {
  public:
   explicit Authenticator(AuthOptions options);
@@ -111,11 +122,18 @@ class Authenticator {
 
   AuthResult Check(const StunMessage& request, const Address& client, Transport transport) const;
 
+  void SetSecrets(std::vector<std::string> secrets, std::vector<AuthOptions::RetiredSecret> retired);
+
  private:
+  struct SecretSet {
+    std::vector<std::string> secrets;
+    std::vector<AuthOptions::RetiredSecret> retired;
+  };
   std::string NonceMac(std::string_view expiry_hex, const Address& client, Transport transport) const;
 
-  AuthOptions options_;
+  AuthOptions options_;  // its secrets are in secrets_
   std::map<std::string, LongTermKey, std::less<>> static_keys_;
+  std::atomic<std::shared_ptr<const SecretSet>> secrets_;
 };
 
 }  // namespace palaver::turn

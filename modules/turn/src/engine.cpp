@@ -124,4 +124,8 @@ EngineSnapshot Engine::Snapshot() const {
   return s;
 }
 
+void Engine::SetSecrets(std::vector<std::string> secrets, std::vector<AuthOptions::RetiredSecret> retired) {
+  auth_->SetSecrets(std::move(secrets), std::move(retired));
+}
+
 }  // namespace palaver::turn

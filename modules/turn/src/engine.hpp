@@ -105,6 +105,9 @@ class Engine {
 
   EngineSnapshot Snapshot() const;
 
+  // Replaces the TURN REST secrets (a rotation); any thread, takes effect for the next request.
+  void SetSecrets(std::vector<std::string> secrets, std::vector<AuthOptions::RetiredSecret> retired);
+
  private:
   Engine() = default;
   RelayThread& ThreadFor(uint64_t id);

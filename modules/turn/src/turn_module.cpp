@@ -24,7 +24,9 @@
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/raw_connection.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
+#include "palaver/sdk/services/turn_admin.hpp"
 #include "palaver/sdk/services/turn_credentials.hpp"
+#include "secret_store.hpp"
 
 namespace palaver::turn {
 namespace {
@@ -33,37 +35,12 @@ int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string Trim(std::string s) {
-  s.erase(s.find_last_not_of(" \t\r\n") + 1);
-  s.erase(0, s.find_first_not_of(" \t\r\n"));
-  return s;
-}
-
 Result<std::string> ReadText(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read " + path.string());
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// The REST secret: read, or made on first start (0600) so that an administrator configures
-// nothing; an external coturn can be given the same file.
-Result<std::string> LoadOrCreateSecret(const std::filesystem::path& path, spdlog::logger& log) {
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
-    PALAVER_ASSIGN_OR_RETURN(std::string text, ReadText(path));
-    std::string secret = Trim(text);
-    if (secret.size() < 16) {
-      return Fail(ErrorCode::kFailedPrecondition, "TURN secret in " + path.string() + " is shorter than 16 characters",
-                  "turn: the secret file " + path.string() + " holds no usable secret");
-    }
-    return secret;
-  }
-  std::string secret = sdk::RandomToken(32);
-  PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(path, secret + "\n", 0600));
-  log.info("generated TURN secret file={}", path.string());
-  return secret;
 }
 
 bool HostHasIpv6() {
@@ -175,10 +152,20 @@ class Credentials final : public sdk::TurnCredentials {
   Credentials(std::string secret, int64_t ttl, std::function<std::vector<std::string>()> uris)
       : secret_(std::move(secret)), ttl_(ttl), uris_(std::move(uris)) {}
   Result<sdk::TurnCredential> Issue(std::string_view user_id) override {
-    return sdk::MakeTurnCredential(secret_, user_id, NowSeconds(), ttl_, uris_());
+    std::string secret;
+    {
+      std::lock_guard lock(mu_);
+      secret = secret_;
+    }
+    return sdk::MakeTurnCredential(secret, user_id, NowSeconds(), ttl_, uris_());
+  }
+  void SetSecret(std::string secret) {
+    std::lock_guard lock(mu_);
+    secret_ = std::move(secret);
   }
 
  private:
+  std::mutex mu_;
   std::string secret_;
   int64_t ttl_;
   std::function<std::vector<std::string>()> uris_;
@@ -295,9 +282,12 @@ class TurnModule final : public sdk::Module {
     const sdk::HostInfo& info = host.Info();
     std::string first_host = info.hostnames.empty() ? "localhost" : info.hostnames.front();
 
-    std::filesystem::path secret_path = config_.secret_file.empty() ? info.state_dir / "turn_secret"
-                                                                     : std::filesystem::path(config_.secret_file);
-    PALAVER_ASSIGN_OR_RETURN(std::string secret, LoadOrCreateSecret(secret_path, *log_));
+    secret_path_ = config_.secret_file.empty() ? info.state_dir / "turn_secret"
+                                                : std::filesystem::path(config_.secret_file);
+    bool generated = false;
+    PALAVER_ASSIGN_OR_RETURN(secrets_, LoadSecrets(secret_path_, config_.credential_ttl.count(), NowSeconds(), &generated));
+    if (generated) log_->info("generated TURN secret file={}", secret_path_.string());
+    const std::string& secret = secrets_.current;
 
     EngineOptions o;
     if (!config_.static_users_file.empty()) {
@@ -349,6 +339,7 @@ class TurnModule final : public sdk::Module {
     o.max_allocations_per_user = static_cast<size_t>(config_.max_allocations_per_user);
     o.auth.realm = config_.realm.empty() ? first_host : config_.realm;
     o.auth.secrets = {secret};
+    if (secrets_.previous) o.auth.retired = {*secrets_.previous};
     o.auth.nonce_lifetime_s = config_.nonce_lifetime.count();
     o.auth.now = NowSeconds;
     o.peers.allow_loopback = config_.allow_loopback_peers;
@@ -396,8 +387,10 @@ class TurnModule final : public sdk::Module {
       }
     }
     public_host_ = config_.public_host.empty() ? first_host : config_.public_host;
-    host.Registry().Publish<sdk::TurnCredentials>(std::make_shared<Credentials>(
-        secret, config_.credential_ttl.count(), [this] { return Uris(); }));
+    credentials_ = std::make_shared<Credentials>(secret, config_.credential_ttl.count(), [this] { return Uris(); });
+    host.Registry().Publish<sdk::TurnCredentials>(credentials_);
+    admin_ = std::make_shared<Admin>(this);
+    host.Registry().Publish<sdk::TurnAdmin>(admin_);
     EngineSnapshot snap = engine_->Snapshot();
     auto join = [](const std::vector<Address>& list) {
       std::string s;
@@ -412,6 +405,11 @@ class TurnModule final : public sdk::Module {
 
   void Stop() override {
     if (host_ != nullptr && engine_) host_->Registry().Withdraw<sdk::TurnCredentials>();
+    if (admin_) {
+      if (host_ != nullptr) host_->Registry().Withdraw<sdk::TurnAdmin>();
+      admin_->Detach();
+      admin_.reset();
+    }
     if (fallback_) fallback_->Detach();
     if (engine_) engine_->Stop();
   }
@@ -429,6 +427,83 @@ class TurnModule final : public sdk::Module {
   }
 
  private:
+  // sdk::TurnAdmin for the console; holds the module only while it runs.
+  class Admin final : public sdk::TurnAdmin {
+   public:
+    explicit Admin(TurnModule* module) : module_(module) {}
+    void Detach() {
+      std::lock_guard lock(mu_);
+      module_ = nullptr;
+    }
+    sdk::TurnOverview Overview() const override {
+      std::lock_guard lock(mu_);
+      return module_ != nullptr ? module_->MakeOverview() : sdk::TurnOverview{};
+    }
+    Status RotateSecret() override {
+      std::lock_guard lock(mu_);
+      if (module_ == nullptr) return Fail(ErrorCode::kUnavailable, "turn is not running", "TURN is not running");
+      return module_->Rotate();
+    }
+
+   private:
+    mutable std::mutex mu_;  // also serialises rotations
+    TurnModule* module_;
+  };
+
+  // Called under Admin's lock.
+  Status Rotate() {
+    if (!config_.secret_file.empty()) {
+      return Fail(ErrorCode::kFailedPrecondition, "secret_file is set",
+                  "the TURN secret comes from secret_file " + config_.secret_file + "; change it there");
+    }
+    int64_t now = NowSeconds();
+    SecretState current;
+    {
+      std::lock_guard lock(secrets_mu_);
+      current = secrets_;
+    }
+    PALAVER_ASSIGN_OR_RETURN(SecretState next, RotateSecret(secret_path_, current, config_.credential_ttl.count(), now));
+    // Accept both before handing out the new one: a credential is never issued for a secret the
+    // relay does not know yet.
+    engine_->SetSecrets({next.current}, {*next.previous});
+    credentials_->SetSecret(next.current);
+    {
+      std::lock_guard lock(secrets_mu_);
+      secrets_ = next;
+    }
+    log_->info("turn secret rotated file={} previous_accepted_until={}", secret_path_.string(), next.previous->max_expiry);
+    return OkStatus();
+  }
+
+  sdk::TurnOverview MakeOverview() const {
+    sdk::TurnOverview o;
+    if (!engine_) return o;
+    EngineSnapshot s = engine_->Snapshot();
+    for (const auto& a : s.udp) o.listeners.push_back({"udp", a.ToString()});
+    for (const auto& a : s.tcp) o.listeners.push_back({"tcp", a.ToString()});
+    for (const auto& a : s.tls) o.listeners.push_back({"tls", a.ToString()});
+    if (config_.https_fallback && host_ != nullptr && host_->Info().https_port > 0) {
+      o.listeners.push_back({"tls-on-https", "port " + std::to_string(host_->Info().https_port)});
+    }
+    o.public_host = public_host_;
+    o.uris = Uris();
+    std::string external;
+    if (config_.external_v4) external = config_.external_v4->ToString();
+    if (config_.external_v6) external += (external.empty() ? "" : ", ") + config_.external_v6->ToString();
+    o.external_ips = external;
+    o.relay_ports = std::to_string(config_.min_port) + "-" + std::to_string(config_.max_port);
+    o.allocations = s.allocations;
+    o.connections = s.streams;
+    o.credential_ttl_s = config_.credential_ttl.count();
+    o.secret_rotatable = config_.secret_file.empty();
+    o.secret_file = secret_path_.string();
+    std::lock_guard lock(secrets_mu_);
+    o.secret_changed_unix = secrets_.changed_unix;
+    int64_t until = secrets_.previous ? secrets_.previous->max_expiry : 0;
+    o.previous_secret_until_unix = until >= NowSeconds() ? until : 0;
+    return o;
+  }
+
   std::vector<std::string> Uris() const {
     if (!config_.uris.empty()) return config_.uris;
     std::vector<std::string> uris;
@@ -452,6 +527,11 @@ class TurnModule final : public sdk::Module {
   std::unique_ptr<Engine> engine_;
   std::shared_ptr<HttpsFallback> fallback_;
   std::string public_host_;
+  std::filesystem::path secret_path_;
+  mutable std::mutex secrets_mu_;
+  SecretState secrets_;  // under secrets_mu_
+  std::shared_ptr<Credentials> credentials_;
+  std::shared_ptr<Admin> admin_;
 };
 
 }  // namespace

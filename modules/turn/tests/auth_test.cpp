@@ -320,5 +320,26 @@ TEST_F(AuthTest, NoSecretsMeansNoRestCredentials) {
   EXPECT_EQ(none.Check(*StunMessage::Parse(req), client_, Transport::kUdp).status, AuthStatus::kUnauthorized);
 }
 
+TEST_F(AuthTest, RotatedSecretAcceptsOnlyCredentialsFromBeforeTheRotation) {
+  // Rotated at now_ with a one-hour credential lifetime: the old secret still opens credentials
+  // expiring within the hour (handed out before), not later ones (minted by a holder of it since).
+  auth_.SetSecrets({"fresh-secret"}, {{"s3cret", now_ + 3600}});
+  Credentials handed_out = Rest("s3cret", "alice", 3000);
+  EXPECT_EQ(Check(&handed_out).status, AuthStatus::kOk);
+  Credentials minted_later = Rest("s3cret", "mallory", 7200);
+  AuthResult r = Check(&minted_later);
+  EXPECT_EQ(r.status, AuthStatus::kUnauthorized);
+  EXPECT_EQ(r.failure, AuthFailure::kWrongPassword);
+  Credentials fresh = Rest("fresh-secret", "bob", 7200);
+  EXPECT_EQ(Check(&fresh).status, AuthStatus::kOk);
+  // Once the window has passed, every old-secret credential has expired anyway.
+  now_ += 3601;
+  Credentials old = Rest("s3cret", "alice", 60);
+  EXPECT_EQ(Check(&old).status, AuthStatus::kUnauthorized);
+  // The secret the rotation replaced ("previous") is no longer accepted at all.
+  Credentials gone = Rest("previous", "bob");
+  EXPECT_EQ(Check(&gone).status, AuthStatus::kUnauthorized);
+}
+
 }  // namespace
 }  // namespace palaver::turn
