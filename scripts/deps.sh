@@ -11,7 +11,10 @@ build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev l
 # slapd + ldap-utils: the LDAP directory tests start their own throwaway slapd (the package's
 # service stays off).
 # fail2ban: its fail2ban-regex checks the shipped filter against real sign-in log lines.
-test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban)
+# pebble: Let's Encrypt's ACME test CA (pebble + pebble-challtestsrv) for the ACME tests, which
+# start their own (the package has no service).
+test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban
+      pebble)
 bench=(nginx caddy nghttp2-client procps)
 
 want=()

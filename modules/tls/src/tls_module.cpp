@@ -367,6 +367,22 @@ class StoppableTransport final : public AcmeTransport {
   const std::atomic<bool>& stopping_;
 };
 
+// Logs each challenge answer put up, then hands it to the listeners' registry.
+class LoggingResponder final : public AcmeChallengeResponder {
+ public:
+  LoggingResponder(AcmeChallengeResponder& inner, spdlog::logger& log) : inner_(inner), log_(log) {}
+  Status Present(const std::string& type, const std::string& name, const std::string& token,
+                 const std::string& key_authorization) override {
+    log_.info("ACME challenge answered type={} name={}", type, name);
+    return inner_.Present(type, name, token, key_authorization);
+  }
+  void Clear() override { inner_.Clear(); }
+
+ private:
+  AcmeChallengeResponder& inner_;
+  spdlog::logger& log_;
+};
+
 double RandomFraction() {
   uint32_t r = 0;
   if (RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r) != 1) return 0.5;
@@ -377,6 +393,7 @@ double RandomFraction() {
 struct AcmeOutcome {
   std::shared_ptr<sdk::TlsIdentity> obtained;  // a new certificate, or null
   bool resumed = false;
+  int bad_nonces = 0;                          // badNonce answers retried
   std::string reason;                          // why it was ordered
   Clock::time_point next_check;
 };
@@ -445,8 +462,9 @@ Result<AcmeOutcome> RunAcme(Shared& s, const TlsConfig& config, std::shared_ptr<
   }
   s.log->info("ACME order started reason=\"{}\" names={} directory={}", out.reason, JoinNames(s.acme_names),
               config.acme_directory);
-  Result<AcmeIssued> issued = client.Issue(request, *s.acme_challenges, storage);
-  if (client.BadNonceRetries() > 0) s.log->debug("ACME badNonce retried count={}", client.BadNonceRetries());
+  LoggingResponder responder(*s.acme_challenges, *s.log);
+  Result<AcmeIssued> issued = client.Issue(request, responder, storage);
+  out.bad_nonces = client.BadNonceRetries();
   if (!issued) {
     *retry_after = client.LastRetryAfter();
     return tl::unexpected(issued.error());
@@ -515,9 +533,9 @@ void AcmeCheck(const std::shared_ptr<Shared>& shared) {
   Loaded loaded;
   loaded.identity = outcome->obtained;
   Apply(s, loaded);
-  s.log->info("certificate obtained source=acme reason=\"{}\" names={} not_after={} resumed={}", outcome->reason,
-              JoinNames(outcome->obtained->names), FormatTime(outcome->obtained->not_after),
-              outcome->resumed ? "yes" : "no");
+  s.log->info("certificate obtained source=acme reason=\"{}\" names={} not_after={} resumed={} bad_nonce_retries={}",
+              outcome->reason, JoinNames(outcome->obtained->names), FormatTime(outcome->obtained->not_after),
+              outcome->resumed ? "yes" : "no", outcome->bad_nonces);
   NoteExpiry(s, Clock::now());
 }
 
