@@ -71,13 +71,13 @@ class AcmeTestCase(unittest.TestCase):
         self.pebbles.append(p)
         return p
 
-    def palaverd(self, pebble, challenge="http-01", state_from=None, extra_tls=None):
+    def palaverd(self, pebble, challenge="http-01", state_from=None, extra_tls=None, extra_palaver=None):
         tls = {"acme": "yes", "acme_agree_tos": "yes", "acme_email": "ops@example.test",
                "acme_directory": pebble.directory, "acme_ca_file": pebble.api_ca, "acme_challenge": challenge,
                "acme_retry_interval": "1s"}
         tls.update(extra_tls or {})
         s = Palaverd({"palaver": {"hostnames": ", ".join(NAMES) + ", localhost", "https_port": str(self.https_port),
-                                  "http_port": str(self.http_port)},
+                                  "http_port": str(self.http_port), **(extra_palaver or {})},
                       "tls": tls}, expect_start=False)
         if state_from is not None:
             # Another process on the same state dir (a restart).
@@ -162,6 +162,25 @@ class Issuance(AcmeTestCase):
                       "-alpn", "acme-tls/1", input="", check=False)
         self.assertNotIn("ALPN protocol: acme-tls/1", out)
         self.assertIn("no peer certificate available", out)
+
+    def test_auto_without_plain_listener_uses_tls_alpn01(self):
+        pebble = self.pebble()
+        s = self.palaverd(pebble, challenge="auto", extra_palaver={"http_redirect": "no"})
+        wait_for_log(s, r"certificate obtained source=acme")
+        self.assert_serves_pebble_certificate(s, pebble)
+        self.assertIn("ACME challenge answered type=tls-alpn-01", s.stderr())
+        self.assertNotIn("type=http-01", s.stderr())
+        # http-01 alone cannot work without the plain listener: refused at start.
+        s.stop()
+        bad = Palaverd({"palaver": {"hostnames": NAMES[0], "http_redirect": "no"},
+                        "tls": {"acme": "yes", "acme_agree_tos": "yes", "acme_challenge": "http-01"}},
+                       expect_start=False)
+        try:
+            code, _, err = bad.run_once()
+            self.assertNotEqual(code, 0)
+            self.assertIn("acme_challenge = http-01 needs the plain-HTTP listener", err)
+        finally:
+            bad.close()
 
     def test_bad_nonce_answers_are_retried(self):
         pebble = self.pebble(env={"PEBBLE_WFE_NONCEREJECT": "60"})

@@ -103,6 +103,7 @@ struct Shared {
   std::shared_ptr<AcmeChallenges> acme_challenges;
   std::filesystem::path acme_dir;
   std::vector<std::string> acme_names;
+  bool http_listener = true;  // false when [palaver] http_port is off: HTTP-01 cannot be answered
   std::atomic<bool> acme_stopping{false};
   sdk::Counter* reloads = nullptr;
   sdk::Counter* reload_failures = nullptr;
@@ -423,7 +424,10 @@ Result<AcmeOutcome> RunAcme(Shared& s, const TlsConfig& config, std::shared_ptr<
   AcmeOutcome out;
   AcmeIssueRequest request;
   request.names = s.acme_names;
-  request.challenge_types = config.acme_challenges;
+  request.challenge_types.clear();
+  for (const auto& type : config.acme_challenges) {
+    if (type != "http-01" || s.http_listener) request.challenge_types.push_back(type);
+  }
   if (!current) {
     out.reason = "no certificate";
   } else if (!CoversNames(*current, s.acme_names)) {
@@ -570,6 +574,21 @@ void ScheduleAcme(const std::shared_ptr<Shared>& shared, std::chrono::millisecon
   s.acme_timer_armed = true;
 }
 
+// What Configure cannot see: ACME needs a public name, and HTTP-01 alone needs the plain listener.
+Status CheckAcmeFits(const Shared& s, const TlsConfig& config) {
+  if (!config.acme) return OkStatus();
+  if (s.acme_names.empty()) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "[tls] acme = yes needs a public DNS name in [palaver] hostnames (not localhost or an IP address)");
+  }
+  if (!s.http_listener && config.acme_challenges == std::vector<std::string>{"http-01"}) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "[tls] acme_challenge = http-01 needs the plain-HTTP listener ([palaver] http_port is off); "
+                "use tls-alpn-01 or auto");
+  }
+  return OkStatus();
+}
+
 // At start (or when ACME is switched on): serve a stored ACME certificate when it is sound, and
 // say why not otherwise. REQUIRES: s.apply_mu held.
 void NoteAcmeAtStart(Shared& s, Clock::time_point now) {
@@ -667,10 +686,8 @@ class TlsModule final : public sdk::Module {
     s.hostnames = host.Info().hostnames;
     s.acme_names = AcmeNames(s.hostnames);
     s.acme_challenges = std::make_shared<AcmeChallenges>();
-    if (pending_.acme && s.acme_names.empty()) {
-      return Fail(ErrorCode::kFailedPrecondition,
-                  "[tls] acme = yes needs a public DNS name in [palaver] hostnames (not localhost or an IP address)");
-    }
+    s.http_listener = host.Info().http_port >= 0;
+    PALAVER_RETURN_IF_ERROR(CheckAcmeFits(s, pending_));
 
     std::chrono::milliseconds interval;
     {
@@ -715,10 +732,7 @@ class TlsModule final : public sdk::Module {
     {
       std::lock_guard<std::mutex> lock(s.apply_mu);
       bool was_files = s.config.UsesFiles();
-      if (pending_.acme && s.acme_names.empty()) {
-        return Fail(ErrorCode::kFailedPrecondition,
-                    "[tls] acme = yes needs a public DNS name in [palaver] hostnames (not localhost or an IP address)");
-      }
+      PALAVER_RETURN_IF_ERROR(CheckAcmeFits(s, pending_));
       s.config = pending_;
       Clock::time_point now = Clock::now();
       if (s.config.acme) {
