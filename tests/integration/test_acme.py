@@ -283,6 +283,16 @@ class CrashSafety(AcmeTestCase):
         if m.group(1) == "no":
             self.assertIn("ACME order started", t.stderr())
 
+    def test_sigterm_during_an_order_stops_promptly(self):
+        pebble = self.pebble(env={"PEBBLE_VA_NOSLEEP": "0", "PEBBLE_VA_SLEEPTIME": "15"})
+        s = self.palaverd(pebble)
+        wait_for_log(s, r"ACME challenge answered")
+        started = time.time()
+        s.signal(signal.SIGTERM)
+        s.proc.wait(20)
+        self.assertLess(time.time() - started, 5, "stop waited for the ACME order")
+        self.assertEqual(s.proc.returncode, 0, s.stderr())
+
     def test_tampered_or_truncated_stored_certificate_is_replaced(self):
         pebble = self.pebble()
         s = self.palaverd(pebble)

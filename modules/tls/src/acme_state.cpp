@@ -169,6 +169,33 @@ std::shared_ptr<const sdk::TlsIdentity> AcmeChallenges::TlsAlpnIdentity(const st
   return it == alpn_.end() ? nullptr : it->second;
 }
 
+RenewalPlan PlanRenewal(const sdk::TlsIdentity* current, const std::vector<std::string>& names,
+                        std::chrono::system_clock::time_point now, const std::optional<AcmeRenewalWindow>& window,
+                        double fraction) {
+  RenewalPlan plan;
+  if (current == nullptr || current->leaf == nullptr) {
+    plan.due = true;
+    plan.reason = "no certificate";
+    return plan;
+  }
+  if (!CoversNames(*current, names)) {
+    plan.due = true;
+    plan.reason = "hostnames changed";
+    return plan;
+  }
+  std::string how = "a third of the lifetime left";
+  plan.renew_at = RenewalTime(NotBefore(*current->leaf), current->not_after);
+  if (window) {
+    plan.renew_at = PickInWindow(*window, fraction);
+    how = "in the CA's renewal window (ARI)";
+  }
+  if (now >= plan.renew_at) {
+    plan.due = true;
+    plan.reason = "renewal due (" + how + ")";
+  }
+  return plan;
+}
+
 std::chrono::system_clock::time_point RenewalTime(std::chrono::system_clock::time_point not_before,
                                                   std::chrono::system_clock::time_point not_after) {
   if (not_after <= not_before) return not_before;

@@ -74,6 +74,19 @@ class AcmeChallenges final : public AcmeChallengeResponder {
   std::map<std::string, std::shared_ptr<const sdk::TlsIdentity>> alpn_ PALAVER_GUARDED_BY(mu_);  // name -> cert
 };
 
+// Whether an ACME certificate is needed now. Value type.
+struct RenewalPlan {
+  bool due = false;
+  std::string reason;  // why it is due ("no certificate", "hostnames changed", "renewal due (...)")
+  std::chrono::system_clock::time_point renew_at;  // when not due: when it will be
+};
+// Decides for the served ACME certificate `current` (null: none) and the configured `names`:
+// due without a certificate or when names are missing; else at the point `fraction` of the CA's
+// ARI `window` when there is one, else when a third of the lifetime is left.
+RenewalPlan PlanRenewal(const sdk::TlsIdentity* current, const std::vector<std::string>& names,
+                        std::chrono::system_clock::time_point now, const std::optional<AcmeRenewalWindow>& window,
+                        double fraction);
+
 // When a certificate valid from `not_before` to `not_after` is renewed without ARI: when a third of
 // its lifetime remains (a 90-day certificate after 60 days, a 6-day one after 4).
 std::chrono::system_clock::time_point RenewalTime(std::chrono::system_clock::time_point not_before,

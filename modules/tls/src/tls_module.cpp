@@ -428,30 +428,30 @@ Result<AcmeOutcome> RunAcme(Shared& s, const TlsConfig& config, std::shared_ptr<
   for (const auto& type : config.acme_challenges) {
     if (type != "http-01" || s.http_listener) request.challenge_types.push_back(type);
   }
-  if (!current) {
-    out.reason = "no certificate";
-  } else if (!CoversNames(*current, s.acme_names)) {
-    out.reason = "hostnames changed";
-  } else {
-    Clock::time_point renew_at = RenewalTime(NotBefore(*current->leaf), current->not_after);
-    std::string how = "a third of the lifetime left";
+  if (current) {
+    // Ask the CA for its renewal window when it offers ARI; without one the lifetime rule applies.
+    std::optional<AcmeRenewalWindow> window;
     Clock::time_point recheck = now + std::chrono::hours(12);
     Result<std::string> cert_id = AriCertId(*current->leaf);
-    if (cert_id && client.LoadDirectory() && !client.Directory().renewal_info.empty()) {
-      if (Result<AcmeRenewalWindow> window = client.RenewalInfo(*cert_id)) {
-        renew_at = PickInWindow(*window, RandomFraction());
-        how = "in the CA's renewal window (ARI)";
-        recheck = now + window->retry_after.value_or(std::chrono::hours(6));
+    if (cert_id && CoversNames(*current, s.acme_names) && client.LoadDirectory() &&
+        !client.Directory().renewal_info.empty()) {
+      Result<AcmeRenewalWindow> info = client.RenewalInfo(*cert_id);
+      if (info) {
+        window = *info;
+        recheck = now + info->retry_after.value_or(std::chrono::hours(6));
       } else {
-        s.log->debug("ACME renewalInfo not available err=\"{}\"", window.error().message);
+        s.log->debug("ACME renewalInfo not available err=\"{}\"", info.error().message);
       }
     }
-    if (now < renew_at) {
-      out.next_check = std::min(renew_at, recheck);
+    RenewalPlan plan = PlanRenewal(current.get(), s.acme_names, now, window, RandomFraction());
+    if (!plan.due) {
+      out.next_check = std::min(plan.renew_at, recheck);
       return out;
     }
-    out.reason = "renewal due (" + how + ")";
-    if (cert_id) request.replaces = *cert_id;
+    out.reason = plan.reason;
+    if (cert_id && plan.reason.rfind("renewal due", 0) == 0) request.replaces = *cert_id;
+  } else {
+    out.reason = "no certificate";
   }
 
   std::string account_url = storage.LoadAccountUrl(config.acme_directory);

@@ -55,6 +55,54 @@ TEST(AcmeRenewal, WarnsWellBeforeExpiry) {
   EXPECT_EQ(ExpiryWarningLead(t0, t0 + days(5)), days(1));
 }
 
+// An identity as an ACME CA would issue it, valid [now, now + lifetime).
+std::shared_ptr<sdk::TlsIdentity> Issued(const std::vector<std::string>& names, Clock::time_point now,
+                                         std::chrono::seconds lifetime) {
+  EvpPkeyPtr ca_key = *GenerateKey();
+  X509Ptr ca = *IssueCaCertificate(*ca_key, names, now);
+  EvpPkeyPtr leaf_key = *GenerateKey();
+  X509Ptr leaf = *IssueServerCertificate(*ca, *ca_key, *leaf_key, names, now + kBackdate, lifetime);
+  return *LoadIdentity(*CertificateToPem(*leaf) + *CertificateToPem(*ca), *PrivateKeyToPem(*leaf_key), "acme");
+}
+
+TEST(AcmeRenewal, PlansAnOrderWithoutCertificateOrWhenNamesChange) {
+  Clock::time_point now = Clock::now();
+  RenewalPlan none = PlanRenewal(nullptr, {"a.example.test"}, now, std::nullopt, 0.5);
+  EXPECT_TRUE(none.due);
+  EXPECT_EQ(none.reason, "no certificate");
+  auto cert = Issued({"a.example.test"}, now, days(90));
+  RenewalPlan more = PlanRenewal(cert.get(), {"a.example.test", "b.example.test"}, now, std::nullopt, 0.5);
+  EXPECT_TRUE(more.due);
+  EXPECT_EQ(more.reason, "hostnames changed");
+}
+
+TEST(AcmeRenewal, PlansByLifetimeWithoutAri) {
+  Clock::time_point now = Clock::now();
+  auto cert = Issued({"a.example.test"}, now, days(90));
+  RenewalPlan fresh = PlanRenewal(cert.get(), {"a.example.test"}, now, std::nullopt, 0.5);
+  EXPECT_FALSE(fresh.due);
+  EXPECT_EQ(fresh.renew_at, RenewalTime(NotBefore(*cert->leaf), cert->not_after));
+  EXPECT_GT(fresh.renew_at, now + days(59));
+  RenewalPlan later = PlanRenewal(cert.get(), {"a.example.test"}, now + days(61), std::nullopt, 0.5);
+  EXPECT_TRUE(later.due);
+  EXPECT_EQ(later.reason, "renewal due (a third of the lifetime left)");
+}
+
+TEST(AcmeRenewal, AriWindowOverridesTheLifetimeRule) {
+  Clock::time_point now = Clock::now();
+  auto cert = Issued({"a.example.test"}, now, days(90));
+  // The CA wants it renewed early (e.g. a revocation ahead): a window that has begun.
+  AcmeRenewalWindow early{now - hours(2), now - hours(1), std::nullopt};
+  RenewalPlan plan = PlanRenewal(cert.get(), {"a.example.test"}, now, early, 0.5);
+  EXPECT_TRUE(plan.due);
+  EXPECT_EQ(plan.reason, "renewal due (in the CA's renewal window (ARI))");
+  // A window later than the lifetime rule is followed too.
+  AcmeRenewalWindow late{now + days(70), now + days(72), std::nullopt};
+  RenewalPlan wait = PlanRenewal(cert.get(), {"a.example.test"}, now + days(65), late, 0.5);
+  EXPECT_FALSE(wait.due);
+  EXPECT_EQ(wait.renew_at, now + days(71));
+}
+
 TEST(AcmeStorage, AccountKeyIsCreatedOnceWithMode0600) {
   TempDir tmp;
   AcmeStorage storage(tmp.path() / "acme");
