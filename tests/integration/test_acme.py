@@ -164,6 +164,31 @@ class Issuance(AcmeTestCase):
         self.assertNotIn("ALPN protocol: acme-tls/1", out)
         self.assertIn("no peer certificate available", out)
 
+    def test_switching_acme_on_by_reload(self):
+        pebble = self.pebble()
+        s = self.palaverd(pebble, extra_tls={"acme": "no"})
+        time.sleep(1)
+        self.assertNotIn("ACME", s.stderr())
+        before = len(s.stderr())
+        s.sections["tls"]["acme"] = "yes"
+        s.write_config()
+        s.reload()
+        wait_for_log(s, r"certificate obtained source=acme", start=before)
+        self.assert_serves_pebble_certificate(s, pebble)
+        # A further reload checks again but orders nothing: the certificate is not due.
+        before = len(s.stderr())
+        s.reload()
+        time.sleep(1.5)
+        self.assertNotIn("ACME order started", s.stderr()[before:])
+        self.assertEqual(self.healthz(s)[1]["modules"]["tls"]["status"], "ok")
+        # Switching it off again serves the local CA.
+        s.sections["tls"]["acme"] = "no"
+        s.write_config()
+        s.reload()
+        out = openssl("s_client", "-connect", f"127.0.0.1:{s.https_port}", "-servername", NAMES[0], "-CAfile", s.ca,
+                      input="", check=False)
+        self.assertIn("Verify return code: 0 (ok)", out)
+
     def test_auto_without_plain_listener_uses_tls_alpn01(self):
         pebble = self.pebble()
         s = self.palaverd(pebble, challenge="auto", extra_palaver={"http_redirect": "no"})
