@@ -117,6 +117,12 @@ class Pebble:
             with urllib.request.urlopen(url, context=ctx, timeout=5) as answer, open(target, "wb") as f:
                 f.write(answer.read())
 
+    def restart(self):
+        """Stops and starts Pebble on the same ports: it forgets every account, order and
+        certificate, and makes a new issuing root (fetched again)."""
+        self.stop()
+        self.start()
+
     def log(self):
         p = os.path.join(self.dir, "pebble.log")
         if not os.path.exists(p):

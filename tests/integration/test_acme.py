@@ -286,6 +286,18 @@ class Renewal(AcmeTestCase):
         conn.close()
 
 
+    def test_a_ca_that_forgot_the_account_gets_it_registered_again(self):
+        pebble = self.pebble(validity=30)
+        s = self.palaverd(pebble)
+        wait_for_log(s, r"certificate obtained source=acme reason=\"no certificate\"")
+        pebble.restart()  # Pebble keeps accounts in memory only
+        before = len(s.stderr())
+        wait_for_log(s, r"warn \[tls\] \[\d+\] ACME account unknown to the CA, registering again", timeout=60,
+                     start=before)
+        wait_for_log(s, r"certificate obtained source=acme reason=\"renewal due", timeout=30, start=before)
+        self.assert_serves_pebble_certificate(s, pebble)
+
+
 class CrashSafety(AcmeTestCase):
     def test_kill_9_during_an_order_then_restart(self):
         # Validation waits up to 4 s inside Pebble, so the order is in flight when palaverd dies.

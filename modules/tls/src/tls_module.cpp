@@ -454,13 +454,18 @@ Result<AcmeOutcome> RunAcme(Shared& s, const TlsConfig& config, std::shared_ptr<
     out.reason = "no certificate";
   }
 
-  std::string account_url = storage.LoadAccountUrl(config.acme_directory);
-  if (account_url.empty()) {
+  auto register_account = [&]() -> Status {
     std::optional<AcmeEab> eab;
     if (!config.acme_eab_kid.empty()) eab = AcmeEab{config.acme_eab_kid, config.acme_eab_hmac_key};
-    PALAVER_ASSIGN_OR_RETURN(account_url, client.Register(config.acme_email, config.acme_agree_tos, eab));
-    PALAVER_RETURN_IF_ERROR(storage.SaveAccountUrl(config.acme_directory, account_url));
-    s.log->info("ACME account registered directory={} account={}", config.acme_directory, account_url);
+    PALAVER_ASSIGN_OR_RETURN(std::string url, client.Register(config.acme_email, config.acme_agree_tos, eab));
+    PALAVER_RETURN_IF_ERROR(storage.SaveAccountUrl(config.acme_directory, url));
+    s.log->info("ACME account registered directory={} account={}", config.acme_directory, url);
+    return OkStatus();
+  };
+  std::string account_url = storage.LoadAccountUrl(config.acme_directory);
+  bool registered = account_url.empty();
+  if (registered) {
+    PALAVER_RETURN_IF_ERROR(register_account());
   } else {
     client.SetAccountUrl(account_url);
   }
@@ -468,6 +473,14 @@ Result<AcmeOutcome> RunAcme(Shared& s, const TlsConfig& config, std::shared_ptr<
               config.acme_directory);
   LoggingResponder responder(*s.acme_challenges, *s.log);
   Result<AcmeIssued> issued = client.Issue(request, responder, storage);
+  if (!issued && !registered &&
+      issued.error().message.find("urn:ietf:params:acme:error:accountDoesNotExist") != std::string::npos) {
+    // The CA no longer knows the stored account (a test CA restarted, a company CA reset):
+    // register the same key again and order once more.
+    s.log->warn("ACME account unknown to the CA, registering again account={}", account_url);
+    PALAVER_RETURN_IF_ERROR(register_account());
+    issued = client.Issue(request, responder, storage);
+  }
   out.bad_nonces = client.BadNonceRetries();
   if (!issued) {
     *retry_after = client.LastRetryAfter();

@@ -74,6 +74,7 @@ class FakeCa final : public AcmeTransport {
   int processing_polls = 0;        // after finalize the order stays processing this long (Retry-After: 3)
   bool offer_ari = false;
   bool eab_required = false;
+  bool forgot_accounts = false;    // requests with a kid answer accountDoesNotExist
   std::vector<std::string> offered{"http-01", "tls-alpn-01"};
 
   // Records.
@@ -149,6 +150,7 @@ class FakeCa final : public AcmeTransport {
       errors.push_back("nonce reused");
       return Error(400, "badNonce", "unknown nonce");
     }
+    if (forgot_accounts && header->has("kid")) return Error(400, "accountDoesNotExist", "no such account");
     if (bad_nonces > 0) {
       --bad_nonces;
       return Error(400, "badNonce", "JWS has an invalid anti-replay nonce");
@@ -485,6 +487,17 @@ TEST_F(AcmeClientTest, RegistrationNeedsTermsAndEabWhenRequired) {
       eab_client.Register("ops@example.test", true, AcmeEab{"kid-1", sdk::Base64UrlEncode("0123456789abcdef")});
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_TRUE(ca_.last_had_eab);
+}
+
+TEST_F(AcmeClientTest, AnAccountTheCaForgotIsReportedAsSuch) {
+  ca_.forgot_accounts = true;
+  AcmeClient client = MakeClient();
+  client.SetAccountUrl(ca_.Base() + "/acct/1");
+  Result<AcmeIssued> issued = client.Issue({names_, {"http-01"}, ""}, responder_, journal_);
+  ASSERT_FALSE(issued);
+  EXPECT_EQ(issued.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(issued.error().message.find("urn:ietf:params:acme:error:accountDoesNotExist"), std::string::npos)
+      << issued.error().message;
 }
 
 TEST_F(AcmeClientTest, UnreachableCaIsUnavailable) {
