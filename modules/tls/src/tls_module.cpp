@@ -69,14 +69,18 @@ int64_t UnixSeconds(Clock::time_point t) {
 }
 
 // The names an ACME certificate is ordered for: the DNS names among [palaver] hostnames (not
-// localhost, not IP addresses, which a public CA does not validate), lowercased, in order.
+// localhost, not IP addresses, which a public CA does not validate, and no `*.` wildcards, which
+// need DNS-01), lowercased, in order.
 std::vector<std::string> AcmeNames(const std::vector<std::string>& hostnames) {
   std::vector<std::string> out;
   for (std::string name : hostnames) {
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     bool ip = name.find(':') != std::string::npos ||
               name.find_first_not_of("0123456789.") == std::string::npos;
-    if (name.empty() || ip || name == "localhost" || name.find('.') == std::string::npos) continue;
+    if (name.empty() || ip || name == "localhost" || name.find('.') == std::string::npos ||
+        name.find('*') != std::string::npos) {
+      continue;
+    }
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
   }
   return out;
