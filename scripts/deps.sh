@@ -13,8 +13,10 @@ build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev l
 # fail2ban: its fail2ban-regex checks the shipped filter against real sign-in log lines.
 # apache2: a throwaway instance (own config dir, loopback ports) runs the Univention app's
 # reverse-proxy configuration in front of palaverd; shellcheck lints the app's scripts.
+# pebble: Let's Encrypt's ACME test CA (pebble + pebble-challtestsrv) for the ACME tests, which
+# start their own (the package has no service).
 test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban
-      apache2 shellcheck)
+      apache2 shellcheck pebble)
 bench=(nginx caddy nghttp2-client procps)
 
 want=()

@@ -116,12 +116,16 @@ namespace {
 int SslCertCallback(SSL* ssl, void* arg) { return static_cast<NetServer*>(arg)->CertCallback(ssl); }
 
 // ALPN: h2 when offered, else http/1.1; a client offering neither (TURN clients may offer
-// "stun.turn") gets no ALPN and is served by what its first bytes say.
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
-               void*) {
+// "stun.turn") gets no ALPN and is served by what its first bytes say. An ACME CA validating
+// TLS-ALPN-01 offers only "acme-tls/1" and gets it (with the challenge certificate, see
+// sdk::NoteAcmeTlsAlpnOffer); it closes the connection after the handshake.
+int SelectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+               unsigned int inlen, void*) {
+  static const unsigned char kAcme[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
   static const unsigned char kH2[] = {2, 'h', '2'};
   static const unsigned char kH1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  for (const unsigned char* want : {kH2, kH1}) {
+  for (const unsigned char* want : {kAcme, kH2, kH1}) {
+    if (want == kAcme && !sdk::IsAcmeTlsAlpnHandshake(ssl)) continue;
     for (unsigned int i = 0; i < inlen;) {
       unsigned int n = in[i];
       if (i + 1 + n > inlen) break;
@@ -223,6 +227,7 @@ Status NetServer::Listen(const std::vector<ListenerSpec>& listeners,
                                        SSL_MODE_RELEASE_BUFFERS);
         SSL_CTX_set_cert_cb(ssl_ctx_, SslCertCallback, this);
         SSL_CTX_set_alpn_select_cb(ssl_ctx_, SelectAlpn, nullptr);
+        SSL_CTX_set_client_hello_cb(ssl_ctx_, sdk::NoteAcmeTlsAlpnOffer, nullptr);
         SSL_CTX_set_session_cache_mode(ssl_ctx_, SSL_SESS_CACHE_SERVER);
         static const unsigned char kSessionContext[] = "palaver";
         SSL_CTX_set_session_id_context(ssl_ctx_, kSessionContext, sizeof kSessionContext - 1);

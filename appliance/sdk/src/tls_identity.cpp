@@ -12,9 +12,41 @@ TlsIdentity::~TlsIdentity() {
   if (key != nullptr) EVP_PKEY_free(key);
 }
 
+namespace {
+
+int AcmeExIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+}  // namespace
+
+int NoteAcmeTlsAlpnOffer(SSL* ssl, int* /*alert*/, void* /*arg*/) {
+  const unsigned char* ext = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext, &len) != 1 || len < 2) {
+    return SSL_CLIENT_HELLO_SUCCESS;
+  }
+  size_t list_len = (static_cast<size_t>(ext[0]) << 8) | ext[1];
+  if (list_len + 2 > len) return SSL_CLIENT_HELLO_SUCCESS;
+  for (size_t i = 2; i < 2 + list_len;) {
+    size_t n = ext[i];
+    if (i + 1 + n > 2 + list_len) break;
+    if (std::string_view(reinterpret_cast<const char*>(ext + i + 1), n) == kAcmeTlsAlpnProtocol) {
+      SSL_set_ex_data(ssl, AcmeExIndex(), reinterpret_cast<void*>(1));
+      break;
+    }
+    i += 1 + n;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+bool IsAcmeTlsAlpnHandshake(SSL* ssl) { return SSL_get_ex_data(ssl, AcmeExIndex()) != nullptr; }
+
 bool UseCertificateForSni(SSL* ssl, const CertificateProvider& provider) {
   const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  auto id = provider.ForName(sni != nullptr ? sni : "");
+  auto id = IsAcmeTlsAlpnHandshake(ssl) ? provider.ForAcmeTlsAlpn(sni != nullptr ? sni : "")
+                                        : provider.ForName(sni != nullptr ? sni : "");
   if (!id || id->leaf == nullptr || id->key == nullptr) return false;
   if (SSL_use_certificate(ssl, id->leaf) != 1) return false;
   if (SSL_use_PrivateKey(ssl, id->key) != 1) return false;

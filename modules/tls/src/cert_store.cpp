@@ -31,6 +31,21 @@ std::string CertStore::TrustAnchorPath() const {
   return trust_anchor_path_;
 }
 
+std::shared_ptr<const sdk::TlsIdentity> CertStore::ForAcmeTlsAlpn(std::string_view server_name) const {
+  std::shared_ptr<const AcmeChallenges> challenges;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    challenges = acme_challenges_;
+  }
+  if (!challenges || server_name.empty()) return nullptr;
+  return challenges->TlsAlpnIdentity(std::string(server_name));
+}
+
+void CertStore::SetAcmeChallenges(std::shared_ptr<const AcmeChallenges> challenges) {
+  std::lock_guard<std::mutex> lock(mu_);
+  acme_challenges_ = std::move(challenges);
+}
+
 void CertStore::Set(std::shared_ptr<const sdk::TlsIdentity> identity, std::string trust_anchor_path) {
   PALAVER_CHECK(identity != nullptr);
   std::vector<std::shared_ptr<std::function<void()>>> to_call;

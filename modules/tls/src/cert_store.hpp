@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "acme_state.hpp"
 #include "palaver/sdk/check.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
 
@@ -28,6 +29,10 @@ class CertStore final : public sdk::CertificateProvider {
   std::shared_ptr<const sdk::TlsIdentity> ForName(std::string_view server_name) const override;
   uint64_t OnChange(std::function<void()> fn) override;
   std::string TrustAnchorPath() const override;
+  // The TLS-ALPN-01 answer from the challenges set with SetAcmeChallenges, else null.
+  std::shared_ptr<const sdk::TlsIdentity> ForAcmeTlsAlpn(std::string_view server_name) const override;
+  // The challenge answers of the ACME client (null: none). Set once in Start, before serving.
+  void SetAcmeChallenges(std::shared_ptr<const AcmeChallenges> challenges);
 
   // Replaces the identity and trust anchor, then calls every OnChange subscriber on this thread
   // (outside the lock, so they may call ForName). REQUIRES: `identity` is not null.
@@ -40,6 +45,7 @@ class CertStore final : public sdk::CertificateProvider {
   std::string trust_anchor_path_ PALAVER_GUARDED_BY(mu_);
   uint64_t next_subscriber_id_ PALAVER_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::shared_ptr<std::function<void()>>> subscribers_ PALAVER_GUARDED_BY(mu_);
+  std::shared_ptr<const AcmeChallenges> acme_challenges_ PALAVER_GUARDED_BY(mu_);
 };
 
 }  // namespace palaver::tls

@@ -2,8 +2,10 @@
 // watch it, reload it, report its health.
 #include "palaver/tls/tls_module.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,12 +15,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include <openssl/rand.h>
+
+#include "acme_cert.hpp"
+#include "acme_client.hpp"
+#include "acme_state.hpp"
+#include "acme_transport.hpp"
 #include "cert_store.hpp"
 #include "config.hpp"
 #include "identity.hpp"
 #include "key_mode.hpp"
 #include "local_ca.hpp"
 #include "palaver/sdk/check.hpp"
+#include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/host.hpp"
 
 namespace palaver::tls {
@@ -34,9 +43,18 @@ constexpr std::chrono::hours kLocalCaCheckInterval{12};
 
 enum class ExpiryState { kOk, kSoon, kExpired };
 
+// ACME certificates may live only days: they warn when a fifth of their lifetime is left, if
+// that is less than kExpiryWarning (renewal starts when a third is left).
+std::chrono::seconds WarningLead(const sdk::TlsIdentity& identity) {
+  if (identity.source == "acme" && identity.leaf != nullptr) {
+    return ExpiryWarningLead(NotBefore(*identity.leaf), identity.not_after);
+  }
+  return kExpiryWarning;
+}
+
 ExpiryState ExpiryOf(const sdk::TlsIdentity& identity, Clock::time_point now) {
   if (identity.not_after <= now) return ExpiryState::kExpired;
-  if (identity.not_after - now < kExpiryWarning) return ExpiryState::kSoon;
+  if (identity.not_after - now < WarningLead(identity)) return ExpiryState::kSoon;
   return ExpiryState::kOk;
 }
 
@@ -48,6 +66,24 @@ std::string JoinNames(const std::vector<std::string>& names) {
 
 int64_t UnixSeconds(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// The names an ACME certificate is ordered for: the DNS names among [palaver] hostnames (not
+// localhost, not IP addresses, which a public CA does not validate, and no `*.` wildcards, which
+// need DNS-01), lowercased, in order.
+std::vector<std::string> AcmeNames(const std::vector<std::string>& hostnames) {
+  std::vector<std::string> out;
+  for (std::string name : hostnames) {
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool ip = name.find(':') != std::string::npos ||
+              name.find_first_not_of("0123456789.") == std::string::npos;
+    if (name.empty() || ip || name == "localhost" || name.find('.') == std::string::npos ||
+        name.find('*') != std::string::npos) {
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
 }
 
 // An identity freshly loaded from the configured source, not yet in service.
@@ -65,6 +101,14 @@ struct Shared {
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<CertStore> store;
   sdk::Gauge* expiry_gauge = nullptr;
+  sdk::Gauge* expiry_timestamp = nullptr;  // palaver_tls_certificate_expiry_timestamp_seconds
+  sdk::Counter* acme_issued = nullptr;
+  sdk::Counter* acme_failed = nullptr;
+  std::shared_ptr<AcmeChallenges> acme_challenges;
+  std::filesystem::path acme_dir;
+  std::vector<std::string> acme_names;
+  bool http_listener = true;  // false when [palaver] http_port is off: HTTP-01 cannot be answered
+  std::atomic<bool> acme_stopping{false};
   sdk::Counter* reloads = nullptr;
   sdk::Counter* reload_failures = nullptr;
   std::filesystem::path local_ca_dir;
@@ -77,6 +121,9 @@ struct Shared {
   uint64_t chain PALAVER_GUARDED_BY(timer_mu) = 0;  // bumped to retire the running chain
   bool timer_armed PALAVER_GUARDED_BY(timer_mu) = false;
   sdk::NetLoop::TimerId timer PALAVER_GUARDED_BY(timer_mu) = 0;
+  uint64_t acme_chain PALAVER_GUARDED_BY(timer_mu) = 0;  // bumped to retire the ACME check chain
+  bool acme_timer_armed PALAVER_GUARDED_BY(timer_mu) = false;
+  sdk::NetLoop::TimerId acme_timer PALAVER_GUARDED_BY(timer_mu) = 0;
 
   // Serializes loading and swapping (Start, Reload, periodic checks); held across file I/O.
   std::mutex apply_mu;
@@ -87,11 +134,53 @@ struct Shared {
   std::string failure_logged PALAVER_GUARDED_BY(apply_mu);          // local-CA mode: last error logged
   ExpiryState expiry_state PALAVER_GUARDED_BY(apply_mu) = ExpiryState::kOk;
   std::string key_mode_warned PALAVER_GUARDED_BY(apply_mu);  // files mode: last key permission warning
+  std::shared_ptr<sdk::TlsIdentity> acme_identity PALAVER_GUARDED_BY(apply_mu);  // ACME certificate, or null
+
+  // Serializes ACME runs (held across the CA's answers, never while apply_mu is wanted first).
+  std::mutex acme_mu;
+  int acme_failures PALAVER_GUARDED_BY(acme_mu) = 0;  // consecutive failed attempts
+  std::atomic<int64_t> acme_next_ms{0};  // wait before the next ACME check (set by the check)
 
   // Read by CheckHealth, which must not wait for a load in progress.
   mutable std::mutex health_mu;
   std::string last_error PALAVER_GUARDED_BY(health_mu);  // non-empty while the last reload failed
+  std::string acme_problem PALAVER_GUARDED_BY(health_mu);  // why ACME has no (fresh) certificate; "" when fine
 };
+
+void SetAcmeProblem(Shared& s, std::string problem) {
+  std::lock_guard<std::mutex> lock(s.health_mu);
+  s.acme_problem = std::move(problem);
+}
+
+// In ACME mode the ACME certificate, once there, is served instead of the local CA's (which
+// stays ready as the fallback). REQUIRES: s.apply_mu held.
+void PreferAcme(const Shared& s, const TlsConfig& config, Loaded& loaded) {
+  if (!config.acme || !s.acme_identity) return;
+  loaded.identity = s.acme_identity;
+  loaded.trust_anchor.clear();
+  loaded.stamps.reset();
+}
+
+// Reads and checks the stored ACME certificate; sets s.acme_identity when it can be served.
+// Returns why it cannot ("" when it can). REQUIRES: s.apply_mu held.
+std::string LoadStoredAcme(Shared& s, Clock::time_point now) {
+  AcmeStorage storage(s.acme_dir);
+  Result<std::string> pem = storage.LoadCertificatePem();
+  if (!pem) {
+    s.acme_identity.reset();
+    if (pem.error().code == ErrorCode::kNotFound) return "no certificate obtained yet";
+    return pem.error().message;
+  }
+  Result<std::shared_ptr<sdk::TlsIdentity>> identity = CheckStoredCertificate(*pem, s.acme_names, now);
+  OPENSSL_cleanse(pem->data(), pem->size());
+  if (!identity) {
+    s.acme_identity.reset();
+    return "stored certificate " + storage.CertificatePath().string() + " unusable (" + identity.error().message +
+           "); requesting a new one";
+  }
+  s.acme_identity = std::move(*identity);
+  return {};
+}
 
 // Files mode: warns when the key file is readable by its group or others (once per change of
 // that state; a fixed mode is noted at info). REQUIRES: s.apply_mu held.
@@ -176,12 +265,16 @@ bool Apply(Shared& s, Loaded& loaded) {
   // Subscribers run here, under apply_mu; they must not call back into this module's Reload.
   s.store->Set(loaded.identity, loaded.trust_anchor);
   s.expiry_gauge->Set(UnixSeconds(loaded.identity->not_after));
+  s.expiry_timestamp->Set(UnixSeconds(loaded.identity->not_after));
   s.reloads->Inc();
   return true;
 }
 
 void LogInService(Shared& s, const TlsConfig& config, const sdk::TlsIdentity& identity, const char* verb) {
-  if (config.UsesFiles()) {
+  if (identity.source == "acme") {
+    s.log->info("certificate {} source=acme names={} not_after={}", verb, JoinNames(identity.names),
+                FormatTime(identity.not_after));
+  } else if (config.UsesFiles()) {
     s.log->info("certificate {} path={} names={} not_after={}", verb, config.certificate.string(),
                 JoinNames(identity.names), FormatTime(identity.not_after));
   } else {
@@ -225,6 +318,7 @@ void CheckNow(const std::shared_ptr<Shared>& shared) {
       }
     } else {
       LogLocalCaEvents(s, *loaded->local_ca, /*at_start=*/false);
+      PreferAcme(s, s.config, *loaded);
       Apply(s, *loaded);
     }
   }
@@ -259,6 +353,301 @@ void ScheduleCheck(const std::shared_ptr<Shared>& shared, std::chrono::milliseco
                                 });
   });
   s.timer_armed = true;
+}
+
+// ---- ACME ----------------------------------------------------------------------------------
+
+// Fails every request once the module stops, so that a run in progress ends quickly.
+class StoppableTransport final : public AcmeTransport {
+ public:
+  StoppableTransport(std::unique_ptr<AcmeTransport> inner, const std::atomic<bool>& stopping)
+      : inner_(std::move(inner)), stopping_(stopping) {}
+  Result<AcmeHttpResponse> Send(const std::string& method, const std::string& url, const std::string& body) override {
+    if (stopping_.load()) return Fail(ErrorCode::kUnavailable, "palaverd is stopping");
+    return inner_->Send(method, url, body);
+  }
+
+ private:
+  std::unique_ptr<AcmeTransport> inner_;
+  const std::atomic<bool>& stopping_;
+};
+
+// Logs each challenge answer put up, then hands it to the listeners' registry.
+class LoggingResponder final : public AcmeChallengeResponder {
+ public:
+  LoggingResponder(AcmeChallengeResponder& inner, spdlog::logger& log) : inner_(inner), log_(log) {}
+  Status Present(const std::string& type, const std::string& name, const std::string& token,
+                 const std::string& key_authorization) override {
+    log_.info("ACME challenge answered type={} name={}", type, name);
+    return inner_.Present(type, name, token, key_authorization);
+  }
+  void Clear() override { inner_.Clear(); }
+
+ private:
+  AcmeChallengeResponder& inner_;
+  spdlog::logger& log_;
+};
+
+double RandomFraction() {
+  uint32_t r = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r) != 1) return 0.5;
+  return static_cast<double>(r) / 4294967296.0;
+}
+
+// What one ACME check decided. Value type.
+struct AcmeOutcome {
+  std::shared_ptr<sdk::TlsIdentity> obtained;  // a new certificate, or null
+  bool resumed = false;
+  int bad_nonces = 0;                          // badNonce answers retried
+  std::string reason;                          // why it was ordered
+  Clock::time_point next_check;
+};
+
+// One ACME check, blocking (on a worker): decide whether a certificate is due (none, names
+// changed, ARI window reached, a third of the lifetime left) and if so obtain it.
+// `retry_after` receives the CA's Retry-After of a failed request.
+Result<AcmeOutcome> RunAcme(Shared& s, const TlsConfig& config, std::shared_ptr<sdk::TlsIdentity> current,
+                            Clock::time_point now, std::optional<std::chrono::seconds>* retry_after) {
+  AcmeStorage storage(s.acme_dir);
+  PALAVER_RETURN_IF_ERROR(storage.EnsureDir());
+  bool created = false;
+  PALAVER_ASSIGN_OR_RETURN(EvpPkeyPtr account_key, storage.LoadOrCreateAccountKey(&created));
+  if (created) s.log->info("ACME account key created path={}", storage.AccountKeyPath().string());
+  StoppableTransport transport(MakePocoAcmeTransport(config.acme_ca_file), s.acme_stopping);
+  const std::atomic<bool>& stopping = s.acme_stopping;
+  AcmeEnvironment env{[] { return Clock::now(); },
+                      [&stopping](std::chrono::milliseconds d) {
+                        // In small steps, so that Stop does not wait for a long poll.
+                        auto until = std::chrono::steady_clock::now() + d;
+                        while (!stopping.load() && std::chrono::steady_clock::now() < until) {
+                          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                        }
+                      }};
+  AcmeClient client(transport, config.acme_directory, *account_key, env);
+
+  AcmeOutcome out;
+  AcmeIssueRequest request;
+  request.names = s.acme_names;
+  request.challenge_types.clear();
+  for (const auto& type : config.acme_challenges) {
+    if (type != "http-01" || s.http_listener) request.challenge_types.push_back(type);
+  }
+  if (current) {
+    // Ask the CA for its renewal window when it offers ARI; without one the lifetime rule applies.
+    std::optional<AcmeRenewalWindow> window;
+    Clock::time_point recheck = now + std::chrono::hours(12);
+    Result<std::string> cert_id = AriCertId(*current->leaf);
+    if (cert_id && CoversNames(*current, s.acme_names) && client.LoadDirectory() &&
+        !client.Directory().renewal_info.empty()) {
+      Result<AcmeRenewalWindow> info = client.RenewalInfo(*cert_id);
+      if (info) {
+        window = *info;
+        recheck = now + info->retry_after.value_or(std::chrono::hours(6));
+      } else {
+        s.log->debug("ACME renewalInfo not available err=\"{}\"", info.error().message);
+      }
+    }
+    RenewalPlan plan = PlanRenewal(current.get(), s.acme_names, now, window, RandomFraction());
+    if (!plan.due) {
+      out.next_check = std::min(plan.renew_at, recheck);
+      return out;
+    }
+    out.reason = plan.reason;
+    if (cert_id && plan.reason.rfind("renewal due", 0) == 0) request.replaces = *cert_id;
+  } else {
+    out.reason = "no certificate";
+  }
+
+  auto register_account = [&]() -> Status {
+    std::optional<AcmeEab> eab;
+    if (!config.acme_eab_kid.empty()) eab = AcmeEab{config.acme_eab_kid, config.acme_eab_hmac_key};
+    PALAVER_ASSIGN_OR_RETURN(std::string url, client.Register(config.acme_email, config.acme_agree_tos, eab));
+    PALAVER_RETURN_IF_ERROR(storage.SaveAccountUrl(config.acme_directory, url));
+    s.log->info("ACME account registered directory={} account={}", config.acme_directory, url);
+    return OkStatus();
+  };
+  std::string account_url = storage.LoadAccountUrl(config.acme_directory);
+  bool registered = account_url.empty();
+  if (registered) {
+    PALAVER_RETURN_IF_ERROR(register_account());
+  } else {
+    client.SetAccountUrl(account_url);
+  }
+  s.log->info("ACME order started reason=\"{}\" names={} directory={}", out.reason, JoinNames(s.acme_names),
+              config.acme_directory);
+  LoggingResponder responder(*s.acme_challenges, *s.log);
+  Result<AcmeIssued> issued = client.Issue(request, responder, storage);
+  if (!issued && !registered &&
+      issued.error().message.find("urn:ietf:params:acme:error:accountDoesNotExist") != std::string::npos) {
+    // The CA no longer knows the stored account (a test CA restarted, a company CA reset):
+    // register the same key again and order once more.
+    s.log->warn("ACME account unknown to the CA, registering again account={}", account_url);
+    PALAVER_RETURN_IF_ERROR(register_account());
+    issued = client.Issue(request, responder, storage);
+  }
+  out.bad_nonces = client.BadNonceRetries();
+  if (!issued) {
+    *retry_after = client.LastRetryAfter();
+    return tl::unexpected(issued.error());
+  }
+  PALAVER_RETURN_IF_ERROR(storage.SaveCertificate(issued->chain_pem, issued->key_pem));
+  storage.ClearOrder();
+  PALAVER_ASSIGN_OR_RETURN(std::string stored, storage.LoadCertificatePem());
+  PALAVER_ASSIGN_OR_RETURN(out.obtained, CheckStoredCertificate(stored, s.acme_names, Clock::now()));
+  OPENSSL_cleanse(stored.data(), stored.size());
+  out.resumed = issued->resumed;
+  out.next_check = std::min(RenewalTime(NotBefore(*out.obtained->leaf), out.obtained->not_after),
+                            Clock::now() + std::chrono::hours(12));
+  return out;
+}
+
+// The ACME check task: runs RunAcme, puts a new certificate in service, logs, and records
+// when the next check is due (s.acme_next).
+void AcmeCheck(const std::shared_ptr<Shared>& shared) {
+  Shared& s = *shared;
+  std::lock_guard<std::mutex> run_lock(s.acme_mu);
+  TlsConfig config;
+  std::shared_ptr<sdk::TlsIdentity> current;
+  {
+    std::lock_guard<std::mutex> lock(s.apply_mu);
+    if (s.stopped) return;
+    config = s.config;
+    current = s.acme_identity;
+  }
+  if (!config.acme) return;
+  Clock::time_point now = Clock::now();
+  std::optional<std::chrono::seconds> retry_after;
+  Result<AcmeOutcome> outcome = RunAcme(s, config, current, now, &retry_after);
+  if (!outcome) {
+    ++s.acme_failures;
+    std::chrono::seconds wait = Backoff(s.acme_failures, config.acme_retry_interval,
+                                        std::chrono::duration_cast<std::chrono::seconds>(kAcmeMaxRetry), retry_after);
+    s.acme_next_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wait).count();
+    s.acme_failed->Inc();
+    const std::string& err = outcome.error().message;
+    if (s.acme_stopping.load()) return;
+    if (current) {
+      s.log->warn("ACME renewal failed err=\"{}\" attempt={} retry_in_s={}; still serving the certificate valid until {}",
+                  err, s.acme_failures, wait.count(), FormatTime(current->not_after));
+      SetAcmeProblem(s, "ACME renewal failing (attempt " + std::to_string(s.acme_failures) + ", next in " +
+                            std::to_string(wait.count()) + " s): " + err);
+    } else {
+      s.log->error("ACME certificate not obtained err=\"{}\" attempt={} retry_in_s={}; serving the local CA's certificate",
+                   err, s.acme_failures, wait.count());
+      SetAcmeProblem(s, "no ACME certificate yet, serving the local CA's (attempt " + std::to_string(s.acme_failures) +
+                            ", next in " + std::to_string(wait.count()) + " s): " + err);
+    }
+    return;
+  }
+  s.acme_failures = 0;
+  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(outcome->next_check - Clock::now());
+  s.acme_next_ms = std::max(delay, std::chrono::milliseconds(1000)).count();
+  if (!outcome->obtained) {
+    SetAcmeProblem(s, {});
+    return;
+  }
+  std::lock_guard<std::mutex> lock(s.apply_mu);
+  if (s.stopped || !s.config.acme) return;
+  s.acme_identity = outcome->obtained;
+  s.acme_issued->Inc();
+  SetAcmeProblem(s, {});
+  Loaded loaded;
+  loaded.identity = outcome->obtained;
+  Apply(s, loaded);
+  s.log->info("certificate obtained source=acme reason=\"{}\" names={} not_after={} resumed={} bad_nonce_retries={}",
+              outcome->reason, JoinNames(outcome->obtained->names), FormatTime(outcome->obtained->not_after),
+              outcome->resumed ? "yes" : "no", outcome->bad_nonces);
+  NoteExpiry(s, Clock::now());
+}
+
+void ScheduleAcme(const std::shared_ptr<Shared>& shared, std::chrono::milliseconds delay, uint64_t chain);
+
+// Starts a new ACME check chain with its first check after `delay` (retiring the running
+// chain), or only retires it when ACME is off. REQUIRES: s.timer_mu held.
+void ArmAcmeLocked(const std::shared_ptr<Shared>& shared, bool acme, std::chrono::milliseconds delay) {
+  Shared& s = *shared;
+  if (!s.alive) return;
+  if (s.acme_timer_armed) s.host->Loop().Cancel(s.acme_timer);
+  s.acme_timer_armed = false;
+  ++s.acme_chain;
+  if (acme) ScheduleAcme(shared, delay, s.acme_chain);
+}
+
+// REQUIRES: s.timer_mu held, s.alive.
+void ScheduleAcme(const std::shared_ptr<Shared>& shared, std::chrono::milliseconds delay, uint64_t chain) {
+  Shared& s = *shared;
+  s.acme_timer = s.host->Loop().Schedule(delay, [shared, chain] {
+    std::lock_guard<std::mutex> lock(shared->timer_mu);
+    if (!shared->alive || chain != shared->acme_chain) return;
+    shared->acme_timer_armed = false;
+    shared->host->Pool().Submit([shared] { AcmeCheck(shared); },
+                                [shared, chain] {
+                                  std::chrono::milliseconds next(shared->acme_next_ms.load());
+                                  std::lock_guard<std::mutex> relock(shared->timer_mu);
+                                  if (!shared->alive || chain != shared->acme_chain) return;
+                                  ScheduleAcme(shared, std::max(next, std::chrono::milliseconds(1000)), chain);
+                                });
+  });
+  s.acme_timer_armed = true;
+}
+
+// What Configure cannot see: ACME needs a public name, and HTTP-01 alone needs the plain listener.
+Status CheckAcmeFits(const Shared& s, const TlsConfig& config) {
+  if (!config.acme) return OkStatus();
+  if (s.acme_names.empty()) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "[tls] acme = yes needs a public DNS name in [palaver] hostnames (not localhost or an IP address)");
+  }
+  if (!s.http_listener && config.acme_challenges == std::vector<std::string>{"http-01"}) {
+    return Fail(ErrorCode::kFailedPrecondition,
+                "[tls] acme_challenge = http-01 needs the plain-HTTP listener ([palaver] http_port is off); "
+                "use tls-alpn-01 or auto");
+  }
+  return OkStatus();
+}
+
+// At start (or when ACME is switched on): serve a stored ACME certificate when it is sound, and
+// say why not otherwise. REQUIRES: s.apply_mu held.
+void NoteAcmeAtStart(Shared& s, Clock::time_point now) {
+  std::string why = LoadStoredAcme(s, now);
+  if (why.empty()) {
+    SetAcmeProblem(s, {});
+    return;
+  }
+  if (why.rfind("no certificate", 0) == 0) {
+    s.log->info("ACME on: serving the local CA's certificate until one is obtained reason=\"{}\" names={}", why,
+                JoinNames(s.acme_names));
+  } else {
+    s.log->warn("ACME on: serving the local CA's certificate until one is obtained reason=\"{}\" names={}", why,
+                JoinNames(s.acme_names));
+  }
+  SetAcmeProblem(s, "no ACME certificate yet, serving the local CA's: " + why);
+}
+
+// HTTP-01 (RFC 8555 §8.3): GET /.well-known/acme-challenge/<token> on the plain-HTTP listener
+// answers the key authorization while the token's challenge is pending, else 404.
+Status AddChallengeRoute(sdk::Host& host, std::shared_ptr<const AcmeChallenges> challenges) {
+  static constexpr std::string_view kPrefix = "/.well-known/acme-challenge/";
+  sdk::Route route{.methods = {"GET", "HEAD"},
+                   .path = std::string(kPrefix),
+                   .match = sdk::Match::kPrefix,
+                   .on_https = false,
+                   .on_http = true,
+                   .route_class = "acme"};
+  return host.Http().Add(route, [challenges](const sdk::Request& req, sdk::Responder respond) {
+    std::string token = req.path.substr(kPrefix.size());
+    std::optional<std::string> answer = challenges->HttpAnswer(token);
+    if (!answer) {
+      respond(sdk::Response::Text(404, "No such ACME challenge.\n"));
+      return;
+    }
+    sdk::Response r;
+    r.status = 200;
+    r.body = *answer;
+    r.SetHeader("content-type", "application/octet-stream");
+    r.SetHeader("cache-control", "no-store");
+    respond(std::move(r));
+  });
 }
 
 // How often the source in `config` is checked; zero for never.
@@ -303,8 +692,19 @@ class TlsModule final : public sdk::Module {
                                          "Times a new certificate was put in service after start.");
     s.reload_failures = &host.Stats().GetCounter(
         "tls_certificate_reload_failures_total", "Failed certificate reloads or local CA renewals (old one kept).");
+    s.expiry_timestamp = &host.Stats().GetGauge("palaver_tls_certificate_expiry_timestamp_seconds",
+                                                 "notAfter of the served certificate, unix seconds.");
+    s.acme_issued = &host.Stats().GetCounter("palaver_tls_acme_certificates_obtained_total",
+                                             "Certificates obtained from the ACME CA.");
+    s.acme_failed = &host.Stats().GetCounter("palaver_tls_acme_failures_total",
+                                             "ACME attempts that failed (order, validation, CA unreachable, ...).");
     s.local_ca_dir = host.Info().state_dir / "tls";
+    s.acme_dir = s.local_ca_dir / "acme";
     s.hostnames = host.Info().hostnames;
+    s.acme_names = AcmeNames(s.hostnames);
+    s.acme_challenges = std::make_shared<AcmeChallenges>();
+    s.http_listener = host.Info().http_port >= 0;
+    PALAVER_RETURN_IF_ERROR(CheckAcmeFits(s, pending_));
 
     std::chrono::milliseconds interval;
     {
@@ -312,21 +712,28 @@ class TlsModule final : public sdk::Module {
       s.config = pending_;
       Clock::time_point now = Clock::now();
       PALAVER_ASSIGN_OR_RETURN(Loaded loaded, Load(s, s.config, now));
+      if (s.config.acme) NoteAcmeAtStart(s, now);
+      PreferAcme(s, s.config, loaded);
       s.store = std::make_shared<CertStore>(loaded.identity, loaded.trust_anchor);
+      s.store->SetAcmeChallenges(s.acme_challenges);
       s.loaded_stamps = loaded.stamps;
       s.expiry_gauge->Set(UnixSeconds(loaded.identity->not_after));
+      s.expiry_timestamp->Set(UnixSeconds(loaded.identity->not_after));
       if (loaded.local_ca) LogLocalCaEvents(s, *loaded.local_ca, /*at_start=*/true);
       LogInService(s, s.config, *loaded.identity, "loaded");
       NoteKeyMode(s);
       NoteExpiry(s, now);
       interval = CheckInterval(s.config);
     }
+    PALAVER_RETURN_IF_ERROR(AddChallengeRoute(host, s.acme_challenges));
     host.Registry().Publish<sdk::CertificateProvider>(s.store);
     host_ = &host;
     {
       std::lock_guard<std::mutex> lock(s.timer_mu);
       s.host = &host;
       ArmLocked(shared, interval);
+      // The first ACME check runs as soon as the listeners are up (challenges need them).
+      ArmAcmeLocked(shared, s.config.acme, std::chrono::milliseconds(0));
     }
     std::lock_guard<std::mutex> lock(state_mu_);
     state_ = std::move(shared);
@@ -342,9 +749,17 @@ class TlsModule final : public sdk::Module {
     {
       std::lock_guard<std::mutex> lock(s.apply_mu);
       bool was_files = s.config.UsesFiles();
+      PALAVER_RETURN_IF_ERROR(CheckAcmeFits(s, pending_));
       s.config = pending_;
       Clock::time_point now = Clock::now();
+      if (s.config.acme) {
+        if (!s.acme_identity) NoteAcmeAtStart(s, now);
+      } else {
+        s.acme_identity.reset();
+        SetAcmeProblem(s, {});
+      }
       Result<Loaded> loaded = Load(s, s.config, now);
+      if (loaded) PreferAcme(s, s.config, *loaded);
       if (!loaded) {
         // Keep serving the old certificate. The host logs the returned error; remember the files
         // so that the watcher reports them again only after they change.
@@ -373,6 +788,8 @@ class TlsModule final : public sdk::Module {
     {
       std::lock_guard<std::mutex> lock(s.timer_mu);
       ArmLocked(shared, interval);
+      // A reload checks at once (new names or a new CA order a certificate; otherwise nothing).
+      ArmAcmeLocked(shared, pending_.acme, std::chrono::milliseconds(0));
     }
     return result;
   }
@@ -384,9 +801,13 @@ class TlsModule final : public sdk::Module {
     {
       std::lock_guard<std::mutex> lock(s.timer_mu);
       if (s.alive && s.timer_armed) s.host->Loop().Cancel(s.timer);
+      if (s.alive && s.acme_timer_armed) s.host->Loop().Cancel(s.acme_timer);
       s.timer_armed = false;
+      s.acme_timer_armed = false;
       s.alive = false;
       ++s.chain;
+      ++s.acme_chain;
+      s.acme_stopping = true;
     }
     {
       // Waits for a check in progress on a worker; later ones see `stopped`.
@@ -404,9 +825,11 @@ class TlsModule final : public sdk::Module {
     if (shared == nullptr) return {};
     std::shared_ptr<const sdk::TlsIdentity> identity = shared->store->Current();
     std::string last_error;
+    std::string acme_problem;
     {
       std::lock_guard<std::mutex> lock(shared->health_mu);
       last_error = shared->last_error;
+      acme_problem = shared->acme_problem;
     }
     sdk::Health health;
     std::vector<std::string> details;
@@ -425,6 +848,7 @@ class TlsModule final : public sdk::Module {
         break;
     }
     if (!last_error.empty()) details.push_back("last reload failed, serving the previous certificate: " + last_error);
+    if (!acme_problem.empty()) details.push_back(acme_problem);
     if (!details.empty()) {
       health.state = sdk::HealthState::kDegraded;
       for (const auto& d : details) health.detail += (health.detail.empty() ? "" : "; ") + d;

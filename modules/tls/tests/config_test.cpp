@@ -45,14 +45,16 @@ TEST(TlsConfig, AsksForEveryKeyOnAnEmptySection) {
   sdk::ConfigReader reader(section);
   (void)ParseTlsConfig(reader);
   EXPECT_EQ(reader.KeysAsked(),
-            (std::set<std::string>{"certificate", "key", "leaf_lifetime", "local_ca", "watch_interval"}));
+            (std::set<std::string>{"certificate", "key", "leaf_lifetime", "local_ca", "watch_interval", "acme",
+                                   "acme_email", "acme_agree_tos", "acme_directory", "acme_ca_file", "acme_eab_kid",
+                                   "acme_eab_hmac_key", "acme_challenge", "acme_retry_interval"}));
 }
 
 TEST(TlsConfig, AsksForEveryKeyEvenWhenRejecting) {
   sdk::ConfigSection section = Section({{"certificate", "/etc/x.pem"}});
   sdk::ConfigReader reader(section);
   (void)ParseTlsConfig(reader);
-  EXPECT_EQ(reader.KeysAsked().size(), 5u);
+  EXPECT_EQ(reader.KeysAsked().size(), 14u);
 }
 
 TEST(TlsConfig, AcceptsCertificateAndKey) {
@@ -163,6 +165,68 @@ TEST(TlsConfig, RejectsUnknownKey) {
   ASSERT_FALSE(config);
   EXPECT_NE(config.error().message.find("[tls] certficate: unknown key"), std::string::npos)
       << config.error().message;
+}
+
+TEST(TlsConfig, AcmeDefaultsToLetsEncryptProductionAndAuto) {
+  sdk::ConfigSection section = Section({{"acme", "on"}, {"acme_agree_tos", "yes"}, {"acme_email", "ops@example.org"}});
+  sdk::ConfigReader reader(section);
+  Result<TlsConfig> config = ParseTlsConfig(reader);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->acme);
+  EXPECT_EQ(config->acme_directory, "https://acme-v02.api.letsencrypt.org/directory");
+  EXPECT_EQ(config->acme_challenges, (std::vector<std::string>{"http-01", "tls-alpn-01"}));
+  EXPECT_EQ(config->acme_retry_interval, std::chrono::seconds(60));
+  EXPECT_FALSE(config->UsesFiles());
+}
+
+TEST(TlsConfig, AcmeDirectoryShortcutsAndUrl) {
+  sdk::ConfigSection staging = Section({{"acme_directory", "letsencrypt-staging"}});
+  sdk::ConfigReader r1(staging);
+  EXPECT_EQ(ParseTlsConfig(r1)->acme_directory, "https://acme-staging-v02.api.letsencrypt.org/directory");
+  sdk::ConfigSection own = Section({{"acme_directory", "https://ca.corp.example/acme/directory"},
+                                    {"acme_challenge", "tls-alpn-01"}});
+  sdk::ConfigReader r2(own);
+  Result<TlsConfig> config = ParseTlsConfig(r2);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->acme_directory, "https://ca.corp.example/acme/directory");
+  EXPECT_EQ(config->acme_challenges, (std::vector<std::string>{"tls-alpn-01"}));
+}
+
+TEST(TlsConfig, RejectsAcmeWithoutTermsAgreement) {
+  sdk::ConfigSection section = Section({{"acme", "yes"}, {"acme_email", "ops@example.org"}});
+  sdk::ConfigReader reader(section);
+  Result<TlsConfig> config = ParseTlsConfig(reader);
+  ASSERT_FALSE(config);
+  EXPECT_NE(ProblemsOf(reader).find("palaver.conf:10: [tls] acme_agree_tos: acme = yes needs acme_agree_tos = yes"),
+            std::string::npos)
+      << ProblemsOf(reader);
+}
+
+TEST(TlsConfig, RejectsAcmeTogetherWithFiles) {
+  sdk::ConfigSection section = Section({{"acme", "yes"}, {"acme_agree_tos", "yes"}, {"certificate", "/etc/c.pem"},
+                                        {"key", "/etc/k.pem"}});
+  sdk::ConfigReader reader(section);
+  ASSERT_FALSE(ParseTlsConfig(reader));
+  EXPECT_NE(ProblemsOf(reader).find("[tls] acme: acme = yes and certificate/key files are both set"), std::string::npos)
+      << ProblemsOf(reader);
+}
+
+TEST(TlsConfig, RejectsBadAcmeValues) {
+  sdk::ConfigSection section = Section({{"acme_directory", "http://insecure.example/dir"},
+                                        {"acme_email", "not an address"},
+                                        {"acme_eab_kid", "kid-1"},
+                                        {"acme_challenge", "dns-01"},
+                                        {"acme_retry_interval", "0s"}});
+  sdk::ConfigReader reader(section);
+  ASSERT_FALSE(ParseTlsConfig(reader));
+  std::string problems = ProblemsOf(reader);
+  EXPECT_NE(problems.find("[tls] acme_directory: must be letsencrypt, letsencrypt-staging or an https:// URL"),
+            std::string::npos) << problems;
+  EXPECT_NE(problems.find("[tls] acme_email: not an e-mail address"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("[tls] acme_eab_hmac_key: External Account Binding needs both"), std::string::npos)
+      << problems;
+  EXPECT_NE(problems.find("[tls] acme_challenge:"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("[tls] acme_retry_interval: must be between 1s and 12h"), std::string::npos) << problems;
 }
 
 }  // namespace

@@ -44,11 +44,26 @@ class CertificateProvider {
   virtual uint64_t OnChange(std::function<void()> fn) = 0;
   /// Path of a CA certificate users must trust (the generated local CA), or empty.
   virtual std::string TrustAnchorPath() const = 0;
+  /// The TLS-ALPN-01 challenge certificate (RFC 8737) for a name while an ACME order is being
+  /// validated, else null. Non-blocking.
+  virtual std::shared_ptr<const TlsIdentity> ForAcmeTlsAlpn(std::string_view /*server_name*/) const {
+    return nullptr;
+  }
 };
+
+/// The ALPN protocol of ACME TLS-ALPN-01 validation connections (RFC 8737).
+inline constexpr std::string_view kAcmeTlsAlpnProtocol = "acme-tls/1";
+
+/// For SSL_CTX_set_client_hello_cb: marks a handshake whose client offers ALPN "acme-tls/1", so
+/// that UseCertificateForSni answers it with the challenge certificate. Always succeeds.
+int NoteAcmeTlsAlpnOffer(SSL* ssl, int* alert, void* arg);
+/// Whether NoteAcmeTlsAlpnOffer marked this handshake.
+bool IsAcmeTlsAlpnHandshake(SSL* ssl);
 
 /// For an OpenSSL `cert_cb`: puts the provider's identity for the handshake's SNI name (chain
 /// and key) on `ssl`. False when there is none or OpenSSL refuses it (fail the handshake then).
-/// Called per handshake, so a swapped certificate applies to the next connection.
+/// Called per handshake, so a swapped certificate applies to the next connection. A handshake
+/// marked by NoteAcmeTlsAlpnOffer gets ForAcmeTlsAlpn's certificate instead, or fails.
 bool UseCertificateForSni(SSL* ssl, const CertificateProvider& provider);
 
 }  // namespace palaver::sdk
