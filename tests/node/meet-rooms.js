@@ -12,12 +12,13 @@
 
 const fs = require('fs');
 const path = require('path');
-const { launch, newPage, signIn, withTimeout } = require('./lib/meet');
+const { launch, newPage, signIn, withTimeout, collectTraces } = require('./lib/meet');
 
 const [iss, ca, scenario, optJson] = process.argv.slice(2);
 const opts = optJson ? JSON.parse(optJson) : {};
 const out = { step: 'launch', scenario };
 const pages = [];
+const pageNames = [];
 
 // signIn, tolerating the one reload the service worker's first activation may cause right after
 // the sign-in (the shell reloads on its first controllerchange; fixed on the home branch).
@@ -256,6 +257,7 @@ async function call3(browser) {
   });
   out.step = 'guest first';
   const g = await guestPage(browser);
+  pageNames[pages.indexOf(g)] = 'guest';
   g.loads = 0;
   g.on('load', () => { g.loads += 1; });
   await g.goto(`${iss}/meet/r/group/${room}#guest=1&name=Gina&auto=2`);
@@ -264,6 +266,7 @@ async function call3(browser) {
   out.step = 'anna';
   const a = await newPage(browser);
   pages.push(a);
+  pageNames[pages.length - 1] = 'anna';
   await signInOnce(a, 'anna', 'anna-secret');
   await a.goto(`${iss}/meet/r/group/${room}#auto=2`);
   await a.waitForFunction(() => window.__palaverDebug && window.__palaverDebug.state().status.kind === 'room', null, { timeout: 20000 });
@@ -274,18 +277,27 @@ async function call3(browser) {
   out.step = 'bert';
   const b = await newPage(browser);
   pages.push(b);
+  pageNames[pages.length - 1] = 'bert';
   await signInOnce(b, 'bert', 'bert-secret');
   await b.goto(`${iss}/meet/r/group/${room}#auto=2&mute=1`);
   out.step = 'video everywhere';
   const everyone = { anna: a, bert: b, guest: g };
   const first = {};
   for (const [who, page] of Object.entries(everyone)) {
-    await page.waitForFunction(async () => {
-      const st = await window.__palaverDebug.stats();
+    // Polled from here: page.waitForFunction does not await an async predicate (its promise is
+    // truthy at once), so it never waited — the cause of this test's "Anna sees only the guest".
+    const end = Date.now() + 45000;
+    let st = {};
+    for (;;) {
+      st = await stats(page);
       const v = Object.values(st);
-      return v.length === 2 && v.every((x) => x.framesDecoded > 0);
-    }, null, { timeout: 45000, polling: 500 });
-    first[who] = await stats(page);
+      if (v.length === 2 && v.every((x) => x.framesDecoded > 0)) break;
+      if (Date.now() > end) {
+        throw new Error(`${who}: no video from both others within 45 s: ${JSON.stringify(v.map((x) => ({ name: x.name, ice: x.ice, signaling: x.signaling, frames: x.framesDecoded })))}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    first[who] = st;
   }
   // Rising: more frames decoded later than at the first look (polled for up to 15 s, under load).
   out.video = {};
@@ -304,6 +316,7 @@ async function call3(browser) {
   out.step = 'mute';
   out.bert = await state(b);
   out.anna_sees = (await state(a)).participants.sort((x, y) => x.name.localeCompare(y.name));
+  if (process.env.PALAVER_MESH_TRACE) await collectTraces(pages, pageNames, 'call3');
   out.step = 'done';
 }
 
@@ -346,6 +359,7 @@ async function main() {
   } catch (e) {
     out.error = e.message;
     out.console = pages.flatMap((p) => p.log.slice(-15));
+    if (scenario === 'call3') out.trace = await collectTraces(pages, pageNames, 'call3-failed');
     for (const p of pages) {
       const text = await p.evaluate(() => document.body.innerText.slice(0, 300)).catch(() => null);
       out.console.push(`page ${p.url()}: ${JSON.stringify(text)}`);

@@ -440,8 +440,22 @@ describe('the test-facing debug hook', () => {
     await settle();
     sockets[0].push({ type: 'hello', self: { id: 'bbb', name: 'Me' } });
     await settle();
-    const hook = (window as unknown as { __palaverDebug: { info: () => object; state: () => object; stats: () => Promise<object> } }).__palaverDebug;
-    const seen = JSON.stringify([hook.info(), hook.state(), await hook.stats(), Object.keys(hook)]);
+    const hook = (window as unknown as { __palaverDebug: { info: () => object; state: () => object; stats: () => Promise<object>; trace: () => { k: string; what: string }[] } }).__palaverDebug;
+    // A room with a peer: the trace shows the messages' shapes, never SDP bodies or credentials.
+    engine.joinRoom('group', 'team');
+    await settle();
+    const join = sockets[0].last('webrtc_group');
+    sockets[0].push({ ...W, subtype: 'webrtc_channel', reply_to: join.id, channel: '@group/team', hash: 'SECRET-HASH-gh', data: { group: { group: 'group/team', members: ['aaa', 'bbb'], reset: true } } });
+    await settle();
+    sockets[0].push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'SECRET-HASH-pair', data: { accept: true, state: 'group/team' } });
+    await settle();
+    sockets[0].push({ ...W, subtype: 'webrtc_signal', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'SECRET-HASH-pair', pcid: 'p1', data: { type: 'answer', sdp: 'v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:SECRET-ICE-PWD\r\n' } });
+    await settle();
+    const trace = hook.trace();
+    expect(trace.map((e) => `${e.k} ${e.what}`)).toEqual(expect.arrayContaining(['out webrtc_group', 'in webrtc_channel', 'in webrtc_call', 'pc create', 'out webrtc_signal', 'in webrtc_signal']));
+    expect(JSON.stringify(trace)).toContain('answer ufrag=abcd');
+    const seen = JSON.stringify([hook.info(), hook.state(), await hook.stats(), Object.keys(hook), trace]);
+    expect(seen).not.toMatch(/HASH/);
     expect(seen).not.toMatch(/SECRET/);
     expect(seen).toContain('turn:h:1');
     engine.close();

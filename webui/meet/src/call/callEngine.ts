@@ -37,6 +37,7 @@ import { chooseSpeaker, type SpeakerTracker } from './layout';
 import { openLocalMedia, screenShareSupported } from './media';
 import { Peer, type PeerState } from './peer';
 import { defaultScreenshareSdpParams, defaultSdpParams, sdpParamsFrom } from './sdp';
+import { Trace } from './trace';
 
 const RING_TIMEOUT = 60000;
 const RECALL_INTERVAL = 3000;
@@ -106,11 +107,17 @@ export class Engine implements CallEngine {
   private state!: EngineState;
   private emitQueued = false;
   private chatSeq = 0;
+  /** Signaling and peer-connection events for the tests (window.__palaverDebug.trace()). */
+  readonly trace = new Trace();
 
   constructor(private deps: EngineDeps) {
     const c = deps.config;
     this.kwm = new KwmClient({ baseUrl: c.kwm.url || location.origin, apiPrefix: c.kwm.apiPrefix || '/api/kwm/v2', useIdentifiedUser: c.useIdentifiedUser, credentials: deps.credentials, deps: deps.kwm });
-    this.kwm.on('state', () => this.changed());
+    this.kwm.tap = (dir, m) => this.trace.message(dir, m);
+    this.kwm.on('state', (st) => {
+      this.trace.add('note', `signaling ${st}`);
+      this.changed();
+    });
     this.kwm.on('hello', (_self, reconnect) => {
       if (reconnect) this.onReconnected();
       this.changed();
@@ -279,7 +286,9 @@ export class Engine implements CallEngine {
       send: (data, pcid) => {
         const c = this.peers.get(id);
         if (c) this.kwm.send(signalMsg(id, c.ownState, c.channel, c.hash, pcid, data, c.group));
+        else this.trace.add('drop', 'signal to a dropped peer', { peer: id });
       },
+      trace: (what, fields) => this.trace.add('pc', what, { peer: id, ...fields }),
       changed: () => this.changed(),
     });
     this.startTimers();
@@ -602,6 +611,7 @@ export class Engine implements CallEngine {
     if (!g) return;
     const self = this.kwm.self?.id ?? '';
     const diff = memberDiff(self, this.peers.keys(), g.members, g.reset);
+    this.trace.add('note', 'members', { add: diff.add, drop: diff.drop, reset: g.reset });
     for (const id of diff.drop) {
       const ctx = this.peers.get(id);
       if (!ctx) continue;
@@ -630,7 +640,10 @@ export class Engine implements CallEngine {
   private onGroupAccept(m: WebrtcMessage): void {
     const s = this.session;
     const data = m.data as AcceptData | undefined;
-    if (s.kind !== 'room' || m.group !== s.group || m.channel !== s.channel || !data?.accept || data.state !== s.group) return;
+    if (s.kind !== 'room' || m.group !== s.group || m.channel !== s.channel || !data?.accept || data.state !== s.group) {
+      this.trace.add('drop', 'group accept', { peer: m.source, why: s.kind !== 'room' ? s.kind : m.channel !== s.channel ? `channel ${s.channel}` : 'group/state' });
+      return;
+    }
     let ctx = this.peers.get(m.source);
     if (!ctx) {
       ctx = { peer: null, name: '', guest: false, hash: m.hash, ownState: s.group, ref: s.group, channel: s.channel, group: s.group };
@@ -659,9 +672,11 @@ export class Engine implements CallEngine {
 
   private onSignal(m: WebrtcMessage): void {
     const ctx = this.peers.get(m.source);
-    if (!ctx || m.channel !== ctx.channel || m.state !== ctx.ref) return;
     const s = this.session;
-    if (s.kind !== 'call' && s.kind !== 'room') return;
+    if (!ctx || m.channel !== ctx.channel || m.state !== ctx.ref || (s.kind !== 'call' && s.kind !== 'room')) {
+      this.trace.add('drop', 'signal', { peer: m.source, why: !ctx ? 'unknown peer' : m.channel !== ctx.channel ? `channel ${ctx.channel}` : m.state !== ctx.ref ? 'state' : s.kind });
+      return;
+    }
     this.ensurePeer(m.source, ctx).handleSignal(m.data, m.pcid);
   }
 
@@ -676,7 +691,10 @@ export class Engine implements CallEngine {
           return this.onHangup(m);
         case 'webrtc_channel': {
           const s = this.session;
-          if (s.kind !== 'room' || m.channel !== s.channel) return;
+          if (s.kind !== 'room' || m.channel !== s.channel) {
+            this.trace.add('drop', 'channel update', { why: s.kind !== 'room' ? s.kind : `channel ${s.channel}` });
+            return;
+          }
           const d = m.data as GroupData | undefined;
           if (d?.replaced) {
             // The same user joined this room from another device.
@@ -909,6 +927,7 @@ export function createCallEngine(deps: EngineDeps): Engine {
   const w = window as unknown as DebugWindow;
   const hook = {
     stats: () => e.debugStats(),
+    trace: () => e.trace.entries.slice(),
     info: () => e.debugInfo(),
     state: () => e.getState(),
     // Drivers for the end-to-end tests of the call screens, until the main screen's contact and

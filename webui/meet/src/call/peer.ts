@@ -38,6 +38,8 @@ export interface PeerOptions {
   cameraKbps: number;
   send: (data: unknown, pcid: string) => void;
   changed: () => void;
+  /** Debug trace (no SDP, no credentials). */
+  trace?: (what: string, fields?: Record<string, unknown>) => void;
 }
 
 let pcSeq = 0;
@@ -76,6 +78,10 @@ export class Peer {
     this.create();
   }
 
+  private t(what: string, fields?: Record<string, unknown>): void {
+    this.o.trace?.(what, fields);
+  }
+
   get id(): string {
     return this.o.id;
   }
@@ -92,6 +98,10 @@ export class Peer {
     this.screenStream = new MediaStream();
     const pc = new RTCPeerConnection(this.o.rtcConfig);
     this.pc = pc;
+    const pcid = this.pcid;
+    this.t('create', { pcid, offerer: this.o.offerer });
+    pc.onsignalingstatechange = () => this.t('signaling', { pcid, s: pc.signalingState });
+    pc.onicegatheringstatechange = () => this.t('gathering', { pcid, s: pc.iceGatheringState });
     pc.onicecandidate = (ev) => {
       if (pc !== this.pc || !ev.candidate) return;
       const c = ev.candidate;
@@ -105,6 +115,7 @@ export class Peer {
       this.o.changed();
     };
     pc.oniceconnectionstatechange = () => {
+      this.t('ice', { pcid, s: pc.iceConnectionState });
       if (pc !== this.pc) return;
       const s = pc.iceConnectionState;
       if (s === 'connected' || s === 'completed') {
@@ -122,7 +133,10 @@ export class Peer {
       }
       this.o.changed();
     };
-    pc.onconnectionstatechange = () => this.o.changed();
+    pc.onconnectionstatechange = () => {
+      this.t('connection', { pcid, s: pc.connectionState });
+      this.o.changed();
+    };
     const dc = pc.createDataChannel('palaver', { negotiated: true, id: 7 });
     this.dc = dc;
     dc.onopen = () => this.sendState();
@@ -245,7 +259,12 @@ export class Peer {
 
   /** Handles a `webrtc_signal` from the peer, one at a time in arrival order. */
   handleSignal(data: unknown, pcid: string | undefined): void {
-    this.queue = this.queue.then(() => this.onSignal(data, pcid)).catch((e) => console.warn('signal', e));
+    this.queue = this.queue
+      .then(() => this.onSignal(data, pcid))
+      .catch((e) => {
+        this.t('signal failed', { error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+        console.warn('signal', e);
+      });
   }
 
   private async onSignal(data: unknown, pcid: string | undefined): Promise<void> {
@@ -254,8 +273,12 @@ export class Peer {
     // old one still under way are dropped. If ours already negotiated with the old one, we make
     // a new one too; a fresh one simply follows (else the two sides would rebuild in turn forever).
     if (pcid && this.remotePcid && pcid !== this.remotePcid) {
-      if (this.retiredPcids.has(pcid)) return;
+      if (this.retiredPcids.has(pcid)) {
+        this.t('drop retired', { pcid });
+        return;
+      }
       this.retiredPcids.add(this.remotePcid);
+      this.t('remote pcid changed', { from: this.remotePcid, to: pcid, rebuild: !!this.pc.remoteDescription });
       this.remotePcid = pcid;
       if (this.pc.remoteDescription) this.rebuild();
     }
@@ -270,8 +293,9 @@ export class Peer {
         // dropped it (it had not joined yet when it came), and the pair would wait for ever. An
         // offer still unanswered is sent again (with the candidates gathered so far).
         if (this.o.offerer && !this.makingOffer && pc.signalingState === 'have-local-offer' && pc.localDescription) {
+          this.t('offer again');
           this.o.send({ type: 'offer', sdp: pc.localDescription.sdp }, this.pcid);
-        }
+        } else this.t('noop ignored', { making: this.makingOffer, s: pc.signalingState });
         return;
       }
       if (this.o.offerer) {
@@ -287,7 +311,10 @@ export class Peer {
       return;
     }
     if (d.type === 'offer' && typeof d.sdp === 'string') {
-      if (this.o.offerer) return; // never expected: we are the offerer
+      if (this.o.offerer) {
+        this.t('drop offer: we offer');
+        return; // never expected: we are the offerer
+      }
       await pc.setRemoteDescription({ type: 'offer', sdp: this.mungeRemote(d.sdp) });
       this.setupTransceivers();
       const answer = await pc.createAnswer();
@@ -299,7 +326,10 @@ export class Peer {
       return;
     }
     if (d.type === 'answer' && typeof d.sdp === 'string') {
-      if (!this.o.offerer || pc.signalingState !== 'have-local-offer') return;
+      if (!this.o.offerer || pc.signalingState !== 'have-local-offer') {
+        this.t('drop answer', { s: pc.signalingState });
+        return;
+      }
       await pc.setRemoteDescription({ type: 'answer', sdp: this.mungeRemote(d.sdp) });
       this.negotiated = true;
       await this.flushCandidates();
@@ -327,6 +357,7 @@ export class Peer {
   /** Throws the peer connection away and starts a new one (the remote did the same). */
   rebuild(): void {
     this.rebuilds++;
+    this.t('rebuild', { pcid: this.pcid });
     const old = this.pc;
     old.onicecandidate = old.ontrack = old.oniceconnectionstatechange = old.onconnectionstatechange = null;
     try {
