@@ -54,17 +54,24 @@ class FakePc {
   createDataChannel() {
     return { readyState: 'connecting', send() {}, onopen: null, onmessage: null };
   }
+  answers = 0;
+  // ICE credentials change with each ICE restart, as in a browser.
   async createOffer(o: { iceRestart?: boolean }) {
     this.offers.push(o);
-    return { type: 'offer', sdp: 'v=0\r\n' };
+    return { type: 'offer', sdp: `v=0\r\na=ice-ufrag:o${this.offers.filter((x) => x?.iceRestart).length}\r\n` };
   }
-  async setLocalDescription(d: { sdp: string }) {
+  async createAnswer() {
+    this.answers++;
+    const remote = /a=ice-ufrag:(\S+)/.exec((this.remoteDescription as { sdp?: string } | null)?.sdp ?? '')?.[1] ?? '';
+    return { type: 'answer', sdp: `v=0\r\na=ice-ufrag:a-${remote}\r\n` };
+  }
+  async setLocalDescription(d: { type?: string; sdp: string }) {
     this.localDescription = d;
-    this.signalingState = 'have-local-offer';
+    this.signalingState = d.type === 'answer' ? 'stable' : 'have-local-offer';
   }
-  async setRemoteDescription(d: object) {
+  async setRemoteDescription(d: { type?: string }) {
     this.remoteDescription = d;
-    this.signalingState = 'stable';
+    this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable';
   }
   async addIceCandidate() {}
   setConfiguration(c: RTCConfiguration) {
@@ -418,6 +425,90 @@ describe('mesh pair set-up', () => {
     await peer.handleSignal({ renegotiate: true, noop: true }, 'theirs');
     await settle();
     expect(offers()).toHaveLength(2);
+    peer.close();
+  });
+});
+
+function meshPeer(offerer: boolean, sent: { data: { type?: string; sdp?: string; renegotiate?: boolean }; pcid: string }[]) {
+  return new Peer({
+    id: 'aaa', offerer, rtcConfig: {}, audioOnly: false, media: { audio: null, camera: null, screen: null },
+    local: { mic: true, cam: true, screen: false, hand: false },
+    sdp: {} as never, sdpScreen: {} as never, cameraKbps: 1000,
+    send: (data, pcid) => sent.push({ data: data as { type?: string; sdp?: string }, pcid }), changed: () => {},
+  });
+}
+
+// The order seen in the browsers' traces (window.__palaverDebug.trace()): both sides of a pair make
+// their peer connection at about the same time, so the answerer's "noop" kick crosses the offer.
+// The offerer then sends its unanswered offer again, and the answerer receives a copy of an offer
+// it has answered already. A second answer to that copy must not be taken for the answer to a
+// later offer (an ICE restart, e.g. after a reconnect): the two sides' ICE credentials would no
+// longer match and the pair would stay without media.
+describe('joining a room', () => {
+  it('a join without an answer in time is asked again while the socket is up', async () => {
+    const { engine, sockets } = await connected('bbb');
+    const s = sockets[0];
+    engine.joinRoom('group', 'team');
+    await settle();
+    const first = s.last('webrtc_group');
+    await vi.advanceTimersByTimeAsync(5001); // no reply within the request timeout
+    // (the keepalive's pongs keep the socket up meanwhile)
+    for (const m of s.sent.filter((x) => x.type === 'ping')) s.push({ type: 'pong', reply_to: m.id, ts: m.ts });
+    const joins = s.sent.filter((m) => m.subtype === 'webrtc_group');
+    expect(joins).toHaveLength(2);
+    expect(joins[1]).toMatchObject({ target: 'group/team', state: first.state });
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: joins[1].id, channel: '@group/team', hash: 'gh', data: { group: { group: 'group/team', members: ['aaa', 'bbb'], reset: true } } });
+    await settle();
+    expect(s.sent.filter((m) => m.subtype === 'webrtc_call').map((m) => m.target)).toEqual(['aaa']);
+    expect(engine.getState().status.kind).toBe('room');
+    engine.close();
+  });
+});
+
+describe('crossing offers in a mesh pair', () => {
+  it('the answerer answers a copy of an offer it answered already only once', async () => {
+    const sent: { data: { type?: string; sdp?: string; renegotiate?: boolean }; pcid: string }[] = [];
+    const peer = meshPeer(false, sent);
+    await settle();
+    expect(sent.map((m) => m.data)).toEqual([{ renegotiate: true, noop: true }]); // the kick
+    const offer = { type: 'offer', sdp: 'v=0\r\na=ice-ufrag:o0\r\n' };
+    peer.handleSignal(offer, 'theirs');
+    peer.handleSignal({ ...offer }, 'theirs'); // the copy, sent because our kick crossed it
+    await settle();
+    const answers = () => sent.filter((m) => m.data.type === 'answer');
+    expect(answers()).toHaveLength(1);
+    expect(pcs[0].answers).toBe(1);
+    // A real new offer (ICE restart) is answered.
+    peer.handleSignal({ type: 'offer', sdp: 'v=0\r\na=ice-ufrag:o1\r\n' }, 'theirs');
+    await settle();
+    expect(answers().map((m) => m.data.sdp)).toEqual(['v=0\r\na=ice-ufrag:a-o0\r\n', 'v=0\r\na=ice-ufrag:a-o1\r\n']);
+    peer.close();
+  });
+
+  it('the offerer does not take an answer with the old ICE credentials for its ICE restart', async () => {
+    const sent: { data: { type?: string; sdp?: string }; pcid: string }[] = [];
+    const peer = meshPeer(true, sent);
+    await settle();
+    const pc = pcs[0];
+    const offers = () => sent.filter((m) => m.data.type === 'offer');
+    peer.handleSignal({ renegotiate: true, noop: true }, 'theirs'); // the crossing kick
+    await settle();
+    expect(offers()).toHaveLength(2); // the same offer again
+    peer.handleSignal({ type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o0\r\n' }, 'theirs');
+    await settle();
+    expect(pc.signalingState).toBe('stable');
+    peer.restartIce(); // e.g. the other side reconnected
+    await settle();
+    expect(offers()).toHaveLength(3);
+    expect(offers()[2].data.sdp).toContain('ice-ufrag:o1');
+    // The other side's second answer (to the copy) arrives now, then the one to the restart.
+    peer.handleSignal({ type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o0\r\n' }, 'theirs');
+    await settle();
+    expect(pc.signalingState).toBe('have-local-offer');
+    peer.handleSignal({ type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o1\r\n' }, 'theirs');
+    await settle();
+    expect(pc.signalingState).toBe('stable');
+    expect((pc.remoteDescription as { sdp: string }).sdp).toContain('ice-ufrag:a-o1');
     peer.close();
   });
 });

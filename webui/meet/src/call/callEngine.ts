@@ -587,6 +587,16 @@ export class Engine implements CallEngine {
       } else if (code === 'access_restricted') {
         this.error = 'callNoAccess';
         this.endSession('failed');
+      } else if (code === 'timeout' && this.kwm.state === 'connected') {
+        // No answer in time but the socket is up (a busy machine): the server may have let us in
+        // already. Asking again is harmless (the same connection is not added twice) and its
+        // answer lists the members; without it the room would stay empty for us.
+        this.trace.add('note', 'join: no answer, again');
+        if (attempt < 5) void this.sendJoin(s, attempt + 1);
+        else {
+          this.error = 'callFailed';
+          this.endSession('failed');
+        }
       } else if (code === 'timeout' || code === 'disconnected') {
         // The socket went: the reconnect joins again.
       } else {

@@ -42,6 +42,11 @@ export interface PeerOptions {
   trace?: (what: string, fields?: Record<string, unknown>) => void;
 }
 
+/** The first a=ice-ufrag of an SDP ('' without one). */
+function iceUfrag(sdp: string): string {
+  return /a=ice-ufrag:(\S+)/.exec(sdp)?.[1] ?? '';
+}
+
 let pcSeq = 0;
 function newPcid(): string {
   return `pc${Date.now().toString(36)}${(++pcSeq).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -65,6 +70,10 @@ export class Peer {
   private queue: Promise<void> = Promise.resolve();
   private pendingCandidates: RTCIceCandidateInit[] = [];
   private makingOffer = false;
+  /** Our offer now waiting for its answer restarts ICE (the answer must bring new credentials). */
+  private offerRestarts = false;
+  /** The last offer we answered, as it came (a copy sent again is not answered twice). */
+  private answeredOffer = '';
   private again = false;
   private againRestart = false;
   private negotiated = false;
@@ -93,6 +102,8 @@ export class Peer {
   private create(): void {
     this.pcid = newPcid();
     this.negotiated = false;
+    this.offerRestarts = false;
+    this.answeredOffer = '';
     this.pendingCandidates = [];
     this.stream = new MediaStream();
     this.screenStream = new MediaStream();
@@ -233,6 +244,7 @@ export class Peer {
       const offer = await pc.createOffer({ iceRestart });
       if (pc !== this.pc) return;
       await pc.setLocalDescription({ type: 'offer', sdp: this.mungeLocal(offer.sdp ?? '') });
+      this.offerRestarts = iceRestart;
       this.o.send({ type: 'offer', sdp: pc.localDescription?.sdp }, this.pcid);
     } catch {
       /* closed meanwhile */
@@ -315,11 +327,21 @@ export class Peer {
         this.t('drop offer: we offer');
         return; // never expected: we are the offerer
       }
+      // The offerer sends an unanswered offer again when we ask for one (see the noop kick above);
+      // when both crossed, the copy arrives after we answered the first. Answering it again would
+      // put a second answer on the way, which the offerer could take for the answer to a later
+      // offer (an ICE restart): its ICE credentials would then not match ours, and the pair would
+      // stay without media.
+      if (d.sdp === this.answeredOffer && pc.signalingState === 'stable') {
+        this.t('duplicate offer ignored');
+        return;
+      }
       await pc.setRemoteDescription({ type: 'offer', sdp: this.mungeRemote(d.sdp) });
       this.setupTransceivers();
       const answer = await pc.createAnswer();
       await pc.setLocalDescription({ type: 'answer', sdp: this.mungeLocal(answer.sdp ?? '') });
       this.o.send({ type: 'answer', sdp: pc.localDescription?.sdp }, this.pcid);
+      this.answeredOffer = d.sdp;
       this.negotiated = true;
       await this.flushCandidates();
       this.recap();
@@ -328,6 +350,13 @@ export class Peer {
     if (d.type === 'answer' && typeof d.sdp === 'string') {
       if (!this.o.offerer || pc.signalingState !== 'have-local-offer') {
         this.t('drop answer', { s: pc.signalingState });
+        return;
+      }
+      // An answer to an ICE restart brings new credentials; one with the old ones answers an
+      // earlier offer (a copy of it that crossed with our restart) and would break the pair.
+      const ufrag = iceUfrag(d.sdp);
+      if (this.offerRestarts && ufrag && ufrag === iceUfrag(pc.remoteDescription?.sdp ?? '')) {
+        this.t('drop stale answer', { ufrag });
         return;
       }
       await pc.setRemoteDescription({ type: 'answer', sdp: this.mungeRemote(d.sdp) });
