@@ -471,15 +471,16 @@ describe('crossing offers in a mesh pair', () => {
     const peer = meshPeer(false, sent);
     await settle();
     expect(sent.map((m) => m.data)).toEqual([{ renegotiate: true, noop: true }]); // the kick
-    const offer = { type: 'offer', sdp: 'v=0\r\na=ice-ufrag:o0\r\n' };
+    const offer = { type: 'offer', sdp: 'v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\na=ice-ufrag:o0\r\n' };
     peer.handleSignal(offer, 'theirs');
-    peer.handleSignal({ ...offer }, 'theirs'); // the copy, sent because our kick crossed it
+    // The copy, sent because our kick crossed it: the same offer with the candidates gathered since.
+    peer.handleSignal({ ...offer, sdp: `${offer.sdp}a=candidate:1 1 udp 2122260223 127.0.0.1 40000 typ host\r\n` }, 'theirs');
     await settle();
     const answers = () => sent.filter((m) => m.data.type === 'answer');
     expect(answers()).toHaveLength(1);
     expect(pcs[0].answers).toBe(1);
     // A real new offer (ICE restart) is answered.
-    peer.handleSignal({ type: 'offer', sdp: 'v=0\r\na=ice-ufrag:o1\r\n' }, 'theirs');
+    peer.handleSignal({ type: 'offer', sdp: 'v=0\r\no=- 4611 3 IN IP4 127.0.0.1\r\na=ice-ufrag:o1\r\n' }, 'theirs');
     await settle();
     expect(answers().map((m) => m.data.sdp)).toEqual(['v=0\r\na=ice-ufrag:a-o0\r\n', 'v=0\r\na=ice-ufrag:a-o1\r\n']);
     peer.close();

@@ -47,6 +47,11 @@ function iceUfrag(sdp: string): string {
   return /a=ice-ufrag:(\S+)/.exec(sdp)?.[1] ?? '';
 }
 
+/** What tells one offer from another: its o= line (the whole SDP when there is none). */
+function offerId(sdp: string): string {
+  return /^o=.*$/m.exec(sdp)?.[0] ?? sdp;
+}
+
 let pcSeq = 0;
 function newPcid(): string {
   return `pc${Date.now().toString(36)}${(++pcSeq).toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -72,7 +77,7 @@ export class Peer {
   private makingOffer = false;
   /** Our offer now waiting for its answer restarts ICE (the answer must bring new credentials). */
   private offerRestarts = false;
-  /** The last offer we answered, as it came (a copy sent again is not answered twice). */
+  /** The o= line of the last offer we answered (a copy sent again is not answered twice). */
   private answeredOffer = '';
   private again = false;
   private againRestart = false;
@@ -332,7 +337,9 @@ export class Peer {
       // put a second answer on the way, which the offerer could take for the answer to a later
       // offer (an ICE restart): its ICE credentials would then not match ours, and the pair would
       // stay without media.
-      if (d.sdp === this.answeredOffer && pc.signalingState === 'stable') {
+      // A copy is the same offer with the candidates gathered meanwhile: same o= line (session id
+      // and version; a new offer has a greater version).
+      if (offerId(d.sdp) === this.answeredOffer && pc.signalingState === 'stable') {
         this.t('duplicate offer ignored');
         return;
       }
@@ -341,7 +348,7 @@ export class Peer {
       const answer = await pc.createAnswer();
       await pc.setLocalDescription({ type: 'answer', sdp: this.mungeLocal(answer.sdp ?? '') });
       this.o.send({ type: 'answer', sdp: pc.localDescription?.sdp }, this.pcid);
-      this.answeredOffer = d.sdp;
+      this.answeredOffer = offerId(d.sdp);
       this.negotiated = true;
       await this.flushCandidates();
       this.recap();

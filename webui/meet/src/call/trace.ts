@@ -67,7 +67,8 @@ function summarize(subtype: unknown, data: unknown): unknown {
     if (d.type === 'offer' || d.type === 'answer') {
       const sdp = typeof d.sdp === 'string' ? d.sdp : '';
       const ufrag = /a=ice-ufrag:(\S+)/.exec(sdp)?.[1] ?? '';
-      return `${d.type} ufrag=${ufrag} m=${(sdp.match(/^m=/gm) ?? []).length}`;
+      const version = /^o=\S+ \S+ (\d+)/m.exec(sdp)?.[1] ?? '';
+      return `${d.type} ufrag=${ufrag} v=${version} m=${(sdp.match(/^m=/gm) ?? []).length} c=${(sdp.match(/^a=candidate:/gm) ?? []).length}`;
     }
     const c = d.candidate as { candidate?: string } | undefined;
     if (c) return `candidate ${/ typ (\w+)/.exec(c.candidate ?? '')?.[1] ?? (c.candidate ? '?' : 'end')}`;
