@@ -465,6 +465,74 @@ describe('joining a room', () => {
   });
 });
 
+describe('a member that loses its signaling socket', () => {
+  async function roomWithAnna() {
+    const e = await connected('bbb');
+    const s = e.sockets[0];
+    e.engine.joinRoom('group', 'team');
+    await settle();
+    const join = s.last('webrtc_group');
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: join.id, channel: '@group/team', hash: 'gh', data: { group: { group: 'group/team', members: ['aaa', 'bbb', 'ccc'], reset: true } } });
+    await settle();
+    for (const id of ['aaa', 'ccc']) {
+      s.push({ ...W, subtype: 'webrtc_call', source: id, target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: `pair-${id}`, data: { accept: true, state: 'group/team' } });
+    }
+    await settle();
+    return { ...e, s };
+  }
+  const members = (list: string[]) => ({ ...W, subtype: 'webrtc_channel', channel: '@group/team', data: { group: { group: 'group/team', members: list, reset: false } } });
+
+  it('keeps a pair whose media flow and takes the member back without starting over', async () => {
+    const { engine, s } = await roomWithAnna();
+    expect(pcs).toHaveLength(2);
+    const [anna, carl] = pcs;
+    anna.iceConnectionState = 'connected'; // media between us flow; Carl's never came up
+    const offers = anna.offers.length;
+    // Both lose their socket (the server's update), Anna joins back a moment later.
+    s.push(members(['bbb']));
+    await settle();
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['aaa']);
+    expect(anna.closed).toBe(false);
+    expect(carl.closed).toBe(true);
+    const accepts = s.sent.filter((m) => m.subtype === 'webrtc_call').length;
+    s.push(members(['aaa', 'bbb']));
+    await settle();
+    expect(s.sent.filter((m) => m.subtype === 'webrtc_call').slice(accepts).map((m) => m.target)).toEqual(['aaa']);
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'pair-aaa', data: { accept: true, state: 'group/team' } });
+    await settle();
+    expect(pcs).toHaveLength(2); // the same peer connection ...
+    expect(anna.offers.length).toBe(offers); // ... untouched: no ICE restart
+    await vi.advanceTimersByTimeAsync(25000);
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['aaa']); // and not dropped later
+    engine.close();
+  });
+
+  it('drops a member kept for its media when it does not come back', async () => {
+    const { engine, s } = await roomWithAnna();
+    pcs[0].iceConnectionState = 'connected';
+    s.push(members(['bbb', 'ccc']));
+    await settle();
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['aaa', 'ccc']);
+    await vi.advanceTimersByTimeAsync(20001);
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['ccc']);
+    expect(pcs[0].closed).toBe(true);
+    engine.close();
+  });
+
+  it('after a server restart (a new pair hash) a kept pair restarts ICE', async () => {
+    const { engine, s } = await roomWithAnna();
+    const anna = pcs[0];
+    s.push({ ...W, subtype: 'webrtc_signal', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'pair-aaa', pcid: 'pa', data: { type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o0\r\n' } });
+    await settle();
+    anna.iceConnectionState = 'connected';
+    const offers = anna.offers.length;
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'pair-aaa-new-key', data: { accept: true, state: 'group/team' } });
+    await settle();
+    expect(anna.offers.slice(offers).some((o) => o?.iceRestart)).toBe(true);
+    engine.close();
+  });
+});
+
 describe('crossing offers in a mesh pair', () => {
   it('the answerer answers a copy of an offer it answered already only once', async () => {
     const sent: { data: { type?: string; sdp?: string; renegotiate?: boolean }; pcid: string }[] = [];

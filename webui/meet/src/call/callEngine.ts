@@ -55,6 +55,8 @@ interface PeerCtx {
   channel: string;
   group: string;
   staleTimer?: ReturnType<typeof setTimeout>;
+  /** The pair hash of the peer's last group accept (a new one: the server restarted). */
+  pairHash?: string;
 }
 
 type Session =
@@ -621,16 +623,22 @@ export class Engine implements CallEngine {
     if (!g) return;
     const self = this.kwm.self?.id ?? '';
     const diff = memberDiff(self, this.peers.keys(), g.members, g.reset);
-    this.trace.add('note', 'members', { add: diff.add, drop: diff.drop, reset: g.reset });
+    // Members kept a while after they left the list (below) and listed again count as new.
+    const back = g.members.filter((id) => id !== self && !diff.add.includes(id) && this.peers.get(id)?.staleTimer);
+    this.trace.add('note', 'members', { add: diff.add, back, drop: diff.drop, reset: g.reset });
     for (const id of diff.drop) {
       const ctx = this.peers.get(id);
       if (!ctx) continue;
-      if (g.reset) {
-        // After our reconnect: keep the connection a while, they may be reconnecting too.
+      if (g.reset || ctx.peer?.mediaUp()) {
+        // After our reconnect: keep the connection a while, they may be reconnecting too. And a
+        // member whose media still flow left by losing the signaling socket, not by hanging up
+        // (that is a hangup to us): on a busy machine a late keepalive answer is enough. Their
+        // media do not need the server; dropping them at once made every pair of that member
+        // start again from nothing when it joined back a moment later.
         if (!ctx.staleTimer) ctx.staleTimer = setTimeout(() => this.dropPeer(id), STALE_MEMBER_MS);
       } else this.dropPeer(id);
     }
-    for (const id of diff.add) {
+    for (const id of [...diff.add, ...back]) {
       let ctx = this.peers.get(id);
       if (ctx?.staleTimer) {
         clearTimeout(ctx.staleTimer);
@@ -663,14 +671,17 @@ export class Engine implements CallEngine {
       clearTimeout(ctx.staleTimer);
       ctx.staleTimer = undefined;
     }
-    const hadHash = ctx.hash;
-    ctx.hash = m.hash; // the pair hash (§4.6.2)
+    const hadPair = ctx.pairHash;
+    ctx.hash = ctx.pairHash = m.hash; // the pair hash (§4.6.2)
     const n = guestName(m.profile?.name || ctx.name || m.source);
     ctx.name = n.name;
     ctx.guest = n.guest || m.source.endsWith('.kwmguest');
     if (ctx.peer) {
-      // Seen again after a reconnect: same connection, new route.
-      if (hadHash !== m.hash) {
+      // Seen again after a reconnect: same connection. A new pair hash means a restarted server
+      // (its TURN allocations are gone too): new route. Otherwise only a pair without media
+      // restarts ICE; one whose media flow goes on untouched.
+      if (hadPair !== m.hash || !ctx.peer.mediaUp()) {
+        this.trace.add('note', 'seen again: restart ICE', { peer: m.source, newHash: hadPair !== m.hash });
         ctx.peer.setConfiguration(this.rtcConfig());
         ctx.peer.restartIce();
       }

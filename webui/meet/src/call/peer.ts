@@ -434,6 +434,12 @@ export class Peer {
     }
   }
 
+  /** ICE is up (media can flow without the signaling server). */
+  mediaUp(): boolean {
+    const s = this.pc.iceConnectionState;
+    return s === 'connected' || s === 'completed';
+  }
+
   /** Connection for the UI. */
   connection(signalingUp: boolean): 'connecting' | 'connected' | 'reconnecting' | 'failed' {
     const s = this.pc.iceConnectionState;
