@@ -83,8 +83,9 @@ class Rooms(MeetBrowserCase):
                 self.assertEqual(out["share_toast"], "The group link is in the clipboard.")
             else:
                 self.assertEqual(out["share_toast"], "Der Gruppenlink ist in der Zwischenablage.")
-            # A direct link without `auto`: the join form, query and hash kept; `mute=1` preselects.
-            self.assertEqual(out["direct"], {"path": "/meet/r/join/group/public/team-rooms", "search": "?x=1", "hash": "#mute=1"})
+            # A direct link without `auto`: the join form, query kept; the fragment was read (`mute=1`
+            # preselects) and removed from the address bar.
+            self.assertEqual(out["direct"], {"path": "/meet/r/join/group/public/team-rooms", "search": "?x=1", "hash": ""})
             self.assertEqual(out["wizard_step"], "welcome")
             self.assertTrue(out["wizard_mic_off"])
             self.assertFalse(out["wizard_cam_off"])
@@ -105,8 +106,10 @@ class Rooms(MeetBrowserCase):
         self.setting("signaling.guests_enabled", True)
         for lang in ("en", "de") if self.shots() else ("en",):
             out = self.node("guest", room="public/lobby", lang=lang, shots=self.shots())
-            self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")  # the join form, hash kept
-            self.assertEqual(out["hash"], "#guest=1&name=Gina")
+            self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")  # the join form
+            # The link's fragment (guest, name) was read and left the address bar (replaceState).
+            self.assertEqual(out["hash"], "")
+            self.assertEqual(out["history_length"], 2)
             self.assertEqual(out["name_prefilled"], "Gina")
             self.assertEqual(out["room_path"], "/meet/r/group/public/lobby")
             self.assertEqual(out["user_name"], "(Guest)Gina")
@@ -126,8 +129,9 @@ class Rooms(MeetBrowserCase):
             self.assertEqual(out["iframes_left"], 0)
             self.assertEqual(out["back_in_room"], "/meet/r/group/public/lobby")
             self.assertEqual(out["api_calls"], [])
-            self.assertEqual(out["hash_in_room"], "#guest=1&name=Gina")
-            self.assertEqual(out["name_after_reload"], "Gina")
+            self.assertEqual(out["hash_in_room"], "")
+            self.assertEqual(out["hash_after_reload"], "")
+            self.assertEqual(out["name_after_reload"], "Gina")  # the tab remembers (sessionStorage)
         self.assertIn("guest logon path=group/public/lobby", self.s.stderr())
 
     def test_guest_link_with_auto_asks_nothing(self):
@@ -196,6 +200,7 @@ class Rooms(MeetBrowserCase):
         out = self.node("call3", room="public/trio", shots=self.shots())
         # The guest came first: told the meeting has not started (kwm's create_restricted) ...
         self.assertIn("has not started yet", out["guest_waiting"])
+        self.assertEqual(out["anna_hash_in_room"], "")
         # ... and let in once Anna joined; then Bert. Everyone decodes video from both others.
         for who, others in (("anna", ["Bert Berg", "Gina"]), ("bert", ["Anna Alder", "Gina"]), ("guest", ["Anna Alder", "Bert Berg"])):
             self.assertEqual([v["name"] for v in out["video"][who]], others, who)

@@ -104,7 +104,8 @@ async function member(browser) {
   out.share_toast = (await page.textContent('[data-testid=room-toast]')).trim();
   out.clipboard = await page.evaluate(() => navigator.clipboard.readText());
   out.step = 'direct link';
-  // A direct group URL without `auto`: the join form, keeping query and hash.
+  // A direct group URL without `auto`: the join form, keeping the query; the fragment was read
+  // (mute=1 preselects below) and left the address bar.
   await page.goto(`${iss}/meet/r/group/${opts.directGroup}?x=1#mute=1`);
   await page.waitForSelector('[data-testid=join-wizard]');
   const u = new URL(page.url());
@@ -174,7 +175,10 @@ async function guest(browser) {
   await page.goto(`${iss}/meet/r/group/${opts.room}#guest=1&name=Gina`);
   await page.waitForSelector('[data-testid=join-wizard][data-step=welcome]');
   out.path = new URL(page.url()).pathname;
+  // The link's parameters (the guest's name) were read and left the address bar, without a new
+  // history entry (about:blank and the link are the two).
   out.hash = new URL(page.url()).hash;
+  out.history_length = await page.evaluate(() => history.length);
   out.welcome = (await page.textContent('[data-testid=join-welcome]')).trim();
   if (opts.shots) await shot(page, `guest-welcome-${lang}`);
   await page.click('[data-testid=join-continue]');
@@ -210,11 +214,12 @@ async function guest(browser) {
   if (opts.shots) await shot(page, `guest-room-${lang}`);
   out.api_calls = page.apiCalls;
   out.step = 'reload';
-  // Guest tokens live in memory: a reload comes back to the guest flow with the chosen name,
-  // not to the sign-in page.
+  // Guest tokens live in memory: a reload comes back to the guest flow with the chosen name (kept
+  // in this tab's sessionStorage, not in the address bar), not to the sign-in page.
   out.hash_in_room = new URL(page.url()).hash;
   await page.reload();
   await page.waitForSelector('[data-testid=join-wizard][data-step=welcome]');
+  out.hash_after_reload = new URL(page.url()).hash;
   await page.click('[data-testid=join-continue]');
   out.name_after_reload = await page.inputValue('[data-testid=guest-name]');
   out.step = 'done';
@@ -270,6 +275,7 @@ async function call3(browser) {
   await signInOnce(a, 'anna', 'anna-secret');
   await a.goto(`${iss}/meet/r/group/${room}#auto=2`);
   await a.waitForFunction(() => window.__palaverDebug && window.__palaverDebug.state().status.kind === 'room', null, { timeout: 20000 });
+  out.anna_hash_in_room = new URL(a.url()).hash; // #auto=2 was read and removed
   out.guest_loads_before_anna = g.loads;
   out.step = 'guest admitted';
   await g.waitForFunction(() => window.__palaverDebug.state().participants.length === 1 && !window.__palaverDebug.state().error,
