@@ -42,6 +42,12 @@ describe('takeFragment', () => {
     expect(initialFragment()).toBe('#guest=1&name=Gina&token=t0k&auto=2');
   });
 
+  it("leaves the original Meet's sign-in answer alone", () => {
+    history.replaceState(null, '', '/meet/#oidc-callback&code=c0de&state=s');
+    expect(takeFragment()).toBe('');
+    expect(location.hash).toBe('#oidc-callback&code=c0de&state=s');
+  });
+
   it("a reload of a guest's room finds the guest's parameters in this tab, for that room only", () => {
     rememberGuestFragment('/meet/r/group/public/lobby', '#guest=1&name=Gina');
     history.replaceState(null, '', '/meet/r/group/public/lobby');

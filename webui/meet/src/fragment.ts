@@ -55,6 +55,12 @@ export function takeFragment(): string {
       /* no storage */
     }
   }
+  // The original Meet's sign-in answer (its redirect URI is /meet/#oidc-callback&code=…) is not
+  // ours to read or clear: left as it is.
+  if (/^#oidc-/.test(h)) {
+    taken = '';
+    return '';
+  }
   taken = h;
   if (location.hash) history.replaceState(history.state, '', location.pathname + location.search);
   return h;
