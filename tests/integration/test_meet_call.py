@@ -78,6 +78,11 @@ class MeetCall(MeetBrowserCase):
         self.assertIn(out["quality"], ("good", "fair", "poor", "unknown"))
         self.assertTrue(out["mic_muted_seen"])
         self.assertTrue(out["chat_received"])
+        # A send the server refuses keeps the text, with the reason (B's screen is German).
+        self.assertEqual(out["chat_error"], "Die Nachricht konnte nicht gesendet werden. Ihr Text ist noch da: Versuchen Sie es erneut.")
+        self.assertEqual(out["chat_error_role"], "alert")
+        self.assertEqual(out["chat_kept"], 9000)
+        self.assertEqual((out["chat_after_retry"], out["chat_error_after_retry"]), ("", 0))
         self.assertTrue(out["hand_seen"])
         self.assertTrue(out["screen_button"])
         self.assertEqual(out["sharer_indicator_green"], "rgb(26, 127, 55)")

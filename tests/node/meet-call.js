@@ -152,6 +152,19 @@ async function scenarioCall(out, browser, iss, credA, credB) {
   await b.page.click('[data-testid=call-chat]');
   await b.page.waitForSelector('[data-testid=chat-message] >> text=Hallo Bert', { timeout: 10000 });
   out.chat_received = true;
+  // A message the server refuses (over its 16 KiB; umlauts take two bytes each) stays in the
+  // input with the reason (German here); shortened, it goes and the input empties.
+  await b.page.fill('[data-testid=chat-input]', 'ä'.repeat(9000));
+  await b.page.keyboard.press('Enter');
+  await b.page.waitForSelector('[data-testid=chat-error]', { timeout: 10000 });
+  out.chat_error = (await b.page.textContent('[data-testid=chat-error]')).trim();
+  out.chat_error_role = await b.page.getAttribute('[data-testid=chat-error]', 'role');
+  out.chat_kept = (await b.page.inputValue('[data-testid=chat-input]')).length;
+  await b.page.fill('[data-testid=chat-input]', 'Hallo Anna');
+  await b.page.keyboard.press('Enter');
+  await a.page.waitForSelector('[data-testid=chat-message] >> text=Hallo Anna', { timeout: 10000 });
+  out.chat_after_retry = await b.page.inputValue('[data-testid=chat-input]');
+  out.chat_error_after_retry = await b.page.locator('[data-testid=chat-error]').count();
 
   out.step = 'raise hand';
   await b.page.mouse.move(310, 310);

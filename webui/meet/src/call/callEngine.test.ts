@@ -300,6 +300,17 @@ describe('call engine signaling', () => {
       ['Me', 'hi all', true],
       ['Carl', 'hey', false],
     ]);
+    // A message the server refuses (too long in bytes): the send says so, nothing is added.
+    const refused = engine.sendChat('ä'.repeat(9000));
+    const req = s.last();
+    s.push({ type: 'error', reply_to: req.id, error: { code: 'bad_message', msg: 'message text size limit exceeded' } });
+    expect(await refused).toBe(false);
+    const ok = engine.sendChat('short');
+    s.push({ type: 'chats', subtype: 'chats_message', reply_to: s.last().id, channel: '@group/team', v: 20201201, data: { kind: '', sender: 'bbb', target: '', id: 'srv3', text: 'short', ts: 3 } });
+    expect(await ok).toBe(true);
+    await settle();
+    expect(engine.getState().chat.map((c) => c.text)).toEqual(['hi all', 'hey', 'short']);
+    expect(engine.getState().error).toBeUndefined();
     engine.leaveRoom();
     expect(s.sent.filter((m) => m.subtype === 'webrtc_hangup')[0]).toMatchObject({ target: 'group/team', group: 'group/team', hash: 'gh' });
     engine.close();

@@ -758,20 +758,19 @@ export class Engine implements CallEngine {
     this.changed();
   }
 
-  sendChat(text: string): void {
+  /** The chat panel keeps the text and shows why when this resolves false. */
+  sendChat(text: string): Promise<boolean> {
     const channel = this.currentChannel();
     const body = text.trim();
-    if (!channel || !body) return;
+    if (!channel || !body) return Promise.resolve(false);
     const clientId = `c${++this.chatSeq}`;
-    this.kwm.request(chatMessage(channel, clientId, body)).then(
+    return this.kwm.request(chatMessage(channel, clientId, body)).then(
       (reply) => {
         const d = (reply as ChatsMessage).data;
         this.addChat({ id: d?.id || clientId, from: this.kwm.self?.id ?? '', fromName: this.kwm.self?.name ?? '', text: body, at: d?.ts ? d.ts * 1000 : Date.now(), own: true });
+        return true;
       },
-      () => {
-        this.error = 'chatFailed';
-        this.changed();
-      },
+      () => false,
     );
   }
 
