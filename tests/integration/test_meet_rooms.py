@@ -94,6 +94,23 @@ class Rooms(MeetBrowserCase):
             self.assertIn("Team Rooms", out["recents_text"])  # the groups opened are in the recents
             self.assertIn("team-rooms", out["recents_text"])
 
+    def test_share_through_the_web_share_api(self):
+        # Phones have navigator.share (here an init script stands in for the system's share sheet).
+        self.setting("signaling.guests_enabled", True)
+        out = self.node("share", room="public/sharing")
+        self.assertEqual(out["web_share"], "function")
+        link = f"{self.iss}/meet/r/join/group/public/sharing#guest=1"
+        self.assertEqual(out["shared"][0], {"title": "Palaver Meet", "text": 'Join the group "sharing" in Palaver Meet', "url": link})
+        self.assertEqual(out["shared_toast"], "The group link was shared.")
+        self.assertEqual(out["shared_clipboard"], "untouched")  # shared, not copied
+        # Cancelled in the share sheet: nothing else happens.
+        self.assertEqual(out["cancelled_toasts"], 0)
+        self.assertEqual(out["cancelled_clipboard"], "untouched")
+        # Refused by the browser: the clipboard instead.
+        self.assertEqual(len(out["shared"]), 3)
+        self.assertEqual(out["refused_toast"], "The group link is in the clipboard.")
+        self.assertEqual(out["refused_clipboard"], link)
+
     def test_no_public_switch_without_guests(self):
         out = self.node("member", user="anna", password="anna-secret", group="board", directGroup="board")
         self.assertEqual(out["public_switch"], 0)

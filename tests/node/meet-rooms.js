@@ -326,6 +326,54 @@ async function call3(browser) {
   out.step = 'done';
 }
 
+// "Share group link" where the browser has the Web Share API (phones): the share sheet is the
+// system's, so navigator.share is stood in for by an init script that records what it gets and
+// answers as told — shared, cancelled by the user (AbortError), or refused (then the clipboard).
+async function share(browser) {
+  const page = await newPage(browser, { permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'] });
+  pages.push(page);
+  await page.context().addInitScript(() => {
+    window.__shared = [];
+    window.__shareAnswer = 'ok';
+    const fake = async (data) => {
+      window.__shared.push(JSON.parse(JSON.stringify(data)));
+      if (window.__shareAnswer === 'abort') throw new DOMException('Share canceled', 'AbortError');
+      if (window.__shareAnswer === 'refuse') throw new DOMException('Permission denied', 'NotAllowedError');
+    };
+    Object.defineProperty(Navigator.prototype, 'share', { configurable: true, value: fake });
+    Object.defineProperty(Navigator.prototype, 'canShare', { configurable: true, value: (d) => !!(d && d.url) });
+  });
+  out.step = 'sign in';
+  await signInOnce(page, 'anna', 'anna-secret');
+  out.step = 'landing page';
+  await page.evaluate((p) => { history.pushState(null, '', p); dispatchEvent(new PopStateEvent('popstate')); }, `/meet/r/group/${opts.room}`);
+  await page.waitForSelector('[data-testid=room-share]');
+  out.web_share = await page.evaluate(() => typeof navigator.share);
+  await page.evaluate(() => navigator.clipboard.writeText('untouched'));
+  const click = async () => {
+    await page.waitForSelector('[data-testid=room-toast]', { state: 'detached', timeout: 8000 });
+    await page.click('[data-testid=room-share]');
+  };
+  out.step = 'shared';
+  await click();
+  out.shared_toast = (await page.textContent('[data-testid=room-toast]')).trim();
+  out.shared_clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  out.step = 'cancelled';
+  await page.evaluate(() => { window.__shareAnswer = 'abort'; });
+  await click();
+  await page.waitForTimeout(1000);
+  out.cancelled_toasts = await page.locator('[data-testid=room-toast]').count();
+  out.cancelled_clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  out.step = 'refused';
+  await page.evaluate(() => { window.__shareAnswer = 'refuse'; });
+  await click();
+  await page.waitForSelector('[data-testid=room-toast]');
+  out.refused_toast = (await page.textContent('[data-testid=room-toast]')).trim();
+  out.refused_clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  out.shared = await page.evaluate(() => window.__shared);
+  out.step = 'done';
+}
+
 // Members with a guest link: without a session, "I have an account: sign in" leads through the
 // sign-in page back to the join form as themselves; with a session the link just uses it.
 async function memberWithGuestLink(browser) {
@@ -360,6 +408,7 @@ async function main() {
     else if (scenario === 'guest') await guest(browser);
     else if (scenario === 'guest-auto') await guestAuto(browser);
     else if (scenario === 'call3') await call3(browser);
+    else if (scenario === 'share') await share(browser);
     else if (scenario === 'member-guest-link') await memberWithGuestLink(browser);
     else throw new Error(`unknown scenario ${scenario}`);
   } catch (e) {
