@@ -20,7 +20,8 @@ def run_node(test, script, *args, timeout=170):
     test.assertTrue(lines, f"{script} printed no result (rc={r.returncode}):\n{r.stderr[-3000:]}")
     out = json.loads(lines[-1])
     test.assertEqual(r.returncode, 0, f"{script} failed at {out.get('step')}: {out.get('error')}\n"
-                     f"console: {json.dumps(out.get('console', []), indent=1)}\nstderr: {r.stderr[-2000:]}")
+                     f"console: {json.dumps(out.get('console', []), indent=1)}\nstderr: {r.stderr[-2000:]}"
+                     + (f"\nsignaling trace: {json.dumps(out['trace'], indent=1)}" if out.get("trace") else ""))
     return out
 
 

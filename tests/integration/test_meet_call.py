@@ -78,6 +78,11 @@ class MeetCall(MeetBrowserCase):
         self.assertIn(out["quality"], ("good", "fair", "poor", "unknown"))
         self.assertTrue(out["mic_muted_seen"])
         self.assertTrue(out["chat_received"])
+        # A send the server refuses keeps the text, with the reason (B's screen is German).
+        self.assertEqual(out["chat_error"], "Die Nachricht konnte nicht gesendet werden. Ihr Text ist noch da: Versuchen Sie es erneut.")
+        self.assertEqual(out["chat_error_role"], "alert")
+        self.assertEqual(out["chat_kept"], 9000)
+        self.assertEqual((out["chat_after_retry"], out["chat_error_after_retry"]), ("", 0))
         self.assertTrue(out["hand_seen"])
         self.assertTrue(out["screen_button"])
         self.assertEqual(out["sharer_indicator_green"], "rgb(26, 127, 55)")
@@ -132,11 +137,15 @@ class MeetCall(MeetBrowserCase):
         self.assertTrue(out["room_chat"])
         self.assertEqual([p["name"] for p in out["after_leave"]["participants"]], ["Bert Berg"])
 
-    @unittest.skipUnless(os.environ.get("PALAVER_HEAVY_TESTS"), "six browsers with video: PALAVER_HEAVY_TESTS=1 (flaky on a loaded 2-core machine)")
     def test_group_room_of_six_speaker_large(self):
-        """Six in one room: about 30 s on a quiet 2-core machine (3 of 3 runs); while other
-        suites loaded the machine, some pairs of the mesh stayed without offer or answer within
-        the bound (4 runs; cause not found yet), hence opt-in."""
+        """Six in one room: 33-75 s on a shared 2-core machine (6 consecutive passes at load
+        averages 7-38 after the fixes below; it ran only with PALAVER_HEAVY_TESTS=1 before). The
+        signaling traces (PALAVER_MESH_TRACE) of earlier failures showed starved pages: kwm
+        keepalive answers later than 4.5 s dropped sockets, and a member whose socket dropped made
+        every one of its pairs start over (now kept while media flow), plus a second answer to a
+        copied offer that could be taken for the answer to an ICE restart (now not sent). At load
+        averages near 48 (other agents building) a run can still miss its bound: pages then logged
+        nothing for 80 s."""
         out = self.scenario("room6", "carl:carl-secret", "dora:dora-secret", "emil:emil-secret", "fritz:fritz-secret")
         self.assertEqual(len(out["mesh"]), 6)
         for frames in out["mesh"]:

@@ -83,8 +83,9 @@ class Rooms(MeetBrowserCase):
                 self.assertEqual(out["share_toast"], "The group link is in the clipboard.")
             else:
                 self.assertEqual(out["share_toast"], "Der Gruppenlink ist in der Zwischenablage.")
-            # A direct link without `auto`: the join form, query and hash kept; `mute=1` preselects.
-            self.assertEqual(out["direct"], {"path": "/meet/r/join/group/public/team-rooms", "search": "?x=1", "hash": "#mute=1"})
+            # A direct link without `auto`: the join form, query kept; the fragment was read (`mute=1`
+            # preselects) and removed from the address bar.
+            self.assertEqual(out["direct"], {"path": "/meet/r/join/group/public/team-rooms", "search": "?x=1", "hash": ""})
             self.assertEqual(out["wizard_step"], "welcome")
             self.assertTrue(out["wizard_mic_off"])
             self.assertFalse(out["wizard_cam_off"])
@@ -92,6 +93,23 @@ class Rooms(MeetBrowserCase):
             self.assertEqual(out["auto_path"], "/meet/r/group/public/team-rooms")  # auto: no join form
             self.assertIn("Team Rooms", out["recents_text"])  # the groups opened are in the recents
             self.assertIn("team-rooms", out["recents_text"])
+
+    def test_share_through_the_web_share_api(self):
+        # Phones have navigator.share (here an init script stands in for the system's share sheet).
+        self.setting("signaling.guests_enabled", True)
+        out = self.node("share", room="public/sharing")
+        self.assertEqual(out["web_share"], "function")
+        link = f"{self.iss}/meet/r/join/group/public/sharing#guest=1"
+        self.assertEqual(out["shared"][0], {"title": "Palaver Meet", "text": 'Join the group "sharing" in Palaver Meet', "url": link})
+        self.assertEqual(out["shared_toast"], "The group link was shared.")
+        self.assertEqual(out["shared_clipboard"], "untouched")  # shared, not copied
+        # Cancelled in the share sheet: nothing else happens.
+        self.assertEqual(out["cancelled_toasts"], 0)
+        self.assertEqual(out["cancelled_clipboard"], "untouched")
+        # Refused by the browser: the clipboard instead.
+        self.assertEqual(len(out["shared"]), 3)
+        self.assertEqual(out["refused_toast"], "The group link is in the clipboard.")
+        self.assertEqual(out["refused_clipboard"], link)
 
     def test_no_public_switch_without_guests(self):
         out = self.node("member", user="anna", password="anna-secret", group="board", directGroup="board")
@@ -105,8 +123,10 @@ class Rooms(MeetBrowserCase):
         self.setting("signaling.guests_enabled", True)
         for lang in ("en", "de") if self.shots() else ("en",):
             out = self.node("guest", room="public/lobby", lang=lang, shots=self.shots())
-            self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")  # the join form, hash kept
-            self.assertEqual(out["hash"], "#guest=1&name=Gina")
+            self.assertEqual(out["path"], "/meet/r/join/group/public/lobby")  # the join form
+            # The link's fragment (guest, name) was read and left the address bar (replaceState).
+            self.assertEqual(out["hash"], "")
+            self.assertEqual(out["history_length"], 2)
             self.assertEqual(out["name_prefilled"], "Gina")
             self.assertEqual(out["room_path"], "/meet/r/group/public/lobby")
             self.assertEqual(out["user_name"], "(Guest)Gina")
@@ -126,8 +146,9 @@ class Rooms(MeetBrowserCase):
             self.assertEqual(out["iframes_left"], 0)
             self.assertEqual(out["back_in_room"], "/meet/r/group/public/lobby")
             self.assertEqual(out["api_calls"], [])
-            self.assertEqual(out["hash_in_room"], "#guest=1&name=Gina")
-            self.assertEqual(out["name_after_reload"], "Gina")
+            self.assertEqual(out["hash_in_room"], "")
+            self.assertEqual(out["hash_after_reload"], "")
+            self.assertEqual(out["name_after_reload"], "Gina")  # the tab remembers (sessionStorage)
         self.assertIn("guest logon path=group/public/lobby", self.s.stderr())
 
     def test_guest_link_with_auto_asks_nothing(self):
@@ -187,16 +208,16 @@ class Rooms(MeetBrowserCase):
         refused = re.search(r'^signaling_guest_logons_total\{result="refused"\} (\d+)$', metrics, re.M)
         self.assertEqual(int(refused.group(1)), 2)
 
-    # Known intermittent defect (open in issue 13): in a fresh CI run one mesh pair (Anna–Bert)
-    # sometimes never connects, so Anna sees only the guest. It passes on repeated runs here; until
-    # the cause is found it runs with PALAVER_HEAVY_TESTS=1, like the room of six.
-    @unittest.skipUnless(os.environ.get("PALAVER_HEAVY_TESTS"),
-                         "known intermittent mesh set-up defect: PALAVER_HEAVY_TESTS=1 runs it")
+    # It once ran only with PALAVER_HEAVY_TESTS=1: in fresh CI runs Anna "saw only the guest". The
+    # cause was meet-rooms.js's wait for video, a page.waitForFunction with an async predicate,
+    # which Playwright does not await (a promise is truthy): it never waited, and the pair formed
+    # last (Anna–Bert) was often not up yet when Anna was looked at. The wait is polled now.
     def test_group_call_of_three_with_a_guest_by_link(self):
         self.setting("signaling.guests_enabled", True)
         out = self.node("call3", room="public/trio", shots=self.shots())
         # The guest came first: told the meeting has not started (kwm's create_restricted) ...
         self.assertIn("has not started yet", out["guest_waiting"])
+        self.assertEqual(out["anna_hash_in_room"], "")
         # ... and let in once Anna joined; then Bert. Everyone decodes video from both others.
         for who, others in (("anna", ["Bert Berg", "Gina"]), ("bert", ["Anna Alder", "Gina"]), ("guest", ["Anna Alder", "Bert Berg"])):
             self.assertEqual([v["name"] for v in out["video"][who]], others, who)

@@ -13,7 +13,7 @@
 'use strict';
 
 const readline = require('readline');
-const { launch, newPage, withTimeout } = require('./lib/meet');
+const { launch, newPage, withTimeout, collectTraces } = require('./lib/meet');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -152,6 +152,19 @@ async function scenarioCall(out, browser, iss, credA, credB) {
   await b.page.click('[data-testid=call-chat]');
   await b.page.waitForSelector('[data-testid=chat-message] >> text=Hallo Bert', { timeout: 10000 });
   out.chat_received = true;
+  // A message the server refuses (over its 16 KiB; umlauts take two bytes each) stays in the
+  // input with the reason (German here); shortened, it goes and the input empties.
+  await b.page.fill('[data-testid=chat-input]', 'ä'.repeat(9000));
+  await b.page.keyboard.press('Enter');
+  await b.page.waitForSelector('[data-testid=chat-error]', { timeout: 10000 });
+  out.chat_error = (await b.page.textContent('[data-testid=chat-error]')).trim();
+  out.chat_error_role = await b.page.getAttribute('[data-testid=chat-error]', 'role');
+  out.chat_kept = (await b.page.inputValue('[data-testid=chat-input]')).length;
+  await b.page.fill('[data-testid=chat-input]', 'Hallo Anna');
+  await b.page.keyboard.press('Enter');
+  await a.page.waitForSelector('[data-testid=chat-message] >> text=Hallo Anna', { timeout: 10000 });
+  out.chat_after_retry = await b.page.inputValue('[data-testid=chat-input]');
+  out.chat_error_after_retry = await b.page.locator('[data-testid=chat-error]').count();
 
   out.step = 'raise hand';
   await b.page.mouse.move(310, 310);
@@ -396,6 +409,10 @@ async function main() {
     const run = { call: scenarioCall, 'decline-ignore': scenarioDeclineIgnore, devices: scenarioDevices, restart: scenarioRestart, 'audio-only': scenarioAudioOnly, room: scenarioRoom, 'room-restart': scenarioRoomRestart, room6: (o, br, i, a, b, _w, c) => scenarioRoom6(o, br, i, a, b, c, ...moreCreds) }[scenario];
     if (!run) throw new Error(`unknown scenario ${scenario}`);
     await withTimeout(run(out, browser, iss, credA, credB, waitRestart, credC), Number(process.env.MEET_CALL_BUDGET_MS || (scenario === 'room6' ? 145000 : 140000)), scenario);
+    if (process.env.PALAVER_MESH_TRACE && /^room/.test(scenario)) {
+      const all = browser.contexts().flatMap((c) => c.pages());
+      await collectTraces(all, all.map((_, i) => `browser${i + 1}`), scenario);
+    }
     out.step = 'done';
     out.wall_ms = Date.now() - t0;
     process.stdout.write(JSON.stringify(out) + '\n');
@@ -405,6 +422,10 @@ async function main() {
     if (browser) {
       out.console = [];
       for (const ctx of browser.contexts()) for (const p of ctx.pages()) out.console.push(...(p.log || []).slice(-15));
+      if (/^room/.test(scenario)) {
+        const all = browser.contexts().flatMap((c) => c.pages());
+        out.trace = await collectTraces(all, all.map((_, i) => `browser${i + 1}`), `${scenario}-failed`, 60).catch(() => null);
+      }
     }
     process.stdout.write(JSON.stringify(out) + '\n');
     process.exitCode = 1;

@@ -12,12 +12,13 @@
 
 const fs = require('fs');
 const path = require('path');
-const { launch, newPage, signIn, withTimeout } = require('./lib/meet');
+const { launch, newPage, signIn, withTimeout, collectTraces } = require('./lib/meet');
 
 const [iss, ca, scenario, optJson] = process.argv.slice(2);
 const opts = optJson ? JSON.parse(optJson) : {};
 const out = { step: 'launch', scenario };
 const pages = [];
+const pageNames = [];
 
 // signIn, tolerating the one reload the service worker's first activation may cause right after
 // the sign-in (the shell reloads on its first controllerchange; fixed on the home branch).
@@ -103,7 +104,8 @@ async function member(browser) {
   out.share_toast = (await page.textContent('[data-testid=room-toast]')).trim();
   out.clipboard = await page.evaluate(() => navigator.clipboard.readText());
   out.step = 'direct link';
-  // A direct group URL without `auto`: the join form, keeping query and hash.
+  // A direct group URL without `auto`: the join form, keeping the query; the fragment was read
+  // (mute=1 preselects below) and left the address bar.
   await page.goto(`${iss}/meet/r/group/${opts.directGroup}?x=1#mute=1`);
   await page.waitForSelector('[data-testid=join-wizard]');
   const u = new URL(page.url());
@@ -173,7 +175,10 @@ async function guest(browser) {
   await page.goto(`${iss}/meet/r/group/${opts.room}#guest=1&name=Gina`);
   await page.waitForSelector('[data-testid=join-wizard][data-step=welcome]');
   out.path = new URL(page.url()).pathname;
+  // The link's parameters (the guest's name) were read and left the address bar, without a new
+  // history entry (about:blank and the link are the two).
   out.hash = new URL(page.url()).hash;
+  out.history_length = await page.evaluate(() => history.length);
   out.welcome = (await page.textContent('[data-testid=join-welcome]')).trim();
   if (opts.shots) await shot(page, `guest-welcome-${lang}`);
   await page.click('[data-testid=join-continue]');
@@ -209,11 +214,12 @@ async function guest(browser) {
   if (opts.shots) await shot(page, `guest-room-${lang}`);
   out.api_calls = page.apiCalls;
   out.step = 'reload';
-  // Guest tokens live in memory: a reload comes back to the guest flow with the chosen name,
-  // not to the sign-in page.
+  // Guest tokens live in memory: a reload comes back to the guest flow with the chosen name (kept
+  // in this tab's sessionStorage, not in the address bar), not to the sign-in page.
   out.hash_in_room = new URL(page.url()).hash;
   await page.reload();
   await page.waitForSelector('[data-testid=join-wizard][data-step=welcome]');
+  out.hash_after_reload = new URL(page.url()).hash;
   await page.click('[data-testid=join-continue]');
   out.name_after_reload = await page.inputValue('[data-testid=guest-name]');
   out.step = 'done';
@@ -256,6 +262,7 @@ async function call3(browser) {
   });
   out.step = 'guest first';
   const g = await guestPage(browser);
+  pageNames[pages.indexOf(g)] = 'guest';
   g.loads = 0;
   g.on('load', () => { g.loads += 1; });
   await g.goto(`${iss}/meet/r/group/${room}#guest=1&name=Gina&auto=2`);
@@ -264,9 +271,11 @@ async function call3(browser) {
   out.step = 'anna';
   const a = await newPage(browser);
   pages.push(a);
+  pageNames[pages.length - 1] = 'anna';
   await signInOnce(a, 'anna', 'anna-secret');
   await a.goto(`${iss}/meet/r/group/${room}#auto=2`);
   await a.waitForFunction(() => window.__palaverDebug && window.__palaverDebug.state().status.kind === 'room', null, { timeout: 20000 });
+  out.anna_hash_in_room = new URL(a.url()).hash; // #auto=2 was read and removed
   out.guest_loads_before_anna = g.loads;
   out.step = 'guest admitted';
   await g.waitForFunction(() => window.__palaverDebug.state().participants.length === 1 && !window.__palaverDebug.state().error,
@@ -274,18 +283,27 @@ async function call3(browser) {
   out.step = 'bert';
   const b = await newPage(browser);
   pages.push(b);
+  pageNames[pages.length - 1] = 'bert';
   await signInOnce(b, 'bert', 'bert-secret');
   await b.goto(`${iss}/meet/r/group/${room}#auto=2&mute=1`);
   out.step = 'video everywhere';
   const everyone = { anna: a, bert: b, guest: g };
   const first = {};
   for (const [who, page] of Object.entries(everyone)) {
-    await page.waitForFunction(async () => {
-      const st = await window.__palaverDebug.stats();
+    // Polled from here: page.waitForFunction does not await an async predicate (its promise is
+    // truthy at once), so it never waited — the cause of this test's "Anna sees only the guest".
+    const end = Date.now() + 45000;
+    let st = {};
+    for (;;) {
+      st = await stats(page);
       const v = Object.values(st);
-      return v.length === 2 && v.every((x) => x.framesDecoded > 0);
-    }, null, { timeout: 45000, polling: 500 });
-    first[who] = await stats(page);
+      if (v.length === 2 && v.every((x) => x.framesDecoded > 0)) break;
+      if (Date.now() > end) {
+        throw new Error(`${who}: no video from both others within 45 s: ${JSON.stringify(v.map((x) => ({ name: x.name, ice: x.ice, signaling: x.signaling, frames: x.framesDecoded })))}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    first[who] = st;
   }
   // Rising: more frames decoded later than at the first look (polled for up to 15 s, under load).
   out.video = {};
@@ -304,6 +322,55 @@ async function call3(browser) {
   out.step = 'mute';
   out.bert = await state(b);
   out.anna_sees = (await state(a)).participants.sort((x, y) => x.name.localeCompare(y.name));
+  if (process.env.PALAVER_MESH_TRACE) await collectTraces(pages, pageNames, 'call3');
+  out.step = 'done';
+}
+
+// "Share group link" where the browser has the Web Share API (phones): the share sheet is the
+// system's, so navigator.share is stood in for by an init script that records what it gets and
+// answers as told — shared, cancelled by the user (AbortError), or refused (then the clipboard).
+async function share(browser) {
+  const page = await newPage(browser, { permissions: ['camera', 'microphone', 'clipboard-read', 'clipboard-write'] });
+  pages.push(page);
+  await page.context().addInitScript(() => {
+    window.__shared = [];
+    window.__shareAnswer = 'ok';
+    const fake = async (data) => {
+      window.__shared.push(JSON.parse(JSON.stringify(data)));
+      if (window.__shareAnswer === 'abort') throw new DOMException('Share canceled', 'AbortError');
+      if (window.__shareAnswer === 'refuse') throw new DOMException('Permission denied', 'NotAllowedError');
+    };
+    Object.defineProperty(Navigator.prototype, 'share', { configurable: true, value: fake });
+    Object.defineProperty(Navigator.prototype, 'canShare', { configurable: true, value: (d) => !!(d && d.url) });
+  });
+  out.step = 'sign in';
+  await signInOnce(page, 'anna', 'anna-secret');
+  out.step = 'landing page';
+  await page.evaluate((p) => { history.pushState(null, '', p); dispatchEvent(new PopStateEvent('popstate')); }, `/meet/r/group/${opts.room}`);
+  await page.waitForSelector('[data-testid=room-share]');
+  out.web_share = await page.evaluate(() => typeof navigator.share);
+  await page.evaluate(() => navigator.clipboard.writeText('untouched'));
+  const click = async () => {
+    await page.waitForSelector('[data-testid=room-toast]', { state: 'detached', timeout: 8000 });
+    await page.click('[data-testid=room-share]');
+  };
+  out.step = 'shared';
+  await click();
+  out.shared_toast = (await page.textContent('[data-testid=room-toast]')).trim();
+  out.shared_clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  out.step = 'cancelled';
+  await page.evaluate(() => { window.__shareAnswer = 'abort'; });
+  await click();
+  await page.waitForTimeout(1000);
+  out.cancelled_toasts = await page.locator('[data-testid=room-toast]').count();
+  out.cancelled_clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  out.step = 'refused';
+  await page.evaluate(() => { window.__shareAnswer = 'refuse'; });
+  await click();
+  await page.waitForSelector('[data-testid=room-toast]');
+  out.refused_toast = (await page.textContent('[data-testid=room-toast]')).trim();
+  out.refused_clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  out.shared = await page.evaluate(() => window.__shared);
   out.step = 'done';
 }
 
@@ -341,11 +408,13 @@ async function main() {
     else if (scenario === 'guest') await guest(browser);
     else if (scenario === 'guest-auto') await guestAuto(browser);
     else if (scenario === 'call3') await call3(browser);
+    else if (scenario === 'share') await share(browser);
     else if (scenario === 'member-guest-link') await memberWithGuestLink(browser);
     else throw new Error(`unknown scenario ${scenario}`);
   } catch (e) {
     out.error = e.message;
     out.console = pages.flatMap((p) => p.log.slice(-15));
+    if (scenario === 'call3') out.trace = await collectTraces(pages, pageNames, 'call3-failed');
     for (const p of pages) {
       const text = await p.evaluate(() => document.body.innerText.slice(0, 300)).catch(() => null);
       out.console.push(`page ${p.url()}: ${JSON.stringify(text)}`);

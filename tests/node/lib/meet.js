@@ -72,4 +72,27 @@ function withTimeout(promise, ms, what) {
     .finally(() => clearTimeout(timer));
 }
 
-module.exports = { launch, newPage, signIn, withTimeout, trustedSpkis };
+// The call engine's signaling / peer-connection trace of each page (window.__palaverDebug.trace(),
+// webui/meet/src/call/trace.ts: message shapes and states, no SDP, no credentials), keyed by `names`.
+// Written to $PALAVER_MESH_TRACE/<label>-<time>.json when that directory is set; returned compact
+// (ICE candidates and gathering left out, the last `keep` entries per page) for failure reports.
+async function collectTraces(pages, names, label, keep = 120) {
+  const all = {};
+  for (let i = 0; i < pages.length; i++) {
+    all[names[i] || `page${i}`] = await pages[i].evaluate(() => (window.__palaverDebug && window.__palaverDebug.trace
+      ? window.__palaverDebug.trace() : null)).catch(() => null);
+  }
+  const dir = process.env.PALAVER_MESH_TRACE;
+  if (dir) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(`${dir}/${label}-${Date.now()}.json`, JSON.stringify(all));
+  }
+  const compact = {};
+  for (const [who, list] of Object.entries(all)) {
+    compact[who] = (list || []).filter((e) => !/^candidate/.test(String(e.data || '')) && e.what !== 'gathering')
+      .slice(-keep).map((e) => `${e.t} ${e.k} ${e.what} ${JSON.stringify(Object.fromEntries(Object.entries(e).filter(([k]) => !['t', 'k', 'what'].includes(k))))}`);
+  }
+  return compact;
+}
+
+module.exports = { launch, newPage, signIn, withTimeout, trustedSpkis, collectTraces };

@@ -1,10 +1,10 @@
 import { render } from 'preact';
 import { App } from './ui/App';
-import { parseFragment } from './fragment';
+import { parseFragment, takeFragment } from './fragment';
 import { language } from './i18n';
 import './styles.css';
 
 document.documentElement.lang = language();
-// Fragment parameters are read once, then removed from the address bar (oidc markers included).
-const params = parseFragment(location.hash);
+// Fragment parameters are read once, then removed from the address bar (fragment.ts).
+const params = parseFragment(takeFragment());
 render(<App params={params} />, document.getElementById('app')!);

@@ -54,17 +54,24 @@ class FakePc {
   createDataChannel() {
     return { readyState: 'connecting', send() {}, onopen: null, onmessage: null };
   }
+  answers = 0;
+  // ICE credentials change with each ICE restart, as in a browser.
   async createOffer(o: { iceRestart?: boolean }) {
     this.offers.push(o);
-    return { type: 'offer', sdp: 'v=0\r\n' };
+    return { type: 'offer', sdp: `v=0\r\na=ice-ufrag:o${this.offers.filter((x) => x?.iceRestart).length}\r\n` };
   }
-  async setLocalDescription(d: { sdp: string }) {
+  async createAnswer() {
+    this.answers++;
+    const remote = /a=ice-ufrag:(\S+)/.exec((this.remoteDescription as { sdp?: string } | null)?.sdp ?? '')?.[1] ?? '';
+    return { type: 'answer', sdp: `v=0\r\na=ice-ufrag:a-${remote}\r\n` };
+  }
+  async setLocalDescription(d: { type?: string; sdp: string }) {
     this.localDescription = d;
-    this.signalingState = 'have-local-offer';
+    this.signalingState = d.type === 'answer' ? 'stable' : 'have-local-offer';
   }
-  async setRemoteDescription(d: object) {
+  async setRemoteDescription(d: { type?: string }) {
     this.remoteDescription = d;
-    this.signalingState = 'stable';
+    this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable';
   }
   async addIceCandidate() {}
   setConfiguration(c: RTCConfiguration) {
@@ -293,6 +300,17 @@ describe('call engine signaling', () => {
       ['Me', 'hi all', true],
       ['Carl', 'hey', false],
     ]);
+    // A message the server refuses (too long in bytes): the send says so, nothing is added.
+    const refused = engine.sendChat('ä'.repeat(9000));
+    const req = s.last();
+    s.push({ type: 'error', reply_to: req.id, error: { code: 'bad_message', msg: 'message text size limit exceeded' } });
+    expect(await refused).toBe(false);
+    const ok = engine.sendChat('short');
+    s.push({ type: 'chats', subtype: 'chats_message', reply_to: s.last().id, channel: '@group/team', v: 20201201, data: { kind: '', sender: 'bbb', target: '', id: 'srv3', text: 'short', ts: 3 } });
+    expect(await ok).toBe(true);
+    await settle();
+    expect(engine.getState().chat.map((c) => c.text)).toEqual(['hi all', 'hey', 'short']);
+    expect(engine.getState().error).toBeUndefined();
     engine.leaveRoom();
     expect(s.sent.filter((m) => m.subtype === 'webrtc_hangup')[0]).toMatchObject({ target: 'group/team', group: 'group/team', hash: 'gh' });
     engine.close();
@@ -422,6 +440,159 @@ describe('mesh pair set-up', () => {
   });
 });
 
+function meshPeer(offerer: boolean, sent: { data: { type?: string; sdp?: string; renegotiate?: boolean }; pcid: string }[]) {
+  return new Peer({
+    id: 'aaa', offerer, rtcConfig: {}, audioOnly: false, media: { audio: null, camera: null, screen: null },
+    local: { mic: true, cam: true, screen: false, hand: false },
+    sdp: {} as never, sdpScreen: {} as never, cameraKbps: 1000,
+    send: (data, pcid) => sent.push({ data: data as { type?: string; sdp?: string }, pcid }), changed: () => {},
+  });
+}
+
+// The order seen in the browsers' traces (window.__palaverDebug.trace()): both sides of a pair make
+// their peer connection at about the same time, so the answerer's "noop" kick crosses the offer.
+// The offerer then sends its unanswered offer again, and the answerer receives a copy of an offer
+// it has answered already. A second answer to that copy must not be taken for the answer to a
+// later offer (an ICE restart, e.g. after a reconnect): the two sides' ICE credentials would no
+// longer match and the pair would stay without media.
+describe('joining a room', () => {
+  it('a join without an answer in time is asked again while the socket is up', async () => {
+    const { engine, sockets } = await connected('bbb');
+    const s = sockets[0];
+    engine.joinRoom('group', 'team');
+    await settle();
+    const first = s.last('webrtc_group');
+    await vi.advanceTimersByTimeAsync(5001); // no reply within the request timeout
+    // (the keepalive's pongs keep the socket up meanwhile)
+    for (const m of s.sent.filter((x) => x.type === 'ping')) s.push({ type: 'pong', reply_to: m.id, ts: m.ts });
+    const joins = s.sent.filter((m) => m.subtype === 'webrtc_group');
+    expect(joins).toHaveLength(2);
+    expect(joins[1]).toMatchObject({ target: 'group/team', state: first.state });
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: joins[1].id, channel: '@group/team', hash: 'gh', data: { group: { group: 'group/team', members: ['aaa', 'bbb'], reset: true } } });
+    await settle();
+    expect(s.sent.filter((m) => m.subtype === 'webrtc_call').map((m) => m.target)).toEqual(['aaa']);
+    expect(engine.getState().status.kind).toBe('room');
+    engine.close();
+  });
+});
+
+describe('a member that loses its signaling socket', () => {
+  async function roomWithAnna() {
+    const e = await connected('bbb');
+    const s = e.sockets[0];
+    e.engine.joinRoom('group', 'team');
+    await settle();
+    const join = s.last('webrtc_group');
+    s.push({ ...W, subtype: 'webrtc_channel', reply_to: join.id, channel: '@group/team', hash: 'gh', data: { group: { group: 'group/team', members: ['aaa', 'bbb', 'ccc'], reset: true } } });
+    await settle();
+    for (const id of ['aaa', 'ccc']) {
+      s.push({ ...W, subtype: 'webrtc_call', source: id, target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: `pair-${id}`, data: { accept: true, state: 'group/team' } });
+    }
+    await settle();
+    return { ...e, s };
+  }
+  const members = (list: string[]) => ({ ...W, subtype: 'webrtc_channel', channel: '@group/team', data: { group: { group: 'group/team', members: list, reset: false } } });
+
+  it('keeps a pair whose media flow and takes the member back without starting over', async () => {
+    const { engine, s } = await roomWithAnna();
+    expect(pcs).toHaveLength(2);
+    const [anna, carl] = pcs;
+    anna.iceConnectionState = 'connected'; // media between us flow; Carl's never came up
+    const offers = anna.offers.length;
+    // Both lose their socket (the server's update), Anna joins back a moment later.
+    s.push(members(['bbb']));
+    await settle();
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['aaa']);
+    expect(anna.closed).toBe(false);
+    expect(carl.closed).toBe(true);
+    const accepts = s.sent.filter((m) => m.subtype === 'webrtc_call').length;
+    s.push(members(['aaa', 'bbb']));
+    await settle();
+    expect(s.sent.filter((m) => m.subtype === 'webrtc_call').slice(accepts).map((m) => m.target)).toEqual(['aaa']);
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'pair-aaa', data: { accept: true, state: 'group/team' } });
+    await settle();
+    expect(pcs).toHaveLength(2); // the same peer connection ...
+    expect(anna.offers.length).toBe(offers); // ... untouched: no ICE restart
+    await vi.advanceTimersByTimeAsync(25000);
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['aaa']); // and not dropped later
+    engine.close();
+  });
+
+  it('drops a member kept for its media when it does not come back', async () => {
+    const { engine, s } = await roomWithAnna();
+    pcs[0].iceConnectionState = 'connected';
+    s.push(members(['bbb', 'ccc']));
+    await settle();
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['aaa', 'ccc']);
+    await vi.advanceTimersByTimeAsync(20001);
+    expect(engine.getState().participants.map((p) => p.id)).toEqual(['ccc']);
+    expect(pcs[0].closed).toBe(true);
+    engine.close();
+  });
+
+  it('after a server restart (a new pair hash) a kept pair restarts ICE', async () => {
+    const { engine, s } = await roomWithAnna();
+    const anna = pcs[0];
+    s.push({ ...W, subtype: 'webrtc_signal', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'pair-aaa', pcid: 'pa', data: { type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o0\r\n' } });
+    await settle();
+    anna.iceConnectionState = 'connected';
+    const offers = anna.offers.length;
+    s.push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'pair-aaa-new-key', data: { accept: true, state: 'group/team' } });
+    await settle();
+    expect(anna.offers.slice(offers).some((o) => o?.iceRestart)).toBe(true);
+    engine.close();
+  });
+});
+
+describe('crossing offers in a mesh pair', () => {
+  it('the answerer answers a copy of an offer it answered already only once', async () => {
+    const sent: { data: { type?: string; sdp?: string; renegotiate?: boolean }; pcid: string }[] = [];
+    const peer = meshPeer(false, sent);
+    await settle();
+    expect(sent.map((m) => m.data)).toEqual([{ renegotiate: true, noop: true }]); // the kick
+    const offer = { type: 'offer', sdp: 'v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\na=ice-ufrag:o0\r\n' };
+    peer.handleSignal(offer, 'theirs');
+    // The copy, sent because our kick crossed it: the same offer with the candidates gathered since.
+    peer.handleSignal({ ...offer, sdp: `${offer.sdp}a=candidate:1 1 udp 2122260223 127.0.0.1 40000 typ host\r\n` }, 'theirs');
+    await settle();
+    const answers = () => sent.filter((m) => m.data.type === 'answer');
+    expect(answers()).toHaveLength(1);
+    expect(pcs[0].answers).toBe(1);
+    // A real new offer (ICE restart) is answered.
+    peer.handleSignal({ type: 'offer', sdp: 'v=0\r\no=- 4611 3 IN IP4 127.0.0.1\r\na=ice-ufrag:o1\r\n' }, 'theirs');
+    await settle();
+    expect(answers().map((m) => m.data.sdp)).toEqual(['v=0\r\na=ice-ufrag:a-o0\r\n', 'v=0\r\na=ice-ufrag:a-o1\r\n']);
+    peer.close();
+  });
+
+  it('the offerer does not take an answer with the old ICE credentials for its ICE restart', async () => {
+    const sent: { data: { type?: string; sdp?: string }; pcid: string }[] = [];
+    const peer = meshPeer(true, sent);
+    await settle();
+    const pc = pcs[0];
+    const offers = () => sent.filter((m) => m.data.type === 'offer');
+    peer.handleSignal({ renegotiate: true, noop: true }, 'theirs'); // the crossing kick
+    await settle();
+    expect(offers()).toHaveLength(2); // the same offer again
+    peer.handleSignal({ type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o0\r\n' }, 'theirs');
+    await settle();
+    expect(pc.signalingState).toBe('stable');
+    peer.restartIce(); // e.g. the other side reconnected
+    await settle();
+    expect(offers()).toHaveLength(3);
+    expect(offers()[2].data.sdp).toContain('ice-ufrag:o1');
+    // The other side's second answer (to the copy) arrives now, then the one to the restart.
+    peer.handleSignal({ type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o0\r\n' }, 'theirs');
+    await settle();
+    expect(pc.signalingState).toBe('have-local-offer');
+    peer.handleSignal({ type: 'answer', sdp: 'v=0\r\na=ice-ufrag:a-o1\r\n' }, 'theirs');
+    await settle();
+    expect(pc.signalingState).toBe('stable');
+    expect((pc.remoteDescription as { sdp: string }).sdp).toContain('ice-ufrag:a-o1');
+    peer.close();
+  });
+});
+
 describe('the test-facing debug hook', () => {
   it('holds no credentials and goes away when the engine closes', async () => {
     const sockets: ServerSocket[] = [];
@@ -440,8 +611,22 @@ describe('the test-facing debug hook', () => {
     await settle();
     sockets[0].push({ type: 'hello', self: { id: 'bbb', name: 'Me' } });
     await settle();
-    const hook = (window as unknown as { __palaverDebug: { info: () => object; state: () => object; stats: () => Promise<object> } }).__palaverDebug;
-    const seen = JSON.stringify([hook.info(), hook.state(), await hook.stats(), Object.keys(hook)]);
+    const hook = (window as unknown as { __palaverDebug: { info: () => object; state: () => object; stats: () => Promise<object>; trace: () => { k: string; what: string }[] } }).__palaverDebug;
+    // A room with a peer: the trace shows the messages' shapes, never SDP bodies or credentials.
+    engine.joinRoom('group', 'team');
+    await settle();
+    const join = sockets[0].last('webrtc_group');
+    sockets[0].push({ ...W, subtype: 'webrtc_channel', reply_to: join.id, channel: '@group/team', hash: 'SECRET-HASH-gh', data: { group: { group: 'group/team', members: ['aaa', 'bbb'], reset: true } } });
+    await settle();
+    sockets[0].push({ ...W, subtype: 'webrtc_call', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'SECRET-HASH-pair', data: { accept: true, state: 'group/team' } });
+    await settle();
+    sockets[0].push({ ...W, subtype: 'webrtc_signal', source: 'aaa', target: 'bbb', state: 'group/team', channel: '@group/team', group: 'group/team', hash: 'SECRET-HASH-pair', pcid: 'p1', data: { type: 'answer', sdp: 'v=0\r\na=ice-ufrag:abcd\r\na=ice-pwd:SECRET-ICE-PWD\r\n' } });
+    await settle();
+    const trace = hook.trace();
+    expect(trace.map((e) => `${e.k} ${e.what}`)).toEqual(expect.arrayContaining(['out webrtc_group', 'in webrtc_channel', 'in webrtc_call', 'pc create', 'out webrtc_signal', 'in webrtc_signal']));
+    expect(JSON.stringify(trace)).toContain('answer ufrag=abcd');
+    const seen = JSON.stringify([hook.info(), hook.state(), await hook.stats(), Object.keys(hook), trace]);
+    expect(seen).not.toMatch(/HASH/);
     expect(seen).not.toMatch(/SECRET/);
     expect(seen).toContain('turn:h:1');
     engine.close();

@@ -37,6 +37,7 @@ import { chooseSpeaker, type SpeakerTracker } from './layout';
 import { openLocalMedia, screenShareSupported } from './media';
 import { Peer, type PeerState } from './peer';
 import { defaultScreenshareSdpParams, defaultSdpParams, sdpParamsFrom } from './sdp';
+import { Trace } from './trace';
 
 const RING_TIMEOUT = 60000;
 const RECALL_INTERVAL = 3000;
@@ -54,6 +55,8 @@ interface PeerCtx {
   channel: string;
   group: string;
   staleTimer?: ReturnType<typeof setTimeout>;
+  /** The pair hash of the peer's last group accept (a new one: the server restarted). */
+  pairHash?: string;
 }
 
 type Session =
@@ -106,11 +109,17 @@ export class Engine implements CallEngine {
   private state!: EngineState;
   private emitQueued = false;
   private chatSeq = 0;
+  /** Signaling and peer-connection events for the tests (window.__palaverDebug.trace()). */
+  readonly trace = new Trace();
 
   constructor(private deps: EngineDeps) {
     const c = deps.config;
     this.kwm = new KwmClient({ baseUrl: c.kwm.url || location.origin, apiPrefix: c.kwm.apiPrefix || '/api/kwm/v2', useIdentifiedUser: c.useIdentifiedUser, credentials: deps.credentials, deps: deps.kwm });
-    this.kwm.on('state', () => this.changed());
+    this.kwm.tap = (dir, m) => this.trace.message(dir, m);
+    this.kwm.on('state', (st) => {
+      this.trace.add('note', `signaling ${st}`);
+      this.changed();
+    });
     this.kwm.on('hello', (_self, reconnect) => {
       if (reconnect) this.onReconnected();
       this.changed();
@@ -279,7 +288,9 @@ export class Engine implements CallEngine {
       send: (data, pcid) => {
         const c = this.peers.get(id);
         if (c) this.kwm.send(signalMsg(id, c.ownState, c.channel, c.hash, pcid, data, c.group));
+        else this.trace.add('drop', 'signal to a dropped peer', { peer: id });
       },
+      trace: (what, fields) => this.trace.add('pc', what, { peer: id, ...fields }),
       changed: () => this.changed(),
     });
     this.startTimers();
@@ -578,6 +589,16 @@ export class Engine implements CallEngine {
       } else if (code === 'access_restricted') {
         this.error = 'callNoAccess';
         this.endSession('failed');
+      } else if (code === 'timeout' && this.kwm.state === 'connected') {
+        // No answer in time but the socket is up (a busy machine): the server may have let us in
+        // already. Asking again is harmless (the same connection is not added twice) and its
+        // answer lists the members; without it the room would stay empty for us.
+        this.trace.add('note', 'join: no answer, again');
+        if (attempt < 5) void this.sendJoin(s, attempt + 1);
+        else {
+          this.error = 'callFailed';
+          this.endSession('failed');
+        }
       } else if (code === 'timeout' || code === 'disconnected') {
         // The socket went: the reconnect joins again.
       } else {
@@ -602,15 +623,22 @@ export class Engine implements CallEngine {
     if (!g) return;
     const self = this.kwm.self?.id ?? '';
     const diff = memberDiff(self, this.peers.keys(), g.members, g.reset);
+    // Members kept a while after they left the list (below) and listed again count as new.
+    const back = g.members.filter((id) => id !== self && !diff.add.includes(id) && this.peers.get(id)?.staleTimer);
+    this.trace.add('note', 'members', { add: diff.add, back, drop: diff.drop, reset: g.reset });
     for (const id of diff.drop) {
       const ctx = this.peers.get(id);
       if (!ctx) continue;
-      if (g.reset) {
-        // After our reconnect: keep the connection a while, they may be reconnecting too.
+      if (g.reset || ctx.peer?.mediaUp()) {
+        // After our reconnect: keep the connection a while, they may be reconnecting too. And a
+        // member whose media still flow left by losing the signaling socket, not by hanging up
+        // (that is a hangup to us): on a busy machine a late keepalive answer is enough. Their
+        // media do not need the server; dropping them at once made every pair of that member
+        // start again from nothing when it joined back a moment later.
         if (!ctx.staleTimer) ctx.staleTimer = setTimeout(() => this.dropPeer(id), STALE_MEMBER_MS);
       } else this.dropPeer(id);
     }
-    for (const id of diff.add) {
+    for (const id of [...diff.add, ...back]) {
       let ctx = this.peers.get(id);
       if (ctx?.staleTimer) {
         clearTimeout(ctx.staleTimer);
@@ -630,7 +658,10 @@ export class Engine implements CallEngine {
   private onGroupAccept(m: WebrtcMessage): void {
     const s = this.session;
     const data = m.data as AcceptData | undefined;
-    if (s.kind !== 'room' || m.group !== s.group || m.channel !== s.channel || !data?.accept || data.state !== s.group) return;
+    if (s.kind !== 'room' || m.group !== s.group || m.channel !== s.channel || !data?.accept || data.state !== s.group) {
+      this.trace.add('drop', 'group accept', { peer: m.source, why: s.kind !== 'room' ? s.kind : m.channel !== s.channel ? `channel ${s.channel}` : 'group/state' });
+      return;
+    }
     let ctx = this.peers.get(m.source);
     if (!ctx) {
       ctx = { peer: null, name: '', guest: false, hash: m.hash, ownState: s.group, ref: s.group, channel: s.channel, group: s.group };
@@ -640,14 +671,17 @@ export class Engine implements CallEngine {
       clearTimeout(ctx.staleTimer);
       ctx.staleTimer = undefined;
     }
-    const hadHash = ctx.hash;
-    ctx.hash = m.hash; // the pair hash (§4.6.2)
+    const hadPair = ctx.pairHash;
+    ctx.hash = ctx.pairHash = m.hash; // the pair hash (§4.6.2)
     const n = guestName(m.profile?.name || ctx.name || m.source);
     ctx.name = n.name;
     ctx.guest = n.guest || m.source.endsWith('.kwmguest');
     if (ctx.peer) {
-      // Seen again after a reconnect: same connection, new route.
-      if (hadHash !== m.hash) {
+      // Seen again after a reconnect: same connection. A new pair hash means a restarted server
+      // (its TURN allocations are gone too): new route. Otherwise only a pair without media
+      // restarts ICE; one whose media flow goes on untouched.
+      if (hadPair !== m.hash || !ctx.peer.mediaUp()) {
+        this.trace.add('note', 'seen again: restart ICE', { peer: m.source, newHash: hadPair !== m.hash });
         ctx.peer.setConfiguration(this.rtcConfig());
         ctx.peer.restartIce();
       }
@@ -659,9 +693,11 @@ export class Engine implements CallEngine {
 
   private onSignal(m: WebrtcMessage): void {
     const ctx = this.peers.get(m.source);
-    if (!ctx || m.channel !== ctx.channel || m.state !== ctx.ref) return;
     const s = this.session;
-    if (s.kind !== 'call' && s.kind !== 'room') return;
+    if (!ctx || m.channel !== ctx.channel || m.state !== ctx.ref || (s.kind !== 'call' && s.kind !== 'room')) {
+      this.trace.add('drop', 'signal', { peer: m.source, why: !ctx ? 'unknown peer' : m.channel !== ctx.channel ? `channel ${ctx.channel}` : m.state !== ctx.ref ? 'state' : s.kind });
+      return;
+    }
     this.ensurePeer(m.source, ctx).handleSignal(m.data, m.pcid);
   }
 
@@ -676,7 +712,10 @@ export class Engine implements CallEngine {
           return this.onHangup(m);
         case 'webrtc_channel': {
           const s = this.session;
-          if (s.kind !== 'room' || m.channel !== s.channel) return;
+          if (s.kind !== 'room' || m.channel !== s.channel) {
+            this.trace.add('drop', 'channel update', { why: s.kind !== 'room' ? s.kind : `channel ${s.channel}` });
+            return;
+          }
           const d = m.data as GroupData | undefined;
           if (d?.replaced) {
             // The same user joined this room from another device.
@@ -719,20 +758,19 @@ export class Engine implements CallEngine {
     this.changed();
   }
 
-  sendChat(text: string): void {
+  /** The chat panel keeps the text and shows why when this resolves false. */
+  sendChat(text: string): Promise<boolean> {
     const channel = this.currentChannel();
     const body = text.trim();
-    if (!channel || !body) return;
+    if (!channel || !body) return Promise.resolve(false);
     const clientId = `c${++this.chatSeq}`;
-    this.kwm.request(chatMessage(channel, clientId, body)).then(
+    return this.kwm.request(chatMessage(channel, clientId, body)).then(
       (reply) => {
         const d = (reply as ChatsMessage).data;
         this.addChat({ id: d?.id || clientId, from: this.kwm.self?.id ?? '', fromName: this.kwm.self?.name ?? '', text: body, at: d?.ts ? d.ts * 1000 : Date.now(), own: true });
+        return true;
       },
-      () => {
-        this.error = 'chatFailed';
-        this.changed();
-      },
+      () => false,
     );
   }
 
@@ -909,6 +947,7 @@ export function createCallEngine(deps: EngineDeps): Engine {
   const w = window as unknown as DebugWindow;
   const hook = {
     stats: () => e.debugStats(),
+    trace: () => e.trace.entries.slice(),
     info: () => e.debugInfo(),
     state: () => e.getState(),
     // Drivers for the end-to-end tests of the call screens, until the main screen's contact and

@@ -90,7 +90,8 @@ export interface CallEngine {
   setCamera(on: boolean): void;
   startScreenShare(): Promise<void>;
   stopScreenShare(): void;
-  sendChat(text: string): void;
+  /** Resolves true once the server took the message, false when it could not be sent. */
+  sendChat(text: string): Promise<boolean>;
   setHandRaised(on: boolean): void;
   /** Clears `error` and `ended` (the user dismissed the notice). */
   dismiss(): void;

@@ -38,6 +38,18 @@ export interface PeerOptions {
   cameraKbps: number;
   send: (data: unknown, pcid: string) => void;
   changed: () => void;
+  /** Debug trace (no SDP, no credentials). */
+  trace?: (what: string, fields?: Record<string, unknown>) => void;
+}
+
+/** The first a=ice-ufrag of an SDP ('' without one). */
+function iceUfrag(sdp: string): string {
+  return /a=ice-ufrag:(\S+)/.exec(sdp)?.[1] ?? '';
+}
+
+/** What tells one offer from another: its o= line (the whole SDP when there is none). */
+function offerId(sdp: string): string {
+  return /^o=.*$/m.exec(sdp)?.[0] ?? sdp;
 }
 
 let pcSeq = 0;
@@ -63,6 +75,10 @@ export class Peer {
   private queue: Promise<void> = Promise.resolve();
   private pendingCandidates: RTCIceCandidateInit[] = [];
   private makingOffer = false;
+  /** Our offer now waiting for its answer restarts ICE (the answer must bring new credentials). */
+  private offerRestarts = false;
+  /** The o= line of the last offer we answered (a copy sent again is not answered twice). */
+  private answeredOffer = '';
   private again = false;
   private againRestart = false;
   private negotiated = false;
@@ -76,6 +92,10 @@ export class Peer {
     this.create();
   }
 
+  private t(what: string, fields?: Record<string, unknown>): void {
+    this.o.trace?.(what, fields);
+  }
+
   get id(): string {
     return this.o.id;
   }
@@ -87,11 +107,17 @@ export class Peer {
   private create(): void {
     this.pcid = newPcid();
     this.negotiated = false;
+    this.offerRestarts = false;
+    this.answeredOffer = '';
     this.pendingCandidates = [];
     this.stream = new MediaStream();
     this.screenStream = new MediaStream();
     const pc = new RTCPeerConnection(this.o.rtcConfig);
     this.pc = pc;
+    const pcid = this.pcid;
+    this.t('create', { pcid, offerer: this.o.offerer });
+    pc.onsignalingstatechange = () => this.t('signaling', { pcid, s: pc.signalingState });
+    pc.onicegatheringstatechange = () => this.t('gathering', { pcid, s: pc.iceGatheringState });
     pc.onicecandidate = (ev) => {
       if (pc !== this.pc || !ev.candidate) return;
       const c = ev.candidate;
@@ -105,6 +131,7 @@ export class Peer {
       this.o.changed();
     };
     pc.oniceconnectionstatechange = () => {
+      this.t('ice', { pcid, s: pc.iceConnectionState });
       if (pc !== this.pc) return;
       const s = pc.iceConnectionState;
       if (s === 'connected' || s === 'completed') {
@@ -122,7 +149,10 @@ export class Peer {
       }
       this.o.changed();
     };
-    pc.onconnectionstatechange = () => this.o.changed();
+    pc.onconnectionstatechange = () => {
+      this.t('connection', { pcid, s: pc.connectionState });
+      this.o.changed();
+    };
     const dc = pc.createDataChannel('palaver', { negotiated: true, id: 7 });
     this.dc = dc;
     dc.onopen = () => this.sendState();
@@ -219,6 +249,7 @@ export class Peer {
       const offer = await pc.createOffer({ iceRestart });
       if (pc !== this.pc) return;
       await pc.setLocalDescription({ type: 'offer', sdp: this.mungeLocal(offer.sdp ?? '') });
+      this.offerRestarts = iceRestart;
       this.o.send({ type: 'offer', sdp: pc.localDescription?.sdp }, this.pcid);
     } catch {
       /* closed meanwhile */
@@ -245,7 +276,12 @@ export class Peer {
 
   /** Handles a `webrtc_signal` from the peer, one at a time in arrival order. */
   handleSignal(data: unknown, pcid: string | undefined): void {
-    this.queue = this.queue.then(() => this.onSignal(data, pcid)).catch((e) => console.warn('signal', e));
+    this.queue = this.queue
+      .then(() => this.onSignal(data, pcid))
+      .catch((e) => {
+        this.t('signal failed', { error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+        console.warn('signal', e);
+      });
   }
 
   private async onSignal(data: unknown, pcid: string | undefined): Promise<void> {
@@ -254,8 +290,12 @@ export class Peer {
     // old one still under way are dropped. If ours already negotiated with the old one, we make
     // a new one too; a fresh one simply follows (else the two sides would rebuild in turn forever).
     if (pcid && this.remotePcid && pcid !== this.remotePcid) {
-      if (this.retiredPcids.has(pcid)) return;
+      if (this.retiredPcids.has(pcid)) {
+        this.t('drop retired', { pcid });
+        return;
+      }
       this.retiredPcids.add(this.remotePcid);
+      this.t('remote pcid changed', { from: this.remotePcid, to: pcid, rebuild: !!this.pc.remoteDescription });
       this.remotePcid = pcid;
       if (this.pc.remoteDescription) this.rebuild();
     }
@@ -270,8 +310,9 @@ export class Peer {
         // dropped it (it had not joined yet when it came), and the pair would wait for ever. An
         // offer still unanswered is sent again (with the candidates gathered so far).
         if (this.o.offerer && !this.makingOffer && pc.signalingState === 'have-local-offer' && pc.localDescription) {
+          this.t('offer again');
           this.o.send({ type: 'offer', sdp: pc.localDescription.sdp }, this.pcid);
-        }
+        } else this.t('noop ignored', { making: this.makingOffer, s: pc.signalingState });
         return;
       }
       if (this.o.offerer) {
@@ -287,19 +328,44 @@ export class Peer {
       return;
     }
     if (d.type === 'offer' && typeof d.sdp === 'string') {
-      if (this.o.offerer) return; // never expected: we are the offerer
+      if (this.o.offerer) {
+        this.t('drop offer: we offer');
+        return; // never expected: we are the offerer
+      }
+      // The offerer sends an unanswered offer again when we ask for one (see the noop kick above);
+      // when both crossed, the copy arrives after we answered the first. Answering it again would
+      // put a second answer on the way, which the offerer could take for the answer to a later
+      // offer (an ICE restart): its ICE credentials would then not match ours, and the pair would
+      // stay without media.
+      // A copy is the same offer with the candidates gathered meanwhile: same o= line (session id
+      // and version; a new offer has a greater version).
+      if (offerId(d.sdp) === this.answeredOffer && pc.signalingState === 'stable') {
+        this.t('duplicate offer ignored');
+        return;
+      }
       await pc.setRemoteDescription({ type: 'offer', sdp: this.mungeRemote(d.sdp) });
       this.setupTransceivers();
       const answer = await pc.createAnswer();
       await pc.setLocalDescription({ type: 'answer', sdp: this.mungeLocal(answer.sdp ?? '') });
       this.o.send({ type: 'answer', sdp: pc.localDescription?.sdp }, this.pcid);
+      this.answeredOffer = offerId(d.sdp);
       this.negotiated = true;
       await this.flushCandidates();
       this.recap();
       return;
     }
     if (d.type === 'answer' && typeof d.sdp === 'string') {
-      if (!this.o.offerer || pc.signalingState !== 'have-local-offer') return;
+      if (!this.o.offerer || pc.signalingState !== 'have-local-offer') {
+        this.t('drop answer', { s: pc.signalingState });
+        return;
+      }
+      // An answer to an ICE restart brings new credentials; one with the old ones answers an
+      // earlier offer (a copy of it that crossed with our restart) and would break the pair.
+      const ufrag = iceUfrag(d.sdp);
+      if (this.offerRestarts && ufrag && ufrag === iceUfrag(pc.remoteDescription?.sdp ?? '')) {
+        this.t('drop stale answer', { ufrag });
+        return;
+      }
       await pc.setRemoteDescription({ type: 'answer', sdp: this.mungeRemote(d.sdp) });
       this.negotiated = true;
       await this.flushCandidates();
@@ -327,6 +393,7 @@ export class Peer {
   /** Throws the peer connection away and starts a new one (the remote did the same). */
   rebuild(): void {
     this.rebuilds++;
+    this.t('rebuild', { pcid: this.pcid });
     const old = this.pc;
     old.onicecandidate = old.ontrack = old.oniceconnectionstatechange = old.onconnectionstatechange = null;
     try {
@@ -365,6 +432,12 @@ export class Peer {
         /* closing */
       }
     }
+  }
+
+  /** ICE is up (media can flow without the signaling server). */
+  mediaUp(): boolean {
+    const s = this.pc.iceConnectionState;
+    return s === 'connected' || s === 'completed';
   }
 
   /** Connection for the UI. */

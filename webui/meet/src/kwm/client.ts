@@ -105,6 +105,8 @@ export class KwmClient {
   private attempt = 0;
   private everConnected = false;
   private stopped = true;
+  /** Sees every message in and out (the call engine's debug trace); must not throw. */
+  tap: ((dir: 'in' | 'out' | 'unsent', m: Record<string, unknown>) => void) | null = null;
   private generation = 0;
   state: SignalingState = 'offline';
   self: SelfInfo | null = null;
@@ -284,6 +286,7 @@ export class KwmClient {
   private onFrame(raw: string, openTimer: unknown): void {
     const m = parseServerMessage(raw);
     if (!m) return;
+    this.tap?.('in', m as unknown as Record<string, unknown>);
     if (m.type === 'hello') {
       this.cancel(openTimer);
       this.self = m.self;
@@ -381,10 +384,15 @@ export class KwmClient {
 
   /** Sends a message with the next id; returns the id, or 0 when not connected. */
   send(msg: object): number {
-    if (!this.socket || this.state !== 'connected') return 0;
+    if (!this.socket || this.state !== 'connected') {
+      this.tap?.('unsent', msg as Record<string, unknown>);
+      return 0;
+    }
     const id = this.nextId++;
     try {
-      this.socket.send(JSON.stringify({ ...msg, id }));
+      const full = { ...msg, id };
+      this.socket.send(JSON.stringify(full));
+      this.tap?.('out', full);
     } catch {
       return 0;
     }

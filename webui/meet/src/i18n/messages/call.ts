@@ -59,7 +59,7 @@ const en = {
   callNoAccess: 'You have no access to this call.',
   roomNotActive: 'This group is not active yet. Waiting for a member to join…',
   replaced: 'You joined this group from another device.',
-  chatFailed: 'The message could not be sent.',
+  chatFailed: 'The message could not be sent. Your text is still there: try again.',
   screenShareFailed: 'Screen sharing could not be started.',
   signalingDenied: 'The server refused the connection (no permission). Sign out and in again.',
 };
@@ -124,7 +124,7 @@ export const call = {
     callNoAccess: 'Sie haben keinen Zugriff auf diesen Anruf.',
     roomNotActive: 'Diese Gruppe ist noch nicht aktiv. Warten, bis ein Mitglied beitritt …',
     replaced: 'Sie sind dieser Gruppe von einem anderen Gerät aus beigetreten.',
-    chatFailed: 'Die Nachricht konnte nicht gesendet werden.',
+    chatFailed: 'Die Nachricht konnte nicht gesendet werden. Ihr Text ist noch da: Versuchen Sie es erneut.',
     screenShareFailed: 'Die Bildschirmfreigabe konnte nicht gestartet werden.',
     signalingDenied: 'Der Server hat die Verbindung abgelehnt (keine Berechtigung). Melden Sie sich ab und wieder an.',
   },

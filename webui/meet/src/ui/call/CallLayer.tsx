@@ -340,19 +340,28 @@ function InCall({ engine, s }: { engine: CallEngine; s: EngineState }) {
   );
 }
 
-function Chat({ engine, s, onClose }: { engine: CallEngine; s: EngineState; onClose: () => void }) {
+export function Chat({ engine, s, onClose }: { engine: CallEngine; s: EngineState; onClose: () => void }) {
   const [text, setText] = useState('');
+  const [failed, setFailed] = useState(false);
+  const [sending, setSending] = useState(false);
   const list = useRef<HTMLOListElement>(null);
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => input.current?.focus(), []);
   useEffect(() => {
     if (list.current) list.current.scrollTop = list.current.scrollHeight;
   }, [s.chat.length]);
-  const submit = (e: JSX.TargetedEvent<HTMLFormElement>) => {
+  // The text leaves the input only once the server took it; a failed send keeps it (with the
+  // reason next to the input) so nothing typed is lost.
+  const submit = async (e: JSX.TargetedEvent<HTMLFormElement>) => {
     e.preventDefault();
-    if (!text.trim()) return;
-    engine.sendChat(text);
-    setText('');
+    if (!text.trim() || sending) return;
+    const sent = text;
+    setSending(true);
+    const ok = await engine.sendChat(sent).catch(() => false);
+    setSending(false);
+    setFailed(!ok);
+    if (ok) setText((now) => (now === sent ? '' : now));
+    input.current?.focus();
   };
   return (
     <aside class="chat" aria-label={t('callChat')} data-testid="call-chat-panel" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
@@ -378,11 +387,26 @@ function Chat({ engine, s, onClose }: { engine: CallEngine; s: EngineState; onCl
         )}
       </ol>
       <form onSubmit={submit}>
-        <input ref={input} value={text} maxLength={16000} onInput={(e) => setText(e.currentTarget.value)} placeholder={t('callChatPlaceholder')} aria-label={t('callChatPlaceholder')} data-testid="chat-input" />
-        <button type="submit" class="primary">
+        <input
+          ref={input}
+          value={text}
+          maxLength={16000}
+          onInput={(e) => setText(e.currentTarget.value)}
+          placeholder={t('callChatPlaceholder')}
+          aria-label={t('callChatPlaceholder')}
+          aria-invalid={failed || undefined}
+          aria-describedby={failed ? 'call-chat-error' : undefined}
+          data-testid="chat-input"
+        />
+        <button type="submit" class="primary" disabled={sending}>
           {t('callChatSend')}
         </button>
       </form>
+      {failed && (
+        <p id="call-chat-error" class="chat-error" role="alert" data-testid="chat-error">
+          {t('chatFailed')}
+        </p>
+      )}
     </aside>
   );
 }

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { MeetConfig } from '../../config';
 import type { Auth, SignedInUser } from '../../auth/oidc';
-import type { FragmentParams } from '../../fragment';
+import { rememberGuestFragment, type FragmentParams } from '../../fragment';
 import { GuestError, guestPolicyRefusal, guestSignIn, type GuestRefusal } from '../../auth/guest-flow';
 import { runHiddenFrame } from '../../auth/guest-frame';
 import { cleanGuestName, guestNameProblem, randomGuestName } from '../../auth/guest-names';
@@ -71,7 +71,7 @@ export function JoinWizard({ config, auth, user, scope, id, params }: JoinWizard
       const session = await guestSignIn(config, { scope, id }, cleanGuestName(name), language(), { runFrame: runHiddenFrame });
       requestJoin(req);
       navigate({ view: 'room', scope, id }, true);
-      history.replaceState(null, '', location.pathname + guestFragment(cleanGuestName(name), initial));
+      rememberGuestFragment(location.pathname, guestFragment(cleanGuestName(name), initial));
       adoptGuestSession(config, session, auth);
     } catch (e) {
       const kind = e instanceof GuestError ? e.kind : 'signInFailed';

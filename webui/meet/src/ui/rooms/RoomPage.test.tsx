@@ -58,7 +58,9 @@ class FakeEngine implements CallEngine {
   }
   async startScreenShare() {}
   stopScreenShare() {}
-  sendChat() {}
+  async sendChat() {
+    return true;
+  }
   setHandRaised() {}
   dismiss() {}
   close() {}

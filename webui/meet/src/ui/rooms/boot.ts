@@ -1,12 +1,13 @@
 // Start-up of the rooms part, run once before the first render (App): remembers the room of the
 // opening URL (for `auto`/`mute`), sends a direct group link without `auto` to the join form
-// (spec §4.4, keeping query and hash), and tells whether this visit is a guest's.
+// (spec §4.4, keeping the query; the fragment was read and removed at start, fragment.ts), and
+// tells whether this visit is a guest's.
 import type { MeetConfig } from '../../config';
-import type { FragmentParams } from '../../fragment';
+import { initialFragment, type FragmentParams } from '../../fragment';
 import { wantsGuest } from '../../auth/guest-flow';
 import { currentRoute, navigate, type Route } from '../../router';
 import { firstLoadRedirect } from './model';
-import { currentGuestFragment, getInitialRoom, setInitialHash, setInitialRoom } from './session';
+import { getInitialRoom, setInitialHash, setInitialRoom } from './session';
 
 let hasGuestParam = false;
 let booted = false;
@@ -14,8 +15,9 @@ let booted = false;
 export function bootRooms(params: FragmentParams): void {
   if (booted) return;
   booted = true;
-  hasGuestParam = new URLSearchParams(location.hash.replace(/^#/, '')).has('guest');
-  setInitialHash(location.hash);
+  const hash = initialFragment();
+  hasGuestParam = new URLSearchParams(hash.replace(/^#/, '')).has('guest');
+  setInitialHash(hash);
   const route = currentRoute();
   if (route.view === 'room' || route.view === 'join') setInitialRoom({ scope: route.scope, id: route.id });
   const to = firstLoadRedirect(route, params.auto !== undefined, location.search, location.hash);
@@ -34,10 +36,9 @@ export function guestRedirect(route: Route): Route | null {
   return { view: 'room', ...home };
 }
 
-/** Sends a signed-in guest who left the room's routes back to it, guest fragment included. */
+/** Sends a signed-in guest who left the room's routes back to it. */
 export function sendGuestBack(route: Route): void {
   const to = guestRedirect(route);
   if (!to) return;
   navigate(to, true);
-  history.replaceState(null, '', location.pathname + currentGuestFragment());
 }

@@ -83,8 +83,9 @@ export function setInitialHash(h: string): void {
 }
 
 /**
- * The fragment a signed-in guest keeps in the address bar: the link's parameters with the chosen
- * name, so that a reload (guest tokens live in memory only) brings the guest back as a guest.
+ * The fragment a signed-in guest's tab remembers (fragment.ts rememberGuestFragment): the link's
+ * parameters with the chosen name, so that a reload (guest tokens live in memory only) brings the
+ * guest back as a guest.
  */
 export function guestFragment(name: string, initial: boolean): string {
   const q = new URLSearchParams(initial ? initialHash : '');
