@@ -2,40 +2,28 @@
 // searches on the server as the user types. usage: node meet-home-search.js <issuer> <ca> <user> <password> <term> <expected name>
 'use strict';
 
-const { launch, newPage, signIn, withTimeout } = require('./lib/meet');
+const { launch, newPage, signIn, runScript } = require('./lib/meet');
 
-async function main() {
-  const [iss, ca, username, password, term, name] = process.argv.slice(2);
-  const out = { step: 'launch', gc: [] };
-  let browser;
-  let page;
-  try {
-    browser = await launch({ iss, ca });
-    page = await newPage(browser);
-    page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname.startsWith('/api/gc/')) out.gc.push(decodeURIComponent(u.pathname + u.search)); });
-    await signIn(page, iss, username, password);
-    await page.waitForSelector('[data-testid=home][data-ready=true]');
-    out.step = 'new call';
-    await page.click('[data-testid=new-call]');
-    await page.waitForSelector('[data-testid=contact-search]');
-    out.hint = (await page.textContent('.contacts .note')).trim();
-    out.list_before = await page.$$eval('[data-testid=contact-list] .list-title', (e) => e.length);
-    out.step = 'search';
-    await page.fill('[data-testid=contact-search]', term);
-    await page.waitForSelector(`[data-testid=contact-list] .list-item:has-text("${name}")`);
-    out.found = await page.$$eval('[data-testid=contact-list] .list-title', (els) => els.map((e) => e.textContent.trim()));
-    await page.fill('[data-testid=contact-search]', 'nobody-matches-this');
-    await page.waitForSelector('.contacts .note:has-text("Nobody matches")');
-    out.none = (await page.textContent('.contacts .note:has-text("Nobody matches")')).trim();
-    out.step = 'done';
-  } catch (e) {
-    out.error = e.message;
-    out.console = page ? page.log.slice(-20) : [];
-    process.exitCode = 1;
-  } finally {
-    if (browser) await browser.close();
-  }
-  console.log(JSON.stringify(out));
-}
-
-withTimeout(main(), 90000, 'meet-home-search').catch((e) => { console.log(JSON.stringify({ error: e.message })); process.exit(1); });
+const [iss, ca, username, password, term, name] = process.argv.slice(2);
+const out = { step: 'launch', gc: [] };
+let browser;
+let page;
+runScript('meet-home-search', 90000, out, () => ({ browser, page }), async () => {
+  browser = await launch({ iss, ca });
+  page = await newPage(browser);
+  page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname.startsWith('/api/gc/')) out.gc.push(decodeURIComponent(u.pathname + u.search)); });
+  await signIn(page, iss, username, password);
+  await page.waitForSelector('[data-testid=home][data-ready=true]');
+  out.step = 'new call';
+  await page.click('[data-testid=new-call]');
+  await page.waitForSelector('[data-testid=contact-search]');
+  out.hint = (await page.textContent('.contacts .note')).trim();
+  out.list_before = await page.$$eval('[data-testid=contact-list] .list-title', (e) => e.length);
+  out.step = 'search';
+  await page.fill('[data-testid=contact-search]', term);
+  await page.waitForSelector(`[data-testid=contact-list] .list-item:has-text("${name}")`);
+  out.found = await page.$$eval('[data-testid=contact-list] .list-title', (els) => els.map((e) => e.textContent.trim()));
+  await page.fill('[data-testid=contact-search]', 'nobody-matches-this');
+  await page.waitForSelector('.contacts .note:has-text("Nobody matches")');
+  out.none = (await page.textContent('.contacts .note:has-text("Nobody matches")')).trim();
+});

@@ -9,7 +9,7 @@
 
 const fs = require('fs');
 const https = require('https');
-const { launch, newPage, signIn, withTimeout } = require('./lib/meet');
+const { launch, newPage, signIn, runScript } = require('./lib/meet');
 
 // A request of our own to palaverd's API with the page's access token (not through the page).
 function api(iss, ca, path, token, method = 'GET') {
@@ -44,163 +44,151 @@ async function recentsInKvs(iss, ca, page) {
 
 const recentNames = (page) => page.$$eval('[data-testid=recents-list] .list-title', (els) => els.map((e) => e.textContent.trim()));
 
-async function main() {
-  const [iss, ca, username, password, otherLogin, otherName, deUser, dePassword] = process.argv.slice(2);
-  const out = { step: 'launch' };
-  let browser;
-  let page;
-  try {
-    browser = await launch({ iss, ca });
-    page = await newPage(browser, { viewport: { width: 1280, height: 800 } });
-    out.step = 'sign in';
-    await signIn(page, iss, username, password);
-    await page.waitForSelector('[data-testid=home]');
-    out.preview = await page.waitForSelector('[data-testid=preview][data-state=live]', { timeout: 10000 }).then(() => 'live', () => page.getAttribute('[data-testid=preview]', 'data-state'));
-    out.video_playing = await page.$eval('.preview-video', (v) => new Promise((res) => {
-      const ok = () => res(v.videoWidth > 0 && !v.paused);
-      if (v.readyState >= 2) ok(); else v.addEventListener('loadeddata', ok, { once: true });
-      setTimeout(() => res(false), 5000);
-    })).catch(() => false);
+const [iss, ca, username, password, otherLogin, otherName, deUser, dePassword] = process.argv.slice(2);
+const out = { step: 'launch' };
+let browser;
+let page;
+runScript('meet-home', 150000, out, () => ({ browser, page }), async () => {
+  browser = await launch({ iss, ca });
+  page = await newPage(browser, { viewport: { width: 1280, height: 800 } });
+  out.step = 'sign in';
+  await signIn(page, iss, username, password);
+  await page.waitForSelector('[data-testid=home]');
+  out.preview = await page.waitForSelector('[data-testid=preview][data-state=live]', { timeout: 10000 }).then(() => 'live', () => page.getAttribute('[data-testid=preview]', 'data-state'));
+  out.video_playing = await page.$eval('.preview-video', (v) => new Promise((res) => {
+    const ok = () => res(v.videoWidth > 0 && !v.paused);
+    if (v.readyState >= 2) ok(); else v.addEventListener('loadeddata', ok, { once: true });
+    setTimeout(() => res(false), 5000);
+  })).catch(() => false);
 
-    out.step = 'keyboard: arrow keys move between the tabs';
-    await page.focus('#tab-recents');
-    await page.keyboard.press('ArrowRight');
-    out.arrow_tab = await page.evaluate(() => ({ focused: document.activeElement?.id, selected: document.querySelector('[role=tab][aria-selected=true]')?.id }));
-    await page.keyboard.press('ArrowLeft');
+  out.step = 'keyboard: arrow keys move between the tabs';
+  await page.focus('#tab-recents');
+  await page.keyboard.press('ArrowRight');
+  out.arrow_tab = await page.evaluate(() => ({ focused: document.activeElement?.id, selected: document.querySelector('[role=tab][aria-selected=true]')?.id }));
+  await page.keyboard.press('ArrowLeft');
 
-    out.step = 'new call opens the contact search';
-    await page.click('[data-testid=new-call]');
-    await page.waitForSelector('[data-testid=contact-search]');
-    out.search_focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'contact-search');
-    await page.fill('[data-testid=contact-search]', otherName.split(' ')[0].toLowerCase());
-    await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid=contact-list] .list-title')].some((e) => e.textContent.trim() === n), otherName);
-    await page.waitForTimeout(500);
-    out.found = await page.$$eval('[data-testid=contact-list] .list-title', (els) => els.map((e) => e.textContent.trim()));
-    await page.fill('[data-testid=contact-search]', '');
-    await page.waitForTimeout(400);
-    out.browse_all = await page.$$eval('[data-testid=contact-list] .list-title', (els) => els.map((e) => e.textContent.trim())).catch(() => []);
-    await page.fill('[data-testid=contact-search]', otherName.split(' ')[0]);
-    await page.waitForSelector(`[data-testid=contact-list] .list-item:has-text("${otherName}")`);
-    out.photo = await page.$eval(`[data-testid=contact-list] .list-item:has-text("${otherName}")`, (b) => {
-      const img = b.querySelector('img[data-testid=avatar-photo]');
-      return img ? new Promise((res) => (img.complete ? res(img.naturalWidth) : img.addEventListener('load', () => res(img.naturalWidth)))) : 0;
-    }).catch(() => 0);
-    // The photo arrives after the list: wait for it a little.
-    if (!out.photo) {
-      await page.waitForSelector(`[data-testid=contact-list] .list-item:has-text("${otherName}") img[data-testid=avatar-photo]`, { timeout: 5000 }).catch(() => {});
-      out.photo = await page.$eval(`[data-testid=contact-list] .list-item:has-text("${otherName}") img`, (i) => i.naturalWidth).catch(() => 0);
-    }
-
-    out.step = 'contact view';
-    await page.click(`[data-testid=contact-list] .list-item:has-text("${otherName}")`);
-    await page.waitForSelector('[data-testid=contact-view]');
-    await page.waitForFunction((n) => document.querySelector('[data-testid=contact-name]')?.textContent.trim() === n, otherName);
-    out.contact_path = new URL(page.url()).pathname;
-    out.call_button = await page.$eval('[data-testid=call]', (b) => ({ text: b.textContent.trim(), disabled: b.disabled }));
-    out.contact_fields = await page.$$eval('.fields dd', (els) => els.map((e) => e.textContent.trim()));
-    await page.goBack();
-    await page.waitForSelector('[data-testid=home]');
-    await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid=recents-list] .list-title')].some((e) => e.textContent.trim() === n), otherName);
-
-    out.step = 'recents survive a reload';
-    await page.reload();
-    await page.waitForSelector('[data-testid=recents-list]');
-    out.recents_after_reload = await recentNames(page);
-    out.kvs = await recentsInKvs(iss, ca, page);
-
-    out.step = 'remove from recents';
-    await page.click(`[data-testid=recents-list] li:has-text("${otherName}") button[aria-label*="Remove"]`);
-    await page.waitForFunction(() => !document.querySelector('[data-testid=recents-list]'));
-    const deadline = Date.now() + 5000;
-    do { out.kvs_after_remove = await recentsInKvs(iss, ca, page); } while (out.kvs_after_remove.length && Date.now() < deadline && !(await page.waitForTimeout(200)));
-    // Back into recents for the screenshots and later steps.
-    await page.goto(`${iss}${out.contact_path}`);
-    await page.waitForSelector('[data-testid=contact-view]');
-
-    out.step = 'settings: cancel discards, focus returns';
-    await page.goto(`${iss}/meet/`);
-    await page.waitForSelector('[data-testid=home]');
-    await page.click('[data-testid=open-settings]');
-    await page.waitForSelector('dialog[open][data-testid=settings]');
-    out.dialog_modal = await page.$eval('dialog[data-testid=settings]', (d) => d.matches(':modal'));
-    out.devices = await page.$$eval('[data-testid=camera-select] option', (o) => o.length - 1);
-    await page.check('[data-testid=audio-only]');
-    await page.keyboard.press('Escape');
-    await page.waitForSelector('dialog[data-testid=settings]', { state: 'detached' });
-    out.focus_returned = await page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
-    out.after_cancel = await page.getAttribute('[data-testid=preview]', 'data-state');
-
-    out.step = 'settings: done applies and persists';
-    await page.click('[data-testid=open-settings]');
-    await page.waitForSelector('dialog[open][data-testid=settings]');
-    await page.check('[data-testid=audio-only]');
-    await page.selectOption('[data-testid=language-select]', 'de');
-    out.before_done = (await page.textContent('[data-testid=new-call]')).trim();
-    await page.click('[data-testid=settings-done]');
-    await page.waitForSelector('[data-testid=preview][data-state=audio-only]');
-    out.after_done = (await page.textContent('[data-testid=new-call]')).trim();
-    await page.reload();
-    await page.waitForSelector('[data-testid=home]');
-    out.after_reload = {
-      new_call: (await page.textContent('[data-testid=new-call]')).trim(),
-      lang: await page.getAttribute('html', 'lang'),
-      preview: await page.getAttribute('[data-testid=preview]', 'data-state'),
-    };
-    // Back to the defaults.
-    await page.evaluate(() => { localStorage.removeItem('palaver.meet.media'); localStorage.removeItem('palaver.meet.lang'); });
-
-    out.step = 'install offer';
-    await page.reload();
-    await page.waitForSelector('[data-testid=home]');
-    await page.evaluate(() => {
-      const e = new Event('beforeinstallprompt', { cancelable: true });
-      e.prompt = () => { window.__prompted = true; return Promise.resolve(); };
-      e.userChoice = Promise.resolve({ outcome: 'accepted' });
-      window.dispatchEvent(e);
-    });
-    await page.waitForSelector('[data-testid=install-offer]');
-    await page.click('[data-testid=install-offer] button.primary');
-    await page.waitForSelector('[data-testid=install-offer]', { state: 'detached' });
-    out.install_prompted = await page.evaluate(() => window.__prompted === true);
-    await page.context().close();
-
-    out.step = 'German browser';
-    const de = await newPage(browser, { locale: 'de-DE', viewport: { width: 390, height: 844 } });
-    await de.setExtraHTTPHeaders({ 'Accept-Language': 'de-DE,de;q=0.9' });
-    await signIn(de, iss, deUser, dePassword);
-    await de.waitForSelector('[data-testid=home]');
-    out.german = { lang: await de.getAttribute('html', 'lang'), new_call: (await de.textContent('[data-testid=new-call]')).trim(),
-                   tabs: await de.$$eval('[role=tab]', (t) => t.map((x) => x.textContent.trim())) };
-    // Phone size: nothing sticks out sideways, the settings dialog fits.
-    const width = () => de.evaluate(() => document.documentElement.scrollWidth);
-    out.phone = { main: await width() };
-    await de.click('[data-testid=new-call]');
-    out.phone.contacts = await width();
-    await de.click('[data-testid=open-settings]');
-    await de.waitForSelector('dialog[open][data-testid=settings]');
-    out.phone.settings_right = await de.$eval('dialog[data-testid=settings]', (d) => Math.ceil(d.getBoundingClientRect().right));
-    out.phone.settings_label = await de.getAttribute('[data-testid=open-settings]', 'aria-label');
-    await de.context().close();
-
-    out.step = 'camera denied';
-    const denied = await newPage(browser, { permissions: [] });
-    await signIn(denied, iss, deUser, dePassword);
-    const cdp = await denied.context().newCDPSession(denied);
-    for (const name of ['camera', 'microphone']) {
-      await cdp.send('Browser.setPermission', { permission: { name }, setting: 'denied', origin: iss });
-    }
-    await denied.reload();
-    await denied.waitForSelector('[data-testid=camera-problem]', { timeout: 10000 });
-    out.denied = { state: await denied.getAttribute('[data-testid=preview]', 'data-state'), text: (await denied.textContent('[data-testid=camera-problem]')).trim() };
-    out.step = 'done';
-  } catch (e) {
-    out.error = e.message;
-    out.console = page ? page.log.slice(-20) : [];
-    process.exitCode = 1;
-  } finally {
-    if (browser) await browser.close();
+  out.step = 'new call opens the contact search';
+  await page.click('[data-testid=new-call]');
+  await page.waitForSelector('[data-testid=contact-search]');
+  out.search_focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'contact-search');
+  await page.fill('[data-testid=contact-search]', otherName.split(' ')[0].toLowerCase());
+  await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid=contact-list] .list-title')].some((e) => e.textContent.trim() === n), otherName);
+  await page.waitForTimeout(500);
+  out.found = await page.$$eval('[data-testid=contact-list] .list-title', (els) => els.map((e) => e.textContent.trim()));
+  await page.fill('[data-testid=contact-search]', '');
+  await page.waitForTimeout(400);
+  out.browse_all = await page.$$eval('[data-testid=contact-list] .list-title', (els) => els.map((e) => e.textContent.trim())).catch(() => []);
+  await page.fill('[data-testid=contact-search]', otherName.split(' ')[0]);
+  await page.waitForSelector(`[data-testid=contact-list] .list-item:has-text("${otherName}")`);
+  out.photo = await page.$eval(`[data-testid=contact-list] .list-item:has-text("${otherName}")`, (b) => {
+    const img = b.querySelector('img[data-testid=avatar-photo]');
+    return img ? new Promise((res) => (img.complete ? res(img.naturalWidth) : img.addEventListener('load', () => res(img.naturalWidth)))) : 0;
+  }).catch(() => 0);
+  // The photo arrives after the list: wait for it a little.
+  if (!out.photo) {
+    await page.waitForSelector(`[data-testid=contact-list] .list-item:has-text("${otherName}") img[data-testid=avatar-photo]`, { timeout: 5000 }).catch(() => {});
+    out.photo = await page.$eval(`[data-testid=contact-list] .list-item:has-text("${otherName}") img`, (i) => i.naturalWidth).catch(() => 0);
   }
-  console.log(JSON.stringify(out));
-}
 
-withTimeout(main(), 150000, 'meet-home').catch((e) => { console.log(JSON.stringify({ error: e.message })); process.exit(1); });
+  out.step = 'contact view';
+  await page.click(`[data-testid=contact-list] .list-item:has-text("${otherName}")`);
+  await page.waitForSelector('[data-testid=contact-view]');
+  await page.waitForFunction((n) => document.querySelector('[data-testid=contact-name]')?.textContent.trim() === n, otherName);
+  out.contact_path = new URL(page.url()).pathname;
+  out.call_button = await page.$eval('[data-testid=call]', (b) => ({ text: b.textContent.trim(), disabled: b.disabled }));
+  out.contact_fields = await page.$$eval('.fields dd', (els) => els.map((e) => e.textContent.trim()));
+  await page.goBack();
+  await page.waitForSelector('[data-testid=home]');
+  await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid=recents-list] .list-title')].some((e) => e.textContent.trim() === n), otherName);
+
+  out.step = 'recents survive a reload';
+  await page.reload();
+  await page.waitForSelector('[data-testid=recents-list]');
+  out.recents_after_reload = await recentNames(page);
+  out.kvs = await recentsInKvs(iss, ca, page);
+
+  out.step = 'remove from recents';
+  await page.click(`[data-testid=recents-list] li:has-text("${otherName}") button[aria-label*="Remove"]`);
+  await page.waitForFunction(() => !document.querySelector('[data-testid=recents-list]'));
+  const deadline = Date.now() + 5000;
+  do { out.kvs_after_remove = await recentsInKvs(iss, ca, page); } while (out.kvs_after_remove.length && Date.now() < deadline && !(await page.waitForTimeout(200)));
+  // Back into recents for the screenshots and later steps.
+  await page.goto(`${iss}${out.contact_path}`);
+  await page.waitForSelector('[data-testid=contact-view]');
+
+  out.step = 'settings: cancel discards, focus returns';
+  await page.goto(`${iss}/meet/`);
+  await page.waitForSelector('[data-testid=home]');
+  await page.click('[data-testid=open-settings]');
+  await page.waitForSelector('dialog[open][data-testid=settings]');
+  out.dialog_modal = await page.$eval('dialog[data-testid=settings]', (d) => d.matches(':modal'));
+  out.devices = await page.$$eval('[data-testid=camera-select] option', (o) => o.length - 1);
+  await page.check('[data-testid=audio-only]');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('dialog[data-testid=settings]', { state: 'detached' });
+  out.focus_returned = await page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+  out.after_cancel = await page.getAttribute('[data-testid=preview]', 'data-state');
+
+  out.step = 'settings: done applies and persists';
+  await page.click('[data-testid=open-settings]');
+  await page.waitForSelector('dialog[open][data-testid=settings]');
+  await page.check('[data-testid=audio-only]');
+  await page.selectOption('[data-testid=language-select]', 'de');
+  out.before_done = (await page.textContent('[data-testid=new-call]')).trim();
+  await page.click('[data-testid=settings-done]');
+  await page.waitForSelector('[data-testid=preview][data-state=audio-only]');
+  out.after_done = (await page.textContent('[data-testid=new-call]')).trim();
+  await page.reload();
+  await page.waitForSelector('[data-testid=home]');
+  out.after_reload = {
+    new_call: (await page.textContent('[data-testid=new-call]')).trim(),
+    lang: await page.getAttribute('html', 'lang'),
+    preview: await page.getAttribute('[data-testid=preview]', 'data-state'),
+  };
+  // Back to the defaults.
+  await page.evaluate(() => { localStorage.removeItem('palaver.meet.media'); localStorage.removeItem('palaver.meet.lang'); });
+
+  out.step = 'install offer';
+  await page.reload();
+  await page.waitForSelector('[data-testid=home]');
+  await page.evaluate(() => {
+    const e = new Event('beforeinstallprompt', { cancelable: true });
+    e.prompt = () => { window.__prompted = true; return Promise.resolve(); };
+    e.userChoice = Promise.resolve({ outcome: 'accepted' });
+    window.dispatchEvent(e);
+  });
+  await page.waitForSelector('[data-testid=install-offer]');
+  await page.click('[data-testid=install-offer] button.primary');
+  await page.waitForSelector('[data-testid=install-offer]', { state: 'detached' });
+  out.install_prompted = await page.evaluate(() => window.__prompted === true);
+  await page.context().close();
+
+  out.step = 'German browser';
+  const de = await newPage(browser, { locale: 'de-DE', viewport: { width: 390, height: 844 } });
+  await de.setExtraHTTPHeaders({ 'Accept-Language': 'de-DE,de;q=0.9' });
+  await signIn(de, iss, deUser, dePassword);
+  await de.waitForSelector('[data-testid=home]');
+  out.german = { lang: await de.getAttribute('html', 'lang'), new_call: (await de.textContent('[data-testid=new-call]')).trim(),
+                 tabs: await de.$$eval('[role=tab]', (t) => t.map((x) => x.textContent.trim())) };
+  // Phone size: nothing sticks out sideways, the settings dialog fits.
+  const width = () => de.evaluate(() => document.documentElement.scrollWidth);
+  out.phone = { main: await width() };
+  await de.click('[data-testid=new-call]');
+  out.phone.contacts = await width();
+  await de.click('[data-testid=open-settings]');
+  await de.waitForSelector('dialog[open][data-testid=settings]');
+  out.phone.settings_right = await de.$eval('dialog[data-testid=settings]', (d) => Math.ceil(d.getBoundingClientRect().right));
+  out.phone.settings_label = await de.getAttribute('[data-testid=open-settings]', 'aria-label');
+  await de.context().close();
+
+  out.step = 'camera denied';
+  const denied = await newPage(browser, { permissions: [] });
+  await signIn(denied, iss, deUser, dePassword);
+  const cdp = await denied.context().newCDPSession(denied);
+  for (const name of ['camera', 'microphone']) {
+    await cdp.send('Browser.setPermission', { permission: { name }, setting: 'denied', origin: iss });
+  }
+  await denied.reload();
+  await denied.waitForSelector('[data-testid=camera-problem]', { timeout: 10000 });
+  out.denied = { state: await denied.getAttribute('[data-testid=preview]', 'data-state'), text: (await denied.textContent('[data-testid=camera-problem]')).trim() };
+});

@@ -95,4 +95,32 @@ async function collectTraces(pages, names, label, keep = 120) {
   return compact;
 }
 
-module.exports = { launch, newPage, signIn, withTimeout, trustedSpkis, collectTraces };
+/**
+ * Runs a one-shot browser script the Python suites call: `body()` within `budgetMs`; `out` gets
+ * step "done", or the error and the page's last console lines (exit code 1); the browser is
+ * closed either way and `out` is printed as one JSON line. `current()` gives the script's
+ * { browser, page } at the moment (either may be unset yet).
+ */
+function runScript(name, budgetMs, out, current, body) {
+  const main = async () => {
+    try {
+      await body();
+      out.step = 'done';
+    } catch (e) {
+      const { page } = current();
+      out.error = e.message;
+      out.console = page && page.log ? page.log.slice(-20) : [];
+      process.exitCode = 1;
+    } finally {
+      const { browser } = current();
+      if (browser) await browser.close();
+    }
+    console.log(JSON.stringify(out));
+  };
+  return withTimeout(main(), budgetMs, name).catch((e) => {
+    console.log(JSON.stringify({ ...out, error: e.message }));
+    process.exit(1);
+  });
+}
+
+module.exports = { launch, newPage, signIn, withTimeout, runScript, trustedSpkis, collectTraces };
