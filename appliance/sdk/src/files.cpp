@@ -1,5 +1,8 @@
 #include "palaver/sdk/files.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +53,14 @@ Status WriteFileAtomically(const std::filesystem::path& path, const std::string&
     ::close(dir_fd);
   }
   return OkStatus();
+}
+
+Result<std::string> ReadFileText(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read " + path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace palaver::sdk

@@ -19,14 +19,6 @@ std::string Trim(std::string s) {
   return s;
 }
 
-Result<std::string> ReadText(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read " + path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 int64_t ModifiedUnix(const std::filesystem::path& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) : 0;
@@ -43,7 +35,7 @@ Result<SecretState> LoadSecrets(const std::filesystem::path& path, int64_t ttl_s
   std::error_code ec;
   if (generated != nullptr) *generated = false;
   if (std::filesystem::exists(path, ec)) {
-    PALAVER_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+    PALAVER_ASSIGN_OR_RETURN(std::string text, sdk::ReadFileText(path));
     state.current = Trim(text);
     if (state.current.size() < kMinSecretChars) {
       return Fail(ErrorCode::kFailedPrecondition, "TURN secret in " + path.string() + " is shorter than 16 characters",
@@ -58,7 +50,7 @@ Result<SecretState> LoadSecrets(const std::filesystem::path& path, int64_t ttl_s
 
   auto previous_path = PreviousSecretPath(path);
   if (std::filesystem::exists(previous_path, ec)) {
-    auto text = ReadText(previous_path);
+    auto text = sdk::ReadFileText(previous_path);
     std::optional<AuthOptions::RetiredSecret> previous;
     if (text) {
       std::istringstream lines(*text);

@@ -35,14 +35,6 @@ int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Result<std::string> ReadText(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read " + path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool HostHasIpv6() {
   int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
   if (fd < 0) return false;
@@ -291,7 +283,7 @@ class TurnModule final : public sdk::Module {
 
     EngineOptions o;
     if (!config_.static_users_file.empty()) {
-      PALAVER_ASSIGN_OR_RETURN(std::string text, ReadText(config_.static_users_file));
+      PALAVER_ASSIGN_OR_RETURN(std::string text, sdk::ReadFileText(config_.static_users_file));
       std::string error;
       auto users = ParseStaticUsers(text, &error);
       if (!users) {

@@ -16,4 +16,7 @@ namespace palaver::sdk {
 /// Blocking.
 Status WriteFileAtomically(const std::filesystem::path& path, const std::string& data, mode_t mode);
 
+/// The whole file. kFailedPrecondition "cannot read <path>" when it cannot be opened. Blocking.
+Result<std::string> ReadFileText(const std::filesystem::path& path);
+
 }  // namespace palaver::sdk
