@@ -11,11 +11,13 @@
 #include <map>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <typeindex>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
+#include "backup.hpp"
 #include "host_config.hpp"
 #include "ini_file.hpp"
 #include "logging.hpp"
@@ -148,6 +150,7 @@ struct Application::Impl {
   std::unique_ptr<WorkerPool> workers;
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<SettingsService> settings;
+  std::optional<StateDirLock> state_lock;  // held from Start until the process ends
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
   std::vector<std::string> config_warnings;  // of the last Configure
@@ -447,6 +450,12 @@ Status Application::Start() {
   a.host_info.version = a.options.version;
 
   PALAVER_RETURN_IF_ERROR(a.PrepareStateDir(hc.state_dir));
+  // One server per state dir; `palaverd restore` takes the same lock.
+  if (!a.state_lock) {
+    auto lock = StateDirLock::Acquire(hc.state_dir);
+    if (!lock) return Fail(ErrorCode::kFailedPrecondition, lock.error().message + "; only one may use it");
+    a.state_lock = std::move(*lock);
+  }
   if (!hc.metrics_token_file.empty()) {
     std::ifstream in(hc.metrics_token_file);
     if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read metrics_token_file " + hc.metrics_token_file);
@@ -599,6 +608,7 @@ std::vector<std::string> Application::CommandNames() const {
 int Application::RunCommand(const std::filesystem::path& config_path, const std::string& command,
                             const std::vector<std::string>& args) {
   Impl& a = *impl_;
+  if (command == "backup" || command == "restore") return RunBackupCommand(config_path, command, args);
   Impl::Slot* owner = nullptr;
   for (auto& s : a.slots) {
     for (const auto& c : s.module->Commands()) {
@@ -638,6 +648,60 @@ int Application::RunCommand(const std::filesystem::path& config_path, const std:
     std::fprintf(stderr, "palaverd %s: internal error: %s\n", command.c_str(), e.what());
     return 1;
   }
+}
+
+int Application::RunBackupCommand(const std::filesystem::path& config_path, const std::string& command,
+                                  const std::vector<std::string>& args) {
+  Impl& a = *impl_;
+  bool backup = command == "backup";
+  if (args.size() != 1 || args[0] == "--help" || args[0] == "-h" || args[0].empty() || args[0][0] == '-') {
+    bool help = args.size() == 1 && (args[0] == "--help" || args[0] == "-h");
+    std::fprintf(help ? stdout : stderr,
+                 backup ? "Usage: palaverd backup FILE [--config FILE]\n"
+                          "Writes the whole state (users, signing keys, clients, settings, local CA, TURN secret)\n"
+                          "to FILE (mode 0600), while the server keeps running. FILE holds secrets: keep it like a\n"
+                          "private key.\n"
+                        : "Usage: palaverd restore FILE [--config FILE]\n"
+                          "Replaces the state in the config's state dir by the backup FILE. palaverd must be stopped\n"
+                          "first (systemctl stop palaver); the previous database is kept as palaver.db.pre-restore.\n");
+    return help ? 0 : 2;
+  }
+  Status st = Configure(config_path);
+  if (!st) {
+    std::fprintf(stderr, "palaverd: invalid configuration:\n%s\n", st.error().message.c_str());
+    return 2;
+  }
+  const HostConfig& hc = a.pending_host_config;
+  std::filesystem::path file = args[0];
+  if (backup) {
+    auto report = BackupStateDir(hc.state_dir, file, hc.busy_timeout, a.options.version);
+    if (!report) {
+      std::fprintf(stderr, "palaverd backup: %s\n", report.error().message.c_str());
+      return 1;
+    }
+    std::printf("Backed up %s to %s (%lld bytes, %d further files).\n"
+                "It holds signing keys and password hashes: keep it as secret as a private key.\n",
+                hc.state_dir.c_str(), file.c_str(), static_cast<long long>(report->database_bytes), report->files);
+    return 0;
+  }
+  st = a.PrepareStateDir(hc.state_dir);
+  if (!st) {
+    std::fprintf(stderr, "palaverd restore: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  auto report = RestoreStateDir(hc.state_dir, file);
+  if (!report) {
+    std::fprintf(stderr, "palaverd restore: %s\n", report.error().message.c_str());
+    if (report.error().code == ErrorCode::kUnavailable && report.error().message.starts_with("palaverd is running")) {
+      std::fprintf(stderr, "Stop it first (systemctl stop palaver), run the restore again, then start it "
+                           "(systemctl start palaver). Nothing was changed.\n");
+    }
+    return 1;
+  }
+  std::printf("Restored %s into %s (%d further files); the previous database is kept as %s.\n"
+              "Start palaverd again (systemctl start palaver).\n",
+              file.c_str(), hc.state_dir.c_str(), report->files, (hc.state_dir / "palaver.db.pre-restore").c_str());
+  return 0;
 }
 
 std::string Application::Summary() const {
