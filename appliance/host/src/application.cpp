@@ -374,12 +374,12 @@ Application::~Application() { Stop(); }
 const std::vector<std::string>& Application::ConfigWarnings() const { return impl_->config_warnings; }
 
 Status Application::Configure(const std::filesystem::path& config_path) {
-  PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadIniFile(config_path));
+  PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadConfigFiles(config_path));
   std::vector<std::string> problems;
   impl_->config_warnings.clear();
   for (const auto& [name, section] : file.sections) {
     if (name != "palaver" && impl_->Find(name) == nullptr) {
-      problems.push_back(file.path + ":" + std::to_string(section.line) + ": unknown section [" + name +
+      problems.push_back(section.file + ":" + std::to_string(section.line) + ": unknown section [" + name +
                          "] (no such module in this build)");
     }
   }

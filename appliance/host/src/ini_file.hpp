@@ -23,5 +23,10 @@ struct IniFile {
 Result<IniFile> ParseIni(const std::string& text, const std::string& path);
 /// Reads and parses a file.
 Result<IniFile> LoadIniFile(const std::filesystem::path& path);
+/// Reads `path` and then every `*.cfg` in the directory `<path>.d/` (if there is one), in the
+/// byte order of their names; a key set in a later file overrides the same key of earlier ones
+/// (and error messages name the file that set it). Lets a package or an installer set a few keys
+/// (e.g. the hostname at first install) without editing the admin's palaver.cfg.
+Result<IniFile> LoadConfigFiles(const std::filesystem::path& path);
 
 }  // namespace palaver::host
