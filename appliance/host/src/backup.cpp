@@ -136,8 +136,11 @@ void SyncPath(const fs::path& path) {
 
 Result<StateDirLock> StateDirLock::Acquire(const fs::path& state_dir) {
   fs::path path = state_dir / kLockFile;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // Read-only and world-readable (it is empty): a lock file root made during a restore must not keep
+  // the service's own user from opening it later.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Fail(ErrorCode::kUnavailable, "cannot open " + path.string() + ": " + std::strerror(errno));
+  (void)::fchmod(fd, 0644);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     ::close(fd);
