@@ -173,10 +173,16 @@ class Package(unittest.TestCase):
         cls.deb = r.stdout.strip().splitlines()[-1]
         cls.version = sh(["dpkg-deb", "-f", cls.deb, "Version"], 30).stdout.strip()
         log(f"{os.path.basename(cls.deb)}: {os.path.getsize(cls.deb) / 1e6:.1f} MB")
-        # The previous build: the same package with a lower version, so that installing this one
-        # is an upgrade through the maintainer scripts.
+        # The previous build: the package of the last passing run in this build dir if there is one
+        # (older code, a real upgrade), else this one; either with a lower version, so that
+        # installing this build is an upgrade through the maintainer scripts. (Delete
+        # <build>/package-cache/last-good.deb after switching to an older checkout.)
+        cls.cache_dir = os.path.join(BUILD, "package-cache")
+        last_good = os.path.join(cls.cache_dir, "last-good.deb")
+        previous = last_good if os.path.exists(last_good) else cls.deb
+        log(f"previous build: {'the last passing run' if previous == last_good else 'this build'}")
         unpacked = os.path.join(cls.tmp, "prev")
-        sh(["dpkg-deb", "-R", cls.deb, unpacked], 120)
+        sh(["dpkg-deb", "-R", previous, unpacked], 120)
         control = os.path.join(unpacked, "DEBIAN/control")
         with open(control) as f:
             text = f.read()
@@ -190,12 +196,12 @@ class Package(unittest.TestCase):
         includes = ["systemd", "systemd-sysv", "dbus", "hostname", "ca-certificates"] + depends(cls.deb)
         url = mirror()
         key = hashlib.sha256(json.dumps([url, includes]).encode()).hexdigest()[:12]
-        cache_dir = os.path.join(BUILD, "package-cache")
+        cache_dir = cls.cache_dir
         tarball = os.path.join(cache_dir, f"bookworm-{key}.tar")
         if not os.path.exists(tarball):
             log(f"mmdebstrap: {len(includes)} packages from the configured mirror")
             os.makedirs(cache_dir, exist_ok=True)
-            for old in glob.glob(os.path.join(cache_dir, "bookworm-*")):
+            for old in glob.glob(os.path.join(cache_dir, "bookworm-*.tar*")):
                 shutil.rmtree(old) if os.path.isdir(old) else os.remove(old)
             sh(["mmdebstrap", "--variant=minbase", "--format=tar", "--include=" + ",".join(includes),
                 "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
@@ -332,6 +338,7 @@ class Package(unittest.TestCase):
                                                               "etc/gshadow-"})
         self.assertEqual(left, [], "left behind after purge")
         self.assertEqual(c.curl("/healthz")[0], 0)
+        shutil.copy(self.deb, os.path.join(self.cache_dir, "last-good.deb"))
 
 
 if __name__ == "__main__":
