@@ -294,6 +294,17 @@ class Package(unittest.TestCase):
         self.assertEqual(self.read("var/lib/palaver/tls/ca.crt"), ca)
         self.assertEqual(self.read("var/lib/palaver/admin-password"), password)
 
+        # This build's unit: Type=notify with the watchdog (active means palaverd said READY=1).
+        show = self.in_box("systemctl", "show", "-p", "Type", "-p", "WatchdogUSec", "-p", "NRestarts",
+                           "palaver").stdout
+        self.assertIn("Type=notify", show)
+        self.assertIn("WatchdogUSec=30s", show)
+        self.assertIn("NRestarts=0", show)
+        self.assertIn("Serving https on port 443",
+                      self.in_box("systemctl", "show", "-P", "StatusText", "palaver").stdout)
+        self.assertIn("systemd watchdog on ping_interval_ms=15000",
+                      self.in_box("journalctl", "-u", "palaver", "--no-pager").stdout)
+
         # A config error: the service stays down (no restart loop) and the journal says why.
         bad = os.path.join(self.root, "etc/palaver/palaver.cfg.d/99-bad.cfg")
         with open(bad, "w") as f:

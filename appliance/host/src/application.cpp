@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,7 @@
 #include "router.hpp"
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
+#include "systemd_notify.hpp"
 #include "worker_pool.hpp"
 
 namespace palaver::host {
@@ -151,6 +153,16 @@ struct Application::Impl {
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<SettingsService> settings;
   std::optional<StateDirLock> state_lock;  // held from Start until the process ends
+  std::atomic<sdk::NetLoop::TimerId> watchdog_timer{0};
+  std::atomic<bool> watchdog_on{false};
+
+  // systemd's watchdog (WatchdogSec=): a ping from the net loop itself, so that a loop that hangs
+  // stops the pings and systemd restarts the service. Runs on the net loop.
+  void PingWatchdog(std::chrono::milliseconds interval) {
+    if (!watchdog_on) return;
+    SdNotify("WATCHDOG=1");
+    watchdog_timer = net->Schedule(interval, [this, interval] { PingWatchdog(interval); });
+  }
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
   std::vector<std::string> config_warnings;  // of the last Configure
@@ -508,11 +520,23 @@ Status Application::Start() {
   a.WriteRuntimeInfo(a.trust_anchor);
   a.log->info("listening https={} http={} state_dir={}", a.net->BoundPort("https"), a.net->BoundPort("http"),
               hc.state_dir.string());
+  // Type=notify: the service is up only now, with every listener open.
+  SdNotify("READY=1\nSTATUS=Serving https on port " + std::to_string(a.net->BoundPort("https")) + "\nMAINPID=" +
+           std::to_string(::getpid()));
+  if (auto interval = WatchdogPingInterval()) {
+    a.log->info("systemd watchdog on ping_interval_ms={}", interval->count());
+    a.watchdog_on = true;
+    a.net->Post([&a, interval = *interval] { a.PingWatchdog(interval); });
+  }
   return OkStatus();
 }
 
 Status Application::Reload(const std::filesystem::path& config_path) {
   Impl& a = *impl_;
+  SdNotify("RELOADING=1");
+  struct ReadyAgain {
+    ~ReadyAgain() { SdNotify("READY=1"); }
+  } ready_again;
   Status st = Configure(config_path);
   if (!st) {
     a.log->error("reload rejected file={}: the running configuration stays in place:\n{}", config_path.string(),
@@ -587,6 +611,9 @@ void Application::Stop() {
   Impl& a = *impl_;
   if (a.stopped || !a.net) return;
   a.stopped = true;
+  SdNotify("STOPPING=1");
+  a.watchdog_on = false;
+  if (sdk::NetLoop::TimerId t = a.watchdog_timer.load()) a.net->Cancel(t);
   a.log->info("stopping: draining requests timeout_ms={}", a.host_config.drain_timeout.count());
   a.net->BeginDrain();
   if (!a.net->WaitIdle(a.host_config.drain_timeout)) a.log->warn("drain deadline passed with requests in flight");
