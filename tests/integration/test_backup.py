@@ -181,5 +181,37 @@ class BackupRestore(unittest.TestCase):
             s.close()
 
 
+@unittest.skipIf(os.geteuid() != 0, "needs root: a command run as root on a state dir another user owns")
+class RunAsRoot(unittest.TestCase):
+    """The package's service runs as `palaver`; admins run `palaverd user ...` and `restore` as root.
+    What those create in the state dir must stay usable by the service's user."""
+
+    def test_files_root_creates_go_to_the_state_dir_owner(self):
+        s = Palaverd(expect_start=False)
+        try:
+            os.makedirs(s.state)
+            os.chown(s.state, 65534, 65534)  # nobody: stands for the service's user
+            s.add_user("early", "secret-early")  # before any start: creates palaver.db
+            backup = os.path.join(s.dir, "b.db")
+            for d, dirs, files in os.walk(s.state):
+                for name in dirs + files:
+                    self.assertEqual(os.lstat(os.path.join(d, name)).st_uid, 65534, name)
+            # A restore as root, too. (The server runs as root here: afterwards its files are given
+            # to nobody, as if the service's user had written them.)
+            s.start()
+            self.assertEqual(run(s, "backup", backup).returncode, 0)
+            s.stop()
+            for d, dirs, files in os.walk(s.state):
+                for name in dirs + files:
+                    os.lchown(os.path.join(d, name), 65534, 65534)
+            r = run(s, "restore", backup)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            owned_by_root = [os.path.join(d, n) for d, dirs, files in os.walk(s.state) for n in dirs + files
+                             if os.lstat(os.path.join(d, n)).st_uid != 65534]
+            self.assertEqual(owned_by_root, [])
+        finally:
+            s.close()
+
+
 if __name__ == "__main__":
     unittest.main()

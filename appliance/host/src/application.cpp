@@ -669,12 +669,15 @@ int Application::RunCommand(const std::filesystem::path& config_path, const std:
     return 1;
   }
   sdk::CommandContext ctx{*a.store, a.host_info};
+  int code = 1;
   try {
-    return owner->module->RunCommand(command, args, ctx);
+    code = owner->module->RunCommand(command, args, ctx);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "palaverd %s: internal error: %s\n", command.c_str(), e.what());
-    return 1;
   }
+  // Run as root on the service's state dir: what the command created stays usable by the service.
+  GiveRootOwnedFilesToStateDirOwner(a.host_config.state_dir);
+  return code;
 }
 
 int Application::RunBackupCommand(const std::filesystem::path& config_path, const std::string& command,

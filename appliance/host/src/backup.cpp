@@ -165,6 +165,19 @@ StateDirLock::~StateDirLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void GiveRootOwnedFilesToStateDirOwner(const fs::path& state_dir) {
+  struct stat dir_stat {};
+  if (::geteuid() != 0 || ::stat(state_dir.c_str(), &dir_stat) != 0 || dir_stat.st_uid == 0) return;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(state_dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    struct stat sb {};
+    if (::lstat(it->path().c_str(), &sb) == 0 && sb.st_uid == 0) {
+      (void)::lchown(it->path().c_str(), dir_stat.st_uid, dir_stat.st_gid);
+    }
+  }
+}
+
 Result<BackupReport> BackupStateDir(const fs::path& state_dir, const fs::path& out,
                                     std::chrono::milliseconds busy_timeout, const std::string& version) {
   fs::path db_path = state_dir / "palaver.db";

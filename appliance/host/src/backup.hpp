@@ -45,6 +45,11 @@ struct BackupReport {
 Result<BackupReport> BackupStateDir(const std::filesystem::path& state_dir, const std::filesystem::path& out,
                                     std::chrono::milliseconds busy_timeout, const std::string& version);
 
+/// Run as root on a state dir that belongs to another user (the service's): gives everything below
+/// it that root owns to that user, so that a command run as root (e.g. `palaverd user add` before
+/// the service ever started, which creates palaver.db) cannot lock the service out. Blocking.
+void GiveRootOwnedFilesToStateDirOwner(const std::filesystem::path& state_dir);
+
 /// Replaces the state in `state_dir` by the backup `in`: checks the file first, refuses while a
 /// server holds the state dir's lock, keeps the previous database as palaver.db.pre-restore, and
 /// (run as root) gives restored files to the state dir's owner. Blocking.
