@@ -340,6 +340,15 @@ class Package(unittest.TestCase):
         os.remove(os.path.join(self.root, "root/palaver.backup"))
         log("backup and restore as root")
 
+        # Remove keeps config and state (for a reinstallation); only purge deletes them.
+        self.in_box("apt-get", "remove", "-y", "palaver", timeout=120)
+        self.assertFalse(os.path.exists(os.path.join(self.root, "usr/sbin/palaverd")))
+        self.assertEqual(c.curl("/healthz")[0], 0)
+        for kept in ("var/lib/palaver/palaver.db", "var/lib/palaver/tls/ca.crt", "etc/palaver/palaver.cfg",
+                     "etc/palaver/palaver.cfg.d/00-hostname.cfg"):
+            self.assertTrue(os.path.exists(os.path.join(self.root, kept)), kept)
+        log("removed (state kept)")
+
         # Purge: nothing of the package remains (the system user stays, as Debian keeps them).
         self.in_box("apt-get", "purge", "-y", "palaver", timeout=120)
         log("purged")
