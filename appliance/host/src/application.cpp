@@ -720,6 +720,7 @@ int Application::RunBackupCommand(const std::filesystem::path& config_path, cons
     return 1;
   }
   auto report = RestoreStateDir(hc.state_dir, file);
+  GiveRootOwnedFilesToStateDirOwner(hc.state_dir);  // e.g. the lock file, made by this process
   if (!report) {
     std::fprintf(stderr, "palaverd restore: %s\n", report.error().message.c_str());
     if (report.error().code == ErrorCode::kUnavailable && report.error().message.starts_with("palaverd is running")) {
