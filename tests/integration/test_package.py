@@ -294,6 +294,11 @@ class Package(unittest.TestCase):
         self.assertEqual(self.read("var/lib/palaver/tls/ca.crt"), ca)
         self.assertEqual(self.read("var/lib/palaver/admin-password"), password)
 
+        # This build says which palaver.cfg values the drop-ins hide.
+        r = self.in_box("palaverd", "--check-config", "/etc/palaver/palaver.cfg")
+        self.assertRegex(r.stderr, r"/etc/palaver/palaver.cfg.d/00-hostname.cfg:\d+: \[palaver\] hostnames "
+                                   r"overrides /etc/palaver/palaver.cfg:\d+")
+
         # This build's unit: Type=notify with the watchdog (active means palaverd said READY=1).
         show = self.in_box("systemctl", "show", "-p", "Type", "-p", "WatchdogUSec", "-p", "NRestarts",
                            "palaver").stdout

@@ -166,6 +166,7 @@ struct Application::Impl {
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
   std::vector<std::string> config_warnings;  // of the last Configure
+  std::vector<std::string> config_overrides;  // drop-in keys hiding an earlier value (last Configure)
   std::string trust_anchor;
   // Read on the net loop for every /metrics request, replaced by a reload on the control thread.
   mutable std::mutex metrics_allow_mu;
@@ -389,6 +390,8 @@ Status Application::Configure(const std::filesystem::path& config_path) {
   PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadConfigFiles(config_path));
   std::vector<std::string> problems;
   impl_->config_warnings.clear();
+  for (const auto& o : file.overrides) impl_->config_warnings.push_back(o);
+  impl_->config_overrides = file.overrides;
   for (const auto& [name, section] : file.sections) {
     if (name != "palaver" && impl_->Find(name) == nullptr) {
       problems.push_back(section.file + ":" + std::to_string(section.line) + ": unknown section [" + name +
@@ -518,6 +521,7 @@ Status Application::Start() {
   a.net->Start();
   a.trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
   a.WriteRuntimeInfo(a.trust_anchor);
+  for (const auto& o : a.config_overrides) a.log->info("config drop-in: {}", o);
   a.log->info("listening https={} http={} state_dir={}", a.net->BoundPort("https"), a.net->BoundPort("http"),
               hc.state_dir.string());
   // Type=notify: the service is up only now, with every listener open.

@@ -159,11 +159,17 @@ Result<IniFile> LoadConfigFiles(const std::filesystem::path& path) {
     for (auto& [name, section] : file->sections) {
       auto& target = main.sections[name];
       if (target.line == 0 && target.entries.empty()) {
+        for (auto& [key, value] : section.entries) value.file = p.string();
         target = section;
         continue;
       }
       for (auto& [key, value] : section.entries) {
         value.file = p.string();
+        if (auto old = target.entries.find(key); old != target.entries.end()) {
+          const std::string& old_file = old->second.file.empty() ? target.file : old->second.file;
+          main.overrides.push_back(p.string() + ":" + std::to_string(value.line) + ": [" + name + "] " + key +
+                                   " overrides " + old_file + ":" + std::to_string(old->second.line));
+        }
         target.entries[key] = value;
       }
     }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "palaver/sdk/config.hpp"
 
@@ -13,6 +14,9 @@ namespace palaver::host {
 struct IniFile {
   std::string path;
   std::map<std::string, sdk::ConfigSection> sections;
+  /// Keys a drop-in set over an earlier file's value, as `file:line: [section] key overrides
+  /// file:line` (LoadConfigFiles): an edit in palaver.cfg that a drop-in hides should not surprise.
+  std::vector<std::string> overrides;
   /// The section, or an empty one (line 0) if the file has none of that name.
   sdk::ConfigSection SectionOrEmpty(const std::string& name) const;
 };

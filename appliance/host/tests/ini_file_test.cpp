@@ -102,6 +102,12 @@ TEST(LoadConfigFiles, DropInsOverrideKeysInNameOrderAndAreNamedInErrors) {
   EXPECT_EQ(p.file, main.string());
   EXPECT_EQ(p.entries.at("hostnames").file, (tmp.path() / "palaver.cfg.d" / "00-hostname.cfg").string());
   EXPECT_EQ(file->sections.at("web").entries.at("root").value, "/srv/web");
+  // Said where a drop-in hides a value of an earlier file (not for keys only a drop-in sets).
+  ASSERT_EQ(file->overrides.size(), 2u);
+  EXPECT_EQ(file->overrides[0], (tmp.path() / "palaver.cfg.d" / "00-hostname.cfg").string() +
+                                    ":2: [palaver] hostnames overrides " + main.string() + ":2");
+  EXPECT_EQ(file->overrides[1], (tmp.path() / "palaver.cfg.d" / "50-site.cfg").string() +
+                                    ":2: [palaver] https_port overrides " + main.string() + ":3");
   // A bad value is reported at the drop-in that set it.
   sdk::ConfigSection section = p;
   sdk::ConfigReader reader(section);
