@@ -11,10 +11,11 @@
 #include <spdlog/spdlog.h>
 
 #include "palaver/host/application.hpp"
+#include "palaver/sdk/install_paths.hpp"
 
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/palaver/palaver.cfg";
+constexpr const char* kDefaultConfig = palaver::sdk::kDefaultConfigFile;
 
 void PrintHelp() {
   std::printf(
@@ -22,6 +23,8 @@ void PrintHelp() {
       "       palaverd --check-config FILE\n"
       "       palaverd --list-config-keys\n"
       "       palaverd user add|list|passwd|enable|disable|remove ... [--config FILE]\n"
+      "       palaverd backup FILE [--config FILE]\n"
+      "       palaverd restore FILE [--config FILE]\n"
       "       palaverd --version | --help\n"
       "\n"
       "Runs the Palaver meeting server in the foreground (systemd runs it as a service).\n"
@@ -30,6 +33,10 @@ void PrintHelp() {
       "  --check-config FILE   validate FILE, print every problem, exit 0 when valid\n"
       "  --list-config-keys    print every key each config section accepts\n"
       "  --version             print the version\n"
+      "\n"
+      "  backup FILE           write users, keys, settings and the local CA to FILE (mode 0600)\n"
+      "                        while the server runs\n"
+      "  restore FILE          put a backup back in place (palaverd must be stopped)\n"
       "\n"
       "Signals: SIGHUP reloads the config (a bad file is rejected and the running config kept),\n"
       "SIGTERM or SIGINT stops gracefully.\n",

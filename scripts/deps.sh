@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages a group of tasks needs, skipping those already present.
-# Usage: scripts/deps.sh build|test|bench ...   (as root, or with sudo available)
+# Usage: scripts/deps.sh build|test|bench|package ...   (as root, or with sudo available)
 set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev libspdlog-dev
@@ -18,6 +18,11 @@ build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev l
 test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban
       apache2 shellcheck pebble)
 bench=(nginx caddy nghttp2-client procps)
+# The .deb (./dev package): debhelper and lintian. Its test (tests/integration/test_package.py)
+# also installs it into a fresh Debian 12 tree (mmdebstrap with Debian's archive keyring) and
+# boots that with systemd-nspawn (systemd-container).
+package=(debhelper dpkg-dev fakeroot lintian)
+test+=("${package[@]}" mmdebstrap systemd-container debian-archive-keyring)
 
 want=()
 for group in "$@"; do
@@ -25,7 +30,8 @@ for group in "$@"; do
     build) want+=("${build[@]}") ;;
     test) want+=("${test[@]}") ;;
     bench) want+=("${bench[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, bench)" >&2; exit 2 ;;
+    package) want+=("${package[@]}") ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, bench, package)" >&2; exit 2 ;;
   esac
 done
 

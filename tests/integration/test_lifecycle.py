@@ -240,3 +240,67 @@ class GracefulStop(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SystemdNotify(unittest.TestCase):
+    """Type=notify (debian/palaver.service): READY=1 once every listener is open, RELOADING=1 and
+    READY=1 around a reload, STOPPING=1 at a stop, and WATCHDOG=1 pings from the net loop at half
+    of WatchdogSec — to the socket systemd names in $NOTIFY_SOCKET."""
+
+    def test_notifications_and_watchdog_pings(self):
+        s = Palaverd(expect_start=False)
+        sock_path = os.path.join(s.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(5)
+
+        def messages(until, limit=50):
+            got = []
+            deadline = time.time() + 10
+            while time.time() < deadline and len(got) < limit:
+                got.append(sock.recv(4096).decode())
+                if until(got[-1]):
+                    return got
+            raise AssertionError(f"no matching message in {got}")
+
+        try:
+            s.env = {"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "400000"}
+            started = time.time()
+            s.start()
+            first = messages(lambda m: m.startswith("READY=1"))
+            self.assertEqual(len(first), 1, first)  # nothing before READY
+            self.assertIn(f"STATUS=Serving https on port {s.https_port}", first[0])
+            self.assertIn(f"MAINPID={s.proc.pid}", first[0])
+            pings = 0
+            while pings < 4:
+                if messages(lambda m: True)[0] == "WATCHDOG=1":
+                    pings += 1
+            # Four pings at 200 ms intervals: not sooner than about 0.6 s.
+            self.assertGreater(time.time() - started, 0.5)
+            s.signal(signal.SIGHUP)
+            got = messages(lambda m: m == "READY=1")
+            self.assertIn("RELOADING=1", got)
+            self.assertLess(got.index("RELOADING=1"), len(got) - 1)
+            s.signal(signal.SIGTERM)
+            messages(lambda m: m == "STOPPING=1")
+            self.assertEqual(s.proc.wait(20), 0)
+        finally:
+            sock.close()
+            s.close()
+
+    def test_watchdog_for_another_pid_is_ignored(self):
+        s = Palaverd(expect_start=False)
+        sock_path = os.path.join(s.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(1.5)
+        try:
+            s.env = {"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"}
+            s.start()
+            self.assertTrue(sock.recv(4096).decode().startswith("READY=1"))
+            with self.assertRaises(socket.timeout):
+                while True:
+                    self.assertNotEqual(sock.recv(4096).decode(), "WATCHDOG=1")
+        finally:
+            sock.close()
+            s.close()

@@ -5,17 +5,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <typeindex>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
+#include "backup.hpp"
 #include "host_config.hpp"
 #include "ini_file.hpp"
 #include "logging.hpp"
@@ -28,6 +31,7 @@
 #include "router.hpp"
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
+#include "systemd_notify.hpp"
 #include "worker_pool.hpp"
 
 namespace palaver::host {
@@ -148,9 +152,21 @@ struct Application::Impl {
   std::unique_ptr<WorkerPool> workers;
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<SettingsService> settings;
+  std::optional<StateDirLock> state_lock;  // held from Start until the process ends
+  std::atomic<sdk::NetLoop::TimerId> watchdog_timer{0};
+  std::atomic<bool> watchdog_on{false};
+
+  // systemd's watchdog (WatchdogSec=): a ping from the net loop itself, so that a loop that hangs
+  // stops the pings and systemd restarts the service. Runs on the net loop.
+  void PingWatchdog(std::chrono::milliseconds interval) {
+    if (!watchdog_on) return;
+    SdNotify("WATCHDOG=1");
+    watchdog_timer = net->Schedule(interval, [this, interval] { PingWatchdog(interval); });
+  }
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
   std::vector<std::string> config_warnings;  // of the last Configure
+  std::vector<std::string> config_overrides;  // drop-in keys hiding an earlier value (last Configure)
   std::string trust_anchor;
   // Read on the net loop for every /metrics request, replaced by a reload on the control thread.
   mutable std::mutex metrics_allow_mu;
@@ -371,12 +387,14 @@ Application::~Application() { Stop(); }
 const std::vector<std::string>& Application::ConfigWarnings() const { return impl_->config_warnings; }
 
 Status Application::Configure(const std::filesystem::path& config_path) {
-  PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadIniFile(config_path));
+  PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadConfigFiles(config_path));
   std::vector<std::string> problems;
   impl_->config_warnings.clear();
+  for (const auto& o : file.overrides) impl_->config_warnings.push_back(o);
+  impl_->config_overrides = file.overrides;
   for (const auto& [name, section] : file.sections) {
     if (name != "palaver" && impl_->Find(name) == nullptr) {
-      problems.push_back(file.path + ":" + std::to_string(section.line) + ": unknown section [" + name +
+      problems.push_back(section.file + ":" + std::to_string(section.line) + ": unknown section [" + name +
                          "] (no such module in this build)");
     }
   }
@@ -447,6 +465,12 @@ Status Application::Start() {
   a.host_info.version = a.options.version;
 
   PALAVER_RETURN_IF_ERROR(a.PrepareStateDir(hc.state_dir));
+  // One server per state dir; `palaverd restore` takes the same lock.
+  if (!a.state_lock) {
+    auto lock = StateDirLock::Acquire(hc.state_dir);
+    if (!lock) return Fail(ErrorCode::kFailedPrecondition, lock.error().message + "; only one may use it");
+    a.state_lock = std::move(*lock);
+  }
   if (!hc.metrics_token_file.empty()) {
     std::ifstream in(hc.metrics_token_file);
     if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read metrics_token_file " + hc.metrics_token_file);
@@ -498,13 +522,26 @@ Status Application::Start() {
   a.net->Start();
   a.trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
   a.WriteRuntimeInfo(a.trust_anchor);
+  for (const auto& o : a.config_overrides) a.log->info("config drop-in: {}", o);
   a.log->info("listening https={} http={} state_dir={}", a.net->BoundPort("https"), a.net->BoundPort("http"),
               hc.state_dir.string());
+  // Type=notify: the service is up only now, with every listener open.
+  SdNotify("READY=1\nSTATUS=Serving https on port " + std::to_string(a.net->BoundPort("https")) + "\nMAINPID=" +
+           std::to_string(::getpid()));
+  if (auto interval = WatchdogPingInterval()) {
+    a.log->info("systemd watchdog on ping_interval_ms={}", interval->count());
+    a.watchdog_on = true;
+    a.net->Post([&a, interval = *interval] { a.PingWatchdog(interval); });
+  }
   return OkStatus();
 }
 
 Status Application::Reload(const std::filesystem::path& config_path) {
   Impl& a = *impl_;
+  SdNotify("RELOADING=1");
+  struct ReadyAgain {
+    ~ReadyAgain() { SdNotify("READY=1"); }
+  } ready_again;
   Status st = Configure(config_path);
   if (!st) {
     a.log->error("reload rejected file={}: the running configuration stays in place:\n{}", config_path.string(),
@@ -585,6 +622,9 @@ void Application::Stop() {
   Impl& a = *impl_;
   if (a.stopped || !a.net) return;
   a.stopped = true;
+  SdNotify("STOPPING=1");
+  a.watchdog_on = false;
+  if (sdk::NetLoop::TimerId t = a.watchdog_timer.load()) a.net->Cancel(t);
   a.log->info("stopping: draining requests timeout_ms={}", a.host_config.drain_timeout.count());
   a.net->BeginDrain();
   if (!a.net->WaitIdle(a.host_config.drain_timeout)) a.log->warn("drain deadline passed with requests in flight");
@@ -606,6 +646,7 @@ std::vector<std::string> Application::CommandNames() const {
 int Application::RunCommand(const std::filesystem::path& config_path, const std::string& command,
                             const std::vector<std::string>& args) {
   Impl& a = *impl_;
+  if (command == "backup" || command == "restore") return RunBackupCommand(config_path, command, args);
   Impl::Slot* owner = nullptr;
   for (auto& s : a.slots) {
     for (const auto& c : s.module->Commands()) {
@@ -639,12 +680,70 @@ int Application::RunCommand(const std::filesystem::path& config_path, const std:
     return 1;
   }
   sdk::CommandContext ctx{*a.store, a.host_info};
+  int code = 1;
   try {
-    return owner->module->RunCommand(command, args, ctx);
+    code = owner->module->RunCommand(command, args, ctx);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "palaverd %s: internal error: %s\n", command.c_str(), e.what());
+  }
+  // Run as root on the service's state dir: what the command created stays usable by the service.
+  GiveRootOwnedFilesToStateDirOwner(a.host_config.state_dir);
+  return code;
+}
+
+int Application::RunBackupCommand(const std::filesystem::path& config_path, const std::string& command,
+                                  const std::vector<std::string>& args) {
+  Impl& a = *impl_;
+  bool backup = command == "backup";
+  if (args.size() != 1 || args[0] == "--help" || args[0] == "-h" || args[0].empty() || args[0][0] == '-') {
+    bool help = args.size() == 1 && (args[0] == "--help" || args[0] == "-h");
+    std::fprintf(help ? stdout : stderr,
+                 backup ? "Usage: palaverd backup FILE [--config FILE]\n"
+                          "Writes the whole state (users, signing keys, clients, settings, local CA, TURN secret)\n"
+                          "to FILE (mode 0600), while the server keeps running. FILE holds secrets: keep it like a\n"
+                          "private key.\n"
+                        : "Usage: palaverd restore FILE [--config FILE]\n"
+                          "Replaces the state in the config's state dir by the backup FILE. palaverd must be stopped\n"
+                          "first (systemctl stop palaver); the previous database is kept as palaver.db.pre-restore.\n");
+    return help ? 0 : 2;
+  }
+  Status st = Configure(config_path);
+  if (!st) {
+    std::fprintf(stderr, "palaverd: invalid configuration:\n%s\n", st.error().message.c_str());
+    return 2;
+  }
+  const HostConfig& hc = a.pending_host_config;
+  std::filesystem::path file = args[0];
+  if (backup) {
+    auto report = BackupStateDir(hc.state_dir, file, hc.busy_timeout, a.options.version);
+    if (!report) {
+      std::fprintf(stderr, "palaverd backup: %s\n", report.error().message.c_str());
+      return 1;
+    }
+    std::printf("Backed up %s to %s (%lld bytes, %d further files).\n"
+                "It holds signing keys and password hashes: keep it as secret as a private key.\n",
+                hc.state_dir.c_str(), file.c_str(), static_cast<long long>(report->database_bytes), report->files);
+    return 0;
+  }
+  st = a.PrepareStateDir(hc.state_dir);
+  if (!st) {
+    std::fprintf(stderr, "palaverd restore: %s\n", st.error().message.c_str());
     return 1;
   }
+  auto report = RestoreStateDir(hc.state_dir, file);
+  GiveRootOwnedFilesToStateDirOwner(hc.state_dir);  // e.g. the lock file, made by this process
+  if (!report) {
+    std::fprintf(stderr, "palaverd restore: %s\n", report.error().message.c_str());
+    if (report.error().code == ErrorCode::kUnavailable && report.error().message.starts_with("palaverd is running")) {
+      std::fprintf(stderr, "Stop it first (systemctl stop palaver), run the restore again, then start it "
+                           "(systemctl start palaver). Nothing was changed.\n");
+    }
+    return 1;
+  }
+  std::printf("Restored %s into %s (%d further files); the previous database is kept as %s.\n"
+              "Start palaverd again (systemctl start palaver).\n",
+              file.c_str(), hc.state_dir.c_str(), report->files, (hc.state_dir / "palaver.db.pre-restore").c_str());
+  return 0;
 }
 
 std::string Application::Summary() const {

@@ -2,6 +2,8 @@
 
 #include <spdlog/common.h>
 
+#include "palaver/sdk/install_paths.hpp"
+
 namespace palaver::host {
 namespace {
 
@@ -25,7 +27,7 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
     for (unsigned char ch : h) ok = ok && (std::isalnum(ch) || ch == '.' || ch == '-' || ch == '*');
     if (!ok) r.Reject("hostnames", "\"" + h + "\" is not a valid DNS name");
   }
-  c.state_dir = r.String("state_dir", "/var/lib/palaver");
+  c.state_dir = r.String("state_dir", sdk::kDefaultStateDir);
   if (c.state_dir.empty() || !c.state_dir.is_absolute()) r.Reject("state_dir", "must be an absolute path");
   c.listen_address = r.String("listen", "");
   c.https_port = static_cast<int>(r.Int("https_port", 443, 0, 65535));

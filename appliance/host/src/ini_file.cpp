@@ -1,11 +1,13 @@
 #include "ini_file.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <vector>
 
 namespace palaver::host {
 namespace {
@@ -132,6 +134,52 @@ Result<IniFile> ParseIni(const std::string& text, const std::string& path) {
     return Fail(ErrorCode::kInvalidArgument, msg);
   }
   return file;
+}
+
+Result<IniFile> LoadConfigFiles(const std::filesystem::path& path) {
+  PALAVER_ASSIGN_OR_RETURN(IniFile main, LoadIniFile(path));
+  std::filesystem::path dir = path.string() + ".d";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return main;
+  std::vector<std::filesystem::path> drop_ins;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.starts_with(".") || !name.ends_with(".cfg") || entry.is_directory()) continue;
+    drop_ins.push_back(entry.path());
+  }
+  if (ec) return Fail(ErrorCode::kUnavailable, "cannot list " + dir.string() + ": " + ec.message());
+  std::sort(drop_ins.begin(), drop_ins.end());
+  std::vector<std::string> errors;
+  for (const auto& p : drop_ins) {
+    auto file = LoadIniFile(p);
+    if (!file) {
+      errors.push_back(file.error().message);
+      continue;
+    }
+    for (auto& [name, section] : file->sections) {
+      auto& target = main.sections[name];
+      if (target.line == 0 && target.entries.empty()) {
+        for (auto& [key, value] : section.entries) value.file = p.string();
+        target = section;
+        continue;
+      }
+      for (auto& [key, value] : section.entries) {
+        value.file = p.string();
+        if (auto old = target.entries.find(key); old != target.entries.end()) {
+          const std::string& old_file = old->second.file.empty() ? target.file : old->second.file;
+          main.overrides.push_back(p.string() + ":" + std::to_string(value.line) + ": [" + name + "] " + key +
+                                   " overrides " + old_file + ":" + std::to_string(old->second.line));
+        }
+        target.entries[key] = value;
+      }
+    }
+  }
+  if (!errors.empty()) {
+    std::string msg;
+    for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;
+    return Fail(ErrorCode::kInvalidArgument, msg);
+  }
+  return main;
 }
 
 Result<IniFile> LoadIniFile(const std::filesystem::path& path) {

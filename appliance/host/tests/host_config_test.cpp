@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "host_config.hpp"
+#include "palaver/sdk/install_paths.hpp"
 
 namespace palaver::host {
 namespace {
@@ -22,7 +23,8 @@ TEST(HostConfig, Defaults) {
   EXPECT_EQ(c.hostnames, std::vector<std::string>{"localhost"});
   EXPECT_EQ(c.https_port, 443);
   EXPECT_EQ(c.http_port, 80);
-  EXPECT_EQ(c.state_dir, "/var/lib/palaver");
+  EXPECT_EQ(c.state_dir, sdk::kDefaultStateDir);
+  EXPECT_TRUE(c.state_dir.string().ends_with("/lib/palaver"));
   EXPECT_EQ(c.metrics_allow.size(), 2u);
 }
 

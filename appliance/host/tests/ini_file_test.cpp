@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "ini_file.hpp"
+#include "palaver/testing/temp_dir.hpp"
 
 namespace palaver::host {
 namespace {
@@ -81,6 +82,48 @@ TEST(LoadIniFile, MissingAndBinaryFiles) {
   EXPECT_NE(missing.error().message.find("cannot read config file"), std::string::npos);
   auto bin = ParseIni(std::string("[a]\nx = 1\0\n", 11), "b.cfg");
   ASSERT_TRUE(bin);  // ParseIni takes text; LoadIniFile refuses NULs before parsing
+}
+
+TEST(LoadConfigFiles, DropInsOverrideKeysInNameOrderAndAreNamedInErrors) {
+  palaver::testing::TempDir tmp;
+  auto main = tmp.path() / "palaver.cfg";
+  std::ofstream(main) << "[palaver]\nhostnames = localhost\nhttps_port = 443\n";
+  std::filesystem::create_directories(tmp.path() / "palaver.cfg.d");
+  std::ofstream(tmp.path() / "palaver.cfg.d" / "50-site.cfg") << "[palaver]\nhttps_port = 8443\n";
+  std::ofstream(tmp.path() / "palaver.cfg.d" / "00-hostname.cfg") << "[palaver]\nhostnames = a.example\n"
+                                                                     "\n[web]\nroot = /srv/web\n";
+  std::ofstream(tmp.path() / "palaver.cfg.d" / "README") << "not a config file";
+  std::ofstream(tmp.path() / "palaver.cfg.d" / "60-site.cfg.dpkg-old") << "junk";
+  auto file = LoadConfigFiles(main);
+  ASSERT_TRUE(file) << file.error().message;
+  const auto& p = file->sections.at("palaver");
+  EXPECT_EQ(p.entries.at("hostnames").value, "a.example");
+  EXPECT_EQ(p.entries.at("https_port").value, "8443");
+  EXPECT_EQ(p.file, main.string());
+  EXPECT_EQ(p.entries.at("hostnames").file, (tmp.path() / "palaver.cfg.d" / "00-hostname.cfg").string());
+  EXPECT_EQ(file->sections.at("web").entries.at("root").value, "/srv/web");
+  // Said where a drop-in hides a value of an earlier file (not for keys only a drop-in sets).
+  ASSERT_EQ(file->overrides.size(), 2u);
+  EXPECT_EQ(file->overrides[0], (tmp.path() / "palaver.cfg.d" / "00-hostname.cfg").string() +
+                                    ":2: [palaver] hostnames overrides " + main.string() + ":2");
+  EXPECT_EQ(file->overrides[1], (tmp.path() / "palaver.cfg.d" / "50-site.cfg").string() +
+                                    ":2: [palaver] https_port overrides " + main.string() + ":3");
+  // A bad value is reported at the drop-in that set it.
+  sdk::ConfigSection section = p;
+  sdk::ConfigReader reader(section);
+  reader.Reject("https_port", "bad");
+  EXPECT_EQ(reader.Problems().at(0),
+            (tmp.path() / "palaver.cfg.d" / "50-site.cfg").string() + ":2: [palaver] https_port: bad");
+  // A syntax error in a drop-in fails the whole load, naming the file.
+  std::ofstream(tmp.path() / "palaver.cfg.d" / "70-bad.cfg") << "[palaver\n";
+  auto bad = LoadConfigFiles(main);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("70-bad.cfg:1:"), std::string::npos) << bad.error().message;
+  // Without the directory only the main file counts.
+  std::filesystem::remove_all(tmp.path() / "palaver.cfg.d");
+  auto plain = LoadConfigFiles(main);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->sections.at("palaver").entries.at("hostnames").value, "localhost");
 }
 
 }  // namespace

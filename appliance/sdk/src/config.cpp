@@ -39,6 +39,7 @@ std::string ConfigReader::Where(const std::string& key) const {
   auto it = section_.entries.find(key);
   int line = it != section_.entries.end() ? it->second.line : section_.line;
   std::string file = section_.file.empty() ? "<config>" : section_.file;
+  if (it != section_.entries.end() && !it->second.file.empty()) file = it->second.file;
   return file + ":" + std::to_string(line) + ": [" + section_.name + "] " + key;
 }
 

@@ -4,11 +4,12 @@
 #include <string>
 
 #include "palaver/sdk/config.hpp"
+#include "palaver/sdk/install_paths.hpp"
 
 namespace palaver::web {
 
 struct WebConfig {
-  std::string root = "/usr/share/palaver/webui";
+  std::string root = sdk::kDefaultWebRoot;  // where `cmake --install` puts the web apps
   std::string hsts = "max-age=31536000";
   std::string frame_ancestors = "'self'";  // Meet frames itself (silent renew)
   std::string meet_config_file;

@@ -19,7 +19,8 @@ TEST(WebConfig, Defaults) {
   sdk::ConfigReader r(s);
   WebConfig c = ParseWebConfig(r);
   EXPECT_TRUE(r.Finish());
-  EXPECT_EQ(c.root, "/usr/share/palaver/webui");
+  EXPECT_EQ(c.root, std::string(sdk::kDefaultWebRoot));
+  EXPECT_TRUE(c.root.ends_with("/share/palaver/webui"));
   EXPECT_EQ(c.hsts, "max-age=31536000");
   EXPECT_EQ(c.frame_ancestors, "'self'");
   EXPECT_TRUE(c.redirect_root);

@@ -50,6 +50,9 @@ class Application {
   /// module command. Returns the exit code; -1 when no module offers `command`.
   int RunCommand(const std::filesystem::path& config_path, const std::string& command,
                  const std::vector<std::string>& args);
+  /// `palaverd backup FILE` / `palaverd restore FILE` (host commands; RunCommand dispatches).
+  int RunBackupCommand(const std::filesystem::path& config_path, const std::string& command,
+                       const std::vector<std::string>& args);
   /// Every module command (for --help).
   std::vector<std::string> CommandNames() const;
 

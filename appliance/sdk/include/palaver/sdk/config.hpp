@@ -16,6 +16,7 @@ namespace palaver::sdk {
 struct ConfigEntry {
   std::string value;
   int line = 0;
+  std::string file;  // the drop-in file that set it; empty: the section's file
 };
 
 /// One `[section]` of the config file. Value type; thread-compatible.
