@@ -206,8 +206,14 @@ class JoinAndUnjoin(Stubbed):
     def test_join_then_unjoin(self):
         self.make_certificates()
         shutil.copy(os.path.join(SOURCE, "appliance", "palaver.cfg.example"), self.cfg)
+        # What the Debian package writes at its first installation: it would override the name.
+        dropins = os.path.join(self.etc, "palaver.cfg.d")
+        os.makedirs(dropins, exist_ok=True)
+        with open(os.path.join(dropins, "00-hostname.cfg"), "w") as f:
+            f.write("[palaver]\nhostnames = debian-host.example\n")
         r, calls = self.run_script("inst", *BIND)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(os.listdir(dropins), [])
         secret = os.path.join(self.etc, "ldap.secret")
         with open(secret) as f:
             password = f.read().strip()
@@ -317,7 +323,7 @@ class JoinAndUnjoin(Stubbed):
         # Nothing of the app is left in UCR, on disk (but the package's palaver.cfg) or in Apache.
         self.assertEqual(self.ucr(), {k: v for k, v in ucr_values.items()
                                       if not k.startswith(("palaver/", "security/packetfilter/package/palaver/"))})
-        self.assertEqual(sorted(os.listdir(self.etc)), ["palaver.cfg"])
+        self.assertEqual(sorted(os.listdir(self.etc)), ["palaver.cfg", "palaver.cfg.d"])  # both the package's
         self.assertEqual(os.listdir(self.sites), [])
 
     def test_join_fails_loudly(self):
