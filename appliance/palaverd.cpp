@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
         args.push_back(arg);
       }
     }
-    palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION});
+    palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION, .commit = PALAVER_COMMIT});
     int code = app.RunCommand(config_path, command, args);
     if (code == -1) {
       std::fprintf(stderr, "palaverd: unknown command '%s' (see --help)\n", command.c_str());
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION});
+  palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION, .commit = PALAVER_COMMIT});
   if (!check_path.empty()) {
     auto st = app.Configure(check_path);
     for (const auto& warning : app.ConfigWarnings()) std::fprintf(stderr, "%s\n", warning.c_str());

@@ -11,7 +11,9 @@ build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev l
 # slapd + ldap-utils: the LDAP directory tests start their own throwaway slapd (the package's
 # service stays off).
 # fail2ban: its fail2ban-regex checks the shipped filter against real sign-in log lines.
-test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban)
+# prometheus: its promtool checks /metrics and the sample alert rules (the server stays off).
+test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban
+      prometheus)
 bench=(nginx caddy nghttp2-client procps)
 
 want=()
@@ -48,10 +50,11 @@ fi
 echo "Installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# Reference servers for benchmarks, coturn, slapd and fail2ban (whose clients and binaries the tests
-# use) must not start as system services: coturn's would take port 3478 from palaverd's built-in
-# TURN server, and slapd's would listen on 389 with a database nobody uses.
-if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban)$'; then
+# Reference servers for benchmarks, coturn, slapd, fail2ban and prometheus (whose clients and
+# binaries the tests use) must not start as system services: coturn's would take port 3478 from
+# palaverd's built-in TURN server, slapd's would listen on 389 with a database nobody uses, and
+# prometheus would listen on 9090 and scrape nothing.
+if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban|prometheus)$'; then
   $sudo mkdir -p /usr/sbin
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
@@ -61,7 +64,7 @@ if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban
   fi
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-for service in coturn slapd fail2ban; do
+for service in coturn slapd fail2ban prometheus; do
   if printf '%s\n' "${missing[@]}" | grep -qx "$service" && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi

@@ -144,7 +144,7 @@ class MonitoringOnHttpsOnly(unittest.TestCase):
         # On HTTPS they answer as before.
         status, _, body, _ = self.s.curl("/metrics")
         self.assertEqual(status, 200)
-        self.assertIn(b"http_requests_total", body)
+        self.assertIn(b"palaver_http_requests_total", body)
         status, _, body, _ = self.s.curl("/healthz")
         self.assertEqual(status, 200)
         self.assertIn("modules", json.loads(body))

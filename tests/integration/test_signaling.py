@@ -41,14 +41,14 @@ class Signaling(unittest.TestCase):
         deadline = time.time() + 10
         while True:
             metrics = self.s.curl("/metrics")[2].decode()
-            gauges = {m: int(v) for m, v in re.findall(r"^(signaling_(?:connections|users|guests)) (\d+)$", metrics, re.M)}
-            if gauges == {"signaling_connections": 0, "signaling_users": 0, "signaling_guests": 0} or time.time() > deadline:
+            gauges = {m: int(v) for m, v in re.findall(r"^(palaver_signaling_(?:connections|users|guests)) (\d+)$", metrics, re.M)}
+            if gauges == {"palaver_signaling_connections": 0, "palaver_signaling_users": 0, "palaver_signaling_guests": 0} or time.time() > deadline:
                 break
             time.sleep(0.2)
-        self.assertEqual(gauges, {"signaling_connections": 0, "signaling_users": 0, "signaling_guests": 0})
-        received = int(re.search(r'^signaling_messages_total\{direction="in"\} (\d+)$', metrics, re.M).group(1))
+        self.assertEqual(gauges, {"palaver_signaling_connections": 0, "palaver_signaling_users": 0, "palaver_signaling_guests": 0})
+        received = int(re.search(r'^palaver_signaling_messages_total\{direction="in"\} (\d+)$', metrics, re.M).group(1))
         self.assertGreater(received, 100)
-        self.assertGreater(int(re.search(r'^signaling_drops_total\{reason="rate_limited"\} (\d+)$', metrics, re.M).group(1)), 0)
+        self.assertGreater(int(re.search(r'^palaver_signaling_drops_total\{reason="rate_limited"\} (\d+)$', metrics, re.M).group(1)), 0)
 
 
 V = 20180703

@@ -25,6 +25,7 @@
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
 #include "palaver/sdk/services/host_status.hpp"
+#include "process_metrics.hpp"
 #include "router.hpp"
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
@@ -256,23 +257,33 @@ struct Application::Impl {
                                                "metrics are only served to allowed addresses or with the metrics token"}));
         return;
       }
+      // One series per module and state, 1 for the state it is in: alert on
+      // `palaver_module_health{state!="ok"} == 1` without knowing a numbering.
       for (auto& s : slots) {
-        auto& g = metrics.GetGauge("palaver_module_health", "Module health: 0 ok, 1 degraded, 2 failed, -1 stopped.",
-                                   {{"module", s.id}});
-        if (!s.started) {
-          g.Set(-1);
-          continue;
+        const char* state = "stopped";
+        if (s.started) {
+          sdk::Health h;
+          try {
+            h = s.module->CheckHealth();
+          } catch (...) {
+            h.state = sdk::HealthState::kFailed;
+          }
+          state = HealthName(h.state);
         }
-        sdk::Health h;
-        try {
-          h = s.module->CheckHealth();
-        } catch (...) {
-          h.state = sdk::HealthState::kFailed;
+        for (const char* each : {"ok", "degraded", "failed", "stopped"}) {
+          metrics
+              .GetGauge("palaver_module_health", "Module health: 1 for the state each module is in, 0 for the others.",
+                        {{"module", s.id}, {"state", each}})
+              .Set(std::string_view(each) == state ? 1 : 0);
         }
-        g.Set(static_cast<int64_t>(h.state));
       }
       sdk::Response r;
       r.body = metrics.RenderPrometheus();
+      if (auto process = ReadProcessSample()) {
+        r.body += RenderProcessMetrics(*process);
+      } else {
+        log->debug("process metrics unavailable err={}", process.error().message);
+      }
       r.SetHeader("content-type", "text/plain; version=0.0.4; charset=utf-8");
       r.SetHeader("cache-control", "no-store");
       respond(std::move(r));
@@ -457,6 +468,10 @@ Status Application::Start() {
   }
   PALAVER_ASSIGN_OR_RETURN(a.store, SqliteStore::Open(hc.state_dir / "palaver.db", hc.busy_timeout));
 
+  a.metrics
+      .GetGauge("palaver_build_info", "Always 1; the labels name the running build.",
+                {{"version", a.options.version}, {"commit", a.options.commit.empty() ? "unknown" : a.options.commit}})
+      .Set(1);
   a.net = std::make_unique<NetServer>(hc.limits, a.router, a.metrics, GetLogger("net"));
   PALAVER_RETURN_IF_ERROR(a.net->Create());
   a.workers = std::make_unique<WorkerPool>(hc.workers, *a.net, GetLogger("palaver"));

@@ -297,12 +297,12 @@ class TlsModule final : public sdk::Module {
     auto shared = std::make_shared<Shared>();
     Shared& s = *shared;
     s.log = host.Logger();
-    s.expiry_gauge = &host.Stats().GetGauge("tls_certificate_expiry_seconds",
+    s.expiry_gauge = &host.Stats().GetGauge("palaver_tls_certificate_expiry_timestamp_seconds",
                                             "Expiry time of the served certificate, in unix seconds.");
-    s.reloads = &host.Stats().GetCounter("tls_certificate_reloads_total",
+    s.reloads = &host.Stats().GetCounter("palaver_tls_certificate_reloads_total",
                                          "Times a new certificate was put in service after start.");
     s.reload_failures = &host.Stats().GetCounter(
-        "tls_certificate_reload_failures_total", "Failed certificate reloads or local CA renewals (old one kept).");
+        "palaver_tls_certificate_reload_failures_total", "Failed certificate reloads or local CA renewals (old one kept).");
     s.local_ca_dir = host.Info().state_dir / "tls";
     s.hostnames = host.Info().hostnames;
 

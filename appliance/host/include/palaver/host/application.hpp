@@ -25,6 +25,7 @@ std::vector<BuiltinModule> BuiltinModules();
 struct StartupOptions {
   bool foreground = true;
   std::string version;
+  std::string commit;  // git commit of the build ("unknown" outside a checkout)
 };
 
 /// The lifecycle of architecture.md §3. Thread: the control (main) thread only.
