@@ -449,6 +449,7 @@ Status Application::Start() {
   GetLogger("net");
   for (auto& s : a.slots) GetLogger(s.id);
   ApplyLogLevels(hc.log_level, hc.log_levels);
+  SetJsonLogFormat(hc.log_json);
 
   a.host_info.hostnames = hc.hostnames;
   a.host_info.state_dir = hc.state_dir;
@@ -531,7 +532,9 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   {
     std::vector<std::string> host_keys;
     for (const auto& k : ChangedKeys(a.host_running_values, a.host_pending_values)) {
-      if (k != "log_level" && k != "log_levels" && k != "metrics_allow" && k != "access_log") host_keys.push_back(k);
+      if (k != "log_level" && k != "log_levels" && k != "log_format" && k != "metrics_allow" && k != "access_log") {
+        host_keys.push_back(k);
+      }
     }
     if (!host_keys.empty()) restart_needed.push_back("[palaver] " + Join(host_keys, ", "));
   }
@@ -542,7 +545,9 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   a.host_config.access_log = next.access_log;
   a.net->SetAccessLog(next.access_log);
   ApplyLogLevels(next.log_level, next.log_levels);
-  for (const char* live : {"log_level", "log_levels", "metrics_allow", "access_log"}) {
+  a.host_config.log_json = next.log_json;
+  SetJsonLogFormat(next.log_json);
+  for (const char* live : {"log_level", "log_levels", "log_format", "metrics_allow", "access_log"}) {
     if (auto it = a.host_pending_values.find(live); it != a.host_pending_values.end()) {
       a.host_running_values[live] = it->second;
     } else {
