@@ -139,19 +139,21 @@ class StartupFailures(unittest.TestCase):
         s.write_config()
         code, _, err = s.run_once()
         s.close()
-        self.assertEqual(code, 1)
-        self.assertIn("state dir", err)
+        # Found by the start's config check (as --check-config finds it), before anything opens.
+        self.assertEqual(code, 2, err)
+        self.assertIn(f"[palaver] state_dir: {blocker} is not a directory", err)
 
     def test_unreadable_certificate(self):
         s, err = self.run_expecting_failure({"tls": {"certificate": "/nonexistent/chain.pem",
-                                                     "key": "/nonexistent/key.pem"}})
+                                                     "key": "/nonexistent/key.pem"}}, expected_code=2)
         s.close()
+        self.assertIn("[tls] certificate:", err)
         self.assertIn("/nonexistent/chain.pem", err)
 
     def test_web_root_missing(self):
-        s, err = self.run_expecting_failure({"web": {"root": "/nonexistent/webui"}})
+        s, err = self.run_expecting_failure({"web": {"root": "/nonexistent/webui"}}, expected_code=2)
         s.close()
-        self.assertIn("module web failed to start", err)
+        self.assertIn("[web] root: /nonexistent/webui is not a directory", err)
 
     def test_corrupt_database_is_left_untouched(self):
         s = Palaverd(expect_start=False)
@@ -166,12 +168,20 @@ class StartupFailures(unittest.TestCase):
         self.assertEqual(after, junk)
 
     def test_all_or_nothing_start_closes_nothing_open(self):
-        # A failing module start (web root missing) must not leave listeners or a runtime file.
-        s = Palaverd({"web": {"root": "/nonexistent/webui"}}, expect_start=False)
-        code, _, _ = s.run_once()
-        self.assertEqual(code, 1)
-        self.assertFalse(os.path.exists(os.path.join(s.state, "runtime.json")))
-        s.close()
+        # A failing module start (TURN's port taken by another process, which no config check can
+        # know) must not leave listeners or a runtime file.
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        try:
+            s = Palaverd({"turn": {"listen": f"127.0.0.1:{blocker.getsockname()[1]}"}}, expect_start=False)
+            code, _, err = s.run_once()
+            self.assertEqual(code, 1, err)
+            self.assertIn("module turn failed to start", err)
+            self.assertFalse(os.path.exists(os.path.join(s.state, "runtime.json")))
+            s.close()
+        finally:
+            blocker.close()
 
 
 class Reload(unittest.TestCase):

@@ -782,7 +782,8 @@ class ConfigAndStartup(unittest.TestCase):
             s.sections["turn"]["secret_file"] = path
             s.write_config()
             code, _, err = s.run_once()
-            self.assertEqual(code, 1, err)
+            self.assertEqual(code, 2, err)  # the start's config check, as --check-config
+            self.assertIn("[turn] secret_file:", err)
             self.assertIn("shorter than 16 characters", err)
         finally:
             s.close()

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <iterator>
+#include <optional>
 #include <mutex>
 #include <typeindex>
 #include <unordered_map>
@@ -381,7 +382,44 @@ Application::~Application() { Stop(); }
 
 const std::vector<std::string>& Application::ConfigWarnings() const { return impl_->config_warnings; }
 
-Status Application::Configure(const std::filesystem::path& config_path) {
+namespace {
+
+// The metrics token as Start uses it: the first line of the file, at least 16 characters.
+Result<std::string> ReadMetricsToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read metrics_token_file " + path);
+  std::string token;
+  std::getline(in, token);
+  if (token.size() < 16) {
+    return Fail(ErrorCode::kFailedPrecondition, "metrics token in " + path + " is shorter than 16 characters");
+  }
+  return token;
+}
+
+// The state dir Start will create (or use): an existing one must be a writable directory, a new
+// one needs an existing directory above it.
+std::optional<std::string> StateDirProblem(const std::filesystem::path& dir) {
+  std::error_code ec;
+  auto status = std::filesystem::status(dir, ec);
+  if (std::filesystem::exists(status)) {
+    if (!std::filesystem::is_directory(status)) return "is not a directory";
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return "is not writable by this user";
+    return std::nullopt;
+  }
+  for (auto up = dir.parent_path(); !up.empty(); up = up.parent_path()) {
+    auto s = std::filesystem::status(up, ec);
+    if (std::filesystem::exists(s)) {
+      if (!std::filesystem::is_directory(s)) return up.string() + " is not a directory";
+      return std::nullopt;
+    }
+    if (up == up.root_path()) break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status Application::Configure(const std::filesystem::path& config_path, Check depth) {
   PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadIniFile(config_path));
   std::vector<std::string> problems;
   impl_->config_warnings.clear();
@@ -395,7 +433,23 @@ Status Application::Configure(const std::filesystem::path& config_path) {
   std::map<std::string, std::string> host_values = ValuesOf(host_section);
   sdk::ConfigReader host_reader(host_section);
   HostConfig host_config = ParseHostConfig(host_reader);
+  bool host_ok = host_reader.Problems().empty();
+  if (depth == Check::kForStart && host_ok) {
+    if (!host_config.metrics_token_file.empty()) {
+      if (auto token = ReadMetricsToken(host_config.metrics_token_file); !token) {
+        host_reader.Reject("metrics_token_file", token.error().message);
+      }
+    }
+    if (auto problem = StateDirProblem(host_config.state_dir)) host_reader.Reject("state_dir", *problem);
+  }
   for (auto& p : host_reader.Problems()) problems.push_back(std::move(p));
+  sdk::HostInfo preflight_info;
+  preflight_info.hostnames = host_config.hostnames;
+  preflight_info.state_dir = host_config.state_dir;
+  preflight_info.https_port = host_config.https_port;
+  preflight_info.http_port = host_config.http_redirect ? host_config.http_port : -1;
+  preflight_info.listen_address = host_config.listen_address;
+  preflight_info.version = impl_->options.version;
 
   for (auto& s : impl_->slots) {
     sdk::ConfigSection section = file.SectionOrEmpty(s.id);
@@ -410,6 +464,15 @@ Status Application::Configure(const std::filesystem::path& config_path) {
     }
     if (!st) {
       problems.push_back(section.file + ": [" + s.id + "]: " + st.error().message);
+    }
+    // What start would find wrong outside the file, only for a module that will start with a
+    // config that parsed (and a [palaver] section that did, for the ports it compares with).
+    if (depth == Check::kForStart && st && s.pending_enabled && host_ok && reader.Problems().empty()) {
+      try {
+        s.module->Preflight(preflight_info, reader);
+      } catch (const std::exception& e) {
+        problems.push_back(section.file + ": [" + s.id + "]: preflight threw: " + e.what());
+      }
     }
     // A disabled module's keys are still checked: a typo should not wait until it is enabled.
     for (auto& p : reader.Problems()) problems.push_back(std::move(p));
@@ -455,17 +518,13 @@ Status Application::Start() {
   a.host_info.state_dir = hc.state_dir;
   a.host_info.https_port = hc.https_port;
   a.host_info.http_port = hc.http_redirect ? hc.http_port : -1;
+  a.host_info.listen_address = hc.listen_address;
   a.host_info.foreground = a.options.foreground;
   a.host_info.version = a.options.version;
 
   PALAVER_RETURN_IF_ERROR(a.PrepareStateDir(hc.state_dir));
   if (!hc.metrics_token_file.empty()) {
-    std::ifstream in(hc.metrics_token_file);
-    if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read metrics_token_file " + hc.metrics_token_file);
-    std::getline(in, a.metrics_token);
-    if (a.metrics_token.size() < 16) {
-      return Fail(ErrorCode::kFailedPrecondition, "metrics token in " + hc.metrics_token_file + " is shorter than 16 characters");
-    }
+    PALAVER_ASSIGN_OR_RETURN(a.metrics_token, ReadMetricsToken(hc.metrics_token_file));
   }
   PALAVER_ASSIGN_OR_RETURN(a.store, SqliteStore::Open(hc.state_dir / "palaver.db", hc.busy_timeout));
 

@@ -129,6 +129,12 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     return OkStatus();
   }
 
+  void Preflight(const sdk::HostInfo& /*host*/, sdk::ConfigReader& section) override {
+    if (auto secret = ReadTurnSecret(pending_); !secret) {
+      section.Reject("turn_shared_secret_file", secret.error().message);
+    }
+  }
+
   Status Start(sdk::Host& host) override {
     config_ = pending_;
     host_ = &host;

@@ -292,6 +292,13 @@ class TlsModule final : public sdk::Module {
     return OkStatus();
   }
 
+  // --check-config and start: the certificate and key files are read and must match.
+  void Preflight(const sdk::HostInfo& /*host*/, sdk::ConfigReader& section) override {
+    if (!pending_.UsesFiles()) return;
+    auto loaded = LoadIdentityFiles(pending_.certificate, pending_.key, "files");
+    if (!loaded) section.Reject("certificate", loaded.error().message);
+  }
+
   Status Start(sdk::Host& host) override {
     if (State() != nullptr) return Fail(ErrorCode::kFailedPrecondition, "tls module already started");
     auto shared = std::make_shared<Shared>();

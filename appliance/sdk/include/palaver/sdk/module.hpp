@@ -12,6 +12,7 @@ namespace palaver::sdk {
 
 class Host;
 struct CommandContext;
+struct HostInfo;
 
 /// Static facts about a module.
 struct ModuleInfo {
@@ -43,6 +44,16 @@ class Module {
   /// threads or other side effects. Report problems through `section.Reject(...)` (and return
   /// OK) or return an error; the host collects the problems of every module.
   virtual Status Configure(ConfigReader& section) = 0;
+  /// Checks, after a Configure without problems, what Start will need beyond the config text:
+  /// files present, readable and consistent (a certificate and its key match, a secret long
+  /// enough), listeners that cannot clash with the host's. Reads files; opens no socket and
+  /// changes nothing. Runs for `palaverd --check-config` and before Start, so that a file
+  /// --check-config accepts does not fail to start for these reasons. Report through
+  /// `section.Reject(...)` / `section.Warn(...)` (file:line of the key).
+  virtual void Preflight(const HostInfo& host, ConfigReader& section) {
+    (void)host;
+    (void)section;
+  }
 
   /// Acquires resources and registers routes, services, settings and metrics, using the config
   /// of the last successful Configure.
