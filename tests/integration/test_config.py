@@ -241,6 +241,21 @@ class CommandLine(unittest.TestCase):
         r = subprocess.run([PALAVERD, "--help"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0)
         self.assertIn("--check-config", r.stdout)
+        for command in ("user", "client", "settings"):  # every module command is listed
+            self.assertRegex(r.stdout, rf"(?m)^\s+palaverd {command} ")
+
+    def test_command_help_exits_0_without_a_config(self):
+        for command, expected in (("user", "palaverd user passwd NAME"), ("client", "palaverd client add"),
+                                  ("settings", "palaverd settings set KEY VALUE")):
+            for flag in ("--help", "-h", "help"):
+                r = subprocess.run([PALAVERD, command, flag, "--config", "/nonexistent/palaver.cfg"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, (command, flag, r.stderr))
+                self.assertIn(expected, r.stdout)
+                self.assertEqual(r.stderr, "")
+        r = subprocess.run([PALAVERD, "user", "frobnicate", "--config", "/nonexistent/palaver.cfg"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)  # a wrong command line is still an error
 
     def test_unknown_argument(self):
         r = subprocess.run([PALAVERD, "--frobnicate"], capture_output=True, text=True)

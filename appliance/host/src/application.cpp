@@ -685,6 +685,11 @@ int Application::RunCommand(const std::filesystem::path& config_path, const std:
     }
   }
   if (owner == nullptr) return -1;
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    std::string usage = owner->module->CommandUsage(command);
+    std::fputs(usage.empty() ? ("palaverd " + command + ": no help available\n").c_str() : usage.c_str(), stdout);
+    return 0;
+  }
   Status st = Configure(config_path);
   if (!st) {
     std::fprintf(stderr, "palaverd: invalid configuration:\n%s\n", st.error().message.c_str());

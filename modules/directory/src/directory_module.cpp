@@ -83,6 +83,7 @@ class DirectoryModule final : public sdk::Module {
   }
 
   std::vector<std::string> Commands() const override { return {"user"}; }
+  std::string CommandUsage(const std::string&) const override { return UserCommandUsage(); }
 
   int RunCommand(const std::string&, const std::vector<std::string>& args, sdk::CommandContext& ctx) override {
     if (pending_.backend == "ldap") {

@@ -70,6 +70,12 @@ class Module {
 
   /// Subcommands this module offers on palaverd's command line (`palaverd <command> ...`).
   virtual std::vector<std::string> Commands() const { return {}; }
+  /// The usage text of one of Commands(), for `palaverd <command> --help` (printed to stdout,
+  /// exit 0, without reading the config).
+  virtual std::string CommandUsage(const std::string& command) const {
+    (void)command;
+    return {};
+  }
   /// Runs one of Commands() after Configure; returns the process exit code (0 ok, 1 failed,
   /// 2 usage). Runs without the server (the store is the configured state dir's).
   virtual int RunCommand(const std::string& command, const std::vector<std::string>& args, CommandContext& ctx) {
