@@ -18,6 +18,7 @@ from harness import Palaverd, SOURCE
 from test_signaling import Rtm
 
 API = "/signin/v1/identifier/_"
+RULES = os.path.join(SOURCE, "appliance", "prometheus", "palaver-alerts.yml")
 
 
 def samples(text):
@@ -160,12 +161,102 @@ class Metrics(unittest.TestCase):
             self.assertEqual(states, {"ok": 1, "degraded": 0, "failed": 0, "stopped": 0}, module)
         self.assertNotRegex(self.text, r'palaver_module_health\{module="[^"]+"\} ')
 
+    def test_sample_alert_rules_pass_promtool_and_name_real_metrics(self):
+        if not self.promtool:
+            self.fail("promtool is needed (Debian package prometheus): scripts/deps.sh test installs it")
+        r = subprocess.run([self.promtool, "check", "rules", RULES], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("SUCCESS", r.stdout)
+        with open(RULES) as f:
+            rules = f.read()
+        named = set(re.findall(r"\b(palaver_[a-z0-9_]+)", rules))
+        self.assertGreater(len(named), 8)
+        exposed = set(re.findall(r"(?m)^(palaver_[a-z0-9_]+)", self.text))
+        # The LDAP gauge exists only with [directory] backend = ldap (integration.ldap covers it).
+        self.assertEqual(sorted(named - exposed - {"palaver_directory_ldap_up"}), [],
+                         "alert rules name metrics palaverd does not expose")
+        for topic in ("palaver_tls_certificate_expiry_timestamp_seconds", "palaver_module_health",
+                      "palaver_turn_relay_failures_total", "palaver_oidc_signins_total"):
+            self.assertIn(topic, named)
+
+    def test_the_docs_scrape_config_passes_promtool(self):
+        if not self.promtool:
+            self.fail("promtool is needed (Debian package prometheus): scripts/deps.sh test installs it")
+        import tempfile
+        found = 0
+        for doc in ("operating.md", "operating.de.md"):
+            with open(os.path.join(SOURCE, "docs", "admin", doc), encoding="utf-8") as f:
+                text = f.read()
+            for block in re.findall(r"^```yaml\n(scrape_configs:.*?)^```", text, re.S | re.M):
+                found += 1
+                with tempfile.TemporaryDirectory() as d:
+                    token = os.path.join(d, "token")
+                    with open(token, "w") as f:
+                        f.write("0123456789abcdef0123\n")
+                    cfg = os.path.join(d, "prometheus.yml")
+                    with open(cfg, "w") as f:  # the token file the docs name, as a file of the test's own
+                        f.write(re.sub(r"credentials_file: \S+", f"credentials_file: {token}", block))
+                    r = subprocess.run([self.promtool, "check", "config", cfg], capture_output=True, text=True,
+                                       timeout=60)
+                    self.assertEqual(r.returncode, 0, f"{doc}: {r.stdout}{r.stderr}")
+        self.assertEqual(found, 2)
+
     def test_existing_families_carry_the_prefix(self):
         for name in ("palaver_http_requests_total", "palaver_http_connections_open", "palaver_oidc_signins_total",
                      "palaver_signaling_messages_total", "palaver_turn_allocations",
                      "palaver_tls_certificate_expiry_timestamp_seconds"):
             self.assertRegex(self.text, rf"(?m)^{name}(\{{[^}}]*\}})? ")
         self.assertRegex(self.text, r'(?m)^palaver_oidc_signins_total\{result="failed"\} 1$')
+
+
+class HealthForOutsiders(unittest.TestCase):
+    """/healthz says to outsiders what docs/configuration.md and docs/admin/operating.md say: the
+    overall status only (ok, degraded or failed; 503 when failed), no modules, no version. Here
+    the certificate expires in 5 days, so the tls module is degraded."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd(expect_start=False)
+        d = cls.s.dir
+        key, crt = os.path.join(d, "soon.key"), os.path.join(d, "soon.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", crt, "-days", "5", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True, timeout=30)
+        cls.token = "monitoring-token-0123456789"
+        with open(os.path.join(d, "token"), "w") as f:
+            f.write(cls.token + "\n")
+        cls.s.sections["tls"] = {"certificate": crt, "key": key}
+        cls.s.sections["palaver"].update({"metrics_allow": "192.0.2.0/24", "metrics_token_file": os.path.join(d, "token")})
+        cls.s.write_config()
+        try:
+            cls.s.start()
+        except BaseException:
+            cls.s.close()
+            raise
+        cls.s.ca = crt
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def test_outsiders_get_the_overall_status_only(self):
+        status, headers, body, _ = self.s.curl("/healthz")
+        self.assertEqual(status, 200)  # degraded still serves
+        self.assertEqual(json.loads(body), {"status": "degraded"})
+        self.assertEqual(headers.get("cache-control"), "no-store")
+
+    def test_monitoring_gets_modules_and_version(self):
+        status, _, body, _ = self.s.curl("/healthz", "-H", f"Authorization: Bearer {self.token}")
+        doc = json.loads(body)
+        self.assertEqual((status, doc["status"]), (200, "degraded"))
+        self.assertEqual(doc["modules"]["tls"]["status"], "degraded")
+        self.assertIn("version", doc)
+        status, _, body, _ = self.s.curl("/metrics", "-H", f"Authorization: Bearer {self.token}")
+        s = samples(body.decode())
+        self.assertEqual(value(s, "palaver_module_health", module="tls", state="degraded"), 1)
+        self.assertEqual(value(s, "palaver_module_health", module="tls", state="ok"), 0)
+        left = value(s, "palaver_tls_certificate_expiry_timestamp_seconds") - time.time()
+        self.assertTrue(4 * 86400 < left < 6 * 86400, left)  # what PalaverCertificateExpiresSoon compares
 
 
 if __name__ == "__main__":
