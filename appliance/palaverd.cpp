@@ -20,17 +20,22 @@ constexpr const char* kDefaultConfig = palaver::sdk::kDefaultConfigFile;
 void PrintHelp() {
   std::printf(
       "Usage: palaverd [--config FILE]\n"
-      "       palaverd --check-config FILE\n"
+      "       palaverd --check-config FILE [--syntax-only]\n"
       "       palaverd --list-config-keys\n"
-      "       palaverd user add|list|passwd|enable|disable|remove ... [--config FILE]\n"
-      "       palaverd backup FILE [--config FILE]\n"
-      "       palaverd restore FILE [--config FILE]\n"
+      "       palaverd user list|add|passwd|set|grant-admin|revoke-admin|enable|disable|remove ...\n"
+      "       palaverd client list|add|remove|import ...  (OpenID Connect clients)\n"
+      "       palaverd settings list|get|set ...          (live settings, through the running server)\n"
+      "       palaverd backup FILE                        (the state dir, while the server runs)\n"
+      "       palaverd restore FILE                       (with the server stopped)\n"
+      "       (each takes --config FILE; palaverd <command> --help shows its usage)\n"
       "       palaverd --version | --help\n"
       "\n"
       "Runs the Palaver meeting server in the foreground (systemd runs it as a service).\n"
       "\n"
       "  --config FILE         config file (default %s)\n"
-      "  --check-config FILE   validate FILE, print every problem, exit 0 when valid\n"
+      "  --check-config FILE   check FILE as a start would (files it names, certificate and key,\n"
+      "                        secrets, ports), print every problem, exit 0 when it would start\n"
+      "  --syntax-only         with --check-config: the file alone, not the files it names\n"
       "  --list-config-keys    print every key each config section accepts\n"
       "  --version             print the version\n"
       "\n"
@@ -49,6 +54,7 @@ int main(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
   std::string check_path;
   bool list_keys = false;
+  bool syntax_only = false;
   auto builtins = palaver::host::BuiltinModules();
 
   // `palaverd <command> [--config FILE] args...`: a module's subcommand (e.g. `user`).
@@ -63,7 +69,7 @@ int main(int argc, char** argv) {
         args.push_back(arg);
       }
     }
-    palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION});
+    palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION, .commit = PALAVER_COMMIT});
     int code = app.RunCommand(config_path, command, args);
     if (code == -1) {
       std::fprintf(stderr, "palaverd: unknown command '%s' (see --help)\n", command.c_str());
@@ -91,6 +97,8 @@ int main(int argc, char** argv) {
       config_path = need_value("--config");
     } else if (arg == "--check-config") {
       check_path = need_value("--check-config");
+    } else if (arg == "--syntax-only") {
+      syntax_only = true;
     } else if (arg == "--list-config-keys") {
       list_keys = true;
     } else {
@@ -115,9 +123,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION});
+  palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION, .commit = PALAVER_COMMIT});
   if (!check_path.empty()) {
-    auto st = app.Configure(check_path);
+    auto st = app.Configure(check_path, syntax_only ? palaver::host::Application::Check::kFile
+                                                    : palaver::host::Application::Check::kForStart);
     for (const auto& warning : app.ConfigWarnings()) std::fprintf(stderr, "%s\n", warning.c_str());
     if (!st) {
       std::fprintf(stderr, "%s\n", st.error().message.c_str());
@@ -127,7 +136,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto st = app.Configure(config_path);
+  auto st = app.Configure(config_path, palaver::host::Application::Check::kForStart);
   if (!st) {
     std::fprintf(stderr, "palaverd: invalid configuration:\n%s\n", st.error().message.c_str());
     return 2;

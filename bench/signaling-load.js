@@ -154,7 +154,7 @@ async function metrics(iss) {
     const text = await getText(`${iss}/metrics`);
     const out = {};
     for (const line of text.split('\n')) {
-      const m = line.match(/^((?:signaling_|http_websocket|http_connections|http_header_timeouts)[^ ]*) ([0-9.e+-]+)$/);
+      const m = line.match(/^((?:palaver_signaling_|palaver_http_websocket|palaver_http_connections|palaver_http_header_timeouts)[^ ]*) ([0-9.e+-]+)$/);
       if (m) out[m[1]] = Number(m[2]);
     }
     return out;
@@ -426,7 +426,7 @@ async function main() {
   log(`phase=idle held=${heldIdle} rss_kb=${memIdle.rss_kb} anon_kb=${memIdle.anon_kb} ` +
       `rss_per_conn_bytes=${result.idle.rss_per_conn_bytes.toFixed(0)} anon_per_conn_bytes=${result.idle.anon_per_conn_bytes.toFixed(0)} ` +
       `server_cpu_util=${result.idle.server_util.toFixed(3)} server_cpu_util_per_5s=${windows.join(',')} other_cpu=${cpuI.other.toFixed(2)} dropped=${stats.closed} ` +
-      `palaverd_ws_open=${result.metrics_idle.http_websockets_open} signaling_connections=${result.metrics_idle.signaling_connections}`);
+      `palaverd_ws_open=${result.metrics_idle.palaver_http_websockets_open} signaling_connections=${result.metrics_idle.palaver_signaling_connections}`);
 
   // Load at each rate.
   const senders = [];
@@ -490,7 +490,7 @@ async function main() {
     while (stats.received < sent && performance.now() < drainUntil) await sleep(20);
     const m1 = await metrics(a.iss);
     const lat = Array.from(stats.lat.subarray(0, stats.latN)).sort((x, y) => x - y);
-    const key = 'signaling_messages_total{direction="in"}';
+    const key = 'palaver_signaling_messages_total{direction="in"}';
     const fwdIn = key in m0 && key in m1 ? m1[key] - m0[key] : NaN;
     const r = {
       rate, duration_s: a.duration, sent, received: stats.received, lost: sent - stats.received, send_wall_s: sendWall,

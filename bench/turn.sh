@@ -34,12 +34,12 @@
 # minus steal, server, client and peer; softirq and steal shown apart) to tell whether the machine was
 # otherwise busy. Per server and repeat: RSS and CPU when idle after start, max RSS under load
 # (VmRSS sampled each second), VmHWM (palaverd's includes its start-up peak), RSS at the end, threads.
-# palaverd's turn_* metrics are diffed around each run (turn_dropped_total by reason) and dumped
+# palaverd's palaver_turn_* metrics are diffed around each run (palaver_turn_dropped_total by reason) and dumped
 # at the end of each repeat.
 # Zero-loss knee: the highest step with median loss 0 below the step from which on every step is
 # lossy (an isolated lossy step below it — a stall of the client or peer — is reported, not taken
 # as the knee), given as that step's median best-second echoed msg/s. The same with "loss" read
-# as drops by the server (kernel drops on its own sockets, palaverd's turn_dropped_total): the
+# as drops by the server (kernel drops on its own sockets, palaverd's palaver_turn_dropped_total): the
 # server knee. The defaults take ~17 minutes.
 #
 # Usage: bench/turn.sh [--palaverd PATH] [--ladder 40,60,80,100,120] [--repeat 3] [-n 6000]
@@ -223,8 +223,8 @@ EOF
   tail -n 20 "$dir/stderr.log" >&2; echo "turn.sh: palaverd did not become ready" >&2; exit 1
 }
 
-metrics() {  # palaverd's turn_* lines
-  curl -sk --max-time 5 "https://127.0.0.1:$https_port/metrics" | grep '^turn_' || true
+metrics() {  # palaverd's palaver_turn_* lines
+  curl -sk --max-time 5 "https://127.0.0.1:$https_port/metrics" | grep '^palaver_turn_' || true
 }
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -290,7 +290,7 @@ run() {
     # exports its counters once a second: wait for the last export)
     sleep 2
     metrics >"$work/$id.m1"
-    mdiff=$(awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d != 0 && ($1 ~ /dropped|relayed_packets/)) { k = $1; gsub(/turn_|_total|_packets|reason=|direction=|"|\}/, "", k); sub(/\{/, ".", k); printf "%s%s:%d", (n++ ? "," : ""), k, d } }' \
+    mdiff=$(awk 'NR == FNR { a[$1] = $2; next } { d = $2 - a[$1]; if (d != 0 && ($1 ~ /dropped|relayed_packets/)) { k = $1; gsub(/palaver_turn_|_total|_packets|reason=|direction=|"|\}/, "", k); sub(/\{/, ".", k); printf "%s%s:%d", (n++ ? "," : ""), k, d } }' \
       "$work/$id.m0" "$work/$id.m1")
   fi
   kill -0 "$spid" 2>/dev/null || { log "turn.sh: $server (pid $spid) died during $id"; rc=99; }
@@ -407,7 +407,7 @@ for r in $(seq "$repeat"); do
     done
   fi
   {
-    echo "palaverd turn_* metrics at the end of repeat $r:"
+    echo "palaverd palaver_turn_* metrics at the end of repeat $r:"
     metrics | sed 's/^/  /'
     echo "palaverd log: $(grep -cE '\b(warn|warning|error|critical)\b' "$rdir/palaverd/stderr.log" || true) warning/error lines$(grep -E '\b(warn|warning|error|critical)\b' "$rdir/palaverd/stderr.log" | tail -n 3 | sed 's/^/; /' | tr -d '\n')"
     echo "coturn log: $(grep -ciE 'error|cannot' "$rdir/coturn/coturn.log" || true) error lines$(grep -iE 'error|cannot' "$rdir/coturn/coturn.log" | grep -v 'Protocol not supported' | tail -n 3 | sed 's/^/; /' | tr -d '\n')"

@@ -15,8 +15,9 @@ build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev l
 # reverse-proxy configuration in front of palaverd; shellcheck lints the app's scripts.
 # pebble: Let's Encrypt's ACME test CA (pebble + pebble-challtestsrv) for the ACME tests, which
 # start their own (the package has no service).
+# prometheus: its promtool checks /metrics and the sample alert rules (the server stays off).
 test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban
-      apache2 shellcheck pebble)
+      apache2 shellcheck pebble prometheus)
 bench=(nginx caddy nghttp2-client procps)
 # The .deb (./dev package): debhelper and lintian. Its test (tests/integration/test_package.py)
 # also installs it into a fresh Debian 12 tree (mmdebstrap with Debian's archive keyring) and
@@ -59,10 +60,11 @@ fi
 echo "Installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# Reference servers for benchmarks, coturn, slapd, fail2ban and apache2 (whose clients and binaries the tests
-# use) must not start as system services: coturn's would take port 3478 from palaverd's built-in
-# TURN server, and slapd's would listen on 389 with a database nobody uses.
-if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban|apache2)$'; then
+# Reference servers for benchmarks, coturn, slapd, fail2ban, apache2 and prometheus (whose
+# clients and binaries the tests use) must not start as system services: coturn's would take port
+# 3478 from palaverd's built-in TURN server, slapd's would listen on 389 with a database nobody
+# uses, and prometheus would listen on 9090 and scrape nothing.
+if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban|apache2|prometheus)$'; then
   $sudo mkdir -p /usr/sbin
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
@@ -72,7 +74,7 @@ if printf '%s\n' "${missing[@]}" | grep -qE '^(nginx|caddy|coturn|slapd|fail2ban
   fi
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-for service in coturn slapd fail2ban apache2; do
+for service in coturn slapd fail2ban apache2 prometheus; do
   if printf '%s\n' "${missing[@]}" | grep -qx "$service" && command -v systemctl >/dev/null; then
     $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
   fi

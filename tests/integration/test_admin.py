@@ -72,6 +72,30 @@ class AdminSettings(WithAdmin):
         type(self).anna = self.s.mint_token("anna openid")
 
 
+    def test_one_setting_and_every_not_found_answer_json(self):
+        """Issue 15: GET of one setting used to answer a plain-text 404 for every key."""
+        status, doc = self.call("GET", f"{API}/signaling.guests_enabled", self.root)
+        self.assertEqual(status, 200)
+        self.assertEqual([s["key"] for s in doc["settings"]], ["signaling.guests_enabled"])
+        status, doc = self.call("GET", f"{API}/no.such.setting", self.root)
+        self.assertEqual((status, doc), (404, {"error": "not_found", "error_description": 'unknown setting "no.such.setting"'}))
+        self.assertEqual(self.call("GET", f"{API}/no.such.setting")[0], 401)  # who asks comes first
+        # Paths and methods no endpoint serves: JSON too, not the console's pages or redirects.
+        for method, path in (("GET", "/admin/api/v1/nothing"), ("GET", "/admin/api/v2/settings"),
+                             ("POST", "/admin/api/v1/settingsx"), ("DELETE", "/admin/api/")):
+            status, headers, body, _ = self.s.curl(path, "-X", method, "-H", f"Authorization: Bearer {self.root}")
+            self.assertEqual(status, 404, (method, path))
+            self.assertTrue(headers["content-type"].startswith("application/json"), (method, path, headers))
+            self.assertEqual(json.loads(body)["error"], "not_found")
+        for method, path in (("DELETE", API), ("POST", f"{API}/signaling.guests_enabled"), ("POST", LEVELS),
+                             ("PUT", API)):
+            status, headers, body, _ = self.s.curl(path, "-X", method, "-H", f"Authorization: Bearer {self.root}")
+            self.assertEqual(status, 405, (method, path))
+            self.assertTrue(headers["content-type"].startswith("application/json"), (method, path, headers))
+            self.assertEqual(json.loads(body)["error"], "method_not_allowed")
+            self.assertIn("GET", headers["allow"])
+
+
 LEVELS = "/admin/api/v1/log-levels"
 
 
@@ -144,7 +168,7 @@ class MonitoringOnHttpsOnly(unittest.TestCase):
         # On HTTPS they answer as before.
         status, _, body, _ = self.s.curl("/metrics")
         self.assertEqual(status, 200)
-        self.assertIn(b"http_requests_total", body)
+        self.assertIn(b"palaver_http_requests_total", body)
         status, _, body, _ = self.s.curl("/healthz")
         self.assertEqual(status, 200)
         self.assertIn("modules", json.loads(body))

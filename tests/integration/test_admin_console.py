@@ -166,9 +166,9 @@ class Console(unittest.TestCase):
         b = self.admin()
         b.post("/admin/media", form={"csrf": "x"})
         metrics = self.s.curl("/metrics")[2].decode()
-        self.assertRegex(metrics, r'admin_signins_total\{result="ok"\} [1-9]')
-        self.assertRegex(metrics, r'admin_signins_total\{result="refused"\} [1-9]')
-        self.assertRegex(metrics, r"admin_forms_refused_total [1-9]")
+        self.assertRegex(metrics, r'palaver_admin_signins_total\{result="ok"\} [1-9]')
+        self.assertRegex(metrics, r'palaver_admin_signins_total\{result="refused"\} [1-9]')
+        self.assertRegex(metrics, r"palaver_admin_forms_refused_total [1-9]")
 
     def test_session_cookie(self):
         self.sign_in("root", "root-secret-1")

@@ -330,7 +330,7 @@ class ConnectionLimit(PalaverTestCase):
         time.sleep(0.3)
         self.assert_alive()
         _, _, body, _ = self.server.curl("/metrics")
-        self.assertIn(b"http_connections_refused_total", body)
+        self.assertIn(b"palaver_http_connections_refused_total", body)
 
 
 class MetricsAndHealth(PalaverTestCase):
@@ -340,9 +340,10 @@ class MetricsAndHealth(PalaverTestCase):
         self.assertEqual(status, 200)
         self.assertTrue(h["content-type"].startswith("text/plain; version=0.0.4"))
         text = body.decode()
-        self.assertRegex(text, r'http_requests_total\{route="web",code="200"\} [1-9]')
-        self.assertIn("http_connections_open", text)
-        self.assertIn('palaver_module_health{module="web"} 0', text)
+        self.assertRegex(text, r'palaver_http_requests_total\{route="web",code="200"\} [1-9]')
+        self.assertIn("palaver_http_connections_open", text)
+        self.assertIn('palaver_module_health{module="web",state="ok"} 1', text)
+        self.assertIn('palaver_module_health{module="web",state="failed"} 0', text)
 
     def test_detailed_health_on_loopback(self):
         status, _, body, _ = self.server.curl("/healthz")
@@ -380,14 +381,14 @@ class MetricsFromOutside(unittest.TestCase):
     def test_metrics_refused_without_token(self):
         status, _, body, _ = self.server.curl("/metrics")
         self.assertEqual(status, 403)
-        self.assertNotIn(b"http_requests_total", body)
+        self.assertNotIn(b"palaver_http_requests_total", body)
         status, _, _, _ = self.server.curl("/metrics", "-H", "Authorization: Bearer wrong-token-xxxxxxxxxxxx")
         self.assertEqual(status, 403)
 
     def test_metrics_with_token(self):
         status, _, body, _ = self.server.curl("/metrics", "-H", f"Authorization: Bearer {self.token}")
         self.assertEqual(status, 200)
-        self.assertIn(b"http_requests_total", body)
+        self.assertIn(b"palaver_http_requests_total", body)
 
     def test_health_is_summary_only(self):
         status, _, body, _ = self.server.curl("/healthz")

@@ -198,7 +198,7 @@ class SignInAndAddressBook(LdapCase):
         doc = self.health()
         self.assertEqual(doc["status"], "ok")
         self.assertEqual(doc["modules"]["directory"]["status"], "ok")
-        self.assertIn(b"directory_ldap_up 1", self.s.curl("/metrics")[2])
+        self.assertIn(b"palaver_directory_ldap_up 1", self.s.curl("/metrics")[2])
         r = subprocess.run([self.s.binary, "user", "list", "--config", self.s.config_path], capture_output=True,
                            text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
@@ -253,7 +253,7 @@ class RenameAndOutage(LdapCase):
             # Nothing cached for this search: the directory says it is unavailable.
             status, _, body = self.gc("/users?$top=100&$search=nothing-cached", self.token)
             self.assertEqual(status, 503, body)
-            self.assertIn(b"directory_ldap_up 0", self.s.curl("/metrics")[2])
+            self.assertIn(b"palaver_directory_ldap_up 0", self.s.curl("/metrics")[2])
             # Bob, signed in before, stays signed in (his standing comes from the cache).
             status, _, body, _ = hello()
             self.assertEqual((status, json.loads(body)["username"]), (200, "bob"))

@@ -60,6 +60,42 @@ class Operation(unittest.TestCase):
         finally:
             s.close()
 
+    def test_json_log_lines_and_switching_back_by_reload(self):
+        import json
+        s = Palaverd({"palaver": {"log_format": "json", "access_log": "yes"}}, expect_start=False)
+        s.add_user("anna", "anna-secret")
+        s.start()
+        try:
+            origin = f"https://localhost:{s.https_port}"
+            s.curl("/signin/v1/identifier/_/logon", "-X", "POST", "-H", "Content-Type: application/json", "-H",
+                   f"Origin: {origin}", "-H", "Kopano-Konnect-XSRF: 1", "--data-binary",
+                   json.dumps({"state": "st", "params": ["anna", "wrong", "1"]}))
+            deadline = time.time() + 5
+            while "sign-in failed" not in s.stderr() and time.time() < deadline:
+                time.sleep(0.05)
+            records = [json.loads(line) for line in s.stderr().splitlines()]  # every line is one object
+            self.assertGreater(len(records), 5)
+            for r in records:
+                self.assertEqual(set(r), {"time", "level", "logger", "thread", "msg", "fields"}, r)
+                self.assertRegex(r["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+                self.assertIn(r["level"], ("trace", "debug", "info", "warn", "error", "critical"))
+            failed = [r for r in records if r["msg"] == "sign-in failed"]
+            self.assertEqual(len(failed), 1, records)
+            self.assertEqual(failed[0]["logger"], "oidc")
+            self.assertEqual(failed[0]["fields"], {"user": "anna", "addr": "127.0.0.1", "reason": "bad_credentials"})
+            access = [r for r in records if r["logger"] == "access"]
+            self.assertTrue(access)
+            self.assertEqual(access[0]["fields"]["path"], "/signin/v1/identifier/_/logon")
+            self.assertEqual(access[0]["fields"]["status"], "204")
+            self.assertNotIn("wrong", s.stderr())  # the password is never logged, in either format
+            # Back to text lines by a reload, without a restart.
+            s.sections["palaver"]["log_format"] = "text"
+            s.write_config()
+            tail = s.reload()
+            self.assertRegex(tail, r"\d\d:\d\d\.\d{3}[+-]\d\d:\d\d info \[palaver\] \[\d+\] reload applied file=")
+        finally:
+            s.close()
+
     def test_runtime_file_is_removed_at_a_clean_stop(self):
         s = Palaverd()
         try:
@@ -103,19 +139,21 @@ class StartupFailures(unittest.TestCase):
         s.write_config()
         code, _, err = s.run_once()
         s.close()
-        self.assertEqual(code, 1)
-        self.assertIn("state dir", err)
+        # Found by the start's config check (as --check-config finds it), before anything opens.
+        self.assertEqual(code, 2, err)
+        self.assertIn(f"[palaver] state_dir: {blocker} is not a directory", err)
 
     def test_unreadable_certificate(self):
         s, err = self.run_expecting_failure({"tls": {"certificate": "/nonexistent/chain.pem",
-                                                     "key": "/nonexistent/key.pem"}})
+                                                     "key": "/nonexistent/key.pem"}}, expected_code=2)
         s.close()
+        self.assertIn("[tls] certificate:", err)
         self.assertIn("/nonexistent/chain.pem", err)
 
     def test_web_root_missing(self):
-        s, err = self.run_expecting_failure({"web": {"root": "/nonexistent/webui"}})
+        s, err = self.run_expecting_failure({"web": {"root": "/nonexistent/webui"}}, expected_code=2)
         s.close()
-        self.assertIn("module web failed to start", err)
+        self.assertIn("[web] root: /nonexistent/webui is not a directory", err)
 
     def test_corrupt_database_is_left_untouched(self):
         s = Palaverd(expect_start=False)
@@ -130,12 +168,20 @@ class StartupFailures(unittest.TestCase):
         self.assertEqual(after, junk)
 
     def test_all_or_nothing_start_closes_nothing_open(self):
-        # A failing module start (web root missing) must not leave listeners or a runtime file.
-        s = Palaverd({"web": {"root": "/nonexistent/webui"}}, expect_start=False)
-        code, _, _ = s.run_once()
-        self.assertEqual(code, 1)
-        self.assertFalse(os.path.exists(os.path.join(s.state, "runtime.json")))
-        s.close()
+        # A failing module start (TURN's port taken by another process, which no config check can
+        # know) must not leave listeners or a runtime file.
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        try:
+            s = Palaverd({"turn": {"listen": f"127.0.0.1:{blocker.getsockname()[1]}"}}, expect_start=False)
+            code, _, err = s.run_once()
+            self.assertEqual(code, 1, err)
+            self.assertIn("module turn failed to start", err)
+            self.assertFalse(os.path.exists(os.path.join(s.state, "runtime.json")))
+            s.close()
+        finally:
+            blocker.close()
 
 
 class Reload(unittest.TestCase):

@@ -49,7 +49,7 @@ class MeetCall(MeetBrowserCase):
             def dump():
                 status, _, body, _ = self.s.curl("/metrics", check=False)
                 print("\n".join(l for l in body.decode(errors="replace").splitlines()
-                                if l.startswith(("signaling_drops", "signaling_messages", "turn_"))), file=sys.stderr)
+                                if l.startswith(("palaver_signaling_drops", "palaver_signaling_messages", "palaver_turn_"))), file=sys.stderr)
             self.addCleanup(dump)
         out = run_node(self, "meet-call.js", name, self.iss, self.s.ca, a, b, *more, timeout=int(os.environ.get("MEET_CALL_TIMEOUT", "170")))
         print(f"\nmeet-call {name}: {time.monotonic() - t0:.1f}s {json.dumps({k: v for k, v in out.items() if k != 'console'})}",

@@ -205,7 +205,7 @@ class Rooms(MeetBrowserCase):
         # Both refusals were the server's, counted as refused guest logons.
         import re
         metrics = self.s.curl("/metrics")[2].decode()
-        refused = re.search(r'^signaling_guest_logons_total\{result="refused"\} (\d+)$', metrics, re.M)
+        refused = re.search(r'^palaver_signaling_guest_logons_total\{result="refused"\} (\d+)$', metrics, re.M)
         self.assertEqual(int(refused.group(1)), 2)
 
     # It once ran only with PALAVER_HEAVY_TESTS=1: in fresh CI runs Anna "saw only the guest". The

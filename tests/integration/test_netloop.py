@@ -56,7 +56,7 @@ class NetLoop(unittest.TestCase):
         ws.send("flood:200")  # 200 KB against a 64 KB send-queue bound
         self.assertEqual(ws.close_code(), 1008)
         _, _, body, _ = self.s.curl("/metrics")
-        self.assertRegex(body.decode(), r"http_websocket_slow_readers_closed_total [1-9]")
+        self.assertRegex(body.decode(), r"palaver_http_websocket_slow_readers_closed_total [1-9]")
 
     def test_refused_and_unknown_upgrades(self):
         self.assertNotEqual(self.ws("/testbed/ws?refuse=1").status, 101)
@@ -70,8 +70,8 @@ class NetLoop(unittest.TestCase):
         ws = self.ws()
         ws.recv()
         _, _, body, _ = self.s.curl("/metrics")
-        self.assertRegex(body.decode(), r"http_websockets_open [1-9]")
-        self.assertRegex(body.decode(), r'http_websocket_messages_total\{direction="out"\} [1-9]')
+        self.assertRegex(body.decode(), r"palaver_http_websockets_open [1-9]")
+        self.assertRegex(body.decode(), r'palaver_http_websocket_messages_total\{direction="out"\} [1-9]')
         ws.sock.close()
 
     def test_raw_fallback_keeps_the_first_bytes(self):
@@ -159,7 +159,7 @@ class WebSocketShutdown(unittest.TestCase):
                     if opcode == 8:
                         raise ConnectionError("closed by the server")
             metrics = s.curl("/metrics")[2].decode()
-            self.assertRegex(metrics, r"http_websocket_dead_peers_closed_total [1-9]")
+            self.assertRegex(metrics, r"palaver_http_websocket_dead_peers_closed_total [1-9]")
         finally:
             s.close()
 

@@ -41,14 +41,14 @@ class Signaling(unittest.TestCase):
         deadline = time.time() + 10
         while True:
             metrics = self.s.curl("/metrics")[2].decode()
-            gauges = {m: int(v) for m, v in re.findall(r"^(signaling_(?:connections|users|guests)) (\d+)$", metrics, re.M)}
-            if gauges == {"signaling_connections": 0, "signaling_users": 0, "signaling_guests": 0} or time.time() > deadline:
+            gauges = {m: int(v) for m, v in re.findall(r"^(palaver_signaling_(?:connections|users|guests)) (\d+)$", metrics, re.M)}
+            if gauges == {"palaver_signaling_connections": 0, "palaver_signaling_users": 0, "palaver_signaling_guests": 0} or time.time() > deadline:
                 break
             time.sleep(0.2)
-        self.assertEqual(gauges, {"signaling_connections": 0, "signaling_users": 0, "signaling_guests": 0})
-        received = int(re.search(r'^signaling_messages_total\{direction="in"\} (\d+)$', metrics, re.M).group(1))
+        self.assertEqual(gauges, {"palaver_signaling_connections": 0, "palaver_signaling_users": 0, "palaver_signaling_guests": 0})
+        received = int(re.search(r'^palaver_signaling_messages_total\{direction="in"\} (\d+)$', metrics, re.M).group(1))
         self.assertGreater(received, 100)
-        self.assertGreater(int(re.search(r'^signaling_drops_total\{reason="rate_limited"\} (\d+)$', metrics, re.M).group(1)), 0)
+        self.assertGreater(int(re.search(r'^palaver_signaling_drops_total\{reason="rate_limited"\} (\d+)$', metrics, re.M).group(1)), 0)
 
 
 V = 20180703
@@ -289,6 +289,50 @@ class NoTurn(unittest.TestCase):
                                         "--data-binary", "")
             self.assertEqual(status, 200, body)
             self.assertNotIn("turn", json.loads(body))
+        finally:
+            s.close()
+
+
+class TurnLifetimes(unittest.TestCase):
+    """Issue 15: one lifetime per TURN server. The built-in server's credentials last [turn]
+    credential_ttl; [signaling] turn_ttl is the external server's only, and setting it without
+    turn_uris is warned about (it could not apply)."""
+
+    def test_built_in_turn_uses_credential_ttl_and_an_unused_turn_ttl_is_warned_about(self):
+        import time
+        s = Palaverd({"turn": {"credential_ttl": "2h"}, "signaling": {"turn_ttl": "10m"}}, binary=PALAVERD_TESTBED,
+                     expect_start=False)
+        try:
+            r = subprocess.run([s.binary, "--check-config", s.config_path], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)  # a warning, not an error
+            self.assertIn("[signaling] turn_ttl: warning: has no effect without turn_uris: credentials of the built-in "
+                          "TURN server last [turn] credential_ttl", r.stderr)
+            s.add_user("anna", "pw")
+            s.start()
+            self.assertIn("warn [signaling]", s.stderr())
+            self.assertIn("turn_ttl has no effect without turn_uris", s.stderr())
+            token = s.mint_token("anna openid kopano/kwm")
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/turn", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(status, 200, body)
+            turn = json.loads(body)["turn"]
+            self.assertEqual(turn["ttl"], 7200)  # [turn] credential_ttl, not [signaling] turn_ttl
+            self.assertAlmostEqual(int(turn["username"].split(":", 1)[0]), time.time() + 7200, delta=30)
+        finally:
+            s.close()
+
+    def test_turn_ttl_with_turn_uris_is_not_warned_about(self):
+        s = Palaverd(expect_start=False)
+        try:
+            secret = os.path.join(s.dir, "secret")
+            with open(secret, "w") as f:
+                f.write("s3cret\n")
+            s.sections["signaling"] = {"turn_uris": "turn:turn.example.org:3478", "turn_shared_secret_file": secret,
+                                       "turn_ttl": "10m"}
+            s.write_config()
+            r = subprocess.run([s.binary, "--check-config", s.config_path], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("turn_ttl", r.stderr)
         finally:
             s.close()
 

@@ -135,8 +135,8 @@ class Signin(unittest.TestCase):
         self.assertIn("Too many failed sign-ins", json.loads(body)["error_description"])
         self.assertEqual(self.logon("anna", "anna-secret")[0], 200)  # other accounts unaffected
         _, _, metrics, _ = self.s.curl("/metrics")
-        self.assertRegex(metrics.decode(), r'oidc_signins_total\{result="rate_limited"\} [1-9]')
-        self.assertRegex(metrics.decode(), r'oidc_signins_total\{result="failed"\} 5')
+        self.assertRegex(metrics.decode(), r'palaver_oidc_signins_total\{result="rate_limited"\} [1-9]')
+        self.assertRegex(metrics.decode(), r'palaver_oidc_signins_total\{result="failed"\} 5')
 
 
     # --- the limit under concurrency (finding 3) ------------------------------------------------
@@ -194,7 +194,7 @@ class Signin(unittest.TestCase):
         self.assertLessEqual(len(checked), 5, statuses)
         self.assertTrue(all(st in (204, 401) for st in checked), statuses)
         _, _, metrics, _ = self.s.curl("/metrics")
-        failed = int(re.search(r'oidc_signins_total\{result="failed"\} (\d+)', metrics.decode()).group(1))
+        failed = int(re.search(r'palaver_oidc_signins_total\{result="failed"\} (\d+)', metrics.decode()).group(1))
         self.assertLessEqual(failed, 5)
         self.assertEqual(self.logon("bert", "bert-secret")[0], 429)  # still limited afterwards
 

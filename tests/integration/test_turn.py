@@ -89,9 +89,9 @@ def udp_buffer_drops():
 
 
 def server_drops(server):
-    """palaverd's own turn_dropped_total by reason, as "reason=N" text for a failure message."""
+    """palaverd's own palaver_turn_dropped_total by reason, as "reason=N" text for a failure message."""
     _, _, body, _ = server.curl("/metrics")
-    found = re.findall(r'^turn_dropped_total\{reason="([^"]+)"\} (\S+)$', body.decode(), re.M)
+    found = re.findall(r'^palaver_turn_dropped_total\{reason="([^"]+)"\} (\S+)$', body.decode(), re.M)
     return " ".join(f"{r}={v}" for r, v in found if float(v) > 0) or "none"
 
 
@@ -187,9 +187,9 @@ class CoturnClients(unittest.TestCase):
     def test_metrics_and_health(self):
         self.relay(self.ports["udp"], messages=50, sessions=2)
         time.sleep(1.2)  # counters are published once a second
-        self.assertGreater(metric(self.server, "turn_relayed_packets_total"), 0)
-        self.assertGreater(metric(self.server, "turn_requests_total"), 0)
-        self.assertGreater(metric(self.server, "turn_challenges_total"), 0)
+        self.assertGreater(metric(self.server, "palaver_turn_relayed_packets_total"), 0)
+        self.assertGreater(metric(self.server, "palaver_turn_requests_total"), 0)
+        self.assertGreater(metric(self.server, "palaver_turn_challenges_total"), 0)
         _, _, body, _ = self.server.curl("/healthz")
         self.assertRegex(body.decode(), r'"turn":\{"status":"ok","detail":"allocations=\d+ connections=\d+"\}')
 
@@ -355,12 +355,12 @@ class Credentials(unittest.TestCase):
         c = stun.TurnClient(self.addr, *stun.rest_credentials(self.secret, "tcpuser"), sock=sock)
         self.assertTrue(c.allocate().success)
         time.sleep(1.2)
-        with_it = metric(self.server, "turn_allocations")
+        with_it = metric(self.server, "palaver_turn_allocations")
         c.close()
         deadline = time.time() + 5
-        while time.time() < deadline and metric(self.server, "turn_allocations") >= with_it:
+        while time.time() < deadline and metric(self.server, "palaver_turn_allocations") >= with_it:
             time.sleep(0.2)
-        self.assertEqual(metric(self.server, "turn_allocations"), with_it - 1)
+        self.assertEqual(metric(self.server, "palaver_turn_allocations"), with_it - 1)
 
 
 class AllocationLog(unittest.TestCase):
@@ -582,7 +582,7 @@ class Settings(unittest.TestCase):
         self.assertGreater(got, 0)
         self.assertLess(got, 15)  # 8 KB of burst, plus what 8 KB/s refills meanwhile
         time.sleep(1.2)
-        self.assertGreater(metric(s, 'turn_dropped_total{reason="bandwidth"}'), 0)
+        self.assertGreater(metric(s, 'palaver_turn_dropped_total{reason="bandwidth"}'), 0)
 
 
 class OwnServicesAreNoPeers(unittest.TestCase):
@@ -642,7 +642,7 @@ class BadInputAndLimits(unittest.TestCase):
         finally:
             s.close()
         time.sleep(1.2)
-        self.assertGreater(metric(self.server, 'turn_dropped_total{reason="malformed"}'), 0)
+        self.assertGreater(metric(self.server, 'palaver_turn_dropped_total{reason="malformed"}'), 0)
 
     def test_binding_answer_is_no_larger_than_needed(self):
         s = self.udp()
@@ -666,7 +666,7 @@ class BadInputAndLimits(unittest.TestCase):
         finally:
             s.close()
         time.sleep(1.2)
-        self.assertGreater(metric(self.server, 'turn_dropped_total{reason="unauthenticated_rate"}'), 0)
+        self.assertGreater(metric(self.server, 'palaver_turn_dropped_total{reason="unauthenticated_rate"}'), 0)
 
     def test_tcp_garbage_closes_the_connection(self):
         sock = socket.create_connection(("127.0.0.1", self.ports["tcp"]), timeout=3)
@@ -782,7 +782,8 @@ class ConfigAndStartup(unittest.TestCase):
             s.sections["turn"]["secret_file"] = path
             s.write_config()
             code, _, err = s.run_once()
-            self.assertEqual(code, 1, err)
+            self.assertEqual(code, 2, err)  # the start's config check, as --check-config
+            self.assertIn("[turn] secret_file:", err)
             self.assertIn("shorter than 16 characters", err)
         finally:
             s.close()

@@ -89,7 +89,7 @@ class TurnBrowser(unittest.TestCase):
             "https": (f"turns:localhost:{s.https_port}?transport=tcp", "tls"),
         }
         wrong_url = f"turn:localhost:{p['udp']}?transport=udp"
-        before = metrics(s, "turn_relayed_packets_total")
+        before = metrics(s, "palaver_turn_relayed_packets_total")
         # Each call stays up 4 s after its first 10 frames: longer than the harness's 3 s
         # header_timeout, which must not cut TURN connections on the HTTPS port.
         args = [self.node, os.path.join(NODE_DIR, "turn-relay.js"), "--secret-file", self.secret_file, "--ca", s.ca,
@@ -135,16 +135,16 @@ class TurnBrowser(unittest.TestCase):
             self.assertIn((wrong_url, 401), [(e["url"], e["code"]) for e in res["cand_errors"]])
 
         self.assertEqual(r.returncode, 0, detail)
-        after = metrics(s, "turn_relayed_packets_total")
+        after = metrics(s, "palaver_turn_relayed_packets_total")
         for direction in ('{direction="to_peer"}', '{direction="to_client"}'):
             self.assertGreater(after.get(direction, 0), before.get(direction, 0), after)
-        self.assertGreater(sum(metrics(s, "turn_auth_failures_total").values()), 0)
+        self.assertGreater(sum(metrics(s, "palaver_turn_auth_failures_total").values()), 0)
         # Chromium released its allocations (Refresh with lifetime 0, or the TCP/TLS connection
         # closed) when the connections and the browser closed.
         deadline = time.time() + 10
-        while metrics(s, "turn_allocations")[""] > 0 and time.time() < deadline:
+        while metrics(s, "palaver_turn_allocations")[""] > 0 and time.time() < deadline:
             time.sleep(0.2)
-        self.assertEqual(metrics(s, "turn_allocations")[""], 0)
+        self.assertEqual(metrics(s, "palaver_turn_allocations")[""], 0)
 
 
 if __name__ == "__main__":

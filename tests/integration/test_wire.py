@@ -293,7 +293,7 @@ class Wire(unittest.TestCase):
         self.assertIn(503, statuses)
         self.assertLess(grown, 16 * 1024, f"palaverd grew by {grown} KB")
         metrics = self.s.curl("/metrics")[2].decode()
-        self.assertRegex(metrics, r"http_request_body_bytes_buffered \d+")
+        self.assertRegex(metrics, r"palaver_http_request_body_bytes_buffered \d+")
         self.assert_alive()
 
     def test_anonymous_body_for_a_token_route_is_refused_before_it_is_read(self):
@@ -334,7 +334,7 @@ class Wire(unittest.TestCase):
                             server_hostname="localhost")
         self.assertEqual(s.selected_alpn_protocol(), "h2")
         before = rss_kb(self.s.proc.pid)
-        refused_before = self.metric("http_responses_refused_total")
+        refused_before = self.metric("palaver_http_responses_refused_total")
         # A stream window of 0: the server may send headers but no DATA until the client allows it.
         out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, struct.pack(">HI", 4, 0))
         for i in range(60):  # 60 answers of 1 MiB each
@@ -344,19 +344,19 @@ class Wire(unittest.TestCase):
             out += frame(1, 0x5, 2 * i + 1, block)
         s.sendall(out)
         deadline = time.time() + 10
-        while self.metric("http_responses_refused_total") == refused_before and time.time() < deadline:
+        while self.metric("palaver_http_responses_refused_total") == refused_before and time.time() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
         grown = rss_kb(self.s.proc.pid) - before
-        held = self.metric("http_response_body_bytes_held")
+        held = self.metric("palaver_http_response_body_bytes_held")
         s.close()
-        self.assertGreater(self.metric("http_responses_refused_total"), refused_before)
+        self.assertGreater(self.metric("palaver_http_responses_refused_total"), refused_before)
         self.assertLessEqual(held, 16 * 1024 * 1024)
         self.assertLess(grown, 40 * 1024, f"palaverd grew by {grown} KB")
         deadline = time.time() + 5
-        while self.metric("http_response_body_bytes_held") > 0 and time.time() < deadline:
+        while self.metric("palaver_http_response_body_bytes_held") > 0 and time.time() < deadline:
             time.sleep(0.1)
-        self.assertEqual(self.metric("http_response_body_bytes_held"), 0)  # released with the connection
+        self.assertEqual(self.metric("palaver_http_response_body_bytes_held"), 0)  # released with the connection
         self.assert_alive()
 
     def metric(self, name):

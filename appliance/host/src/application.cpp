@@ -28,6 +28,7 @@
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
 #include "palaver/sdk/services/host_status.hpp"
+#include "process_metrics.hpp"
 #include "router.hpp"
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
@@ -272,23 +273,33 @@ struct Application::Impl {
                                                "metrics are only served to allowed addresses or with the metrics token"}));
         return;
       }
+      // One series per module and state, 1 for the state it is in: alert on
+      // `palaver_module_health{state!="ok"} == 1` without knowing a numbering.
       for (auto& s : slots) {
-        auto& g = metrics.GetGauge("palaver_module_health", "Module health: 0 ok, 1 degraded, 2 failed, -1 stopped.",
-                                   {{"module", s.id}});
-        if (!s.started) {
-          g.Set(-1);
-          continue;
+        const char* state = "stopped";
+        if (s.started) {
+          sdk::Health h;
+          try {
+            h = s.module->CheckHealth();
+          } catch (...) {
+            h.state = sdk::HealthState::kFailed;
+          }
+          state = HealthName(h.state);
         }
-        sdk::Health h;
-        try {
-          h = s.module->CheckHealth();
-        } catch (...) {
-          h.state = sdk::HealthState::kFailed;
+        for (const char* each : {"ok", "degraded", "failed", "stopped"}) {
+          metrics
+              .GetGauge("palaver_module_health", "Module health: 1 for the state each module is in, 0 for the others.",
+                        {{"module", s.id}, {"state", each}})
+              .Set(std::string_view(each) == state ? 1 : 0);
         }
-        g.Set(static_cast<int64_t>(h.state));
       }
       sdk::Response r;
       r.body = metrics.RenderPrometheus();
+      if (auto process = ReadProcessSample()) {
+        r.body += RenderProcessMetrics(*process);
+      } else {
+        log->debug("process metrics unavailable err={}", process.error().message);
+      }
       r.SetHeader("content-type", "text/plain; version=0.0.4; charset=utf-8");
       r.SetHeader("cache-control", "no-store");
       respond(std::move(r));
@@ -386,7 +397,44 @@ Application::~Application() { Stop(); }
 
 const std::vector<std::string>& Application::ConfigWarnings() const { return impl_->config_warnings; }
 
-Status Application::Configure(const std::filesystem::path& config_path) {
+namespace {
+
+// The metrics token as Start uses it: the first line of the file, at least 16 characters.
+Result<std::string> ReadMetricsToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read metrics_token_file " + path);
+  std::string token;
+  std::getline(in, token);
+  if (token.size() < 16) {
+    return Fail(ErrorCode::kFailedPrecondition, "metrics token in " + path + " is shorter than 16 characters");
+  }
+  return token;
+}
+
+// The state dir Start will create (or use): an existing one must be a writable directory, a new
+// one needs an existing directory above it.
+std::optional<std::string> StateDirProblem(const std::filesystem::path& dir) {
+  std::error_code ec;
+  auto status = std::filesystem::status(dir, ec);
+  if (std::filesystem::exists(status)) {
+    if (!std::filesystem::is_directory(status)) return "is not a directory";
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) return "is not writable by this user";
+    return std::nullopt;
+  }
+  for (auto up = dir.parent_path(); !up.empty(); up = up.parent_path()) {
+    auto s = std::filesystem::status(up, ec);
+    if (std::filesystem::exists(s)) {
+      if (!std::filesystem::is_directory(s)) return up.string() + " is not a directory";
+      return std::nullopt;
+    }
+    if (up == up.root_path()) break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status Application::Configure(const std::filesystem::path& config_path, Check depth) {
   PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadConfigFiles(config_path));
   std::vector<std::string> problems;
   impl_->config_warnings.clear();
@@ -402,7 +450,23 @@ Status Application::Configure(const std::filesystem::path& config_path) {
   std::map<std::string, std::string> host_values = ValuesOf(host_section);
   sdk::ConfigReader host_reader(host_section);
   HostConfig host_config = ParseHostConfig(host_reader);
+  bool host_ok = host_reader.Problems().empty();
+  if (depth == Check::kForStart && host_ok) {
+    if (!host_config.metrics_token_file.empty()) {
+      if (auto token = ReadMetricsToken(host_config.metrics_token_file); !token) {
+        host_reader.Reject("metrics_token_file", token.error().message);
+      }
+    }
+    if (auto problem = StateDirProblem(host_config.state_dir)) host_reader.Reject("state_dir", *problem);
+  }
   for (auto& p : host_reader.Problems()) problems.push_back(std::move(p));
+  sdk::HostInfo preflight_info;
+  preflight_info.hostnames = host_config.hostnames;
+  preflight_info.state_dir = host_config.state_dir;
+  preflight_info.https_port = host_config.https_port;
+  preflight_info.http_port = host_config.http_redirect ? host_config.http_port : -1;
+  preflight_info.listen_address = host_config.listen_address;
+  preflight_info.version = impl_->options.version;
 
   for (auto& s : impl_->slots) {
     sdk::ConfigSection section = file.SectionOrEmpty(s.id);
@@ -417,6 +481,15 @@ Status Application::Configure(const std::filesystem::path& config_path) {
     }
     if (!st) {
       problems.push_back(section.file + ": [" + s.id + "]: " + st.error().message);
+    }
+    // What start would find wrong outside the file, only for a module that will start with a
+    // config that parsed (and a [palaver] section that did, for the ports it compares with).
+    if (depth == Check::kForStart && st && s.pending_enabled && host_ok && reader.Problems().empty()) {
+      try {
+        s.module->Preflight(preflight_info, reader);
+      } catch (const std::exception& e) {
+        problems.push_back(section.file + ": [" + s.id + "]: preflight threw: " + e.what());
+      }
     }
     // A disabled module's keys are still checked: a typo should not wait until it is enabled.
     for (auto& p : reader.Problems()) problems.push_back(std::move(p));
@@ -456,11 +529,13 @@ Status Application::Start() {
   GetLogger("net");
   for (auto& s : a.slots) GetLogger(s.id);
   ApplyLogLevels(hc.log_level, hc.log_levels);
+  SetJsonLogFormat(hc.log_json);
 
   a.host_info.hostnames = hc.hostnames;
   a.host_info.state_dir = hc.state_dir;
   a.host_info.https_port = hc.https_port;
   a.host_info.http_port = hc.http_redirect ? hc.http_port : -1;
+  a.host_info.listen_address = hc.listen_address;
   a.host_info.foreground = a.options.foreground;
   a.host_info.version = a.options.version;
 
@@ -472,15 +547,14 @@ Status Application::Start() {
     a.state_lock = std::move(*lock);
   }
   if (!hc.metrics_token_file.empty()) {
-    std::ifstream in(hc.metrics_token_file);
-    if (!in) return Fail(ErrorCode::kFailedPrecondition, "cannot read metrics_token_file " + hc.metrics_token_file);
-    std::getline(in, a.metrics_token);
-    if (a.metrics_token.size() < 16) {
-      return Fail(ErrorCode::kFailedPrecondition, "metrics token in " + hc.metrics_token_file + " is shorter than 16 characters");
-    }
+    PALAVER_ASSIGN_OR_RETURN(a.metrics_token, ReadMetricsToken(hc.metrics_token_file));
   }
   PALAVER_ASSIGN_OR_RETURN(a.store, SqliteStore::Open(hc.state_dir / "palaver.db", hc.busy_timeout));
 
+  a.metrics
+      .GetGauge("palaver_build_info", "Always 1; the labels name the running build.",
+                {{"version", a.options.version}, {"commit", a.options.commit.empty() ? "unknown" : a.options.commit}})
+      .Set(1);
   a.net = std::make_unique<NetServer>(hc.limits, a.router, a.metrics, GetLogger("net"));
   PALAVER_RETURN_IF_ERROR(a.net->Create());
   a.workers = std::make_unique<WorkerPool>(hc.workers, *a.net, GetLogger("palaver"));
@@ -554,8 +628,7 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   {
     std::vector<std::string> host_keys;
     for (const auto& k : ChangedKeys(a.host_running_values, a.host_pending_values)) {
-      if (k != "log_level" && k != "log_levels" && k != "metrics_allow" && k != "access_log" &&
-          k != "trusted_proxies" && k != "proxy_header") {
+      if (k != "log_level" && k != "log_levels" && k != "log_format" && k != "metrics_allow" && k != "access_log") {
         host_keys.push_back(k);
       }
     }
@@ -571,7 +644,9 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   a.host_config.proxy_header = next.proxy_header;
   a.net->SetTrustedProxies(next.trusted_proxies, next.proxy_header);
   ApplyLogLevels(next.log_level, next.log_levels);
-  for (const char* live : {"log_level", "log_levels", "metrics_allow", "access_log", "trusted_proxies", "proxy_header"}) {
+  a.host_config.log_json = next.log_json;
+  SetJsonLogFormat(next.log_json);
+  for (const char* live : {"log_level", "log_levels", "log_format", "metrics_allow", "access_log"}) {
     if (auto it = a.host_pending_values.find(live); it != a.host_pending_values.end()) {
       a.host_running_values[live] = it->second;
     } else {
@@ -654,6 +729,11 @@ int Application::RunCommand(const std::filesystem::path& config_path, const std:
     }
   }
   if (owner == nullptr) return -1;
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    std::string usage = owner->module->CommandUsage(command);
+    std::fputs(usage.empty() ? ("palaverd " + command + ": no help available\n").c_str() : usage.c_str(), stdout);
+    return 0;
+  }
   Status st = Configure(config_path);
   if (!st) {
     std::fprintf(stderr, "palaverd: invalid configuration:\n%s\n", st.error().message.c_str());

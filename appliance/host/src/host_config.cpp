@@ -41,6 +41,7 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   c.workers = static_cast<int>(r.Int("workers", 4, 1, 64));
   c.log_level = r.Enum("log_level", "info", kLevels);
   c.log_levels = r.List("log_levels", {});
+  c.log_json = r.Enum("log_format", "text", {"text", "json"}) == "json";
   for (const auto& item : c.log_levels) {
     auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0 || !ValidLevel(item.substr(eq + 1))) {

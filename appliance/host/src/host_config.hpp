@@ -22,6 +22,7 @@ struct HostConfig {
   int workers = 4;
   std::string log_level = "info";
   std::vector<std::string> log_levels;  // "id=level"
+  bool log_json = false;                // log_format = json
   ServerLimits limits;
   std::chrono::milliseconds drain_timeout{10000};
   std::chrono::milliseconds busy_timeout{5000};

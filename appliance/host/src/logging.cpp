@@ -2,12 +2,15 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <set>
 
 #include <spdlog/cfg/env.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "palaver/sdk/http.hpp"
 
 namespace palaver::host {
 namespace {
@@ -27,7 +30,93 @@ class LevelFlag final : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelFlag>(); }
 };
 
+bool IsKeyStart(std::string_view token, size_t* eq) {
+  size_t e = token.find('=');
+  if (e == std::string_view::npos || e == 0) return false;
+  if (!(token[0] >= 'a' && token[0] <= 'z')) return false;
+  for (size_t i = 1; i < e; ++i) {
+    char c = token[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.')) return false;
+  }
+  *eq = e;
+  return true;
+}
+
+// JSON lines: the time as the text format writes it, then the message split into msg + fields.
+class JsonLineFormatter final : public spdlog::formatter {
+ public:
+  JsonLineFormatter()
+      : time_(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e%z", spdlog::pattern_time_type::local,
+                                                          std::string())) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    spdlog::memory_buf_t time;
+    time_->format(msg, time);
+    std::string line = JsonLogLine(std::string_view(time.data(), time.size()), ConfigLevelName(msg.level),
+                                   std::string_view(msg.logger_name.data(), msg.logger_name.size()), msg.thread_id,
+                                   std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonLineFormatter>(); }
+
+ private:
+  std::unique_ptr<spdlog::pattern_formatter> time_;
+};
+
 }  // namespace
+
+SplitMessage SplitLogMessage(std::string_view payload) {
+  SplitMessage out;
+  std::set<std::string> seen;
+  std::string key, value;
+  bool in_field = false, in_quotes = false;
+  auto flush = [&] {
+    if (!in_field) return;
+    std::string name = key;
+    for (int n = 2; seen.count(name) != 0; ++n) name = key + "_" + std::to_string(n);
+    seen.insert(name);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    out.fields.emplace_back(std::move(name), std::move(value));
+    value.clear();
+    in_field = false;
+  };
+  size_t pos = 0;
+  while (pos <= payload.size()) {
+    size_t end = payload.find(' ', pos);
+    if (end == std::string_view::npos) end = payload.size();
+    std::string_view token = payload.substr(pos, end - pos);
+    size_t eq = 0;
+    if (!in_quotes && IsKeyStart(token, &eq)) {
+      flush();
+      in_field = true;
+      key.assign(token.substr(0, eq));
+      value.assign(token.substr(eq + 1));
+      in_quotes = value.size() >= 1 && value.front() == '"' && (value.size() == 1 || value.back() != '"');
+    } else if (in_field) {
+      value += ' ';
+      value.append(token);
+      if (in_quotes && !token.empty() && token.back() == '"') in_quotes = false;
+    } else {
+      if (!out.msg.empty() || !token.empty()) out.msg += (out.msg.empty() ? "" : " ") + std::string(token);
+    }
+    pos = end + 1;
+  }
+  flush();
+  return out;
+}
+
+std::string JsonLogLine(std::string_view time, std::string_view level, std::string_view logger, size_t thread,
+                        std::string_view payload) {
+  SplitMessage split = SplitLogMessage(payload);
+  std::string line = "{\"time\":\"" + sdk::JsonEscape(time) + "\",\"level\":\"" + sdk::JsonEscape(level) +
+                     "\",\"logger\":\"" + sdk::JsonEscape(logger) + "\",\"thread\":" + std::to_string(thread) +
+                     ",\"msg\":\"" + sdk::JsonEscape(split.msg) + "\",\"fields\":{";
+  bool first = true;
+  for (const auto& [k, v] : split.fields) {
+    line += std::string(first ? "" : ",") + "\"" + sdk::JsonEscape(k) + "\":\"" + sdk::JsonEscape(v) + "\"";
+    first = false;
+  }
+  return line + "}}\n";
+}
 
 std::string_view ConfigLevelName(spdlog::level::level_enum level) {
   switch (level) {
@@ -46,6 +135,18 @@ std::unique_ptr<spdlog::formatter> MakeLogFormatter() {
   auto f = std::make_unique<spdlog::pattern_formatter>();
   f->add_flag<LevelFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %* [%n] [%t] %v");
   return f;
+}
+
+std::unique_ptr<spdlog::formatter> MakeJsonLogFormatter() { return std::make_unique<JsonLineFormatter>(); }
+
+void SetJsonLogFormat(bool json) {
+  InitLogging();
+  std::shared_ptr<spdlog::sinks::sink> sink;
+  {
+    std::lock_guard lock(g_mu);
+    sink = g_sink;
+  }
+  sink->set_formatter(json ? MakeJsonLogFormatter() : MakeLogFormatter());
 }
 
 void InitLogging() {

@@ -1,6 +1,18 @@
 #include "metrics_registry.hpp"
 
+#include <charconv>
+#include <cmath>
+
 namespace palaver::host {
+
+std::string RenderValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  if (ec != std::errc()) return "NaN";
+  return std::string(buf, end);
+}
 
 std::string RenderLabels(const sdk::Labels& labels) {
   if (labels.empty()) return {};
@@ -50,6 +62,19 @@ sdk::Gauge& MetricsRegistry::GetGauge(const std::string& name, const std::string
   return *slot;
 }
 
+sdk::Histogram& MetricsRegistry::GetHistogram(const std::string& name, const std::string& help,
+                                              const std::vector<double>& bounds, const sdk::Labels& labels) {
+  std::lock_guard lock(mu_);
+  auto& f = FamilyFor(name, help, "histogram");
+  if (f.histograms.empty()) f.bounds = bounds;
+  auto& slot = f.histograms[RenderLabels(labels)];
+  if (!slot.second) {
+    slot.first = labels;
+    slot.second = std::make_unique<sdk::Histogram>(f.bounds);
+  }
+  return *slot.second;
+}
+
 std::string MetricsRegistry::RenderPrometheus() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -57,6 +82,17 @@ std::string MetricsRegistry::RenderPrometheus() const {
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
     for (const auto& [labels, c] : f.counters) out += name + labels + " " + std::to_string(c->Value()) + "\n";
     for (const auto& [labels, g] : f.gauges) out += name + labels + " " + std::to_string(g->Value()) + "\n";
+    for (const auto& [rendered, entry] : f.histograms) {
+      const auto& [labels, h] = entry;
+      sdk::Histogram::Snapshot snap = h->Take();
+      for (size_t i = 0; i <= f.bounds.size(); ++i) {
+        sdk::Labels with_le = labels;
+        with_le.emplace_back("le", i < f.bounds.size() ? RenderValue(f.bounds[i]) : "+Inf");
+        out += name + "_bucket" + RenderLabels(with_le) + " " + std::to_string(snap.cumulative[i]) + "\n";
+      }
+      out += name + "_sum" + rendered + " " + RenderValue(snap.sum) + "\n";
+      out += name + "_count" + rendered + " " + std::to_string(snap.count) + "\n";
+    }
   }
   return out;
 }

@@ -152,27 +152,27 @@ bool ValidHostHeader(const std::string& host) {
 NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& metrics,
                      std::shared_ptr<spdlog::logger> log)
     : limits_(limits), router_(router), metrics_(metrics), log_(std::move(log)), access_(GetLogger("access")) {
-  connections_open_ = &metrics_.GetGauge("http_connections_open", "Open client connections.");
-  header_timeouts_ = &metrics_.GetCounter("http_header_timeouts_total",
+  connections_open_ = &metrics_.GetGauge("palaver_http_connections_open", "Open client connections.");
+  header_timeouts_ = &metrics_.GetCounter("palaver_http_header_timeouts_total",
                                           "Connections closed for not sending request headers in time.");
-  ws_open_ = &metrics_.GetGauge("http_websockets_open", "Open WebSocket connections.");
-  ws_in_ = &metrics_.GetCounter("http_websocket_messages_total", "WebSocket messages.", {{"direction", "in"}});
-  ws_out_ = &metrics_.GetCounter("http_websocket_messages_total", "WebSocket messages.", {{"direction", "out"}});
-  ws_slow_closed_ = &metrics_.GetCounter("http_websocket_slow_readers_closed_total",
+  ws_open_ = &metrics_.GetGauge("palaver_http_websockets_open", "Open WebSocket connections.");
+  ws_in_ = &metrics_.GetCounter("palaver_http_websocket_messages_total", "WebSocket messages.", {{"direction", "in"}});
+  ws_out_ = &metrics_.GetCounter("palaver_http_websocket_messages_total", "WebSocket messages.", {{"direction", "out"}});
+  ws_slow_closed_ = &metrics_.GetCounter("palaver_http_websocket_slow_readers_closed_total",
                                          "WebSockets closed because the peer read too slowly.");
-  ws_dead_closed_ = &metrics_.GetCounter("http_websocket_dead_peers_closed_total",
+  ws_dead_closed_ = &metrics_.GetCounter("palaver_http_websocket_dead_peers_closed_total",
                                          "WebSockets dropped after websocket_timeout without a message or pong.");
-  ws_oversized_ = &metrics_.GetCounter("http_websocket_oversized_messages_total",
+  ws_oversized_ = &metrics_.GetCounter("palaver_http_websocket_oversized_messages_total",
                                        "WebSockets closed for a message over the endpoint's limit.");
-  connections_refused_ = &metrics_.GetCounter("http_connections_refused_total",
+  connections_refused_ = &metrics_.GetCounter("palaver_http_connections_refused_total",
                                               "Connections refused (per-address or total limit, draining).");
-  streams_reset_ = &metrics_.GetCounter("http2_streams_reset_total", "HTTP/2 streams reset or refused by the server.");
-  bad_requests_ = &metrics_.GetCounter("http_bad_requests_total", "Requests refused as malformed (400, 431, 505).");
-  body_bytes_gauge_ = &metrics_.GetGauge("http_request_body_bytes_buffered",
+  streams_reset_ = &metrics_.GetCounter("palaver_http2_streams_reset_total", "HTTP/2 streams reset or refused by the server.");
+  bad_requests_ = &metrics_.GetCounter("palaver_http_bad_requests_total", "Requests refused as malformed (400, 431, 505).");
+  body_bytes_gauge_ = &metrics_.GetGauge("palaver_http_request_body_bytes_buffered",
                                          "Request-body bytes held in memory, all connections together.");
-  response_bytes_gauge_ = &metrics_.GetGauge("http_response_body_bytes_held",
+  response_bytes_gauge_ = &metrics_.GetGauge("palaver_http_response_body_bytes_held",
                                              "Response-body bytes built in memory and not yet sent.");
-  responses_refused_ = &metrics_.GetCounter("http_responses_refused_total",
+  responses_refused_ = &metrics_.GetCounter("palaver_http_responses_refused_total",
                                             "Responses replaced by 503 because too many response bytes were held.");
   forwarded_ignored_ = &metrics_.GetCounter(
       "palaver_http_forwarded_headers_ignored_total",
@@ -492,11 +492,23 @@ int NetServer::CertCallback(SSL* ssl) {
   return sdk::UseCertificateForSni(ssl, *certs_) ? 1 : 0;
 }
 
+void NetServer::ObserveLatency(const std::string& route_class, net::Clock::duration elapsed) {
+  auto it = latency_.find(route_class);
+  if (it == latency_.end()) {
+    sdk::Histogram* h = &metrics_.GetHistogram(
+        "palaver_http_request_duration_seconds",
+        "Time from a request's headers to its response's headers, by route class.", sdk::LatencyBuckets(),
+        {{"route", route_class}});
+    it = latency_.emplace(route_class, h).first;
+  }
+  it->second->ObserveDuration(elapsed);
+}
+
 void NetServer::CountRequest(const std::string& route_class, int status) {
   std::string key = route_class + "|" + std::to_string(status);
   auto it = request_counters_.find(key);
   if (it == request_counters_.end()) {
-    sdk::Counter* c = &metrics_.GetCounter("http_requests_total", "HTTP requests by route class and status.",
+    sdk::Counter* c = &metrics_.GetCounter("palaver_http_requests_total", "HTTP requests by route class and status.",
                                            {{"route", route_class}, {"code", std::to_string(status)}});
     it = request_counters_.emplace(key, c).first;
   }
@@ -736,6 +748,7 @@ void NetServer::Deliver(net::Exchange& ex, sdk::Response response) {
     }
   }
   CountRequest(ex.route_class, response.status);
+  ObserveLatency(ex.route_class, net::Clock::now() - ex.started);
   ex.response = std::move(response);
   if (ex.session != nullptr) ex.session->OnResponse(ex);
 }

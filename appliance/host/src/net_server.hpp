@@ -165,6 +165,7 @@ class NetServer final : public sdk::NetLoop {
   void Closed(net::Conn* c);
   void Forget(net::Conn* c);
   void CountRequest(const std::string& route_class, int status);
+  void ObserveLatency(const std::string& route_class, net::Clock::duration elapsed);
   void RedirectResponse(net::Exchange& ex);
 
   // Metrics (used by the sessions).
@@ -234,6 +235,7 @@ class NetServer final : public sdk::NetLoop {
   int64_t body_bytes_buffered_ = 0;
   int64_t response_bytes_held_ = 0;
   std::unordered_map<std::string, sdk::Counter*> request_counters_;
+  std::unordered_map<std::string, sdk::Histogram*> latency_;  // by route class; net loop only
 
   std::mutex idle_mu_;
   std::condition_variable idle_cv_;

@@ -70,6 +70,7 @@ class AdminModule final : public sdk::Module {
   }
 
   std::vector<std::string> Commands() const override { return {"settings"}; }
+  std::string CommandUsage(const std::string&) const override { return SettingsCommandUsage(); }
   int RunCommand(const std::string&, const std::vector<std::string>& args, sdk::CommandContext& ctx) override {
     return RunSettingsCommand(args, ctx);
   }

@@ -66,6 +66,8 @@ Result<std::vector<Row>> ParseList(const std::string& body) {
 
 }  // namespace
 
+const char* SettingsCommandUsage() { return kUsage; }
+
 int RunSettingsCommand(const std::vector<std::string>& args, sdk::CommandContext& ctx) {
   if (args.empty() || args[0] == "--help" || args[0] == "help") return Usage(ctx, args.empty() ? "missing subcommand" : "");
   const std::string& sub = args[0];

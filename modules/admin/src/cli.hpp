@@ -9,6 +9,9 @@
 
 namespace palaver::admin {
 
+/// The command's usage text (`palaverd ... --help`).
+const char* SettingsCommandUsage();
+
 /// The file (0600, in the state dir) holding the token `palaverd settings` presents; rewritten
 /// with a fresh token at every start of the admin module.
 inline constexpr const char* kCliTokenFile = "admin-cli-token";

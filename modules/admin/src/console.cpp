@@ -209,10 +209,10 @@ Console::Console(sdk::Host& host, ConsoleConfig config, SettingsChanger& changer
       sessions_(config.session_idle_ms, config.session_max_ms, NowMs) {
   auto& stats = host_.Stats();
   const char* help = "Admin console sign-ins: ok, refused (not an administrator), failed (state, code, tokens).";
-  signins_ok_ = &stats.GetCounter("admin_signins_total", help, {{"result", "ok"}});
-  signins_refused_ = &stats.GetCounter("admin_signins_total", help, {{"result", "refused"}});
-  signins_failed_ = &stats.GetCounter("admin_signins_total", help, {{"result", "failed"}});
-  forms_refused_ = &stats.GetCounter("admin_forms_refused_total",
+  signins_ok_ = &stats.GetCounter("palaver_admin_signins_total", help, {{"result", "ok"}});
+  signins_refused_ = &stats.GetCounter("palaver_admin_signins_total", help, {{"result", "refused"}});
+  signins_failed_ = &stats.GetCounter("palaver_admin_signins_total", help, {{"result", "failed"}});
+  forms_refused_ = &stats.GetCounter("palaver_admin_forms_refused_total",
                                      "Console form posts refused for a missing or wrong CSRF token or a foreign origin.");
 }
 

@@ -119,6 +119,11 @@ Result<std::vector<std::pair<std::shared_ptr<spdlog::logger>, spdlog::level::lev
   return changes;
 }
 
+sdk::Response MethodNotAllowed(const std::string& description) {
+  return sdk::Response::Json(405, "{\"error\":\"method_not_allowed\",\"error_description\":\"" +
+                                      sdk::JsonEscape(description) + "\"}");
+}
+
 }  // namespace
 
 Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token) {
@@ -151,25 +156,42 @@ Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string 
                         done(LevelsJson());
                       });
   }));
+  // Everything else under /admin/api/ answers JSON too: 405 with Allow for a known endpoint and
+  // another method, 404 for no endpoint (before, the console's HTML pages and redirects answered).
+  sdk::Route rest{.methods = {"GET", "PUT", "POST", "DELETE", "PATCH"}, .path = "/admin/api/",
+                  .match = sdk::Match::kPrefix, .max_body_bytes = 4096, .route_class = "admin"};
+  PALAVER_RETURN_IF_ERROR(host.Http().Add(rest, [](const sdk::Request& req, sdk::Responder respond) {
+    const std::string settings_prefix = kPrefix;
+    bool known = req.path == "/admin/api/v1/log-levels" || req.path == settings_prefix ||
+                 req.path.starts_with(settings_prefix + "/");
+    if (known) {
+      auto r = MethodNotAllowed("method " + req.method + " is not allowed here");
+      r.SetHeader("allow", "GET, PUT");
+      return respond(std::move(r));
+    }
+    respond(sdk::Response::FromError(Error{ErrorCode::kNotFound, "no admin API endpoint " + req.path,
+                                           "no such admin API endpoint"}));
+  }));
   sdk::Route route{.methods = {"GET", "PUT"}, .path = kPrefix, .match = sdk::Match::kPrefix, .max_body_bytes = 16 * 1024,
                    .route_class = "admin"};
   return host.Http().Add(route, [&settings, &services, &workers, &changer, cli_token](const sdk::Request& req,
                                                                                      sdk::Responder respond) {
     std::string key;
-    if (req.path.size() > std::string(kPrefix).size()) {
-      if (req.path[std::string(kPrefix).size()] != '/') return respond(sdk::Response::Text(404, "not found\n"));
-      key = req.path.substr(std::string(kPrefix).size() + 1);
+    if (req.path.size() > std::string(kPrefix).size()) key = req.path.substr(std::string(kPrefix).size() + 1);
+    if (req.method == "PUT" && key.empty()) {
+      auto r = MethodNotAllowed("PUT one setting: /admin/api/v1/settings/<key>");
+      r.SetHeader("allow", "GET");
+      return respond(std::move(r));
     }
-    if (req.method == "PUT" && key.empty()) return respond(sdk::Response::Text(405, "PUT a single setting\n"));
-    if (req.method == "GET" && !key.empty()) return respond(sdk::Response::Text(404, "not found\n"));
     WithAdministrator(req, services, workers, respond, cli_token,
         [&settings, &changer, key](const Actor& who, const sdk::Request& copy, sdk::Responder respond) {
+          // GET of one setting answers it alone; an unknown key is 404 (JSON, like every answer).
+          if (!key.empty() && !settings.Get(key)) {
+            return respond(sdk::Response::FromError(
+                Error{ErrorCode::kNotFound, "no setting " + key, "unknown setting \"" + key + "\""}));
+          }
           if (copy.method == "PUT") {
             auto current = settings.Get(key);
-            if (!current) {
-              return respond(sdk::Response::FromError(
-                  Error{ErrorCode::kNotFound, "no setting " + key, "unknown setting \"" + key + "\""}));
-            }
             auto value = ParseJsonValue(copy.body, *current);
             if (!value) return respond(sdk::Response::FromError(value.error()));
             if (auto st = changer.Change(who, {{key, *value}}); !st) return respond(sdk::Response::FromError(st.error()));

@@ -80,6 +80,8 @@ int Usage(sdk::CommandContext& ctx, const std::string& why) {
 
 }  // namespace
 
+const char* UserCommandUsage() { return kUsage; }
+
 int RunUserCommand(LocalUserStore& users, const PasswordPolicy& policy, const std::vector<std::string>& args,
                    sdk::CommandContext& ctx) {
   if (args.empty() || args[0] == "--help" || args[0] == "help") return Usage(ctx, args.empty() ? "missing subcommand" : "");

@@ -10,6 +10,9 @@
 
 namespace palaver::directory {
 
+/// The command's usage text (`palaverd ... --help`).
+const char* UserCommandUsage();
+
 /// Runs `palaverd user <args>`. Passwords come from a no-echo prompt on a terminal, or the first
 /// line of standard input otherwise; never from the command line; new ones follow `policy`.
 /// Returns the exit code.

@@ -84,6 +84,7 @@ class DirectoryModule final : public sdk::Module {
   }
 
   std::vector<std::string> Commands() const override { return {"user"}; }
+  std::string CommandUsage(const std::string&) const override { return UserCommandUsage(); }
 
   int RunCommand(const std::string&, const std::vector<std::string>& args, sdk::CommandContext& ctx) override {
     if (pending_.backend == "ldap") {
@@ -109,7 +110,7 @@ class DirectoryModule final : public sdk::Module {
       if (!read) return Fail(ErrorCode::kFailedPrecondition, read.error().message, "directory: " + read.error().message);
       password = std::move(*read);
     }
-    auto& up_gauge = host.Stats().GetGauge("directory_ldap_up", "1 when the LDAP server answers, 0 when not.");
+    auto& up_gauge = host.Stats().GetGauge("palaver_directory_ldap_up", "1 when the LDAP server answers, 0 when not.");
     auto log = log_;
     auto client = std::make_shared<LibLdapClient>(config_.ldap, std::move(password));
     ldap_ = std::make_shared<LdapDirectory>(config_.ldap, client, LdapClock::System(),

@@ -39,6 +39,8 @@ std::string Join(const std::vector<std::string>& v) {
 
 }  // namespace
 
+const char* ClientCommandUsage() { return kUsage; }
+
 int RunClientCommand(ClientStore& clients, const std::vector<std::string>& args, sdk::CommandContext& ctx) {
   if (args.empty() || args[0] == "help" || args[0] == "--help") return Usage(ctx, args.empty() ? "missing subcommand" : "");
   const std::string& sub = args[0];

@@ -36,6 +36,7 @@ class OidcModule final : public sdk::Module {
   sdk::Health CheckHealth() const override { return {}; }
 
   std::vector<std::string> Commands() const override { return {"client"}; }
+  std::string CommandUsage(const std::string&) const override { return ClientCommandUsage(); }
 
   int RunCommand(const std::string&, const std::vector<std::string>& args, sdk::CommandContext& ctx) override {
     if (auto st = ctx.store.Migrate("oidc_clients", ClientStore::Migrations()); !st) {

@@ -97,13 +97,18 @@ Status Provider::Start(const OidcConfig& config) {
   PALAVER_ASSIGN_OR_RETURN(std::string secret, keys_->Secret("signin-session"));
   sealer_ = std::make_unique<SessionSealer>(std::move(secret));
   auto& stats = host_.Stats();
-  signins_ok_ = &stats.GetCounter("oidc_signins_total", "Sign-in attempts.", {{"result", "ok"}});
-  signins_failed_ = &stats.GetCounter("oidc_signins_total", "Sign-in attempts.", {{"result", "failed"}});
-  signins_limited_ = &stats.GetCounter("oidc_signins_total", "Sign-in attempts.", {{"result", "rate_limited"}});
-  tokens_issued_ = &stats.GetCounter("oidc_token_requests_total", "Token endpoint requests.", {{"result", "ok"}});
-  token_errors_ = &stats.GetCounter("oidc_token_requests_total", "Token endpoint requests.", {{"result", "error"}});
-  refresh_reuse_ = &stats.GetCounter("oidc_refresh_token_reuse_total",
+  signins_ok_ = &stats.GetCounter("palaver_oidc_signins_total", "Sign-in attempts.", {{"result", "ok"}});
+  signins_failed_ = &stats.GetCounter("palaver_oidc_signins_total", "Sign-in attempts.", {{"result", "failed"}});
+  signins_limited_ = &stats.GetCounter("palaver_oidc_signins_total", "Sign-in attempts.", {{"result", "rate_limited"}});
+  tokens_issued_ = &stats.GetCounter("palaver_oidc_token_requests_total", "Token endpoint requests.", {{"result", "ok"}});
+  token_errors_ = &stats.GetCounter("palaver_oidc_token_requests_total", "Token endpoint requests.", {{"result", "error"}});
+  refresh_reuse_ = &stats.GetCounter("palaver_oidc_refresh_token_reuse_total",
                                      "Reused (already rotated) refresh tokens; each revoked its token family.");
+  signin_latency_ = &stats.GetHistogram("palaver_oidc_signin_duration_seconds",
+                                        "Time a password sign-in took, directory check on a worker included.",
+                                        sdk::LatencyBuckets());
+  token_latency_ = &stats.GetHistogram("palaver_oidc_token_issue_duration_seconds",
+                                       "Time issuing tokens took, signing on a worker included.", sdk::LatencyBuckets());
   host_.Registry().Publish<sdk::TokenVerifier>(verifier_);
   host_.Registry().Publish<sdk::TokenIssuer>(verifier_);
   PALAVER_RETURN_IF_ERROR(AddRoutes());
@@ -340,6 +345,7 @@ void Provider::Logon(const std::string& username, const std::string& password, c
     address_limiter_.End(address, now, false);
     return done(LogonOutcome::kUnavailable, std::nullopt);
   }
+  auto started = std::chrono::steady_clock::now();
   host_.Pool().SubmitFor<Result<SigninSession>>(
       [this, directory, username, password]() -> Result<SigninSession> {
         // The session is recorded server-side with the user's epoch: sign-out deletes it, a
@@ -364,8 +370,9 @@ void Provider::Logon(const std::string& username, const std::string& password, c
         }
         return s;
       },
-      [this, username, account, address, peer, done](Result<SigninSession> s) {
+      [this, username, account, address, peer, done, started](Result<SigninSession> s) {
         if (stopped_) return;
+        signin_latency_->ObserveDuration(std::chrono::steady_clock::now() - started);
         int64_t now = NowSeconds();
         bool failed = !s && s.error().code == ErrorCode::kUnauthenticated;
         account_limiter_.End(account, now, failed);

@@ -149,6 +149,8 @@ class Provider {
   sdk::Counter* tokens_issued_ = nullptr;
   sdk::Counter* token_errors_ = nullptr;
   sdk::Counter* refresh_reuse_ = nullptr;
+  sdk::Histogram* signin_latency_ = nullptr;  // password sign-ins, request to answer
+  sdk::Histogram* token_latency_ = nullptr;   // token issuance (signing on a worker included)
 };
 
 int64_t NowSeconds();

@@ -427,6 +427,7 @@ void Provider::IssueTokens(Grant grant, std::string nonce, bool id_token, std::s
   std::string issuer = Issuer();
   int64_t access_lifetime = access_lifetime_.load(), id_lifetime = id_lifetime_.load(),
           refresh_lifetime = refresh_lifetime_.load();
+  auto started = std::chrono::steady_clock::now();
   host_.Pool().SubmitFor<Result<std::string>>(
       [this, grant, nonce, id_token, family, issuer, access_lifetime, id_lifetime, refresh_lifetime]() -> Result<std::string> {
         int64_t now = NowSeconds();
@@ -454,7 +455,8 @@ void Provider::IssueTokens(Grant grant, std::string nonce, bool id_token, std::s
         }
         return body + "}";
       },
-      [this, respond](Result<std::string> body) {
+      [this, respond, started](Result<std::string> body) {
+        token_latency_->ObserveDuration(std::chrono::steady_clock::now() - started);
         if (!body) {
           log_->error("token: issuance failed err={}", body.error().message);
           token_errors_->Inc();

@@ -15,8 +15,11 @@ SignalingConfig ParseSignalingConfig(sdk::ConfigReader& r) {
   if (!c.turn_uris.empty() && c.turn_shared_secret_file.empty()) {
     r.Reject("turn_shared_secret_file", "is needed with turn_uris (the TURN server's static-auth-secret)");
   }
-  c.turn_ttl = std::chrono::duration_cast<std::chrono::seconds>(r.Duration("turn_ttl", std::chrono::hours(1)));
+  c.turn_ttl = std::chrono::duration_cast<std::chrono::seconds>(r.Duration("turn_ttl", kDefaultTurnTtl));
   if (c.turn_ttl.count() < 60) r.Reject("turn_ttl", "must be at least 60s");
+  // One lifetime per TURN server: turn_ttl is the external server's; the built-in one's
+  // credentials last [turn] credential_ttl. A turn_ttl that could not apply is said so.
+  if (c.turn_uris.empty() && c.turn_ttl != kDefaultTurnTtl) r.Warn("turn_ttl", kTurnTtlUnused);
   c.max_message_bytes = r.Size("max_message_bytes", c.max_message_bytes);
   if (c.max_message_bytes < 4096 || c.max_message_bytes > 16 * 1024 * 1024) {
     r.Reject("max_message_bytes", "must be between 4k and 16M");

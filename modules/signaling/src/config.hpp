@@ -10,12 +10,18 @@
 
 namespace palaver::signaling {
 
+/// `turn_ttl`'s default, and what is said when it is set but cannot apply.
+inline constexpr std::chrono::seconds kDefaultTurnTtl{3600};
+inline constexpr const char* kTurnTtlUnused =
+    "has no effect without turn_uris: credentials of the built-in TURN server last [turn] credential_ttl";
+
 struct SignalingConfig {
   std::vector<std::string> required_scopes{"kopano/kwm"};
-  // An external TURN server (coturn `use-auth-secret`), used when the `turn` module is off.
+  // An external TURN server (coturn `use-auth-secret`); when set it wins over the `turn` module.
   std::vector<std::string> turn_uris;
   std::string turn_shared_secret_file;
-  std::chrono::seconds turn_ttl{3600};
+  // Lifetime of the external server's credentials only ([turn] credential_ttl is the built-in's).
+  std::chrono::seconds turn_ttl = kDefaultTurnTtl;
   int64_t max_message_bytes = 256 * 1024;
   int64_t max_queued_bytes = 2 * 1024 * 1024;
   int64_t messages_per_second = 50;  // per connection, sustained

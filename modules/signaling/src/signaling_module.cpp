@@ -129,12 +129,19 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     return OkStatus();
   }
 
+  void Preflight(const sdk::HostInfo& /*host*/, sdk::ConfigReader& section) override {
+    if (auto secret = ReadTurnSecret(pending_); !secret) {
+      section.Reject("turn_shared_secret_file", secret.error().message);
+    }
+  }
+
   Status Start(sdk::Host& host) override {
     config_ = pending_;
     host_ = &host;
     log_ = host.Logger();
     PALAVER_ASSIGN_OR_RETURN(turn_secret_, ReadTurnSecret(config_));
     external_turn_ = !turn_secret_.empty();
+    if (!external_turn_ && config_.turn_ttl != kDefaultTurnTtl) log_->warn("turn_ttl {}", kTurnTtlUnused);
     auto& settings = host.Policy();
     const GuestPolicyValues defaults;
     PALAVER_RETURN_IF_ERROR(settings.Define({.key = kGuestsEnabled, .default_value = defaults.guests_enabled,
@@ -169,20 +176,24 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     options.limits = LimitsOf(config_);
     hub_ = std::make_unique<Hub>(*this, std::move(options));
     auto& stats = host.Stats();
-    connections_ = &stats.GetGauge("signaling_connections", "Open RTM WebSocket connections.");
-    users_ = &stats.GetGauge("signaling_users", "Users with at least one connection.");
-    channels_ = &stats.GetGauge("signaling_channels", "Open channels (calls and rooms).");
-    guests_ = &stats.GetGauge("signaling_guests", "Guest connections.");
-    messages_in_ = &stats.GetCounter("signaling_messages_total", "RTM messages.", {{"direction", "in"}});
-    messages_out_ = &stats.GetCounter("signaling_messages_total", "RTM messages.", {{"direction", "out"}});
-    drops_ = &stats.GetCounter("signaling_drops_total", "Messages dropped or connections closed for overload.",
+    connections_ = &stats.GetGauge("palaver_signaling_connections", "Open RTM WebSocket connections.");
+    users_ = &stats.GetGauge("palaver_signaling_users", "Users with at least one connection.");
+    channels_ = &stats.GetGauge("palaver_signaling_channels", "Open channels (calls and rooms).");
+    guests_ = &stats.GetGauge("palaver_signaling_guests", "Guest connections.");
+    messages_in_ = &stats.GetCounter("palaver_signaling_messages_total", "RTM messages.", {{"direction", "in"}});
+    messages_out_ = &stats.GetCounter("palaver_signaling_messages_total", "RTM messages.", {{"direction", "out"}});
+    drops_ = &stats.GetCounter("palaver_signaling_drops_total", "Messages dropped or connections closed for overload.",
                                {{"reason", "rate_limited"}});
-    slow_drops_ = &stats.GetCounter("signaling_drops_total", "Messages dropped or connections closed for overload.",
+    slow_drops_ = &stats.GetCounter("palaver_signaling_drops_total", "Messages dropped or connections closed for overload.",
                                     {{"reason", "slow_reader"}});
-    connects_ok_ = &stats.GetCounter("signaling_connects_total", "rtm/connect requests.", {{"result", "ok"}});
-    connects_refused_ = &stats.GetCounter("signaling_connects_total", "rtm/connect requests.", {{"result", "refused"}});
-    guest_logons_ = &stats.GetCounter("signaling_guest_logons_total", "Guest logons.", {{"result", "ok"}});
-    guest_refused_ = &stats.GetCounter("signaling_guest_logons_total", "Guest logons.", {{"result", "refused"}});
+    connects_ok_ = &stats.GetCounter("palaver_signaling_connects_total", "rtm/connect requests.", {{"result", "ok"}});
+    connects_refused_ = &stats.GetCounter("palaver_signaling_connects_total", "rtm/connect requests.", {{"result", "refused"}});
+    guest_logons_ = &stats.GetCounter("palaver_signaling_guest_logons_total", "Guest logons.", {{"result", "ok"}});
+    guest_refused_ = &stats.GetCounter("palaver_signaling_guest_logons_total", "Guest logons.", {{"result", "refused"}});
+    fanout_latency_ = &stats.GetHistogram(
+        "palaver_signaling_fanout_duration_seconds",
+        "Time from an RTM message's arrival to every message it causes being queued to its receivers.",
+        sdk::LatencyBuckets());
     PALAVER_RETURN_IF_ERROR(AddRoutes());
     host.Registry().Publish<GuestPolicy>(policy_);
     live_rooms_ = std::make_shared<HubRooms>(*this);
@@ -280,7 +291,9 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     b.tokens -= 1;
     b.strikes = 0;
     uint64_t in = hub_->messages_in(), out = hub_->messages_out();
+    sdk::ScopedTimer fanout(*fanout_latency_);
     hub_->Message(socket.Id(), data);
+    fanout.Stop();
     messages_in_->Inc(hub_->messages_in() - in);
     messages_out_->Inc(hub_->messages_out() - out);
     UpdateGauges();
@@ -649,6 +662,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   sdk::Gauge* guests_ = nullptr;
   sdk::Counter* messages_in_ = nullptr;
   sdk::Counter* messages_out_ = nullptr;
+  sdk::Histogram* fanout_latency_ = nullptr;
   sdk::Counter* drops_ = nullptr;
   sdk::Counter* slow_drops_ = nullptr;
   sdk::Counter* connects_ok_ = nullptr;

@@ -100,7 +100,6 @@ struct Shared {
   // Set in Start, then immutable.
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<CertStore> store;
-  sdk::Gauge* expiry_gauge = nullptr;
   sdk::Gauge* expiry_timestamp = nullptr;  // palaver_tls_certificate_expiry_timestamp_seconds
   sdk::Counter* acme_issued = nullptr;
   sdk::Counter* acme_failed = nullptr;
@@ -264,7 +263,6 @@ bool Apply(Shared& s, Loaded& loaded) {
   if (!changed) return false;
   // Subscribers run here, under apply_mu; they must not call back into this module's Reload.
   s.store->Set(loaded.identity, loaded.trust_anchor);
-  s.expiry_gauge->Set(UnixSeconds(loaded.identity->not_after));
   s.expiry_timestamp->Set(UnixSeconds(loaded.identity->not_after));
   s.reloads->Inc();
   return true;
@@ -681,17 +679,22 @@ class TlsModule final : public sdk::Module {
     return OkStatus();
   }
 
+  // --check-config and start: the certificate and key files are read and must match.
+  void Preflight(const sdk::HostInfo& /*host*/, sdk::ConfigReader& section) override {
+    if (!pending_.UsesFiles()) return;
+    auto loaded = LoadIdentityFiles(pending_.certificate, pending_.key, "files");
+    if (!loaded) section.Reject("certificate", loaded.error().message);
+  }
+
   Status Start(sdk::Host& host) override {
     if (State() != nullptr) return Fail(ErrorCode::kFailedPrecondition, "tls module already started");
     auto shared = std::make_shared<Shared>();
     Shared& s = *shared;
     s.log = host.Logger();
-    s.expiry_gauge = &host.Stats().GetGauge("tls_certificate_expiry_seconds",
-                                            "Expiry time of the served certificate, in unix seconds.");
-    s.reloads = &host.Stats().GetCounter("tls_certificate_reloads_total",
+    s.reloads = &host.Stats().GetCounter("palaver_tls_certificate_reloads_total",
                                          "Times a new certificate was put in service after start.");
     s.reload_failures = &host.Stats().GetCounter(
-        "tls_certificate_reload_failures_total", "Failed certificate reloads or local CA renewals (old one kept).");
+        "palaver_tls_certificate_reload_failures_total", "Failed certificate reloads or local CA renewals (old one kept).");
     s.expiry_timestamp = &host.Stats().GetGauge("palaver_tls_certificate_expiry_timestamp_seconds",
                                                  "notAfter of the served certificate, unix seconds.");
     s.acme_issued = &host.Stats().GetCounter("palaver_tls_acme_certificates_obtained_total",
@@ -717,8 +720,7 @@ class TlsModule final : public sdk::Module {
       s.store = std::make_shared<CertStore>(loaded.identity, loaded.trust_anchor);
       s.store->SetAcmeChallenges(s.acme_challenges);
       s.loaded_stamps = loaded.stamps;
-      s.expiry_gauge->Set(UnixSeconds(loaded.identity->not_after));
-      s.expiry_timestamp->Set(UnixSeconds(loaded.identity->not_after));
+          s.expiry_timestamp->Set(UnixSeconds(loaded.identity->not_after));
       if (loaded.local_ca) LogLocalCaEvents(s, *loaded.local_ca, /*at_start=*/true);
       LogInService(s, s.config, *loaded.identity, "loaded");
       NoteKeyMode(s);

@@ -69,7 +69,7 @@ struct EngineOptions {
   int64_t tls_handshake_timeout_ms = 10'000;
   size_t stream_send_queue_bytes = 512 * 1024;  // beyond it data frames to that client are dropped
   int socket_buffer_bytes = 4 * 1024 * 1024;    // SO_RCVBUF/SO_SNDBUF of the UDP listeners
-  sdk::Metrics* metrics = nullptr;              // turn_* metrics; may be null
+  sdk::Metrics* metrics = nullptr;              // palaver_turn_* metrics; may be null
 };
 
 // What the engine knows about a stream it did not accept itself.

@@ -19,30 +19,30 @@ void Add(sdk::Counter* c, uint64_t n) {
 EngineMetrics MakeMetrics(sdk::Metrics* m) {
   EngineMetrics e;
   if (m == nullptr) return e;
-  e.allocations = &m->GetGauge("turn_allocations", "TURN allocations.");
-  e.permissions = &m->GetGauge("turn_permissions", "TURN permissions (all allocations).");
-  e.channels = &m->GetGauge("turn_channels", "TURN channel bindings (all allocations).");
-  e.streams = &m->GetGauge("turn_stream_connections", "TURN connections over TCP and TLS.");
+  e.allocations = &m->GetGauge("palaver_turn_allocations", "TURN allocations.");
+  e.permissions = &m->GetGauge("palaver_turn_permissions", "TURN permissions (all allocations).");
+  e.channels = &m->GetGauge("palaver_turn_channels", "TURN channel bindings (all allocations).");
+  e.streams = &m->GetGauge("palaver_turn_stream_connections", "TURN connections over TCP and TLS.");
   const char* methods[] = {"binding", "allocate", "refresh", "create_permission", "channel_bind"};
   for (int i = 0; i < 5; ++i) {
-    e.requests[i] = &m->GetCounter("turn_requests_total", "STUN/TURN requests.", {{"method", methods[i]}});
+    e.requests[i] = &m->GetCounter("palaver_turn_requests_total", "STUN/TURN requests.", {{"method", methods[i]}});
   }
-  e.indications = &m->GetCounter("turn_send_indications_total", "Send indications from clients.");
-  e.channel_data = &m->GetCounter("turn_channel_data_total", "ChannelData messages from clients.");
-  e.peer_data = &m->GetCounter("turn_peer_datagrams_total", "Datagrams from peers at relayed addresses.");
-  e.challenges = &m->GetCounter("turn_challenges_total", "401 challenges to requests without credentials.");
-  e.auth_failures = &m->GetCounter("turn_auth_failures_total", "Requests whose credentials did not hold.");
-  e.stale_nonces = &m->GetCounter("turn_stale_nonces_total", "438 Stale Nonce answers.");
-  e.forbidden = &m->GetCounter("turn_forbidden_peers_total", "403 answers for peers the policy refuses.");
-  e.quota = &m->GetCounter("turn_quota_rejections_total", "Allocations refused by a quota (486, 508).");
-  e.relay_failures = &m->GetCounter("turn_relay_failures_total", "Allocations without a relay port or family.");
-  e.errors = &m->GetCounter("turn_error_responses_total", "Error responses of any kind.");
-  e.packets[0] = &m->GetCounter("turn_relayed_packets_total", "Packets relayed.", {{"direction", "to_peer"}});
-  e.packets[1] = &m->GetCounter("turn_relayed_packets_total", "Packets relayed.", {{"direction", "to_client"}});
-  e.bytes[0] = &m->GetCounter("turn_relayed_bytes_total", "Payload bytes relayed.", {{"direction", "to_peer"}});
-  e.bytes[1] = &m->GetCounter("turn_relayed_bytes_total", "Payload bytes relayed.", {{"direction", "to_client"}});
+  e.indications = &m->GetCounter("palaver_turn_send_indications_total", "Send indications from clients.");
+  e.channel_data = &m->GetCounter("palaver_turn_channel_data_total", "ChannelData messages from clients.");
+  e.peer_data = &m->GetCounter("palaver_turn_peer_datagrams_total", "Datagrams from peers at relayed addresses.");
+  e.challenges = &m->GetCounter("palaver_turn_challenges_total", "401 challenges to requests without credentials.");
+  e.auth_failures = &m->GetCounter("palaver_turn_auth_failures_total", "Requests whose credentials did not hold.");
+  e.stale_nonces = &m->GetCounter("palaver_turn_stale_nonces_total", "438 Stale Nonce answers.");
+  e.forbidden = &m->GetCounter("palaver_turn_forbidden_peers_total", "403 answers for peers the policy refuses.");
+  e.quota = &m->GetCounter("palaver_turn_quota_rejections_total", "Allocations refused by a quota (486, 508).");
+  e.relay_failures = &m->GetCounter("palaver_turn_relay_failures_total", "Allocations without a relay port or family.");
+  e.errors = &m->GetCounter("palaver_turn_error_responses_total", "Error responses of any kind.");
+  e.packets[0] = &m->GetCounter("palaver_turn_relayed_packets_total", "Packets relayed.", {{"direction", "to_peer"}});
+  e.packets[1] = &m->GetCounter("palaver_turn_relayed_packets_total", "Packets relayed.", {{"direction", "to_client"}});
+  e.bytes[0] = &m->GetCounter("palaver_turn_relayed_bytes_total", "Payload bytes relayed.", {{"direction", "to_peer"}});
+  e.bytes[1] = &m->GetCounter("palaver_turn_relayed_bytes_total", "Payload bytes relayed.", {{"direction", "to_client"}});
   for (int i = 0; i < kDropCount; ++i) {
-    e.drops[i] = &m->GetCounter("turn_dropped_total", "Messages dropped.", {{"reason", kDropNames[i]}});
+    e.drops[i] = &m->GetCounter("palaver_turn_dropped_total", "Messages dropped.", {{"reason", kDropNames[i]}});
   }
   return e;
 }

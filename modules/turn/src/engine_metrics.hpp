@@ -1,4 +1,4 @@
-// The relay engine's turn_* metrics. Each relay thread counts in plain integers (its Server's
+// The relay engine's palaver_turn_* metrics. Each relay thread counts in plain integers (its Server's
 // counters, its own drop counters) and exports the differences once a second (MetricsExport),
 // so that nothing on the data path touches a shared metric.
 #pragma once

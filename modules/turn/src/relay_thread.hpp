@@ -4,7 +4,7 @@
 // handed over by the net loop) are cut into frames and answered in stream_io.cpp.
 //
 // Files: relay_thread.cpp (loop, UDP, relays, timer), stream_io.cpp (TCP/TLS/external streams),
-// udp_batch.cpp (recvmmsg/sendmmsg), engine_metrics.cpp (turn_* export).
+// udp_batch.cpp (recvmmsg/sendmmsg), engine_metrics.cpp (palaver_turn_* export).
 // Thread: everything runs on the thread that calls Run(), except Post() (any thread) and the
 // atomics read by Engine::Snapshot().
 #pragma once

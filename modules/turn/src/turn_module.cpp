@@ -60,6 +60,24 @@ std::vector<Address> InterfaceAddresses() {
   return out;
 }
 
+bool IsAnyAddress(const Address& a) {
+  for (uint8_t b : a.ip()) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+
+// Whether a TCP listener at `a` and one at `b` would want the same port on some address
+// (`b_text` empty: every address, IPv4 and IPv6, as the host binds it).
+bool Overlaps(const Address& a, const std::string& b_text, uint16_t b_port) {
+  if (a.port() != b_port) return false;
+  if (b_text.empty()) return true;
+  auto b = Address::ParseIp(b_text);
+  if (!b) return true;  // cannot tell: assume the worst
+  if (a.is_v4() != b->is_v4()) return false;
+  return IsAnyAddress(a) || IsAnyAddress(*b) || a.SameIp(*b);
+}
+
 std::string UriHost(const std::string& host) {
   if (host.find(':') != std::string::npos && !host.starts_with('[')) return "[" + host + "]";
   return host;
@@ -265,6 +283,64 @@ class TurnModule final : public sdk::Module {
   Status Configure(sdk::ConfigReader& section) override {
     pending_ = ParseTurnConfig(section);
     return OkStatus();
+  }
+
+  // --check-config and start: the secret and static users files as Start reads them, and TCP
+  // listeners that would take a port the host listens on (Start would bind it first, and the
+  // HTTPS listener would then fail).
+  void Preflight(const sdk::HostInfo& host, sdk::ConfigReader& section) override {
+    std::filesystem::path secret_path = pending_.secret_file.empty() ? host.state_dir / "turn_secret"
+                                                                      : std::filesystem::path(pending_.secret_file);
+    std::error_code ec;
+    if (std::filesystem::exists(secret_path, ec)) {
+      auto text = ReadText(secret_path);
+      if (!text) {
+        section.Reject("secret_file", text.error().message);
+      } else if (Trim(*text).size() < 16) {
+        section.Reject("secret_file", secret_path.string() + " holds a secret shorter than 16 characters");
+      }
+    } else if (!pending_.secret_file.empty() && !std::filesystem::is_directory(secret_path.parent_path(), ec)) {
+      section.Reject("secret_file", "would be created, but " + secret_path.parent_path().string() + " is not a directory");
+    }
+    if (!pending_.static_users_file.empty()) {
+      auto text = ReadText(pending_.static_users_file);
+      std::string error;
+      if (!text) {
+        section.Reject("static_users_file", text.error().message);
+      } else if (!ParseStaticUsers(*text, &error)) {
+        section.Reject("static_users_file", pending_.static_users_file + ": " + error);
+      }
+    }
+    struct HostPort {
+      int port;
+      const char* key;
+    };
+    const HostPort host_ports[] = {{host.https_port, "https_port"}, {host.http_port, "http_port"}};
+    auto check = [&](const std::string& key, const Address& a, const char* what) {
+      for (const auto& hp : host_ports) {
+        if (hp.port <= 0 || !Overlaps(a, host.listen_address, static_cast<uint16_t>(hp.port))) continue;
+        std::string why = a.ToString() + " (" + what + ") takes port " + std::to_string(hp.port) +
+                          ", which palaverd's own " + (std::string(hp.key) == "https_port" ? "HTTPS" : "plain-HTTP") +
+                          " listener uses ([palaver] " + hp.key + ")";
+        if (std::string(hp.key) == "https_port") {
+          why += "; TURN over TLS on the HTTPS port needs no listener of its own: https_fallback = yes shares it";
+        }
+        section.Reject(key, why);
+      }
+    };
+    if (pending_.tcp) {
+      for (const auto& a : pending_.listen) check("listen", a, "TCP");
+    }
+    for (const auto& a : pending_.tls_listen) {
+      check("tls_listen", a, "TURN over TLS");
+      if (!pending_.tcp) continue;
+      for (const auto& l : pending_.listen) {
+        if (a.port() != 0 && l.is_v4() == a.is_v4() && l.port() == a.port() &&
+            (IsAnyAddress(l) || IsAnyAddress(a) || l.SameIp(a))) {
+          section.Reject("tls_listen", a.ToString() + " takes the same TCP port as listen " + l.ToString());
+        }
+      }
+    }
   }
 
   Status Start(sdk::Host& host) override {

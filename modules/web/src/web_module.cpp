@@ -103,6 +103,16 @@ class WebModule final : public sdk::Module {
     return OkStatus();
   }
 
+  void Preflight(const sdk::HostInfo& /*host*/, sdk::ConfigReader& section) override {
+    struct stat st;
+    if (::stat(pending_.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      section.Reject("root", pending_.root + " is not a directory");
+    }
+    if (auto overrides = LoadMeetOverrides(pending_.meet_config_file); !overrides) {
+      section.Reject("meet_config_file", overrides.error().message);
+    }
+  }
+
   Status Start(sdk::Host& host) override {
     host_ = &host;
     log_ = host.Logger();

@@ -25,6 +25,7 @@ std::vector<BuiltinModule> BuiltinModules();
 struct StartupOptions {
   bool foreground = true;
   std::string version;
+  std::string commit;  // git commit of the build ("unknown" outside a checkout)
 };
 
 /// The lifecycle of architecture.md §3. Thread: the control (main) thread only.
@@ -33,9 +34,14 @@ class Application {
   Application(std::vector<BuiltinModule> builtins, StartupOptions options);
   ~Application();
 
+  /// How deep Configure looks: the file alone, or also what start needs from outside it.
+  enum class Check { kFile, kForStart };
   /// Reads `config_path`, parses [palaver] and configures every enabled module. Reports every
-  /// problem of the file at once. Changes nothing that runs.
-  Status Configure(const std::filesystem::path& config_path);
+  /// problem of the file at once. Changes nothing that runs. With kForStart (--check-config and
+  /// the start itself) it also checks what Start would otherwise fail on: files named by the
+  /// config (certificate and key matching, secrets and tokens long enough), the state dir, and
+  /// listener clashes (each module's Preflight).
+  Status Configure(const std::filesystem::path& config_path, Check depth = Check::kFile);
   /// Warnings of the last Configure (accepted values an operator should look at), for
   /// `--check-config`; at start the modules log their own.
   const std::vector<std::string>& ConfigWarnings() const;

@@ -27,6 +27,7 @@ struct HostInfo {
   int https_port = 0;                   // the HTTPS port; an ephemeral (0) one is replaced by the
                                         // bound port once the listeners are open
   int http_port = 0;                    // -1 when the plain listener is off
+  std::string listen_address;           // the host's listeners' address; empty: every address
   bool foreground = true;
   std::string version;
 };

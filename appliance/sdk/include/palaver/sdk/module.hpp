@@ -12,6 +12,7 @@ namespace palaver::sdk {
 
 class Host;
 struct CommandContext;
+struct HostInfo;
 
 /// Static facts about a module.
 struct ModuleInfo {
@@ -43,6 +44,16 @@ class Module {
   /// threads or other side effects. Report problems through `section.Reject(...)` (and return
   /// OK) or return an error; the host collects the problems of every module.
   virtual Status Configure(ConfigReader& section) = 0;
+  /// Checks, after a Configure without problems, what Start will need beyond the config text:
+  /// files present, readable and consistent (a certificate and its key match, a secret long
+  /// enough), listeners that cannot clash with the host's. Reads files; opens no socket and
+  /// changes nothing. Runs for `palaverd --check-config` and before Start, so that a file
+  /// --check-config accepts does not fail to start for these reasons. Report through
+  /// `section.Reject(...)` / `section.Warn(...)` (file:line of the key).
+  virtual void Preflight(const HostInfo& host, ConfigReader& section) {
+    (void)host;
+    (void)section;
+  }
 
   /// Acquires resources and registers routes, services, settings and metrics, using the config
   /// of the last successful Configure.
@@ -59,6 +70,12 @@ class Module {
 
   /// Subcommands this module offers on palaverd's command line (`palaverd <command> ...`).
   virtual std::vector<std::string> Commands() const { return {}; }
+  /// The usage text of one of Commands(), for `palaverd <command> --help` (printed to stdout,
+  /// exit 0, without reading the config).
+  virtual std::string CommandUsage(const std::string& command) const {
+    (void)command;
+    return {};
+  }
   /// Runs one of Commands() after Configure; returns the process exit code (0 ok, 1 failed,
   /// 2 usage). Runs without the server (the store is the configured state dir's).
   virtual int RunCommand(const std::string& command, const std::vector<std::string>& args, CommandContext& ctx) {
