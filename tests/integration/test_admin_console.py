@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import unittest
 import urllib.parse
 
@@ -542,6 +543,42 @@ class Console(unittest.TestCase):
         status, h, _ = b.post("/admin/signout", form={"csrf": form_of(page, "/admin/signout")})
         self.assertEqual(status, 303)
         self.assertEqual(b.get("/admin/status")[0], 303)
+
+
+class CertificateRenewal(unittest.TestCase):
+    """The certificates page shows the last ACME check: here a CA nobody answers at, so the local
+    CA keeps serving and the page says the check failed and when the next one runs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Palaverd({"palaver": {"hostnames": "localhost, meet.example.test"},
+                          "tls": {"acme": "yes", "acme_agree_tos": "yes", "acme_directory": "https://127.0.0.1:9/dir",
+                                  "acme_email": "it@example.test"}},
+                         expect_start=False, binary=PALAVERD_TESTBED)
+        cls.s.add_user("root", "root-secret-1", "--admin", "--display-name", "Root Admin")
+        cls.s.start()
+        cls.iss = f"https://localhost:{cls.s.https_port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.close()
+
+    def test_failed_check_is_shown_with_the_next_one(self):
+        deadline = time.time() + 20
+        while "ACME certificate not obtained" not in self.s.stderr() and time.time() < deadline:
+            time.sleep(0.2)
+        b, status, _ = Console.sign_in(self, "root", "root-secret-1", start="/admin/certificates")
+        self.assertEqual(status, 200)
+        _, _, page = b.get("/admin/certificates")
+        self.assertIn("Automatic renewal (ACME)", page)
+        last = re.search(r'<p data-testid="renewal-last" class="state failed">([^<]+)</p>', page)
+        self.assertIsNotNone(last, page)
+        self.assertRegex(html.unescape(last.group(1)), r"^Last check \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(UTC\) failed: .+")
+        self.assertIn("Next check", page)
+        b_de, _, _ = Console.sign_in(self, "root", "root-secret-1", lang="de", start="/admin/certificates")
+        _, _, page = b_de.get("/admin/certificates")
+        self.assertIn("Automatische Erneuerung (ACME)", page)
+        self.assertIn("fehlgeschlagen", page)
 
 
 class PasswordPolicy(unittest.TestCase):

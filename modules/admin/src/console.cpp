@@ -934,6 +934,18 @@ sdk::Response Console::Certificates(Ctx& ctx) {
   }
   bool local_ca = certs && !certs->TrustAnchorPath().empty();
   mstch::map c{{"certificates", rows}, {"local_ca", local_ca}};
+  if (certs) {
+    sdk::CertificateRenewal r = certs->Renewal();
+    c.emplace("acme", r.acme);
+    if (r.last_check_unix > 0) {
+      c.emplace("renewal_last", Text(lang, r.last_ok ? "renewal_ok" : "renewal_failed",
+                                     {UtcTime(r.last_check_unix * 1000), r.last_result}));
+      c.emplace("renewal_failed", !r.last_ok);
+      c.emplace("renewal_next", Text(lang, "renewal_next", {UtcTime(r.next_check_unix * 1000)}));
+    } else {
+      c.emplace("renewal_last", Text(lang, "renewal_none"));
+    }
+  }
   return PageResponse(lang, "certificates", c, ctx.MakeFrame(Text(lang, "nav_certificates"), "certificates"));
 }
 

@@ -58,4 +58,14 @@ void CertStore::Set(std::shared_ptr<const sdk::TlsIdentity> identity, std::strin
   for (const auto& fn : to_call) (*fn)();
 }
 
+sdk::CertificateRenewal CertStore::Renewal() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return renewal_;
+}
+
+void CertStore::SetRenewal(sdk::CertificateRenewal renewal) {
+  std::lock_guard<std::mutex> lock(mu_);
+  renewal_ = std::move(renewal);
+}
+
 }  // namespace palaver::tls

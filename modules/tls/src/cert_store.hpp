@@ -33,6 +33,8 @@ class CertStore final : public sdk::CertificateProvider {
   std::shared_ptr<const sdk::TlsIdentity> ForAcmeTlsAlpn(std::string_view server_name) const override;
   // The challenge answers of the ACME client (null: none). Set once in Start, before serving.
   void SetAcmeChallenges(std::shared_ptr<const AcmeChallenges> challenges);
+  sdk::CertificateRenewal Renewal() const override;
+  void SetRenewal(sdk::CertificateRenewal renewal);
 
   // Replaces the identity and trust anchor, then calls every OnChange subscriber on this thread
   // (outside the lock, so they may call ForName). REQUIRES: `identity` is not null.
@@ -46,6 +48,7 @@ class CertStore final : public sdk::CertificateProvider {
   uint64_t next_subscriber_id_ PALAVER_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::shared_ptr<std::function<void()>>> subscribers_ PALAVER_GUARDED_BY(mu_);
   std::shared_ptr<const AcmeChallenges> acme_challenges_ PALAVER_GUARDED_BY(mu_);
+  sdk::CertificateRenewal renewal_ PALAVER_GUARDED_BY(mu_);
 };
 
 }  // namespace palaver::tls

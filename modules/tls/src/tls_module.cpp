@@ -516,6 +516,12 @@ void AcmeCheck(const std::shared_ptr<Shared>& shared) {
   Clock::time_point now = Clock::now();
   std::optional<std::chrono::seconds> retry_after;
   Result<AcmeOutcome> outcome = RunAcme(s, config, current, now, &retry_after);
+  // What the admin console's certificates page shows about this check.
+  auto note = [&](bool ok, std::string result) {
+    int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    s.store->SetRenewal({.acme = true, .last_check_unix = now_s, .last_ok = ok, .last_result = std::move(result),
+                         .next_check_unix = now_s + s.acme_next_ms.load() / 1000});
+  };
   if (!outcome) {
     ++s.acme_failures;
     std::chrono::seconds wait = Backoff(s.acme_failures, config.acme_retry_interval,
@@ -524,6 +530,7 @@ void AcmeCheck(const std::shared_ptr<Shared>& shared) {
     s.acme_failed->Inc();
     const std::string& err = outcome.error().message;
     if (s.acme_stopping.load()) return;
+    note(false, err);
     if (current) {
       s.log->warn("ACME renewal failed err=\"{}\" attempt={} retry_in_s={}; still serving the certificate valid until {}",
                   err, s.acme_failures, wait.count(), FormatTime(current->not_after));
@@ -542,8 +549,11 @@ void AcmeCheck(const std::shared_ptr<Shared>& shared) {
   s.acme_next_ms = std::max(delay, std::chrono::milliseconds(1000)).count();
   if (!outcome->obtained) {
     SetAcmeProblem(s, {});
+    note(true, current ? "no renewal due; serving the certificate valid until " + FormatTime(current->not_after)
+                       : "nothing to do");
     return;
   }
+  note(true, "certificate obtained (" + outcome->reason + "), valid until " + FormatTime(outcome->obtained->not_after));
   std::lock_guard<std::mutex> lock(s.apply_mu);
   if (s.stopped || !s.config.acme) return;
   s.acme_identity = outcome->obtained;

@@ -34,6 +34,15 @@ struct TlsIdentity {
   ~TlsIdentity();
 };
 
+/// The ACME side of the served certificate, for the admin console. Value type.
+struct CertificateRenewal {
+  bool acme = false;               // false: certificates from files or the local CA only
+  int64_t last_check_unix = 0;     // 0: no ACME check yet
+  bool last_ok = false;
+  std::string last_result;         // what the last check did or why it failed (English, for admins)
+  int64_t next_check_unix = 0;
+};
+
 /// Published by the `tls` module. Thread-safe; ForName is non-blocking (called per handshake).
 class CertificateProvider {
  public:
@@ -46,6 +55,8 @@ class CertificateProvider {
   virtual std::string TrustAnchorPath() const = 0;
   /// The TLS-ALPN-01 challenge certificate (RFC 8737) for a name while an ACME order is being
   /// validated, else null. Non-blocking.
+  /// The last ACME check and the next one. Non-blocking.
+  virtual CertificateRenewal Renewal() const { return {}; }
   virtual std::shared_ptr<const TlsIdentity> ForAcmeTlsAlpn(std::string_view /*server_name*/) const {
     return nullptr;
   }
