@@ -103,7 +103,7 @@ bool ParseElement(std::string_view element, std::string& hop) {
           value.push_back(c);
         }
       }
-      if (!closed) return false;
+      if (!closed || value.empty()) return false;  // `for=""` names nobody
     } else {
       size_t v_start = i;
       while (i < element.size() && IsTchar(element[i])) ++i;
