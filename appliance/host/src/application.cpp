@@ -628,7 +628,8 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   {
     std::vector<std::string> host_keys;
     for (const auto& k : ChangedKeys(a.host_running_values, a.host_pending_values)) {
-      if (k != "log_level" && k != "log_levels" && k != "log_format" && k != "metrics_allow" && k != "access_log") {
+      if (k != "log_level" && k != "log_levels" && k != "log_format" && k != "metrics_allow" && k != "access_log" &&
+          k != "trusted_proxies" && k != "proxy_header") {
         host_keys.push_back(k);
       }
     }
@@ -646,7 +647,8 @@ Status Application::Reload(const std::filesystem::path& config_path) {
   ApplyLogLevels(next.log_level, next.log_levels);
   a.host_config.log_json = next.log_json;
   SetJsonLogFormat(next.log_json);
-  for (const char* live : {"log_level", "log_levels", "log_format", "metrics_allow", "access_log"}) {
+  for (const char* live :
+       {"log_level", "log_levels", "log_format", "metrics_allow", "access_log", "trusted_proxies", "proxy_header"}) {
     if (auto it = a.host_pending_values.find(live); it != a.host_pending_values.end()) {
       a.host_running_values[live] = it->second;
     } else {
