@@ -206,8 +206,8 @@ class Issuance(AcmeTestCase):
                        expect_start=False)
         try:
             code, _, err = bad.run_once()
-            self.assertNotEqual(code, 0)
-            self.assertIn("acme_challenge = http-01 needs the plain-HTTP listener", err)
+            self.assertEqual(code, 2, err)
+            self.assertIn("[tls] acme_challenge: http-01 needs the plain-HTTP listener", err)
         finally:
             bad.close()
 
@@ -379,8 +379,8 @@ class CheckConfig(unittest.TestCase):
         s = Palaverd({"tls": {"acme": "yes", "acme_agree_tos": "yes"}}, expect_start=False)
         try:
             code, _, err = s.run_once()
-            self.assertNotEqual(code, 0)
-            self.assertIn("acme = yes needs a public DNS name in [palaver] hostnames", err)
+            self.assertEqual(code, 2, err)  # a config error, found before anything starts (as --check-config does)
+            self.assertIn("[tls] acme: needs a public DNS name in [palaver] hostnames", err)
         finally:
             s.close()
 

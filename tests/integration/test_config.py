@@ -225,6 +225,13 @@ class CheckConfigAsStrictAsStart(unittest.TestCase):
         self.assert_refused({"turn": {"listen": f"127.0.0.1:{port}", "tls_listen": f"0.0.0.0:{port}"}},
                             f"[turn] tls_listen: 0.0.0.0:{port} takes the same TCP port as listen 127.0.0.1:{port}")
 
+    def test_acme_without_a_public_name_or_with_a_missing_ca_file(self):
+        acme = {"acme": "yes", "acme_agree_tos": "yes"}
+        self.assert_refused({"tls": acme}, "[tls] acme: needs a public DNS name in [palaver] hostnames")
+        self.assert_refused({"palaver": {"hostnames": "meet.example.test"},
+                             "tls": {**acme, "acme_ca_file": os.path.join(self.d, "missing-ca.pem")}},
+                            "[tls] acme_ca_file: cannot read " + os.path.join(self.d, "missing-ca.pem"))
+
     def test_syntax_only_skips_what_the_file_names(self):
         self.s.sections["web"]["root"] = os.path.join(self.d, "no-webui")
         self.s.write_config()

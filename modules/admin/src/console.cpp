@@ -543,17 +543,11 @@ sdk::Response Console::Guests(Ctx& ctx) {
                      {"cancel_href", std::string("/admin/guests")}};
         return PageResponse(lang, "confirm", c, ctx.MakeFrame(Text(lang, "confirm_guests_title"), "guests"));
       }
-      auto st = changer_.Change(ctx.Who(), {{kGuestsEnabled, enabled},
-                                            {kPublicRegexp, regexp},
-                                            {kGuestOnlyRooms, guest_only},
-                                            {kGuestsDefault, by_default},
-                                            {kGuestNameStyle, style}});
-      if (!st) {
-        frame.error = Text(lang, "not_saved", {st.error().public_message});
-        status = st.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
-      } else {
-        frame.notice = Text(lang, "saved");
-      }
+      status = Save(ctx, frame, {{kGuestsEnabled, enabled},
+                                 {kPublicRegexp, regexp},
+                                 {kGuestOnlyRooms, guest_only},
+                                 {kGuestsDefault, by_default},
+                                 {kGuestNameStyle, style}});
     }
   }
   mstch::array rows;
@@ -623,11 +617,8 @@ sdk::Response Console::Media(Ctx& ctx) {
     if (!problem.empty()) {
       frame.error = Text(lang, "not_saved", {problem});
       status = 400;
-    } else if (auto st = changer_.Change(ctx.Who(), changes); !st) {
-      frame.error = Text(lang, "not_saved", {st.error().public_message});
-      status = st.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
     } else {
-      frame.notice = Text(lang, "saved");
+      status = Save(ctx, frame, changes);
     }
   }
   mstch::map c{{"screenshare_enabled", screenshare},
@@ -639,6 +630,19 @@ sdk::Response Console::Media(Ctx& ctx) {
                {"max_bitrate", std::to_string(kMaxBitrate)},
                {"t_bitrate_help", Text(lang, "bitrate_help", {std::to_string(kMinBitrate), std::to_string(kMaxBitrate)})}};
   return PageResponse(lang, "media", c, frame, status);
+}
+
+int Console::Save(Ctx& ctx, Frame& frame, const std::vector<std::pair<std::string, sdk::SettingValue>>& changes,
+                  const char* reason_key) {
+  auto st = changer_.Change(ctx.Who(), changes);
+  if (st) {
+    frame.notice = Text(ctx.lang, "saved");
+    return 200;
+  }
+  std::string reason = st.error().public_message;
+  if (reason_key != nullptr) reason = Text(ctx.lang, reason_key, {reason});
+  frame.error = Text(ctx.lang, "not_saved", {reason});
+  return st.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
 }
 
 sdk::Response Console::Branding(Ctx& ctx) {
@@ -653,12 +657,7 @@ sdk::Response Console::Branding(Ctx& ctx) {
   if (post && ctx.Field("action") == "save") {
     // The web module's setting specs validate each value; their reason is shown after a
     // translated lead.
-    if (auto st = changer_.Change(ctx.Who(), {{kAppTitle, title}, {kLogoUrl, logo}, {kApps, apps}}); !st) {
-      frame.error = Text(lang, "not_saved", {Text(lang, "branding_invalid", {st.error().public_message})});
-      status = st.error().code == ErrorCode::kInvalidArgument ? 400 : 500;
-    } else {
-      frame.notice = Text(lang, "saved");
-    }
+    status = Save(ctx, frame, {{kAppTitle, title}, {kLogoUrl, logo}, {kApps, apps}}, "branding_invalid");
   }
   mstch::map c{{"app_title", title}, {"logo_url", logo}, {"apps", apps}};
   return PageResponse(lang, "branding", c, frame, status);

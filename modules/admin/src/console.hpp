@@ -47,6 +47,11 @@ class Console {
   sdk::Response GuestsPreview(Ctx& ctx);
   sdk::Response Media(Ctx& ctx);
   sdk::Response Branding(Ctx& ctx);
+  // Stores `changes` through the settings changer (validated, audited) and puts the outcome in
+  // `frame` ("saved", or "not saved" with the reason, wrapped in `reason_key`'s text if given).
+  // Returns the page's status: 200, 400 for a refused value, 500.
+  int Save(Ctx& ctx, Frame& frame, const std::vector<std::pair<std::string, sdk::SettingValue>>& changes,
+           const char* reason_key = nullptr);
   sdk::Response Turn(Ctx& ctx);
   sdk::Response StatusPage(Ctx& ctx, bool json);
   sdk::Response Audit(Ctx& ctx, bool csv);

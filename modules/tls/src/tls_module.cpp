@@ -28,6 +28,7 @@
 #include "local_ca.hpp"
 #include "palaver/sdk/check.hpp"
 #include "palaver/sdk/encoding.hpp"
+#include "palaver/sdk/files.hpp"
 #include "palaver/sdk/host.hpp"
 
 namespace palaver::tls {
@@ -689,8 +690,26 @@ class TlsModule final : public sdk::Module {
     return OkStatus();
   }
 
-  // --check-config and start: the certificate and key files are read and must match.
-  void Preflight(const sdk::HostInfo& /*host*/, sdk::ConfigReader& section) override {
+  // --check-config and start: the certificate and key files are read and must match; ACME gets
+  // what Start checks (CheckAcmeFits) and a readable acme_ca_file.
+  void Preflight(const sdk::HostInfo& host, sdk::ConfigReader& section) override {
+    if (pending_.acme) {
+      if (AcmeNames(host.hostnames).empty()) {
+        section.Reject("acme", "needs a public DNS name in [palaver] hostnames (not localhost or an IP address)");
+      }
+      if (host.http_port < 0 && pending_.acme_challenges == std::vector<std::string>{"http-01"}) {
+        section.Reject("acme_challenge", "http-01 needs the plain-HTTP listener ([palaver] http_port is off); "
+                                         "use tls-alpn-01 or auto");
+      }
+      if (!pending_.acme_ca_file.empty()) {
+        auto ca = sdk::ReadFileText(pending_.acme_ca_file);
+        if (!ca) {
+          section.Reject("acme_ca_file", ca.error().message);
+        } else if (ca->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+          section.Reject("acme_ca_file", pending_.acme_ca_file.string() + " holds no PEM certificate");
+        }
+      }
+    }
     if (!pending_.UsesFiles()) return;
     auto loaded = LoadIdentityFiles(pending_.certificate, pending_.key, "files");
     if (!loaded) section.Reject("certificate", loaded.error().message);
