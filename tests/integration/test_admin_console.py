@@ -395,6 +395,7 @@ class Console(unittest.TestCase):
         self.assertRegex(page, r"<th scope=\"row\">udp</th><td>[0-9.]+:\d+</td>")
         self.assertIn("turn:localhost:", page)
         self.assertIn("Rotate the secret", page)
+        self.assertRegex(page, r'<dd data-testid="turn-traffic">\d+\.\d MB in \d+ packets</dd>')
         secret_path = os.path.join(self.s.state, "turn_secret")
         with open(secret_path) as f:
             old = f.read().strip()

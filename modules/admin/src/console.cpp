@@ -1,6 +1,7 @@
 #include "console.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <future>
@@ -990,6 +991,9 @@ sdk::Response Console::Turn(Ctx& ctx) {
     c.emplace("relay_ports", o.relay_ports);
     c.emplace("allocations", std::to_string(o.allocations));
     c.emplace("connections", std::to_string(o.connections));
+    char mb[32];
+    std::snprintf(mb, sizeof mb, "%.1f", static_cast<double>(o.relayed_bytes) / 1e6);
+    c.emplace("traffic", Text(lang, "turn_traffic_value", {mb, std::to_string(o.relayed_packets)}));
     c.emplace("secret_age", Text(lang, "turn_secret_age", {UtcTime(o.secret_changed_unix * 1000),
                                                            std::to_string(std::max<int64_t>(0, now_s - o.secret_changed_unix) / 86400)}));
     c.emplace("previous_until", o.previous_secret_until_unix > 0

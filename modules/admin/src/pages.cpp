@@ -31,6 +31,8 @@ constexpr sdk::TextEntry kTexts[] = {
     {"turn_relay_ports", "Relay ports", "Relay-Ports"},
     {"turn_allocations", "Active allocations", "Aktive Allokationen"},
     {"turn_connections", "TCP and TLS connections", "TCP- und TLS-Verbindungen"},
+    {"turn_traffic", "Relayed since start", "Seit dem Start weitergeleitet"},
+    {"turn_traffic_value", "{} MB in {} packets", "{} MB in {} Paketen"},
     {"turn_secret", "Shared secret", "Gemeinsames Geheimnis"},
     {"turn_secret_age", "Last changed {} (UTC), {} days ago.", "Zuletzt geändert {} (UTC), vor {} Tagen."},
     {"turn_previous_until", "The previous secret is still accepted for credentials handed out before, until {} (UTC).",

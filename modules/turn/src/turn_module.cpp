@@ -569,6 +569,19 @@ class TurnModule final : public sdk::Module {
     o.relay_ports = std::to_string(config_.min_port) + "-" + std::to_string(config_.max_port);
     o.allocations = s.allocations;
     o.connections = s.streams;
+    // The engine's traffic counters (published once a second; the same families the engine fills).
+    if (host_ != nullptr) {
+      for (const char* direction : {"to_peer", "to_client"}) {
+        o.relayed_bytes += host_->Stats()
+                               .GetCounter("palaver_turn_relayed_bytes_total", "Payload bytes relayed.",
+                                           {{"direction", direction}})
+                               .Value();
+        o.relayed_packets += host_->Stats()
+                                 .GetCounter("palaver_turn_relayed_packets_total", "Packets relayed.",
+                                             {{"direction", direction}})
+                                 .Value();
+      }
+    }
     o.credential_ttl_s = config_.credential_ttl.count();
     o.secret_rotatable = config_.secret_file.empty();
     o.secret_file = secret_path_.string();

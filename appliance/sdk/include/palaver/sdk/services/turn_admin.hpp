@@ -22,6 +22,8 @@ struct TurnOverview {
   std::string relay_ports;          // "49152-65535"
   size_t allocations = 0;
   size_t connections = 0;           // TCP and TLS
+  uint64_t relayed_bytes = 0;       // payload bytes relayed since start, both directions
+  uint64_t relayed_packets = 0;
   int64_t credential_ttl_s = 0;
   int64_t secret_changed_unix = 0;  // when the secret was generated or last rotated
   bool secret_rotatable = false;    // false: it comes from the admin's secret_file
