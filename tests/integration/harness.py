@@ -15,6 +15,25 @@ PALAVERD = os.environ.get("PALAVERD", os.path.join(os.path.dirname(__file__), ".
 PALAVERD_TESTBED = os.environ.get("PALAVERD_TESTBED",
                                   os.path.join(os.path.dirname(__file__), "../../build/tests/palaverd-testbed"))
 SOURCE = os.environ.get("PALAVER_SOURCE", os.path.join(os.path.dirname(__file__), "../.."))
+NODE_DIR = os.path.join(SOURCE, "tests", "node")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def require_node(test, package="playwright-core", chromium=False, webui=False):
+    """The node binary for the tests/node scripts. Fails `test` (never a skip) when node, the npm
+    package the script needs, Chromium (`chromium`) or the built Meet app (`webui`: returns its
+    site dir as well) is missing, naming what installs it."""
+    node = shutil.which("node")
+    if not node or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", package)):
+        test.fail("node and tests/node/node_modules are needed: ./dev test installs them (npm ci in tests/node)")
+    if chromium and not os.path.exists(CHROMIUM):
+        test.fail("chromium is needed: scripts/deps.sh test installs it")
+    if not webui:
+        return node
+    site = os.environ.get("PALAVER_WEBUI")
+    if not site or not os.path.exists(os.path.join(site, "meet", "index.html")):
+        test.fail("the built web app is needed (PALAVER_WEBUI=<build>/webui, built by cmake)")
+    return node, site
 
 
 def write(path, text, mode=0o644):

@@ -7,13 +7,12 @@ import html
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import unittest
 import urllib.parse
 
-from harness import PALAVERD_TESTBED, SOURCE, Browser, Palaverd
+from harness import NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, require_node
 from test_signaling import Rtm
 
 MEET_CONFIG = "/api/config/v1/kopano/meet/config.json"
@@ -623,7 +622,6 @@ class PasswordPolicy(unittest.TestCase):
         self.assertEqual(self.user("grant-admin", "nobody").returncode, 1)
 
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
 
 
 class ConsoleInABrowser(unittest.TestCase):
@@ -633,11 +631,7 @@ class ConsoleInABrowser(unittest.TestCase):
     page in English and German (how docs/admin/console-*.png are made)."""
 
     def setUp(self):
-        self.node = shutil.which("node")
-        if not self.node or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
-            self.fail("node and tests/node/node_modules are needed: ./dev test installs them")
-        if not os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")):
-            self.fail("chromium is needed: scripts/deps.sh test installs it")
+        self.node = require_node(self, chromium=True)
         self.s = Palaverd(expect_start=False)
         self.s.add_user("root", "root-secret-1", "--admin", "--display-name", "Root Admin")
         self.s.add_user("anna", "anna-secret-1", "--display-name", "Anna Alder", "--mail", "anna@example.org")

@@ -5,14 +5,13 @@ recovery after it, and the openid-client flow with an LDAP user."""
 import json
 import re
 import os
-import shutil
 import subprocess
 import time
 import unittest
 import urllib.parse
 
 import ldap_fixture
-from harness import PALAVERD_TESTBED, SOURCE, Palaverd
+from harness import NODE_DIR, PALAVERD_TESTBED, Palaverd, require_node
 
 GC = "/api/gc/v1"
 SIGNIN = "/signin/v1/identifier/_"
@@ -432,10 +431,7 @@ class ActiveDirectoryPreset(LdapCase):
 
 class OpenIdClientWithLdapUser(unittest.TestCase):
     def test_code_flow_with_an_ldap_user(self):
-        node = shutil.which("node")
-        node_dir = os.path.join(SOURCE, "tests", "node")
-        if not node or not os.path.isdir(os.path.join(node_dir, "node_modules", "openid-client")):
-            self.fail("node and tests/node/node_modules are needed (npm ci in tests/node)")
+        node = require_node(self, package="openid-client")
         ldap = ldap_fixture.Slapd()
         self.addCleanup(ldap.close)
         s = Palaverd({"directory": ldap.directory_section()}, expect_start=False)
@@ -447,7 +443,7 @@ class OpenIdClientWithLdapUser(unittest.TestCase):
         s.start()
         iss = f"https://localhost:{s.https_port}"
         env = dict(os.environ, NODE_EXTRA_CA_CERTS=s.ca)
-        r = subprocess.run([node, os.path.join(node_dir, "oidc-flow.js"), iss, "alice", "alice-pw", secret],
+        r = subprocess.run([node, os.path.join(NODE_DIR, "oidc-flow.js"), iss, "alice", "alice-pw", secret],
                            capture_output=True, text=True, timeout=120, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         out = json.loads(r.stdout)

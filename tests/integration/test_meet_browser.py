@@ -6,10 +6,8 @@ import shutil
 import subprocess
 import unittest
 
-from harness import Palaverd, SOURCE
+from harness import NODE_DIR, Palaverd, require_node
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 def run_node(test, script, *args, timeout=170):
@@ -29,13 +27,7 @@ class MeetBrowserCase(unittest.TestCase):
     users = (("anna", "anna-secret", "Anna Alder"), ("bert", "bert-secret", "Bert Berg"))
 
     def setUp(self):
-        if not shutil.which("node") or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
-            self.fail("node and tests/node/node_modules are needed: ./dev test installs them")
-        if not os.path.exists(CHROMIUM):
-            self.fail("chromium is needed: scripts/deps.sh test installs it")
-        site = os.environ.get("PALAVER_WEBUI")
-        if not site or not os.path.exists(os.path.join(site, "meet", "index.html")):
-            self.fail("the built web app is needed (PALAVER_WEBUI=<build>/webui, built by cmake)")
+        _, site = require_node(self, chromium=True, webui=True)
         self.s = Palaverd(site=site, expect_start=False)
         for name, password, display in self.users:
             self.s.add_user(name, password, "--display-name", display)

@@ -5,11 +5,10 @@ checks, share link to the clipboard), the join form for direct links, and guests
 the guest flow, or refused with the message of each policy."""
 import json
 import os
-import shutil
 import unittest
 
-from harness import Palaverd
-from test_meet_browser import CHROMIUM, NODE_DIR, MeetBrowserCase, run_node, SOURCE
+from harness import SOURCE, Palaverd, require_node
+from test_meet_browser import MeetBrowserCase, run_node
 
 SHOTS = os.environ.get("PALAVER_SCREENSHOTS")  # e.g. docs/user to refresh the manual's pictures
 
@@ -17,14 +16,8 @@ SHOTS = os.environ.get("PALAVER_SCREENSHOTS")  # e.g. docs/user to refresh the m
 class Rooms(MeetBrowserCase):
     def setUp(self):
         # MeetBrowserCase's set-up plus an administrator (boss) for the admin API.
-        for need, why in ((shutil.which("node") and os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")),
-                           "node and tests/node/node_modules are needed: ./dev test installs them"),
-                          (os.path.exists(CHROMIUM), "chromium is needed: scripts/deps.sh test installs it"),
-                          (os.path.exists(os.path.join(os.environ.get("PALAVER_WEBUI", "/nonexistent"), "meet", "index.html")),
-                           "the built web app is needed (PALAVER_WEBUI=<build>/webui, built by cmake)")):
-            if not need:
-                self.fail(why)
-        self.s = Palaverd(site=os.environ["PALAVER_WEBUI"], expect_start=False)
+        _, site = require_node(self, chromium=True, webui=True)
+        self.s = Palaverd(site=site, expect_start=False)
         for name, password, display in self.users:
             self.s.add_user(name, password, "--display-name", display)
         self.s.add_user("boss", "boss-secret", "--admin", "--display-name", "Boss")

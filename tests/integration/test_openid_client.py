@@ -4,21 +4,16 @@ rotates a confidential client's refresh token (tests/node/oidc-flow.js)."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import unittest
 
-from harness import Palaverd, SOURCE
+from harness import NODE_DIR, Palaverd, require_node
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
 
 
 class OpenIdClient(unittest.TestCase):
     def setUp(self):
-        node = shutil.which("node")
-        if not node or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "openid-client")):
-            self.fail("node and tests/node/node_modules are needed: ./dev test installs them (npm ci in tests/node)")
-        self.node = node
+        self.node = require_node(self, package="openid-client")
         self.s = Palaverd(expect_start=False)
         self.s.add_user("anna", "anna-secret", "--display-name", "Anna Alder", "--mail", "anna@example.org")
         r = subprocess.run([self.s.binary, "client", "add", "app", "--redirect-uri", "https://app.example/cb",

@@ -3,21 +3,17 @@
 bad input). Users sign in through the OpenID provider."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import unittest
 
-from harness import PALAVERD_TESTBED, Palaverd, SOURCE, WsClient
+from harness import NODE_DIR, PALAVERD_TESTBED, Palaverd, WsClient, require_node
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
 
 
 class Signaling(unittest.TestCase):
     def setUp(self):
-        self.node = shutil.which("node")
-        if not self.node or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ws")):
-            self.fail("node and tests/node/node_modules are needed: ./dev test installs them")
+        self.node = require_node(self, package="ws")
         self.s = Palaverd(expect_start=False)
         for name in ("anna", "bert", "carl", "dora"):
             self.s.add_user(name, f"{name}-secret", "--display-name", name.title())

@@ -11,24 +11,17 @@ retry the handshake over HTTP/1.1. Chromium's net log (read by the script) tells
 handshake went; a good one succeeds at its first attempt, over h2 or over HTTP/1.1."""
 import json
 import os
-import shutil
 import subprocess
 import time
 import unittest
 
-from harness import Palaverd, SOURCE
+from harness import NODE_DIR, Palaverd, require_node
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 class SignalingBrowser(unittest.TestCase):
     def setUp(self):
-        self.node = shutil.which("node")
-        if not self.node or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
-            self.fail("node and tests/node/node_modules are needed: ./dev test installs them")
-        if not os.path.exists(CHROMIUM):
-            self.fail("chromium is needed: scripts/deps.sh test installs it")
+        self.node = require_node(self, chromium=True)
         # The default header_timeout (10 s), not the harness's 3 s: a stalled stream then stays
         # stalled for as long as it would for a newcomer.
         self.s = Palaverd(sections={"palaver": {"header_timeout": "10s"}}, expect_start=False)

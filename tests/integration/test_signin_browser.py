@@ -3,22 +3,16 @@
 the check-session iframe, sign-out and the German page."""
 import json
 import os
-import shutil
 import subprocess
 import unittest
 
-from harness import Palaverd, SOURCE
+from harness import NODE_DIR, Palaverd, require_node
 
-NODE_DIR = os.path.join(SOURCE, "tests", "node")
 
 
 class SigninBrowser(unittest.TestCase):
     def setUp(self):
-        self.node = shutil.which("node")
-        if not self.node or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "playwright-core")):
-            self.fail("node and tests/node/node_modules are needed: ./dev test installs them")
-        if not os.path.exists(os.environ.get("CHROMIUM", "/usr/bin/chromium")):
-            self.fail("chromium is needed: scripts/deps.sh test installs it")
+        self.node = require_node(self, chromium=True)
         self.s = Palaverd(expect_start=False)
         self.s.add_user("anna", "anna-secret", "--display-name", "Anna Alder")
         self.s.start()
