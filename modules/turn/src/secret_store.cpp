@@ -11,20 +11,18 @@
 namespace palaver::turn {
 namespace {
 
-constexpr size_t kMinSecretChars = 16;
-
-std::string Trim(std::string s) {
-  s.erase(s.find_last_not_of(" \t\r\n") + 1);
-  s.erase(0, s.find_first_not_of(" \t\r\n"));
-  return s;
-}
-
 int64_t ModifiedUnix(const std::filesystem::path& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) : 0;
 }
 
 }  // namespace
+
+std::string TrimSecret(std::string_view text) {
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return std::string(text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1));
+}
 
 std::filesystem::path PreviousSecretPath(const std::filesystem::path& path) {
   return std::filesystem::path(path.string() + ".previous");
@@ -36,7 +34,7 @@ Result<SecretState> LoadSecrets(const std::filesystem::path& path, int64_t ttl_s
   if (generated != nullptr) *generated = false;
   if (std::filesystem::exists(path, ec)) {
     PALAVER_ASSIGN_OR_RETURN(std::string text, sdk::ReadFileText(path));
-    state.current = Trim(text);
+    state.current = TrimSecret(text);
     if (state.current.size() < kMinSecretChars) {
       return Fail(ErrorCode::kFailedPrecondition, "TURN secret in " + path.string() + " is shorter than 16 characters",
                   "turn: the secret file " + path.string() + " holds no usable secret");
@@ -57,7 +55,7 @@ Result<SecretState> LoadSecrets(const std::filesystem::path& path, int64_t ttl_s
       std::string when, secret;
       std::getline(lines, when);
       std::getline(lines, secret);
-      secret = Trim(secret);
+      secret = TrimSecret(secret);
       char* end = nullptr;
       long long retired = std::strtoll(when.c_str(), &end, 10);
       if (end != when.c_str() && *end == '\0' && retired > 0 && secret.size() >= kMinSecretChars &&

@@ -13,6 +13,12 @@
 
 namespace palaver::turn {
 
+/// A usable secret has at least this many characters (surrounding white space not counted).
+inline constexpr size_t kMinSecretChars = 16;
+
+/// A secret file's text without surrounding white space, as LoadSecrets reads it.
+std::string TrimSecret(std::string_view text);
+
 struct SecretState {
   std::string current;
   int64_t changed_unix = 0;  // when `current` was generated or rotated in (the file's mtime)

@@ -35,13 +35,6 @@ int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// The length of a secret file's text without surrounding white space (as LoadSecrets reads it).
-size_t SecretChars(std::string_view text) {
-  size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return 0;
-  return text.find_last_not_of(" \t\r\n") - first + 1;
-}
-
 bool HostHasIpv6() {
   int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
   if (fd < 0) return false;
@@ -303,7 +296,7 @@ class TurnModule final : public sdk::Module {
       auto text = sdk::ReadFileText(secret_path);
       if (!text) {
         section.Reject("secret_file", text.error().message);
-      } else if (SecretChars(*text) < 16) {
+      } else if (TrimSecret(*text).size() < kMinSecretChars) {
         section.Reject("secret_file", secret_path.string() + " holds a secret shorter than 16 characters");
       }
     } else if (!pending_.secret_file.empty() && !std::filesystem::is_directory(secret_path.parent_path(), ec)) {
