@@ -1,5 +1,10 @@
 #include "config.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
 namespace palaver::oidc {
 namespace {
 
@@ -36,6 +41,46 @@ OidcConfig ParseOidcConfig(sdk::ConfigReader& r) {
     if (!ok) r.Reject("external_issuers", "each must be an https:// issuer URL without query or fragment");
   }
   c.external_ca_file = r.String("external_ca_file", "");
+  UpstreamConfig& u = c.upstream;
+  u.issuer = r.String("upstream_issuer", "");
+  u.client_id = r.String("upstream_client_id", "");
+  u.client_secret_file = r.String("upstream_client_secret_file", "");
+  u.scopes = r.List("upstream_scopes", u.scopes);
+  u.user_claim = r.String("upstream_user_claim", u.user_claim);
+  u.ca_file = r.String("upstream_ca_file", c.external_ca_file);
+  u.label = r.String("upstream_label", u.label);
+  u.label_de = r.String("upstream_label_de", "");
+  u.only = r.Bool("upstream_only", false);
+  if (!u.issuer.empty()) {
+    bool ok = u.issuer.rfind("https://", 0) == 0 && u.issuer.size() > 8 && u.issuer.back() != '/' &&
+              u.issuer.find_first_of("?# ") == std::string::npos;
+    if (!ok) r.Reject("upstream_issuer", "must be an https:// URL without query, fragment or trailing slash");
+    if (u.client_id.empty()) r.Reject("upstream_client_id", "is needed with upstream_issuer");
+    if (std::find(u.scopes.begin(), u.scopes.end(), "openid") == u.scopes.end()) {
+      r.Reject("upstream_scopes", "must contain openid");
+    }
+    if (u.user_claim.empty() || u.user_claim.size() > 64) r.Reject("upstream_user_claim", "must be a claim name");
+    if (u.label.empty() || u.label.size() > 64) r.Reject("upstream_label", "must be 1 to 64 characters");
+    if (u.label_de.size() > 64) r.Reject("upstream_label_de", "must be at most 64 characters");
+    if (!u.client_secret_file.empty()) {
+      std::ifstream in(u.client_secret_file, std::ios::binary);
+      std::string line;
+      if (u.client_secret_file.front() != '/') {
+        r.Reject("upstream_client_secret_file", "must be an absolute path");
+      } else if (!in) {
+        r.Reject("upstream_client_secret_file", "cannot read " + u.client_secret_file);
+      } else if (!std::getline(in, line) || line.empty()) {
+        r.Reject("upstream_client_secret_file", u.client_secret_file + " is empty (the secret is its first line)");
+      } else {
+        struct stat st {};
+        if (::stat(u.client_secret_file.c_str(), &st) == 0 && (st.st_mode & 0007) != 0) {
+          r.Warn("upstream_client_secret_file", u.client_secret_file + " is readable by other users; chmod o-rwx it");
+        }
+      }
+    }
+  } else if (u.only) {
+    r.Reject("upstream_only", "needs upstream_issuer");
+  }
   return c;
 }
 

@@ -16,8 +16,6 @@
 namespace palaver::oidc {
 namespace {
 
-constexpr size_t kMaxDocumentBytes = 512 * 1024;
-
 Result<Poco::JSON::Object::Ptr> Object(const std::string& json, const char* what) {
   if (auto o = ParseJsonObject(json)) return o;
   return Fail(ErrorCode::kInvalidArgument, std::string(what) + " is not a JSON object");
@@ -85,28 +83,38 @@ bool ExternalIssuers::ClaimRefresh(const std::string& issuer, int64_t now_s, int
   return true;
 }
 
-Result<std::string> ExternalIssuers::Fetch(const std::string& url) const {
+Result<HttpsReply> HttpsRequest(const std::string& method, const std::string& url, const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                const std::string& ca_file, size_t max_bytes) {
   try {
     Poco::URI uri(url);
     if (uri.getScheme() != "https") return Fail(ErrorCode::kInvalidArgument, url + " is not https");
-    Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", ca_file_,
-                                                         Poco::Net::Context::VERIFY_STRICT, 9, ca_file_.empty());
+    Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", ca_file,
+                                                         Poco::Net::Context::VERIFY_STRICT, 9, ca_file.empty());
     Poco::Net::HTTPSClientSession session(uri.getHost(), uri.getPort(), ctx);
     session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
+    Poco::Net::HTTPRequest request(method, uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     request.set("Accept", "application/json");
-    session.sendRequest(request);
-    Poco::Net::HTTPResponse response;
-    std::istream& body = session.receiveResponse(response);
-    if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
-      return Fail(ErrorCode::kUnavailable, url + " answered " + std::to_string(response.getStatus()));
+    for (const auto& [k, v] : headers) request.set(k, v);
+    if (method == Poco::Net::HTTPRequest::HTTP_POST) {
+      request.setContentType("application/x-www-form-urlencoded");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+      session.sendRequest(request) << body;
+    } else {
+      session.sendRequest(request);
     }
-    std::string out;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    HttpsReply out;
+    out.status = static_cast<int>(response.getStatus());
+    if (response.hasContentLength() && response.getContentLength64() > static_cast<int64_t>(max_bytes)) {
+      return Fail(ErrorCode::kPayloadTooLarge, url + " is too large");
+    }
     char buf[8192];
-    while (body.read(buf, sizeof buf) || body.gcount() > 0) {
-      out.append(buf, static_cast<size_t>(body.gcount()));
-      if (out.size() > kMaxDocumentBytes) return Fail(ErrorCode::kInvalidArgument, url + " is too large");
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      out.body.append(buf, static_cast<size_t>(in.gcount()));
+      if (out.body.size() > max_bytes) return Fail(ErrorCode::kPayloadTooLarge, url + " is too large");
     }
     return out;
   } catch (const Poco::Exception& e) {
@@ -114,6 +122,12 @@ Result<std::string> ExternalIssuers::Fetch(const std::string& url) const {
   } catch (const std::exception& e) {
     return Fail(ErrorCode::kUnavailable, url + ": " + e.what());
   }
+}
+
+Result<std::string> ExternalIssuers::Fetch(const std::string& url) const {
+  PALAVER_ASSIGN_OR_RETURN(HttpsReply reply, HttpsRequest("GET", url, "", {}, ca_file_, kMaxDocumentBytes));
+  if (reply.status != 200) return Fail(ErrorCode::kUnavailable, url + " answered " + std::to_string(reply.status));
+  return std::move(reply.body);
 }
 
 Status ExternalIssuers::Refresh(const std::string& issuer) {

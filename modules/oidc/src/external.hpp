@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "jose.hpp"
@@ -25,6 +26,19 @@ struct DiscoveryInfo {
   std::vector<JwsAlg> algs;
 };
 Result<DiscoveryInfo> ParseDiscovery(const std::string& json, const std::string& issuer);
+
+/// An HTTPS exchange with another OpenID provider. Blocking (network): workers only.
+struct HttpsReply {
+  int status = 0;
+  std::string body;
+};
+/// `method` GET or POST (`body` as application/x-www-form-urlencoded); `ca_file` empty: the
+/// system CAs. A body over `max_bytes` is kPayloadTooLarge, a non-https URL kInvalidArgument,
+/// network and TLS failures kUnavailable (10 s timeout).
+Result<HttpsReply> HttpsRequest(const std::string& method, const std::string& url, const std::string& body,
+                                const std::vector<std::pair<std::string, std::string>>& headers,
+                                const std::string& ca_file, size_t max_bytes);
+inline constexpr size_t kMaxDocumentBytes = 512 * 1024;
 
 /// The trusted external issuers and their keys. Thread-safe; Keys() is non-blocking,
 /// Refresh() blocks (network): workers only.

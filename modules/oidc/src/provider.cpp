@@ -96,6 +96,7 @@ Status Provider::Start(const OidcConfig& config) {
   }
   PALAVER_ASSIGN_OR_RETURN(std::string secret, keys_->Secret("signin-session"));
   sealer_ = std::make_unique<SessionSealer>(std::move(secret));
+  PALAVER_RETURN_IF_ERROR(StartUpstream(config.upstream));
   auto& stats = host_.Stats();
   signins_ok_ = &stats.GetCounter("palaver_oidc_signins_total", "Sign-in attempts.", {{"result", "ok"}});
   signins_failed_ = &stats.GetCounter("palaver_oidc_signins_total", "Sign-in attempts.", {{"result", "failed"}});
@@ -194,6 +195,9 @@ void Provider::ScheduleMaintenance() {
               if (auto st = external_->Refresh(iss); !st) log_->warn("external issuer keys not refreshed issuer={} err={}", iss, st.error().message);
             }
           }
+          if (upstream_) {
+            if (auto st = upstream_->Refresh(); !st) log_->warn("upstream discovery not refreshed issuer={} err={}", upstream_->Config().issuer, st.error().message);
+          }
           if (auto st = refresh_store_->Prune(NowSeconds()); !st) {
             log_->error("refresh token pruning failed err={}", st.error().message);
           }
@@ -261,6 +265,7 @@ Status Provider::AddRoutes() {
                                        HandlePage(name, req, respond);
                                      }));
   }
+  PALAVER_RETURN_IF_ERROR(AddUpstreamRoutes());
   return http.Add({.methods = {"POST"}, .path = std::string(kSigninApiPrefix) + "form", .max_body_bytes = 48 * 1024,
                    .route_class = "signin"},
                   [this](const sdk::Request& req, sdk::Responder respond) { HandleForm(req, respond); });
@@ -326,6 +331,10 @@ void Provider::EndRecordedSession(const std::string& sid, std::function<void()> 
 
 void Provider::Logon(const std::string& username, const std::string& password, const std::string& peer,
                      LogonDone done) {
+  if (PasswordsOff()) {
+    log_->info("sign-in refused user={} addr={} reason=passwords_off", sdk::LogSafe(username), peer);
+    return done(LogonOutcome::kPasswordsOff, std::nullopt);
+  }
   std::string account = "user:" + Lower(username);
   std::string address = "addr:" + peer;
   int64_t now = NowSeconds();
@@ -449,6 +458,9 @@ void Provider::HandleSignin(const std::string& op, const sdk::Request& req, cons
               return respond(success(state, *s));
             case LogonOutcome::kFailed:
               return respond(NoContent(state));
+            case LogonOutcome::kPasswordsOff:
+              return respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "passwords off",
+                                                            "signing in with a password is turned off"}));
             case LogonOutcome::kLimited: {
               auto r = sdk::Response::FromError(Error{ErrorCode::kResourceExhausted, "sign-in rate limited",
                                                       "Too many failed sign-ins. Please wait a few minutes and try again."});
@@ -576,8 +588,13 @@ void Provider::EndSession(const sdk::Request& req, const sdk::Responder& respond
   } else {
     location = "/signin/v1/goodbye?flow=oidc";
   }
+  if (upstream_) location = UpstreamSignOutLocation(req, location);
   auto r = sdk::Response::Redirect(302, location);
   r.headers.emplace_back("set-cookie", ClearSessionCookieHeader());
+  if (upstream_) {
+    r.headers.emplace_back("set-cookie", std::string(kUpstreamIdTokenCookie) + "=; Path=" + kSessionCookiePath +
+                                             "; Max-Age=0; Secure; HttpOnly; SameSite=Lax");
+  }
   r.headers.emplace_back("set-cookie", BrowserStateCookie(""));
   r.SetHeader("cache-control", "no-store");
   auto session = CurrentSession(req);

@@ -27,6 +27,7 @@
 #include "signin_api.hpp"
 #include "signin_session.hpp"
 #include "tokens.hpp"
+#include "upstream.hpp"
 #include "verifier.hpp"
 
 namespace palaver::oidc {
@@ -36,6 +37,9 @@ inline constexpr const char* kBrowserStateCookiePath = "/konnect/v1/session/";
 inline constexpr const char* kConsentCookie = "__Secure-KKTC";
 inline constexpr const char* kFormCookie = "__Secure-KKF";
 inline constexpr const char* kAuthorizePath = "/signin/v1/identifier/_/authorize";
+inline constexpr const char* kUpstreamPrefix = "/signin/v1/identifier/_/upstream/";
+inline constexpr const char* kUpstreamCookie = "__Secure-KKX";       // the sign-in in progress
+inline constexpr const char* kUpstreamIdTokenCookie = "__Secure-KKXI";  // the upstream's ID token (sign-out hint)
 
 class Provider {
  public:
@@ -80,7 +84,7 @@ class Provider {
   void EndSession(const sdk::Request& req, const sdk::Responder& respond);
   sdk::Response CheckSessionPage() const;
 
-  enum class LogonOutcome { kOk, kFailed, kLimited, kUnavailable };
+  enum class LogonOutcome { kOk, kFailed, kLimited, kUnavailable, kPasswordsOff };
   using LogonDone = std::function<void(LogonOutcome, std::optional<SigninSession>)>;
   /// Rate limits, then the password check on a worker; `done` runs on the net loop.
   void Logon(const std::string& username, const std::string& password, const std::string& peer, LogonDone done);
@@ -107,6 +111,23 @@ class Provider {
   /// Access, ID and (with offline_access) refresh token for a grant; on a worker.
   void IssueTokens(Grant grant, std::string nonce, bool id_token, std::string family, const sdk::Responder& respond);
 
+  // provider_upstream.cpp: signing in through the upstream OpenID provider.
+  Status StartUpstream(const UpstreamConfig& config);
+  void RefreshUpstream();
+  Status AddUpstreamRoutes();
+  /// The label in `lang` ("Keycloak", "UCS").
+  std::string UpstreamLabel(Lang lang) const;
+  /// `/signin/v1/identifier/_/upstream/start?…` for a sign-in page's flow and carried request.
+  std::string UpstreamStartHref(const std::string& flow, const std::string& query) const;
+  void HandleUpstreamStart(const sdk::Request& req, const sdk::Responder& respond);
+  void HandleUpstreamCallback(const sdk::Request& req, const sdk::Responder& respond);
+  void HandleUpstreamSignedOut(const sdk::Request& req, const sdk::Responder& respond);
+  sdk::Response UpstreamErrorPage(Lang lang, const std::string& key, int status, const std::string& retry_href,
+                                  const std::string& name = "") const;
+  /// Where end session sends the browser when an upstream sign-out comes first (else `local`).
+  std::string UpstreamSignOutLocation(const sdk::Request& req, const std::string& local) const;
+  bool PasswordsOff() const { return upstream_ && upstream_->Config().only; }
+
   // provider_pages.cpp: the sign-in pages and their form.
   void HandlePage(const std::string& page, const sdk::Request& req, const sdk::Responder& respond);
   void HandleForm(const sdk::Request& req, const sdk::Responder& respond);
@@ -126,6 +147,7 @@ class Provider {
   std::unique_ptr<SessionStore> sessions_;
   std::shared_ptr<LocalTokenVerifier> verifier_;
   std::shared_ptr<ExternalIssuers> external_;
+  std::shared_ptr<Upstream> upstream_;  // set at start when [oidc] upstream_issuer is
   mutable std::mutex clients_mu_;
   std::shared_ptr<const ClientTable> clients_ PALAVER_GUARDED_BY(clients_mu_);
   std::shared_ptr<const ClientTable> Clients() const {
@@ -149,6 +171,10 @@ class Provider {
   sdk::Counter* tokens_issued_ = nullptr;
   sdk::Counter* token_errors_ = nullptr;
   sdk::Counter* refresh_reuse_ = nullptr;
+  sdk::Counter* upstream_ok_ = nullptr;
+  sdk::Counter* upstream_failed_ = nullptr;
+  sdk::Counter* upstream_unknown_ = nullptr;
+  sdk::Counter* upstream_unavailable_ = nullptr;
   sdk::Histogram* signin_latency_ = nullptr;  // password sign-ins, request to answer
   sdk::Histogram* token_latency_ = nullptr;   // token issuance (signing on a worker included)
 };

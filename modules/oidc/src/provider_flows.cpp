@@ -145,6 +145,16 @@ void Provider::AuthorizeWith(const sdk::Request& req, const Params& params, std:
   if (r->prompt.count("none") && !live) {
     return respond(ErrorRedirect(r->redirect_uri, r->fragment, r->state, "login_required", "sign-in required"));
   }
+  if ((!live || r->prompt.count("login")) && PasswordsOff()) {
+    // Only the upstream signs users in: straight there, without a page in between.
+    Params forward;
+    for (const auto& [k, v] : params) {
+      if (k != "prompt" && k != "flow") forward.emplace_back(k, v);
+    }
+    auto resp = sdk::Response::Redirect(302, UpstreamStartHref("oidc", EncodeForm(forward)));
+    NoStore(resp);
+    return respond(std::move(resp));
+  }
   if (!live || r->prompt.count("login")) return respond(ToSignin("identifier", params));
   if (r->prompt.count("select_account")) return respond(ToSignin("chooseaccount", params));
   AuthorizeUser(req, params, r, table, client, *live, respond);

@@ -52,6 +52,16 @@ PageModel Provider::SigninModel(Lang lang, const std::string& flow, const std::s
                                 const std::string& csrf) const {
   PageModel m{.page = "signin", .title = "signin_title"};
   m.values = {{"lead", Text(lang, "signin_lead")}, {"csrf", csrf}, {"flow", flow}, {"query", query}};
+  if (upstream_) {
+    std::string label = UpstreamLabel(lang);
+    m.values["upstream_href"] = UpstreamStartHref(flow, query);
+    m.values["upstream_label"] = Replace(Text(lang, "upstream_signin"), "{label}", label);
+    m.values["upstream_or"] = Text(lang, "upstream_or");
+    if (upstream_->Config().only) {
+      m.values["only"] = "1";
+      m.values["lead"] = Text(lang, "upstream_only_lead");
+    }
+  }
   return m;
 }
 
@@ -153,7 +163,7 @@ void Provider::HandleForm(const sdk::Request& req, const sdk::Responder& respond
   auto signin_page = [&, lang, flow, query, fresh_csrf](int status, const std::string& error_key,
                                                          const std::string& username) {
     PageModel m = SigninModel(lang, flow, query, fresh_csrf);
-    if (!error_key.empty()) m.values["error"] = Text(lang, error_key);
+    if (!error_key.empty()) m.values["error"] = Replace(Text(lang, error_key), "{label}", upstream_ ? UpstreamLabel(lang) : "");
     if (!username.empty()) m.values["username"] = username;
     auto r = PageResponse(lang, m, status);
     r.headers.emplace_back("set-cookie", FormCookie(fresh_csrf));
@@ -186,6 +196,9 @@ void Provider::HandleForm(const sdk::Request& req, const sdk::Responder& respond
                      }
                      case LogonOutcome::kFailed:
                        return respond(signin_page(401, "wrong_credentials", username));
+                     case LogonOutcome::kPasswordsOff: {
+                       return respond(signin_page(403, "upstream_password_off", ""));
+                     }
                      case LogonOutcome::kLimited: {
                        auto r = signin_page(429, "rate_limited", username);
                        r.SetHeader("retry-after", "300");
