@@ -203,17 +203,102 @@ class Stubbed(unittest.TestCase):
 
 
 class JoinAndUnjoin(Stubbed):
-    def test_join_then_unjoin(self):
-        self.make_certificates()
+    def install_package_files(self):
+        """palaver.cfg and the drop-in the Debian package writes at its first installation."""
         shutil.copy(os.path.join(SOURCE, "appliance", "palaver.cfg.example"), self.cfg)
-        # What the Debian package writes at its first installation: it would override the name.
         dropins = os.path.join(self.etc, "palaver.cfg.d")
         os.makedirs(dropins, exist_ok=True)
         with open(os.path.join(dropins, "00-hostname.cfg"), "w") as f:
             f.write("[palaver]\nhostnames = debian-host.example\n")
+        return dropins
+
+    def package_files_untouched(self, dropins):
+        with open(self.cfg) as f, open(os.path.join(SOURCE, "appliance", "palaver.cfg.example")) as g:
+            self.assertEqual(f.read(), g.read())
+        with open(os.path.join(dropins, "00-hostname.cfg")) as f:
+            self.assertEqual(f.read(), "[palaver]\nhostnames = debian-host.example\n")
+
+    def app_config(self):
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(" ;", " #"))
+        parser.optionxform = str
+        with open(os.path.join(self.etc, "palaver.cfg.d", "50-univention.cfg")) as f:
+            parser.read_string(f.read())
+        return parser
+
+    def check_config(self):
+        # --syntax-only: the file names the installed package's paths (/usr/share/palaver/webui),
+        # which a test machine does not have, so the files it names are not opened here. The
+        # drop-ins (palaver.cfg.d/) are read as palaverd reads them.
+        check = subprocess.run([PALAVERD, "--check-config", self.cfg, "--syntax-only"], capture_output=True, text=True,
+                               timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+    def test_join_with_keycloak_registers_a_client(self):
+        self.make_certificates()
+        dropins = self.install_package_files()
+        values = self.ucr()
+        values["keycloak/server/sso/fqdn"] = "ucs-sso.example.org"
+        self.set_ucr(values)
         r, calls = self.run_script("inst", *BIND)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(os.listdir(dropins), [])
+        secret_file = os.path.join(self.etc, "keycloak.secret")
+        with open(secret_file) as f:
+            secret = f.read().strip()
+        self.assertRegex(secret, r"^[0-9a-f]{64}$")
+        self.assertEqual(os.stat(secret_file).st_mode & 0o777, 0o640)
+        auth = ["--binduser", "Administrator", "--bindpwdfile", "/tmp/admin.pw"]
+        client = "palaver-ucs1.example.org"
+        self.assertEqual([c for c in calls if c[0] == "univention-keycloak"], [
+            ["univention-keycloak", *auth, "oidc/rp", "remove", client],
+            ["univention-keycloak", *auth, "oidc/rp", "create", "--client-secret", secret,
+             "--app-url", "https://ucs1.example.org/meet/",
+             "--redirect-uri", "https://ucs1.example.org/signin/v1/identifier/_/upstream/*", client],
+        ])
+        self.assertIn(["ucr", "shell", "keycloak/server/sso/fqdn"], calls)
+        self.assertLess(calls.index(["ucr", "shell", "keycloak/server/sso/fqdn"]),
+                        calls.index(["systemctl", "restart", "palaver"]))
+        cfg = self.app_config()
+        self.assertEqual(dict(cfg["oidc"]), {
+            "issuer": "https://ucs1.example.org",
+            "upstream_issuer": "https://ucs-sso.example.org/realms/ucs", "upstream_client_id": client,
+            "upstream_client_secret_file": secret_file, "upstream_user_claim": "preferred_username",
+            "upstream_label": "UCS", "upstream_label_de": "UCS", "upstream_only": "yes"})
+        self.assertNotIn(secret, r.stdout + r.stderr)
+        self.package_files_untouched(dropins)
+        self.check_config()
+        # The unjoin removes the client, its secret and the app's drop-in.
+        r, calls = self.run_script("uinst", *BIND)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual([c for c in calls if c[0] == "univention-keycloak"],
+                         [["univention-keycloak", *auth, "oidc/rp", "remove", client]])
+        self.assertFalse(os.path.exists(secret_file))
+        self.assertEqual(sorted(os.listdir(dropins)), ["00-hostname.cfg"])
+        self.package_files_untouched(dropins)
+
+    def test_rejoin_without_keycloak_drops_the_upstream(self):
+        self.make_certificates()
+        self.install_package_files()
+        values = self.ucr()
+        values["keycloak/server/sso/fqdn"] = "ucs-sso.example.org"
+        self.set_ucr(values)
+        self.assertEqual(self.run_script("inst", *BIND)[0].returncode, 0)
+        values.pop("keycloak/server/sso/fqdn")
+        self.set_ucr(values)
+        r, calls = self.run_script("inst", *BIND)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("univention-keycloak", [c[0] for c in calls])
+        self.assertEqual(sorted(k for k in self.app_config()["oidc"]), ["issuer"])
+        self.assertFalse(os.path.exists(os.path.join(self.etc, "keycloak.secret")))
+        self.check_config()
+
+    def test_join_then_unjoin(self):
+        self.make_certificates()
+        dropins = self.install_package_files()
+        r, calls = self.run_script("inst", *BIND)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # The package's palaver.cfg and 00-hostname.cfg stay as they are; the app's drop-in wins.
+        self.assertEqual(sorted(os.listdir(dropins)), ["00-hostname.cfg", "50-univention.cfg"])
+        self.package_files_untouched(dropins)
         secret = os.path.join(self.etc, "ldap.secret")
         with open(secret) as f:
             password = f.read().strip()
@@ -254,16 +339,12 @@ class JoinAndUnjoin(Stubbed):
              "--set", "linkTarget=newwindow", "--set", "activated=TRUE", "--set", f"allowedGroups={admins}"],
             ["udm", "portals/category", "modify", *BIND, "--dn",
              f"cn=domain-admin,cn=category,cn=portals,cn=univention,{BASE}", "--append", f"entries={entry}"],
+            ["ucr", "shell", "keycloak/server/sso/fqdn"],
             ["systemctl", "restart", "palaver"],
             ["joinscript_save_current_version", "1"],
         ])
-        # palaver.cfg: the package's file with the UCS keys set (comments kept), valid for palaverd.
-        with open(self.cfg) as f:
-            text = f.read()
-        self.assertIn("# palaver.cfg — how the Palaver appliance runs", text)
-        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(" ;", " #"))
-        parser.optionxform = str
-        parser.read_string(text)
+        # The app's drop-in with the UCS keys, valid for palaverd together with the package's files.
+        parser = self.app_config()
         expect = {
             ("palaver", "hostnames"): "ucs1.example.org", ("palaver", "listen"): "127.0.0.1",
             ("palaver", "https_port"): "8443", ("palaver", "http_redirect"): "no",
@@ -282,11 +363,8 @@ class JoinAndUnjoin(Stubbed):
             self.assertEqual(parser[section][key], value, f"[{section}] {key}")
         for name in ("ucs-certificate.pem", "ucs-key.pem"):
             self.assertEqual(os.stat(os.path.join(self.etc, name)).st_mode & 0o777, 0o640)
-        # --syntax-only: the file names the installed package's paths (/usr/share/palaver/webui),
-        # which a test machine does not have, so the files it names are not opened here.
-        check = subprocess.run([PALAVERD, "--check-config", self.cfg, "--syntax-only"], capture_output=True, text=True,
-                               timeout=60)
-        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        self.assertNotIn("upstream_issuer", parser["oidc"])  # no Keycloak: Palaver's own sign-in
+        self.check_config()
         # The reverse proxy configuration: every path palaverd serves to browsers, on loopback.
         with open(os.path.join(self.sites, "palaver.conf")) as f:
             conf = f.read()
@@ -308,7 +386,7 @@ class JoinAndUnjoin(Stubbed):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(calls, [
             ["joinscript_init"],
-            ["ucr", "shell", "hostname", "ldap/base"],
+            ["ucr", "shell", "hostname", "domainname", "ldap/base"],
             ["ucs_removeServiceFromLocalhost", "Palaver", *BIND],
             ["udm", "users/ldap", "remove", *BIND, "--dn", account, "--ignore_not_exists"],
             ["udm", "portals/category", "modify", *BIND, "--dn",
@@ -323,10 +401,12 @@ class JoinAndUnjoin(Stubbed):
             ["systemctl", "try-restart", "univention-firewall"],
             ["joinscript_remove_script_from_status_file", "palaver"],
         ])
-        # Nothing of the app is left in UCR, on disk (but the package's palaver.cfg) or in Apache.
+        # Nothing of the app is left in UCR, on disk (but the package's files) or in Apache.
         self.assertEqual(self.ucr(), {k: v for k, v in ucr_values.items()
                                       if not k.startswith(("palaver/", "security/packetfilter/package/palaver/"))})
         self.assertEqual(sorted(os.listdir(self.etc)), ["palaver.cfg", "palaver.cfg.d"])  # both the package's
+        self.assertEqual(os.listdir(dropins), ["00-hostname.cfg"])
+        self.package_files_untouched(dropins)
         self.assertEqual(os.listdir(self.sites), [])
 
     def test_join_fails_loudly(self):
@@ -375,6 +455,8 @@ class Configure(Stubbed):
         self.assertEqual((self.setting("signaling.guests_enabled"), self.setting("web.screenshare_enabled"),
                           self.setting("signaling.public_guest_access_regexp")), ("true", "false", "^group/open/.*"))
         with open(self.cfg) as f:
+            self.assertNotIn("203.0.113.10", f.read())  # the package's (here: the test's) file is left alone
+        with open(os.path.join(self.cfg + ".d", "50-univention.cfg")) as f:
             text = f.read()
         self.assertRegex(text, r"\[turn\]\n(.*\n)*external_ip = 203\.0\.113\.10\n")
         self.assertRegex(text, r"\[oidc\]\n(.*\n)*issuer = https://localhost\n")

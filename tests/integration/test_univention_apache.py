@@ -64,7 +64,7 @@ class ApacheInFront(Stubbed):
         # (the join script's LDAP directory is tested in test_univention).
         joined = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(" ;", " #"))
         joined.optionxform = str
-        joined.read(self.cfg)
+        joined.read([self.cfg, os.path.join(self.etc, "palaver.cfg.d", "50-univention.cfg")])  # the app's drop-in wins
         taken = {section: {k: joined[section][k] for k in keys} for section, keys in (
             ("palaver", ("listen", "https_port", "http_redirect", "trusted_proxies", "proxy_header")),
             ("turn", ("https_fallback",)))}
