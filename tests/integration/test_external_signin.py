@@ -191,6 +191,8 @@ class Flow(unittest.TestCase):
         self.assertEqual((status, json.loads(body)["email"]), (200, "anna@example.org"))
         log = self.s.stderr()
         self.assertIn("signed in user=anna addr=127.0.0.1 via=upstream", log)
+        _, _, metrics, _ = self.s.curl("/metrics")
+        self.assertRegex(metrics.decode(), r'(?m)^palaver_oidc_upstream_signins_total\{result="ok"\} [1-9]')
         self.assertNotIn(SECRET, log)
         self.assertNotIn(got["code"], log)
         # Signed in at the upstream too: a second sign-in needs no password there.
@@ -237,6 +239,8 @@ class Flow(unittest.TestCase):
             self.assertIn('role="alert"', page)
             self.assertIsNone(b.cookie("__Secure-KKT"))
         self.assertIn("upstream sign-in failed reason=unknown_user addr=127.0.0.1", self.s.stderr())
+        _, _, metrics, _ = self.s.curl("/metrics")
+        self.assertRegex(metrics.decode(), r'(?m)^palaver_oidc_upstream_signins_total\{result="unknown_user"\} [1-9]')
 
     def test_state_must_belong_to_this_browser(self):
         b, bu = self.browsers()
