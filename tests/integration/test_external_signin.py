@@ -20,7 +20,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import PALAVERD, Browser, Palaverd
+from harness import NODE_DIR, PALAVERD, PALAVERD_TESTBED, Browser, Palaverd, require_node
 
 AUTHORIZE = "/signin/v1/identifier/_/authorize"
 UPSTREAM = "/signin/v1/identifier/_/upstream/"
@@ -327,6 +327,63 @@ class OnlyUpstream(unittest.TestCase):
                 s.close()
         finally:
             up.close()
+
+
+class CookieCrumbs(unittest.TestCase):
+    """HTTP/2 clients may send each cookie as its own header field (Chromium does); palaverd joins
+    them, or every cookie but the first (the upstream's ID token beside the session) is lost."""
+
+    def test_cookie_fields_are_joined_over_http2(self):
+        s = Palaverd(binary=PALAVERD_TESTBED)
+        self.addCleanup(s.close)
+        status, _, body, version = s.curl("/testbed/headers", "-H", "Cookie: a=1", "-H", "Cookie: b=2", http="--http2")
+        self.assertEqual((status, version), (200, "2"))
+        self.assertEqual([v for k, v in json.loads(body) if k == "cookie"], ["a=1; b=2"])
+
+
+class MeetInChromium(unittest.TestCase):
+    """The Meet app in Chromium, signing in through the upstream and out again (tests/node/meet-upstream.js).
+    Palaver on 127.0.0.1, the upstream on localhost: two hosts, so their cookies stay apart."""
+
+    def test_meet_signs_in_and_out_through_the_upstream(self):
+        node, site = require_node(self, chromium=True, webui=True)
+        up = Palaverd({"palaver": {"access_log": "yes"}}, binary=PALAVERD, expect_start=False)
+        self.addCleanup(up.close)
+        up.add_user("anna", "anna-at-ucs")
+        up.start()
+        up_iss = f"https://localhost:{up.https_port}"
+        s = downstream(up_iss, up.ca)
+        self.addCleanup(s.close)
+        s.site = site
+        s.sections["web"]["root"] = site
+        s.sections["palaver"]["hostnames"] = "127.0.0.1"
+        s.sections["palaver"]["access_log"] = "yes"
+        s.write_config()
+        s.add_user("anna", "anna-local", "--display-name", "Anna Alder")
+        s.start()
+        iss = f"https://127.0.0.1:{s.https_port}"
+        reg = os.path.join(up.dir, "registration.yaml")
+        with open(reg, "w") as f:
+            f.write("clients:\n  - id: palaver-down\n    trusted: true\n    insecure: true\n"
+                    f"    secret: {SECRET}\n    redirect_uris: [\"{iss}{UPSTREAM}callback\"]\n"
+                    f"    post_logout_redirect_uris: [\"{iss}{UPSTREAM}signedout\"]\n")
+        r = subprocess.run([up.binary, "client", "import", reg, "--config", up.config_path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        up.reload()
+        r = subprocess.run([node, os.path.join(NODE_DIR, "meet-upstream.js"), iss, s.ca, up_iss, up.ca, "anna", "anna-at-ucs"],
+                           capture_output=True, text=True, timeout=170, cwd=NODE_DIR)
+        lines = [line for line in r.stdout.splitlines() if line.startswith("{")]
+        self.assertTrue(lines, f"no result (rc={r.returncode}):\n{r.stderr[-3000:]}")
+        out = json.loads(lines[-1])
+        self.assertEqual(r.returncode, 0, f"failed at {out.get('step')}: {out.get('error')}\n{out.get('console')}\n{out.get('visited')}\n{out.get('cookies')}\n"
+                         f"{s.stderr()[-3000:]}\nUPSTREAM:\n{up.stderr()[-3000:]}")
+        self.assertEqual(out["button"], "Sign in with UCS")
+        self.assertEqual(out["name"], "Anna Alder")  # Palaver's user, named by the upstream
+        self.assertTrue(out["via_callback"])
+        self.assertTrue(out["upstream_endsession"])
+        self.assertTrue(out["back_home"])
+        self.assertTrue(out["password_asked_again"])
 
 
 class FakeUpstream(http.server.BaseHTTPRequestHandler):

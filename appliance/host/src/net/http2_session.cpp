@@ -295,7 +295,18 @@ class Http2Session final : public Session {
       return 0;
     }
     if (!st->ex) st->ex = self->s_.NewExchange(self->c_, *self);
-    st->ex->request.headers.emplace_back(std::move(n), std::move(v));
+    auto& headers = st->ex->request.headers;
+    if (n == "cookie") {
+      // RFC 9113 §8.2.3: browsers (Chromium) send each cookie as its own field ("crumbs"); they
+      // are one Cookie header again, joined with "; ", so handlers see every cookie.
+      for (auto& [name, value] : headers) {
+        if (name == "cookie") {
+          value += "; " + v;
+          return 0;
+        }
+      }
+    }
+    headers.emplace_back(std::move(n), std::move(v));
     return 0;
   }
 
