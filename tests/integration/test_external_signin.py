@@ -250,6 +250,17 @@ class Flow(unittest.TestCase):
         status, _, page = Browser(self.s).get(callback)
         self.assertEqual(status, 400)
         self.assertIn("expired or was started in another window", page)
+        # A copied attempt cookie is good for one callback only.
+        thief = Browser(self.s)
+        thief.jar = dict(b.jar)
+        status, _, _ = thief.get(callback)
+        self.assertEqual(status, 303)
+        status, _, page = b.get(callback)
+        self.assertEqual(status, 400)
+        self.assertIn("state already used", self.s.stderr())
+        self.assertIsNone(b.cookie("__Secure-KKT"))
+        url, _, _ = self.start_upstream(b)
+        callback = self.upstream_signin(bu, url)
         # A changed state fails too, and uses the attempt up.
         q = query_params(callback)
         forged = f"{UPSTREAM}callback?" + urllib.parse.urlencode({"code": q["code"], "state": q["state"][:-1] + "x"})
@@ -323,6 +334,13 @@ class OnlyUpstream(unittest.TestCase):
                 status, h, _ = b.get(AUTHORIZE + "?" + urllib.parse.urlencode(params))
                 self.assertEqual(status, 302)
                 self.assertTrue(h["location"].startswith(UPSTREAM + "start?"), h["location"])
+                # upstream_* keys need a restart: a reload says so and keeps the running ones.
+                s.sections["oidc"]["upstream_label"] = "Other"
+                s.write_config()
+                before = len(s.stderr())
+                s.reload()
+                wait_for_log(s, "upstream_* keys changed: they apply after a restart", since=before)
+                self.assertIn("Sign in with UCS", Browser(s).get("/signin/v1/identifier")[2])
             finally:
                 s.close()
         finally:

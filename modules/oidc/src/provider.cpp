@@ -127,6 +127,14 @@ Status Provider::Reload(const OidcConfig& config) {
     config_ = config;
     PALAVER_RETURN_IF_ERROR(RefreshKeysLocked());
   }
+  const UpstreamConfig& u = config.upstream;
+  bool same = upstream_ ? (u.issuer == upstream_->Config().issuer && u.client_id == upstream_->Config().client_id &&
+                           u.client_secret_file == upstream_->Config().client_secret_file &&
+                           u.scopes == upstream_->Config().scopes && u.user_claim == upstream_->Config().user_claim &&
+                           u.ca_file == upstream_->Config().ca_file && u.label == upstream_->Config().label &&
+                           u.label_de == upstream_->Config().label_de && u.only == upstream_->Config().only)
+                        : !u.Enabled();
+  if (!same) log_->warn("upstream_* keys changed: they apply after a restart (systemctl restart palaver)");
   return LoadClients();
 }
 

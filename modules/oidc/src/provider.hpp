@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 #include <string>
 
@@ -163,6 +164,9 @@ class Provider {
   std::atomic<int64_t> refresh_lifetime_{3LL * 365 * 86400};
   // Net loop only.
   CodeStore codes_;
+  /// Upstream sign-in states already used (a copied attempt cookie cannot start a second code
+  /// exchange); forgotten after the attempt's lifetime, bounded.
+  std::unordered_map<std::string, int64_t> used_upstream_states_;
   FailureLimiter account_limiter_{5, std::chrono::minutes(5)};
   FailureLimiter address_limiter_{20, std::chrono::minutes(5)};
   sdk::Counter* signins_ok_ = nullptr;

@@ -18,6 +18,7 @@ namespace {
 
 constexpr int64_t kAttemptLifetimeS = 600;
 constexpr size_t kMaxCookieValue = 3800;  // browsers keep cookies up to 4096 bytes
+constexpr size_t kMaxUsedStates = 20000;
 
 std::string ReplaceAll(std::string text, const std::string& marker, const std::string& value) {
   for (auto pos = text.find(marker); pos != std::string::npos; pos = text.find(marker, pos + value.size())) {
@@ -215,6 +216,14 @@ void Provider::HandleUpstreamCallback(const sdk::Request& req, const sdk::Respon
   // a foreign site) started signs nobody in here.
   if (!params || !attempt || !ConstantTimeEqual(ParamValue(*params, "state"), attempt->state)) {
     return fail("upstream_state", 400, "state missing, expired or not this browser's");
+  }
+  // Each attempt is good for one callback, even when its cookie was copied.
+  int64_t now = NowSeconds();
+  if (used_upstream_states_.size() >= kMaxUsedStates) {
+    std::erase_if(used_upstream_states_, [now](const auto& e) { return e.second <= now; });
+  }
+  if (used_upstream_states_.size() >= kMaxUsedStates || !used_upstream_states_.emplace(attempt->state, attempt->expires_at).second) {
+    return fail("upstream_state", 400, "state already used");
   }
   if (std::string error = ParamValue(*params, "error"); !error.empty()) {
     return fail("upstream_denied", 401, "the upstream answered error=" + sdk::LogSafe(error, 64));
