@@ -427,6 +427,8 @@ class FakeUpstream(http.server.BaseHTTPRequestHandler):
         if srv.mode == "down":
             return self.send_json('{"error":"maintenance"}', 503)
         if self.path == "/.well-known/openid-configuration":
+            if srv.mode == "slow":
+                time.sleep(3)
             doc = {"issuer": "https://elsewhere.example" if srv.mode == "wrong_issuer" else srv.issuer,
                    "authorization_endpoint": srv.issuer + "/auth", "token_endpoint": srv.issuer + "/token",
                    "jwks_uri": srv.issuer + "/jwks", "id_token_signing_alg_values_supported": ["ES256"]}
@@ -538,6 +540,30 @@ class BrokenUpstream(unittest.TestCase):
         self.assertEqual((form["code"], form["grant_type"]), ("c1", "authorization_code"))
         self.assertEqual(b64url(hashlib.sha256(form["code_verifier"].encode()).digest()), q["code_challenge"])
         self.assertNotIn(SECRET, self.s.stderr())
+
+    def test_when_one_fetch_hangs_others_fail_fast(self):
+        # (Runs last: afterwards the endpoints are cached.) While the upstream takes its time,
+        # one worker waits for it; other sign-ins are told at once that it cannot be reached.
+        self.httpd.mode = "slow"
+        results = {}
+
+        def start(i):
+            began = time.time()
+            _, status, _, _ = self.start()
+            results[i] = (status, time.time() - began)
+
+        first = threading.Thread(target=start, args=(0,))
+        first.start()
+        time.sleep(0.5)
+        others = [threading.Thread(target=start, args=(i,)) for i in (1, 2)]
+        for t in others:
+            t.start()
+        for t in [first, *others]:
+            t.join(30)
+        self.assertEqual(results[0][0], 302)
+        for i in (1, 2):
+            self.assertEqual(results[i][0], 502)
+            self.assertLess(results[i][1], 2)
 
 
 if __name__ == "__main__":

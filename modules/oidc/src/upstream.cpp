@@ -149,9 +149,17 @@ Status Upstream::Refresh() {
 }
 
 Result<UpstreamEndpoints> Upstream::Endpoints() {
-  if (auto e = Cached()) return *e;
-  PALAVER_RETURN_IF_ERROR(Refresh());
-  return *Cached();
+  {
+    std::lock_guard lock(mu_);
+    if (endpoints_) return *endpoints_;
+    if (fetching_) return Fail(ErrorCode::kUnavailable, "discovery is being fetched already");
+    fetching_ = true;
+  }
+  Status st = Refresh();
+  std::lock_guard lock(mu_);
+  fetching_ = false;
+  if (!st) return Fail(st.error());
+  return *endpoints_;
 }
 
 Result<Upstream::SignedIn> Upstream::Exchange(const std::string& code, const std::string& verifier,

@@ -70,7 +70,8 @@ class Upstream {
   std::optional<UpstreamEndpoints> Cached() const;
   /// Fetches discovery and JWKS again (kept on failure).
   Status Refresh();
-  /// Cached endpoints, fetched first when there are none yet.
+  /// Cached endpoints, fetched first when there are none yet. While one such fetch runs, others
+  /// fail at once (kUnavailable): an unreachable upstream ties up one worker, not all of them.
   Result<UpstreamEndpoints> Endpoints();
 
   struct SignedIn {
@@ -94,6 +95,7 @@ class Upstream {
   std::optional<UpstreamEndpoints> endpoints_ PALAVER_GUARDED_BY(mu_);
   std::vector<SigningKey> keys_ PALAVER_GUARDED_BY(mu_);
   int64_t last_key_fetch_ PALAVER_GUARDED_BY(mu_) = 0;
+  bool fetching_ PALAVER_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace palaver::oidc
