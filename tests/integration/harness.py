@@ -36,6 +36,13 @@ def require_node(test, package="playwright-core", chromium=False, webui=False):
     return node, site
 
 
+PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# State files that hold a secret (the whole file, stripped).
+STATE_SECRET_FILES = {"admin-password": "the admin password", "turn_secret": "the TURN secret",
+                      "admin-cli-token": "the CLI admin token"}
+SECRET_FILE_KEY = re.compile(r"(secret|password|token)[a-z_]*_file$|^secret_file$")
+
+
 def write(path, text, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w" if isinstance(text, str) else "wb") as f:
@@ -69,6 +76,11 @@ class Palaverd:
         for name, kv in (sections or {}).items():
             self.sections.setdefault(name, {}).update(kv)
         self.write_config()
+        # No secret may reach a log (issue 19): every value registered here, and every secret
+        # in the state dir and the files the config names, is looked for in this instance's
+        # logs at each restart and at close(), which fails the test on a find.
+        self.secrets = {}  # value -> what it is
+        self.leaks = []
         self.proc = None
         self.https_port = None
         self.http_port = None
@@ -83,7 +95,84 @@ class Palaverd:
             lines.append("")
         write(self.config_path, "\n".join(lines) + extra_text)
 
+    # --- secrets must not reach the logs ------------------------------------------------------
+
+    def register_secret(self, value, what):
+        """Marks `value` (a cookie, token or password this test obtained) as something the logs
+        must never hold. Short values are ignored (they would match by chance)."""
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        value = (value or "").strip()
+        if len(value) >= 12:
+            self.secrets.setdefault(value, what)
+
+    def register_token_answer(self, body):
+        """Registers the tokens in a JSON token answer (access, refresh and ID tokens)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, TypeError):
+            return
+        if isinstance(data, dict):
+            for key in ("access_token", "refresh_token", "id_token"):
+                if isinstance(data.get(key), str):
+                    self.register_secret(data[key], key.replace("_", " "))
+
+    def register_location(self, location):
+        """Registers tokens and codes in a redirect's query or fragment."""
+        import urllib.parse
+        for part in re.split(r"[?#]", location or "")[1:]:
+            for key, value in urllib.parse.parse_qsl(part):
+                if key in ("access_token", "refresh_token", "id_token", "code"):
+                    self.register_secret(value, key.replace("_", " "))
+
+    def collect_state_secrets(self):
+        """The secrets this instance knows: state files, files the config names, private keys."""
+        for name, what in STATE_SECRET_FILES.items():
+            path = os.path.join(self.state, name)
+            if os.path.isfile(path):
+                self.register_secret(open(path, "rb").read(), what)
+        for section, kv in self.sections.items():
+            for key, value in kv.items():
+                if SECRET_FILE_KEY.search(key) and os.path.isfile(str(value)):
+                    self.register_secret(open(value, "rb").read(), f"[{section}] {key}")
+        for root, _, files in os.walk(self.state):
+            for name in files:
+                path = os.path.join(root, name)
+                if name.startswith("palaver.db") or not os.path.isfile(path) or os.path.getsize(path) > 65536:
+                    continue
+                try:
+                    data = open(path, "rb").read()
+                except OSError:
+                    continue
+                if PEM_PRIVATE_KEY.search(data):
+                    # Each line of a PEM body is 64 characters of the key: none may be logged.
+                    for line in data.decode("latin-1").splitlines():
+                        if len(line) >= 40 and not line.startswith("-----"):
+                            self.register_secret(line, f"a line of the private key {os.path.relpath(path, self.dir)}")
+
+    def check_logs_for_secrets(self):
+        """Looks for every known secret and for PEM private keys in this instance's logs so
+        far; what it finds is kept in `leaks` (close() fails the test with it)."""
+        self.collect_state_secrets()
+        for name in ("stderr.log", "stdout.log"):
+            path = os.path.join(self.dir, name)
+            if not os.path.exists(path):
+                continue
+            data = open(path, "rb").read()
+            for line in data.split(b"\n"):
+                if PEM_PRIVATE_KEY.search(line):
+                    self.leaks.append(f"{name}: a PEM private key: {line[:80]!r}")
+            for value, what in self.secrets.items():
+                at = data.find(value.encode("latin-1"))
+                if at >= 0:
+                    start = data.rfind(b"\n", 0, at) + 1
+                    end = data.find(b"\n", at)
+                    line = data[start:end if end >= 0 else len(data)].replace(value.encode("latin-1"), b"<SECRET>")
+                    self.leaks.append(f"{name}: {what} is in the log: {line[:300]!r}")
+
     def start(self):
+        if getattr(self, "out", None) is not None:
+            self.check_logs_for_secrets()  # the logs of the previous run are replaced now
         self.out = open(os.path.join(self.dir, "stdout.log"), "wb")
         self.err = open(os.path.join(self.dir, "stderr.log"), "wb")
         self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out, stderr=self.err,
@@ -152,7 +241,11 @@ class Palaverd:
 
     def close(self):
         self.stop()
+        if getattr(self, "out", None) is not None:
+            self.check_logs_for_secrets()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.leaks:
+            raise AssertionError("secrets in palaverd's log (issue 19):\n" + "\n".join(dict.fromkeys(self.leaks)))
 
     # --- clients -------------------------------------------------------------------------
 
@@ -185,6 +278,12 @@ class Palaverd:
             with open(body_file, "rb") as f:
                 body = f.read()
             os.remove(body_file)
+        for line in headers.get("set-cookie", "").split("\n"):
+            name, _, value = line.split(";", 1)[0].partition("=")
+            self.register_secret(value, f"the cookie {name.strip()}")
+        self.register_location(headers.get("location"))
+        if body[:1] == b"{":
+            self.register_token_answer(body)
         return status, headers, body, version.strip()
 
     @staticmethod
@@ -219,6 +318,7 @@ class Palaverd:
         status, _, token, _ = self.curl("/testbed/token", "-X", "POST", "--data-binary", username_and_scopes)
         if status != 200:
             raise AssertionError(f"minting a token failed: {status} {token!r}")
+        self.register_secret(token, "an access token")
         return token.decode()
 
     def tls_socket(self, server_name="localhost", alpn=("http/1.1",)):
@@ -283,6 +383,10 @@ class Browser:
             if k == "set-cookie":
                 self._store(v)
         conn.close()
+        if hasattr(self.server, "register_location"):
+            self.server.register_location(out.get("location"))
+            if data[:1] == "{":
+                self.server.register_token_answer(data)
         return resp.status, out, data
 
     def _store(self, line):
@@ -290,6 +394,9 @@ class Browser:
         name, _, value = parts[0].partition("=")
         attrs = {p.split("=", 1)[0].lower(): (p.split("=", 1)[1] if "=" in p else "") for p in parts[1:]}
         key = (name, attrs.get("path", "/"))
+        register = getattr(self.server, "register_secret", None)
+        if register is not None:
+            register(value, f"the cookie {name}")
         if attrs.get("max-age") == "0" or value == "":
             self.jar.pop(key, None)
         else:

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "worker_pool.hpp"
+
 namespace palaver::host {
 namespace {
 
@@ -42,6 +44,8 @@ Status RouterImpl::Add(const std::string& owner, sdk::Route route, sdk::Handler 
   }
   if (!handler) return Fail(ErrorCode::kInvalidArgument, "route without handler: " + route.path);
   if (route.route_class.empty()) route.route_class = owner;
+  // Work the handler submits is HTTP work: refused with 503 when the worker queue is full.
+  handler = HttpWorkScope::Wrap(std::move(handler));
   std::lock_guard lock(mu_);
   for (const auto& e : table_->routes) {
     if (e->route.path == route.path && e->route.match == route.match &&
