@@ -130,18 +130,21 @@ class Palaverd:
         for name, what in STATE_SECRET_FILES.items():
             path = os.path.join(self.state, name)
             if os.path.isfile(path):
-                self.register_secret(open(path, "rb").read(), what)
+                with open(path, "rb") as f:
+                    self.register_secret(f.read(), what)
         for section, kv in self.sections.items():
             for key, value in kv.items():
                 if SECRET_FILE_KEY.search(key) and os.path.isfile(str(value)):
-                    self.register_secret(open(value, "rb").read(), f"[{section}] {key}")
+                    with open(value, "rb") as f:
+                        self.register_secret(f.read(), f"[{section}] {key}")
         for root, _, files in os.walk(self.state):
             for name in files:
                 path = os.path.join(root, name)
                 if name.startswith("palaver.db") or not os.path.isfile(path) or os.path.getsize(path) > 65536:
                     continue
                 try:
-                    data = open(path, "rb").read()
+                    with open(path, "rb") as f:
+                        data = f.read()
                 except OSError:
                     continue
                 if PEM_PRIVATE_KEY.search(data):
@@ -158,7 +161,8 @@ class Palaverd:
             path = os.path.join(self.dir, name)
             if not os.path.exists(path):
                 continue
-            data = open(path, "rb").read()
+            with open(path, "rb") as f:
+                data = f.read()
             for line in data.split(b"\n"):
                 if PEM_PRIVATE_KEY.search(line):
                     self.leaks.append(f"{name}: a PEM private key: {line[:80]!r}")
