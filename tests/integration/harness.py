@@ -80,6 +80,9 @@ class Palaverd:
         # in the state dir and the files the config names, is looked for in this instance's
         # logs at each restart and at close(), which fails the test on a find.
         self.secrets = {}  # value -> what it is
+        # stderr through a pipe (copied to stderr.log) rather than a file: as under systemd,
+        # where a file size limit (RLIMIT_FSIZE) on palaverd does not apply to its log.
+        self.log_pipe = False
         self.leaks = []
         self.proc = None
         self.https_port = None
@@ -179,8 +182,12 @@ class Palaverd:
             self.check_logs_for_secrets()  # the logs of the previous run are replaced now
         self.out = open(os.path.join(self.dir, "stdout.log"), "wb")
         self.err = open(os.path.join(self.dir, "stderr.log"), "wb")
-        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out, stderr=self.err,
+        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out,
+                                     stderr=subprocess.PIPE if self.log_pipe else self.err,
                                      env={**os.environ, **self.env})
+        if self.log_pipe:
+            import threading
+            threading.Thread(target=self._copy_log, args=(self.proc.stderr, self.err), daemon=True).start()
         runtime = os.path.join(self.state, "runtime.json")
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -199,6 +206,13 @@ class Palaverd:
                     return
             time.sleep(0.02)
         raise AssertionError("palaverd did not start in time:\n" + self.stderr())
+
+    @staticmethod
+    def _copy_log(pipe, out):
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            out.write(chunk)
+            out.flush()
+        pipe.close()
 
     def run_once(self, timeout=15):
         """Runs palaverd expecting it to exit; returns (code, stdout, stderr)."""

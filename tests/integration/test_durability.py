@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -66,40 +67,17 @@ def integrity(db):
         conn.close()
 
 
-class Durability(unittest.TestCase):
-    def setUp(self):
-        self.seed = int(os.environ.get("PALAVER_DURABILITY_SEED") or random.randrange(1 << 32))
-        self.rounds = int(os.environ.get("PALAVER_DURABILITY_ROUNDS", "25"))
-        print(f"\ndurability: seed={self.seed} rounds={self.rounds} "
-              f"(PALAVER_DURABILITY_SEED={self.seed} replays the kill schedule)", file=sys.stderr, flush=True)
-        self.rng = random.Random(self.seed)
-        # A fixed issuer: tokens name it, and the HTTPS port changes at every restart.
-        self.s = Palaverd({"oidc": {"signing_alg": ALGS[0], "issuer": "https://localhost"}},
-                          binary=PALAVERD_TESTBED, expect_start=False)
-        self.s.add_user("anna", "anna-secret")
+class OidcClient:
+    """A trusted confidential client `app` and a signed-in browser (`self.s`, `self.browser`)."""
+
+    def add_client(self):
         r = subprocess.run([self.s.binary, "client", "add", "app", "--redirect-uri", "https://app.example/cb",
                             "--trusted", "--secret", "--config", self.s.config_path],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.client_secret = re.search(r"client secret \(shown once\): (\S+)", r.stdout).group(1)
         self.s.register_secret(self.client_secret, "the OIDC client secret")
-        self.s.start()
-        # Acknowledged writes, cumulative over the rounds.
-        self.kv = {}  # key -> value
-        self.users = []
-        self.setting_acked = None  # last value answered 200
-        self.setting_unacked = set()  # values sent after it without an answer
-        self.refresh = None  # the refresh token we hold
-        self.refresh_sure = False  # it was answered and not sent again since
-        self.tokens_by_alg = {}  # an access token minted under each signing key
         self.browser = None
-        self.rotations = 0
-        self.settings_written = 0
-
-    def tearDown(self):
-        self.s.close()
-
-    # --- helpers ---------------------------------------------------------------------------
 
     def token_request(self, conn, form):
         auth = base64.b64encode(f"app:{self.client_secret}".encode()).decode()
@@ -134,6 +112,36 @@ class Durability(unittest.TestCase):
                                                    "action": "signin", "username": "anna", "password": "anna-secret"})
             self.assertEqual(status, 303)
         self.fail("no code after signing in")
+
+
+class Durability(OidcClient, unittest.TestCase):
+    def setUp(self):
+        self.seed = int(os.environ.get("PALAVER_DURABILITY_SEED") or random.randrange(1 << 32))
+        self.rounds = int(os.environ.get("PALAVER_DURABILITY_ROUNDS", "25"))
+        print(f"\ndurability: seed={self.seed} rounds={self.rounds} "
+              f"(PALAVER_DURABILITY_SEED={self.seed} replays the kill schedule)", file=sys.stderr, flush=True)
+        self.rng = random.Random(self.seed)
+        # A fixed issuer: tokens name it, and the HTTPS port changes at every restart.
+        self.s = Palaverd({"oidc": {"signing_alg": ALGS[0], "issuer": "https://localhost"}},
+                          binary=PALAVERD_TESTBED, expect_start=False)
+        self.s.add_user("anna", "anna-secret")
+        self.add_client()
+        self.s.start()
+        # Acknowledged writes, cumulative over the rounds.
+        self.kv = {}  # key -> value
+        self.users = []
+        self.setting_acked = None  # last value answered 200
+        self.setting_unacked = set()  # values sent after it without an answer
+        self.refresh = None  # the refresh token we hold
+        self.refresh_sure = False  # it was answered and not sent again since
+        self.tokens_by_alg = {}  # an access token minted under each signing key
+        self.rotations = 0
+        self.settings_written = 0
+
+    def tearDown(self):
+        self.s.close()
+
+    # --- helpers ---------------------------------------------------------------------------
 
     # --- writers (threads; each stops at its first unanswered request) ---------------------
 
@@ -322,6 +330,115 @@ class Durability(unittest.TestCase):
             run()
         except Exception as e:  # an assertion in a writer thread fails the test
             errors.append(repr(e))
+
+
+class FullDisk(OidcClient, unittest.TestCase):
+    """A full disk, as RLIMIT_FSIZE set on the running palaverd (`prlimit --pid`): every write
+    past the limit fails with EFBIG (SIGXFSZ is ignored, so palaverd lives). Writes get a clear
+    503 (JSON) and an error line in the log, reads go on, the store stays whole, and writes work
+    again once the limit is lifted; nothing answered 200 before or after is lost."""
+
+    def setUp(self):
+        self.s = Palaverd({"oidc": {"issuer": "https://localhost"}}, binary=PALAVERD_TESTBED, expect_start=False)
+        self.s.log_pipe = True  # the log is not a file palaverd writes (journald in production)
+        self.s.add_user("anna", "anna-secret")
+        self.add_client()
+        self.s.start()
+        self.token = self.s.mint_token("anna openid kopano/kvs")
+        self.conn = Conn(self.s)
+        with open(os.path.join(self.s.state, "admin-cli-token")) as f:
+            self.cli = f.read().strip()
+
+    def tearDown(self):
+        self.conn.close()
+        self.s.close()
+
+    def put(self, key, value):
+        return self.conn.request("PUT", f"{KV}/disk/{key}", body=json.dumps(value),
+                                 headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
+                                          "Kopano-XSRF": "1"})
+
+    def get(self, key):
+        return self.conn.request("GET", f"{KV}/disk/{key}", headers={"Authorization": f"Bearer {self.token}",
+                                                                     "Kopano-XSRF": "1"})
+
+    def set_title(self, value):
+        return self.conn.request("PUT", SETTING, body=json.dumps({"value": value}),
+                                 headers={"Authorization": f"Bearer {self.cli}", "Content-Type": "application/json"})
+
+    def fsize(self, limit):
+        subprocess.run(["prlimit", f"--pid={self.s.proc.pid}", f"--fsize={limit}"], check=True, timeout=10)
+
+    def test_a_full_disk_is_a_503_not_a_crash_and_service_resumes(self):
+        if not shutil.which("prlimit"):
+            self.fail("prlimit (util-linux) is needed")
+        for i in range(20):
+            self.assertEqual(self.put(f"before{i}", {"i": i})[0], 200)
+        self.assertEqual(self.set_title("before")[0], 200)
+        refresh = self.new_refresh_token()
+
+        self.fsize("1:unlimited")  # the soft limit: no file may grow past one byte, every write fails
+        refused = 0
+        for i in range(30):
+            answer = self.put(f"full{i}", {"i": i, "pad": "y" * 3000})
+            self.assertIsNotNone(answer, "palaverd died on a full disk:\n" + self.s.stderr()[-3000:])
+            status, body = answer
+            self.assertEqual(status, 503, body)
+            self.assertEqual(json.loads(body)["error"], "unavailable", body)
+            self.assertIn("storage", json.loads(body)["error_description"])
+            refused += 1
+        status, body = self.set_title("during")
+        self.assertEqual(status, 503, body)
+        self.assertIn("storage", json.loads(body)["error_description"])
+        # A refresh token cannot be rotated: 503, and the old one stays good.
+        status, body = self.token_request(self.conn, {"grant_type": "refresh_token", "refresh_token": refresh})
+        self.assertEqual(status, 503, body)
+        self.assertEqual(json.loads(body)["error"], "temporarily_unavailable")
+        # Signing in (a session record): refused plainly, not a 500.
+        b = Browser(self.s)
+        params = {"client_id": "app", "redirect_uri": "https://app.example/cb", "response_type": "code",
+                  "scope": "openid", "state": "s"}
+        status, h, _ = b.get(AUTHORIZE + "?" + urllib.parse.urlencode(params))
+        status, _, page = b.get(h["location"])
+        field = lambda n: re.search(rf'name="{n}" value="([^"]*)"', page).group(1).replace("&amp;", "&")
+        status, h, page = b.post("/signin/v1/identifier/_/form",
+                                 form={"csrf": field("csrf"), "query": field("query"), "flow": field("flow"),
+                                       "action": "signin", "username": "anna", "password": "anna-secret"})
+        self.assertEqual(status, 503, page)
+        # Reads go on; the server is alive and healthy enough to say so.
+        self.assertEqual(self.get("before3")[0], 200)
+        self.assertIsNone(self.s.proc.poll())
+        self.assertEqual(integrity(os.path.join(self.s.state, "palaver.db")), ["ok"])
+        log = self.s.stderr()
+        self.assertRegex(log, r"error \[palaver\].*storage write failed")
+        # One line per 10 s, not one per request.
+        self.assertLess(log.count("storage write failed"), 5, log[-3000:])
+
+        self.fsize("unlimited:unlimited")  # space is back (raising the soft limit needs no privilege)
+        for i in range(20):
+            self.assertEqual(self.put(f"after{i}", {"i": i})[0], 200)
+        self.assertEqual(self.set_title("after")[0], 200)
+        status, body = self.token_request(self.conn, {"grant_type": "refresh_token", "refresh_token": refresh})
+        self.assertEqual(status, 200, body)
+        self.s.register_token_answer(body)
+        refresh = json.loads(body)["refresh_token"]
+        # None of the refused writes happened; everything acknowledged is there, also after kill -9.
+        self.s.proc.kill()
+        self.s.proc.wait(10)
+        self.assertEqual(integrity(os.path.join(self.s.state, "palaver.db")), ["ok"])
+        self.s.start()
+        self.conn.close()
+        with open(os.path.join(self.s.state, "admin-cli-token")) as f:
+            self.cli = f.read().strip()  # renewed at every start
+        for i in range(20):
+            self.assertEqual(self.get(f"before{i}")[0], 200)
+            self.assertEqual(self.get(f"after{i}")[0], 200)
+        for i in range(refused):
+            self.assertEqual(self.get(f"full{i}")[0], 404)
+        status, body = self.conn.request("GET", SETTING, headers={"Authorization": f"Bearer {self.cli}"})
+        self.assertEqual(json.loads(body)["settings"][0]["value"], "after")
+        status, body = self.token_request(self.conn, {"grant_type": "refresh_token", "refresh_token": refresh})
+        self.assertEqual(status, 200, body)
 
 
 if __name__ == "__main__":
