@@ -9,8 +9,9 @@ import ssl
 import threading
 import time
 import unittest
+import urllib.parse
 
-from harness import PALAVERD_TESTBED, Palaverd
+from harness import PALAVERD_TESTBED, Browser, Palaverd
 
 QUEUE = 4
 
@@ -18,7 +19,10 @@ QUEUE = 4
 class WorkerQueue(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.s = Palaverd({"palaver": {"workers": "1", "worker_queue_size": str(QUEUE)}}, binary=PALAVERD_TESTBED)
+        cls.s = Palaverd({"palaver": {"workers": "1", "worker_queue_size": str(QUEUE)}}, binary=PALAVERD_TESTBED,
+                         expect_start=False)
+        cls.s.add_user("anna", "anna-secret")
+        cls.s.start()
 
     @classmethod
     def tearDownClass(cls):
@@ -47,15 +51,14 @@ class WorkerQueue(unittest.TestCase):
             time.sleep(0.02)
         self.fail(f"{name} did not reach {value} (is {self.metric(name)})")
 
-    def test_work_past_the_bound_is_refused_at_once_and_accepted_again_after(self):
-        rejected_before = self.metric("palaver_worker_queue_rejected_total") or 0
+    def fill(self, blocker_ms=3000):
+        """Holds the only worker and fills the queue; returns the threads and their answers."""
         answers = []
 
         def call(ms):
             answers.append(self.get(f"/testbed/worker?ms={ms}")[0])
 
-        # One request holds the only worker for 3 s; QUEUE more wait behind it.
-        threads = [threading.Thread(target=call, args=(3000,))]
+        threads = [threading.Thread(target=call, args=(blocker_ms,))]
         threads[0].start()
         time.sleep(0.3)
         self.wait_for_metric("palaver_worker_queue_depth", 0)  # the worker has taken it
@@ -63,6 +66,39 @@ class WorkerQueue(unittest.TestCase):
             threads.append(threading.Thread(target=call, args=(10,)))
             threads[-1].start()
         self.wait_for_metric("palaver_worker_queue_depth", QUEUE)
+        return threads, answers
+
+    def sign_in(self, password):
+        b = Browser(self.s)
+        params = {"client_id": f"kpop-https://localhost:{self.s.https_port}/meet/", "response_type": "code",
+                  "redirect_uri": f"https://localhost:{self.s.https_port}/meet/#oidc-callback",
+                  "scope": "openid", "state": "s", "nonce": "n", "code_challenge_method": "S256",
+                  "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}
+        _, h, _ = b.get("/signin/v1/identifier/_/authorize?" + urllib.parse.urlencode(params))
+        _, _, page = b.get(h["location"])
+        field = lambda n: re.search(rf'name="{n}" value="([^"]*)"', page).group(1).replace("&amp;", "&")
+        status, _, _ = b.post("/signin/v1/identifier/_/form",
+                              form={"csrf": field("csrf"), "query": field("query"), "flow": field("flow"),
+                                    "action": "signin", "username": "anna", "password": password})
+        return status
+
+    def test_refused_sign_ins_do_not_count_against_the_account(self):
+        # The sign-in limiter counts attempts from their start until their worker task ends: a
+        # refused request must never start one (before, that would have locked the account).
+        self.assertEqual(self.sign_in("anna-secret"), 303)
+        threads, answers = self.fill()
+        for _ in range(8):
+            self.assertEqual(self.sign_in("anna-secret"), 503)
+        for t in threads:
+            t.join(30)
+        self.assertEqual(sorted(answers), [200] * (QUEUE + 1))
+        self.wait_for_metric("palaver_worker_queue_depth", 0)
+        self.assertEqual(self.sign_in("anna-secret"), 303)
+
+    def test_work_past_the_bound_is_refused_at_once_and_accepted_again_after(self):
+        rejected_before = self.metric("palaver_worker_queue_rejected_total") or 0
+        # One request holds the only worker for 3 s; QUEUE more wait behind it.
+        threads, answers = self.fill()
 
         # The next request that needs a worker: 503 at once, JSON, Retry-After.
         start = time.time()

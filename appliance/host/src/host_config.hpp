@@ -20,7 +20,7 @@ struct HostConfig {
   int http_port = 80;
   bool http_redirect = true;
   int workers = 4;
-  /// HTTP work waiting for a worker at most; past it 503 + Retry-After (worker_pool.hpp).
+  /// Tasks waiting for a worker at which requests that need one get 503 (worker_pool.hpp).
   size_t worker_queue_size = 1024;
   std::string log_level = "info";
   std::vector<std::string> log_levels;  // "id=level"

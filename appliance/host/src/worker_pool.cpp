@@ -9,40 +9,34 @@
 namespace palaver::host {
 namespace {
 
-thread_local HttpWorkScope* g_scope = nullptr;
+// The running pool (the last one constructed); requests are admitted against it.
+std::atomic<WorkerPool*> g_pool{nullptr};
+// Set while a handler runs on this thread: Submit marks that the route uses workers.
+thread_local bool* g_submitted = nullptr;
 
 }  // namespace
 
-HttpWorkScope::HttpWorkScope(const sdk::Request& request, std::shared_ptr<std::atomic<bool>> answered, sdk::Responder respond)
-    : request_(request), answered_(std::move(answered)), respond_(std::move(respond)), previous_(g_scope) {
-  g_scope = this;
-}
-
-HttpWorkScope::~HttpWorkScope() { g_scope = previous_; }
-
-HttpWorkScope* HttpWorkScope::Current() { return g_scope; }
-
-bool HttpWorkScope::Reject() {
-  if (answered_->exchange(true)) return false;
-  const bool html = request_.Header("accept").value_or("").find("text/html") != std::string_view::npos;
-  sdk::Response r = html ? sdk::Response::Text(503, "The server is busy. Try again in a moment.\n")
-                         : sdk::Response::Json(503, R"({"error":"unavailable","error_description":)"
-                                                    R"("the server is busy; try again in a moment"})");
-  r.SetHeader("retry-after", "1");
-  respond_(std::move(r));
-  return true;
-}
-
-sdk::Handler HttpWorkScope::Wrap(sdk::Handler handler) {
-  return [handler = std::move(handler)](const sdk::Request& request, sdk::Responder respond) {
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    // The handler's responder records that it answered (it may be called from a worker).
-    sdk::Responder counted = [answered, respond](sdk::Response response) {
-      answered->store(true);
-      respond(std::move(response));
-    };
-    HttpWorkScope scope(request, answered, respond);
-    handler(request, std::move(counted));
+sdk::Handler HttpAdmission::Wrap(sdk::Handler handler) {
+  auto uses_workers = std::make_shared<std::atomic<bool>>(false);
+  return [handler = std::move(handler), uses_workers](const sdk::Request& request, sdk::Responder respond) {
+    WorkerPool* pool = g_pool.load();
+    if (pool != nullptr && uses_workers->load(std::memory_order_relaxed) && pool->Full()) {
+      pool->Refuse(request, respond);
+      return;
+    }
+    bool submitted = false;
+    struct Mark {
+      bool* previous;
+      explicit Mark(bool* flag) : previous(g_submitted) { g_submitted = flag; }
+      ~Mark() { g_submitted = previous; }
+    } mark(&submitted);
+    try {
+      handler(request, std::move(respond));
+    } catch (...) {
+      if (submitted) uses_workers->store(true, std::memory_order_relaxed);
+      throw;
+    }
+    if (submitted) uses_workers->store(true, std::memory_order_relaxed);
   };
 }
 
@@ -59,42 +53,17 @@ WorkerPool::WorkerPool(int threads, size_t max_queue, sdk::NetLoop& loop, std::s
                                                      "Tasks waiting for a worker thread (not yet running).")
                                 : &own_depth_) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { Run(i); });
+  g_pool.store(this);
 }
 
-WorkerPool::~WorkerPool() { Shutdown(); }
+WorkerPool::~WorkerPool() {
+  WorkerPool* self = this;
+  g_pool.compare_exchange_strong(self, nullptr);
+  Shutdown();
+}
 
 void WorkerPool::Submit(std::function<void()> task, std::function<void()> on_done) {
-  HttpWorkScope* scope = HttpWorkScope::Current();
-  bool log_reject = false;
-  size_t depth = 0;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    depth = queue_.size();
-    if (scope == nullptr || depth < max_queue_) {
-      queue_.emplace_back(std::move(task), std::move(on_done));
-      depth_->Set(static_cast<int64_t>(queue_.size()));
-      scope = nullptr;
-    } else {
-      auto now = std::chrono::steady_clock::now();
-      log_reject = now - last_reject_log_ >= std::chrono::seconds(10);
-      if (log_reject) last_reject_log_ = now;
-    }
-  }
-  if (scope == nullptr) {
-    cv_.notify_one();
-    return;
-  }
-  // Full, and HTTP work: answer 503 instead (outside the lock: the responder runs loop code).
-  if (scope->Reject()) {
-    rejected_->Inc();
-    if (log_reject) {
-      log_->warn("worker queue full: HTTP requests answered 503 depth={} worker_queue_size={} rejected_total={}",
-                 depth, max_queue_, rejected_->Value());
-    }
-    return;
-  }
-  // The handler had answered already: this is follow-up work it relies on; queue it anyway.
+  if (g_submitted != nullptr) *g_submitted = true;
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -102,6 +71,34 @@ void WorkerPool::Submit(std::function<void()> task, std::function<void()> on_don
     depth_->Set(static_cast<int64_t>(queue_.size()));
   }
   cv_.notify_one();
+}
+
+bool WorkerPool::Full() {
+  std::lock_guard lock(mu_);
+  return queue_.size() >= max_queue_;
+}
+
+void WorkerPool::Refuse(const sdk::Request& request, const sdk::Responder& respond) {
+  rejected_->Inc();
+  bool log_now = false;
+  size_t depth = 0;
+  {
+    std::lock_guard lock(mu_);
+    depth = queue_.size();
+    auto now = std::chrono::steady_clock::now();
+    log_now = now - last_reject_log_ >= std::chrono::seconds(10);
+    if (log_now) last_reject_log_ = now;
+  }
+  if (log_now) {
+    log_->warn("worker queue full: HTTP requests answered 503 depth={} worker_queue_size={} rejected_total={}", depth,
+               max_queue_, rejected_->Value());
+  }
+  const bool html = request.Header("accept").value_or("").find("text/html") != std::string_view::npos;
+  sdk::Response r = html ? sdk::Response::Text(503, "The server is busy. Try again in a moment.\n")
+                         : sdk::Response::Json(503, R"({"error":"unavailable","error_description":)"
+                                                    R"("the server is busy; try again in a moment"})");
+  r.SetHeader("retry-after", "1");
+  respond(std::move(r));
 }
 
 size_t WorkerPool::Depth() {

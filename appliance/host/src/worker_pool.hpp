@@ -23,37 +23,22 @@ class logger;
 
 namespace palaver::host {
 
-/// Marks the net-loop code that handles one HTTP request (the router wraps every handler in
-/// one): work submitted inside it is *HTTP work*. When the pool's queue is full, HTTP work is
-/// not queued: the request is answered 503 with `Retry-After` instead (unless its handler has
-/// answered already). Work submitted outside a scope (timers, WebSocket checks, completions that
-/// chain a second task) is always queued: it is bounded by what started it.
-/// Loop thread only; scopes nest (the innermost counts).
-class HttpWorkScope {
+/// Admission of HTTP requests to the worker pool (the router wraps every handler with it).
+/// A route whose handler has submitted work before is *admitted* only while fewer than the
+/// pool's `max_queue` tasks wait; otherwise the request is answered 503 + `Retry-After: 1` at
+/// once (JSON, or text for a client that asks for HTML) and its handler does not run. The check
+/// is made before the handler, so a handler never sees its work dropped (a task whose
+/// completion releases something, such as a sign-in limiter's attempt in flight, always runs).
+/// Routes that never submit (files, /healthz) are never refused. Work submitted outside a request
+/// (timers, WebSocket checks, a task's follow-up) always queues: what started it bounds it.
+class HttpAdmission {
  public:
-  HttpWorkScope(const sdk::Request& request, std::shared_ptr<std::atomic<bool>> answered, sdk::Responder respond);
-  ~HttpWorkScope();
-  HttpWorkScope(const HttpWorkScope&) = delete;
-  HttpWorkScope& operator=(const HttpWorkScope&) = delete;
-
-  /// The scope open on this thread, or nullptr.
-  static HttpWorkScope* Current();
-  /// Answers the request 503 + `Retry-After` (JSON unless the client asks for HTML) and returns
-  /// true; false (nothing sent) if the handler has answered already.
-  bool Reject();
-
-  /// Wraps `handler` so that it runs inside a scope (what the router does for every route).
+  /// Wraps `handler` (loop thread; uses the pool that is running, if any).
   static sdk::Handler Wrap(sdk::Handler handler);
-
- private:
-  const sdk::Request& request_;
-  std::shared_ptr<std::atomic<bool>> answered_;
-  sdk::Responder respond_;
-  HttpWorkScope* previous_;
 };
 
 /// Thread-safe. Tasks run in submission order per worker; `on_done` is posted to `loop`.
-/// At most `max_queue` tasks wait for a worker when the work is HTTP work (see HttpWorkScope).
+/// HTTP requests are admitted only while fewer than `max_queue` tasks wait (see HttpAdmission).
 class WorkerPool final : public sdk::Workers {
  public:
   WorkerPool(int threads, size_t max_queue, sdk::NetLoop& loop, std::shared_ptr<spdlog::logger> log,
@@ -64,8 +49,12 @@ class WorkerPool final : public sdk::Workers {
   void Shutdown();
   /// Tasks waiting for a worker (not counting the running ones).
   size_t Depth();
-  /// HTTP work refused because the queue was full.
+  /// HTTP requests refused because the queue was full.
   uint64_t Rejected() const { return rejected_->Value(); }
+  /// Whether `max_queue` tasks wait.
+  bool Full();
+  /// Answers `request` 503 + Retry-After and counts it (loop thread).
+  void Refuse(const sdk::Request& request, const sdk::Responder& respond);
 
  private:
   void Run(int index);

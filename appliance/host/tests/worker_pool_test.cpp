@@ -59,7 +59,7 @@ void WaitForDepth(WorkerPool& pool, size_t depth) {
   ASSERT_EQ(pool.Depth(), depth);
 }
 
-TEST(WorkerPool, HttpWorkPastTheBoundIsAnswered503WithRetryAfter) {
+TEST(WorkerPool, RequestsPastTheBoundAreAnswered503WithRetryAfterBeforeTheirHandlerRuns) {
   FakeLoop loop;
   MetricsRegistry metrics;
   Gate gate;
@@ -69,24 +69,33 @@ TEST(WorkerPool, HttpWorkPastTheBoundIsAnswered503WithRetryAfter) {
   pool.Submit([&] { gate.Wait(); ++ran; }, nullptr);
   WaitForDepth(pool, 0);
 
-  // Three requests whose handlers each submit work; the queue holds two.
+  // Four requests to a route whose handler submits work; the queue holds two. The handler
+  // begins something its completion ends (as the sign-in limiter does): it must always end.
+  int begun = 0, ended = 0;
   std::vector<sdk::Response> answers;
-  auto handler = HttpWorkScope::Wrap([&](const sdk::Request&, sdk::Responder respond) {
-    pool.Submit([&] { ++ran; }, [respond] { respond(sdk::Response::Text(200, "done")); });
+  auto handler = HttpAdmission::Wrap([&](const sdk::Request&, sdk::Responder respond) {
+    ++begun;
+    pool.Submit([&] { ++ran; }, [&, respond] {
+      ++ended;
+      respond(sdk::Response::Text(200, "done"));
+    });
   });
   sdk::Request req;
   req.path = "/api/x";
-  for (int i = 0; i < 3; ++i) handler(req, [&](sdk::Response r) { answers.push_back(std::move(r)); });
+  for (int i = 0; i < 4; ++i) handler(req, [&](sdk::Response r) { answers.push_back(std::move(r)); });
 
-  ASSERT_EQ(answers.size(), 1u);  // the third, at once
-  EXPECT_EQ(answers[0].status, 503);
-  EXPECT_EQ(answers[0].Header("retry-after").value_or(""), "1");
-  EXPECT_EQ(answers[0].Header("content-type").value_or("").substr(0, 16), "application/json");
-  EXPECT_NE(answers[0].body.find("busy"), std::string::npos);
-  EXPECT_EQ(pool.Rejected(), 1u);
+  ASSERT_EQ(answers.size(), 2u);  // the third and fourth, at once
+  EXPECT_EQ(begun, 2);            // their handler never ran
+  for (const auto& a : answers) {
+    EXPECT_EQ(a.status, 503);
+    EXPECT_EQ(a.Header("retry-after").value_or(""), "1");
+    EXPECT_EQ(a.Header("content-type").value_or("").substr(0, 16), "application/json");
+    EXPECT_NE(a.body.find("busy"), std::string::npos);
+  }
+  EXPECT_EQ(pool.Rejected(), 2u);
   EXPECT_EQ(pool.Depth(), 2u);
   std::string text = metrics.RenderPrometheus();
-  EXPECT_NE(text.find("palaver_worker_queue_rejected_total 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("palaver_worker_queue_rejected_total 2"), std::string::npos) << text;
   EXPECT_NE(text.find("palaver_worker_queue_depth 2"), std::string::npos) << text;
 
   // Background work (outside any request) is never refused.
@@ -95,58 +104,58 @@ TEST(WorkerPool, HttpWorkPastTheBoundIsAnswered503WithRetryAfter) {
 
   gate.Open();
   pool.Shutdown();
-  EXPECT_EQ(ran.load(), 4);  // the blocker, two queued requests, the background task
+  EXPECT_EQ(ran.load(), 4);  // the blocker, two admitted requests, the background task
   for (auto& fn : loop.posted) fn();
-  ASSERT_EQ(answers.size(), 3u);
-  EXPECT_EQ(answers[1].status, 200);
+  ASSERT_EQ(answers.size(), 4u);
   EXPECT_EQ(answers[2].status, 200);
+  EXPECT_EQ(answers[3].status, 200);
+  EXPECT_EQ(ended, begun);
   EXPECT_EQ(pool.Depth(), 0u);
   EXPECT_NE(metrics.RenderPrometheus().find("palaver_worker_queue_depth 0"), std::string::npos);
 }
 
-TEST(WorkerPool, HtmlClientsGetTextAndAnsweredRequestsKeepTheirWork) {
+TEST(WorkerPool, RoutesWithoutWorkAreServedAndHtmlClientsGetText) {
   FakeLoop loop;
   Gate gate;
-  std::atomic<int> ran{0};
   WorkerPool pool(1, 1, loop, NullLog());
   pool.Submit([&] { gate.Wait(); }, nullptr);
   WaitForDepth(pool, 0);
-  pool.Submit([&] { ++ran; }, nullptr);  // the queue is full now
+  pool.Submit([] {}, nullptr);  // the queue is full now
 
   sdk::Request page;
   page.headers = {{"accept", "text/html,application/xhtml+xml"}};
   std::vector<sdk::Response> answers;
-  auto submits = HttpWorkScope::Wrap([&](const sdk::Request&, sdk::Responder respond) {
-    pool.Submit([&] { ++ran; }, [respond] { respond(sdk::Response::Text(200, "done")); });
+  auto record = [&](sdk::Response r) { answers.push_back(std::move(r)); };
+  // A route that answers on the loop (files, /healthz) is never refused.
+  auto static_route = HttpAdmission::Wrap([](const sdk::Request&, sdk::Responder respond) {
+    respond(sdk::Response::Text(200, "file"));
   });
-  submits(page, [&](sdk::Response r) { answers.push_back(std::move(r)); });
-  ASSERT_EQ(answers.size(), 1u);
-  EXPECT_EQ(answers[0].status, 503);
-  EXPECT_EQ(answers[0].Header("content-type").value_or("").substr(0, 10), "text/plain");
-
-  // A handler that answered first and then submits follow-up work: the work is queued, not
-  // dropped, and no second answer is made.
-  auto answers_then_submits = HttpWorkScope::Wrap([&](const sdk::Request&, sdk::Responder respond) {
-    respond(sdk::Response::Text(200, "accepted"));
-    pool.Submit([&] { ++ran; }, nullptr);
+  for (int i = 0; i < 3; ++i) static_route(page, record);
+  // A route that submits: its first request teaches the wrapper that it uses workers.
+  auto submits = HttpAdmission::Wrap([&](const sdk::Request&, sdk::Responder respond) {
+    pool.Submit([] {}, [respond] { respond(sdk::Response::Text(200, "done")); });
   });
-  answers_then_submits(page, [&](sdk::Response r) { answers.push_back(std::move(r)); });
-  ASSERT_EQ(answers.size(), 2u);
-  EXPECT_EQ(answers[1].status, 200);
+  submits(page, record);
+  submits(page, record);
+  ASSERT_EQ(answers.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(answers[static_cast<size_t>(i)].status, 200);
+  EXPECT_EQ(answers[3].status, 503);
+  EXPECT_EQ(answers[3].Header("content-type").value_or("").substr(0, 10), "text/plain");
   EXPECT_EQ(pool.Rejected(), 1u);
-  EXPECT_EQ(pool.Depth(), 2u);
   gate.Open();
   pool.Shutdown();
-  EXPECT_EQ(ran.load(), 2);
 }
 
-TEST(WorkerPool, ScopesEndWithTheHandler) {
-  EXPECT_EQ(HttpWorkScope::Current(), nullptr);
-  HttpWorkScope* inside = nullptr;
-  auto h = HttpWorkScope::Wrap([&](const sdk::Request&, sdk::Responder) { inside = HttpWorkScope::Current(); });
-  h(sdk::Request{}, [](sdk::Response) {});
-  EXPECT_NE(inside, nullptr);
-  EXPECT_EQ(HttpWorkScope::Current(), nullptr);
+TEST(WorkerPool, WithoutARunningPoolNothingIsRefused) {
+  int calls = 0;
+  auto h = HttpAdmission::Wrap([&](const sdk::Request&, sdk::Responder respond) {
+    ++calls;
+    respond(sdk::Response::Text(200, "ok"));
+  });
+  int ok = 0;
+  for (int i = 0; i < 3; ++i) h(sdk::Request{}, [&](sdk::Response r) { ok += r.status == 200; });
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(ok, 3);
 }
 
 }  // namespace
