@@ -173,9 +173,16 @@ def connect_from(server, address, timeout=5):
 def closed_by_server(sock):
     """True when the server has closed (EOF or reset); does not block."""
     try:
-        r, _, _ = select.select([sock], [], [], 0)
-        if not r:
+        p = select.poll()  # select() cannot take descriptors above 1023
+        p.register(sock, select.POLLIN)
+        if not p.poll(0):
             return False
+        if isinstance(sock, ssl.SSLSocket):  # no MSG_PEEK through TLS: read what came (a 408, an alert)
+            sock.setblocking(False)
+            try:
+                return sock.recv(65536) == b""
+            except (ssl.SSLWantReadError, BlockingIOError):
+                return False
         return sock.recv(65536, socket.MSG_PEEK) == b""
     except (OSError, ssl.SSLError):
         return True
@@ -322,7 +329,11 @@ def attack_oversized_frames(server, scale):
         codes[code] = codes.get(code, 0) + 1
     # Signaling's own limit: a 300 KiB text message from a signed-in client.
     token = server.mint_token("anna openid kopano/kwm")
-    rtm = Rtm(server, token)
+    try:
+        rtm = Rtm(server, token)
+    except RuntimeError as e:
+        return {"frames": n, "close_codes": {str(k): v for k, v in codes.items()}, "signaling_300k_close": repr(e),
+                "seconds": round(time.time() - t0, 1), "limit_held": False}
     rtm.ws.send_frame(b"x" * (300 * 1024), 1)
     try:
         while True:
@@ -374,15 +385,16 @@ def attack_turn(server, scale):
     # 2. Authenticated allocations of one user from many ports (one challenge, then the nonce).
     n = 240 if scale >= 0.5 else 220
     first = client()
-    first.allocate()
     clients, ok, quota, other = [first], 0, 0, {}
+    a = first.allocate()  # answers the challenge once; the others reuse its nonce
+    ok += 1 if a.success else 0
     for _ in range(n - 1):
         c = client()
         c.realm, c.nonce = first.realm, first.nonce
         clients.append(c)
-    for c in clients:
+    for c in clients[1:]:
         try:
-            a = c.allocate() if c is not first else first.allocate()
+            a = c.allocate()
         except OSError:
             other["timeout"] = other.get("timeout", 0) + 1
             continue
@@ -396,7 +408,7 @@ def attack_turn(server, scale):
         c.close()
     return {"unauthenticated_sent": burst, "unauthenticated_answered": answered, "allocations_tried": n,
             "allocated": ok, "quota_486": quota, "other": other,
-            "limit_held": answered <= 400 and ok <= 200 and quota >= 1}
+            "limit_held": answered <= 400 and ok == 200 and quota == n - 200}
 
 
 ATTACKS = {
@@ -422,6 +434,17 @@ def run(name, scale=1.0, header_timeout="10s"):
     title, fn = ATTACKS[name]
     server = start_server(header_timeout)
     try:
+        # Warm-up: concurrent sign-ins so that every worker thread has hashed once. argon2id's
+        # 19 MiB stay in each worker's malloc arena afterwards: that is the server's steady state,
+        # not growth caused by an attack.
+        warm = CallProbe.__new__(CallProbe)
+        warm.server = server
+        for _ in range(2):
+            ts = [threading.Thread(target=warm.sign_in) for _ in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(30)
         time.sleep(0.5)
         watch = Watch(server)
         probe = CallProbe(server)
