@@ -145,8 +145,10 @@ class CallProbe:
                 self.call(self.sign_in())
                 self.cycles.append((time.perf_counter() - t) * 1000)
             except Exception as e:  # noqa: BLE001 — every failure counts
+                import traceback
                 self.failures += 1
-                self.errors.append(repr(e)[:200])
+                where = traceback.extract_tb(e.__traceback__)[-1]
+                self.errors.append(f"{e!r}"[:200] + f" at {where.name}:{where.lineno}")
             time.sleep(0.05)
 
     def done(self):

@@ -270,7 +270,9 @@ class Palaverd:
     def curl(self, path, *args, http="--http1.1", host="localhost", url=None, check=True):
         """Returns (status, headers dict (lowercase; repeated headers such as set-cookie joined
         with newlines), body bytes, http_version)."""
-        body_file = os.path.join(self.dir, "curl.body")
+        # One body file per call: tests and benches call curl from several threads at once.
+        fd, body_file = tempfile.mkstemp(prefix="curl-", suffix=".body", dir=self.dir)
+        os.close(fd)
         cmd = ["curl", "-sS", "--max-time", "20", "--cacert", self.ca, http,
                "--resolve", f"localhost:{self.https_port}:127.0.0.1",
                "-D", "-", "-o", body_file, "-w", "\n%{http_version}"]
