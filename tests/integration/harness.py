@@ -62,7 +62,10 @@ class Palaverd:
         self.config_path = os.path.join(self.dir, "palaver.cfg")
         self.sections = {
             "palaver": {"hostnames": "localhost", "state_dir": self.state, "listen": "127.0.0.1",
-                        "https_port": "0", "http_port": "0", "log_level": "info",
+                        "https_port": "0", "http_port": "0",
+                        # PALAVER_TEST_LOG_LEVEL=debug runs every suite's palaverd at debug: the
+                        # secrets check then covers debug lines too.
+                        "log_level": os.environ.get("PALAVER_TEST_LOG_LEVEL", "info"),
                         "header_timeout": "3s", "body_timeout": "3s", "drain_timeout": "10s"},
             "web": {"root": self.site},
             # Short test passwords ("pw"); the policy itself is tested with its default
