@@ -163,7 +163,8 @@ class Palaverd:
         """Looks for every known secret and for PEM private keys in this instance's logs so
         far; what it finds is kept in `leaks` (close() fails the test with it)."""
         self.collect_state_secrets()
-        for name in ("stderr.log", "stdout.log"):
+        # stdout and stderr, and any other log a test kept in the instance's dir.
+        for name in sorted(n for n in os.listdir(self.dir) if n.endswith(".log")):
             path = os.path.join(self.dir, name)
             if not os.path.exists(path):
                 continue
