@@ -162,6 +162,8 @@ class Palaverd:
     def check_logs_for_secrets(self):
         """Looks for every known secret and for PEM private keys in this instance's logs so
         far; what it finds is kept in `leaks` (close() fails the test with it)."""
+        if not os.path.isdir(self.dir):
+            return  # closed before
         self.collect_state_secrets()
         # stdout and stderr, and any other log a test kept in the instance's dir.
         for name in sorted(n for n in os.listdir(self.dir) if n.endswith(".log")):
