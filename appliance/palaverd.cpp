@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // A write past RLIMIT_FSIZE (a file size limit set by the service manager or an admin) must
+  // fail with EFBIG, which SQLite reports as a full disk (503 to the client), not kill palaverd.
+  ::signal(SIGXFSZ, SIG_IGN);
 
   palaver::host::Application app(builtins, {.foreground = true, .version = PALAVER_VERSION, .commit = PALAVER_COMMIT});
   if (!check_path.empty()) {

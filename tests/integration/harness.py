@@ -36,6 +36,13 @@ def require_node(test, package="playwright-core", chromium=False, webui=False):
     return node, site
 
 
+PEM_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# State files that hold a secret (the whole file, stripped).
+STATE_SECRET_FILES = {"admin-password": "the admin password", "turn_secret": "the TURN secret",
+                      "admin-cli-token": "the CLI admin token"}
+SECRET_FILE_KEY = re.compile(r"(secret|password|token)[a-z_]*_file$|^secret_file$")
+
+
 def write(path, text, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w" if isinstance(text, str) else "wb") as f:
@@ -55,7 +62,10 @@ class Palaverd:
         self.config_path = os.path.join(self.dir, "palaver.cfg")
         self.sections = {
             "palaver": {"hostnames": "localhost", "state_dir": self.state, "listen": "127.0.0.1",
-                        "https_port": "0", "http_port": "0", "log_level": "info",
+                        "https_port": "0", "http_port": "0",
+                        # PALAVER_TEST_LOG_LEVEL=debug runs every suite's palaverd at debug: the
+                        # secrets check then covers debug lines too.
+                        "log_level": os.environ.get("PALAVER_TEST_LOG_LEVEL", "info"),
                         "header_timeout": "3s", "body_timeout": "3s", "drain_timeout": "10s"},
             "web": {"root": self.site},
             # Short test passwords ("pw"); the policy itself is tested with its default
@@ -69,6 +79,14 @@ class Palaverd:
         for name, kv in (sections or {}).items():
             self.sections.setdefault(name, {}).update(kv)
         self.write_config()
+        # No secret may reach a log (issue 19): every value registered here, and every secret
+        # in the state dir and the files the config names, is looked for in this instance's
+        # logs at each restart and at close(), which fails the test on a find.
+        self.secrets = {}  # value -> what it is
+        # stderr through a pipe (copied to stderr.log) rather than a file: as under systemd,
+        # where a file size limit (RLIMIT_FSIZE) on palaverd does not apply to its log.
+        self.log_pipe = False
+        self.leaks = []
         self.proc = None
         self.https_port = None
         self.http_port = None
@@ -83,11 +101,99 @@ class Palaverd:
             lines.append("")
         write(self.config_path, "\n".join(lines) + extra_text)
 
+    # --- secrets must not reach the logs ------------------------------------------------------
+
+    def register_secret(self, value, what):
+        """Marks `value` (a cookie, token or password this test obtained) as something the logs
+        must never hold. Short values are ignored (they would match by chance)."""
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        value = (value or "").strip()
+        if len(value) >= 12:
+            self.secrets.setdefault(value, what)
+
+    def register_token_answer(self, body):
+        """Registers the tokens in a JSON token answer (access, refresh and ID tokens)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, TypeError):
+            return
+        if isinstance(data, dict):
+            for key in ("access_token", "refresh_token", "id_token"):
+                if isinstance(data.get(key), str):
+                    self.register_secret(data[key], key.replace("_", " "))
+
+    def register_location(self, location):
+        """Registers tokens and codes in a redirect's query or fragment."""
+        import urllib.parse
+        for part in re.split(r"[?#]", location or "")[1:]:
+            for key, value in urllib.parse.parse_qsl(part):
+                if key in ("access_token", "refresh_token", "id_token", "code"):
+                    self.register_secret(value, key.replace("_", " "))
+
+    def collect_state_secrets(self):
+        """The secrets this instance knows: state files, files the config names, private keys."""
+        for name, what in STATE_SECRET_FILES.items():
+            path = os.path.join(self.state, name)
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    self.register_secret(f.read(), what)
+        for section, kv in self.sections.items():
+            for key, value in kv.items():
+                if SECRET_FILE_KEY.search(key) and os.path.isfile(str(value)):
+                    with open(value, "rb") as f:
+                        self.register_secret(f.read(), f"[{section}] {key}")
+        for root, _, files in os.walk(self.state):
+            for name in files:
+                path = os.path.join(root, name)
+                if name.startswith("palaver.db") or not os.path.isfile(path) or os.path.getsize(path) > 65536:
+                    continue
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+                if PEM_PRIVATE_KEY.search(data):
+                    # Each line of a PEM body is 64 characters of the key: none may be logged.
+                    for line in data.decode("latin-1").splitlines():
+                        if len(line) >= 40 and not line.startswith("-----"):
+                            self.register_secret(line, f"a line of the private key {os.path.relpath(path, self.dir)}")
+
+    def check_logs_for_secrets(self):
+        """Looks for every known secret and for PEM private keys in this instance's logs so
+        far; what it finds is kept in `leaks` (close() fails the test with it)."""
+        if not os.path.isdir(self.dir):
+            return  # closed before
+        self.collect_state_secrets()
+        # stdout and stderr, and any other log a test kept in the instance's dir.
+        for name in sorted(n for n in os.listdir(self.dir) if n.endswith(".log")):
+            path = os.path.join(self.dir, name)
+            if not os.path.exists(path):
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            for line in data.split(b"\n"):
+                if PEM_PRIVATE_KEY.search(line):
+                    self.leaks.append(f"{name}: a PEM private key: {line[:80]!r}")
+            for value, what in self.secrets.items():
+                at = data.find(value.encode("latin-1"))
+                if at >= 0:
+                    start = data.rfind(b"\n", 0, at) + 1
+                    end = data.find(b"\n", at)
+                    line = data[start:end if end >= 0 else len(data)].replace(value.encode("latin-1"), b"<SECRET>")
+                    self.leaks.append(f"{name}: {what} is in the log: {line[:300]!r}")
+
     def start(self):
+        if getattr(self, "out", None) is not None:
+            self.check_logs_for_secrets()  # the logs of the previous run are replaced now
         self.out = open(os.path.join(self.dir, "stdout.log"), "wb")
         self.err = open(os.path.join(self.dir, "stderr.log"), "wb")
-        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out, stderr=self.err,
+        self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out,
+                                     stderr=subprocess.PIPE if self.log_pipe else self.err,
                                      env={**os.environ, **self.env})
+        if self.log_pipe:
+            import threading
+            threading.Thread(target=self._copy_log, args=(self.proc.stderr, self.err), daemon=True).start()
         runtime = os.path.join(self.state, "runtime.json")
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -106,6 +212,13 @@ class Palaverd:
                     return
             time.sleep(0.02)
         raise AssertionError("palaverd did not start in time:\n" + self.stderr())
+
+    @staticmethod
+    def _copy_log(pipe, out):
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            out.write(chunk)
+            out.flush()
+        pipe.close()
 
     def run_once(self, timeout=15):
         """Runs palaverd expecting it to exit; returns (code, stdout, stderr)."""
@@ -152,14 +265,20 @@ class Palaverd:
 
     def close(self):
         self.stop()
+        if getattr(self, "out", None) is not None:
+            self.check_logs_for_secrets()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.leaks:
+            raise AssertionError("secrets in palaverd's log (issue 19):\n" + "\n".join(dict.fromkeys(self.leaks)))
 
     # --- clients -------------------------------------------------------------------------
 
     def curl(self, path, *args, http="--http1.1", host="localhost", url=None, check=True):
         """Returns (status, headers dict (lowercase; repeated headers such as set-cookie joined
         with newlines), body bytes, http_version)."""
-        body_file = os.path.join(self.dir, "curl.body")
+        # One body file per call: tests and benches call curl from several threads at once.
+        fd, body_file = tempfile.mkstemp(prefix="curl-", suffix=".body", dir=self.dir)
+        os.close(fd)
         cmd = ["curl", "-sS", "--max-time", "20", "--cacert", self.ca, http,
                "--resolve", f"localhost:{self.https_port}:127.0.0.1",
                "-D", "-", "-o", body_file, "-w", "\n%{http_version}"]
@@ -185,6 +304,12 @@ class Palaverd:
             with open(body_file, "rb") as f:
                 body = f.read()
             os.remove(body_file)
+        for line in headers.get("set-cookie", "").split("\n"):
+            name, _, value = line.split(";", 1)[0].partition("=")
+            self.register_secret(value, f"the cookie {name.strip()}")
+        self.register_location(headers.get("location"))
+        if body[:1] == b"{":
+            self.register_token_answer(body)
         return status, headers, body, version.strip()
 
     @staticmethod
@@ -219,6 +344,7 @@ class Palaverd:
         status, _, token, _ = self.curl("/testbed/token", "-X", "POST", "--data-binary", username_and_scopes)
         if status != 200:
             raise AssertionError(f"minting a token failed: {status} {token!r}")
+        self.register_secret(token, "an access token")
         return token.decode()
 
     def tls_socket(self, server_name="localhost", alpn=("http/1.1",)):
@@ -283,6 +409,10 @@ class Browser:
             if k == "set-cookie":
                 self._store(v)
         conn.close()
+        if hasattr(self.server, "register_location"):
+            self.server.register_location(out.get("location"))
+            if data[:1] == "{":
+                self.server.register_token_answer(data)
         return resp.status, out, data
 
     def _store(self, line):
@@ -290,6 +420,9 @@ class Browser:
         name, _, value = parts[0].partition("=")
         attrs = {p.split("=", 1)[0].lower(): (p.split("=", 1)[1] if "=" in p else "") for p in parts[1:]}
         key = (name, attrs.get("path", "/"))
+        register = getattr(self.server, "register_secret", None)
+        if register is not None:
+            register(value, f"the cookie {name}")
         if attrs.get("max-age") == "0" or value == "":
             self.jar.pop(key, None)
         else:

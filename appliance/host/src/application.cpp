@@ -557,7 +557,7 @@ Status Application::Start() {
       .Set(1);
   a.net = std::make_unique<NetServer>(hc.limits, a.router, a.metrics, GetLogger("net"));
   PALAVER_RETURN_IF_ERROR(a.net->Create());
-  a.workers = std::make_unique<WorkerPool>(hc.workers, *a.net, GetLogger("palaver"));
+  a.workers = std::make_unique<WorkerPool>(hc.workers, hc.worker_queue_size, *a.net, GetLogger("palaver"), &a.metrics);
   a.settings = std::make_unique<SettingsService>(*a.store, *a.net);
   PALAVER_RETURN_IF_ERROR(a.settings->Init());
   a.RegisterHostRoutes();

@@ -39,6 +39,7 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
                               "); plain HTTP needs a port of its own, or set http_redirect = no");
   }
   c.workers = static_cast<int>(r.Int("workers", 4, 1, 64));
+  c.worker_queue_size = static_cast<size_t>(r.Int("worker_queue_size", 1024, 1, 1000000));
   c.log_level = r.Enum("log_level", "info", kLevels);
   c.log_levels = r.List("log_levels", {});
   c.log_json = r.Enum("log_format", "text", {"text", "json"}) == "json";

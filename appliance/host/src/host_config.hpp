@@ -20,6 +20,8 @@ struct HostConfig {
   int http_port = 80;
   bool http_redirect = true;
   int workers = 4;
+  /// Tasks waiting for a worker at which requests that need one get 503 (worker_pool.hpp).
+  size_t worker_queue_size = 1024;
   std::string log_level = "info";
   std::vector<std::string> log_levels;  // "id=level"
   bool log_json = false;                // log_format = json

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "worker_pool.hpp"
+
 namespace palaver::host {
 namespace {
 
@@ -42,6 +44,8 @@ Status RouterImpl::Add(const std::string& owner, sdk::Route route, sdk::Handler 
   }
   if (!handler) return Fail(ErrorCode::kInvalidArgument, "route without handler: " + route.path);
   if (route.route_class.empty()) route.route_class = owner;
+  // A route that uses workers is refused with 503 while the worker queue is full.
+  handler = HttpAdmission::Wrap(std::move(handler));
   std::lock_guard lock(mu_);
   for (const auto& e : table_->routes) {
     if (e->route.path == route.path && e->route.match == route.match &&

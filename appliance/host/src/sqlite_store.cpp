@@ -3,9 +3,50 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
 
+#include <spdlog/spdlog.h>
+
+#include "logging.hpp"
+
 namespace palaver::host {
+namespace {
+
+// A full disk (ENOSPC: SQLITE_FULL) or a refused write (EFBIG past RLIMIT_FSIZE, EIO:
+// SQLITE_IOERR) is the server's trouble, not the client's: 503 with a plain public message, and
+// an error line in the log (at most one every 10 s, so a full disk does not flood the log that
+// shares it). SQLite rolls the transaction back; nothing is half-written.
+Error StorageError(int rc, const std::string& detail) {
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_FULL || primary == SQLITE_IOERR) {
+    static std::atomic<int64_t> last_log_ms{-1000000};
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    int64_t last = last_log_ms.load();
+    if (now - last >= 10000 && last_log_ms.compare_exchange_strong(last, now)) {
+      GetLogger("palaver")->error("storage write failed: {} ({}); requests that change data get 503 until it is fixed",
+                                  primary == SQLITE_FULL ? "the disk is full" : "I/O error (disk full or file size limit?)",
+                                  detail);
+    }
+    return Error{ErrorCode::kUnavailable, detail,
+                 primary == SQLITE_FULL ? "the server's storage is full; try again later"
+                                        : "the server cannot write its storage; try again later"};
+  }
+  ErrorCode code;
+  switch (primary) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = ErrorCode::kUnavailable; break;
+    case SQLITE_CONSTRAINT: code = ErrorCode::kAlreadyExists; break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: code = ErrorCode::kDataLoss; break;
+    default: code = ErrorCode::kInternal;
+  }
+  return Error{code, detail, "storage error"};
+}
+
+}  // namespace
 
 class SqliteStore::Conn final : public sdk::Db {
  public:
@@ -19,7 +60,7 @@ class SqliteStore::Conn final : public sdk::Db {
       if (rc != SQLITE_OK) {
         std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
-        return Fail(CodeFor(rc), "sqlite: " + msg, "storage error");
+        return Fail(StorageError(rc, "sqlite: " + msg));
       }
       return OkStatus();
     }
@@ -32,7 +73,7 @@ class SqliteStore::Conn final : public sdk::Db {
                                          const std::vector<sdk::SqlValue>& params) override {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
-    if (rc != SQLITE_OK) return Fail(CodeFor(rc), std::string("sqlite prepare: ") + sqlite3_errmsg(db_), "storage error");
+    if (rc != SQLITE_OK) return Fail(StorageError(rc, std::string("sqlite prepare: ") + sqlite3_errmsg(db_)));
     std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
     for (size_t i = 0; i < params.size(); ++i) {
       int idx = static_cast<int>(i + 1);
@@ -50,7 +91,7 @@ class SqliteStore::Conn final : public sdk::Db {
     for (;;) {
       rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return Fail(CodeFor(rc), std::string("sqlite step: ") + sqlite3_errmsg(db_), "storage error");
+      if (rc != SQLITE_ROW) return Fail(StorageError(rc, std::string("sqlite step: ") + sqlite3_errmsg(db_)));
       int cols = sqlite3_column_count(stmt);
       sdk::SqlRow row;
       row.reserve(static_cast<size_t>(cols));
@@ -86,17 +127,6 @@ class SqliteStore::Conn final : public sdk::Db {
   int64_t LastInsertRowId() override { return sqlite3_last_insert_rowid(db_); }
   int Changes() override { return sqlite3_changes(db_); }
 
-  static ErrorCode CodeFor(int rc) {
-    switch (rc & 0xff) {
-      case SQLITE_BUSY:
-      case SQLITE_LOCKED: return ErrorCode::kUnavailable;
-      case SQLITE_CONSTRAINT: return ErrorCode::kAlreadyExists;
-      case SQLITE_FULL: return ErrorCode::kResourceExhausted;
-      case SQLITE_CORRUPT:
-      case SQLITE_NOTADB: return ErrorCode::kDataLoss;
-      default: return ErrorCode::kInternal;
-    }
-  }
 
  private:
   sqlite3* db_;
@@ -148,7 +178,11 @@ Result<SqliteStore::Conn*> SqliteStore::ForThisThread() {
     return Fail(ErrorCode::kDataLoss, "database " + path_.string() + " is not a valid SQLite database (" +
                                           wal.error().message + "); it was left untouched");
   }
-  Status st = conn->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", {});
+  // synchronous=FULL: every COMMIT syncs the WAL before it returns, so a write answered with
+  // success survives a power loss too (NORMAL survives kill -9 and crashes of palaverd, but may
+  // lose the last commits when the machine loses power). One fsync per write transaction; writes
+  // are rare (sign-ins, tokens, kvs, settings) next to reads. docs/security.md, "Crash safety".
+  Status st = conn->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", {});
   if (!st) {
     conns_.erase(std::this_thread::get_id());
     return Fail(st.error());

@@ -97,11 +97,13 @@ class TestbedModule final : public sdk::Module {
     sdk::Workers* pool = &host.Pool();
     sdk::NetLoop* loop = &host.Loop();
     // Blocking work on a worker, answered from on_done on the loop.
-    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/worker"}, [pool, loop](const sdk::Request&, sdk::Responder respond) {
+    // `?ms=` (at most 10 s) holds the worker that long (fills the worker queue in tests).
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/worker"}, [pool, loop](const sdk::Request& req, sdk::Responder respond) {
       auto on_worker = std::make_shared<bool>(false);
-      pool->Submit([on_worker, loop] {
+      long ms = std::clamp(std::strtol(req.QueryParam("ms").value_or("50").c_str(), nullptr, 10), 0L, 10000L);
+      pool->Submit([on_worker, loop, ms] {
         *on_worker = !loop->IsLoopThread();
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       }, [respond, on_worker, loop] {
         respond(sdk::Response::Text(200, std::string("worker=") + (*on_worker ? "yes" : "no") +
                                              " done_on_loop=" + (loop->IsLoopThread() ? "yes" : "no")));
