@@ -76,8 +76,10 @@ class SettingsChangerTest : public ::testing::Test {
                                   .validate = [](const sdk::SettingValue& v) -> std::string {
                                     return std::get<int64_t>(v) < 100 ? "must be at least 100" : "";
                                   }}));
-    changer_ = std::make_unique<SettingsChanger>(settings_, *audit_, spdlog::null_logger_mt("test-admin-" +
-                                                 std::to_string(reinterpret_cast<uintptr_t>(this))),
+    changer_ = std::make_unique<SettingsChanger>(settings_, *audit_, // Not registered in spdlog's registry: a registered name
+                                                 // (e.g. from `this`, which the next test reuses) throws.
+                                                 std::make_shared<spdlog::logger>(
+                                                     "test-admin", std::make_shared<spdlog::sinks::null_sink_mt>()),
                                                  [this] { return ++clock_; });
   }
   palaver::testing::TempDir tmp_;
