@@ -203,8 +203,14 @@ class Signin(unittest.TestCase):
         wrong = [self.json_logon_bytes(f"user{i}", "wrong") if i % 2 else self.form_logon_bytes(f"user{i}", "wrong", csrf)
                  for i in range(30)]
         statuses = self.burst(wrong + [self.json_logon_bytes("anna", "anna-secret")])
-        self.assertEqual(statuses[-1], 429, statuses)
-        self.assertLessEqual(len([st for st in statuses[:-1] if st != 429]), 20, statuses)
+        # The server takes the 31 connections in whatever order it accepts them, so which requests
+        # are checked is not fixed (the right password may be among them): at most the limit (20)
+        # were checked at all, each answered as a checked sign-in, and every other one got 429.
+        checked = [st for st in statuses if st != 429]
+        self.assertLessEqual(len(checked), 20, statuses)
+        # Wrong passwords: checked (JSON API 204, form 401) or refused; the right one: signed in or refused.
+        self.assertTrue(all(st in (204, 401, 429) for st in statuses[:-1]), statuses)
+        self.assertIn(statuses[-1], (200, 429), statuses)
 
     def test_a_burst_of_http2_streams_cannot_pass_the_limit(self):
         # One HTTP/2 connection, many streams (curl multiplexes --parallel transfers). The server
