@@ -36,6 +36,21 @@ def require_node(test, package="playwright-core", chromium=False, webui=False):
     return node, site
 
 
+def wait_until(probe, timeout=10, interval=0.1, what=None):
+    """Calls `probe` until it returns a true value and returns that value; raises AssertionError
+    naming `what` (and the last value seen) after `timeout` seconds. For values palaverd publishes
+    on its own schedule (metrics once a second, gauges after a close) instead of a fixed sleep."""
+    deadline = time.time() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise AssertionError(f"not within {timeout} s: {what or getattr(probe, '__name__', 'condition')} "
+                                 f"(last: {value!r})")
+        time.sleep(interval)
+
+
 def write(path, text, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w" if isinstance(text, str) else "wb") as f:
