@@ -7,7 +7,7 @@ import threading
 import time
 import unittest
 
-from harness import Palaverd, write
+from harness import Palaverd, read_http_response, wait_until, write
 
 
 class Operation(unittest.TestCase):
@@ -270,6 +270,73 @@ class GracefulStop(unittest.TestCase):
             self.assertEqual(os.path.getsize(out), size)
             self.assertEqual(s.proc.wait(timeout=20), 0)
             self.assertIn("stopped", s.stderr())
+        finally:
+            s.close()
+
+    @staticmethod
+    def site_with_big_file(size):
+        site = os.path.join(Palaverd(expect_start=False).dir, "site")
+        write(os.path.join(site, "meet", "index.html"), "index")
+        with open(os.path.join(site, "meet", "big.bin"), "wb") as f:
+            f.write(os.urandom(size))
+        return site
+
+    def test_drain_deadline_ends_a_slow_download_and_exits_zero(self):
+        # A download that would take minutes: SIGTERM waits drain_timeout (2 s) for it, no longer,
+        # says so, and exits 0. (48 MB: far more than loopback's
+        # socket buffers hold, or the server would be done writing at once.)
+        size = 48 * 1024 * 1024
+        s = Palaverd({"palaver": {"drain_timeout": "2s"}}, site=self.site_with_big_file(size))
+        curl = None
+        try:
+            out = os.path.join(s.dir, "download")
+            curl = subprocess.Popen(["curl", "-sS", "--cacert", s.ca, "--limit-rate", "100K",
+                                     "--resolve", f"localhost:{s.https_port}:127.0.0.1",
+                                     "-o", out, "-w", "%{http_code}", s.url("/meet/big.bin")],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, what="the download started")
+            start = time.time()
+            s.signal(signal.SIGTERM)
+            self.assertEqual(s.proc.wait(timeout=20), 0)
+            took = time.time() - start
+            self.assertGreater(took, 1.5, "palaverd did not wait for the download")
+            self.assertLess(took, 8, "palaverd waited past drain_timeout")
+            self.assertIn("drain deadline passed with requests in flight", s.stderr())
+            # (curl still reads what the socket buffers hold at 100 KB/s: not waited for.)
+        finally:
+            if curl and curl.poll() is None:
+                curl.kill()
+                curl.wait()
+            s.close()
+
+    def test_client_hanging_up_mid_download_leaves_nothing_in_flight(self):
+        # The client resets the connection after the first bytes of a 48 MB file (more than the
+        # socket buffers hold, so the response is still being written). palaverd keeps
+        # serving, releases what the response held, and a SIGTERM afterwards finds nothing in
+        # flight (a leaked request would make it wait the whole drain_timeout of 10 s).
+        size = 48 * 1024 * 1024
+        s = Palaverd(site=self.site_with_big_file(size))
+        try:
+            for _ in range(3):
+                conn = s.tls_socket()
+                conn.settimeout(10)
+                conn.sendall(b"GET /meet/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                got = b""
+                while len(got) < 100 * 1024:
+                    chunk = conn.recv(65536)
+                    self.assertTrue(chunk, "closed before 100 KB")
+                    got += chunk
+                self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:100])
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.close()  # RST: hung up mid-download
+            self.assertEqual(s.curl("/healthz")[0], 200)
+            wait_until(lambda: s.curl("/metrics")[2].decode().count("\npalaver_http_response_body_bytes_held 0\n"),
+                       what="response bytes released")
+            start = time.time()
+            s.signal(signal.SIGTERM)
+            self.assertEqual(s.proc.wait(timeout=20), 0)
+            self.assertLess(time.time() - start, 3)
+            self.assertNotIn("drain deadline passed", s.stderr())
         finally:
             s.close()
 
