@@ -399,6 +399,16 @@ class MetricsFromOutside(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(json.loads(body), {"status": "ok"})
 
+    def test_log_levels_are_not_for_an_untrusted_address(self):
+        # Loopback is outside metrics_allow here: without an administrator's token, reading the
+        # live log levels is refused like changing them, and the answer names no logger.
+        status, _, body, _ = self.server.curl("/admin/api/v1/log-levels")
+        self.assertEqual(status, 401)
+        self.assertNotIn(b'"web"', body)
+        status, _, body, _ = self.server.curl("/admin/api/v1/log-levels", "-X", "PUT", "--data-binary", "web=debug")
+        self.assertEqual(status, 401)
+        self.assertNotIn("log level changed", self.server.stderr())
+
     def test_token_is_not_logged(self):
         self.server.curl("/metrics", "-H", f"Authorization: Bearer {self.token}")
         self.assertNotIn(self.token, self.server.stderr())
