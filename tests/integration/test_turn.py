@@ -559,6 +559,37 @@ class Settings(unittest.TestCase):
         self.assertTrue(clients[1].allocate().success)
         self.assertEqual(clients[2].allocate().code, 508)
 
+    def test_relay_ports_running_out(self):
+        # A relay range of two ports: two allocations get them, a third is refused with 508
+        # (Insufficient Capacity), and a port freed by a deleted allocation is used again.
+        for _ in range(50):
+            low = free_port(socket.SOCK_DGRAM)
+            if low < 65535:
+                try:
+                    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                        probe.bind(("127.0.0.1", low + 1))
+                    break
+                except OSError:
+                    continue
+        s = self.start({"min_port": str(low), "max_port": str(low + 1)})
+        s.start()
+        addr = ("127.0.0.1", turn_ports(s)["udp"])
+        secret = secret_of(s)
+        clients = [stun.TurnClient(addr, *stun.rest_credentials(secret, f"ports{i}")) for i in range(4)]
+        for c in clients:
+            self.addCleanup(c.close)
+        relayed = []
+        for c in clients[:2]:
+            a = c.allocate()
+            self.assertTrue(a.success, a.code)
+            relayed.append(a.address(stun.XOR_RELAYED_ADDRESS)[1])
+        self.assertEqual(sorted(relayed), [low, low + 1])
+        self.assertEqual(clients[2].allocate().code, 508)
+        clients[0].auth_request(stun.REFRESH, [(stun.LIFETIME, b"\0\0\0\0")])  # delete one: a port is free again
+        again = clients[3].allocate()
+        self.assertTrue(again.success, again.code)
+        self.assertEqual(again.address(stun.XOR_RELAYED_ADDRESS)[1], relayed[0])
+
     def test_external_ip_is_advertised(self):
         s = self.start({"external_ip": "203.0.113.10"})
         s.start()
