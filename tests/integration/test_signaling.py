@@ -5,11 +5,39 @@ import json
 import os
 import signal
 import subprocess
+import time
 import unittest
 import urllib.parse
 
 from harness import NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, WsClient, require_node
 
+
+
+class WebSocketKeyLifetime(unittest.TestCase):
+    """The one-time WebSocket path from rtm/connect is valid for 30 s (kKeyLifetimeSeconds)."""
+
+    def test_a_key_older_than_30_s_is_refused(self):
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        self.addCleanup(s.close)
+        s.add_user("anna", "pw")
+        s.start()
+        token = s.mint_token("anna openid kopano/kwm")
+
+        def connect():
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(status, 200, body)
+            return json.loads(body)["url"]
+
+        old = connect()
+        fresh = connect()
+        ws = WsClient(s.tls_socket(), fresh)  # control: a key used at once opens
+        self.assertEqual(ws.status, 101)
+        ws.sock.close()
+        time.sleep(31)  # the key's lifetime itself is what is tested: no state to poll for
+        late = WsClient(s.tls_socket(), old)
+        self.assertEqual(late.status, 404)
+        late.sock.close()
 
 
 class GuestLogonLimit(unittest.TestCase):
