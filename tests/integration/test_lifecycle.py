@@ -1,4 +1,5 @@
 """Start-up failures, reload (good and bad), graceful stop with open connections."""
+import json
 import os
 import signal
 import socket
@@ -7,7 +8,7 @@ import threading
 import time
 import unittest
 
-from harness import Palaverd, read_http_response, wait_until, write
+from harness import PALAVERD_TESTBED, Palaverd, wait_until, write
 
 
 class Operation(unittest.TestCase):
@@ -241,6 +242,56 @@ class Reload(unittest.TestCase):
         self.assertIn("reload rejected", tail)
         status, _, _, _ = self.s.curl("/meet/")
         self.assertEqual(status, 200)
+
+
+class PartialReload(unittest.TestCase):
+    """A reload in which one module fails: that module keeps its old configuration, the others
+    and the host apply theirs, the log says which, and the next good reload applies everything."""
+
+    def test_one_failing_module_keeps_its_config_and_the_rest_applies(self):
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        self.addCleanup(s.close)
+        secret_file = os.path.join(s.dir, "turn-secret")
+        write(secret_file, "s3cret-from-coturn\n", 0o600)
+        s.sections["signaling"] = {"turn_uris": "turns:relay1.example.org:443", "turn_shared_secret_file": secret_file}
+        s.write_config()
+        s.add_user("anna", "pw")
+        s.start()
+        token = s.mint_token("anna openid kopano/kwm")
+
+        def turn_uris():
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/turn", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(status, 200, body)
+            return json.loads(body)["turn"]["uris"]
+
+        def hsts():
+            return s.curl("/meet/")[1].get("strict-transport-security")
+
+        def web_level():
+            return json.loads(s.curl("/admin/api/v1/log-levels")[2])["web"]
+
+        self.assertEqual((turn_uris(), hsts(), web_level()), (["turns:relay1.example.org:443"], "max-age=31536000", "info"))
+        # One reload: signaling gets new URIs but its secret file is gone (fails); web and the host
+        # get valid changes.
+        s.sections["signaling"].update(turn_uris="turns:relay2.example.org:443",
+                                       turn_shared_secret_file=os.path.join(s.dir, "missing"))
+        s.sections["web"]["hsts"] = "max-age=60"
+        s.sections["palaver"]["log_levels"] = "web=debug"
+        s.write_config()
+        tail = s.reload()
+        self.assertIn("reload of module signaling failed: cannot read", tail)
+        self.assertRegex(tail, r"reload partly applied file=\S+: modules signaling kept their old configuration")
+        self.assertNotIn("reload applied", tail)
+        self.assertIsNone(s.proc.poll())
+        self.assertEqual(turn_uris(), ["turns:relay1.example.org:443"])  # old config, still working
+        self.assertEqual(hsts(), "max-age=60")
+        self.assertEqual(web_level(), "debug")
+        # Fixed: the next reload applies signaling too.
+        s.sections["signaling"]["turn_shared_secret_file"] = secret_file
+        s.write_config()
+        self.assertIn("reload applied", s.reload())
+        self.assertEqual(turn_uris(), ["turns:relay2.example.org:443"])
 
 
 class GracefulStop(unittest.TestCase):
