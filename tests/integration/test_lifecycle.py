@@ -296,15 +296,18 @@ class PartialReload(unittest.TestCase):
 
 class GracefulStop(unittest.TestCase):
     def test_sigterm_lets_a_download_finish_and_exits_zero(self):
+        # 24 MB at 6 MB/s: about 4 s, most of it after the SIGTERM and far more than loopback's
+        # socket buffers hold (with 4 MB the whole file sat in the buffers before the SIGTERM, so
+        # the test passed even when palaverd did not wait at all).
         site = os.path.join(Palaverd(expect_start=False).dir, "site")
-        size = 4 * 1024 * 1024
+        size = 24 * 1024 * 1024
         write(os.path.join(site, "meet", "index.html"), "index")
         with open(os.path.join(site, "meet", "big.bin"), "wb") as f:
             f.write(os.urandom(size))
         s = Palaverd(site=site)
         try:
             out = os.path.join(s.dir, "download")
-            curl = subprocess.Popen(["curl", "-sS", "--cacert", s.ca, "--limit-rate", "1500K",
+            curl = subprocess.Popen(["curl", "-sS", "--cacert", s.ca, "--limit-rate", "6000K",
                                      "--resolve", f"localhost:{s.https_port}:127.0.0.1",
                                      "-o", out, "-w", "%{http_code}", s.url("/meet/big.bin")],
                                     stdout=subprocess.PIPE, text=True)
