@@ -43,6 +43,21 @@ STATE_SECRET_FILES = {"admin-password": "the admin password", "turn_secret": "th
 SECRET_FILE_KEY = re.compile(r"(secret|password|token)[a-z_]*_file$|^secret_file$")
 
 
+def wait_until(probe, timeout=10, interval=0.1, what=None):
+    """Calls `probe` until it returns a true value and returns that value; raises AssertionError
+    naming `what` (and the last value seen) after `timeout` seconds. For values palaverd publishes
+    on its own schedule (metrics once a second, gauges after a close) instead of a fixed sleep."""
+    deadline = time.time() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise AssertionError(f"not within {timeout} s: {what or getattr(probe, '__name__', 'condition')} "
+                                 f"(last: {value!r})")
+        time.sleep(interval)
+
+
 def write(path, text, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w" if isinstance(text, str) else "wb") as f:
@@ -573,12 +588,85 @@ class WsClient:
             if fin:
                 return first_opcode, message
 
-    def close_code(self):
-        """Reads until a close frame; returns its status code (None if the socket just closed)."""
+    def close_code(self, timeout=10):
+        """Reads until a close frame; returns its status code (1005 for a close frame without one,
+        None if the socket just closed without a close frame). Waiting longer than `timeout` seconds
+        for either is an AssertionError: a hang is never a close."""
+        self.sock.settimeout(timeout)
         try:
             while True:
                 opcode, payload = self.recv()
                 if opcode == 8:
                     return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+        except socket.timeout:
+            raise AssertionError(f"no close frame and no close within {timeout} s") from None
         except (ConnectionError, OSError):
             return None
+
+
+# TLS 1.1 probes. OpenSSL 3's default security level (1) forbids TLS 1.0/1.1 on the client's own
+# side, so a bare `s_client -tls1_1` fails before a byte reaches the server and "refused" would pass
+# against a server that accepts TLS 1.1. The probe offers TLS 1.1 at @SECLEVEL=0, and a positive
+# control proves once per process that this client really completes a TLS 1.1 handshake (against a
+# local `openssl s_server -tls1_1`); if it cannot, the probe fails loudly instead of passing.
+_TLS11_CLIENT_ARGS = ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-brief"]
+_tls11_control_result = None
+
+
+def _tls11_client(port):
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+                        *_TLS11_CLIENT_ARGS], input="", capture_output=True, text=True, timeout=30)
+    text = r.stdout + r.stderr
+    return r.returncode == 0 and "Protocol version: TLSv1.1" in text, text
+
+
+def tls11_client_control():
+    """Proves that `openssl s_client` here can complete a TLS 1.1 handshake at @SECLEVEL=0: starts
+    `openssl s_server -tls1_1 -cipher ALL@SECLEVEL=0` on a free loopback port and connects. Raises
+    AssertionError (with OpenSSL's output) when it cannot."""
+    global _tls11_control_result
+    if _tls11_control_result is not None:
+        if _tls11_control_result is not True:
+            raise AssertionError(_tls11_control_result)
+        return
+    d = tempfile.mkdtemp(prefix="palaver-tls11-")
+    key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=localhost"],
+                   capture_output=True, check=True, timeout=60)
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_1",
+                            "-cipher", "ALL@SECLEVEL=0", "-cert", crt, "-key", key],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        port, seen, deadline = None, [], time.time() + 20
+        while port is None and time.time() < deadline:
+            line = srv.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            m = re.match(r"ACCEPT (?:127\.0\.0\.1|0\.0\.0\.0|\[::\])?:?(\d+)", line.strip())
+            if m:
+                port = int(m.group(1))
+        if port is None:
+            _tls11_control_result = "the TLS 1.1 control server did not start: " + "".join(seen)
+        else:
+            ok, text = _tls11_client(port)
+            _tls11_control_result = True if ok else (
+                "positive control failed: this OpenSSL client cannot complete a TLS 1.1 handshake even at "
+                "@SECLEVEL=0 against `openssl s_server -tls1_1`, so a refusal by palaverd would prove nothing:\n"
+                + text)
+    finally:
+        srv.kill()
+        srv.wait(timeout=10)
+        shutil.rmtree(d, ignore_errors=True)
+    if _tls11_control_result is not True:
+        raise AssertionError(_tls11_control_result)
+
+
+def assert_tls11_refused(test, port):
+    """Offers TLS 1.1 (a client able to speak it, proven by tls11_client_control) to `port` and
+    asserts that the server refuses the handshake."""
+    tls11_client_control()
+    ok, text = _tls11_client(port)
+    test.assertFalse(ok, "the server accepted a TLS 1.1 handshake:\n" + text)
+    test.assertNotIn("CONNECTION ESTABLISHED", text, text)

@@ -49,6 +49,23 @@ class AdminSettings(WithAdmin):
         self.assertEqual(keys["signaling.public_guest_access_regexp"]["default"], "^group/public/.*")
         self.assertIn("description", keys["signaling.guests_enabled"])
 
+    def test_a_disabled_administrator_is_refused_at_once(self):
+        # An administrator's still-valid token stops working when the account is disabled (checked
+        # on each request, not only at sign-in); enabled again, it works again.
+        self.s.add_user("ops", "pw", "--admin")
+        ops = self.s.mint_token("ops openid")
+        self.assertEqual(self.call("GET", token=ops)[0], 200)
+        self.assertEqual(self.s.curl(LEVELS, "-H", f"Authorization: Bearer {ops}", "-X", "PUT",
+                                     "--data-binary", "web=info")[0], 200)
+        r = subprocess.run([self.s.binary, "user", "disable", "ops", "--config", self.s.config_path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(self.call("GET", token=ops)[0], (401, 403))
+        self.assertIn(self.call("PUT", f"{API}/signaling.guests_enabled", ops, '{"value": true}')[0], (401, 403))
+        self.assertIn(self.s.curl(LEVELS, "-H", f"Authorization: Bearer {ops}", "-X", "PUT",
+                                  "--data-binary", "web=debug")[0], (401, 403))
+        self.assertNotIn("logger=web level=debug by=ops", self.s.stderr())
+
     def test_values_are_typed_validated_and_durable(self):
         put = lambda key, body: self.call("PUT", f"{API}/{key}", self.root, body)
         self.assertEqual(put("signaling.guests_enabled", '{"value": "yes"}')[0], 400)

@@ -235,6 +235,13 @@ class Flows(unittest.TestCase):
         api = Browser(self.s)
         status, _, _ = api.get("/api/gc/v1/users", headers={"Authorization": "Bearer " + got["access_token"]})
         self.assertEqual(status, 403)
+        # Nor the admin API: a guest's valid token is refused (403), reading or changing.
+        guest_auth = {"Authorization": "Bearer " + got["access_token"]}
+        self.assertEqual(api.get("/admin/api/v1/settings", headers=guest_auth)[0], 403)
+        self.assertEqual(api.request("PUT", "/admin/api/v1/settings/signaling.guests_enabled", body='{"value": false}',
+                                     headers={**guest_auth, "Content-Type": "application/json"})[0], 403)
+        self.assertEqual(api.request("PUT", "/admin/api/v1/log-levels", body="web=debug", headers=guest_auth)[0], 403)
+        self.assertNotIn("log level changed", self.s.stderr())
         # Tampered, unsigned or foreign request objects are refused with a page, not a redirect.
         head, payload, sig = req_obj.split(".")
         forged = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

@@ -1,4 +1,5 @@
 """Start-up failures, reload (good and bad), graceful stop with open connections."""
+import json
 import os
 import signal
 import socket
@@ -7,7 +8,7 @@ import threading
 import time
 import unittest
 
-from harness import Palaverd, write
+from harness import PALAVERD_TESTBED, Palaverd, wait_until, write
 
 
 class Operation(unittest.TestCase):
@@ -243,17 +244,70 @@ class Reload(unittest.TestCase):
         self.assertEqual(status, 200)
 
 
+class PartialReload(unittest.TestCase):
+    """A reload in which one module fails: that module keeps its old configuration, the others
+    and the host apply theirs, the log says which, and the next good reload applies everything."""
+
+    def test_one_failing_module_keeps_its_config_and_the_rest_applies(self):
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        self.addCleanup(s.close)
+        secret_file = os.path.join(s.dir, "turn-secret")
+        write(secret_file, "s3cret-from-coturn\n", 0o600)
+        s.sections["signaling"] = {"turn_uris": "turns:relay1.example.org:443", "turn_shared_secret_file": secret_file}
+        s.write_config()
+        s.add_user("anna", "pw")
+        s.start()
+        token = s.mint_token("anna openid kopano/kwm")
+
+        def turn_uris():
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/turn", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(status, 200, body)
+            return json.loads(body)["turn"]["uris"]
+
+        def hsts():
+            return s.curl("/meet/")[1].get("strict-transport-security")
+
+        def web_level():
+            return json.loads(s.curl("/admin/api/v1/log-levels")[2])["web"]
+
+        self.assertEqual((turn_uris(), hsts(), web_level()), (["turns:relay1.example.org:443"], "max-age=31536000", "info"))
+        # One reload: signaling gets new URIs but its secret file is gone (fails); web and the host
+        # get valid changes.
+        s.sections["signaling"].update(turn_uris="turns:relay2.example.org:443",
+                                       turn_shared_secret_file=os.path.join(s.dir, "missing"))
+        s.sections["web"]["hsts"] = "max-age=60"
+        s.sections["palaver"]["log_levels"] = "web=debug"
+        s.write_config()
+        tail = s.reload()
+        self.assertIn("reload of module signaling failed: cannot read", tail)
+        self.assertRegex(tail, r"reload partly applied file=\S+: modules signaling kept their old configuration")
+        self.assertNotIn("reload applied", tail)
+        self.assertIsNone(s.proc.poll())
+        self.assertEqual(turn_uris(), ["turns:relay1.example.org:443"])  # old config, still working
+        self.assertEqual(hsts(), "max-age=60")
+        self.assertEqual(web_level(), "debug")
+        # Fixed: the next reload applies signaling too.
+        s.sections["signaling"]["turn_shared_secret_file"] = secret_file
+        s.write_config()
+        self.assertIn("reload applied", s.reload())
+        self.assertEqual(turn_uris(), ["turns:relay2.example.org:443"])
+
+
 class GracefulStop(unittest.TestCase):
     def test_sigterm_lets_a_download_finish_and_exits_zero(self):
+        # 24 MB at 6 MB/s: about 4 s, most of it after the SIGTERM and far more than loopback's
+        # socket buffers hold (with 4 MB the whole file sat in the buffers before the SIGTERM, so
+        # the test passed even when palaverd did not wait at all).
         site = os.path.join(Palaverd(expect_start=False).dir, "site")
-        size = 4 * 1024 * 1024
+        size = 24 * 1024 * 1024
         write(os.path.join(site, "meet", "index.html"), "index")
         with open(os.path.join(site, "meet", "big.bin"), "wb") as f:
             f.write(os.urandom(size))
         s = Palaverd(site=site)
         try:
             out = os.path.join(s.dir, "download")
-            curl = subprocess.Popen(["curl", "-sS", "--cacert", s.ca, "--limit-rate", "1500K",
+            curl = subprocess.Popen(["curl", "-sS", "--cacert", s.ca, "--limit-rate", "6000K",
                                      "--resolve", f"localhost:{s.https_port}:127.0.0.1",
                                      "-o", out, "-w", "%{http_code}", s.url("/meet/big.bin")],
                                     stdout=subprocess.PIPE, text=True)
@@ -270,6 +324,73 @@ class GracefulStop(unittest.TestCase):
             self.assertEqual(os.path.getsize(out), size)
             self.assertEqual(s.proc.wait(timeout=20), 0)
             self.assertIn("stopped", s.stderr())
+        finally:
+            s.close()
+
+    @staticmethod
+    def site_with_big_file(size):
+        site = os.path.join(Palaverd(expect_start=False).dir, "site")
+        write(os.path.join(site, "meet", "index.html"), "index")
+        with open(os.path.join(site, "meet", "big.bin"), "wb") as f:
+            f.write(os.urandom(size))
+        return site
+
+    def test_drain_deadline_ends_a_slow_download_and_exits_zero(self):
+        # A download that would take minutes: SIGTERM waits drain_timeout (2 s) for it, no longer,
+        # says so, and exits 0. (48 MB: far more than loopback's
+        # socket buffers hold, or the server would be done writing at once.)
+        size = 48 * 1024 * 1024
+        s = Palaverd({"palaver": {"drain_timeout": "2s"}}, site=self.site_with_big_file(size))
+        curl = None
+        try:
+            out = os.path.join(s.dir, "download")
+            curl = subprocess.Popen(["curl", "-sS", "--cacert", s.ca, "--limit-rate", "100K",
+                                     "--resolve", f"localhost:{s.https_port}:127.0.0.1",
+                                     "-o", out, "-w", "%{http_code}", s.url("/meet/big.bin")],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            wait_until(lambda: os.path.exists(out) and os.path.getsize(out) > 0, what="the download started")
+            start = time.time()
+            s.signal(signal.SIGTERM)
+            self.assertEqual(s.proc.wait(timeout=20), 0)
+            took = time.time() - start
+            self.assertGreater(took, 1.5, "palaverd did not wait for the download")
+            self.assertLess(took, 8, "palaverd waited past drain_timeout")
+            self.assertIn("drain deadline passed with requests in flight", s.stderr())
+            # (curl still reads what the socket buffers hold at 100 KB/s: not waited for.)
+        finally:
+            if curl and curl.poll() is None:
+                curl.kill()
+                curl.wait()
+            s.close()
+
+    def test_client_hanging_up_mid_download_leaves_nothing_in_flight(self):
+        # The client resets the connection after the first bytes of a 48 MB file (more than the
+        # socket buffers hold, so the response is still being written). palaverd keeps
+        # serving, releases what the response held, and a SIGTERM afterwards finds nothing in
+        # flight (a leaked request would make it wait the whole drain_timeout of 10 s).
+        size = 48 * 1024 * 1024
+        s = Palaverd(site=self.site_with_big_file(size))
+        try:
+            for _ in range(3):
+                conn = s.tls_socket()
+                conn.settimeout(10)
+                conn.sendall(b"GET /meet/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                got = b""
+                while len(got) < 100 * 1024:
+                    chunk = conn.recv(65536)
+                    self.assertTrue(chunk, "closed before 100 KB")
+                    got += chunk
+                self.assertTrue(got.startswith(b"HTTP/1.1 200 "), got[:100])
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.close()  # RST: hung up mid-download
+            self.assertEqual(s.curl("/healthz")[0], 200)
+            wait_until(lambda: s.curl("/metrics")[2].decode().count("\npalaver_http_response_body_bytes_held 0\n"),
+                       what="response bytes released")
+            start = time.time()
+            s.signal(signal.SIGTERM)
+            self.assertEqual(s.proc.wait(timeout=20), 0)
+            self.assertLess(time.time() - start, 3)
+            self.assertNotIn("drain deadline passed", s.stderr())
         finally:
             s.close()
 

@@ -5,10 +5,72 @@ import json
 import os
 import signal
 import subprocess
+import time
 import unittest
+import urllib.parse
 
-from harness import NODE_DIR, PALAVERD_TESTBED, Palaverd, WsClient, require_node
+from harness import NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, WsClient, require_node
 
+
+
+class WebSocketKeyLifetime(unittest.TestCase):
+    """The one-time WebSocket path from rtm/connect is valid for 30 s (kKeyLifetimeSeconds)."""
+
+    def test_a_key_older_than_30_s_is_refused(self):
+        s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
+        self.addCleanup(s.close)
+        s.add_user("anna", "pw")
+        s.start()
+        token = s.mint_token("anna openid kopano/kwm")
+
+        def connect():
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+                                        "--data-binary", "")
+            self.assertEqual(status, 200, body)
+            return json.loads(body)["url"]
+
+        old = connect()
+        fresh = connect()
+        ws = WsClient(s.tls_socket(), fresh)  # control: a key used at once opens
+        self.assertEqual(ws.status, 101)
+        ws.sock.close()
+        time.sleep(31)  # the key's lifetime itself is what is tested: no state to poll for
+        late = WsClient(s.tls_socket(), old)
+        self.assertEqual(late.status, 404)
+        late.sock.close()
+
+
+class GuestLogonLimit(unittest.TestCase):
+    """guest/logon is limited per client address (guest_logons_per_minute): past the limit a
+    guest logon gets 429 instead of a signed request object, whatever it asks for."""
+
+    def test_guest_logons_past_the_limit_get_429(self):
+        s = Palaverd({"signaling": {"guest_logons_per_minute": "3"}})
+        self.addCleanup(s.close)
+        r = subprocess.run([s.binary, "settings", "set", "signaling.guests_enabled", "true", "--config", s.config_path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        iss = f"https://localhost:{s.https_port}"
+        b = Browser(s)
+
+        def logon(name):
+            body = urllib.parse.urlencode({"guest": "1", "path": "group/public/team", "name": name, "token": "",
+                                           "user": "false", "iss": iss, "client_id": f"kpop-{iss}/meet/",
+                                           "scope": "openid profile email kopano/kwm konnect/guestok", "locale": "en"})
+            status, _, reply = b.post("/api/kwm/v2/guest/logon", body=body,
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+            return status, reply
+
+        for i in range(3):
+            status, reply = logon(f"Gina{i}")
+            self.assertEqual(status, 200, reply)
+            self.assertTrue(json.loads(reply)["eqp"]["request"], reply)  # a signed request object
+        for name in ("Gina3", "Gina4"):
+            status, reply = logon(name)
+            self.assertEqual(status, 429, reply)
+            self.assertNotIn('"request"', reply)
+        metrics = s.curl("/metrics")[2].decode()
+        self.assertRegex(metrics, r'palaver_signaling_guest_logons_total\{result="refused"\} [2-9]')
 
 
 class Signaling(unittest.TestCase):

@@ -187,24 +187,34 @@ class Signin(unittest.TestCase):
         wrong = [self.json_logon_bytes("bert", f"wrong{i}") if i % 2 else self.form_logon_bytes("bert", f"wrong{i}", csrf)
                  for i in range(30)]
         statuses = self.burst(wrong + [self.json_logon_bytes("bert", "bert-secret")])
-        # Only as many attempts as the limit allows were checked at all; the right password,
-        # last in the burst, is refused while the account is limited.
-        self.assertEqual(statuses[-1], 429, statuses)
-        checked = [st for st in statuses[:-1] if st != 429]
+        # Only as many attempts as the limit allows (5) were checked at all. The server takes the
+        # connections in whatever order it accepts them, so the right password (sent last) may be
+        # among the checked ones (200) or refused (429); wrong ones are checked (JSON 204, form 401)
+        # or refused.
+        checked = [st for st in statuses if st != 429]
         self.assertLessEqual(len(checked), 5, statuses)
-        self.assertTrue(all(st in (204, 401) for st in checked), statuses)
+        self.assertTrue(all(st in (204, 401, 429) for st in statuses[:-1]), statuses)
+        self.assertIn(statuses[-1], (200, 429), statuses)
         _, _, metrics, _ = self.s.curl("/metrics")
         failed = int(re.search(r'palaver_oidc_signins_total\{result="failed"\} (\d+)', metrics.decode()).group(1))
         self.assertLessEqual(failed, 5)
-        self.assertEqual(self.logon("bert", "bert-secret")[0], 429)  # still limited afterwards
+        if statuses[-1] == 429:
+            # Refused: five wrong ones were checked first, so the account stays limited.
+            self.assertEqual(self.logon("bert", "bert-secret")[0], 429)
 
     def test_a_concurrent_burst_cannot_pass_the_address_limit(self):
         csrf = self.form_token()
         wrong = [self.json_logon_bytes(f"user{i}", "wrong") if i % 2 else self.form_logon_bytes(f"user{i}", "wrong", csrf)
                  for i in range(30)]
         statuses = self.burst(wrong + [self.json_logon_bytes("anna", "anna-secret")])
-        self.assertEqual(statuses[-1], 429, statuses)
-        self.assertLessEqual(len([st for st in statuses[:-1] if st != 429]), 20, statuses)
+        # The server takes the 31 connections in whatever order it accepts them, so which requests
+        # are checked is not fixed (the right password may be among them): at most the limit (20)
+        # were checked at all, each answered as a checked sign-in, and every other one got 429.
+        checked = [st for st in statuses if st != 429]
+        self.assertLessEqual(len(checked), 20, statuses)
+        # Wrong passwords: checked (JSON API 204, form 401) or refused; the right one: signed in or refused.
+        self.assertTrue(all(st in (204, 401, 429) for st in statuses[:-1]), statuses)
+        self.assertIn(statuses[-1], (200, 429), statuses)
 
     def test_a_burst_of_http2_streams_cannot_pass_the_limit(self):
         # One HTTP/2 connection, many streams (curl multiplexes --parallel transfers). The server

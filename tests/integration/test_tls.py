@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Palaverd, http_exchange, status_of
+from harness import Palaverd, assert_tls11_refused, http_exchange, status_of, tls11_client_control
 
 
 def openssl(*args, input=None):
@@ -61,10 +61,13 @@ class LocalCa(unittest.TestCase):
             self.assertIn("New, TLSv1.3", text)
             self.assertIn(f"Verified peername: {name}", text)
 
+    def test_tls11_client_control(self):
+        # Positive control: the probe's client completes a TLS 1.1 handshake with a server that
+        # offers it (fails loudly if this OpenSSL cannot, rather than making the next test vacuous).
+        tls11_client_control()
+
     def test_old_protocols_refused(self):
-        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.s.https_port}",
-                            "-tls1_1", "-brief"], input="", capture_output=True, text=True, timeout=30)
-        self.assertNotEqual(r.returncode, 0)
+        assert_tls11_refused(self, self.s.https_port)
 
     def test_key_files_are_private(self):
         tls_dir = os.path.dirname(self.s.ca)
@@ -91,7 +94,8 @@ class CertificateFiles(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="palaver-certs-")
         self.crt, self.key = make_cert(self.dir, "one")
         self.s = Palaverd({"tls": {"certificate": self.crt, "key": self.key, "watch_interval": "1s"}})
-        self.s.ca = self.crt  # self-signed: the certificate is its own trust anchor
+        self.runtime_ca = self.s.ca  # what palaverd reported in runtime.json
+        self.s.ca = self.crt  # self-signed: the certificate is its own trust anchor (for curl)
 
     def tearDown(self):
         self.s.close()
@@ -105,7 +109,15 @@ class CertificateFiles(unittest.TestCase):
 
     def test_serves_configured_certificate(self):
         self.assertEqual(self.served_fingerprint(), fingerprint_of_pem(open(self.crt).read()))
-        self.assertEqual(self.s.ca, self.crt)
+        # A client that trusts only the configured file verifies the server by name.
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.s.https_port}",
+                            "-servername", "localhost", "-CAfile", self.crt, "-verify_hostname", "localhost",
+                            "-verify_return_error"], input="", capture_output=True, text=True, timeout=30)
+        self.assertIn("Verify return code: 0 (ok)", r.stdout + r.stderr, r.stdout + r.stderr)
+        # With certificate files there is no local CA: none reported, printed or generated.
+        self.assertEqual(self.runtime_ca, "")
+        self.assertNotIn("CA certificate:", self.s.stdout())
+        self.assertFalse(os.path.exists(os.path.join(self.s.state, "tls")), os.listdir(self.s.state))
 
     def test_swap_on_sighup_keeps_open_connections(self):
         conn = self.s.tls_socket()

@@ -482,6 +482,35 @@ TEST_F(HubTest, HashIsHmacSha256OfTypeOrderedPartiesAndChannel) {
   EXPECT_EQ(hub_->Hash("a", "b", "c").back(), '=');
 }
 
+// Known answers, computed outside this code base. kwmserver (signaling/rtm/webrtc.go,
+// computeWebRTCChannelHash) MACs msgType ‖ min(source,target) ‖ max(source,target) ‖ channel with
+// HMAC-SHA256 under a random 32-byte key and sends base64.StdEncoding of it; Go's string `<` orders
+// by bytes. Palaver keeps that structure and prefixes each of the three fields with its length
+// (8 bytes big-endian, see Hub::Hash). The vectors were derived with Python's hashlib:
+//   key = bytes(0x80 + 3*i for i in range(32))            # TestKey()
+//   L = lambda b: struct.pack(">Q", len(b)) + b
+//   a, b = sorted([a, b])                                  # bytes: unsigned byte-wise order
+//   base64.b64encode(hmac.new(key, b"webrtc" + L(a) + L(b) + L(channel), hashlib.sha256).digest())
+// and kwmserver's own form (no L) for comparison: alice/bob/*chan -> gMcL5p0Az+yqQGYku5nmB6jRFKsTbZ9LCTo7qLsszC8=,
+// identical for ("ab","c","x") and ("a","bc","x"): 8G1RBAj8Zt1c18gcJXxD4kDhqi+f3vqajYH5EPvqw8k=.
+TEST_F(HubTest, HashMatchesKnownAnswers) {
+  ASSERT_EQ(key_, TestKey());
+  const std::string accented = "\xC3\xA9lan";  // "élan"
+  EXPECT_EQ(hub_->Hash("alice", "bob", "*chan"), "mLnUEsJ+ZLl7qHu9g6YaYc3A3pVmecmKaDRzWlTUEtU=");
+  EXPECT_EQ(hub_->Hash("bob", "alice", "*chan"), "mLnUEsJ+ZLl7qHu9g6YaYc3A3pVmecmKaDRzWlTUEtU=");
+  EXPECT_EQ(hub_->Hash("zed", accented, "*c"), "z2WBvFuOY//v0pVzbP11eKXxiSj7E+i9zXTn+rCq5mI=");
+  EXPECT_EQ(hub_->Hash("ab", "c", "x"), "nuccF+mPeDcRLVIU4zpBIrMuzSWzsUIM4dcy+o/tdL4=");
+  EXPECT_EQ(hub_->Hash("a", "bc", "x"), "y2CnX6cfhlqii91xIMidyz9eDYTxi47ddzGM9njLHZI=");
+  RecordingSink other_sink;
+  HubOptions o = Options();
+  o.hmac_key = std::string(32, 'k');
+  Hub other(other_sink, o);
+  EXPECT_EQ(other.Hash("alice", "bob", "*c"), "lSI++bq5RJ3SEahc/cu+dQahSWrlz1CAvQzBDuWSUlk=");
+  // The test's own ExpectedHash (used below where channels are random) gives the same answers.
+  EXPECT_EQ(ExpectedHash(key_, "alice", "bob", "*chan"), "mLnUEsJ+ZLl7qHu9g6YaYc3A3pVmecmKaDRzWlTUEtU=");
+  EXPECT_EQ(ExpectedHash(key_, "zed", accented, "*c"), "z2WBvFuOY//v0pVzbP11eKXxiSj7E+i9zXTn+rCq5mI=");
+}
+
 // kwmserver concatenates without separators: ("ab","c") and ("a","bc") were the same input.
 TEST_F(HubTest, DifferentInputsWithTheSameConcatenationHashDifferently) {
   EXPECT_NE(hub_->Hash("ab", "c", "x"), hub_->Hash("a", "bc", "x"));
