@@ -212,7 +212,7 @@ def has_ipv6_loopback():
 
 
 @unittest.skipUnless(all(shutil.which(t) for t in TOOLS), "coturn's turnutils are not installed (scripts/deps.sh test)")
-@unittest.skipUnless(has_ipv6_loopback(), "no IPv6 loopback here")
+@unittest.skipUnless(has_ipv6_loopback(), "environment: no IPv6 on loopback here")
 class DocumentedCheck(unittest.TestCase):
     """docs/admin/turn.md's check command works as written (issue 15): coturn's client with -c.
     Without -c it asks for port pairs, which we refuse with 508 and a reason in the log at info."""
