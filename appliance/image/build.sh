@@ -121,8 +121,9 @@ else
     --customize-hook="sync-out /var/cache/apt/archives '$cache'" \
     --customize-hook="sync-in '$here/files' /" \
     --customize-hook="env SSH=$ssh APPLIANCE_HOSTNAME='$hostname' ACME_EMAIL='$acme_email' '$here/customize.sh' \"\$1\"" \
-    bookworm "$tree" "$work/build.list" >"$work/mmdebstrap.log" 2>&1 || {
-      tail -n 40 "$work/mmdebstrap.log" >&2; echo "build.sh: mmdebstrap failed" >&2; exit 1; }
+    bookworm "$tree" "$work/build.list" 2>&1 | while IFS= read -r line; do printf '%(%T)T %s\n' -1 "$line"; done \
+      >"$out.mmdebstrap.log" || {
+      tail -n 40 "$out.mmdebstrap.log" >&2; echo "build.sh: mmdebstrap failed (log: $out.mmdebstrap.log)" >&2; exit 1; }
   rm -f "$cache"/lock "$cache"/partial/* 2>/dev/null || true
 fi
 
@@ -149,9 +150,11 @@ mkfs.fat -F 32 -n ESP "$esp" >/dev/null
 find "$esp_dir" -mindepth 1 -delete
 
 
-# Root: ext4 of about 1.3 x the tree + 384 MiB (room for upgrades; the qcow2 stores only used blocks).
+# Root: ext4 filling a 4 GiB disk (room for logs, upgrades and kernels; the qcow2 stores only the
+# used blocks), more if the tree needs it.
 used_mib=$(du -sm "$tree" | cut -f1)
-root_mib=$((used_mib * 13 / 10 + 384))
+root_mib=$((4096 - 1 - esp_mib - 1))
+[ $((used_mib * 13 / 10 + 384)) -le $root_mib ] || root_mib=$((used_mib * 13 / 10 + 384))
 rootfs="$work/root.img"
 truncate -s ${root_mib}M "$rootfs"
 mkfs.ext4 -q -L root -d "$tree" -E root_owner=0:0 "$rootfs"
