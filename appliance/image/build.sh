@@ -102,12 +102,13 @@ else
 
   mirrors >"$work/build.list"
   say "mmdebstrap (bookworm, $kpkg, palaver $(dpkg-deb -f "$deb" Version))"
+  # dpkg without fsync while building (customize.sh takes that out of the image's dpkg.cfg.d).
   # Hooks: the package cache goes in and out (rebuilds fetch nothing new); the files of
   # appliance/image/files are copied in; the palaver .deb is installed with apt (its dependencies
   # from the mirror, with this machine's resolv.conf: systemd-resolved's postinst made the tree's a
   # link to its stub, which does not answer in a chroot); customize.sh configures the rest and
   # checks the result.
-  mmdebstrap --variant=minbase --mode=root --format=directory --include="$includes" \
+  mmdebstrap --variant=minbase --mode=root --format=directory --include="$includes" --dpkgopt=force-unsafe-io \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-include=/usr/share/locale/locale.alias' \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \

@@ -22,6 +22,10 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOT
 
+# dpkg in the image: mmdebstrap's path-excludes stay (no docs with upgrades either), its
+# build-time force-unsafe-io goes.
+sed -i '/^force-unsafe-io$/d' "$t/etc/dpkg/dpkg.cfg.d/99mmdebstrap"
+
 # What dpkg's path-excludes missed (files unpacked before they applied).
 find "$t/usr/share/doc" ! -type d ! -name copyright -delete
 find "$t/usr/share/man" "$t/usr/share/info" ! -type d -delete 2>/dev/null || true

@@ -21,6 +21,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -83,6 +84,11 @@ def port_taken(port):
             return True
 
 
+def slurp(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def plain(text):
     """Serial console text without terminal escapes and carriage returns."""
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "", text)
@@ -123,18 +129,41 @@ class Image(unittest.TestCase):
         for port in (cls.https_port, cls.http_port):
             if port_taken(port):
                 raise AssertionError(f"127.0.0.1:{port} is taken; not starting QEMU")
+        # The serial port: everything it prints in serial.log; typed into through a socket.
         cls.serial = os.path.join(cls.tmp, "serial.log")
+        cls.serial_socket = os.path.join(cls.tmp, "serial.sock")
+        cls.serial_conn = None
         cls.qemu_log = open(os.path.join(cls.tmp, "qemu.log"), "wb")
         cls.t_boot = time.time()
         cls.qemu = subprocess.Popen(
             ["qemu-system-x86_64", "-accel", "tcg", "-smp", "1", "-m", "1024", "-nographic", "-monitor", "none",
-             "-serial", f"file:{cls.serial}", "-bios", OVMF, "-snapshot",
+             "-chardev", f"socket,id=ser0,path={cls.serial_socket},server=on,wait=off,logfile={cls.serial}",
+             "-serial", "chardev:ser0", "-bios", OVMF, "-snapshot",
              "-drive", f"file={cls.image},if=virtio,format=qcow2",
              "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{cls.https_port}-:443,"
                         f"hostfwd=tcp:127.0.0.1:{cls.http_port}-:80",
              "-device", "virtio-net-pci,netdev=n0"],
             stdin=subprocess.DEVNULL, stdout=cls.qemu_log, stderr=subprocess.STDOUT, start_new_session=True)
         log(f"QEMU {cls.qemu.pid} booting (forwards 127.0.0.1:{cls.https_port} -> 443, :{cls.http_port} -> 80)")
+        for _ in range(100):
+            try:
+                cls.serial_conn = socket.socket(socket.AF_UNIX)
+                cls.serial_conn.connect(cls.serial_socket)
+                break
+            except OSError:
+                cls.serial_conn.close()
+                cls.serial_conn = None
+                time.sleep(0.1)
+        if cls.serial_conn is None:
+            raise AssertionError("QEMU's serial socket did not open:\n" + slurp(os.path.join(cls.tmp, "qemu.log")))
+
+        def drain(conn):  # the log file has it all; a full socket would stall the guest's console
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+        threading.Thread(target=drain, args=(cls.serial_conn,), daemon=True).start()
 
         # The console block of palaver-appliance-console.service, then a login prompt (with
         # /etc/issue.d/palaver.issue printed before it).
@@ -155,8 +184,26 @@ class Image(unittest.TestCase):
             time.sleep(1)
         cls.boot_seconds = time.time() - cls.t_boot
         if status != 200:
-            raise AssertionError(f"/healthz: {status} after {BOOT_LIMIT} s\n" + plain(open(cls.serial).read())[-3000:])
+            raise AssertionError(f"/healthz: {status} after {BOOT_LIMIT} s\n" + plain(slurp(cls.serial))[-3000:])
         log(f"host {cls.host}: /healthz answered {cls.boot_seconds:.0f} s after QEMU's start")
+
+    @classmethod
+    def serial_text(cls):
+        return plain(slurp(cls.serial)) if os.path.exists(cls.serial) else ""
+
+    @classmethod
+    def type_and_wait(cls, keys, pattern, what, timeout=60):
+        """Types keys on the serial console and waits for pattern in what it prints after them."""
+        start = len(cls.serial_text())
+        cls.serial_conn.sendall(keys.encode())
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = cls.serial_text()[start:]
+            m = re.search(pattern, text)
+            if m:
+                return m, text
+            time.sleep(0.5)
+        raise AssertionError(f"no {what} on the serial console within {timeout} s:\n" + text[-2000:])
 
     @classmethod
     def wait_serial(cls, pattern, what):
@@ -164,7 +211,7 @@ class Image(unittest.TestCase):
         while time.time() < deadline:
             if cls.qemu.poll() is not None:
                 raise AssertionError(f"QEMU exited {cls.qemu.returncode}:\n" +
-                                     open(os.path.join(cls.tmp, "qemu.log")).read()[-2000:])
+                                     slurp(os.path.join(cls.tmp, "qemu.log"))[-2000:])
             text = plain(open(cls.serial, errors="replace").read()) if os.path.exists(cls.serial) else ""
             if re.search(pattern, text):
                 return text
@@ -182,6 +229,8 @@ class Image(unittest.TestCase):
                 cls.qemu.wait(10)
         if cls.qemu:
             cls.qemu_log.close()
+        if getattr(cls, "serial_conn", None):
+            cls.serial_conn.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
@@ -313,12 +362,49 @@ class Image(unittest.TestCase):
         self.assertIn('APT::Periodic::Unattended-Upgrade "1";', auto)
         self.assertIn('"origin=Debian,codename=${distro_codename},label=Debian-Security";',
                       read("etc/apt/apt.conf.d/50unattended-upgrades"))
+        dpkg_cfg = read("etc/dpkg/dpkg.cfg.d/99mmdebstrap")
+        self.assertIn("path-exclude=/usr/share/doc/*", dpkg_cfg)
+        self.assertNotIn("unsafe-io", dpkg_cfg)
         # Docs, man pages and translations are left out (dpkg path-excludes).
         self.assertEqual(glob.glob(os.path.join(t, "usr/share/man/man1/*")), [])
         self.assertFalse(os.path.exists(os.path.join(t, "usr/share/locale/de/LC_MESSAGES")))
         docs = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(t, "usr/share/doc")) for f in files
                 if f != "copyright"]
         self.assertEqual(docs, [])
+
+    def test_root_console_login(self):
+        """The initial root password from the console logs in on the serial console and must be
+        changed at once; inside: time sync on, security upgrades on, no SSH server, the passwords
+        in no log, and the console stops showing the root password."""
+        root_pw = re.search(r"Root password: +(\S+)", self.console).group(1)
+        self.type_and_wait("root\r", r"Password:", "password prompt")
+        m, _ = self.type_and_wait(root_pw + "\r", r"(Current password:|New password:)", "forced password change",
+                                  timeout=90)
+        if m.group(1) == "Current password:":
+            self.type_and_wait(root_pw + "\r", r"New password:", "new password prompt")
+        new_pw = "Pv7-" + os.urandom(9).hex()
+        self.type_and_wait(new_pw + "\r", r"Retype new password:", "retype prompt")
+        self.type_and_wait(new_pw + "\r", rf"root@{re.escape(self.host)}:~# ", "root shell", timeout=90)
+        script = ("echo BEGIN-$((6*7)); hostname; systemctl is-active palaver systemd-timesyncd systemd-networkd; "
+                  "systemctl is-enabled unattended-upgrades apt-daily-upgrade.timer; "
+                  "apt-config dump APT::Periodic::Unattended-Upgrade; "
+                  "test -e /usr/sbin/sshd && echo sshd-installed || echo no-sshd; "
+                  f"journalctl -b --no-pager | grep -cF -e '{self.admin_password}' -e '{root_pw}'; "
+                  "test -e /var/lib/palaver-appliance/root-password && echo root-password-kept || echo root-password-gone; "
+                  "grep -c 'Root password' /etc/issue.d/palaver.issue; "
+                  "stat -c '%a %U' /etc/issue.d/palaver.issue; echo END-$((6*7))\r")
+        m, _ = self.type_and_wait(script, r"(?s)BEGIN-42\n(.*?)END-42", "command output", timeout=90)
+        out = m.group(1).split("\n")
+        log("in the VM: " + " | ".join(line for line in out if line))
+        self.assertEqual(out[0], self.host)
+        self.assertEqual(out[1:4], ["active", "active", "active"])
+        self.assertEqual(out[4:6], ["enabled", "enabled"])
+        self.assertEqual(out[6], 'APT::Periodic::Unattended-Upgrade "1";')
+        self.assertEqual(out[7], "no-sshd")
+        self.assertEqual(out[8], "0", "a password in the journal")
+        self.assertEqual(out[9], "root-password-gone")
+        self.assertEqual(out[10], "0")
+        self.assertEqual(out[11], "600 root")
 
     def test_appliance_conf_turns_acme_on(self):
         """appliance.conf -> palaver.cfg.d: ACME only with a public host name and an e-mail address,
@@ -340,7 +426,7 @@ class Image(unittest.TestCase):
                 f.write("127.0.0.1\tlocalhost\n127.0.1.1\tpalaver\n")
             r = sh([setup], 30, env={**os.environ, "PALAVER_APPLIANCE_ROOT": root})
             d = os.path.join(root, "etc/palaver/palaver.cfg.d")
-            return r, {f: open(os.path.join(d, f)).read() for f in os.listdir(d)}
+            return r, {f: slurp(os.path.join(d, f)) for f in os.listdir(d)}
 
         r, files = run("")
         self.assertEqual(sorted(files), ["00-hostname.cfg"])
@@ -356,8 +442,8 @@ class Image(unittest.TestCase):
         for line in ("acme = yes", "acme_email = ops@example.org", "acme_agree_tos = yes",
                      "acme_directory = letsencrypt-staging"):
             self.assertIn(f"\n{line}\n", acme)
-        self.assertIn("meet.example.org", open(os.path.join(root, "etc/hostname")).read())
-        self.assertIn("127.0.1.1\tmeet.example.org meet\n", open(os.path.join(root, "etc/hosts")).read())
+        self.assertIn("meet.example.org", slurp(os.path.join(root, "etc/hostname")))
+        self.assertIn("127.0.1.1\tmeet.example.org meet\n", slurp(os.path.join(root, "etc/hosts")))
         # palaverd reads it as the appliance would (state_dir here: the check needs none of it).
         # (The web root of the image's tree, not this machine's /usr/share, which has none.)
         with open(os.path.join(root, "etc/palaver/palaver.cfg.d/zz-test.cfg"), "w") as f:
