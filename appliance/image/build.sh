@@ -136,11 +136,14 @@ for host in $build_mirror_hosts; do
   fi
 done
 
-if [ -n "$keep_tree" ]; then rm -rf "$keep_tree"; mkdir -p "$keep_tree"; cp -a "$tree/." "$keep_tree/"; fi
+if [ -n "$keep_tree" ]; then  # hard links when on the same file system (nothing below changes a file)
+  rm -rf "$keep_tree"; mkdir -p "$keep_tree"
+  cp -al "$tree/." "$keep_tree/" 2>/dev/null || { rm -rf "$keep_tree"; mkdir -p "$keep_tree"; cp -a "$tree/." "$keep_tree/"; }
+fi
 
 # The ESP's content was made inside the tree under /boot/efi (customize.sh); it
 # leaves the tree and goes into a FAT32 file system made without mounting it.
-say "disk"
+say "disk: ESP"
 esp_dir="$tree/boot/efi"
 esp="$work/esp.img"
 esp_mib=128
@@ -156,6 +159,7 @@ find "$esp_dir" -mindepth 1 -delete
 used_mib=$(du -sm "$tree" | cut -f1)
 root_mib=$((4096 - 1 - esp_mib - 1))
 [ $((used_mib * 13 / 10 + 384)) -le $root_mib ] || root_mib=$((used_mib * 13 / 10 + 384))
+say "disk: root file system (mkfs.ext4 -d)"
 rootfs="$work/root.img"
 truncate -s ${root_mib}M "$rootfs"
 mkfs.ext4 -q -L root -d "$tree" -E root_owner=0:0 "$rootfs"

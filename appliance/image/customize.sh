@@ -82,7 +82,8 @@ printf 'timeout 0\ndefault palaver-*\nconsole-mode keep\neditor no\n' >"$esp/loa
 echo type1 >"$esp/loader/entries.srel"
 echo palaver >"$t/etc/kernel/entry-token"
 echo layout=bls >"$t/etc/kernel/install.conf"
-echo "root=LABEL=root rw console=tty0 console=ttyS0,115200" >"$t/etc/kernel/cmdline"
+# quiet: kernel messages slow a boot on an emulated serial port; failures are shown anyway.
+echo "root=LABEL=root rw console=tty0 console=ttyS0,115200 quiet" >"$t/etc/kernel/cmdline"
 in_tree env BOOT_ROOT=/boot/efi kernel-install add "$kver" "/boot/vmlinuz-$kver" "/boot/initrd.img-$kver" 2>/dev/null
 # /boot/efi is no mount point here, so the entry's paths start there; on the ESP they start at its root.
 sed -i 's#^\(linux\|initrd\)\([[:space:]]*\)/boot/efi/#\1\2/#' "$esp"/loader/entries/palaver-*.conf

@@ -57,7 +57,8 @@ def package():
     """This build's .deb: the one scripts/package.sh (or test_package) made last, while it is newer
     than palaverd, the Meet app and debian/; else a new one."""
     debs = glob.glob(os.path.join(BUILD, "package", "palaver_*.deb"))
-    inputs = [os.environ.get("PALAVERD", os.path.join(BUILD, "appliance", "palaverd"))]
+    inputs = [os.environ.get("PALAVERD", os.path.join(BUILD, "appliance", "palaverd")),
+              os.path.join(BUILD, "appliance", "palaver.cfg")]
     for top in (os.environ.get("PALAVER_WEBUI", os.path.join(BUILD, "webui")), os.path.join(SOURCE, "debian")):
         for d, _, files in os.walk(top):
             inputs += [os.path.join(d, f) for f in files]
@@ -212,7 +213,7 @@ class Image(unittest.TestCase):
             if cls.qemu.poll() is not None:
                 raise AssertionError(f"QEMU exited {cls.qemu.returncode}:\n" +
                                      slurp(os.path.join(cls.tmp, "qemu.log"))[-2000:])
-            text = plain(open(cls.serial, errors="replace").read()) if os.path.exists(cls.serial) else ""
+            text = plain(slurp(cls.serial)) if os.path.exists(cls.serial) else ""
             if re.search(pattern, text):
                 return text
             time.sleep(1)
