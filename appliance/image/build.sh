@@ -108,6 +108,7 @@ else
   # from the mirror, with this machine's resolv.conf: systemd-resolved's postinst made the tree's a
   # link to its stub, which does not answer in a chroot); customize.sh configures the rest and
   # checks the result.
+  # shellcheck disable=SC2016  # "$1" in the hooks is mmdebstrap's, expanded by the hook's shell
   mmdebstrap --variant=minbase --mode=root --format=directory --include="$includes" --dpkgopt=force-unsafe-io \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-include=/usr/share/locale/locale.alias' \

@@ -73,7 +73,7 @@ in_tree passwd -l root >/dev/null
 # (it refuses a directory that is not a mounted ESP), without a random seed (each VM makes its
 # own). kernel-install uses the entry token "palaver", not the machine id (unique per VM), so the
 # kernel upgrades of unattended-upgrades inside the VM land in the same layout.
-kver=$(basename "$(ls -d "$t"/lib/modules/* | sort -V | tail -n 1)")
+kver=$(find "$t/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
 esp=$t/boot/efi
 mkdir -p "$esp/EFI/BOOT" "$esp/EFI/systemd" "$esp/loader/entries" "$esp/palaver"
 cp "$t/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$esp/EFI/systemd/systemd-bootx64.efi"
@@ -91,7 +91,9 @@ sed -i 's#^\(linux\|initrd\)\([[:space:]]*\)/boot/efi/#\1\2/#' "$esp"/loader/ent
 # Checks: what the appliance needs is there and on.
 fail() { echo "customize.sh: $*" >&2; exit 1; }
 grep -q "^linux */palaver/$kver/linux\$" "$esp/loader/entries/palaver-$kver.conf" || fail "no boot loader entry for $kver"
-[ -s "$esp/palaver/$kver/linux" ] && [ -s "$esp/palaver/$kver/initrd.img-$kver" ] || fail "no kernel or initrd in the ESP"
+if [ ! -s "$esp/palaver/$kver/linux" ] || [ ! -s "$esp/palaver/$kver/initrd.img-$kver" ]; then
+  fail "no kernel or initrd in the ESP"
+fi
 [ -f "$t/boot/efi/EFI/BOOT/BOOTX64.EFI" ] || fail "no EFI/BOOT/BOOTX64.EFI"
 for unit in palaver.service palaver-appliance.service palaver-appliance-console.service systemd-networkd.service \
             systemd-timesyncd.service; do

@@ -407,11 +407,21 @@ class Image(unittest.TestCase):
         self.assertEqual(out[10], "0")
         self.assertEqual(out[11], "600 root")
 
+    def test_scripts_pass_shellcheck(self):
+        if not shutil.which("shellcheck"):
+            self.fail("shellcheck is needed: scripts/deps.sh test installs it")
+        image = os.path.join(SOURCE, "appliance/image")
+        r = sh(["shellcheck", os.path.join(image, "build.sh"), os.path.join(image, "customize.sh")], 60, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        r = sh(["shellcheck", "-s", "sh"] + glob.glob(os.path.join(image, "files/usr/lib/palaver-appliance/*")) +
+               [os.path.join(image, "files/etc/profile.d/palaver-appliance.sh")], 60, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout)
+
     def test_appliance_conf_turns_acme_on(self):
         """appliance.conf -> palaver.cfg.d: ACME only with a public host name and an e-mail address,
         and what the setup script writes passes palaverd's own config check."""
         root = os.path.join(self.tmp, "conf")
-        setup = os.path.join(self.tree, "usr/lib/palaver-appliance/setup")
+        setup = os.path.join(SOURCE, "appliance/image/files/usr/lib/palaver-appliance/setup")  # as in the image
         palaverd = os.environ.get("PALAVERD", os.path.join(BUILD, "appliance", "palaverd"))
 
         def run(conf):
@@ -445,6 +455,9 @@ class Image(unittest.TestCase):
             self.assertIn(f"\n{line}\n", acme)
         self.assertIn("meet.example.org", slurp(os.path.join(root, "etc/hostname")))
         self.assertIn("127.0.1.1\tmeet.example.org meet\n", slurp(os.path.join(root, "etc/hosts")))
+        r, files = run("HOSTNAME=meet.example.org\nACME_EMAIL=ops@example.org\nACME_DIRECTORY=ftp://ca.example\n")
+        self.assertIn("\nacme_directory = letsencrypt\n", files["10-appliance-acme.cfg"])
+        self.assertIn("ACME_DIRECTORY=ftp://ca.example is not letsencrypt", r.stderr)
         # palaverd reads it as the appliance would (state_dir here: the check needs none of it).
         # (The web root of the image's tree, not this machine's /usr/share, which has none.)
         with open(os.path.join(root, "etc/palaver/palaver.cfg.d/zz-test.cfg"), "w") as f:
