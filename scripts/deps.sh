@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages a group of tasks needs, skipping those already present.
-# Usage: scripts/deps.sh build|test|bench|package ...   (as root, or with sudo available)
+# Usage: scripts/deps.sh build|test|bench|package|image ...   (as root, or with sudo available)
 set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev libspdlog-dev
@@ -24,6 +24,11 @@ bench=(nginx caddy nghttp2-client procps)
 # boots that with systemd-nspawn (systemd-container).
 package=(debhelper dpkg-dev fakeroot lintian)
 test+=("${package[@]}" mmdebstrap systemd-container debian-archive-keyring)
+# The appliance image (appliance/image/build.sh) and its boot test (tests/integration/test_image.py):
+# the ESP made with mkfs.fat and filled with mtools (no mounts), sfdisk's GPT, qemu-img's qcow2,
+# and QEMU (TCG) with OVMF's UEFI firmware to boot it.
+image=(mmdebstrap debian-archive-keyring dosfstools mtools fdisk e2fsprogs qemu-utils qemu-system-x86 ovmf)
+test+=("${image[@]}")
 
 want=()
 for group in "$@"; do
@@ -32,7 +37,8 @@ for group in "$@"; do
     test) want+=("${test[@]}") ;;
     bench) want+=("${bench[@]}") ;;
     package) want+=("${package[@]}") ;;
-    *) echo "deps.sh: unknown group '$group' (build, test, bench, package)" >&2; exit 2 ;;
+    image) want+=("${image[@]}") ;;
+    *) echo "deps.sh: unknown group '$group' (build, test, bench, package, image)" >&2; exit 2 ;;
   esac
 done
 
