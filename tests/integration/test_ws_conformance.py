@@ -201,9 +201,9 @@ class WebSocketConformance(unittest.TestCase):
     def test_5_fragments_written_slowly_with_pings(self):
         c = self.ws()
         for part, last in ((b"a", False), (b"b", False), (b"c", True)):
-            c.sock.sendall(c.raw_frame(part, opcode=TEXT if part == b"a" else CONT, fin=last))
             c.sock.sendall(c.raw_frame(part, opcode=PING))
             self.assertEqual(c.next_frame(), (True, PONG, part))
+            c.sock.sendall(c.raw_frame(part, opcode=TEXT if part == b"a" else CONT, fin=last))
             time.sleep(0.1)
         self.assertEqual(c.recv(), (TEXT, b"echo:abc"))
 
