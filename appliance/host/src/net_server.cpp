@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -209,6 +211,8 @@ void NetServer::Accept(int fd, const ListenerSpec& spec, SSL_CTX* ctx) {
     SSL_set_accept_state(ssl);
   }
   uint64_t id = next_conn_id_++;
+  accepted_since_trim_++;
+  last_accept_ = net::Clock::now();
   auto conn = std::make_unique<net::Conn>(*this, fd, id, spec, ssl, peer);
   net::Conn* c = conn.get();
   connections_per_ip_[peer]++;
@@ -330,6 +334,21 @@ void NetServer::Cancel(TimerId id) {
   };
   if (IsLoopThread()) cancel();
   else Post(std::move(cancel));
+}
+
+// After a burst of new connections (TLS handshakes allocate and free tens of KB each, between
+// the small blocks that stay), the allocator holds free pages it never returns by itself; once the
+// burst is over, malloc_trim gives them back (on a file thread: it walks the whole heap).
+void NetServer::MaybeTrimHeap() {
+  constexpr uint64_t kBurst = 256;
+  if (accepted_since_trim_ < kBurst || net::Clock::now() - last_accept_ < std::chrono::seconds(2)) return;
+  accepted_since_trim_ = 0;
+  file_readers_.Submit([log = log_] {
+    auto start = net::Clock::now();
+    malloc_trim(0);
+    log->debug("heap trimmed after a burst of connections ms={}",
+               std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - start).count());
+  });
 }
 
 bool NetServer::IsLoopThread() const { return loop_thread_id_.load() == std::this_thread::get_id(); }

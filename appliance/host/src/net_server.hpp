@@ -195,6 +195,7 @@ class NetServer final : public sdk::NetLoop {
   void DrainPosts();
   void ExpireDeadlines();
   void SweepWebSockets();
+  void MaybeTrimHeap();
   void CloseAll();
   void FileRead(net::Exchange& ex, net::FileChunk chunk);
   void SendResponse(net::Exchange& ex, sdk::Response response);
@@ -230,6 +231,9 @@ class NetServer final : public sdk::NetLoop {
 
   // Loop only.
   uint64_t next_conn_id_ = 1;
+  // Connections accepted since the heap was last trimmed, and when the last one came.
+  uint64_t accepted_since_trim_ = 0;
+  net::Clock::time_point last_accept_{};
   std::unordered_map<uint64_t, std::unique_ptr<net::Conn>> conns_;
   std::vector<std::unique_ptr<net::Conn>> graveyard_;
   std::vector<net::Conn*> dirty_;

@@ -272,6 +272,14 @@ void Conn::Flush() {
   }
 }
 
+void Conn::ReleaseIdleBuffers() {
+  if (Pending() == 0 && out_.capacity() > 0 && !dirty_) {
+    std::string().swap(out_);
+    out_off_ = 0;
+  }
+  if (in.empty()) std::string().swap(in);
+}
+
 void Conn::CloseAfterFlush() {
   if (closed_ || closing_) return;
   closing_ = true;

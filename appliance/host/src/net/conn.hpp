@@ -142,6 +142,10 @@ class Conn final : public IoHandler {
   /// The session can take input again: hands it what is buffered and reads on.
   void Kick();
 
+  /// Gives the input and output buffers' memory back when they hold nothing (an idle
+  /// WebSocket keeps none between messages).
+  void ReleaseIdleBuffers();
+
   /// The session's deadline (header, idle, body or linger timeout); see NetServer.
   void SetDeadline(Clock::time_point when);
   void ClearDeadline() { deadline_ = Clock::time_point::max(); }

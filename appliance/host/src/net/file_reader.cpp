@@ -65,9 +65,12 @@ void FileReaders::Stop() {
 
 void FileReaders::Read(std::shared_ptr<OpenFile> file, std::string path, uint64_t offset, size_t length,
                        std::function<void(FileChunk)> done) {
-  auto task = [file = std::move(file), path = std::move(path), offset, length, done = std::move(done)]() mutable {
+  Submit([file = std::move(file), path = std::move(path), offset, length, done = std::move(done)]() mutable {
     done(ReadFileChunk(std::move(file), path, offset, length));
-  };
+  });
+}
+
+void FileReaders::Submit(std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
     if (!threads_.empty()) {

@@ -49,6 +49,8 @@ class FileReaders {
   /// `done` (on the file thread: `done` posts to the loop itself).
   void Read(std::shared_ptr<OpenFile> file, std::string path, uint64_t offset, size_t length,
             std::function<void(FileChunk)> done);
+  /// Runs other housekeeping of the net layer that must not run on the loop (malloc_trim).
+  void Submit(std::function<void()> task);
 
  private:
   void Run(std::stop_token stop);

@@ -196,6 +196,11 @@ void WsSession::OnDeadline() { conn_.Close("websocket timeout"); }
 void WsSession::Sweep(Clock::time_point now, Clock::duration ping_after, Clock::duration drop_after) {
   if (!open_ || closing_) return;
   auto silent = now - last_rx_;
+  // Quiet for a moment: its buffers' memory goes back (most signaling sockets are idle).
+  if (silent >= std::chrono::seconds(1)) {
+    conn_.ReleaseIdleBuffers();
+    reader_->ReleaseIdleBuffers();
+  }
   if (silent >= drop_after) {
     conn_.server().ws_dead_closed_->Inc();
     conn_.server().log().debug("closing websocket client={} reason=no_pong", request_.peer);
@@ -219,6 +224,7 @@ void WsSession::Detach(const std::string& owner) {
 namespace palaver::host {
 
 void NetServer::SweepWebSockets() {
+  MaybeTrimHeap();
   auto now = net::Clock::now();
   std::vector<net::WsSession*> all(websockets_.begin(), websockets_.end());
   for (net::WsSession* ws : all) {
