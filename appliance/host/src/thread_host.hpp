@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "metrics_registry.hpp"
+#include "palaver/sdk/check.hpp"
 #include "palaver/sdk/threads.hpp"
 
 namespace spdlog {
@@ -44,8 +45,8 @@ class ThreadRegistry {
   MetricsRegistry& metrics_;
   std::shared_ptr<spdlog::logger> log_;
   mutable std::mutex mu_;
-  bool closed_ = false;
-  std::vector<std::shared_ptr<Entry>> entries_;
+  bool closed_ PALAVER_GUARDED_BY(mu_) = false;
+  std::vector<std::shared_ptr<Entry>> entries_ PALAVER_GUARDED_BY(mu_);
 };
 
 }  // namespace palaver::host

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "palaver/sdk/check.hpp"
 #include "palaver/sdk/status.hpp"
 #include "palaver/sdk/threads.hpp"
 
@@ -57,8 +58,8 @@ class FileReaders {
 
   std::mutex mu_;
   std::condition_variable_any cv_;
-  std::deque<std::function<void()>> queue_;
-  std::vector<std::unique_ptr<sdk::Thread>> threads_;
+  std::deque<std::function<void()>> queue_ PALAVER_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<sdk::Thread>> threads_ PALAVER_GUARDED_BY(mu_);
 };
 
 /// Opens (if needed) and reads; the work one task does. Blocking.
