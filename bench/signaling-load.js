@@ -170,6 +170,8 @@ const stats = {
   replacedNotes: 0, expectClose: false, closeTimes: [],
 };
 
+let sourceIndex = 0;  // next source address (connect)
+
 class Conn {
   constructor(index, user) {
     this.index = index;
@@ -192,7 +194,10 @@ class Conn {
     if (res.status !== 200) throw new Error(`rtm/connect ${res.status} ${res.body.trim().slice(0, 80)}`);
     const t1 = performance.now();
     const { url } = JSON.parse(res.body);
-    const ws = new WebSocket(`${iss.replace(/^https/, 'wss')}${url}`, { perMessageDeflate: false, lookup, handshakeTimeout: 30000 });
+    // Source addresses spread over 127.0.0.1-8: one source address has only the ephemeral port
+    // range (~28 000 ports) towards one server port, too few for 50 000 connections.
+    const localAddress = `127.0.0.${1 + (sourceIndex++ % 8)}`;
+    const ws = new WebSocket(`${iss.replace(/^https/, 'wss')}${url}`, { perMessageDeflate: false, lookup, handshakeTimeout: 30000, localAddress });
     this.ws = ws;
     const hello = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error('no hello within 30 s')); ws.terminate(); }, 30000);

@@ -33,6 +33,7 @@
 #include "settings_service.hpp"
 #include "sqlite_store.hpp"
 #include "systemd_notify.hpp"
+#include "thread_host.hpp"
 #include "worker_pool.hpp"
 
 namespace palaver::host {
@@ -100,12 +101,14 @@ struct Application::Impl {
   // The sdk::Host one module sees.
   class ModuleHost final : public sdk::Host {
    public:
-    ModuleHost(Impl& app, const std::string& id) : app_(app), id_(id), router_(app.router, id) {}
+    ModuleHost(Impl& app, const std::string& id)
+        : app_(app), id_(id), router_(app.router, id), threads_(app.threads->For(id)) {}
     const sdk::HostInfo& Info() const override { return app_.host_info; }
     std::shared_ptr<spdlog::logger> Logger() override { return GetLogger(id_); }
     sdk::Router& Http() override { return router_; }
     sdk::NetLoop& Loop() override { return *app_.net; }
     sdk::Workers& Pool() override { return *app_.workers; }
+    sdk::ThreadHost& Threads() override { return *threads_; }
     sdk::Store& Database() override { return *app_.store; }
     sdk::Settings& Policy() override { return *app_.settings; }
     sdk::Metrics& Stats() override { return app_.metrics; }
@@ -122,6 +125,7 @@ struct Application::Impl {
     Impl& app_;
     std::string id_;
     ModuleRouter router_;
+    std::unique_ptr<sdk::ThreadHost> threads_;
   };
 
   struct Slot {
@@ -151,6 +155,9 @@ struct Application::Impl {
   ServiceRegistry services;
   std::unique_ptr<NetServer> net;
   std::unique_ptr<WorkerPool> workers;
+  // Threads modules (and the net layer's file reads) start through the host (sdk::ThreadHost).
+  std::unique_ptr<ThreadRegistry> threads = std::make_unique<ThreadRegistry>(metrics, GetLogger("palaver"));
+  std::unique_ptr<sdk::ThreadHost> host_threads;  // the host's own: the net layer's file readers
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<SettingsService> settings;
   std::optional<StateDirLock> state_lock;  // held from Start until the process ends
@@ -349,6 +356,7 @@ struct Application::Impl {
       }
       router.RemoveOwner(it->id);
       if (net) net->CloseWebSockets(it->id);
+      threads->StopOwner(it->id);  // what the module left running
       it->started = false;
       GetLogger(it->id)->info("module stopped");
     }
@@ -557,6 +565,8 @@ Status Application::Start() {
       .Set(1);
   a.net = std::make_unique<NetServer>(hc.limits, a.router, a.metrics, GetLogger("net"));
   PALAVER_RETURN_IF_ERROR(a.net->Create());
+  a.host_threads = a.threads->For("host");
+  PALAVER_RETURN_IF_ERROR(a.net->StartFileReaders(*a.host_threads, 2));
   a.workers = std::make_unique<WorkerPool>(hc.workers, hc.worker_queue_size, *a.net, GetLogger("palaver"), &a.metrics);
   a.settings = std::make_unique<SettingsService>(*a.store, *a.net);
   PALAVER_RETURN_IF_ERROR(a.settings->Init());
@@ -708,6 +718,7 @@ void Application::Stop() {
   a.StopModules();
   if (a.workers) a.workers->Shutdown();
   a.net->Shutdown();
+  a.threads->StopAll();
   a.RemoveRuntimeInfo();
   a.log->info("stopped");
 }

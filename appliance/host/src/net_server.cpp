@@ -1,7 +1,12 @@
+// The net server's frame: listeners and accept (per-address and total limits), the loop's rounds
+// (epoll, posted tasks, timers, connection deadlines, one write per dirty connection), drain and
+// shutdown, Post/Schedule/Cancel for modules. The protocols are in net/: the HTTP exchange
+// (exchange.cpp), HTTP/1.1 and HTTP/2 (http1_session.cpp, http2_session.cpp), WebSockets
+// (ws_session.cpp), raw TURN-over-TLS connections (raw_session.cpp), listeners and the TLS
+// context (listener.cpp).
 #include "net_server.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -10,144 +15,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <algorithm>
-#include <cctype>
 #include <cstring>
-#include <future>
 
 #include <spdlog/spdlog.h>
 
 #include "logging.hpp"
+#include "net/listener.hpp"
 #include "net/sessions.hpp"
 #include "net/util.hpp"
-#include "palaver/sdk/encoding.hpp"
 
 namespace palaver::host {
-
-namespace net {
-
-/// A listening socket; accepts on the loop.
-class Listener final : public IoHandler {
- public:
-  Listener(NetServer& server, const ListenerSpec& spec, SSL_CTX* ctx) : server_(server), spec_(spec), ctx_(ctx) {}
-  ~Listener() override { Stop(); }
-
-  Status Open() {
-    in_addr v4{};
-    in6_addr v6{};
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    int family = AF_INET6;
-    if (!spec_.address.empty() && inet_pton(AF_INET, spec_.address.c_str(), &v4) == 1) {
-      family = AF_INET;
-      auto& sin = reinterpret_cast<sockaddr_in&>(ss);
-      sin.sin_family = AF_INET;
-      sin.sin_addr = v4;
-      sin.sin_port = htons(static_cast<uint16_t>(spec_.port));
-      len = sizeof sin;
-    } else {
-      if (!spec_.address.empty() && inet_pton(AF_INET6, spec_.address.c_str(), &v6) != 1) {
-        return Fail(ErrorCode::kInvalidArgument, "listen address " + spec_.address + " is not an IP address");
-      }
-      auto& sin6 = reinterpret_cast<sockaddr_in6&>(ss);
-      sin6.sin6_family = AF_INET6;
-      sin6.sin6_addr = spec_.address.empty() ? in6addr_any : v6;
-      sin6.sin6_port = htons(static_cast<uint16_t>(spec_.port));
-      len = sizeof sin6;
-    }
-    fd_ = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return Fail(ErrorCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
-    int one = 1, zero = 0;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    // "All addresses" means IPv4 too; an explicit IPv6 address only that one.
-    if (family == AF_INET6) setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, spec_.address.empty() ? &zero : &one, sizeof one);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd_, 1024) != 0) {
-      int err = errno;
-      return Fail(ErrorCode::kUnavailable, "cannot listen on " +
-                                               (spec_.address.empty() ? std::string("*") : spec_.address) + ":" +
-                                               std::to_string(spec_.port) + " (" + spec_.name + "): " +
-                                               std::strerror(err));
-    }
-    sockaddr_storage bound{};
-    socklen_t blen = sizeof bound;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &blen);
-    port_ = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in&>(bound).sin_port
-                                             : reinterpret_cast<sockaddr_in6&>(bound).sin6_port);
-    return server_.loop().Add(fd_, this, EPOLLIN);
-  }
-
-  void Stop() {
-    if (fd_ < 0) return;
-    server_.loop().Remove(fd_);
-    ::close(fd_);
-    fd_ = -1;
-  }
-
-  void OnIo(uint32_t) override {
-    for (int i = 0; i < 256 && fd_ >= 0; ++i) {
-      int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno == EMFILE || errno == ENFILE) {
-          server_.log().warn("accept failed: {} (raise the open-files limit)", std::strerror(errno));
-        }
-        return;
-      }
-      server_.Accept(fd, spec_, ctx_);
-    }
-    // More may be waiting: take them on the next round so one listener cannot starve the others.
-    if (fd_ >= 0) server_.Post([this] { OnIo(EPOLLIN); });
-  }
-
-  int port() const { return port_; }
-
- private:
-  NetServer& server_;
-  const ListenerSpec& spec_;
-  SSL_CTX* ctx_;
-  int fd_ = -1;
-  int port_ = -1;
-};
-
-}  // namespace net
-
-namespace {
-
-int SslCertCallback(SSL* ssl, void* arg) { return static_cast<NetServer*>(arg)->CertCallback(ssl); }
-
-// ALPN: h2 when offered, else http/1.1; a client offering neither (TURN clients may offer
-// "stun.turn") gets no ALPN and is served by what its first bytes say. An ACME CA validating
-// TLS-ALPN-01 offers only "acme-tls/1" and gets it (with the challenge certificate, see
-// sdk::NoteAcmeTlsAlpnOffer); it closes the connection after the handshake.
-int SelectAlpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-               unsigned int inlen, void*) {
-  static const unsigned char kAcme[] = {10, 'a', 'c', 'm', 'e', '-', 't', 'l', 's', '/', '1'};
-  static const unsigned char kH2[] = {2, 'h', '2'};
-  static const unsigned char kH1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  for (const unsigned char* want : {kAcme, kH2, kH1}) {
-    if (want == kAcme && !sdk::IsAcmeTlsAlpnHandshake(ssl)) continue;
-    for (unsigned int i = 0; i < inlen;) {
-      unsigned int n = in[i];
-      if (i + 1 + n > inlen) break;
-      if (n == want[0] && std::memcmp(in + i + 1, want + 1, n) == 0) {
-        *out = in + i + 1;
-        *outlen = static_cast<unsigned char>(n);
-        return SSL_TLSEXT_ERR_OK;
-      }
-      i += 1 + n;
-    }
-  }
-  return SSL_TLSEXT_ERR_NOACK;
-}
-
-bool ValidHostHeader(const std::string& host) {
-  if (host.empty() || host.size() > 255) return false;
-  return std::all_of(host.begin(), host.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']';
-  });
-}
-
-}  // namespace
 
 NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& metrics,
                      std::shared_ptr<spdlog::logger> log)
@@ -179,25 +59,6 @@ NetServer::NetServer(ServerLimits limits, RouterImpl& router, MetricsRegistry& m
       "Forwarding headers from a trusted proxy that were ignored (malformed, an unknown hop, too many hops).");
 }
 
-void NetServer::SetTrustedProxies(std::vector<Cidr> nets, net::ProxyHeader which) {
-  auto next = std::make_shared<ProxyTrust>(ProxyTrust{std::move(nets), which});
-  std::lock_guard lock(proxy_mu_);
-  proxies_ = std::move(next);
-}
-
-void NetServer::ResolveClient(sdk::Request& req) {
-  auto proxies = Proxies();
-  if (proxies->nets.empty()) return;
-  net::ClientAddress client = net::ResolveClientAddress(req.peer, proxies->nets, proxies->which, req.headers);
-  if (!client.ignored_reason.empty()) {
-    forwarded_ignored_->Inc();
-    log_->debug("forwarding header ignored proxy={} header={} reason={}", req.peer,
-                proxies->which == net::ProxyHeader::kForwarded ? "forwarded" : "x-forwarded-for",
-                client.ignored_reason);
-  }
-  req.peer = std::move(client.address);
-}
-
 NetServer::~NetServer() { Shutdown(); }
 
 Status NetServer::Create() { return loop_.Init(); }
@@ -216,21 +77,8 @@ Status NetServer::Listen(const std::vector<ListenerSpec>& listeners,
       if (!certs_) return Fail(ErrorCode::kFailedPrecondition, "listener " + s.name + " needs TLS but the tls module is off");
       if (!certs_->ForName("")) return Fail(ErrorCode::kFailedPrecondition, "no certificate available for listener " + s.name);
       if (ssl_ctx_ == nullptr) {
-        ssl_ctx_ = SSL_CTX_new(TLS_server_method());
+        ssl_ctx_ = net::NewTlsContext(*this);
         if (ssl_ctx_ == nullptr) return Fail(ErrorCode::kInternal, "cannot create the TLS context");
-        SSL_CTX_set_min_proto_version(ssl_ctx_, TLS1_2_VERSION);
-        SSL_CTX_set_options(ssl_ctx_, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-        SSL_CTX_set_cipher_list(ssl_ctx_,
-                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-                                "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
-        SSL_CTX_set_mode(ssl_ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                       SSL_MODE_RELEASE_BUFFERS);
-        SSL_CTX_set_cert_cb(ssl_ctx_, SslCertCallback, this);
-        SSL_CTX_set_alpn_select_cb(ssl_ctx_, SelectAlpn, nullptr);
-        SSL_CTX_set_client_hello_cb(ssl_ctx_, sdk::NoteAcmeTlsAlpnOffer, nullptr);
-        SSL_CTX_set_session_cache_mode(ssl_ctx_, SSL_SESS_CACHE_SERVER);
-        static const unsigned char kSessionContext[] = "palaver";
-        SSL_CTX_set_session_id_context(ssl_ctx_, kSessionContext, sizeof kSessionContext - 1);
       }
       ctx = ssl_ctx_;
     }
@@ -363,6 +211,8 @@ void NetServer::Accept(int fd, const ListenerSpec& spec, SSL_CTX* ctx) {
     SSL_set_accept_state(ssl);
   }
   uint64_t id = next_conn_id_++;
+  accepted_since_trim_++;
+  last_accept_ = net::Clock::now();
   auto conn = std::make_unique<net::Conn>(*this, fd, id, spec, ssl, peer);
   net::Conn* c = conn.get();
   connections_per_ip_[peer]++;
@@ -412,6 +262,7 @@ void NetServer::CloseAll() {
 }
 
 void NetServer::Shutdown() {
+  file_readers_.Stop();  // their completions post here
   if (thread_.joinable()) {
     stop_ = true;
     loop_.Wake();
@@ -485,272 +336,26 @@ void NetServer::Cancel(TimerId id) {
   else Post(std::move(cancel));
 }
 
+// After a burst of new connections (TLS handshakes allocate and free tens of KB each, between
+// the small blocks that stay), the allocator holds free pages it never returns by itself; once the
+// burst is over, malloc_trim gives them back (on a file thread: it walks the whole heap).
+void NetServer::MaybeTrimHeap() {
+  constexpr uint64_t kBurst = 256;
+  if (accepted_since_trim_ < kBurst || net::Clock::now() - last_accept_ < std::chrono::seconds(2)) return;
+  accepted_since_trim_ = 0;
+  file_readers_.Submit([log = log_] {
+    auto start = net::Clock::now();
+    malloc_trim(0);
+    log->debug("heap trimmed after a burst of connections ms={}",
+               std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::now() - start).count());
+  });
+}
+
 bool NetServer::IsLoopThread() const { return loop_thread_id_.load() == std::this_thread::get_id(); }
 
 int NetServer::CertCallback(SSL* ssl) {
   if (!certs_) return 0;
   return sdk::UseCertificateForSni(ssl, *certs_) ? 1 : 0;
-}
-
-void NetServer::ObserveLatency(const std::string& route_class, net::Clock::duration elapsed) {
-  auto it = latency_.find(route_class);
-  if (it == latency_.end()) {
-    sdk::Histogram* h = &metrics_.GetHistogram(
-        "palaver_http_request_duration_seconds",
-        "Time from a request's headers to its response's headers, by route class.", sdk::LatencyBuckets(),
-        {{"route", route_class}});
-    it = latency_.emplace(route_class, h).first;
-  }
-  it->second->ObserveDuration(elapsed);
-}
-
-void NetServer::CountRequest(const std::string& route_class, int status) {
-  std::string key = route_class + "|" + std::to_string(status);
-  auto it = request_counters_.find(key);
-  if (it == request_counters_.end()) {
-    sdk::Counter* c = &metrics_.GetCounter("palaver_http_requests_total", "HTTP requests by route class and status.",
-                                           {{"route", route_class}, {"code", std::to_string(status)}});
-    it = request_counters_.emplace(key, c).first;
-  }
-  it->second->Inc();
-}
-
-void NetServer::SweepWebSockets() {
-  auto now = net::Clock::now();
-  std::vector<net::WsSession*> all(websockets_.begin(), websockets_.end());
-  for (net::WsSession* ws : all) {
-    if (websockets_.count(ws)) ws->Sweep(now, limits_.websocket_ping_interval, limits_.websocket_timeout);
-  }
-  auto period = std::max<std::chrono::milliseconds>(
-      std::chrono::milliseconds(250),
-      std::chrono::duration_cast<std::chrono::milliseconds>(limits_.websocket_ping_interval) / 4);
-  Schedule(std::min<std::chrono::milliseconds>(period, std::chrono::seconds(5)), [this] { SweepWebSockets(); });
-}
-
-void NetServer::CloseWebSockets(const std::string& owner) {
-  if (!running_ || IsLoopThread()) return;
-  auto done = std::make_shared<std::promise<void>>();
-  auto future = done->get_future();
-  Post([this, owner, done] {
-    std::vector<net::WsSession*> all(websockets_.begin(), websockets_.end());
-    for (net::WsSession* ws : all) {
-      if (websockets_.count(ws)) ws->Detach(owner);
-    }
-    done->set_value();
-  });
-  future.wait_for(std::chrono::seconds(2));
-}
-
-std::shared_ptr<net::Exchange> NetServer::NewExchange(net::Conn& conn, net::Session& session) {
-  auto ex = std::make_shared<net::Exchange>();
-  ex->conn = &conn;
-  ex->session = &session;
-  ex->server = this;
-  ex->request.peer = conn.peer();
-  ex->request.listener = conn.spec().tls ? sdk::Listener::kHttps : sdk::Listener::kHttp;
-  in_flight_++;
-  return ex;
-}
-
-void NetServer::Finish(net::Exchange& ex) {
-  if (ex.finished) return;
-  ex.finished = true;
-  ReleaseBudget(ex);
-  if (access_log_.load(std::memory_order_relaxed) && !ex.request.method.empty()) {
-    // The path without its query (codes, tokens and states travel there), as one safe token.
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(net::Clock::now() - ex.started).count();
-    access_->info("addr={} method={} path={} status={} bytes={} ms={:.1f} proto={} route={}", ex.request.peer,
-                  sdk::LogSafe(ex.request.method, 16), sdk::LogSafe(ex.request.path, 512),
-                  ex.responded ? ex.response.status : 0, ex.body_pos, static_cast<double>(us) / 1000.0,
-                  ex.request.http_version == 2 ? "h2" : "http/1.1", ex.route_class);
-  }
-  if (in_flight_.fetch_sub(1) == 1) {
-    std::lock_guard lock(idle_mu_);
-    idle_cv_.notify_all();
-  }
-}
-
-void NetServer::ReleaseBudget(net::Exchange& ex) {
-  if (ex.response_held > 0) {
-    response_bytes_held_ -= static_cast<int64_t>(ex.response_held);
-    response_bytes_gauge_->Add(-static_cast<int64_t>(ex.response_held));
-    if (ex.conn != nullptr) ex.conn->response_bytes_held -= static_cast<int64_t>(ex.response_held);
-    ex.response_held = 0;
-  }
-  if (ex.budget_held == 0) return;
-  body_bytes_buffered_ -= static_cast<int64_t>(ex.budget_held);
-  body_bytes_gauge_->Add(-static_cast<int64_t>(ex.budget_held));
-  ex.budget_held = 0;
-}
-
-void NetServer::RedirectResponse(net::Exchange& ex) {
-  const sdk::Request& req = ex.request;
-  ex.route_class = "redirect";
-  std::string host_for_redirect = redirect_.canonical_host;
-  for (const auto& name : redirect_.hostnames) {
-    if (name.size() == req.host.size() &&
-        std::equal(name.begin(), name.end(), req.host.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        })) {
-      host_for_redirect = name;
-      break;
-    }
-  }
-  std::string location = "https://" + host_for_redirect;
-  if (redirect_.https_port != 443) location += ":" + std::to_string(redirect_.https_port);
-  location += req.path;
-  if (!req.query.empty()) location += "?" + req.query;
-  Deliver(ex, sdk::Response::Redirect(301, location));
-}
-
-NetServer::Next NetServer::Begin(const std::shared_ptr<net::Exchange>& ex, int64_t content_length, bool has_body) {
-  sdk::Request& req = ex->request;
-  if (req.method.empty()) {
-    ex->close_after = true;
-    Deliver(*ex, sdk::Response::Text(400, "Missing method.\n"));
-    return Next::kResponded;
-  }
-  if (!req.host.empty() && !ValidHostHeader(req.authority)) {
-    ex->close_after = true;
-    Deliver(*ex, sdk::Response::Text(400, "Bad Host header.\n"));
-    return Next::kResponded;
-  }
-  RouteMatch match = router_.Lookup(req.method, req.path, req.listener);
-  // ACME HTTP-01 answers must come from the plain listener itself, never via a redirect.
-  bool acme_path = req.path.rfind("/.well-known/acme-challenge/", 0) == 0;
-  if (match.kind != RouteMatch::Kind::kFound && req.listener == sdk::Listener::kHttp && !acme_path) {
-    RedirectResponse(*ex);
-    return Next::kResponded;
-  }
-  if (match.kind == RouteMatch::Kind::kNotFound) {
-    Deliver(*ex, sdk::Response::Text(404, "Not found.\n"));
-    return Next::kResponded;
-  }
-  if (match.kind == RouteMatch::Kind::kMethodNotAllowed) {
-    auto r = sdk::Response::Text(405, "Method not allowed.\n");
-    r.SetHeader("allow", match.allow);
-    Deliver(*ex, std::move(r));
-    return Next::kResponded;
-  }
-  ex->route = match.entry;
-  ex->route_class = match.entry->route.route_class;
-  ex->max_body = match.entry->route.max_body_bytes;
-  if (has_body && match.entry->route.head_check) {
-    std::optional<sdk::Response> early;
-    try {
-      early = match.entry->route.head_check(req);
-    } catch (const std::exception& e) {
-      log_->error("head check threw route={} module={} err={}", match.entry->route.path, match.entry->owner, e.what());
-      early = sdk::Response::Text(500, "Internal server error.\n");
-    }
-    if (early) {
-      Deliver(*ex, std::move(*early));
-      return Next::kResponded;
-    }
-  }
-  if (!has_body) return Next::kDispatch;
-  ex->content_length = content_length;
-  if (content_length > ex->max_body) {
-    Deliver(*ex, sdk::Response::Text(413, "Request body too large.\n"));
-    return Next::kResponded;
-  }
-  return Next::kReadBody;
-}
-
-bool NetServer::AppendBody(net::Exchange& ex, std::string_view bytes) {
-  std::string& body = ex.request.body;
-  if (static_cast<int64_t>(body.size() + bytes.size()) > ex.max_body) {
-    ex.close_after = true;
-    Deliver(ex, sdk::Response::Text(413, "Request body too large.\n"));
-    return false;
-  }
-  // The budget counts what is allocated (capacity), not just what arrived: the buffer grows by
-  // doubling, up to the declared length at most, and only as bytes arrive.
-  const size_t need = body.size() + bytes.size();
-  if (need > body.capacity()) {
-    size_t want = std::max(need, std::min<size_t>(std::max<size_t>(body.capacity() * 2, 16 * 1024),
-                                                  static_cast<size_t>(ex.max_body)));
-    if (ex.content_length >= 0) want = std::max(need, std::min(want, static_cast<size_t>(ex.content_length)));
-    const auto charge = static_cast<int64_t>(want - body.capacity());
-    if (body_bytes_buffered_ + charge > limits_.max_buffered_body_bytes) {
-      log_->warn("request body refused client={} route={} reason=max_buffered_body_bytes reached", ex.request.peer,
-                 ex.route_class);
-      ex.close_after = true;
-      auto r = sdk::Response::Text(503, "Server busy: too many request bodies in flight. Try again.\n");
-      r.SetHeader("retry-after", "5");
-      Deliver(ex, std::move(r));
-      return false;
-    }
-    const size_t before = body.capacity();
-    body.reserve(want);
-    const auto grown = static_cast<int64_t>(body.capacity() - before);
-    ex.budget_held += static_cast<size_t>(grown);
-    body_bytes_buffered_ += grown;
-    body_bytes_gauge_->Add(grown);
-  }
-  body.append(bytes);
-  return true;
-}
-
-void NetServer::Dispatch(std::shared_ptr<net::Exchange> ex) {
-  std::weak_ptr<net::Exchange> weak = ex;
-  sdk::Responder responder = [this, weak](sdk::Response response) {
-    auto deliver = [this, weak, response = std::move(response)]() mutable {
-      if (auto live = weak.lock()) Deliver(*live, std::move(response));
-    };
-    if (IsLoopThread()) deliver();
-    else Post(std::move(deliver));
-  };
-  try {
-    ex->route->handler(ex->request, std::move(responder));
-  } catch (const std::exception& e) {
-    log_->error("handler threw route={} module={} err={}", ex->route->route.path, ex->route->owner, e.what());
-    Deliver(*ex, sdk::Response::Text(500, "Internal server error.\n"));
-  } catch (...) {
-    log_->error("handler threw route={} module={}", ex->route->route.path, ex->route->owner);
-    Deliver(*ex, sdk::Response::Text(500, "Internal server error.\n"));
-  }
-}
-
-void NetServer::Deliver(net::Exchange& ex, sdk::Response response) {
-  if (ex.responded) return;
-  ex.responded = true;
-  try {
-    router_.ApplyFilters(ex.request, response);
-  } catch (const std::exception& e) {
-    log_->error("response filter threw err={}", e.what());
-  }
-  if (ex.request.method == "HEAD") response.head_only = true;
-  if (response.file && !response.head_only) {
-    ex.file_fd = ::open(response.file->path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ex.file_fd < 0) {
-      log_->warn("cannot open file for response path={} err={}", response.file->path, std::strerror(errno));
-      response = sdk::Response::Text(500, "Internal server error.\n");
-    }
-  }
-  // A body built for this response is held until the client has read it: bounded per
-  // connection and server-wide (a client that opens many streams and never reads must not make
-  // the server hold every answer).
-  if (!response.body.empty() && !response.head_only && ex.conn != nullptr) {
-    const auto n = static_cast<int64_t>(response.body.size());
-    if (ex.conn->response_bytes_held + n > limits_.max_held_response_bytes_per_connection ||
-        response_bytes_held_ + n > limits_.max_held_response_bytes) {
-      responses_refused_->Inc();
-      log_->debug("response refused client={} route={} bytes={} reason=too many response bytes held",
-                  ex.request.peer, ex.route_class, n);
-      response = sdk::Response::Text(503, "Server busy: read the answers you asked for first.\n");
-      response.SetHeader("retry-after", "5");
-    } else {
-      ex.response_held = static_cast<size_t>(n);
-      ex.conn->response_bytes_held += n;
-      response_bytes_held_ += n;
-      response_bytes_gauge_->Add(n);
-    }
-  }
-  CountRequest(ex.route_class, response.status);
-  ObserveLatency(ex.route_class, net::Clock::now() - ex.started);
-  ex.response = std::move(response);
-  if (ex.session != nullptr) ex.session->OnResponse(ex);
 }
 
 }  // namespace palaver::host

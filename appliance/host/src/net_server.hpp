@@ -2,7 +2,9 @@
 // HTTP/2 (nghttp2), WebSocket and raw (TURN over TLS) connection, plus Post() and timers.
 // Implements sdk::NetLoop. The protocol sessions live in net/; this class owns the listeners,
 // the connections, the limits and what HTTP/1.1 and HTTP/2 share: routing a request, the
-// response filters, metrics and graceful drain.
+// response filters, metrics and graceful drain. Its methods are defined in net_server.cpp (the
+// loop, accept, drain), net/exchange.cpp (the HTTP exchange) and net/ws_session.cpp (WebSocket
+// bookkeeping).
 #pragma once
 
 #include <atomic>
@@ -25,6 +27,7 @@
 #include "net/forwarded.hpp"
 #include "net/conn.hpp"
 #include "net/event_loop.hpp"
+#include "net/file_reader.hpp"
 #include "palaver/sdk/net_loop.hpp"
 #include "palaver/sdk/raw_connection.hpp"
 #include "palaver/sdk/services/certificate_provider.hpp"
@@ -139,8 +142,13 @@ class NetServer final : public sdk::NetLoop {
   void ResolveClient(sdk::Request& req);
   /// Runs the route's handler.
   void Dispatch(std::shared_ptr<net::Exchange> ex);
-  /// Sets the response (filters, metrics) and hands it to the exchange's session.
+  /// Sets the response (filters, metrics) and hands it to the exchange's session; a file body's
+  /// first chunk is read (file threads) before.
   void Deliver(net::Exchange& ex, sdk::Response response);
+  /// Reads the chunk of ex's file body that starts at body offset `from` on a file thread.
+  void ReadFile(net::Exchange& ex, uint64_t from);
+  /// Starts the threads that read static files (through the host's threads). Before Start.
+  Status StartFileReaders(sdk::ThreadHost& threads, int count) { return file_readers_.Start(threads, count); }
   /// Appends request-body bytes within the route's limit and the server-wide budget; on
   /// failure the error response is delivered and false returned.
   bool AppendBody(net::Exchange& ex, std::string_view bytes);
@@ -187,7 +195,10 @@ class NetServer final : public sdk::NetLoop {
   void DrainPosts();
   void ExpireDeadlines();
   void SweepWebSockets();
+  void MaybeTrimHeap();
   void CloseAll();
+  void FileRead(net::Exchange& ex, net::FileChunk chunk);
+  void SendResponse(net::Exchange& ex, sdk::Response response);
 
   ServerLimits limits_;
   RouterImpl& router_;
@@ -195,6 +206,7 @@ class NetServer final : public sdk::NetLoop {
   std::shared_ptr<spdlog::logger> log_;
 
   net::EventLoop loop_;
+  net::FileReaders file_readers_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
   std::map<std::string, int> bound_ports_;
   std::vector<std::unique_ptr<ListenerSpec>> listener_specs_;
@@ -219,6 +231,9 @@ class NetServer final : public sdk::NetLoop {
 
   // Loop only.
   uint64_t next_conn_id_ = 1;
+  // Connections accepted since the heap was last trimmed, and when the last one came.
+  uint64_t accepted_since_trim_ = 0;
+  net::Clock::time_point last_accept_{};
   std::unordered_map<uint64_t, std::unique_ptr<net::Conn>> conns_;
   std::vector<std::unique_ptr<net::Conn>> graveyard_;
   std::vector<net::Conn*> dirty_;

@@ -16,6 +16,7 @@ Engine::~Engine() { Stop(); }
 
 Result<std::unique_ptr<Engine>> Engine::Start(EngineOptions options) {
   if (options.threads < 1) options.threads = 1;
+  if (options.thread_host == nullptr) return Fail(ErrorCode::kInvalidArgument, "the engine needs the host's threads");
   if (!options.tls.empty() && options.tls_context == nullptr) {
     return Fail(ErrorCode::kInvalidArgument, "TURN over TLS needs a TLS context");
   }
@@ -76,7 +77,13 @@ Result<std::unique_ptr<Engine>> Engine::Start(EngineOptions options) {
     tls[t].clear();
     e->threads_.push_back(std::move(th));
   }
-  for (auto& th : e->threads_) th->Launch();
+  for (auto& th : e->threads_) {
+    Status launched = th->Launch(*o.thread_host);
+    if (!launched) {
+      e->Stop();  // stops and joins the threads already running
+      return tl::unexpected(launched.error());
+    }
+  }
   return e;
 }
 

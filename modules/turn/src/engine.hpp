@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "palaver/sdk/threads.hpp"
+
 #include "address.hpp"
 #include "allocations.hpp"
 #include "auth.hpp"
@@ -48,6 +50,8 @@ struct EngineOptions {
   std::vector<Address> tls;  // needs tls_context
   SSL_CTX* tls_context = nullptr;  // up-referenced by the engine
   int threads = 1;
+  // Starts the relay threads ("turn-relay-N"): the host's (sdk::Host::Threads). Required.
+  sdk::ThreadHost* thread_host = nullptr;
   // Relay sockets bind here (one per family); unset: the address the client reached us on.
   std::optional<Address> relay_v4;
   std::optional<Address> relay_v6;

@@ -24,6 +24,7 @@ constexpr int kBatchesPerEvent = 8;  // recvmmsg rounds before looking at other 
 RelayThread::RelayThread(const EngineShared& shared, int index)
     : shared_(shared),
       opt_(shared.options),
+      index_(index),
       rng_(std::random_device{}() + static_cast<unsigned>(index)),
       export_(shared.metrics) {}
 
@@ -80,25 +81,26 @@ void RelayThread::AddStreamListener(int fd, const Address& bound, bool tls) {
   listeners_.push_back(std::move(l));
 }
 
-void RelayThread::Launch() {
-  thread_ = std::thread([this] {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
-    Run();
-  });
+Status RelayThread::Launch(sdk::ThreadHost& threads) {
+  PALAVER_ASSIGN_OR_RETURN(thread_, threads.StartThread("turn-relay-" + std::to_string(index_),
+                                                        [this](std::stop_token stop) { Run(stop); }));
+  return OkStatus();
 }
 
 void RelayThread::RequestStop() {
-  stop_ = true;
-  Post([] {});
+  if (thread_) thread_->RequestStop();
 }
 
 void RelayThread::Join() {
-  if (thread_.joinable()) thread_.join();
+  if (thread_) thread_->Join();
 }
 
-void RelayThread::Run() {
+void RelayThread::Run(std::stop_token stop) {
+  // A stop request (ours, or the host's when the module stops) wakes the epoll wait.
+  std::stop_callback wake(stop, [this] {
+    stop_ = true;
+    Post([] {});
+  });
   epoll_event events[256];
   while (!stop_.load(std::memory_order_relaxed)) {
     int n = epoll_wait(ep_, events, 256, 1000);

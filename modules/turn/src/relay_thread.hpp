@@ -17,7 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
-#include <thread>
+#include <stop_token>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -99,8 +99,9 @@ class RelayThread final : public RelayAllocator {
   void AddUdp(int fd, const Address& bound);
   void AddStreamListener(int fd, const Address& bound, bool tls);
 
-  // Starts the thread (signals blocked) running the loop until RequestStop.
-  void Launch();
+  // Starts the thread through the host's ThreadHost (named "turn-relay-N", signals blocked),
+  // running the loop until RequestStop.
+  Status Launch(sdk::ThreadHost& threads);
   // Any thread. The loop stops at its next wake-up; Join waits for it.
   void RequestStop();
   void Join();
@@ -121,7 +122,7 @@ class RelayThread final : public RelayAllocator {
   void Close(const Address& relayed) override;
 
  private:
-  void Run();
+  void Run(std::stop_token stop);
   void Watch(Handle& h, uint32_t events);
   void Modify(Handle& h, uint32_t events);
   // A handle closed during this round of events: later events of the round skip it, and it is
@@ -151,7 +152,8 @@ class RelayThread final : public RelayAllocator {
 
   const EngineShared shared_;
   const EngineOptions& opt_;
-  std::thread thread_;
+  std::unique_ptr<sdk::Thread> thread_;
+  int index_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<size_t> allocations_{0};
   std::mt19937 rng_;

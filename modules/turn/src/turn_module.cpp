@@ -439,6 +439,7 @@ class TurnModule final : public sdk::Module {
     o.max_streams = static_cast<size_t>(config_.max_connections);
     o.stream_idle_timeout_ms = config_.connection_idle_timeout.count() * 1000;
     o.metrics = &host.Stats();
+    o.thread_host = &host.Threads();
 
     SSL_CTX* tls_context = o.tls_context;
     auto engine = Engine::Start(std::move(o));

@@ -1,6 +1,7 @@
 #include "palaver/testbed/testbed_module.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <sstream>
@@ -189,10 +190,26 @@ class TestbedModule final : public sdk::Module {
     PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/throw"}, [](const sdk::Request&, sdk::Responder) {
       throw std::runtime_error("testbed handler failure");
     }));
+    // A thread of the module's own, started through the host: "testbed-tick" counts ticks until
+    // its stop token is set. The module never stops it itself (Stop below): the host must.
+    auto ticks = std::make_shared<std::atomic<uint64_t>>(0);
+    PALAVER_ASSIGN_OR_RETURN(thread_, host.Threads().StartThread("testbed-tick", [ticks](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        ticks->fetch_add(1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }));
+    PALAVER_RETURN_IF_ERROR(r.Add({.path = "/testbed/thread"}, [ticks](const sdk::Request&, sdk::Responder respond) {
+      respond(sdk::Response::Text(200, "ticks=" + std::to_string(ticks->load())));
+    }));
     return OkStatus();
   }
 
+  // Leaves thread_ running on purpose: the host stops and joins a module's threads after Stop.
   void Stop() override {}
+
+ private:
+  std::unique_ptr<sdk::Thread> thread_;
 };
 
 }  // namespace

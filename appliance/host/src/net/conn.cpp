@@ -30,33 +30,6 @@ constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr auto kCloseStall = std::chrono::seconds(10);
 }  // namespace
 
-Exchange::~Exchange() {
-  if (file_fd >= 0) ::close(file_fd);
-  if (server != nullptr) server->Finish(*this);
-}
-
-bool Exchange::SendsBody() const {
-  const int s = response.status;
-  return !(s < 200 || s == 204 || s == 304) && !response.head_only && BodyTotal() > 0;
-}
-
-long Exchange::ReadBody(uint8_t* dst, size_t max) {
-  const uint64_t total = BodyTotal();
-  if (body_pos >= total) return 0;
-  size_t n = static_cast<size_t>(std::min<uint64_t>(total - body_pos, max));
-  if (response.memory) {
-    std::memcpy(dst, response.memory->data->data() + response.memory->offset + body_pos, n);
-  } else if (response.file) {
-    ssize_t got = ::pread(file_fd, dst, n, static_cast<off_t>(response.file->offset + body_pos));
-    if (got <= 0) return -1;
-    n = static_cast<size_t>(got);
-  } else {
-    std::memcpy(dst, response.body.data() + body_pos, n);
-  }
-  body_pos += n;
-  return static_cast<long>(n);
-}
-
 Conn::Conn(NetServer& server, int fd, uint64_t id, const ListenerSpec& spec, SSL* ssl, std::string peer)
     : server_(server), fd_(fd), id_(id), spec_(spec), ssl_(ssl), peer_(std::move(peer)) {
   handshaking_ = ssl_ != nullptr;
@@ -297,6 +270,14 @@ void Conn::Flush() {
     }
     Linger();
   }
+}
+
+void Conn::ReleaseIdleBuffers() {
+  if (Pending() == 0 && out_.capacity() > 0 && !dirty_) {
+    std::string().swap(out_);
+    out_off_ = 0;
+  }
+  if (in.empty()) std::string().swap(in);
 }
 
 void Conn::CloseAfterFlush() {

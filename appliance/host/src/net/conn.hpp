@@ -26,6 +26,7 @@ namespace palaver::host::net {
 
 class Conn;
 class Session;
+struct OpenFile;
 
 /// One request and its response, on an HTTP/1.1 connection or an HTTP/2 stream.
 struct Exchange {
@@ -45,7 +46,17 @@ struct Exchange {
   bool finished = false;
   sdk::Response response;
   uint64_t body_pos = 0;
-  int file_fd = -1;
+  // A file body (sdk::FileBody) is opened and read by the file threads (net/file_reader.hpp),
+  // one chunk ahead of what the client takes: `file_buf` holds body bytes from
+  // `file_buf_start`, `file_next` the chunk after it.
+  std::shared_ptr<OpenFile> file;
+  std::string file_buf;
+  uint64_t file_buf_start = 0;
+  std::string file_next;
+  bool file_opening = false;  // the response waits for the file's first chunk
+  bool file_reading = false;  // a chunk is being read
+  bool file_failed = false;
+  std::weak_ptr<Exchange> self;
   size_t budget_held = 0;  // bytes of the server-wide request-body budget this body holds
   size_t response_held = 0;  // bytes of this response's own body counted as held
   Clock::time_point body_started{};
@@ -70,8 +81,13 @@ struct Exchange {
   /// Whether the response carries body bytes on the wire.
   bool SendsBody() const;
   uint64_t BodyTotal() const { return response.ContentLength(); }
-  /// Copies up to `max` response-body bytes from body_pos on; advances body_pos. -1 on error.
+  /// ReadBody's answer when a file chunk is still being read: Session::OnBodyReady follows.
+  static constexpr long kWouldBlock = -2;
+  /// Copies up to `max` response-body bytes from body_pos on; advances body_pos. -1 on error,
+  /// kWouldBlock while the next bytes of a file are being read.
   long ReadBody(uint8_t* dst, size_t max);
+  /// Starts reading the next chunk of a file body unless one is read or buffered already.
+  void ReadAhead();
 };
 
 /// A protocol running on a connection.
@@ -84,6 +100,8 @@ class Session {
   virtual void Produce() {}
   /// The exchange's response is set (Deliver).
   virtual void OnResponse(Exchange& ex) = 0;
+  /// More of the exchange's file body was read (after ReadBody said kWouldBlock).
+  virtual void OnBodyReady(Exchange&) {}
   /// The server drains: finish what is in flight and close.
   virtual void OnDrain() {}
   /// The connection is gone: release exchanges, tell handlers.
@@ -123,6 +141,10 @@ class Conn final : public IoHandler {
   void PauseReading() { read_paused_ = true; }
   /// The session can take input again: hands it what is buffered and reads on.
   void Kick();
+
+  /// Gives the input and output buffers' memory back when they hold nothing (an idle
+  /// WebSocket keeps none between messages).
+  void ReleaseIdleBuffers();
 
   /// The session's deadline (header, idle, body or linger timeout); see NetServer.
   void SetDeadline(Clock::time_point when);

@@ -81,6 +81,10 @@ class Http1Session final : public Session {
       size_t want = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, ex_->BodyTotal() - ex_->body_pos));
       out.resize(old + want);
       long n = ex_->ReadBody(reinterpret_cast<uint8_t*>(out.data() + old), want);
+      if (n == Exchange::kWouldBlock) {
+        out.resize(old);
+        return;  // the file thread is reading the next chunk: OnBodyReady
+      }
       if (n <= 0) {
         out.resize(old);
         s_.log().warn("response body ended early route={}", ex_->route_class);
@@ -102,6 +106,8 @@ class Http1Session final : public Session {
     head_pending_ = true;
     c_.MarkDirty();
   }
+
+  void OnBodyReady(Exchange&) override { c_.MarkDirty(); }
 
   void WriteHead(Exchange& ex) {
     Response& r = ex.response;

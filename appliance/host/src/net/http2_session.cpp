@@ -156,6 +156,12 @@ class Http2Session final : public Session {
     c_.MarkDirty();
   }
 
+  void OnBodyReady(Exchange& ex) override {
+    if (streams_.count(ex.stream_id) == 0) return;
+    nghttp2_session_resume_data(ng_, ex.stream_id);
+    c_.MarkDirty();
+  }
+
   void OnDrain() override {
     if (draining_) return;
     draining_ = true;
@@ -465,6 +471,7 @@ class Http2Session final : public Session {
     if (st == nullptr || !st->ex) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     Exchange& ex = *st->ex;
     long n = ex.ReadBody(buf, length);
+    if (n == Exchange::kWouldBlock) return NGHTTP2_ERR_DEFERRED;  // OnBodyReady resumes it
     if (n < 0) {
       self->s_.log().warn("response body ended early route={}", ex.route_class);
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;

@@ -1,8 +1,9 @@
-// WebSockets over HTTP/1.1 (RFC 6455; framing by net/websocket.hpp) and raw connections (TURN
-// over TLS on the HTTPS port).
+// WebSocket connections: the upgrade from HTTP/1.1 (RFC 6455; framing by net/websocket.hpp), the
+// session that carries a module's sdk::WebSocket, the keepalive sweep and closing a module's
+// WebSockets when it stops.
 #include <spdlog/spdlog.h>
 
-#include <deque>
+#include <future>
 
 #include "net/conn.hpp"
 #include "net/sessions.hpp"
@@ -195,6 +196,11 @@ void WsSession::OnDeadline() { conn_.Close("websocket timeout"); }
 void WsSession::Sweep(Clock::time_point now, Clock::duration ping_after, Clock::duration drop_after) {
   if (!open_ || closing_) return;
   auto silent = now - last_rx_;
+  // Quiet for a moment: its buffers' memory goes back (most signaling sockets are idle).
+  if (silent >= std::chrono::seconds(1)) {
+    conn_.ReleaseIdleBuffers();
+    reader_->ReleaseIdleBuffers();
+  }
   if (silent >= drop_after) {
     conn_.server().ws_dead_closed_->Inc();
     conn_.server().log().debug("closing websocket client={} reason=no_pong", request_.peer);
@@ -213,77 +219,36 @@ void WsSession::Detach(const std::string& owner) {
   detached_ = true;
 }
 
-namespace {
-
-class RawSession final : public Session, public sdk::RawConnection {
- public:
-  static constexpr size_t kMaxQueuedBytes = 1 << 20;
-
-  explicit RawSession(Conn& conn) : conn_(conn), id_(conn.server().NextRawId()) {
-    conn_.got_request = true;
-    conn_.ClearDeadline();  // the raw handler decides how long an idle connection may live
-    peer_endpoint_ = Endpoint(conn.fd(), true);
-    local_endpoint_ = Endpoint(conn.fd(), false);
-    conn_.server().raw_handler()->OnOpen(*this);
-    opened_ = true;
-  }
-
-  void OnData() override {
-    std::string data;
-    data.swap(conn_.in);
-    if (!data.empty()) {
-      conn_.server().raw_handler()->OnData(
-          *this, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-    }
-  }
-  void OnResponse(Exchange&) override {}
-  void OnClosed() override {
-    if (opened_ && !conn_.server().destroying()) conn_.server().raw_handler()->OnClose(*this);
-    opened_ = false;
-  }
-  void OnDeadline() override { conn_.Close("raw timeout"); }
-
-  // Each Send is one message of the raw protocol (TURN: a STUN message or ChannelData), written
-  // as a TLS record of its own: coturn's clients (turnutils_uclient, the documented check) take
-  // one SSL_read as one message and lose the rest of a record that holds two. Produce() hands the
-  // connection one message at a time; Conn::Flush writes it, drains, and asks for the next.
-  bool Send(std::span<const uint8_t> bytes) override {
-    if (conn_.closed() || conn_.closing()) return false;
-    if (conn_.Pending() + queued_bytes_ + bytes.size() > kMaxQueuedBytes) return false;
-    queue_.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    queued_bytes_ += bytes.size();
-    conn_.MarkDirty();
-    return true;
-  }
-  void Produce() override {
-    if (queue_.empty() || conn_.Pending() > 0) return;
-    conn_.Write(queue_.front());
-    queued_bytes_ -= queue_.front().size();
-    queue_.pop_front();
-  }
-  void Close() override {
-    for (const auto& m : queue_) conn_.Write(m);  // what was sent before the close still goes out
-    queue_.clear();
-    queued_bytes_ = 0;
-    conn_.CloseAfterFlush();
-  }
-  const std::string& Peer() const override { return conn_.peer(); }
-  const std::string& PeerEndpoint() const override { return peer_endpoint_; }
-  const std::string& LocalEndpoint() const override { return local_endpoint_; }
-  uint64_t Id() const override { return id_; }
-
- private:
-  Conn& conn_;
-  uint64_t id_;
-  std::string peer_endpoint_;
-  std::string local_endpoint_;
-  std::deque<std::string> queue_;
-  size_t queued_bytes_ = 0;
-  bool opened_ = false;
-};
-
-}  // namespace
-
-std::unique_ptr<Session> MakeRawSession(Conn& conn) { return std::make_unique<RawSession>(conn); }
-
 }  // namespace palaver::host::net
+
+namespace palaver::host {
+
+void NetServer::SweepWebSockets() {
+  MaybeTrimHeap();
+  auto now = net::Clock::now();
+  std::vector<net::WsSession*> all(websockets_.begin(), websockets_.end());
+  for (net::WsSession* ws : all) {
+    if (websockets_.count(ws)) ws->Sweep(now, limits_.websocket_ping_interval, limits_.websocket_timeout);
+  }
+  auto period = std::max<std::chrono::milliseconds>(
+      std::chrono::milliseconds(250),
+      std::chrono::duration_cast<std::chrono::milliseconds>(limits_.websocket_ping_interval) / 4);
+  Schedule(std::min<std::chrono::milliseconds>(period, std::chrono::seconds(5)), [this] { SweepWebSockets(); });
+}
+
+void NetServer::CloseWebSockets(const std::string& owner) {
+  if (!running_ || IsLoopThread()) return;
+  auto done = std::make_shared<std::promise<void>>();
+  auto future = done->get_future();
+  Post([this, owner, done] {
+    std::vector<net::WsSession*> all(websockets_.begin(), websockets_.end());
+    for (net::WsSession* ws : all) {
+      if (websockets_.count(ws)) ws->Detach(owner);
+    }
+    done->set_value();
+  });
+  future.wait_for(std::chrono::seconds(2));
+}
+
+
+}  // namespace palaver::host

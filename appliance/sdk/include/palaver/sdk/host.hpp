@@ -13,6 +13,7 @@
 #include "palaver/sdk/raw_connection.hpp"
 #include "palaver/sdk/settings.hpp"
 #include "palaver/sdk/store.hpp"
+#include "palaver/sdk/threads.hpp"
 
 namespace spdlog {
 class logger;
@@ -66,6 +67,9 @@ class Host {
   virtual Router& Http() = 0;
   virtual NetLoop& Loop() = 0;
   virtual Workers& Pool() = 0;
+  /// Threads of the module's own (named, counted, stopped and joined by the host at the latest
+  /// when the module stops). Blocking work belongs on Pool(); this is for long-lived loops.
+  virtual ThreadHost& Threads() = 0;
   virtual Store& Database() = 0;
   virtual Settings& Policy() = 0;
   virtual Metrics& Stats() = 0;
