@@ -151,6 +151,7 @@ void NetServer::RunRound(std::chrono::milliseconds max_wait) {
   }
   std::erase_if(dirty_, [](net::Conn* c) { return c->closed(); });
   graveyard_.clear();
+  NoteIdle();
 }
 
 void NetServer::ExpireDeadlines() {
@@ -250,7 +251,18 @@ void NetServer::BeginDrain() {
 
 bool NetServer::WaitIdle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(idle_mu_);
-  return idle_cv_.wait_for(lock, timeout, [this] { return in_flight_.load() == 0; });
+  if (!running_) return in_flight_.load() == 0;  // no loop to finish anything (start failed)
+  return idle_cv_.wait_for(lock, timeout, [this] { return idle_; });
+}
+
+void NetServer::NoteIdle() {
+  // At the end of a round only: within one, an exchange may finish before its connection is
+  // marked to close after its output (HTTP/2's last stream), and a waiter woken in between would
+  // close that connection with the download's tail unsent.
+  if (!draining_ || in_flight_.load() != 0 || flushing_.load() != 0) return;
+  std::lock_guard lock(idle_mu_);
+  idle_ = true;
+  idle_cv_.notify_all();
 }
 
 void NetServer::CloseAll() {

@@ -110,7 +110,8 @@ class NetServer final : public sdk::NetLoop {
   /// Reverse proxies whose forwarding header (`which`) names the client (`[palaver]
   /// trusted_proxies`). Any thread; applies to requests that start afterwards.
   void SetTrustedProxies(std::vector<Cidr> nets, net::ProxyHeader which);
-  /// Waits until no request is in flight or the deadline passes. True when idle.
+  /// Waits until no request is in flight and no closing connection still holds output for its
+  /// client (a finished download's last bytes), or the deadline passes. True when idle.
   bool WaitIdle(std::chrono::milliseconds timeout);
   /// Stops the loop, joins the thread, closes every connection. Idempotent.
   void Shutdown();
@@ -154,6 +155,10 @@ class NetServer final : public sdk::NetLoop {
   bool AppendBody(net::Exchange& ex, std::string_view bytes);
   /// Gives a finished exchange's in-flight count and budget back. Idempotent.
   void Finish(net::Exchange& ex);
+  /// A connection asked to close once its output is written (CloseAfterFlush) / has written it
+  /// (or closed). The drain waits for these too: closing them early cut downloads short.
+  void FlushBegan() { flushing_++; }
+  void FlushEnded() { flushing_--; }
   void ReleaseBudget(net::Exchange& ex);
   /// A new exchange in flight on `conn`.
   std::shared_ptr<net::Exchange> NewExchange(net::Conn& conn, net::Session& session);
@@ -255,6 +260,9 @@ class NetServer final : public sdk::NetLoop {
   std::mutex idle_mu_;
   std::condition_variable idle_cv_;
   std::atomic<int> in_flight_{0};
+  std::atomic<int> flushing_{0};
+  bool idle_ = false;  // draining, and at the end of a round nothing in flight or flushing (idle_mu_)
+  void NoteIdle();
   std::atomic<bool> access_log_{false};
   struct ProxyTrust {
     std::vector<Cidr> nets;

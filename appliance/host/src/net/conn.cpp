@@ -1,7 +1,9 @@
 #include "net/conn.hpp"
 
 #include <openssl/err.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -283,7 +285,15 @@ void Conn::ReleaseIdleBuffers() {
 void Conn::CloseAfterFlush() {
   if (closed_ || closing_) return;
   closing_ = true;
+  flush_counted_ = true;
+  server_.FlushBegan();
   MarkDirty();
+}
+
+void Conn::EndFlush() {
+  if (!flush_counted_) return;
+  flush_counted_ = false;
+  server_.FlushEnded();
 }
 
 void Conn::Linger() {
@@ -316,6 +326,14 @@ void Conn::Expire() {
   if (deadline_ > now) return;
   deadline_ = Clock::time_point::max();
   if (lingering_) {
+    // Bytes the kernel still has to send (a download's tail in the socket buffer): closing now
+    // could reset the connection and lose them. Linger on while the client keeps taking them.
+    int unsent = 0;
+    if (::ioctl(fd_, SIOCOUTQ, &unsent) == 0 && unsent > 0 && unsent != linger_unsent_) {
+      linger_unsent_ = unsent;
+      SetDeadline(now + kLingerTime);
+      return;
+    }
     Close("linger timeout");
   } else if (session_ == nullptr || handshaking_) {
     server_.header_timeouts_->Inc();
@@ -329,6 +347,7 @@ void Conn::Expire() {
 void Conn::Close(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
+  EndFlush();
   if (server_.log().should_log(spdlog::level::trace)) {
     server_.log().trace("connection closed client={} id={} reason={}", peer_, id_, reason);
   }

@@ -171,6 +171,7 @@ class Conn final : public IoHandler {
   int64_t response_bytes_held = 0;  // response bodies of this connection's exchanges, not yet sent
 
  private:
+  void EndFlush();  // at Close: uncounts a connection CloseAfterFlush counted
   bool Handshake();
   void ArmWriteDeadline(Clock::time_point when);
   void StartSession();
@@ -197,6 +198,9 @@ class Conn final : public IoHandler {
   bool handshaking_ = false;
   bool closed_ = false;
   bool closing_ = false;   // CloseAfterFlush called
+  int linger_unsent_ = -1;  // the kernel's unsent bytes at the last linger deadline
+  bool flush_counted_ = false;  // counted in the server's flushing_ until closed (a close while
+                                // the kernel still sends would reset the connection and lose it)
   bool lingering_ = false;  // write side shut, draining input
   bool dirty_ = false;
   bool read_paused_ = false;

@@ -149,10 +149,7 @@ void NetServer::Finish(net::Exchange& ex) {
                   ex.responded ? ex.response.status : 0, ex.body_pos, static_cast<double>(us) / 1000.0,
                   ex.request.http_version == 2 ? "h2" : "http/1.1", ex.route_class);
   }
-  if (in_flight_.fetch_sub(1) == 1) {
-    std::lock_guard lock(idle_mu_);
-    idle_cv_.notify_all();
-  }
+  in_flight_--;
 }
 
 void NetServer::ReleaseBudget(net::Exchange& ex) {
