@@ -97,8 +97,10 @@ else
   objs=()
   pids=()
   jobs=${FUZZ_JOBS:-2}
+  n=0
   for src in "${sources[@]}"; do
-    obj="$build/obj/$(basename "$(dirname "$src")")_$(basename "$src" .cpp).o"
+    n=$((n + 1))
+    obj="$build/obj/${n}_$(basename "$src" .cpp).o"  # numbered: two dirs may hold a config.cpp
     objs+=("$obj")
     "$cxx" "${compile[@]}" -MMD -c "$src" -o "$obj" &
     pids+=($!)
