@@ -4,9 +4,10 @@
 // through the whole issuance flow (AcmeClient::Issue) and the single calls.
 // Registered by CMakeLists.txt (palaver_add_fuzz); cmake/PalaverFuzz.cmake says how it runs.
 //
-// Input: consumed by a FuzzedDataProvider; every request the client sends gets the next answer:
-// a status, optional Replay-Nonce / Location / Retry-After / Link headers and a body. When the
-// input runs out, the CA is unreachable (so every wait ends).
+// Input: the first byte picks the flow (byte % 4: 0 the pure helpers, 1 Issue, 2 the single calls,
+// 3 renewal info); then every request the client sends gets the next answer (FuzzTransport): a
+// status, optional Replay-Nonce / Location / Retry-After / Link headers and a body. When the input
+// runs out, the CA is unreachable (so every wait ends).
 // Properties (abort on violation):
 //  - FormatProblem gives one line: a problem document's text can not start a new log line;
 //  - ParseRetryAfter gives no negative delay;
@@ -14,7 +15,6 @@
 //    bad nonce more often than kMaxBadNonceRetries per request;
 //  - a directory that loaded has newNonce, newAccount and newOrder; an order that parsed has a
 //    status; an issued chain is PEM.
-#include <fuzzer/FuzzedDataProvider.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "acme_client.hpp"
 
@@ -43,27 +44,52 @@ constexpr const char* kUrls[] = {"https://ca.test/acme/order/1", "https://ca.tes
                                  "https://ca.test/acme/chall/1", "https://ca.test/acme/cert/1",
                                  "https://ca.test/acme/acct/1", "https://ca.test/acme/finalize/1"};
 
+// The CA's answers, in order: records separated by "\0\0". A record: a status byte (an index into
+// kStatus, or 0xff and two bytes of raw status), a header-flags byte, one '\n'-terminated line per
+// header flag set (1 Replay-Nonce, 4 Retry-After, 8 Link; 2 adds a Location from kUrls picked by
+// the flags' high bits, 16 a PEM content type), then the body.
 class FuzzTransport final : public AcmeTransport {
  public:
-  explicit FuzzTransport(FuzzedDataProvider& in) : in_(in) {}
+  explicit FuzzTransport(std::string_view in) : in_(in) {}
   Result<AcmeHttpResponse> Send(const std::string&, const std::string&, const std::string&) override {
-    if (in_.remaining_bytes() == 0 || ++calls_ > 200) return Fail(ErrorCode::kUnavailable, "fuzz: no more answers");
+    if (in_.empty() || ++calls_ > 200) return Fail(ErrorCode::kUnavailable, "fuzz: no more answers");
+    size_t end = in_.find(std::string_view("\0\0", 2));
+    std::string_view rec = in_.substr(0, end);
+    in_ = end == std::string_view::npos ? std::string_view() : in_.substr(end + 2);
     AcmeHttpResponse r;
     static constexpr int kStatus[] = {200, 201, 204, 400, 403, 404, 429, 500, 503};
-    r.status = in_.ConsumeBool() ? kStatus[in_.ConsumeIntegralInRange<size_t>(0, 8)] : in_.ConsumeIntegral<int16_t>();
-    uint8_t headers = in_.ConsumeIntegral<uint8_t>();
-    if (headers & 1) r.headers.emplace_back("replay-nonce", in_.ConsumeRandomLengthString(64));
-    if (headers & 2) r.headers.emplace_back("location", kUrls[in_.ConsumeIntegralInRange<size_t>(0, 5)]);
-    if (headers & 4) r.headers.emplace_back("retry-after", in_.ConsumeRandomLengthString(40));
-    if (headers & 8) r.headers.emplace_back("link", in_.ConsumeRandomLengthString(80));
-    if (headers & 16) r.headers.emplace_back("content-type", "application/pem-certificate-chain");
-    r.body = in_.ConsumeRandomLengthString(4096);
+    auto take = [&rec]() -> uint8_t {
+      if (rec.empty()) return 0;
+      uint8_t b = static_cast<uint8_t>(rec[0]);
+      rec.remove_prefix(1);
+      return b;
+    };
+    uint8_t status = take();
+    if (status == 0xff) {
+      r.status = take() << 8;
+      r.status |= take();
+    } else {
+      r.status = kStatus[status % 9];
+    }
+    uint8_t flags = take();
+    auto line = [&rec]() {
+      size_t nl = rec.find('\n');
+      std::string out(rec.substr(0, nl));
+      rec = nl == std::string_view::npos ? std::string_view() : rec.substr(nl + 1);
+      return out;
+    };
+    if (flags & 1) r.headers.emplace_back("replay-nonce", line());
+    if (flags & 2) r.headers.emplace_back("location", kUrls[(flags >> 5) % 6]);
+    if (flags & 4) r.headers.emplace_back("retry-after", line());
+    if (flags & 8) r.headers.emplace_back("link", line());
+    if (flags & 16) r.headers.emplace_back("content-type", "application/pem-certificate-chain");
+    r.body = std::string(rec);
     return r;
   }
   int calls_ = 0;
 
  private:
-  FuzzedDataProvider& in_;
+  std::string_view in_;
 };
 
 class NullResponder final : public AcmeChallengeResponder {
@@ -101,24 +127,25 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  FuzzedDataProvider in(data, size);
+  if (size < 1) return 0;
+  std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
   auto start = std::chrono::system_clock::from_time_t(1700000000);
   auto now = start;
   AcmeEnvironment env{[&now] { return now; }, [&now](std::chrono::milliseconds d) {
                         FUZZ_CHECK(d.count() >= 0);
                         now += d;
                       }};
-  uint8_t what = in.ConsumeIntegral<uint8_t>();
+  uint8_t what = data[0];
   if (what % 4 == 0) {
-    // The pure helpers on the rest of the input.
-    int status = in.ConsumeIntegral<int16_t>();
-    std::string value = in.ConsumeRandomLengthString(64);
-    auto retry = ParseRetryAfter(value, now);
+    // The pure helpers on the rest of the input: a Retry-After line, then a problem document.
+    size_t nl = rest.find('\n');
+    auto retry = ParseRetryAfter(std::string(rest.substr(0, nl)), now);
     if (retry) FUZZ_CHECK(retry->count() >= 0);
-    CheckOneLine(FormatProblem(in.ConsumeRemainingBytesAsString(), status));
+    std::string problem(nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1));
+    CheckOneLine(FormatProblem(problem, 400 + static_cast<int>(size % 200)));
     return 0;
   }
-  FuzzTransport transport(in);
+  FuzzTransport transport(rest);
   AcmeClient client(transport, "https://ca.test/directory", *AccountKey(), env);
   if (client.LoadDirectory().has_value()) {
     const auto& dir = client.Directory();

@@ -78,6 +78,10 @@ std::string ProblemOf(const JsonObject& problem) {
       out += "; " + (id.isNull() ? std::string() : Str(id, "value") + ": ") + Str(sub, "type") + " " + Str(sub, "detail");
     }
   }
+  // The CA's text ends up in our log and errors: one line, no control characters.
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
   return out;
 }
 

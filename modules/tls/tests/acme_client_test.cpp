@@ -529,5 +529,14 @@ TEST(AcmeProblem, FormatsTypeDetailAndSubproblems) {
   EXPECT_EQ(FormatProblem("<html>bad gateway</html>", 502), "HTTP 502");
 }
 
+// Found by acme_fuzz: a CA's detail text went into the error message (and so the log) as it came,
+// so a line break in it started a line of its own in palaverd's log.
+TEST(AcmeProblem, IsOneLineWhateverTheCaSends) {
+  EXPECT_EQ(FormatProblem(R"({"type":"urn:x\r\nfake: y","detail":"one\ntwo\u0000three\tfour",
+                              "subproblems":[{"type":"t","detail":"a\nb","identifier":{"value":"x\ny"}}]})",
+                          400),
+            "urn:x  fake: y: one two three four; x y: t a b");
+}
+
 }  // namespace
 }  // namespace palaver::tls
