@@ -136,9 +136,12 @@ std::optional<std::chrono::seconds> ParseRetryAfter(const std::string& value, st
   try {
     int tz = 0;
     Poco::DateTime dt = Poco::DateTimeParser::parse(Poco::DateTimeFormat::HTTP_FORMAT, value, tz);
-    auto at = std::chrono::system_clock::from_time_t(dt.timestamp().epochTime());
-    if (at <= now) return std::chrono::seconds(0);
-    return std::chrono::duration_cast<std::chrono::seconds>(at - now);
+    // In seconds: a date far in the future (POCO takes any year) must not overflow the clock's
+    // nanoseconds; capped like delta-seconds.
+    int64_t at = dt.timestamp().epochTime();
+    int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    if (at <= now_s) return std::chrono::seconds(0);
+    return std::chrono::seconds(std::min<int64_t>(at - now_s, 999999999));
   } catch (const Poco::Exception&) {
     return std::nullopt;
   }

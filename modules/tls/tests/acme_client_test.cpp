@@ -518,6 +518,16 @@ TEST(AcmeRetryAfter, ParsesSecondsAndHttpDates) {
   EXPECT_FALSE(ParseRetryAfter("", now));
 }
 
+// Found by acme_fuzz (UBSan: signed overflow in system_clock::from_time_t): POCO parses an
+// IMF-fixdate with a year the clock's nanoseconds cannot hold; the delay is capped instead.
+TEST(AcmeRetryAfter, FarFutureDateIsCappedNotOverflowed) {
+  auto now = std::chrono::system_clock::from_time_t(1445412480);  // Wed, 21 Oct 2015 07:28:00 GMT
+  auto far = ParseRetryAfter("Wed, 21 Oct 9999 07:28:00 GMT", now);
+  ASSERT_TRUE(far);
+  EXPECT_EQ(*far, std::chrono::seconds(999999999));
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now), std::chrono::seconds(30));
+}
+
 TEST(AcmeProblem, FormatsTypeDetailAndSubproblems) {
   EXPECT_EQ(FormatProblem(
                 R"({"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"Some names were rejected",
