@@ -3,7 +3,7 @@
 // chats), parsed alone and played through a Hub with four connections (three users, one guest).
 // Registered by CMakeLists.txt (palaver_add_fuzz); cmake/PalaverFuzz.cmake says how it runs.
 //
-// Input: records separated by '\n'. A record's first byte picks the connection (its low two bits);
+// Input: up to 24 records separated by '\n'. A record's first byte picks the connection (its low two bits);
 // the rest is the text frame. Before it is sent, "@H" is replaced by the last `hash` and "@C" by the
 // last `channel` the hub sent to that connection (a client echoes them; the fuzzer cannot forge an
 // HMAC). A record starting with '!' closes and reopens the connection, '~' runs Sweep.
@@ -153,7 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   size_t records = 0;
-  while (!input.empty() && records++ < 64) {
+  while (!input.empty() && records++ < 24) {
     size_t nl = input.find('\n');
     std::string_view record = input.substr(0, nl);
     input = nl == std::string_view::npos ? std::string_view() : input.substr(nl + 1);
