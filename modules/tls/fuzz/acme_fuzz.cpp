@@ -44,18 +44,20 @@ constexpr const char* kUrls[] = {"https://ca.test/acme/order/1", "https://ca.tes
                                  "https://ca.test/acme/chall/1", "https://ca.test/acme/cert/1",
                                  "https://ca.test/acme/acct/1", "https://ca.test/acme/finalize/1"};
 
-// The CA's answers, in order: records separated by "\0\0". A record: a status byte (an index into
+// The CA's answers, in order: records separated by "\n--\n". A record: a status byte (an index into
 // kStatus, or 0xff and two bytes of raw status), a header-flags byte, one '\n'-terminated line per
 // header flag set (1 Replay-Nonce, 4 Retry-After, 8 Link; 2 adds a Location from kUrls picked by
 // the flags' high bits, 16 a PEM content type), then the body.
+constexpr std::string_view kSeparator = "\n--\n";
+
 class FuzzTransport final : public AcmeTransport {
  public:
   explicit FuzzTransport(std::string_view in) : in_(in) {}
   Result<AcmeHttpResponse> Send(const std::string&, const std::string&, const std::string&) override {
     if (in_.empty() || ++calls_ > 200) return Fail(ErrorCode::kUnavailable, "fuzz: no more answers");
-    size_t end = in_.find(std::string_view("\0\0", 2));
+    size_t end = in_.find(kSeparator);
     std::string_view rec = in_.substr(0, end);
-    in_ = end == std::string_view::npos ? std::string_view() : in_.substr(end + 2);
+    in_ = end == std::string_view::npos ? std::string_view() : in_.substr(end + kSeparator.size());
     AcmeHttpResponse r;
     static constexpr int kStatus[] = {200, 201, 204, 400, 403, 404, 429, 500, 503};
     auto take = [&rec]() -> uint8_t {

@@ -3,7 +3,7 @@
 tests/integration/test_acme.py runs) and RFC 8555 §7 give them, in the order the client asks.
 Record: status index (kStatus: 0=200 1=201 2=204 3=400 4=403 5=404 6=429 7=500 8=503), flags
 (1 nonce, 2 Location (kUrls[flags>>5]), 4 Retry-After, 8 Link, 16 PEM), header lines, body;
-records joined by two NUL bytes; the first byte of the file picks the flow."""
+records joined by "\\n--\\n"; the first byte of the file picks the flow."""
 import json
 import os
 
@@ -33,7 +33,7 @@ def rec(status, body=b"", nonce="nonce-1", location=None, retry=None, link=None,
 
 def put(name, flow, records):
     with open(os.path.join(out, name), "wb") as f:
-        f.write(bytes([flow]) + b"\0\0".join(records))
+        f.write(bytes([flow]) + b"\n--\n".join(records))
 
 
 directory = rec(0, {"newNonce": f"{CA}/nonce-plz", "newAccount": f"{CA}/new-acct", "newOrder": f"{CA}/new-order",
