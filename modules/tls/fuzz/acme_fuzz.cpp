@@ -118,6 +118,7 @@ EVP_PKEY* AccountKey() {
 }
 
 void CheckOneLine(const std::string& s) {
+  if (s.find_first_of("\r\n") != std::string::npos) std::fprintf(stderr, "acme_fuzz: not one line: %s\n", s.c_str());
   for (char c : s) FUZZ_CHECK(c != '\n' && c != '\r');
 }
 

@@ -23,6 +23,14 @@ namespace {
 using JsonObject = Poco::JSON::Object::Ptr;
 constexpr const char* kProblemPrefix = "urn:ietf:params:acme:error:";
 
+// The CA's text ends up in our log and errors: one line, no control characters.
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return text;
+}
+
 Result<JsonObject> ParseObject(const std::string& body, const std::string& what) {
   try {
     Poco::JSON::Parser parser;
@@ -31,9 +39,9 @@ Result<JsonObject> ParseObject(const std::string& body, const std::string& what)
     if (obj.isNull()) return Fail(ErrorCode::kInvalidArgument, what + " is not a JSON object");
     return obj;
   } catch (const Poco::Exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, what + " is not JSON: " + e.displayText());
+    return Fail(ErrorCode::kInvalidArgument, what + " is not JSON: " + OneLine(e.displayText()));
   } catch (const std::exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, what + " is not a JSON object: " + e.what());
+    return Fail(ErrorCode::kInvalidArgument, what + " is not a JSON object: " + OneLine(e.what()));
   }
 }
 
@@ -41,7 +49,9 @@ std::string Str(const JsonObject& obj, const std::string& key) {
   if (obj.isNull() || !obj->has(key)) return {};
   try {
     Poco::Dynamic::Var v = obj->get(key);
-    return v.isString() ? v.extract<std::string>() : std::string();
+    // Statuses, names, URLs and tokens go into errors and the log: one line each (a control
+    // character is invalid in every one of them anyway).
+    return v.isString() ? OneLine(v.extract<std::string>()) : std::string();
   } catch (const Poco::Exception&) {
     return {};
   }
@@ -78,11 +88,7 @@ std::string ProblemOf(const JsonObject& problem) {
       out += "; " + (id.isNull() ? std::string() : Str(id, "value") + ": ") + Str(sub, "type") + " " + Str(sub, "detail");
     }
   }
-  // The CA's text ends up in our log and errors: one line, no control characters.
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return out;
+  return OneLine(std::move(out));
 }
 
 std::string Json(const std::string& s) { return "\"" + sdk::JsonEscape(s) + "\""; }

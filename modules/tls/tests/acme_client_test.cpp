@@ -539,6 +539,33 @@ TEST(AcmeProblem, FormatsTypeDetailAndSubproblems) {
   EXPECT_EQ(FormatProblem("<html>bad gateway</html>", 502), "HTTP 502");
 }
 
+// Found by acme_fuzz: POCO's parse error quotes the offending byte, and a directory (or order,
+// authorization, problem) that was not JSON put a CA's line break into the error message and log.
+class OneAnswer final : public AcmeTransport {
+ public:
+  explicit OneAnswer(std::string body) : body_(std::move(body)) {}
+  Result<AcmeHttpResponse> Send(const std::string&, const std::string&, const std::string&) override {
+    AcmeHttpResponse r;
+    r.status = 200;
+    r.body = body_;
+    return r;
+  }
+
+ private:
+  std::string body_;
+};
+
+TEST(AcmeDirectory, NotJsonErrorIsOneLine) {
+  EvpPkeyPtr key = *GenerateKey();
+  OneAnswer ca("1\nfake: log line");
+  AcmeEnvironment env{[] { return Clock::from_time_t(1'800'000'000); }, [](std::chrono::milliseconds) {}};
+  AcmeClient client(ca, "https://ca.test/dir", *key, env);
+  auto status = client.LoadDirectory();
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find("is not JSON"), std::string::npos) << status.error().message;
+  EXPECT_EQ(status.error().message.find_first_of("\r\n"), std::string::npos) << status.error().message;
+}
+
 // Found by acme_fuzz: a CA's detail text went into the error message (and so the log) as it came,
 // so a line break in it started a line of its own in palaverd's log.
 TEST(AcmeProblem, IsOneLineWhateverTheCaSends) {
