@@ -357,7 +357,11 @@ Result<AcmeRenewalWindow> AcmeClient::RenewalInfo(const std::string& cert_id) {
       int tz = 0;
       Poco::DateTime dt = Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
       dt.makeUTC(tz);
-      return std::chrono::system_clock::from_time_t(dt.timestamp().epochTime());
+      // POCO takes any year up to 9999; past 2200 the clock's nanoseconds would overflow sooner
+      // or later (from_time_t, adding durations): no CA suggests renewing then.
+      std::time_t t = dt.timestamp().epochTime();
+      if (t < 0 || t > 7258118400) return std::nullopt;  // 2200-01-01
+      return std::chrono::system_clock::from_time_t(t);
     } catch (const Poco::Exception&) {
       return std::nullopt;
     }

@@ -566,6 +566,37 @@ TEST(AcmeDirectory, NotJsonErrorIsOneLine) {
   EXPECT_EQ(status.error().message.find_first_of("\r\n"), std::string::npos) << status.error().message;
 }
 
+// Found by acme_fuzz (UBSan: signed overflow in from_time_t): a renewal window in the year 9999.
+class AriCa final : public AcmeTransport {
+ public:
+  explicit AriCa(std::string window) : window_(std::move(window)) {}
+  Result<AcmeHttpResponse> Send(const std::string&, const std::string& url, const std::string&) override {
+    AcmeHttpResponse r;
+    r.status = 200;
+    r.body = url == "https://ca.test/dir"
+                 ? R"({"newNonce":"https://ca.test/n","newAccount":"https://ca.test/a","newOrder":"https://ca.test/o",)"
+                   R"("renewalInfo":"https://ca.test/ari"})"
+                 : window_;
+    return r;
+  }
+
+ private:
+  std::string window_;
+};
+
+TEST(AcmeRenewalInfo, WindowBeyond2200IsRefused) {
+  EvpPkeyPtr key = *GenerateKey();
+  AcmeEnvironment env{[] { return Clock::from_time_t(1'800'000'000); }, [](std::chrono::milliseconds) {}};
+  AriCa far(R"({"suggestedWindow":{"start":"9999-01-01T00:00:00Z","end":"9999-01-02T00:00:00Z"}})");
+  AcmeClient client(far, "https://ca.test/dir", *key, env);
+  EXPECT_FALSE(client.RenewalInfo("abc.def"));
+  AriCa near(R"({"suggestedWindow":{"start":"2030-01-01T00:00:00Z","end":"2030-01-02T00:00:00Z"}})");
+  AcmeClient ok_client(near, "https://ca.test/dir", *key, env);
+  auto window = ok_client.RenewalInfo("abc.def");
+  ASSERT_TRUE(window) << window.error().message;
+  EXPECT_EQ(window->start, Clock::from_time_t(1893456000));
+}
+
 // Found by acme_fuzz: a CA's detail text went into the error message (and so the log) as it came,
 // so a line break in it started a line of its own in palaverd's log.
 TEST(AcmeProblem, IsOneLineWhateverTheCaSends) {
