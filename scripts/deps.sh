@@ -16,8 +16,9 @@ build=(build-essential cmake ninja-build pkg-config libnghttp2-dev libpoco-dev l
 # pebble: Let's Encrypt's ACME test CA (pebble + pebble-challtestsrv) for the ACME tests, which
 # start their own (the package has no service).
 # prometheus: its promtool checks /metrics and the sample alert rules (the server stays off).
+# testssl.sh: the TLS audit of the HTTPS and TURN TLS ports (tests/integration/test_tls_audit.py).
 test=(curl nghttp2-client python3 procps iproute2 chromium clang libclang-rt-dev llvm coturn slapd ldap-utils fail2ban
-      apache2 shellcheck pebble prometheus)
+      apache2 shellcheck pebble prometheus testssl.sh)
 bench=(nginx caddy nghttp2-client procps)
 # The .deb (./dev package): debhelper and lintian. Its test (tests/integration/test_package.py)
 # also installs it into a fresh Debian 12 tree (mmdebstrap with Debian's archive keyring) and

@@ -143,6 +143,8 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space)
       if (decoded == '\0') return std::nullopt;
       out.push_back(decoded);
       i += 2;
+    } else if (c == '\0') {
+      return std::nullopt;  // as an encoded NUL: no NUL in a decoded value
     } else if (c == '+' && plus_as_space) {
       out.push_back(' ');
     } else {

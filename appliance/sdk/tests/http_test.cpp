@@ -26,6 +26,20 @@ TEST(PercentDecode, DecodesAndRejectsMalformed) {
   EXPECT_EQ(PercentDecode("%2e%2E", false), "..");
 }
 
+// Found by oidc_fuzz (ParseForm(EncodeForm(p)) != p): a raw NUL in a form body or query passed
+// while its encoded form %00 was refused, so a NUL reached parameter values (client ids, codes,
+// usernames) that the rest of the code treats as NUL-free.
+TEST(PercentDecode, RejectsRawNulLikeEncodedNul) {
+  EXPECT_FALSE(PercentDecode(std::string_view("a\0b", 3), false));
+  EXPECT_FALSE(PercentDecode(std::string_view("\0", 1), true));
+  EXPECT_FALSE(ParseForm(std::string_view("code=E9\0x&state=s", 18)));
+  auto params = ParseForm("code=E9x&state=s");
+  ASSERT_TRUE(params);
+  auto again = ParseForm(EncodeForm(*params));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *params);
+}
+
 TEST(PercentEncode, KeepsOnlyUnreserved) {
   EXPECT_EQ(PercentEncode("a b&c=d/é~._-"), "a%20b%26c%3Dd%2F%C3%A9~._-");
   EXPECT_EQ(PercentDecode(PercentEncode("x y+z"), false), "x y+z");

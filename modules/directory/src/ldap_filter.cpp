@@ -139,6 +139,7 @@ Result<std::string> GuidFromString(std::string_view t) {
   for (char c : t) {
     if (c != '-') hex.push_back(c);
   }
+  if (hex.size() != 32) return bad();  // a dash where a digit belongs
   unsigned char canonical[16];
   for (size_t i = 0; i < 16; ++i) {
     int hi = HexValue(hex[2 * i]);

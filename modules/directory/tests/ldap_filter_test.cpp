@@ -73,6 +73,15 @@ TEST(LdapFilter, GuidRoundTripInAdByteOrder) {
   EXPECT_FALSE(GuidFromString("001122334455-6677-8899-aabbccddeeff0"));
 }
 
+// Found by directory_fuzz: 36 characters with the four dashes in place plus more dashes elsewhere
+// left fewer than 32 hex digits, and the decoder read past their end (an id from a request path:
+// GET /api/gc/v1/users/<id> on an AD directory).
+TEST(LdapFilter, GuidWithExtraDashesIsRefused) {
+  EXPECT_FALSE(GuidFromString("f81d4fae-7dec-11d0-4fae-7dec-11d0-a6"));
+  EXPECT_FALSE(GuidFromString("00112233-4455-6677-8899-aabbccddee--"));
+  EXPECT_FALSE(GuidFromString("------------------------------------"));
+}
+
 TEST(LdapFilter, PlausibleIdsAndDns) {
   EXPECT_TRUE(IsPlausibleId("6c1b2f3e-0a1b-103f-8f2e-2b5c1d8e9f00"));
   EXPECT_FALSE(IsPlausibleId(""));

@@ -23,6 +23,14 @@ namespace {
 using JsonObject = Poco::JSON::Object::Ptr;
 constexpr const char* kProblemPrefix = "urn:ietf:params:acme:error:";
 
+// The CA's text ends up in our log and errors: one line, no control characters.
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return text;
+}
+
 Result<JsonObject> ParseObject(const std::string& body, const std::string& what) {
   try {
     Poco::JSON::Parser parser;
@@ -31,9 +39,9 @@ Result<JsonObject> ParseObject(const std::string& body, const std::string& what)
     if (obj.isNull()) return Fail(ErrorCode::kInvalidArgument, what + " is not a JSON object");
     return obj;
   } catch (const Poco::Exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, what + " is not JSON: " + e.displayText());
+    return Fail(ErrorCode::kInvalidArgument, what + " is not JSON: " + OneLine(e.displayText()));
   } catch (const std::exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, what + " is not a JSON object: " + e.what());
+    return Fail(ErrorCode::kInvalidArgument, what + " is not a JSON object: " + OneLine(e.what()));
   }
 }
 
@@ -41,7 +49,9 @@ std::string Str(const JsonObject& obj, const std::string& key) {
   if (obj.isNull() || !obj->has(key)) return {};
   try {
     Poco::Dynamic::Var v = obj->get(key);
-    return v.isString() ? v.extract<std::string>() : std::string();
+    // Statuses, names, URLs and tokens go into errors and the log: one line each (a control
+    // character is invalid in every one of them anyway).
+    return v.isString() ? OneLine(v.extract<std::string>()) : std::string();
   } catch (const Poco::Exception&) {
     return {};
   }
@@ -78,7 +88,7 @@ std::string ProblemOf(const JsonObject& problem) {
       out += "; " + (id.isNull() ? std::string() : Str(id, "value") + ": ") + Str(sub, "type") + " " + Str(sub, "detail");
     }
   }
-  return out;
+  return OneLine(std::move(out));
 }
 
 std::string Json(const std::string& s) { return "\"" + sdk::JsonEscape(s) + "\""; }
@@ -132,9 +142,12 @@ std::optional<std::chrono::seconds> ParseRetryAfter(const std::string& value, st
   try {
     int tz = 0;
     Poco::DateTime dt = Poco::DateTimeParser::parse(Poco::DateTimeFormat::HTTP_FORMAT, value, tz);
-    auto at = std::chrono::system_clock::from_time_t(dt.timestamp().epochTime());
-    if (at <= now) return std::chrono::seconds(0);
-    return std::chrono::duration_cast<std::chrono::seconds>(at - now);
+    // In seconds: a date far in the future (POCO takes any year) must not overflow the clock's
+    // nanoseconds; capped like delta-seconds.
+    int64_t at = dt.timestamp().epochTime();
+    int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    if (at <= now_s) return std::chrono::seconds(0);
+    return std::chrono::seconds(std::min<int64_t>(at - now_s, 999999999));
   } catch (const Poco::Exception&) {
     return std::nullopt;
   }
@@ -344,7 +357,11 @@ Result<AcmeRenewalWindow> AcmeClient::RenewalInfo(const std::string& cert_id) {
       int tz = 0;
       Poco::DateTime dt = Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
       dt.makeUTC(tz);
-      return std::chrono::system_clock::from_time_t(dt.timestamp().epochTime());
+      // POCO takes any year up to 9999; past 2200 the clock's nanoseconds would overflow sooner
+      // or later (from_time_t, adding durations): no CA suggests renewing then.
+      std::time_t t = dt.timestamp().epochTime();
+      if (t < 0 || t > 7258118400) return std::nullopt;  // 2200-01-01
+      return std::chrono::system_clock::from_time_t(t);
     } catch (const Poco::Exception&) {
       return std::nullopt;
     }

@@ -518,6 +518,16 @@ TEST(AcmeRetryAfter, ParsesSecondsAndHttpDates) {
   EXPECT_FALSE(ParseRetryAfter("", now));
 }
 
+// Found by acme_fuzz (UBSan: signed overflow in system_clock::from_time_t): POCO parses an
+// IMF-fixdate with a year the clock's nanoseconds cannot hold; the delay is capped instead.
+TEST(AcmeRetryAfter, FarFutureDateIsCappedNotOverflowed) {
+  auto now = std::chrono::system_clock::from_time_t(1445412480);  // Wed, 21 Oct 2015 07:28:00 GMT
+  auto far = ParseRetryAfter("Wed, 21 Oct 9999 07:28:00 GMT", now);
+  ASSERT_TRUE(far);
+  EXPECT_EQ(*far, std::chrono::seconds(999999999));
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now), std::chrono::seconds(30));
+}
+
 TEST(AcmeProblem, FormatsTypeDetailAndSubproblems) {
   EXPECT_EQ(FormatProblem(
                 R"({"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"Some names were rejected",
@@ -527,6 +537,73 @@ TEST(AcmeProblem, FormatsTypeDetailAndSubproblems) {
             "urn:ietf:params:acme:error:rejectedIdentifier: Some names were rejected; a.test: "
             "urn:ietf:params:acme:error:caa CAA forbids");
   EXPECT_EQ(FormatProblem("<html>bad gateway</html>", 502), "HTTP 502");
+}
+
+// Found by acme_fuzz: POCO's parse error quotes the offending byte, and a directory (or order,
+// authorization, problem) that was not JSON put a CA's line break into the error message and log.
+class OneAnswer final : public AcmeTransport {
+ public:
+  explicit OneAnswer(std::string body) : body_(std::move(body)) {}
+  Result<AcmeHttpResponse> Send(const std::string&, const std::string&, const std::string&) override {
+    AcmeHttpResponse r;
+    r.status = 200;
+    r.body = body_;
+    return r;
+  }
+
+ private:
+  std::string body_;
+};
+
+TEST(AcmeDirectory, NotJsonErrorIsOneLine) {
+  EvpPkeyPtr key = *GenerateKey();
+  OneAnswer ca("1\nfake: log line");
+  AcmeEnvironment env{[] { return Clock::from_time_t(1'800'000'000); }, [](std::chrono::milliseconds) {}};
+  AcmeClient client(ca, "https://ca.test/dir", *key, env);
+  auto status = client.LoadDirectory();
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message.find("is not JSON"), std::string::npos) << status.error().message;
+  EXPECT_EQ(status.error().message.find_first_of("\r\n"), std::string::npos) << status.error().message;
+}
+
+// Found by acme_fuzz (UBSan: signed overflow in from_time_t): a renewal window in the year 9999.
+class AriCa final : public AcmeTransport {
+ public:
+  explicit AriCa(std::string window) : window_(std::move(window)) {}
+  Result<AcmeHttpResponse> Send(const std::string&, const std::string& url, const std::string&) override {
+    AcmeHttpResponse r;
+    r.status = 200;
+    r.body = url == "https://ca.test/dir"
+                 ? R"({"newNonce":"https://ca.test/n","newAccount":"https://ca.test/a","newOrder":"https://ca.test/o",)"
+                   R"("renewalInfo":"https://ca.test/ari"})"
+                 : window_;
+    return r;
+  }
+
+ private:
+  std::string window_;
+};
+
+TEST(AcmeRenewalInfo, WindowBeyond2200IsRefused) {
+  EvpPkeyPtr key = *GenerateKey();
+  AcmeEnvironment env{[] { return Clock::from_time_t(1'800'000'000); }, [](std::chrono::milliseconds) {}};
+  AriCa far(R"({"suggestedWindow":{"start":"9999-01-01T00:00:00Z","end":"9999-01-02T00:00:00Z"}})");
+  AcmeClient client(far, "https://ca.test/dir", *key, env);
+  EXPECT_FALSE(client.RenewalInfo("abc.def"));
+  AriCa near(R"({"suggestedWindow":{"start":"2030-01-01T00:00:00Z","end":"2030-01-02T00:00:00Z"}})");
+  AcmeClient ok_client(near, "https://ca.test/dir", *key, env);
+  auto window = ok_client.RenewalInfo("abc.def");
+  ASSERT_TRUE(window) << window.error().message;
+  EXPECT_EQ(window->start, Clock::from_time_t(1893456000));
+}
+
+// Found by acme_fuzz: a CA's detail text went into the error message (and so the log) as it came,
+// so a line break in it started a line of its own in palaverd's log.
+TEST(AcmeProblem, IsOneLineWhateverTheCaSends) {
+  EXPECT_EQ(FormatProblem(R"({"type":"urn:x\r\nfake: y","detail":"one\ntwo\u0000three\tfour",
+                              "subproblems":[{"type":"t","detail":"a\nb","identifier":{"value":"x\ny"}}]})",
+                          400),
+            "urn:x  fake: y: one two three four; x y: t a b");
 }
 
 }  // namespace

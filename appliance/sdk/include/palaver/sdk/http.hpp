@@ -122,7 +122,7 @@ class Router {
 std::string JsonEscape(std::string_view s);
 /// Percent-encodes everything but RFC 3986's unreserved characters (for query values).
 std::string PercentEncode(std::string_view s);
-/// Percent-decodes; nullopt for malformed escapes or an encoded NUL.
+/// Percent-decodes; nullopt for malformed escapes or a NUL (encoded or raw).
 std::optional<std::string> PercentDecode(std::string_view s, bool plus_as_space);
 
 /// Decoded `application/x-www-form-urlencoded` (or query) parameters, in order.
