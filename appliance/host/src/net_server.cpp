@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
@@ -100,10 +101,10 @@ int NetServer::BoundPort(const std::string& name) const {
 void NetServer::Start() {
   running_ = true;
   thread_ = std::thread([this] { Run(); });
+  pthread_setname_np(thread_.native_handle(), "palaver-net");  // named once Start returns
 }
 
 void NetServer::Run() {
-  pthread_setname_np(pthread_self(), "palaver-net");
   loop_thread_id_ = std::this_thread::get_id();
   Schedule(std::chrono::seconds(1), [this] { SweepWebSockets(); });
   DrainPosts();

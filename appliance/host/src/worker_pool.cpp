@@ -52,7 +52,11 @@ WorkerPool::WorkerPool(int threads, size_t max_queue, sdk::NetLoop& loop, std::s
       depth_(metrics != nullptr ? &metrics->GetGauge("palaver_worker_queue_depth",
                                                      "Tasks waiting for a worker thread (not yet running).")
                                 : &own_depth_) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { Run(i); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] { Run(); });
+    // Named from here, so every worker carries its name once the pool is constructed.
+    pthread_setname_np(threads_.back().native_handle(), ("palaver-work" + std::to_string(i)).c_str());
+  }
   g_pool.store(this);
 }
 
@@ -119,9 +123,7 @@ void WorkerPool::Shutdown() {
   threads_.clear();
 }
 
-void WorkerPool::Run(int index) {
-  std::string name = "palaver-work" + std::to_string(index);
-  pthread_setname_np(pthread_self(), name.c_str());
+void WorkerPool::Run() {
   for (;;) {
     std::pair<std::function<void()>, std::function<void()>> item;
     {

@@ -57,7 +57,7 @@ class WorkerPool final : public sdk::Workers {
   void Refuse(const sdk::Request& request, const sdk::Responder& respond);
 
  private:
-  void Run(int index);
+  void Run();
 
   sdk::NetLoop& loop_;
   std::shared_ptr<spdlog::logger> log_;
