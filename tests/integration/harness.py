@@ -17,6 +17,19 @@ PALAVERD_TESTBED = os.environ.get("PALAVERD_TESTBED",
 SOURCE = os.environ.get("PALAVER_SOURCE", os.path.join(os.path.dirname(__file__), "../.."))
 NODE_DIR = os.path.join(SOURCE, "tests", "node")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The sanitizer jobs (sanitized.py, docs/security.md "Sanitizer jobs"): the palaverd under test
+# runs 2-10x slower, so the harness's own deadlines stretch by this factor; each sanitized process
+# writes any report to <PALAVER_SANITIZER_REPORTS>/palaverd.<pid>.
+TIME_SCALE = float(os.environ.get("PALAVER_TEST_TIME_SCALE", "1"))
+SANITIZER_REPORTS = os.environ.get("PALAVER_SANITIZER_REPORTS")
+
+
+def sanitizer_report(pid):
+    """The sanitizer report process `pid` wrote, or "" (none, or not a sanitizer build)."""
+    if not SANITIZER_REPORTS or pid is None:
+        return ""
+    path = os.path.join(SANITIZER_REPORTS, f"palaverd.{pid}")
+    return open(path, errors="replace").read() if os.path.exists(path) else ""
 
 
 def require_node(test, package="playwright-core", chromium=False, webui=False):
@@ -89,10 +102,11 @@ class Palaverd:
         self.proc = subprocess.Popen([self.binary, "--config", self.config_path], stdout=self.out, stderr=self.err,
                                      env={**os.environ, **self.env})
         runtime = os.path.join(self.state, "runtime.json")
-        deadline = time.time() + 15
+        deadline = time.time() + 15 * TIME_SCALE
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"palaverd exited with {self.proc.returncode}:\n{self.stderr()}")
+                raise AssertionError(f"palaverd exited with {self.proc.returncode}:\n{self.stderr()}"
+                                     f"{sanitizer_report(self.proc.pid)}")
             if os.path.exists(runtime):
                 try:
                     info = json.load(open(runtime))
@@ -109,7 +123,8 @@ class Palaverd:
 
     def run_once(self, timeout=15):
         """Runs palaverd expecting it to exit; returns (code, stdout, stderr)."""
-        r = subprocess.run([self.binary, "--config", self.config_path], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([self.binary, "--config", self.config_path], capture_output=True, text=True,
+                           timeout=timeout * TIME_SCALE)
         return r.returncode, r.stdout, r.stderr
 
     def stderr(self):
@@ -141,18 +156,27 @@ class Palaverd:
         raise AssertionError("no reload outcome in log:\n" + self.stderr()[before:])
 
     def stop(self, timeout=20):
+        """Stops palaverd (SIGTERM, SIGKILL after `timeout`) and returns its exit code. In a
+        sanitizer job, a report from this palaverd (leaks are found at exit) fails the caller."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout * TIME_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        report = sanitizer_report(self.proc.pid if self.proc else None)
+        if report and not getattr(self, "_reported", False):
+            self._reported = True
+            raise AssertionError(f"sanitizer report from palaverd (pid {self.proc.pid}, exit "
+                                 f"{self.proc.returncode}):\n{report}")
         return self.proc.returncode if self.proc else None
 
     def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- clients -------------------------------------------------------------------------
 
