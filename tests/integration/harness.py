@@ -136,6 +136,14 @@ class Palaverd:
         p = os.path.join(self.dir, "stdout.log")
         return open(p, errors="replace").read() if os.path.exists(p) else ""
 
+    def wait_stdout(self, text, timeout=5):
+        """stdout once it holds `text`. The start summary is printed after runtime.json is written
+        (what start() waits for), so a slow palaverd (sanitizer builds) may not have printed it yet."""
+        deadline = time.time() + timeout * TIME_SCALE
+        while text not in self.stdout() and time.time() < deadline:
+            time.sleep(0.05)
+        return self.stdout()
+
     def url(self, path, host="localhost"):
         return f"https://{host}:{self.https_port}{path}"
 
