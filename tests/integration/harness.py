@@ -34,12 +34,19 @@ def assert_rss_growth_below(test, grown_kb, limit_kb):
     test.assertLess(grown_kb, limit_kb, f"palaverd grew by {grown_kb} KB")
 
 
-def sanitizer_report(pid):
-    """The sanitizer report process `pid` wrote, or "" (none, or not a sanitizer build)."""
+# UBSan's reports ignore log_path in GCC's combined ASan + UBSan runtime: they go to stderr.
+UBSAN_REPORT = re.compile(r"^.*runtime error: .*$|^SUMMARY: UndefinedBehaviorSanitizer.*$", re.M)
+
+
+def sanitizer_report(pid, stderr=""):
+    """The sanitizer report process `pid` wrote (its log_path file, or UBSan's lines in its
+    `stderr`), or "" (none, or not a sanitizer build)."""
     if not SANITIZER_REPORTS or pid is None:
         return ""
     path = os.path.join(SANITIZER_REPORTS, f"palaverd.{pid}")
-    return open(path, errors="replace").read() if os.path.exists(path) else ""
+    report = open(path, errors="replace").read() if os.path.exists(path) else ""
+    ubsan = "\n".join(UBSAN_REPORT.findall(stderr))
+    return "\n".join(filter(None, [report, ubsan]))
 
 
 def require_node(test, package="playwright-core", chromium=False, webui=False):
@@ -183,7 +190,7 @@ class Palaverd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        report = sanitizer_report(self.proc.pid if self.proc else None)
+        report = sanitizer_report(self.proc.pid if self.proc else None, self.stderr() if self.proc else "")
         if report and not getattr(self, "_reported", False):
             self._reported = True
             raise AssertionError(f"sanitizer report from palaverd (pid {self.proc.pid}, exit "
