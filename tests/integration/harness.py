@@ -17,6 +17,36 @@ PALAVERD_TESTBED = os.environ.get("PALAVERD_TESTBED",
 SOURCE = os.environ.get("PALAVER_SOURCE", os.path.join(os.path.dirname(__file__), "../.."))
 NODE_DIR = os.path.join(SOURCE, "tests", "node")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The sanitizer jobs (sanitized.py, docs/security.md "Sanitizer jobs"): the palaverd under test
+# runs 2-10x slower, so the harness's own deadlines stretch by this factor; each sanitized process
+# writes any report to <PALAVER_SANITIZER_REPORTS>/palaverd.<pid>.
+TIME_SCALE = float(os.environ.get("PALAVER_TEST_TIME_SCALE", "1"))
+SANITIZER_REPORTS = os.environ.get("PALAVER_SANITIZER_REPORTS")
+
+
+def assert_rss_growth_below(test, grown_kb, limit_kb):
+    """A memory bound of the normal build. Under ASan the allocator keeps freed blocks in its
+    quarantine (up to 256 MB) and pads every block, so RSS says nothing about palaverd's own
+    bounds: the sanitizer jobs run these tests for memory errors and print the figure instead."""
+    if os.environ.get("PALAVER_SANITIZER") == "asan":
+        print(f"\n  [asan] RSS bound not checked: grew {grown_kb} KB (normal build's bound: {limit_kb} KB)")
+        return
+    test.assertLess(grown_kb, limit_kb, f"palaverd grew by {grown_kb} KB")
+
+
+# UBSan's reports ignore log_path in GCC's combined ASan + UBSan runtime: they go to stderr.
+UBSAN_REPORT = re.compile(r"^.*runtime error: .*$|^SUMMARY: UndefinedBehaviorSanitizer.*$", re.M)
+
+
+def sanitizer_report(pid, stderr=""):
+    """The sanitizer report process `pid` wrote (its log_path file, or UBSan's lines in its
+    `stderr`), or "" (none, or not a sanitizer build)."""
+    if not SANITIZER_REPORTS or pid is None:
+        return ""
+    path = os.path.join(SANITIZER_REPORTS, f"palaverd.{pid}")
+    report = open(path, errors="replace").read() if os.path.exists(path) else ""
+    ubsan = "\n".join(UBSAN_REPORT.findall(stderr))
+    return "\n".join(filter(None, [report, ubsan]))
 
 
 def require_node(test, package="playwright-core", chromium=False, webui=False):
@@ -210,10 +240,11 @@ class Palaverd:
             import threading
             threading.Thread(target=self._copy_log, args=(self.proc.stderr, self.err), daemon=True).start()
         runtime = os.path.join(self.state, "runtime.json")
-        deadline = time.time() + 15
+        deadline = time.time() + 15 * TIME_SCALE
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"palaverd exited with {self.proc.returncode}:\n{self.stderr()}")
+                raise AssertionError(f"palaverd exited with {self.proc.returncode}:\n{self.stderr()}"
+                                     f"{sanitizer_report(self.proc.pid)}")
             if os.path.exists(runtime):
                 try:
                     info = json.load(open(runtime))
@@ -237,7 +268,8 @@ class Palaverd:
 
     def run_once(self, timeout=15):
         """Runs palaverd expecting it to exit; returns (code, stdout, stderr)."""
-        r = subprocess.run([self.binary, "--config", self.config_path], capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run([self.binary, "--config", self.config_path], capture_output=True, text=True,
+                           timeout=timeout * TIME_SCALE)
         return r.returncode, r.stdout, r.stderr
 
     def stderr(self):
@@ -248,6 +280,14 @@ class Palaverd:
     def stdout(self):
         p = os.path.join(self.dir, "stdout.log")
         return open(p, errors="replace").read() if os.path.exists(p) else ""
+
+    def wait_stdout(self, text, timeout=5):
+        """stdout once it holds `text`. The start summary is printed after runtime.json is written
+        (what start() waits for), so a slow palaverd (sanitizer builds) may not have printed it yet."""
+        deadline = time.time() + timeout * TIME_SCALE
+        while text not in self.stdout() and time.time() < deadline:
+            time.sleep(0.05)
+        return self.stdout()
 
     def url(self, path, host="localhost"):
         return f"https://{host}:{self.https_port}{path}"
@@ -269,20 +309,29 @@ class Palaverd:
         raise AssertionError("no reload outcome in log:\n" + self.stderr()[before:])
 
     def stop(self, timeout=20):
+        """Stops palaverd (SIGTERM, SIGKILL after `timeout`) and returns its exit code. In a
+        sanitizer job, a report from this palaverd (leaks are found at exit) fails the caller."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout * TIME_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        report = sanitizer_report(self.proc.pid if self.proc else None, self.stderr() if self.proc else "")
+        if report and not getattr(self, "_reported", False):
+            self._reported = True
+            raise AssertionError(f"sanitizer report from palaverd (pid {self.proc.pid}, exit "
+                                 f"{self.proc.returncode}):\n{report}")
         return self.proc.returncode if self.proc else None
 
     def close(self):
-        self.stop()
-        if getattr(self, "out", None) is not None:
-            self.check_logs_for_secrets()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            if getattr(self, "out", None) is not None:
+                self.check_logs_for_secrets()
+            shutil.rmtree(self.dir, ignore_errors=True)
         if self.leaks:
             raise AssertionError("secrets in palaverd's log (issue 19):\n" + "\n".join(dict.fromkeys(self.leaks)))
 

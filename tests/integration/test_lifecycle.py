@@ -30,13 +30,14 @@ class Operation(unittest.TestCase):
         s.env = {"JOURNAL_STREAM": "8:12345"}
         s.start()
         try:
-            self.assertIn("systemctl stop|reload palaver", s.stdout())
-            self.assertNotIn("Ctrl-C", s.stdout())
+            out = s.wait_stdout("Stop / reload:")
+            self.assertIn("systemctl stop|reload palaver", out)
+            self.assertNotIn("Ctrl-C", out)
         finally:
             s.close()
         t = Palaverd()
         try:
-            self.assertIn("press Ctrl-C", t.stdout())
+            self.assertIn("press Ctrl-C", t.wait_stdout("Stop:"))
         finally:
             t.close()
 

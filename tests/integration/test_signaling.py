@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, WsClient, require_node
+from harness import NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, WsClient, assert_rss_growth_below, require_node
 
 
 
@@ -299,8 +299,7 @@ class HubLimits(unittest.TestCase):
             for c in conns:
                 c.send(type="ping", ts=1)
                 c.next(lambda m: m["type"] == "pong", "pong after the joins")
-            grown_mb = (rss_kb() - before) / 1024
-            self.assertLess(grown_mb, 24, f"palaverd grew by {grown_mb:.0f} MB")
+            assert_rss_growth_below(self, rss_kb() - before, 24 * 1024)
             self.assertEqual(health_channels(s), 0)
             for c in conns:
                 c.close()

@@ -11,7 +11,8 @@ import threading
 import time
 import unittest
 
-from harness import PALAVERD_TESTBED, Palaverd, WsClient, http_exchange, read_http_response, rss_kb, status_of
+from harness import (PALAVERD_TESTBED, Palaverd, WsClient, assert_rss_growth_below, http_exchange, read_http_response,
+                     rss_kb, status_of)
 
 
 def nghttp(server, *paths, args=(), timeout=30):
@@ -294,7 +295,7 @@ class Wire(unittest.TestCase):
                 statuses.append(0)
             s.close()
         self.assertIn(503, statuses)
-        self.assertLess(grown, 16 * 1024, f"palaverd grew by {grown} KB")
+        assert_rss_growth_below(self, grown, 16 * 1024)
         metrics = self.s.curl("/metrics")[2].decode()
         self.assertRegex(metrics, r"palaver_http_request_body_bytes_buffered \d+")
         self.assert_alive()
@@ -355,7 +356,7 @@ class Wire(unittest.TestCase):
         s.close()
         self.assertGreater(self.metric("palaver_http_responses_refused_total"), refused_before)
         self.assertLessEqual(held, 16 * 1024 * 1024)
-        self.assertLess(grown, 40 * 1024, f"palaverd grew by {grown} KB")
+        assert_rss_growth_below(self, grown, 40 * 1024)
         deadline = time.time() + 5
         while self.metric("palaver_http_response_body_bytes_held") > 0 and time.time() < deadline:
             time.sleep(0.1)
@@ -392,7 +393,7 @@ class Wire(unittest.TestCase):
         grown = rss_kb(self.s.proc.pid) - before
         s.close()
         self.assertTrue(closed, f"{sent} PINGs sent and the connection is still open")
-        self.assertLess(grown, 16 * 1024, f"palaverd grew by {grown} KB")
+        assert_rss_growth_below(self, grown, 16 * 1024)
         self.assert_alive()
 
 

@@ -780,7 +780,13 @@ int Application::RunCommand(const std::filesystem::path& config_path, const std:
     std::fprintf(stderr, "palaverd %s: internal error: %s\n", command.c_str(), e.what());
   }
   // Run as root on the service's state dir: what the command created stays usable by the service.
-  GiveRootOwnedFilesToStateDirOwner(a.host_config.state_dir);
+  // If it cannot be given to the service's user, the command failed in effect: the service could
+  // not open what it made.
+  if (Status owned = GiveRootOwnedFilesToStateDirOwner(a.host_config.state_dir); !owned) {
+    std::fprintf(stderr, "palaverd %s: %s; the service cannot use them until their owner is fixed (chown -R)\n",
+                 command.c_str(), owned.error().message.c_str());
+    return code == 0 ? 1 : code;
+  }
   return code;
 }
 
@@ -824,7 +830,12 @@ int Application::RunBackupCommand(const std::filesystem::path& config_path, cons
     return 1;
   }
   auto report = RestoreStateDir(hc.state_dir, file);
-  GiveRootOwnedFilesToStateDirOwner(hc.state_dir);  // e.g. the lock file, made by this process
+  // e.g. the lock file, made by this process.
+  if (Status owned = GiveRootOwnedFilesToStateDirOwner(hc.state_dir); !owned) {
+    std::fprintf(stderr, "palaverd restore: %s; the service cannot use them until their owner is fixed (chown -R)\n",
+                 owned.error().message.c_str());
+    if (report) return 1;
+  }
   if (!report) {
     std::fprintf(stderr, "palaverd restore: %s\n", report.error().message.c_str());
     if (report.error().code == ErrorCode::kUnavailable && report.error().message.starts_with("palaverd is running")) {

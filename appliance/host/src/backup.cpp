@@ -119,7 +119,14 @@ Result<fs::path> MakeTemp(const fs::path& target) {
   if (fd < 0) {
     return Fail(ErrorCode::kUnavailable, "cannot create a file in " + dir.string() + ": " + std::strerror(errno));
   }
-  ::fchmod(fd, 0600);
+  // mkstemp makes it 0600 already; a umask or file system that says otherwise is an error, since a
+  // backup holds secrets.
+  if (::fchmod(fd, 0600) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return Fail(ErrorCode::kUnavailable, "cannot make " + tmpl + " private (0600): " + std::strerror(err));
+  }
   ::close(fd);
   return fs::path(tmpl);
 }
@@ -140,7 +147,13 @@ Result<StateDirLock> StateDirLock::Acquire(const fs::path& state_dir) {
   // the service's own user from opening it later.
   int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Fail(ErrorCode::kUnavailable, "cannot open " + path.string() + ": " + std::strerror(errno));
-  (void)::fchmod(fd, 0644);
+  // Only its owner may change the mode; a lock file another user made (root, during a restore) is
+  // usable as it is, so only that failure is fine.
+  if (::fchmod(fd, 0644) != 0 && errno != EPERM) {
+    int err = errno;
+    ::close(fd);
+    return Fail(ErrorCode::kUnavailable, "cannot set the mode of " + path.string() + ": " + std::strerror(err));
+  }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     ::close(fd);
@@ -165,17 +178,28 @@ StateDirLock::~StateDirLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void GiveRootOwnedFilesToStateDirOwner(const fs::path& state_dir) {
+Status GiveRootOwnedFilesToStateDirOwner(const fs::path& state_dir) {
   struct stat dir_stat {};
-  if (::geteuid() != 0 || ::stat(state_dir.c_str(), &dir_stat) != 0 || dir_stat.st_uid == 0) return;
+  if (::geteuid() != 0 || ::stat(state_dir.c_str(), &dir_stat) != 0 || dir_stat.st_uid == 0) return OkStatus();
   std::error_code ec;
+  int failed = 0;
+  std::string first;
   for (auto it = fs::recursive_directory_iterator(state_dir, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     struct stat sb {};
-    if (::lstat(it->path().c_str(), &sb) == 0 && sb.st_uid == 0) {
-      (void)::lchown(it->path().c_str(), dir_stat.st_uid, dir_stat.st_gid);
+    if (::lstat(it->path().c_str(), &sb) == 0 && sb.st_uid == 0 &&
+        ::lchown(it->path().c_str(), dir_stat.st_uid, dir_stat.st_gid) != 0) {
+      if (failed++ == 0) first = it->path().string() + ": " + std::strerror(errno);
     }
   }
+  if (ec) {
+    return Fail(ErrorCode::kUnavailable, "cannot list " + state_dir.string() + ": " + ec.message());
+  }
+  if (failed > 0) {
+    return Fail(ErrorCode::kUnavailable, "cannot give " + std::to_string(failed) + " root-owned file(s) to uid " +
+                                             std::to_string(dir_stat.st_uid) + " (first: " + first + ")");
+  }
+  return OkStatus();
 }
 
 Result<BackupReport> BackupStateDir(const fs::path& state_dir, const fs::path& out,
@@ -270,8 +294,12 @@ Result<BackupReport> RestoreStateDir(const fs::path& state_dir, const fs::path& 
 
   struct stat dir_stat {};
   bool give_to_owner = ::geteuid() == 0 && ::stat(state_dir.c_str(), &dir_stat) == 0 && dir_stat.st_uid != 0;
-  auto own = [&](const fs::path& p) {
-    if (give_to_owner) (void)::lchown(p.c_str(), dir_stat.st_uid, dir_stat.st_gid);
+  auto own = [&](const fs::path& p) -> Status {
+    if (give_to_owner && ::lchown(p.c_str(), dir_stat.st_uid, dir_stat.st_gid) != 0) {
+      return Fail(ErrorCode::kUnavailable, "cannot give " + p.string() + " to uid " + std::to_string(dir_stat.st_uid) +
+                                               ": " + std::strerror(errno));
+    }
+    return OkStatus();
   };
 
   fs::path db_path = state_dir / "palaver.db";
@@ -303,10 +331,10 @@ Result<BackupReport> RestoreStateDir(const fs::path& state_dir, const fs::path& 
         if (::mkdir(d->c_str(), 0700) != 0 && errno != EEXIST) {
           return Fail(ErrorCode::kUnavailable, "cannot create " + d->string() + ": " + std::strerror(errno));
         }
-        own(*d);
+        PALAVER_RETURN_IF_ERROR(own(*d));
       }
       PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(target, data, mode));
-      own(target);
+      PALAVER_RETURN_IF_ERROR(own(target));
       ++report.files;
     }
     return OkStatus();
@@ -330,8 +358,9 @@ Result<BackupReport> RestoreStateDir(const fs::path& state_dir, const fs::path& 
   for (const char* suffix : {"-wal", "-shm", "-journal"}) fs::remove(db_path.string() + suffix, ec);
   fs::rename(tmp, db_path, ec);
   if (ec) return Fail(ErrorCode::kUnavailable, "cannot put the restored database in place: " + ec.message());
-  own(db_path);
+  Status owned = own(db_path);
   SyncPath(state_dir);
+  if (!owned) return Fail(ErrorCode::kUnavailable, "restored, but " + owned.error().message);
   report.database_bytes = static_cast<int64_t>(fs::file_size(db_path, ec));
   return report;
 }

@@ -48,7 +48,9 @@ Result<BackupReport> BackupStateDir(const std::filesystem::path& state_dir, cons
 /// Run as root on a state dir that belongs to another user (the service's): gives everything below
 /// it that root owns to that user, so that a command run as root (e.g. `palaverd user add` before
 /// the service ever started, which creates palaver.db) cannot lock the service out. Blocking.
-void GiveRootOwnedFilesToStateDirOwner(const std::filesystem::path& state_dir);
+/// An error names how many files stayed root's (and the first one's path and errno): the service
+/// may then be unable to open them, so the command that called it reports it and fails.
+Status GiveRootOwnedFilesToStateDirOwner(const std::filesystem::path& state_dir);
 
 /// Replaces the state in `state_dir` by the backup `in`: checks the file first, refuses while a
 /// server holds the state dir's lock, keeps the previous database as palaver.db.pre-restore, and

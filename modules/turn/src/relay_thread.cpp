@@ -132,9 +132,11 @@ void RelayThread::Post(std::function<void()> fn) {
     std::lock_guard lock(mu_);
     commands_.push_back(std::move(fn));
   }
+  // Adding 1 to the eventfd's counter fails only with EAGAIN (it is not zero: a wake-up is pending,
+  // which runs this command too) or EINTR (retried); the fd is the thread's own, never closed first.
   uint64_t one = 1;
-  ssize_t w = ::write(wake_.fd, &one, sizeof(one));
-  (void)w;
+  while (::write(wake_.fd, &one, sizeof(one)) < 0 && errno == EINTR) {
+  }
 }
 
 void RelayThread::Watch(Handle& h, uint32_t events) {

@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -422,10 +425,20 @@ class TurnModule final : public sdk::Module {
       o.peers.own_endpoints.push_back(Address::V6({}, static_cast<uint16_t>(port)));
     }
     if (info.https_port == 0 || info.http_port == 0) {
-      // Ephemeral ports (tests): known once the host's listeners are open.
-      o.late_own_endpoints = [&host] {
+      // Ephemeral ports (tests): known once the host's listeners are open. The host fills them in
+      // on the main thread after the modules started and before the net loop starts, so the loop
+      // reads them (a task posted now runs once it runs) and hands them to the relay threads
+      // through atomics; the relay threads never read host.Info(), which is not theirs
+      // (a data race under ThreadSanitizer: tsan.integration.netloop, found by the TSan job).
+      auto ports = std::make_shared<std::array<std::atomic<int>, 2>>();
+      host.Loop().Post([&host, ports] {
+        (*ports)[0].store(host.Info().https_port, std::memory_order_release);
+        (*ports)[1].store(host.Info().http_port, std::memory_order_release);
+      });
+      o.late_own_endpoints = [ports] {
         std::vector<Address> late;
-        for (int port : {host.Info().https_port, host.Info().http_port}) {
+        for (const auto& bound : *ports) {
+          int port = bound.load(std::memory_order_acquire);
           if (port <= 0) continue;
           late.push_back(Address::V4(uint32_t{0}, static_cast<uint16_t>(port)));
           late.push_back(Address::V6({}, static_cast<uint16_t>(port)));
