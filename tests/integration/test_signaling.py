@@ -16,28 +16,42 @@ from harness import NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, WsClient, ass
 class WebSocketKeyLifetime(unittest.TestCase):
     """The one-time WebSocket path from rtm/connect is valid for 30 s (kKeyLifetimeSeconds)."""
 
-    def test_a_key_older_than_30_s_is_refused(self):
+    def test_a_key_older_than_30_s_is_refused_and_the_token_is_checked_again_at_the_upgrade(self):
         s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
         self.addCleanup(s.close)
         s.add_user("anna", "pw")
         s.start()
         token = s.mint_token("anna openid kopano/kwm")
+        # A token that expires 1 s after minting; with the verifier's 30 s leeway it is accepted
+        # until about 31 s after minting.
+        minted = time.monotonic()
+        short = s.mint_token("anna openid kopano/kwm lifetime=1")
 
-        def connect():
-            status, _, body, _ = s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "-H", f"Authorization: Bearer {token}",
+        def connect(bearer):
+            status, _, body, _ = s.curl("/api/kwm/v2/rtm/connect", "-X", "POST", "-H", f"Authorization: Bearer {bearer}",
                                         "--data-binary", "")
             self.assertEqual(status, 200, body)
             return json.loads(body)["url"]
 
-        old = connect()
-        fresh = connect()
+        old = connect(token)
+        fresh = connect(token)
         ws = WsClient(s.tls_socket(), fresh)  # control: a key used at once opens
         self.assertEqual(ws.status, 101)
         ws.sock.close()
-        time.sleep(31)  # the key's lifetime itself is what is tested: no state to poll for
-        late = WsClient(s.tls_socket(), old)
+        # The key's and the token's lifetimes themselves are what is tested: no state to poll for.
+        time.sleep(max(0, minted + 27 - time.monotonic()))
+        late_token_key = connect(short)  # the short token is still valid (leeway) ...
+        time.sleep(max(0, minted + 34 - time.monotonic()))
+        # ... and has expired at the upgrade, 7 s later, while its key is young: 403.
+        expired = WsClient(s.tls_socket(), late_token_key)
+        self.assertEqual(expired.status, 403)
+        expired.sock.close()
+        late = WsClient(s.tls_socket(), old)  # 34 s old
         self.assertEqual(late.status, 404)
         late.sock.close()
+        again = WsClient(s.tls_socket(), connect(token))  # control: a valid token's key still opens
+        self.assertEqual(again.status, 101)
+        again.sock.close()
 
 
 class GuestLogonLimit(unittest.TestCase):

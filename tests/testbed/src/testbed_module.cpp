@@ -160,10 +160,20 @@ class TestbedModule final : public sdk::Module {
         if (!user) return respond(sdk::Response::FromError(user.error()));
         auto standing = users->Standing(user->id);  // tokens carry the user's session epoch
         if (!standing) return respond(sdk::Response::FromError(standing.error()));
+        // A word "lifetime=N" (seconds) gives the token that lifetime instead of the provider's.
+        std::vector<std::string> scopes;
+        std::chrono::seconds lifetime{0};
+        for (auto it = words.begin() + 1; it != words.end(); ++it) {
+          if (it->rfind("lifetime=", 0) == 0) {
+            lifetime = std::chrono::seconds(std::stoll(it->substr(9)));
+          } else {
+            scopes.push_back(*it);
+          }
+        }
         sdk::AccessTokenRequest request{.subject = "sub-" + user->id, .audience = "testbed",
-                                        .scopes = {words.begin() + 1, words.end()}, .user_id = user->id,
+                                        .scopes = std::move(scopes), .user_id = user->id,
                                         .username = user->username, .display_name = user->display_name,
-                                        .session_epoch = standing->session_epoch};
+                                        .lifetime = lifetime, .session_epoch = standing->session_epoch};
         auto token = issuer->IssueAccessToken(request);
         if (!token) return respond(sdk::Response::FromError(token.error()));
         respond(sdk::Response::Text(200, *token));
