@@ -105,6 +105,7 @@ void NetServer::Start() {
 }
 
 void NetServer::Run() {
+  pthread_setname_np(pthread_self(), "palaver-net");
   loop_thread_id_ = std::this_thread::get_id();
   Schedule(std::chrono::seconds(1), [this] { SweepWebSockets(); });
   DrainPosts();

@@ -90,6 +90,7 @@ Result<std::unique_ptr<sdk::Thread>> ThreadRegistry::Start(const std::string& ow
       sigset_t all;
       sigfillset(&all);
       pthread_sigmask(SIG_BLOCK, &all, nullptr);
+      pthread_setname_np(pthread_self(), name.c_str());  // named from its first step ...
       try {
         body(stop);
       } catch (const std::exception& ex) {
@@ -106,7 +107,7 @@ Result<std::unique_ptr<sdk::Thread>> ThreadRegistry::Start(const std::string& ow
     e->gauge->Add(-1);
     return Fail(ErrorCode::kUnavailable, "cannot start thread " + name + ": " + err.what());
   }
-  // Named from here, so the thread carries its name by the time Start returns.
+  // ... and from here, so that it carries its name by the time Start returns too.
   pthread_setname_np(e->thread.native_handle(), name.c_str());
   entries_.push_back(e);
   return std::unique_ptr<sdk::Thread>(std::make_unique<ThreadHandle>(e));

@@ -53,9 +53,13 @@ WorkerPool::WorkerPool(int threads, size_t max_queue, sdk::NetLoop& loop, std::s
                                                      "Tasks waiting for a worker thread (not yet running).")
                                 : &own_depth_) {
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Run(); });
-    // Named from here, so every worker carries its name once the pool is constructed.
-    pthread_setname_np(threads_.back().native_handle(), ("palaver-work" + std::to_string(i)).c_str());
+    std::string name = "palaver-work" + std::to_string(i);
+    threads_.emplace_back([this, name] {
+      pthread_setname_np(pthread_self(), name.c_str());  // named from its first step ...
+      Run();
+    });
+    // ... and from here, so that every worker carries its name once the pool is constructed.
+    pthread_setname_np(threads_.back().native_handle(), name.c_str());
   }
   g_pool.store(this);
 }
