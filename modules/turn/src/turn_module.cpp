@@ -143,17 +143,10 @@ int CertCallback(SSL* ssl, void* arg) {
 }
 
 // TLS for port 5349: the tls module's certificate per handshake (so a renewed one applies to the
-// next connection without a restart), TLS 1.2+, AEAD suites only — as the HTTPS listener.
+// next connection without a restart), TLS 1.2+, AEAD suites only: the policy of the HTTPS listener (sdk::NewServerTlsContext).
 SSL_CTX* MakeTlsContext(sdk::CertificateProvider* provider) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX* ctx = sdk::NewServerTlsContext();
   if (ctx == nullptr) return nullptr;
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_cipher_list(ctx,
-                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-                          "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   SSL_CTX_set_cert_cb(ctx, CertCallback, provider);
   return ctx;
 }

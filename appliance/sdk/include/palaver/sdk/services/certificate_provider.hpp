@@ -77,4 +77,11 @@ bool IsAcmeTlsAlpnHandshake(SSL* ssl);
 /// marked by NoteAcmeTlsAlpnOffer gets ForAcmeTlsAlpn's certificate instead, or fails.
 bool UseCertificateForSni(SSL* ssl, const CertificateProvider& provider);
 
+/// A server SSL_CTX with the TLS policy every listener of palaverd shares (HTTPS, TURN over TLS;
+/// docs/security.md "TLS"): TLS 1.2 and 1.3 only, AEAD suites with forward secrecy only, no
+/// compression, no renegotiation, server preference, partial writes, buffers released when idle,
+/// a server-side session cache. The caller adds its certificate and ALPN callbacks. Null when
+/// OpenSSL cannot make one.
+SSL_CTX* NewServerTlsContext();
+
 }  // namespace palaver::sdk
