@@ -9,6 +9,8 @@
 //  - JWT: VerifyJwt and ParseJwt + VerifyParsedJwt agree; a token verifies only with the right key
 //    and algorithm (no `none`, no HS*, no alg/key mismatch); a JSON object signed with SignJwt
 //    verifies and gives the same claims back, and the token with any signature byte flipped does not;
+//    AppendJsonString escapes as Poco does, CanonicalJsonObject is Poco's text of the parsed object,
+//    and ECDSA DER that EcdsaDerToRaw accepts is canonical (EcdsaRawToDer gives it back);
 //  - a JWK imported from JSON exports (PublicJwk) to a JWK that imports to the same key;
 //  - a logon/consent body that parses gives back the same fields when written out again;
 //  - ParseForm ∘ EncodeForm is the identity on parsed parameters; PercentDecode ∘ PercentEncode and
@@ -90,9 +92,27 @@ void FuzzJwt(std::string_view text) {
       (void)ReadRefreshToken(**whole, "https://issuer.example", "client");
     }
   }
+  // Claims are written as JSON text directly: the escaping is Poco's, byte for byte.
+  {
+    Poco::JSON::Object o;
+    o.set("k", std::string(text));
+    std::string mine = "{\"k\":";
+    AppendJsonString(mine, text);
+    FUZZ_CHECK(mine + "}" == Stringify(o));
+  }
+  // ECDSA DER accepted by the strict reader is canonical: raw -> DER gives the same bytes.
+  {
+    unsigned char raw[64], der[72];
+    if (EcdsaDerToRaw(text, raw)) {
+      size_t n = EcdsaRawToDer(raw, der);
+      FUZZ_CHECK(std::string_view(reinterpret_cast<char*>(der), n) == text);
+    }
+  }
   // The input as claims: sign, verify, tamper.
   auto claims = ParseJsonObject(text);
   if (!claims) return;
+  auto canonical = CanonicalJsonObject(std::string(text));
+  FUZZ_CHECK(canonical.has_value() && *canonical == Stringify(*claims));
   const SigningKey& key = keys[text.size() % keys.size()];
   auto token = SignJwt(key, *claims);
   FUZZ_CHECK(token.has_value());

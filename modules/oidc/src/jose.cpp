@@ -7,18 +7,25 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
+#include <charconv>
+#include <cstring>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
+
+#include "palaver/sdk/check.hpp"
 
 namespace palaver::oidc {
 namespace {
 
 using BioPtr = std::unique_ptr<BIO, decltype(&BIO_free)>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
-using SigPtr = std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)>;
 
 Error Unauthenticated(std::string internal) {
   return Error{ErrorCode::kUnauthenticated, std::move(internal), "invalid token"};
@@ -62,6 +69,124 @@ Result<Poco::JSON::Object::Ptr> ParseObject(const std::string& json) {
 
 }  // namespace
 
+// Contexts set up once per key (ES256): EVP_PKEY_CTX_new_from_pkey and *_init fetch the
+// algorithm implementation by name, which OpenSSL 3 does on every EVP_DigestSignInit. Each
+// signature works on its own duplicate, so no context is ever shared between threads; the
+// templates are only read, and under `mu` (OpenSSL does not promise concurrent duplication).
+struct SigningKey::Prepared {
+  std::string header;  // base64url of the JWS header
+  EVP_PKEY_CTX* sign = nullptr;    // EVP_PKEY_sign_init done; null for public keys
+  EVP_PKEY_CTX* verify = nullptr;  // EVP_PKEY_verify_init done
+  mutable std::mutex mu;
+  Prepared() = default;
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+  ~Prepared() {
+    EVP_PKEY_CTX_free(sign);
+    EVP_PKEY_CTX_free(verify);
+  }
+  PkeyCtxPtr Dup(EVP_PKEY_CTX* templ) const {
+    if (templ == nullptr) return PkeyCtxPtr(nullptr, EVP_PKEY_CTX_free);
+    std::lock_guard lock(mu);
+    return PkeyCtxPtr(EVP_PKEY_CTX_dup(templ), EVP_PKEY_CTX_free);
+  }
+};
+
+SigningKey::SigningKey(std::shared_ptr<EVP_PKEY> pkey, JwsAlg alg, std::string kid)
+    : pkey_(std::move(pkey)), alg_(alg), kid_(std::move(kid)) {
+  auto p = std::make_shared<Prepared>();
+  p->header = Base64UrlEncode(std::string("{\"alg\":\"") + AlgName(alg_) + "\",\"kid\":\"" + kid_ + "\",\"typ\":\"JWT\"}");
+  if (alg_ == JwsAlg::kES256) {
+    // A public key may get a signing context too (EVP_PKEY_sign_init accepts it); signing fails.
+    p->sign = EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr);
+    if (p->sign != nullptr && EVP_PKEY_sign_init(p->sign) != 1) {
+      EVP_PKEY_CTX_free(p->sign);
+      p->sign = nullptr;
+    }
+    p->verify = EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr);
+    if (p->verify != nullptr && EVP_PKEY_verify_init(p->verify) != 1) {
+      EVP_PKEY_CTX_free(p->verify);
+      p->verify = nullptr;
+    }
+  }
+  prepared_ = std::move(p);
+}
+
+const std::string& SigningKey::EncodedHeader() const { return prepared_->header; }
+
+bool EcdsaDerToRaw(std::string_view der, unsigned char raw[64]) {
+  const auto* d = reinterpret_cast<const unsigned char*>(der.data());
+  const size_t len = der.size();
+  if (len < 8 || len > 72 || d[0] != 0x30 || d[1] != len - 2) return false;
+  size_t p = 2;
+  for (int i = 0; i < 2; ++i) {
+    if (p + 2 > len || d[p] != 0x02) return false;
+    size_t n = d[p + 1];
+    p += 2;
+    if (n == 0 || n > 33 || p + n > len) return false;
+    const unsigned char* v = d + p;
+    p += n;
+    if ((v[0] & 0x80) != 0) return false;                         // negative
+    if (n > 1 && v[0] == 0 && (v[1] & 0x80) == 0) return false;  // not minimal
+    if (n == 33) {  // only a 0x00 before a high bit; more is over 256 bits
+      if (v[0] != 0) return false;
+      ++v;
+      --n;
+    }
+    unsigned char* out = raw + 32 * i;
+    std::memset(out, 0, 32 - n);
+    std::memcpy(out + (32 - n), v, n);
+  }
+  return p == len;
+}
+
+size_t EcdsaRawToDer(const unsigned char raw[64], unsigned char der[72]) {
+  auto integer = [](const unsigned char* v, unsigned char* out) -> size_t {
+    size_t skip = 0;
+    while (skip < 31 && v[skip] == 0) ++skip;  // minimal, but at least one byte
+    const bool pad = (v[skip] & 0x80) != 0;     // keep it positive
+    const size_t n = 32 - skip + (pad ? 1 : 0);
+    out[0] = 0x02;
+    out[1] = static_cast<unsigned char>(n);
+    size_t at = 2;
+    if (pad) out[at++] = 0;
+    std::memcpy(out + at, v + skip, 32 - skip);
+    return 2 + n;
+  };
+  size_t len = integer(raw, der + 2);
+  len += integer(raw + 32, der + 2 + len);
+  der[0] = 0x30;
+  der[1] = static_cast<unsigned char>(len);  // at most 70: short form
+  return len + 2;
+}
+
+void AppendBase64Url(std::string& out, std::string_view bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  const size_t start = out.size();
+  out.resize(start + (n / 3) * 4 + (n % 3 == 0 ? 0 : n % 3 + 1));
+  char* o = out.data() + start;
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) | in[i + 2];
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
+    *o++ = kAlphabet[v & 63];
+  }
+  if (n - i == 1) {
+    const uint32_t v = uint32_t{in[i]} << 16;
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+  } else if (n - i == 2) {
+    const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8);
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
+  }
+}
+
 Poco::JSON::Object::Ptr ParseJsonObject(std::string_view text) {
   try {
     Poco::JSON::Parser parser;
@@ -70,6 +195,113 @@ Poco::JSON::Object::Ptr ParseJsonObject(std::string_view text) {
   } catch (const Poco::Exception&) {
   }
   return nullptr;
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out += '"';
+  size_t plain = 0;  // start of the run not yet copied
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out += '"';
+}
+
+JsonObjectWriter::JsonObjectWriter(size_t reserve) {
+  out_.reserve(reserve);
+  out_ += '{';
+}
+
+void JsonObjectWriter::Key(std::string_view key) {
+  if ((nonempty_ >> depth_) & 1u) out_ += ',';
+  nonempty_ |= 1u << depth_;
+  out_ += '"';
+  out_ += key;
+  out_ += "\":";
+}
+
+JsonObjectWriter& JsonObjectWriter::String(std::string_view key, std::string_view value) {
+  Key(key);
+  AppendJsonString(out_, value);
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Int(std::string_view key, int64_t value) {
+  Key(key);
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  out_.append(buf, end);
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Bool(std::string_view key, bool value) {
+  Key(key);
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::Raw(std::string_view key, std::string_view json) {
+  Key(key);
+  out_ += json;
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::BeginObject(std::string_view key) {
+  Key(key);
+  out_ += '{';
+  PALAVER_CHECK(depth_ < 31);
+  ++depth_;
+  nonempty_ &= ~(1u << depth_);
+  return *this;
+}
+
+JsonObjectWriter& JsonObjectWriter::EndObject() {
+  PALAVER_CHECK(depth_ > 0);
+  out_ += '}';
+  --depth_;
+  return *this;
+}
+
+std::string JsonObjectWriter::Finish() && {
+  PALAVER_CHECK(depth_ == 0);
+  out_ += '}';
+  return std::move(out_);
+}
+
+std::optional<std::string> CanonicalJsonObject(const std::string& json) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::string> cache;  // guarded by mu
+  static constexpr size_t kMaxEntries = 64;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = cache.find(json); it != cache.end()) return it->second;
+  }
+  auto parsed = ParseJsonObject(json);
+  if (!parsed) return std::nullopt;
+  std::string canonical = Stringify(*parsed);
+  if (json.size() <= 4096) {  // small claims requests only; the rest are built each time
+    std::lock_guard lock(mu);
+    if (cache.size() >= kMaxEntries) cache.clear();
+    cache.emplace(json, canonical);
+  }
+  return canonical;
 }
 
 std::optional<JwsAlg> ParseAlg(std::string_view name) {
@@ -183,6 +415,21 @@ std::string SigningKey::PublicJwk() const {
 }
 
 Result<std::string> SigningKey::Sign(std::string_view input) const {
+  if (alg_ == JwsAlg::kES256) {
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+    PkeyCtxPtr ctx = prepared_->Dup(prepared_->sign);
+    if (!ctx) return Fail(ErrorCode::kInternal, "sign init failed");
+    unsigned char der[80];
+    size_t len = sizeof der;
+    if (EVP_PKEY_sign(ctx.get(), der, &len, digest, sizeof digest) != 1) return Fail(ErrorCode::kInternal, "sign failed");
+    // JWS wants the raw r || s (32 bytes each), not DER.
+    std::string raw(64, '\0');
+    if (!EcdsaDerToRaw(std::string_view(reinterpret_cast<const char*>(der), len), reinterpret_cast<unsigned char*>(raw.data()))) {
+      return Fail(ErrorCode::kInternal, "bad ECDSA signature");
+    }
+    return raw;
+  }
   MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_PKEY_CTX* pctx = nullptr;
   if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, pkey_.get()) != 1) {
@@ -200,34 +447,18 @@ Result<std::string> SigningKey::Sign(std::string_view input) const {
     return Fail(ErrorCode::kInternal, "sign failed");
   }
   sig.resize(len);
-  if (alg_ != JwsAlg::kES256) return sig;
-  // JWS wants the raw r || s (32 bytes each), not DER.
-  const auto* der = reinterpret_cast<const unsigned char*>(sig.data());
-  SigPtr ecdsa(d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(sig.size())), ECDSA_SIG_free);
-  if (!ecdsa) return Fail(ErrorCode::kInternal, "bad ECDSA signature");
-  std::string raw(64, '\0');
-  BN_bn2binpad(ECDSA_SIG_get0_r(ecdsa.get()), reinterpret_cast<unsigned char*>(raw.data()), 32);
-  BN_bn2binpad(ECDSA_SIG_get0_s(ecdsa.get()), reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
-  return raw;
+  return sig;
 }
 
 bool SigningKey::Verify(std::string_view input, std::string_view signature) const {
-  std::string sig(signature);
   if (alg_ == JwsAlg::kES256) {
     if (signature.size() != 64) return false;
-    SigPtr ecdsa(ECDSA_SIG_new(), ECDSA_SIG_free);
-    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()), 32, nullptr);
-    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(signature.data()) + 32, 32, nullptr);
-    if (ECDSA_SIG_set0(ecdsa.get(), r, s) != 1) {
-      BN_free(r);
-      BN_free(s);
-      return false;
-    }
-    unsigned char* der = nullptr;
-    int n = i2d_ECDSA_SIG(ecdsa.get(), &der);
-    if (n <= 0) return false;
-    sig.assign(reinterpret_cast<char*>(der), static_cast<size_t>(n));
-    OPENSSL_free(der);
+    unsigned char der[72];
+    size_t der_len = EcdsaRawToDer(reinterpret_cast<const unsigned char*>(signature.data()), der);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+    PkeyCtxPtr ctx = prepared_->Dup(prepared_->verify);
+    return ctx && EVP_PKEY_verify(ctx.get(), der, der_len, digest, sizeof digest) == 1;
   }
   MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_PKEY_CTX* pctx = nullptr;
@@ -236,15 +467,26 @@ bool SigningKey::Verify(std::string_view input, std::string_view signature) cons
     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
   }
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                           reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
 
 Result<std::string> SignJwt(const SigningKey& key, const Poco::JSON::Object& claims) {
-  std::string header = std::string("{\"alg\":\"") + AlgName(key.alg()) + "\",\"kid\":\"" + key.kid() + "\",\"typ\":\"JWT\"}";
-  std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(Stringify(claims));
-  PALAVER_ASSIGN_OR_RETURN(std::string sig, key.Sign(input));
-  return input + "." + Base64UrlEncode(sig);
+  return SignJwtJson(key, Stringify(claims));
+}
+
+Result<std::string> SignJwtJson(const SigningKey& key, std::string_view claims_json) {
+  const std::string& header = key.EncodedHeader();
+  std::string out;
+  // header "." payload "." signature (ES256: 86 characters; RSA up to 4096 bits: 683)
+  out.reserve(header.size() + 2 + (claims_json.size() + 2) / 3 * 4 + (key.alg() == JwsAlg::kES256 ? 86 : 683));
+  out += header;
+  out += '.';
+  AppendBase64Url(out, claims_json);
+  PALAVER_ASSIGN_OR_RETURN(std::string sig, key.Sign(out));
+  out += '.';
+  AppendBase64Url(out, sig);
+  return out;
 }
 
 Result<JwtParts> ParseJwt(std::string_view token) {

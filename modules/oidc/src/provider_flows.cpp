@@ -286,7 +286,7 @@ sdk::Response Provider::Complete(const AuthorizeRequest& r, const Grant& g) {
     o.include_auth_time = r.max_age >= 0;
     o.now = now;
     o.lifetime = id_lifetime_.load();
-    auto token = verifier_->Sign(IdTokenClaims(g, o));
+    auto token = verifier_->SignJson(IdTokenClaimsJson(g, o));
     if (!token) return fail(token.error());
     out.emplace_back("id_token", *token);
   }
@@ -353,7 +353,7 @@ void Provider::HandleToken(const sdk::Request& req, const sdk::Responder& respon
       // Public clients (no secret) must prove possession with PKCE (OAuth 2.0 Security BCP).
       return fail(400, "invalid_grant", "public clients must use PKCE");
     }
-    return IssueTokens(code->grant, code->nonce, !code->id_token_issued, "", respond);
+    return IssueTokens(std::move(code->grant), std::move(code->nonce), !code->id_token_issued, "", respond);
   }
   if (grant_type == "refresh_token") {
     // Verifying the token (a signature check), SQLite and the directory: all on a worker.
@@ -439,11 +439,19 @@ void Provider::IssueTokens(Grant grant, std::string nonce, bool id_token, std::s
           refresh_lifetime = refresh_lifetime_.load();
   auto started = std::chrono::steady_clock::now();
   host_.Pool().SubmitFor<Result<std::string>>(
-      [this, grant, nonce, id_token, family, issuer, access_lifetime, id_lifetime, refresh_lifetime]() -> Result<std::string> {
+      [this, grant = std::move(grant), nonce = std::move(nonce), id_token, family = std::move(family),
+       issuer = std::move(issuer), access_lifetime, id_lifetime, refresh_lifetime]() -> Result<std::string> {
         int64_t now = NowSeconds();
-        PALAVER_ASSIGN_OR_RETURN(std::string access, verifier_->IssueAccessToken(AccessTokenFor(grant, access_lifetime)));
-        std::string body = "{\"access_token\":" + Quote(access) + ",\"token_type\":\"Bearer\",\"expires_in\":" +
-                           std::to_string(access_lifetime);
+        // The public `sub` once (a BLAKE2b MAC) for every token of the answer.
+        sdk::AccessTokenRequest request = AccessTokenFor(grant, access_lifetime);
+        PALAVER_ASSIGN_OR_RETURN(std::string access, verifier_->IssueAccessToken(request));
+        // JWTs are base64url and dots: nothing in them needs JSON escaping.
+        std::string body;
+        body.reserve(access.size() + 1536);
+        body += "{\"access_token\":\"";
+        body += access;
+        body += "\",\"token_type\":\"Bearer\",\"expires_in\":";
+        body += std::to_string(access_lifetime);
         if (id_token) {
           IdTokenOptions o;
           o.issuer = issuer;
@@ -452,18 +460,25 @@ void Provider::IssueTokens(Grant grant, std::string nonce, bool id_token, std::s
           o.with_access_token = true;
           o.now = now;
           o.lifetime = id_lifetime;
-          PALAVER_ASSIGN_OR_RETURN(std::string token, verifier_->Sign(IdTokenClaims(grant, o)));
-          body += ",\"id_token\":" + Quote(token);
+          o.subject = request.subject;
+          PALAVER_ASSIGN_OR_RETURN(std::string token, verifier_->SignJson(IdTokenClaimsJson(grant, o)));
+          body += ",\"id_token\":\"";
+          body += token;
+          body += '"';
         }
         if (grant.HasScope("offline_access")) {
           std::string jti = sdk::RandomToken(18);
           std::string fam = family.empty() ? sdk::RandomToken(18) : family;
           PALAVER_ASSIGN_OR_RETURN(std::string refresh,
-                                   verifier_->Sign(RefreshTokenClaims(grant, issuer, jti, fam, now, refresh_lifetime)));
+                                   verifier_->SignJson(RefreshTokenClaimsJson(grant, issuer, jti, fam, now, refresh_lifetime,
+                                                                              request.subject)));
           PALAVER_RETURN_IF_ERROR(refresh_store_->Record(jti, fam, grant.client_id, grant.who.raw_id, now + refresh_lifetime));
-          body += ",\"refresh_token\":" + Quote(refresh);
+          body += ",\"refresh_token\":\"";
+          body += refresh;
+          body += '"';
         }
-        return body + "}";
+        body += '}';
+        return body;
       },
       [this, respond, started](Result<std::string> body) {
         token_latency_->ObserveDuration(std::chrono::steady_clock::now() - started);

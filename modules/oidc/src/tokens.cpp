@@ -18,15 +18,6 @@ std::string StringClaim(const Poco::JSON::Object& o, const std::string& name) {
   return o.getValue<std::string>(name);
 }
 
-Poco::JSON::Object::Ptr IdentityObject(const Identity& who) {
-  Poco::JSON::Object::Ptr identity = new Poco::JSON::Object;
-  identity->set("kc.i.id", who.raw_id);
-  if (!who.username.empty()) identity->set("kc.i.un", who.username);
-  if (!who.display_name.empty()) identity->set("kc.i.dn", who.display_name);
-  if (who.guest) identity->set("kc.i.guest", true);
-  return identity;
-}
-
 Error InvalidGrant(std::string why) { return Error{ErrorCode::kUnauthenticated, why, why}; }
 
 }  // namespace
@@ -36,37 +27,41 @@ std::string Identity::Subject() const { return PublicSubject(raw_id, Manager());
 
 bool Grant::HasScope(const std::string& s) const { return std::find(scopes.begin(), scopes.end(), s) != scopes.end(); }
 
-Poco::JSON::Object IdTokenClaims(const Grant& grant, const IdTokenOptions& o) {
-  Poco::JSON::Object c;
-  c.set("iss", o.issuer);
-  c.set("sub", grant.who.Subject());
-  c.set("aud", grant.client_id);
-  c.set("iat", o.now);
-  c.set("exp", o.now + o.lifetime);
-  if (!o.nonce.empty()) c.set("nonce", o.nonce);
-  if (!o.at_hash.empty()) c.set("at_hash", o.at_hash);
-  if (!o.c_hash.empty()) c.set("c_hash", o.c_hash);
-  if (!grant.sid.empty()) c.set("sid", grant.sid);
-  if (o.include_auth_time || grant.id_token_claims.count("auth_time")) c.set("auth_time", grant.auth_time);
+std::string IdTokenClaimsJson(const Grant& grant, const IdTokenOptions& o) {
   // Konnect: profile and email claims when no access token comes along (the client cannot ask
   // userinfo) and the scope is granted, or whenever the claims request names them.
   auto wanted = [&](const char* name, const char* scope) {
     return grant.id_token_claims.count(name) > 0 || (!o.with_access_token && grant.HasScope(scope));
   };
-  auto add = [&c](const char* name, const std::string& value) {
-    if (!value.empty()) c.set(name, value);
-  };
   const Identity& w = grant.who;
-  if (wanted("name", "profile")) add("name", w.display_name);
-  if (wanted("given_name", "profile")) add("given_name", w.given_name);
-  if (wanted("family_name", "profile")) add("family_name", w.family_name);
-  if (wanted("preferred_username", "profile")) add("preferred_username", w.username);
-  if (!w.email.empty() && (wanted("email", "email") || wanted("email_verified", "email"))) {
-    c.set("email", w.email);
-    c.set("email_verified", !w.guest);
-  }
-  if (w.guest) c.set("guest", true);
-  return c;
+  auto profile = [&](const char* name, const std::string& value) {
+    return !value.empty() && wanted(name, "profile");
+  };
+  const bool email = !w.email.empty() && (wanted("email", "email") || wanted("email_verified", "email"));
+  // Members in key order (see JsonObjectWriter).
+  JsonObjectWriter c(512);
+  if (!o.at_hash.empty()) c.String("at_hash", o.at_hash);
+  c.String("aud", grant.client_id);
+  if (o.include_auth_time || grant.id_token_claims.count("auth_time")) c.Int("auth_time", grant.auth_time);
+  if (!o.c_hash.empty()) c.String("c_hash", o.c_hash);
+  if (email) c.String("email", w.email).Bool("email_verified", !w.guest);
+  c.Int("exp", o.now + o.lifetime);
+  if (profile("family_name", w.family_name)) c.String("family_name", w.family_name);
+  if (profile("given_name", w.given_name)) c.String("given_name", w.given_name);
+  if (w.guest) c.Bool("guest", true);
+  c.Int("iat", o.now);
+  c.String("iss", o.issuer);
+  if (profile("name", w.display_name)) c.String("name", w.display_name);
+  if (!o.nonce.empty()) c.String("nonce", o.nonce);
+  if (profile("preferred_username", w.username)) c.String("preferred_username", w.username);
+  if (!grant.sid.empty()) c.String("sid", grant.sid);
+  c.String("sub", o.subject.empty() ? w.Subject() : o.subject);
+  return std::move(c).Finish();
+}
+
+Poco::JSON::Object IdTokenClaims(const Grant& grant, const IdTokenOptions& o) {
+  auto parsed = ParseJsonObject(IdTokenClaimsJson(grant, o));
+  return parsed ? *parsed : Poco::JSON::Object();
 }
 
 sdk::AccessTokenRequest AccessTokenFor(const Grant& grant, int64_t lifetime_s) {
@@ -84,30 +79,39 @@ sdk::AccessTokenRequest AccessTokenFor(const Grant& grant, int64_t lifetime_s) {
   return r;
 }
 
+std::string RefreshTokenClaimsJson(const Grant& grant, const std::string& issuer, const std::string& jti,
+                                   const std::string& family, int64_t now, int64_t lifetime, const std::string& subject) {
+  const Identity& w = grant.who;
+  // Members in key order (see JsonObjectWriter).
+  JsonObjectWriter c(1024);
+  c.String("aud", grant.client_id);
+  c.Int("auth_time", grant.auth_time);
+  c.Int("exp", now + lifetime);
+  c.Int("iat", now);
+  c.String("iss", issuer);
+  c.String("jti", jti);
+  if (auto claims = CanonicalJsonObject(grant.claims_json)) c.Raw("kc.approvedClaims", *claims);
+  c.Strings("kc.approvedScopes", grant.scopes);
+  c.Strings("kc.idTokenClaims", grant.id_token_claims);
+  c.BeginObject("kc.identity");
+  if (!w.display_name.empty()) c.String("kc.i.dn", w.display_name);
+  if (w.guest) c.Bool("kc.i.guest", true);
+  c.String("kc.i.id", w.raw_id);
+  if (!w.username.empty()) c.String("kc.i.un", w.username);
+  c.EndObject();
+  c.Bool("kc.isRefreshToken", true);
+  c.String("kc.provider", w.Manager());
+  c.String("kc.ref", family);
+  if (!w.guest) c.Int(kSessionEpochClaim, grant.session_epoch);
+  if (!grant.sid.empty()) c.String("sid", grant.sid);
+  c.String("sub", subject.empty() ? w.Subject() : subject);
+  return std::move(c).Finish();
+}
+
 Poco::JSON::Object RefreshTokenClaims(const Grant& grant, const std::string& issuer, const std::string& jti,
                                       const std::string& family, int64_t now, int64_t lifetime) {
-  Poco::JSON::Object c;
-  c.set("iss", issuer);
-  c.set("sub", grant.who.Subject());
-  c.set("aud", grant.client_id);
-  c.set("iat", now);
-  c.set("exp", now + lifetime);
-  c.set("jti", jti);
-  c.set("kc.isRefreshToken", true);
-  Poco::JSON::Array::Ptr scopes = new Poco::JSON::Array;
-  for (const auto& s : grant.scopes) scopes->add(s);
-  c.set("kc.approvedScopes", scopes);
-  if (auto claims = ParseJsonObject(grant.claims_json)) c.set("kc.approvedClaims", claims);
-  Poco::JSON::Array::Ptr names = new Poco::JSON::Array;
-  for (const auto& n : grant.id_token_claims) names->add(n);
-  c.set("kc.idTokenClaims", names);
-  c.set("kc.identity", IdentityObject(grant.who));
-  c.set("kc.provider", grant.who.Manager());
-  c.set("kc.ref", family);
-  c.set("auth_time", grant.auth_time);
-  if (!grant.sid.empty()) c.set("sid", grant.sid);
-  if (!grant.who.guest) c.set(kSessionEpochClaim, grant.session_epoch);
-  return c;
+  auto parsed = ParseJsonObject(RefreshTokenClaimsJson(grant, issuer, jti, family, now, lifetime));
+  return parsed ? *parsed : Poco::JSON::Object();
 }
 
 Result<RefreshTokenInfo> ReadRefreshToken(const Poco::JSON::Object& claims, const std::string& issuer,

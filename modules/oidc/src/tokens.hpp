@@ -54,7 +54,12 @@ struct IdTokenOptions {
   bool include_auth_time = false;
   int64_t now = 0;
   int64_t lifetime = 3600;
+  std::string subject;  // the grant's public `sub` when the caller has it already; else computed
 };
+/// The ID token's claims as JSON text (what is signed): members sorted by key, as
+/// Poco::JSON::Object::stringify writes them.
+std::string IdTokenClaimsJson(const Grant& grant, const IdTokenOptions& options);
+/// The same claims parsed (for callers that inspect them).
 Poco::JSON::Object IdTokenClaims(const Grant& grant, const IdTokenOptions& options);
 
 /// The access token for a grant (through TokenIssuer).
@@ -62,6 +67,12 @@ sdk::AccessTokenRequest AccessTokenFor(const Grant& grant, int64_t lifetime_s);
 
 /// Refresh tokens are JWTs signed by the provider; `jti` is tracked in the store for rotation
 /// and `family` ties every token rotated from one grant together.
+/// As JSON text (what is signed; members sorted by key as in the ID token). `subject`: the
+/// grant's public `sub` if the caller has it (else computed).
+std::string RefreshTokenClaimsJson(const Grant& grant, const std::string& issuer, const std::string& jti,
+                                   const std::string& family, int64_t now, int64_t lifetime,
+                                   const std::string& subject = {});
+/// The same claims parsed.
 Poco::JSON::Object RefreshTokenClaims(const Grant& grant, const std::string& issuer, const std::string& jti,
                                       const std::string& family, int64_t now, int64_t lifetime);
 struct RefreshTokenInfo {

@@ -222,31 +222,31 @@ Result<std::string> LocalTokenVerifier::IssueAccessToken(const sdk::AccessTokenR
   if (request.subject.empty()) return Fail(ErrorCode::kInvalidArgument, "access token without subject");
   int64_t now = now_();
   int64_t lifetime = request.lifetime.count() > 0 ? request.lifetime.count() : default_lifetime_s_.load();
-  Poco::JSON::Object claims;
-  claims.set("iss", issuer_());
-  claims.set("sub", request.subject);
-  claims.set("aud", request.audience);
-  claims.set("iat", now);
-  claims.set("exp", now + lifetime);
-  claims.set("jti", sdk::RandomToken(18));
-  claims.set("kc.isAccessToken", true);
-  Poco::JSON::Array::Ptr scopes = new Poco::JSON::Array;
-  for (const auto& s : request.scopes) scopes->add(s);
-  claims.set("kc.authorizedScopes", scopes);
-  Poco::JSON::Object::Ptr identity = new Poco::JSON::Object;
-  identity->set("kc.i.id", request.user_id.empty() ? request.subject : request.user_id);
-  if (!request.username.empty()) identity->set("kc.i.un", request.username);
-  if (!request.display_name.empty()) identity->set("kc.i.dn", request.display_name);
-  if (request.guest) identity->set("kc.i.guest", true);
-  claims.set("kc.identity", identity);
-  if (!request.guest) claims.set(kSessionEpochClaim, request.session_epoch);
-  claims.set("kc.provider", request.guest ? "guest" : "identifier-palaver");
+  std::optional<std::string> authorized;
   if (!request.authorized_claims.empty()) {
-    auto authorized = ParseJsonObject(request.authorized_claims);
+    authorized = CanonicalJsonObject(request.authorized_claims);
     if (!authorized) return Fail(ErrorCode::kInvalidArgument, "authorized_claims is not a JSON object");
-    claims.set("kc.authorizedClaims", authorized);
   }
-  return SignJwt(keys->signing, claims);
+  // Members in key order (see JsonObjectWriter).
+  JsonObjectWriter claims(768);
+  claims.String("aud", request.audience);
+  claims.Int("exp", now + lifetime);
+  claims.Int("iat", now);
+  claims.String("iss", issuer_());
+  claims.String("jti", sdk::RandomToken(18));
+  if (authorized) claims.Raw("kc.authorizedClaims", *authorized);
+  claims.Strings("kc.authorizedScopes", request.scopes);
+  claims.BeginObject("kc.identity");
+  if (!request.display_name.empty()) claims.String("kc.i.dn", request.display_name);
+  if (request.guest) claims.Bool("kc.i.guest", true);
+  claims.String("kc.i.id", request.user_id.empty() ? request.subject : request.user_id);
+  if (!request.username.empty()) claims.String("kc.i.un", request.username);
+  claims.EndObject();
+  claims.Bool("kc.isAccessToken", true);
+  claims.String("kc.provider", request.guest ? "guest" : "identifier-palaver");
+  if (!request.guest) claims.Int(kSessionEpochClaim, request.session_epoch);
+  claims.String("sub", request.subject);
+  return SignJwtJson(keys->signing, std::move(claims).Finish());
 }
 
 Result<std::string> LocalTokenVerifier::IssueGuestRequest(const sdk::GuestRequest& request) {
@@ -307,6 +307,12 @@ Result<std::string> LocalTokenVerifier::Sign(const Poco::JSON::Object& claims) c
   auto keys = Keys();
   if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
   return SignJwt(keys->signing, claims);
+}
+
+Result<std::string> LocalTokenVerifier::SignJson(std::string_view claims_json) const {
+  auto keys = Keys();
+  if (!keys) return Fail(ErrorCode::kUnavailable, "no keys yet", "token service unavailable");
+  return SignJwtJson(keys->signing, claims_json);
 }
 
 }  // namespace palaver::oidc

@@ -44,6 +44,8 @@ class LocalTokenVerifier final : public sdk::TokenVerifier, public sdk::TokenIss
   Result<Poco::JSON::Object::Ptr> VerifyOwnSignature(std::string_view token) const;
   /// Signs claims with the current signing key.
   Result<std::string> Sign(const Poco::JSON::Object& claims) const;
+  /// Signs claims already serialized (a JSON object's text).
+  Result<std::string> SignJson(std::string_view claims_json) const;
   void SetAccessTokenLifetime(std::chrono::seconds lifetime) { default_lifetime_s_ = lifetime.count(); }
   /// Also accept access tokens of these external issuers; `on_unknown_key(issuer)` is called
   /// (on the verifying thread; it must not block) when a token names a key not fetched yet.

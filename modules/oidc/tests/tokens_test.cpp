@@ -401,5 +401,141 @@ TEST(RefreshToken, IdentityMustMatchSubject) {
   ExpectInvalidGrant(ReadRefreshToken(empty_id, kIssuer, "app"), "empty identity");
 }
 
+// ---------------------------------------------------------------------------------------------
+// The claims are written as JSON text directly; the text must be what the earlier Poco-built
+// objects gave (tokens issued before and after compare equal). The oracles below are that
+// earlier code, kept here verbatim.
+
+std::string PocoText(const Poco::JSON::Object& o) {
+  std::ostringstream out;
+  o.stringify(out);
+  return out.str();
+}
+
+Poco::JSON::Object OracleIdTokenClaims(const Grant& grant, const IdTokenOptions& o) {
+  Poco::JSON::Object c;
+  c.set("iss", o.issuer);
+  c.set("sub", grant.who.Subject());
+  c.set("aud", grant.client_id);
+  c.set("iat", o.now);
+  c.set("exp", o.now + o.lifetime);
+  if (!o.nonce.empty()) c.set("nonce", o.nonce);
+  if (!o.at_hash.empty()) c.set("at_hash", o.at_hash);
+  if (!o.c_hash.empty()) c.set("c_hash", o.c_hash);
+  if (!grant.sid.empty()) c.set("sid", grant.sid);
+  if (o.include_auth_time || grant.id_token_claims.count("auth_time")) c.set("auth_time", grant.auth_time);
+  auto wanted = [&](const char* name, const char* scope) {
+    return grant.id_token_claims.count(name) > 0 || (!o.with_access_token && grant.HasScope(scope));
+  };
+  auto add = [&c](const char* name, const std::string& value) {
+    if (!value.empty()) c.set(name, value);
+  };
+  const Identity& w = grant.who;
+  if (wanted("name", "profile")) add("name", w.display_name);
+  if (wanted("given_name", "profile")) add("given_name", w.given_name);
+  if (wanted("family_name", "profile")) add("family_name", w.family_name);
+  if (wanted("preferred_username", "profile")) add("preferred_username", w.username);
+  if (!w.email.empty() && (wanted("email", "email") || wanted("email_verified", "email"))) {
+    c.set("email", w.email);
+    c.set("email_verified", !w.guest);
+  }
+  if (w.guest) c.set("guest", true);
+  return c;
+}
+
+Poco::JSON::Object OracleRefreshTokenClaims(const Grant& grant, const std::string& issuer, const std::string& jti,
+                                            const std::string& family, int64_t now, int64_t lifetime) {
+  Poco::JSON::Object c;
+  c.set("iss", issuer);
+  c.set("sub", grant.who.Subject());
+  c.set("aud", grant.client_id);
+  c.set("iat", now);
+  c.set("exp", now + lifetime);
+  c.set("jti", jti);
+  c.set("kc.isRefreshToken", true);
+  Poco::JSON::Array::Ptr scopes = new Poco::JSON::Array;
+  for (const auto& s : grant.scopes) scopes->add(s);
+  c.set("kc.approvedScopes", scopes);
+  try {
+    Poco::JSON::Parser parser;
+    auto v = parser.parse(grant.claims_json);
+    if (v.type() == typeid(Poco::JSON::Object::Ptr)) c.set("kc.approvedClaims", v.extract<Poco::JSON::Object::Ptr>());
+  } catch (const Poco::Exception&) {
+  }
+  Poco::JSON::Array::Ptr names = new Poco::JSON::Array;
+  for (const auto& n : grant.id_token_claims) names->add(n);
+  c.set("kc.idTokenClaims", names);
+  Poco::JSON::Object::Ptr identity = new Poco::JSON::Object;
+  identity->set("kc.i.id", grant.who.raw_id);
+  if (!grant.who.username.empty()) identity->set("kc.i.un", grant.who.username);
+  if (!grant.who.display_name.empty()) identity->set("kc.i.dn", grant.who.display_name);
+  if (grant.who.guest) identity->set("kc.i.guest", true);
+  c.set("kc.identity", identity);
+  c.set("kc.provider", grant.who.Manager());
+  c.set("kc.ref", family);
+  c.set("auth_time", grant.auth_time);
+  if (!grant.sid.empty()) c.set("sid", grant.sid);
+  if (!grant.who.guest) c.set(kSessionEpochClaim, grant.session_epoch);
+  return c;
+}
+
+// Grants covering every optional member, escaping and non-ASCII text.
+std::vector<Grant> GrantVariants() {
+  std::vector<Grant> out;
+  for (int bits = 0; bits < 64; ++bits) {
+    Grant g = bits & 1 ? RichGrant() : AnnaGrant();
+    if (bits & 2) g.who.guest = true;
+    if (bits & 4) {
+      g.who.display_name = "J\xc3\xbcrgen \"JJ\" M\xc3\xbcller\\<b>/\t";
+      g.who.username = "j\u00fc";
+      g.who.email.clear();
+    }
+    if (bits & 8) {
+      g.who.given_name.clear();
+      g.who.family_name = std::string("Ctl\x01\x1f", 5);
+      g.scopes = {"openid", "email", "offline_access"};
+    }
+    if (bits & 16) {
+      g.id_token_claims = {"name", "email_verified", "preferred_username", "auth_time", "family_name"};
+      g.claims_json = R"({"id_token":{"name":{"essential":true}},"passthru":{"kopano/kwm/guest":{"path":"/a\/b"}}})";
+    }
+    if (bits & 32) {
+      g.sid = "s\"id";
+      g.session_epoch = 42;
+      g.claims_json = "not json";
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+TEST(ClaimsJson, IdTokenIsThePocoText) {
+  int compared = 0;
+  for (const Grant& g : GrantVariants()) {
+    for (int bits = 0; bits < 16; ++bits) {
+      IdTokenOptions o = Options();
+      if (bits & 1) o.nonce = "n/\"1\"";
+      if (bits & 2) o.at_hash = "at-hash";
+      if (bits & 4) o.c_hash = "c-hash";
+      o.with_access_token = (bits & 8) != 0;
+      o.include_auth_time = (bits & 3) == 3;
+      std::string expected = PocoText(OracleIdTokenClaims(g, o));
+      ASSERT_EQ(IdTokenClaimsJson(g, o), expected);
+      o.subject = g.who.Subject();  // passed in: the same text
+      ASSERT_EQ(IdTokenClaimsJson(g, o), expected);
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 64 * 16);
+}
+
+TEST(ClaimsJson, RefreshTokenIsThePocoText) {
+  for (const Grant& g : GrantVariants()) {
+    std::string expected = PocoText(OracleRefreshTokenClaims(g, kIssuer, "jti-1", "fam\\1", 2000, 3600));
+    ASSERT_EQ(RefreshTokenClaimsJson(g, kIssuer, "jti-1", "fam\\1", 2000, 3600), expected);
+    ASSERT_EQ(RefreshTokenClaimsJson(g, kIssuer, "jti-1", "fam\\1", 2000, 3600, g.who.Subject()), expected);
+  }
+}
+
 }  // namespace
 }  // namespace palaver::oidc

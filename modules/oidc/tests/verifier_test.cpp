@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <Poco/JSON/Array.h>
 
+#include "tokens.hpp"
 #include "verifier.hpp"
 
 namespace palaver::oidc {
@@ -216,6 +219,51 @@ TEST_F(VerifierTest, ActiveTokensFollowTheUsersStanding) {
   auto guest = verifier_.IssueAccessToken({.subject = "g", .audience = "a", .user_id = "g1", .guest = true});
   EXPECT_TRUE(verifier_.VerifyActiveAccessToken(*guest));
   EXPECT_TRUE(asked.empty());
+}
+
+// The access token's claims are written as JSON text directly: the text must be what the
+// earlier Poco-built object gave (that code, kept here as the oracle).
+TEST_F(VerifierTest, IssuedAccessTokenClaimsAreThePocoText) {
+  const std::vector<sdk::AccessTokenRequest> requests = {
+      {.subject = "s1", .audience = "kpop-https://meet.example.org/meet/", .scopes = {"openid", "kopano/kwm"},
+       .user_id = "u9", .username = "zoe", .display_name = "Zo\xc3\xab \"Z\" /\\", .session_epoch = 7},
+      {.subject = "s2", .audience = "a", .scopes = {}, .guest = true,
+       .authorized_claims = R"({"id_token":{"name":null,"guest":{"essential":true,"value":"g\/1"}}})"},
+      {.subject = "s3", .audience = "a", .scopes = {"openid"}, .user_id = "u3",
+       .authorized_claims = R"({ "userinfo" : {"email":null}, "id_token":{} })"},
+  };
+  for (const auto& req : requests) {
+    auto token = verifier_.IssueAccessToken(req);
+    ASSERT_TRUE(token) << token.error().message;
+    auto parts = ParseJwt(*token);
+    ASSERT_TRUE(parts);
+    std::string payload = *Base64UrlDecode(token->substr(token->find('.') + 1, token->rfind('.') - token->find('.') - 1));
+    Poco::JSON::Object c;
+    c.set("iss", kIss);
+    c.set("sub", req.subject);
+    c.set("aud", req.audience);
+    c.set("iat", now_);
+    c.set("exp", now_ + 600);
+    c.set("jti", parts->claims->getValue<std::string>("jti"));  // random
+    c.set("kc.isAccessToken", true);
+    Poco::JSON::Array::Ptr scopes = new Poco::JSON::Array;
+    for (const auto& s : req.scopes) scopes->add(s);
+    c.set("kc.authorizedScopes", scopes);
+    Poco::JSON::Object::Ptr identity = new Poco::JSON::Object;
+    identity->set("kc.i.id", req.user_id.empty() ? req.subject : req.user_id);
+    if (!req.username.empty()) identity->set("kc.i.un", req.username);
+    if (!req.display_name.empty()) identity->set("kc.i.dn", req.display_name);
+    if (req.guest) identity->set("kc.i.guest", true);
+    c.set("kc.identity", identity);
+    if (!req.guest) c.set(kSessionEpochClaim, req.session_epoch);
+    c.set("kc.provider", req.guest ? "guest" : "identifier-palaver");
+    if (!req.authorized_claims.empty()) c.set("kc.authorizedClaims", ParseJsonObject(req.authorized_claims));
+    std::ostringstream expected;
+    c.stringify(expected);
+    EXPECT_EQ(payload, expected.str());
+    EXPECT_TRUE(verifier_.VerifyAccessToken(*token));
+  }
+  EXPECT_FALSE(verifier_.IssueAccessToken({.subject = "s", .audience = "a", .authorized_claims = "[1]"}));
 }
 
 }  // namespace
