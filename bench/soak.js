@@ -554,6 +554,7 @@ async function main() {
   await Promise.all(groups.map((members, g) => cohortLoop(members, g).catch((e) => error(`cohort: ${e.stack}`))));
   sampling = false;
   await sampler;
+  const churnSamples = samples.length;  // the last one below is taken after the churn ended
   await sample();
   const churnWall = (performance.now() - t0) / 1000;
   const cpuChurn = serverCpuS(a.pid) - cpu0;
@@ -588,7 +589,9 @@ async function main() {
     const den = after.reduce((s, x) => s + (x.t_s - mx) ** 2, 0);
     slope = (num / den) * 60;
   }
-  const liveAfter = samples.filter((s) => s.t_s > 0).map((s) => s.live);
+  // Live connections while the cohorts churned (not the first sample, taken before, nor the last).
+  const liveAfter = samples.slice(1, churnSamples).map((s) => s.live);
+  if (!liveAfter.length) liveAfter.push(stats.live);
   const result = {
     clients: cohorts * COHORT, users: a.users, minutes: a.minutes, warmup_minutes: a.warmupMinutes, node: process.version,
     connect_wall_s: connectWall, churn_wall_s: churnWall, server_cpu_s: cpuChurn,
