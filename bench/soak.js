@@ -575,9 +575,11 @@ async function main() {
 
   // RSS: from the end of the warm-up to the end of the churn.
   const warmS = a.warmupMinutes * 60;
-  const after = samples.filter((s) => s.t_s >= warmS - 1);
-  const base = after.length ? after[0] : samples[samples.length - 1];
-  const last = samples[samples.length - 1];
+  const churn = samples.slice(0, churnSamples);
+  const after = churn.filter((s) => s.t_s >= warmS - 1);
+  if (!after.length) after.push(churn[churn.length - 1]);
+  const base = after[0];
+  const last = churn[churn.length - 1];
   const maxAfter = Math.max(...after.map((s) => s.rss_kb));
   // Least-squares slope of RSS over the samples after the warm-up (kB per minute).
   let slope = NaN;
