@@ -24,7 +24,9 @@
 #        a palaverd without ASan is accepted for trying the script out (the leak check is then
 #        skipped and the output says so; REQUIRE_ASAN=1 refuses it),
 #        SERVER_CPU (0), CLIENT_CPU (1), NODE (node), RSS_GROWTH_PCT (5), ASAN_QUARANTINE_MB (64),
-#        KEEP=1 (keep the temp dir with palaverd's log), OUT (default docs/bench/soak-<date>.md).
+#        KEEP=1 (keep the temp dir with palaverd's log), OUT (default docs/bench/soak-<date>.md),
+#        LEAK_CONTROL=1 (positive control of the leak check: palaverd runs with a preloaded library
+#          that leaks 4 242 bytes at start, so the run must end "FAIL: ... sanitizer reports").
 # Needs: node ≥ 18 with tests/node/node_modules (./dev test installs it), taskset.
 # Loopback only; bounded: fixed client count, soak.js --max-seconds, `timeout` around it, and a
 # bounded wait for palaverd's exit.
@@ -128,7 +130,15 @@ done
 # The CLI runs above were sanitized too: a report from them is not the daemon's.
 if compgen -G "$reports/palaverd.*" >/dev/null; then cat "$reports"/palaverd.* >&2; echo "soak.sh: sanitizer report from 'palaverd user add'" >&2; exit 1; fi
 
-taskset -c "$SERVER_CPU" "$PALAVERD" --config "$work/palaver.cfg" >"$work/stdout.log" 2>"$work/stderr.log" &
+daemon_env=()
+if [ "${LEAK_CONTROL:-}" = 1 ]; then
+  printf '#include <stdlib.h>\n#include <string.h>\n__attribute__((constructor)) static void soak_leak(void) { char *p = malloc(4242); memset(p, 1, 4242); p = 0; }\n' >"$work/leak.c"
+  cc -shared -fPIC -O0 -o "$work/leak.so" "$work/leak.c"
+  # The ASan runtime is then no longer first in the library list: allow that.
+  daemon_env=(LD_PRELOAD="$work/leak.so" ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0")
+  echo "# LEAK_CONTROL=1: palaverd runs with $work/leak.so preloaded (leaks 4242 bytes at start); this run must fail" | tee -a "$work/raw.txt"
+fi
+env "${daemon_env[@]}" taskset -c "$SERVER_CPU" "$PALAVERD" --config "$work/palaver.cfg" >"$work/stdout.log" 2>"$work/stderr.log" &
 pid=$!
 port=
 for _ in $(seq 300); do
