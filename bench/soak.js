@@ -45,7 +45,7 @@ function parseArgs(argv) {
   const a = {
     iss: process.env.PALAVER_ISS, pid: 0, clients: 1000, minutes: 10, warmupMinutes: 2, users: 50,
     passwordSuffix: '-secret', sampleSeconds: 10, signals: 3, reconnect: 0.3, pauseMin: 2, pauseMax: 6,
-    timeout: 20, concurrency: 32, pool: 8, json: '', maxSeconds: 0,
+    timeout: 20, concurrency: 32, pool: 8, json: '', maxSeconds: 0, heapFile: '',
   };
   for (let i = 2; i < argv.length; i++) {
     const k = argv[i];
@@ -65,6 +65,7 @@ function parseArgs(argv) {
     else if (k === '--concurrency') a.concurrency = Number(v());
     else if (k === '--pool') a.pool = Number(v());
     else if (k === '--json') a.json = v();
+    else if (k === '--heap-file') a.heapFile = v();
     else if (k === '--max-seconds') a.maxSeconds = Number(v());
     else throw new Error(`unknown option ${k}`);
   }
@@ -446,11 +447,13 @@ async function main() {
   https.globalAgent.destroy();
   let resign = null;
   const freshTokens = async () => {
-    // Access tokens live 10 minutes; the upgrade checks them again.
-    if (Date.now() - tokensAt > 7 * 60 * 1000) {
-      resign = resign || signInAll().catch((e) => error('sign-in again', e.message)).finally(() => { resign = null; });
-      await resign;
+    // Access tokens live 10 minutes and the upgrade checks them again: sign in anew after 6 in
+    // the background (connects go on with the old tokens), wait for it only after 9.
+    const age = Date.now() - tokensAt;
+    if (age > 6 * 60 * 1000 && !resign) {
+      resign = signInAll().catch((e) => error('sign-in again', e.message)).finally(() => { resign = null; });
     }
+    if (age > 9 * 60 * 1000 && resign) await resign;
     return tokens;
   };
   const agent = new https.Agent({ keepAlive: true, maxSockets: a.pool, lookup });
@@ -494,13 +497,22 @@ async function main() {
   const sample = async () => {
     const t = (performance.now() - t0) / 1000;
     const mem = serverMem(a.pid);
+    let heap = {};
+    if (a.heapFile) {
+      try {
+        const [alloc, size, free] = fs.readFileSync(a.heapFile, 'utf8').trim().split(' ').map(Number);
+        heap = { heap_alloc_kb: alloc, heap_size_kb: size, heap_free_kb: free };
+      } catch { /* not written yet */ }
+    }
     const me = await metrics(a.iss);
     const s = { t_s: Math.round(t), rss_kb: mem.rss_kb, anon_kb: mem.anon_kb, live: stats.live, connects: stats.connects,
       rooms: stats.rooms, calls: stats.calls, signals: stats.signals, sent: stats.sent, received: stats.received,
       errors: stats.errorCount, server_connections: me.palaver_signaling_connections, server_channels: me.palaver_signaling_channels,
-      server_cpu_s: +(serverCpuS(a.pid) - cpu0).toFixed(1) };
+      server_cpu_s: +(serverCpuS(a.pid) - cpu0).toFixed(1), ...heap };
     samples.push(s);
-    log(`sample t_s=${s.t_s} rss_kb=${s.rss_kb} anon_kb=${s.anon_kb} live=${s.live} server_connections=${s.server_connections} ` +
+    log(`sample t_s=${s.t_s} rss_kb=${s.rss_kb} anon_kb=${s.anon_kb}` +
+        (s.heap_alloc_kb !== undefined ? ` heap_alloc_kb=${s.heap_alloc_kb} heap_size_kb=${s.heap_size_kb}` : '') +
+        ` live=${s.live} server_connections=${s.server_connections} ` +
         `server_channels=${s.server_channels} connects=${s.connects} rooms=${s.rooms} calls=${s.calls} signals=${s.signals} ` +
         `sent=${s.sent} received=${s.received} errors=${s.errors} server_cpu_s=${s.server_cpu_s}`);
   };
@@ -593,6 +605,15 @@ async function main() {
   }
   // Live connections while the cohorts churned (not the first sample, taken before, nor the last).
   const liveAfter = samples.slice(1, churnSamples).map((s) => s.live);
+  // The ASan heap in use (allocated, not freed), the same way.
+  let heap;
+  if (a.heapFile && base.heap_alloc_kb !== undefined && last.heap_alloc_kb !== undefined) {
+    heap = { warmup_end_kb: base.heap_alloc_kb, last_kb: last.heap_alloc_kb,
+             max_after_warmup_kb: Math.max(...after.map((s) => s.heap_alloc_kb || 0)),
+             growth_kb: last.heap_alloc_kb - base.heap_alloc_kb,
+             growth_pct: ((last.heap_alloc_kb - base.heap_alloc_kb) / base.heap_alloc_kb) * 100,
+             heap_size_warmup_end_kb: base.heap_size_kb, heap_size_last_kb: last.heap_size_kb };
+  }
   if (!liveAfter.length) liveAfter.push(stats.live);
   const result = {
     clients: cohorts * COHORT, users: a.users, minutes: a.minutes, warmup_minutes: a.warmupMinutes, node: process.version,
@@ -600,6 +621,7 @@ async function main() {
     rss: { before_kb: mem0.rss_kb, connected_kb: mem1.rss_kb, warmup_end_kb: base.rss_kb, warmup_end_t_s: base.t_s,
            last_kb: last.rss_kb, max_after_warmup_kb: maxAfter, growth_kb: last.rss_kb - base.rss_kb,
            growth_pct: ((last.rss_kb - base.rss_kb) / base.rss_kb) * 100, slope_kb_per_min: slope, all_closed_kb: memEnd.rss_kb },
+    heap,
     live_min: Math.min(...liveAfter), live_max: Math.max(...liveAfter),
     connects: stats.connects, disconnects: stats.disconnects, cycles: stats.cycles, aborted: stats.aborted, rooms: stats.rooms,
     room_joins: stats.roomJoins, calls: stats.calls, signals: stats.signals, chats: stats.chats, sent: stats.sent,
@@ -614,6 +636,10 @@ async function main() {
   log(`phase=rss before_kb=${r.before_kb} connected_kb=${r.connected_kb} warmup_end_kb=${r.warmup_end_kb} (t=${r.warmup_end_t_s} s) ` +
       `last_kb=${r.last_kb} max_after_warmup_kb=${r.max_after_warmup_kb} growth_kb=${r.growth_kb} growth_pct=${r.growth_pct.toFixed(2)} ` +
       `slope_kb_per_min=${Number.isFinite(slope) ? slope.toFixed(0) : 'n/a'} all_closed_kb=${r.all_closed_kb}`);
+  if (heap) {
+    log(`phase=heap alloc_warmup_end_kb=${heap.warmup_end_kb} alloc_last_kb=${heap.last_kb} alloc_max_after_warmup_kb=${heap.max_after_warmup_kb} ` +
+        `growth_kb=${heap.growth_kb} growth_pct=${heap.growth_pct.toFixed(2)} heap_size_kb=${heap.heap_size_warmup_end_kb}→${heap.heap_size_last_kb}`);
+  }
   log(`phase=errors errors=${stats.errorCount} kinds=${JSON.stringify(stats.errors)}` +
       (stats.errorSamples.length ? ` samples=${JSON.stringify(stats.errorSamples)}` : '') +
       ` server_end=${JSON.stringify(end)}`);

@@ -51,6 +51,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 NODE=${NODE:-node}
 RSS_GROWTH_PCT=${RSS_GROWTH_PCT:-5}
+HEAP_GROWTH_PCT=${HEAP_GROWTH_PCT:-5}
 ASAN_QUARANTINE_MB=${ASAN_QUARANTINE_MB:-64}
 [ -d "$root/tests/node/node_modules/ws" ] || { echo "soak.sh: tests/node/node_modules/ws missing (./dev test installs it)" >&2; exit 2; }
 
@@ -131,13 +132,51 @@ done
 if compgen -G "$reports/palaverd.*" >/dev/null; then cat "$reports"/palaverd.* >&2; echo "soak.sh: sanitizer report from 'palaverd user add'" >&2; exit 1; fi
 
 daemon_env=()
+preload=()
+if [ "$asan" = 1 ]; then
+  # ASan's allocator statistics, written by a thread of a preloaded library every 2 s: the heap in
+  # use (allocated, not freed; the quarantine not counted) beside the RSS, which also holds ASan's
+  # own bookkeeping (quarantine, free chunks kept per size class, stack depot, shadow).
+  cat >"$work/heapstat.c" <<'C'
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+extern size_t __sanitizer_get_heap_size(void) __attribute__((weak));
+extern size_t __sanitizer_get_free_bytes(void) __attribute__((weak));
+static void* soak_heapstat(void* path) {
+  for (;;) {
+    if (__sanitizer_get_current_allocated_bytes) {
+      char line[128];
+      int n = snprintf(line, sizeof line, "%zu %zu %zu\n", __sanitizer_get_current_allocated_bytes() / 1024,
+                       __sanitizer_get_heap_size() / 1024, __sanitizer_get_free_bytes() / 1024);
+      int fd = open((const char*)path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd >= 0) { if (write(fd, line, (size_t)n) < 0) {} close(fd); }
+    }
+    sleep(2);
+  }
+  return NULL;
+}
+__attribute__((constructor)) static void soak_heapstat_start(void) {
+  const char* path = getenv("SOAK_HEAP_FILE");
+  pthread_t t;
+  if (path && *path) pthread_create(&t, NULL, soak_heapstat, (void*)path);
+}
+C
+  cc -shared -fPIC -O1 -pthread -o "$work/heapstat.so" "$work/heapstat.c"
+  preload+=("$work/heapstat.so")
+  daemon_env+=(SOAK_HEAP_FILE="$work/heap.txt")
+fi
 if [ "${LEAK_CONTROL:-}" = 1 ]; then
   printf '#include <stdlib.h>\n#include <string.h>\n__attribute__((constructor)) static void soak_leak(void) { char *p = malloc(4242); memset(p, 1, 4242); p = 0; }\n' >"$work/leak.c"
   cc -shared -fPIC -O0 -o "$work/leak.so" "$work/leak.c"
-  # The ASan runtime is then no longer first in the library list: allow that.
-  daemon_env=(LD_PRELOAD="$work/leak.so" ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0")
+  preload+=("$work/leak.so")
   echo "# LEAK_CONTROL=1: palaverd runs with $work/leak.so preloaded (leaks 4242 bytes at start); this run must fail" | tee -a "$work/raw.txt"
 fi
+# The ASan runtime is then no longer first in the library list: allow that.
+[ ${#preload[@]} -eq 0 ] || daemon_env+=(LD_PRELOAD="$(IFS=:; echo "${preload[*]}")" ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0")
 env "${daemon_env[@]}" taskset -c "$SERVER_CPU" "$PALAVERD" --config "$work/palaver.cfg" >"$work/stdout.log" 2>"$work/stderr.log" &
 pid=$!
 port=
@@ -155,7 +194,7 @@ done
 set +e
 NODE_EXTRA_CA_CERTS="$ca" timeout "$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 900 }')" taskset -c "$CLIENT_CPU" "$NODE" "$here/soak.js" \
   --iss "https://localhost:$port" --pid "$pid" --clients "$clients" --minutes "$minutes" --users "$users" \
-  --json "$work/result.json" "${args[@]}" 2>&1 | tee -a "$work/raw.txt"
+  --json "$work/result.json" ${preload[0]:+--heap-file "$work/heap.txt"} "${args[@]}" 2>&1 | tee -a "$work/raw.txt"
 client_rc=${PIPESTATUS[0]}
 set -e
 
@@ -167,6 +206,16 @@ if [ -s "$work/result.json" ]; then
     echo "check: RSS growth after warm-up $growth % ≤ $RSS_GROWTH_PCT %" | tee -a "$work/raw.txt"
   else
     fails+=("RSS grew $growth % after the warm-up (bound $RSS_GROWTH_PCT %)")
+  fi
+  if [ "$asan" = 1 ]; then
+    hgrowth=$("$NODE" -e 'const r = require(process.argv[1]); console.log(r.heap ? r.heap.growth_pct.toFixed(2) : "none")' "$work/result.json")
+    if [ "$hgrowth" = none ]; then
+      fails+=("no ASan heap statistics were read")
+    elif "$NODE" -e 'process.exit(require(process.argv[1]).heap.growth_pct <= Number(process.argv[2]) ? 0 : 1)' "$work/result.json" "$HEAP_GROWTH_PCT"; then
+      echo "check: ASan heap in use grew $hgrowth % after warm-up ≤ $HEAP_GROWTH_PCT %" | tee -a "$work/raw.txt"
+    else
+      fails+=("the heap in use grew $hgrowth % after the warm-up (bound $HEAP_GROWTH_PCT %)")
+    fi
   fi
 else
   fails+=("clients wrote no result")
