@@ -6,7 +6,9 @@
 #     start, replies or forwarded messages missing after --timeout, protocol mismatches), and the
 #     server counts no connection or channel once every client has closed;
 #   - palaverd's VmRSS (sampled every 10 s and printed) grew by at most RSS_GROWTH_PCT (5) % from
-#     the end of the warm-up (--warmup-minutes, 2) to the end of the churn;
+#     the end of the warm-up (--warmup-minutes, 2) to the end of the churn; with ASan, the heap in
+#     use (allocated and not freed: ASan's allocator statistics, read by a small preloaded library)
+#     by at most HEAP_GROWTH_PCT (5) % over the same span — the RSS also holds ASan's bookkeeping;
 #   - palaverd, stopped with SIGTERM, exits 0 within 120 s and LeakSanitizer (at exit) and
 #     ASan/UBSan (any time) wrote no report (log_path=<temp>/sanitizer/palaverd.<pid>).
 # ASan holds freed memory in a quarantine (256 MB by default), which alone would make RSS climb for
@@ -23,7 +25,8 @@
 #          cmake --build build-asan -j2 --target palaverd);
 #        a palaverd without ASan is accepted for trying the script out (the leak check is then
 #        skipped and the output says so; REQUIRE_ASAN=1 refuses it),
-#        SERVER_CPU (0), CLIENT_CPU (1), NODE (node), RSS_GROWTH_PCT (5), ASAN_QUARANTINE_MB (64),
+#        SERVER_CPU (0), CLIENT_CPU (1), NODE (node), RSS_GROWTH_PCT (5), HEAP_GROWTH_PCT (5),
+#        ASAN_QUARANTINE_MB (64),
 #        KEEP=1 (keep the temp dir with palaverd's log), OUT (default docs/bench/soak-<date>.md),
 #        LEAK_CONTROL=1 (positive control of the leak check: palaverd runs with a preloaded library
 #          that leaks 4 242 bytes at start, so the run must end "FAIL: ... sanitizer reports").
