@@ -429,9 +429,15 @@ void Hub::SignalOrHangup(ConnId conn, Connection& c, const Incoming& m) {
   std::optional<ConnId> peer_conn;
   if (peer != ch->members.end() && target != me) peer_conn = peer->second;
   auto mine = ch->members.find(me);
-  if (mine != ch->members.end() && mine->second == conn) Leave(*ch, me);  // `ch` may be gone now
+  bool left = mine != ch->members.end() && mine->second == conn;
+  if (left) Leave(*ch, me);  // `ch` is gone now unless the peer is in it
   if (peer_conn) {
     Send(*peer_conn, std::move(text));
+    // A 1:1 call ends for both when one hangs up: the peer leaves too (and the channel goes).
+    // Meet and kwmjs send nothing after the peer's hangup, so the peer's place would otherwise
+    // stay until its connection closed, counted against max_calls_per_connection: a tab whose
+    // calls the other side ended was refused its fifth (found by bench/soak.sh).
+    if (one_to_one && left) Leave(*ch, target);
   } else if (one_to_one) {
     auto devices = users_.find(target);
     if (devices != users_.end()) {
