@@ -605,8 +605,8 @@ def render_table(a, med, figs, rates, errors):
         out.append("")
         out.append(f"Token endpoint per palaverd CPU-second vs. one core's ES256 sign/s: code exchange "
                    f"{ex / rate:.2f}× ({2 * ex / rate:.2f}× counting its 2 signatures), refresh {rf / rate:.2f}× "
-                   f"({3 * rf / rate:.2f}× counting 3 signatures). Target ≥ 0.50× (code exchange): "
-                   f"**{'met' if ex / rate >= 0.5 else 'not met'}**.")
+                   f"({3 * rf / rate:.2f}× counting 3 signatures). Target ≥ 0.3× (code exchange, issue 20): "
+                   f"**{'met' if ex / rate >= 0.3 else 'not met'}**.")
     good = [(r, f["cpu_us"]) for r, f in zip(rates, figs["exchange"]) if r == r]
     if good:
         per_run = sorted(1e6 / us / r for r, us in good)

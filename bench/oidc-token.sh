@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # oidc-token.sh — the OpenID provider's token endpoint against one core's raw ES256 signing rate
-# (issue #3: the token endpoint should reach at least half of it).
+# (issue #3 asked for half of it; issue 20 for at least 0.3× on the code exchange).
 #
 # 1. `openssl speed -seconds 5 ecdsap256` pinned to the server CPU: ES256 (P-256) sign/s of one
 #    core (openssl divides by the CPU time it got, so other load on that core does not skew it).
