@@ -194,12 +194,24 @@ for _ in $(seq 300); do
 done
 [ -n "$port" ] || { cat "$work/stderr.log" >&2; echo "soak.sh: palaverd did not start" >&2; exit 1; }
 
+# With ASan: which part of the RSS moves (shadow, ASan's heap region, other anonymous memory,
+# files), every 60 s, into the raw output.
+sampler=
+if [ "$asan" = 1 ]; then
+  python3 "$here/lib/smaps-breakdown.py" "$pid" 60 "$(awk -v m="$minutes" 'BEGIN { printf "%d", m + 6 }')" >"$work/smaps.txt" 2>/dev/null &
+  sampler=$!
+fi
+
 set +e
 NODE_EXTRA_CA_CERTS="$ca" timeout "$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 900 }')" taskset -c "$CLIENT_CPU" "$NODE" "$here/soak.js" \
   --iss "https://localhost:$port" --pid "$pid" --clients "$clients" --minutes "$minutes" --users "$users" \
   --json "$work/result.json" ${preload[0]:+--heap-file "$work/heap.txt"} "${args[@]}" 2>&1 | tee -a "$work/raw.txt"
 client_rc=${PIPESTATUS[0]}
 set -e
+if [ -n "$sampler" ]; then
+  kill "$sampler" 2>/dev/null || true
+  tee -a "$work/raw.txt" <"$work/smaps.txt"
+fi
 
 fails=()
 [ "$client_rc" = 0 ] || fails+=("clients: exit $client_rc (errors above)")
