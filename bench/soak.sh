@@ -13,7 +13,15 @@
 #     ASan/UBSan (any time) wrote no report (log_path=<temp>/sanitizer/palaverd.<pid>).
 # ASan holds freed memory in a quarantine (256 MB by default), which alone would make RSS climb for
 # many minutes; the run sets quarantine_size_mb=64 (ASAN_QUARANTINE_MB) so that the quarantine is
-# full within the warm-up and the bound measures palaverd, not ASan.
+# full within the warm-up and the bound measures palaverd, not ASan. Two more parts of ASan's own
+# memory grow by design through a long run: the fake stack frames of detect_stack_use_after_return
+# (the compiled-in default: more of them are touched as the loop runs) and the stack depot (every
+# distinct allocation and free stack, kept for good). The smaps breakdown this script prints showed
+# that growth outside ASan's heap region and shadow, with palaverd's heap flat (docs/performance.md,
+# "Soak"), so by default the soak runs with detect_stack_use_after_return=0:malloc_context_size=2
+# (SOAK_ASAN_OPTIONS overrides; a leak report then shows 2 frames per stack: rerun with
+# SOAK_ASAN_OPTIONS=malloc_context_size=30 to find it). Every heap check stays on; the ASan test job
+# (./dev test) runs with both options at their full setting.
 # What one cycle of a client cohort does: see soak.js's header.
 #
 # Usage: bench/soak.sh [--clients 1000] [--minutes 10] [soak.js options: --warmup-minutes 2
@@ -26,7 +34,7 @@
 #        a palaverd without ASan is accepted for trying the script out (the leak check is then
 #        skipped and the output says so; REQUIRE_ASAN=1 refuses it),
 #        SERVER_CPU (0), CLIENT_CPU (1), NODE (node), RSS_GROWTH_PCT (5), HEAP_GROWTH_PCT (5),
-#        ASAN_QUARANTINE_MB (64),
+#        ASAN_QUARANTINE_MB (64), SOAK_ASAN_OPTIONS (more ASAN_OPTIONS for palaverd; default above; empty: none),
 #        KEEP=1 (keep the temp dir with palaverd's log), OUT (default docs/bench/soak-<date>.md),
 #        LEAK_CONTROL=1 (positive control of the leak check: palaverd runs with a preloaded library
 #          that leaks 4 242 bytes at start, so the run must end "FAIL: ... sanitizer reports").
@@ -56,6 +64,7 @@ NODE=${NODE:-node}
 RSS_GROWTH_PCT=${RSS_GROWTH_PCT:-5}
 HEAP_GROWTH_PCT=${HEAP_GROWTH_PCT:-5}
 ASAN_QUARANTINE_MB=${ASAN_QUARANTINE_MB:-64}
+SOAK_ASAN_OPTIONS=${SOAK_ASAN_OPTIONS-detect_stack_use_after_return=0:malloc_context_size=2}
 [ -d "$root/tests/node/node_modules/ws" ] || { echo "soak.sh: tests/node/node_modules/ws missing (./dev test installs it)" >&2; exit 2; }
 
 clients=1000
@@ -74,7 +83,10 @@ all_args="--clients $clients --minutes $minutes --users $users${args[*]:+ ${args
 
 # An ASan build has the runtime linked in (GCC: libasan.so; clang: static __asan_init).
 asan=0
-if ldd "$PALAVERD" 2>/dev/null | grep -q libasan || nm -D "$PALAVERD" 2>/dev/null | grep -q ' __asan_init'; then asan=1; fi
+# (Read whole before grep: with pipefail, `ldd | grep -q` fails when grep's early exit kills ldd.)
+libs=$(ldd "$PALAVERD" 2>/dev/null || true)
+syms=$(nm -D "$PALAVERD" 2>/dev/null || true)
+if grep -q libasan <<<"$libs" || grep -q ' __asan_init' <<<"$syms"; then asan=1; fi
 if [ "$asan" = 0 ] && [ "${REQUIRE_ASAN:-}" = 1 ]; then echo "soak.sh: $PALAVERD is not an ASan build" >&2; exit 2; fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -100,7 +112,7 @@ reports=$work/sanitizer
 mkdir -p "$reports"
 # Every report of the daemon goes to a file of its own (the compiled-in defaults make each fatal:
 # tests/sanitizers/defaults.cpp); the leak check runs at exit.
-export ASAN_OPTIONS="detect_leaks=1:quarantine_size_mb=$ASAN_QUARANTINE_MB:log_path=$reports/palaverd"
+export ASAN_OPTIONS="detect_leaks=1:quarantine_size_mb=$ASAN_QUARANTINE_MB:log_path=$reports/palaverd${SOAK_ASAN_OPTIONS:+:$SOAK_ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/palaverd"
 
 header="# bench/soak.sh $all_args — $(date -u +%FT%TZ) — $(nproc) cores — $(uname -r) — node $($NODE --version) — palaverd $("$PALAVERD" --version 2>/dev/null | head -n1 || echo '?') — $([ "$asan" = 1 ] && echo "ASan+UBSan build, ASAN_OPTIONS=$ASAN_OPTIONS" || echo 'NOT an ASan build: no leak check')"
@@ -194,12 +206,24 @@ for _ in $(seq 300); do
 done
 [ -n "$port" ] || { cat "$work/stderr.log" >&2; echo "soak.sh: palaverd did not start" >&2; exit 1; }
 
+# With ASan: which part of the RSS moves (shadow, ASan's heap region, other anonymous memory,
+# files), every 60 s, into the raw output.
+sampler=
+if [ "$asan" = 1 ]; then
+  python3 "$here/lib/smaps-breakdown.py" "$pid" 60 "$(awk -v m="$minutes" 'BEGIN { printf "%d", m + 6 }')" >"$work/smaps.txt" 2>/dev/null &
+  sampler=$!
+fi
+
 set +e
 NODE_EXTRA_CA_CERTS="$ca" timeout "$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 + 900 }')" taskset -c "$CLIENT_CPU" "$NODE" "$here/soak.js" \
   --iss "https://localhost:$port" --pid "$pid" --clients "$clients" --minutes "$minutes" --users "$users" \
   --json "$work/result.json" ${preload[0]:+--heap-file "$work/heap.txt"} "${args[@]}" 2>&1 | tee -a "$work/raw.txt"
 client_rc=${PIPESTATUS[0]}
 set -e
+if [ -n "$sampler" ]; then
+  kill "$sampler" 2>/dev/null || true
+  tee -a "$work/raw.txt" <"$work/smaps.txt"
+fi
 
 fails=()
 [ "$client_rc" = 0 ] || fails+=("clients: exit $client_rc (errors above)")

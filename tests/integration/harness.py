@@ -567,14 +567,14 @@ class PalaverTestCase(unittest.TestCase):
 class WsClient:
     """A minimal RFC 6455 client over an existing (TLS) socket, for tests."""
 
-    def __init__(self, sock, path, host="localhost"):
+    def __init__(self, sock, path, host="localhost", extra_headers=""):
         import base64
         import hashlib
         self.sock = sock
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                      f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+                      f"Sec-WebSocket-Version: 13\r\n{extra_headers}\r\n").encode())
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = sock.recv(4096)

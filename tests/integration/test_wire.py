@@ -213,6 +213,15 @@ class Wire(unittest.TestCase):
         ws.sock.sendall(bytes([0x81, 5]) + b"hello")
         self.assertEqual(ws.close_code(), 1002)
 
+    def test_websocket_upgrade_headers_are_seen_at_open_and_given_back_after(self):
+        # The handler sees the upgrade's headers in OnOpen; afterwards the host keeps only the
+        # request line's parts and the peer (an idle socket does not hold headers and cookies).
+        ws = WsClient(self.s.tls_socket(), "/testbed/ws", extra_headers="X-Probe: seen-at-open\r\nCookie: s=secret\r\n")
+        self.assertEqual(ws.status, 101)
+        self.assertTrue(ws.recv()[1].startswith(b"hello "))
+        ws.send("probe")
+        self.assertEqual(ws.recv(), (1, b"probe open=seen-at-open now=(none) path=/testbed/ws peer=127.0.0.1"))
+
     # --- chunked request bodies (were refused with 411) -------------------------------------
 
     def test_chunked_body_is_decoded(self):

@@ -227,7 +227,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     if (standing_timer_ != 0) host_->Loop().Cancel(standing_timer_);
     host_->Loop().Post([this] {
       if (hub_) hub_->Goodbye();
-      for (auto& [id, socket] : sockets_) socket->Close(1001, "server shutting down");
+      for (auto& [id, peer] : sockets_) peer.socket->Close(1001, "server shutting down");
     });
   }
 
@@ -264,9 +264,9 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     if (it == accepted_.end()) return socket.Close(1008, "not authorized");
     Identity who = std::move(it->second.who);
     accepted_.erase(it);
-    sockets_[socket.Id()] = &socket;
-    if (!who.directory_id.empty()) standing_[socket.Id()] = Standing{who.directory_id, who.session_epoch};
-    buckets_[socket.Id()] = Bucket{static_cast<double>(config_.message_burst), NowMonotonic(), 0};
+    sockets_[socket.Id()] = Peer{&socket, Bucket{static_cast<double>(config_.message_burst), NowMonotonic(), 0}};
+    // The hub has no use for the directory id: it moves here rather than being kept twice.
+    if (!who.directory_id.empty()) standing_[socket.Id()] = Standing{std::move(who.directory_id), who.session_epoch};
     log_->debug("rtm connected user={} conn={} guest={}", who.user_id, socket.Id(), who.guest);
     hub_->Open(socket.Id(), std::move(who));
     UpdateGauges();
@@ -274,7 +274,9 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
 
   void OnMessage(sdk::WebSocket& socket, std::string_view data, bool binary) override {
     if (binary) return;  // ignored, as kwmserver does
-    auto& b = buckets_[socket.Id()];
+    auto peer = sockets_.find(socket.Id());
+    if (peer == sockets_.end()) return;  // refused in OnOpen
+    Bucket& b = peer->second.bucket;
     double now = NowMonotonic();
     b.tokens = std::min<double>(static_cast<double>(config_.message_burst),
                                 b.tokens + (now - b.last) * static_cast<double>(config_.messages_per_second));
@@ -305,7 +307,6 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     messages_out_->Inc(hub_->messages_out() - out);
     sockets_.erase(socket.Id());
     standing_.erase(socket.Id());
-    buckets_.erase(socket.Id());
     UpdateGauges();
   }
 
@@ -316,12 +317,12 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     if (it == sockets_.end()) return;
     // A reader too far behind is disconnected by the host (bounded queue), never buffered
     // without limit.
-    if (!it->second->Send(text)) slow_drops_->Inc();
+    if (!it->second.socket->Send(text)) slow_drops_->Inc();
   }
 
   void Close(ConnId conn, int code, std::string reason) override {
     auto it = sockets_.find(conn);
-    if (it != sockets_.end()) it->second->Close(code, reason);
+    if (it != sockets_.end()) it->second.socket->Close(code, reason);
   }
 
  private:
@@ -428,7 +429,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
             log_->info("rtm connection closed user={} conn={} reason=signed out (user removed, disabled or sessions ended)",
                        standing_[conn].directory_id, conn);
             standing_.erase(conn);
-            socket->second->Close(1008, "signed out");
+            socket->second.socket->Close(1008, "signed out");
           }
         });
   }
@@ -646,7 +647,12 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   // Net loop only.
   std::unordered_map<std::string, Pending> pending_keys_;
   std::unordered_map<std::string, Pending> accepted_;  // upgrade accepted, not yet open
-  std::unordered_map<ConnId, sdk::WebSocket*> sockets_;
+  // One entry per open socket: the socket and its message rate bucket.
+  struct Peer {
+    sdk::WebSocket* socket = nullptr;
+    Bucket bucket;
+  };
+  std::unordered_map<ConnId, Peer> sockets_;
   struct Standing {
     std::string directory_id;
     int64_t epoch = 0;
@@ -654,7 +660,6 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   std::unordered_map<ConnId, Standing> standing_;  // users to check (not guests, not external)
   sdk::NetLoop::TimerId standing_timer_ = 0;
   bool standing_check_running_ = false;
-  std::unordered_map<ConnId, Bucket> buckets_;
   std::unordered_map<std::string, int64_t> guest_limiter_;  // per address, reset every minute
   sdk::Gauge* connections_ = nullptr;
   sdk::Gauge* users_ = nullptr;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "palaver/sdk/encoding.hpp"
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/services/token_issuer.hpp"
+
 #include "palaver/sdk/services/user_directory.hpp"
 #include "palaver/sdk/websocket.hpp"
 
@@ -19,14 +21,19 @@ namespace palaver::testbed {
 namespace {
 
 // Echoes text messages; "close" makes the server close with 4000; "flood:N" sends N 1 KB
-// messages at once (for the slow-reader bound).
+// messages at once (for the slow-reader bound); "probe" answers what the upgrade request showed of
+// its X-Probe header in OnOpen and shows now, and its path now (the host drops the headers after
+// OnOpen).
 class EchoSocket final : public sdk::WebSocketHandler {
  public:
   Status Accept(const sdk::Request& request) override {
     if (request.QueryParam("refuse")) return Fail(ErrorCode::kPermissionDenied, "refused by test");
     return OkStatus();
   }
-  void OnOpen(sdk::WebSocket& socket) override { socket.Send("hello " + std::to_string(socket.Id())); }
+  void OnOpen(sdk::WebSocket& socket) override {
+    probe_at_open_[socket.Id()] = std::string(socket.UpgradeRequest().Header("x-probe").value_or("(none)"));
+    socket.Send("hello " + std::to_string(socket.Id()));
+  }
   void OnMessage(sdk::WebSocket& socket, std::string_view data, bool binary) override {
     if (binary) {
       socket.SendBinary(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
@@ -34,6 +41,13 @@ class EchoSocket final : public sdk::WebSocketHandler {
     }
     if (data == "close") {
       socket.Close(4000, "closed by request");
+      return;
+    }
+    if (data == "probe") {
+      const sdk::Request& req = socket.UpgradeRequest();
+      socket.Send("probe open=" + probe_at_open_[socket.Id()] + " now=" +
+                  std::string(req.Header("x-probe").value_or("(none)")) + " path=" + req.path +
+                  " peer=" + socket.Peer());
       return;
     }
     if (data.rfind("flood:", 0) == 0) {
@@ -46,7 +60,10 @@ class EchoSocket final : public sdk::WebSocketHandler {
     }
     socket.Send(std::string("echo:") + std::string(data));
   }
-  void OnClose(sdk::WebSocket&) override {}
+  void OnClose(sdk::WebSocket& socket) override { probe_at_open_.erase(socket.Id()); }
+
+ private:
+  std::map<uint64_t, std::string> probe_at_open_;  // net loop only
 };
 
 // Echoes raw (non-HTTP) connections on the TLS listener, prefixed.

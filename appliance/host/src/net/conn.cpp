@@ -204,7 +204,8 @@ void Conn::ArmWriteDeadline(Clock::time_point when) {
 void Conn::Flush() {
   dirty_ = false;
   if (closed_ || handshaking_) return;
-  retired_.clear();  // top level: no frame of a replaced session is on the stack
+  std::vector<std::unique_ptr<Session>>().swap(retired_);  // top level: no frame of a replaced
+                                                           // session is on the stack; capacity too
   if (session_ != nullptr && !lingering_) {
     session_->Produce();
     if (closed_) return;

@@ -95,6 +95,12 @@ void WsSession::Open() {
   open_ = true;
   conn_.server().ws_open_->Add(1);
   Call("open", [&] { entry_->handler->OnOpen(*this); });
+  // What a module may still ask of the upgrade request later is its method, path, query, host
+  // and peer; the headers (cookies among them) and the body are given back now, so an idle
+  // socket does not hold them for its lifetime (sdk/websocket.hpp, UpgradeRequest).
+  std::vector<std::pair<std::string, std::string>>().swap(request_.headers);
+  std::string().swap(request_.body);
+  std::string().swap(request_.authority);
 }
 
 void WsSession::OnData() {

@@ -38,7 +38,10 @@ class WebSocket {
   virtual void Close(int code, std::string_view reason) = 0;
   virtual uint64_t Id() const = 0;
   virtual const std::string& Peer() const = 0;
-  /// The upgrade request (path, query, headers).
+  /// The upgrade request: complete (headers too) in the handler's Accept and OnOpen. After
+  /// OnOpen returns the host keeps only its method, path, query, host, peer and listener (an
+  /// idle socket should not hold the headers, cookies among them, for its lifetime); a handler
+  /// that needs a header later copies it in OnOpen.
   virtual const Request& UpgradeRequest() const = 0;
   virtual size_t QueuedBytes() const = 0;
 };
