@@ -9,8 +9,9 @@
 #   --build    the CMake build directory (default: build)
 #   --runs     executions per target (default 10000000)
 #   --seconds  time bound per target (default 7200)
-#   --jobs     parallel fuzzing processes per target (libFuzzer -jobs/-workers; default 1, which
-#              is what to use while other work shares the CPU; the runs bound is per process)
+#   --jobs     parallel fuzzing processes per target (libFuzzer -jobs/-workers, sharing the corpus;
+#              default 1, which is what to use while other work shares the CPU). The runs bound is
+#              for the target: each process runs RUNS/J inputs, and the figures are their sums
 #   REGEX      only targets whose name matches (default: all)
 # Exit status: non-zero when any target found something (crash, leak, sanitizer report, broken
 # property, timeout, OOM); its finding is in <build>/fuzz/<target>/crashes/.
@@ -58,7 +59,7 @@ for line in "${targets[@]}"; do
   done
   started=$(date +%s)
   set +e
-  out=$(eval "env $env FUZZ_RUNS=$runs FUZZ_ARGS='$extra'" '"${args[@]}"' 2>&1)
+  out=$(eval "env $env FUZZ_RUNS=$(( (runs + jobs - 1) / jobs )) FUZZ_ARGS='$extra'" '"${args[@]}"' 2>&1)
   status=$?
   set -e
   took=$(( $(date +%s) - started ))

@@ -16,7 +16,7 @@
 #   FUZZ_BUILD_DIR  where objects, the binary, the working corpus and findings go
 #                   (default: a temporary directory, removed afterwards unless the run failed)
 #   CLANGXX         the compiler (default: clang++)
-#   FUZZ_RUNS       stop after this many executions (default: only the time bound)
+#   FUZZ_RUNS       stop after this many executions, per process (default: only the time bound)
 #   FUZZ_ARGS       extra libFuzzer flags, e.g. "-jobs=2 -workers=2"
 #   FUZZ_JOBS       parallel compiles (default 2)
 # Exit status: 0 when the run ended without a finding; non-zero on a crash, a sanitizer report
@@ -135,29 +135,41 @@ flags=(-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats
 [ -n "$dict" ] && flags+=(-dict="$dict")
 read -r -a extra <<<"${FUZZ_ARGS:-}"
 log=$build/fuzz.log
-echo "$name: fuzzing for ${secs}s${runs:+ or $runs executions} (log: $log)"
+# With -jobs=N (N > 1) libFuzzer runs N worker processes, each with its own -runs bound, writing
+# fuzz-<job>.log into the working directory; the figures below are then summed over the workers
+# (executions, exec/s) or taken at their best (coverage, features, corpus, seconds, RSS).
+njobs=$(sed -n 's/.*-jobs=\([0-9][0-9]*\).*/\1/p' <<<"${FUZZ_ARGS:-}")
+njobs=${njobs:-1}
+rm -f "$build"/fuzz-*.log
+echo "$name: fuzzing for ${secs}s${runs:+ or $runs executions}$([ "$njobs" -gt 1 ] && echo " in each of $njobs processes") (log: $log)"
 set +e
-"$bin" "${flags[@]}" "${extra[@]}" "$build/corpus" >"$log" 2>&1
+(cd "$build" && exec "$bin" "${flags[@]}" "${extra[@]}" "$build/corpus") >"$log" 2>&1
 status=$?
 set -e
+logs=("$log")
+[ "$njobs" -gt 1 ] && logs=("$build"/fuzz-*.log)
 
-stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
-execs=$(stat number_of_executed_units)
-rate=$(stat average_exec_per_sec)
-rss=$(stat peak_rss_mb)
-last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
-cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
-ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
-corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<<"$last")
-elapsed=$(sed -n 's/.*Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+sum() { local t=0 v f; for f in "${logs[@]}"; do v=$(sed -n "s/^stat::$1: *//p" "$f" | tail -1); t=$((t + ${v:-0})); done; echo "$t"; }
+most() { local m="" v f; for f in "${logs[@]}"; do v=$("$@" "$f" | tail -1); [ -n "$v" ] && { [ -z "$m" ] || [ "$v" -gt "$m" ]; } && m=$v; done; echo "$m"; }
+last_field() { grep -E '^#[0-9]+' "$2" | tail -1 | sed -n "s/.* $1: \([0-9]*\).*/\1/p"; }
+execs=$(sum number_of_executed_units)
+rate=$(sum average_exec_per_sec)
+rss=$(most sed -n 's/^stat::peak_rss_mb: *//p')
+cov=$(most last_field cov)
+ft=$(most last_field ft)
+corp=$(most last_field corp)
+elapsed=$(most sed -n 's/.*Done [0-9]* runs in \([0-9]*\) second.*/\1/p')
+[ "$execs" -gt 0 ] || execs=""
 
 if [ "$status" -eq 0 ]; then
   echo "$name: ok: ${elapsed:-$secs}s, ${execs:-?} execs (${rate:-?}/s), cov ${cov:-?} edges, ft ${ft:-?}, corpus ${corp:-?}, peak rss ${rss:-?} MB, crashes 0"
   [ -n "$tmp_build" ] && rm -rf "$tmp_build"
   exit 0
 fi
-echo "$name: FAILED (exit $status) after ${execs:-?} execs, cov ${cov:-?}; last 60 lines of $log:" >&2
-tail -n 60 "$log" >&2
+for f in "${logs[@]}"; do
+  echo "$name: FAILED (exit $status) after ${execs:-?} execs, cov ${cov:-?}; last 60 lines of $f:" >&2
+  tail -n 60 "$f" >&2
+done
 found=$(ls -t "$build"/crashes/ 2>/dev/null | head -5)
 if [ -n "$found" ]; then
   echo "$name: findings in $build/crashes/: $(echo $found)" >&2
