@@ -88,6 +88,44 @@ def wait_until(probe, timeout=10, interval=0.1, what=None):
         time.sleep(interval)
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port(tcp=True, udp=False):
+    """A loopback port that is free now for TCP (and UDP, with udp=True), for a server a test
+    starts later on a port it must know in advance (slapd, Pebble, Apache, QEMU's forwards).
+
+    Chosen at random outside the kernel's ephemeral range (ip_local_port_range): a port the
+    kernel handed out (bind to port 0) and the test gave back could be handed out again at once
+    to any other process's outgoing connection or port-0 listener before the server binds it,
+    which is a race when suites run side by side (ctest -j); ports outside that range are never
+    handed out by the kernel, so only another test picking the same random port could take it."""
+    import random
+    lo, hi = _ephemeral_range()
+    choices = [(10000, lo - 1)] if lo > 12000 else []
+    if hi < 64000:
+        choices.append((hi + 1, 65535))
+    kinds = ([socket.SOCK_STREAM] if tcp else []) + ([socket.SOCK_DGRAM] if udp else [])
+    rng = random.SystemRandom()
+    for _ in range(200):
+        a, b = rng.choice(choices) if choices else (1024, 65535)
+        port = rng.randint(a, b)
+        try:
+            for kind in kinds:
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no free loopback port outside the ephemeral range")
+
+
 def write(path, text, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w" if isinstance(text, str) else "wb") as f:

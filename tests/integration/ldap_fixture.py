@@ -7,10 +7,11 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
+
+from harness import free_port  # noqa: F401 (also used as ldap_fixture.free_port)
 
 BASE = "dc=example,dc=org"
 ADMIN_DN = f"cn=admin,{BASE}"
@@ -81,12 +82,6 @@ MANY = 30  # zz01..zz30, "Zeta 01".., past the size limit
 
 def tool(name):
     return shutil.which(name) or os.path.join("/usr/sbin", name)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ldif_value(attr, value):

@@ -18,20 +18,12 @@ import threading
 import time
 import urllib.request
 
+from harness import free_port as harness_free_port
+
 
 def free_port():
-    """A port free for both TCP and UDP on 127.0.0.1 (the mock DNS needs UDP)."""
-    for _ in range(50):
-        with socket.socket() as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                    u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port")
+    """A port free for both TCP and UDP on 127.0.0.1 (the mock DNS needs UDP); harness.free_port."""
+    return harness_free_port(tcp=True, udp=True)
 
 
 def have_pebble():

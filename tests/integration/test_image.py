@@ -26,6 +26,7 @@ import time
 import unittest
 import urllib.parse
 
+from harness import free_port
 from test_package import BUILD, SOURCE, log, sh
 
 TOOLS = ("dpkg-buildpackage", "dh", "mmdebstrap", "mkfs.fat", "mmd", "mcopy", "sfdisk", "mkfs.ext4", "qemu-img",
@@ -68,12 +69,6 @@ def package():
         return debs[0]
     log("building the package (scripts/package.sh)")
     return sh([os.path.join(SOURCE, "scripts/package.sh"), BUILD], 400).stdout.strip().splitlines()[-1]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_taken(port):

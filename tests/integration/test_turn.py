@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Palaverd, assert_tls11_refused, wait_until
+from harness import Palaverd, assert_tls11_refused, free_port, wait_until
 import stun_client as stun
 from test_tls import fingerprint_of_pem, make_cert
 
@@ -46,17 +46,11 @@ def live_allocations(server):
     return int(re.search(r"allocations=(\d+)", detail).group(1))
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Peer:
     """turnutils_peer: a UDP echo peer on loopback."""
 
     def __init__(self):
-        self.port = free_port(socket.SOCK_DGRAM)
+        self.port = free_port(tcp=False, udp=True)
         self.proc = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(self.port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.2)
@@ -269,7 +263,7 @@ class Ipv6(unittest.TestCase):
             port6 = int(m.group(2))
             r = subprocess.run(["turnutils_stunclient", "-p", str(port6), "::1"], capture_output=True, text=True, timeout=20)
             self.assertIn("IPv6. UDP reflexive addr: ::1:", r.stdout + r.stderr)
-            peer_port = free_port(socket.SOCK_DGRAM)
+            peer_port = free_port(tcp=False, udp=True)
             peer = subprocess.Popen(["turnutils_peer", "-L", "::1", "-p", str(peer_port)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.2)
@@ -563,7 +557,7 @@ class Settings(unittest.TestCase):
         # A relay range of two ports: two allocations get them, a third is refused with 508
         # (Insufficient Capacity), and a port freed by a deleted allocation is used again.
         for _ in range(50):
-            low = free_port(socket.SOCK_DGRAM)
+            low = free_port(tcp=False, udp=True)
             if low < 65535:
                 try:
                     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:

@@ -19,19 +19,13 @@ import types
 import unittest
 import urllib.parse
 
-from harness import SOURCE, Browser, Palaverd, WsClient
+from harness import SOURCE, Browser, Palaverd, WsClient, free_port
 from test_authorize import AUTHORIZE, claims_of, fragment_params, pkce
 from test_univention import BIND, Stubbed
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
 CLIENT = "127.0.0.3"  # the browser's address; Apache listens on 127.0.0.1, palaverd too
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ClientBrowser(Browser):
