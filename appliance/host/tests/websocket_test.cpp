@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <memory>
 #include <string>
 
 namespace palaver::host::net {
@@ -391,6 +392,61 @@ TEST(WsReader, NoByteValueCrashesAsFirstOrSecondByte) {
       }
     }
   }
+}
+
+// An idle WebSocket drops its reader (WsSession::Sweep) whenever Idle() says so and makes a new one
+// when data comes: that must change nothing. Idle exactly between frames and whole messages.
+TEST(WsReader, IdleOnlyBetweenFramesAndAFreshReaderGoesOnTheSame) {
+  const std::string stream = Frame(true, WsOpcode::kText, "one") +
+                             Frame(false, WsOpcode::kText, "fra") +       // a message in fragments,
+                             Frame(true, WsOpcode::kPing, "p") +          // a ping between them,
+                             Frame(true, WsOpcode::kContinuation, "g\xc3\xa4") +  // UTF-8 checked over both
+                             RawFrame(kFin | Op(WsOpcode::kBinary), std::string(300, 'b')) +
+                             Frame(true, WsOpcode::kClose, ClosePayload(1000, "bye"));
+  Result whole = FeedWhole(stream);
+  ASSERT_FALSE(whole.failed);
+  ASSERT_EQ(whole.events.size(), 5U);
+
+  auto reader = std::make_unique<WsReader>(kMax);
+  std::vector<WsEvent> events;
+  std::vector<size_t> idle_at;
+  int fresh = 0;
+  for (size_t i = 0; i < stream.size(); ++i) {
+    reader->Feed(std::string_view(stream).substr(i, 1), events);
+    if (reader->Idle()) {
+      idle_at.push_back(i + 1);
+      reader = std::make_unique<WsReader>(kMax);
+      ++fresh;
+    }
+  }
+  // Idle after the first message, after the whole fragmented message (not after its first
+  // fragment or the ping inside it), after the binary message; not after the close.
+  const size_t one = Frame(true, WsOpcode::kText, "one").size();
+  const size_t frag = Frame(false, WsOpcode::kText, "fra").size() + Frame(true, WsOpcode::kPing, "p").size() +
+                      Frame(true, WsOpcode::kContinuation, "g\xc3\xa4").size();
+  const size_t bin = RawFrame(kFin | Op(WsOpcode::kBinary), std::string(300, 'b')).size();
+  EXPECT_EQ(idle_at, (std::vector<size_t>{one, one + frag, one + frag + bin}));
+  EXPECT_EQ(fresh, 3);
+  EXPECT_TRUE(reader->closed());
+  EXPECT_FALSE(reader->Idle());
+  ASSERT_EQ(events.size(), whole.events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].kind, whole.events[i].kind) << i;
+    EXPECT_EQ(events[i].data, whole.events[i].data) << i;
+    EXPECT_EQ(events[i].binary, whole.events[i].binary) << i;
+  }
+  EXPECT_EQ(events[1].kind, Kind::kPing);       // the ping, answered mid-message
+  EXPECT_EQ(events[2].data, "frag\xc3\xa4");  // one message from both fragments
+
+  // A half-read header is not idle, nor a failed reader.
+  WsReader half(kMax);
+  std::vector<WsEvent> none;
+  half.Feed(std::string_view(stream).substr(0, 1), none);
+  EXPECT_FALSE(half.Idle());
+  WsReader failed(kMax);
+  failed.Feed(RawFrame(kFin | Op(WsOpcode::kText), "x", 0, /*masked=*/false), none);
+  EXPECT_TRUE(failed.failed());
+  EXPECT_FALSE(failed.Idle());
 }
 
 }  // namespace

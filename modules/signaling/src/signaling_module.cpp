@@ -315,9 +315,13 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   void Send(ConnId conn, std::string text) override {
     auto it = sockets_.find(conn);
     if (it == sockets_.end()) return;
+    sdk::WebSocket& socket = *it->second.socket;
+    // Closing already (its client sent a close frame, it was closed for a reason of its own):
+    // the message has nobody to go to, and that is no overload.
+    if (socket.Closing()) return;
     // A reader too far behind is disconnected by the host (bounded queue), never buffered
-    // without limit.
-    if (!it->second.socket->Send(text)) slow_drops_->Inc();
+    // without limit: counted once, for the send that went over the bound.
+    if (!socket.Send(text)) slow_drops_->Inc();
   }
 
   void Close(ConnId conn, int code, std::string reason) override {

@@ -41,6 +41,7 @@ class WsSession final : public Session, public sdk::WebSocket {
   bool Send(std::string_view text) override;
   bool SendBinary(std::span<const uint8_t> bytes) override;
   void Close(int code, std::string_view reason) override;
+  bool Closing() const override;
   uint64_t Id() const override { return id_; }
   const std::string& Peer() const override { return request_.peer; }
   const sdk::Request& UpgradeRequest() const override { return request_; }
@@ -63,7 +64,7 @@ class WsSession final : public Session, public sdk::WebSocket {
   uint64_t id_;
   std::shared_ptr<const WebSocketEntry> entry_;
   sdk::Request request_;
-  std::unique_ptr<WsReader> reader_;
+  std::unique_ptr<WsReader> reader_;  // null while idle (Sweep), made again by OnData
   Clock::time_point last_rx_ = Clock::now();
   bool open_ = false;
   bool detached_ = false;

@@ -76,13 +76,9 @@ class WsReader {
 
   bool failed() const { return failed_; }
   bool closed() const { return closed_; }
-  // Frees the buffers' memory between messages (no frame or message half read).
-  void ReleaseIdleBuffers() {
-    if (!in_message_ && !in_payload_ && header_len_ == 0) {
-      std::string().swap(message_);
-      std::string().swap(control_);
-    }
-  }
+  // Between frames and messages (nothing half read, not failed or closed): a fresh reader would
+  // go on exactly as this one, so an idle socket may drop its reader (WsSession::Sweep).
+  bool Idle() const { return !in_message_ && !in_payload_ && header_len_ == 0 && !failed_ && !closed_; }
   // With failed(): 1002, 1007 or 1009; 0 otherwise.
   int close_code() const { return close_code_; }
   // With failed(): short English description for logs.

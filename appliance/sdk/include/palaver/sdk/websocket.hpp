@@ -36,6 +36,10 @@ class WebSocket {
   virtual bool SendBinary(std::span<const uint8_t> bytes) = 0;
   /// Sends a close frame with `code` and `reason` once queued messages are written.
   virtual void Close(int code, std::string_view reason) = 0;
+  /// True once the socket is closing: a close frame was sent or received, its send queue went
+  /// over the bound, its module stopped or the connection failed. Send then returns false and
+  /// drops the message; OnClose follows. Lets a module tell "already closing" from "too slow".
+  virtual bool Closing() const = 0;
   virtual uint64_t Id() const = 0;
   virtual const std::string& Peer() const = 0;
   /// The upgrade request: complete (headers too) in the handler's Accept and OnOpen. After
