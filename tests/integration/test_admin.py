@@ -66,6 +66,22 @@ class AdminSettings(WithAdmin):
                                   "--data-binary", "web=debug")[0], (401, 403))
         self.assertNotIn("logger=web level=debug by=ops", self.s.stderr())
 
+    def test_a_token_from_before_a_password_change_is_refused(self):
+        # As on every other API: a password change ends the user's sessions and tokens (session
+        # epoch), so the old access token no longer administers, for the minutes it has left.
+        self.s.add_user("opal", "pw-1", "--admin")
+        old = self.s.mint_token("opal openid")
+        self.assertEqual(self.call("GET", token=old)[0], 200)
+        r = subprocess.run([self.s.binary, "user", "passwd", "opal", "--config", self.s.config_path],
+                           input="pw-2\n", capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status, doc = self.call("GET", token=old)
+        self.assertEqual(status, 401, doc)
+        self.assertIn("sessions were ended", doc["error_description"])
+        self.assertEqual(self.s.curl(LEVELS, "-H", f"Authorization: Bearer {old}", "-X", "PUT",
+                                     "--data-binary", "web=info")[0], 401)
+        self.assertEqual(self.call("GET", token=self.s.mint_token("opal openid"))[0], 200)
+
     def test_values_are_typed_validated_and_durable(self):
         put = lambda key, body: self.call("PUT", f"{API}/{key}", self.root, body)
         self.assertEqual(put("signaling.guests_enabled", '{"value": "yes"}')[0], 400)

@@ -545,6 +545,32 @@ class Console(unittest.TestCase):
         self.assertEqual(b.get("/admin/status")[0], 303)
 
 
+    def test_a_password_change_ends_the_users_console_sessions(self):
+        # A password change ends every session and token of the user (session epoch): the admin
+        # console's own session too, at its next request, while another admin's stays.
+        self.s.add_user("paula", "paula-secret-1", "--admin")
+        paula = self.admin("paula", "paula-secret-1")
+        rita = self.admin("rita", "rita-secret-1")
+        self.assertEqual(paula.get("/admin/status")[0], 200)
+        old_cookie = paula.cookie("__Host-palaver-admin")
+        self.assertTrue(old_cookie)
+        r = subprocess.run([self.s.binary, "user", "passwd", "paula", "--config", self.s.config_path],
+                           input="paula-secret-2\n", capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        status, h, _ = paula.get("/admin/status")
+        self.assertEqual(status, 303)
+        self.assertTrue(h["location"].startswith("/admin/signin?return="), h["location"])
+        self.assertIsNone(paula.cookie("__Host-palaver-admin"))  # cleared with the redirect
+        self.assertRegex(self.s.stderr(), r"admin session ended user=paula .*reason=sessions_ended")
+        self.assertEqual(rita.get("/admin/status")[0], 200)
+        # The session is gone on the server too: its cookie, sent again, is a session no more.
+        paula.jar[("__Host-palaver-admin", "/")] = old_cookie
+        self.assertEqual(paula.post("/admin/signout", form={"csrf": "x"})[0], 401)
+        self.assertEqual(paula.get("/admin/status")[0], 303)
+        # Signing in again (new password) starts a new session.
+        self.assertEqual(self.admin("paula", "paula-secret-2").get("/admin/status")[0], 200)
+
+
 class CertificateRenewal(unittest.TestCase):
     """The certificates page shows the last ACME check: here a CA nobody answers at, so the local
     CA keeps serving and the page says the check failed and when the next one runs."""

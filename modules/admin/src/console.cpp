@@ -110,6 +110,24 @@ std::string SafeReturn(const std::string& path) {
   return path;
 }
 
+// The answer to a request without a live session (none, expired, or ended): a page is sent to
+// sign in and come back; anything else gets "session expired" (401). `clear` drops the cookie.
+sdk::Response NoSession(const sdk::Request& req, Lang lang, bool clear) {
+  if (req.method == "GET" && req.path.find(".json") == std::string::npos && req.path != "/admin/guests/preview" &&
+      req.path != "/admin/audit.csv") {
+    std::string back = req.path + (req.query.empty() ? "" : "?" + req.query);
+    auto r = Redirect("/admin/signin?return=" + sdk::PercentEncode(SafeReturn(back)));
+    if (clear) r.headers.emplace_back("set-cookie", SetCookie(kSessionCookie, "", "Strict", 0));
+    return r;
+  }
+  Frame f{.title = Text(lang, "expired_title")};
+  mstch::map c{{"lead", Text(lang, "expired_lead")}, {"link_href", std::string("/admin/signin")},
+               {"link_label", Text(lang, "signin_again")}};
+  auto r = PageResponse(lang, "message", c, f, 401);
+  if (clear) r.SetHeader("set-cookie", SetCookie(kSessionCookie, "", "Strict", 0));
+  return r;
+}
+
 // Room names from a textarea: one per line, trimmed, at most 50 of at most 200 bytes.
 std::vector<std::string> PreviewNames(const std::string& text) {
   std::vector<std::string> out;
@@ -279,17 +297,10 @@ void Console::Handle(const sdk::Request& req, const sdk::Responder& respond) {
   auto cookie = Cookie(req, kSessionCookie);
   auto session = cookie ? sessions_.Touch(*cookie) : std::nullopt;
   if (!session) {
-    if (req.method == "GET" && req.path.find(".json") == std::string::npos &&
-        req.path != "/admin/guests/preview" && req.path != "/admin/audit.csv") {
-      std::string back = req.path + (req.query.empty() ? "" : "?" + req.query);
-      return respond(Redirect("/admin/signin?return=" + sdk::PercentEncode(SafeReturn(back))));
-    }
-    Frame f{.title = Text(lang, "expired_title")};
-    mstch::map c{{"lead", Text(lang, "expired_lead")}, {"link_href", std::string("/admin/signin")},
-                 {"link_label", Text(lang, "signin_again")}};
-    auto r = PageResponse(lang, "message", c, f, 401);
-    if (cookie) r.SetHeader("set-cookie", SetCookie(kSessionCookie, "", "Strict", 0));
-    return respond(std::move(r));
+    // (A page redirect keeps an unknown cookie, as before: the sign-in replaces it.)
+    bool page = req.method == "GET" && req.path.find(".json") == std::string::npos &&
+                req.path != "/admin/guests/preview" && req.path != "/admin/audit.csv";
+    return respond(NoSession(req, lang, cookie.has_value() && !page));
   }
   sdk::FormParams form;
   if (req.method == "POST") {
@@ -327,6 +338,16 @@ void Console::Handle(const sdk::Request& req, const sdk::Responder& respond) {
           auto r = PageResponse(lang, "message", c, f, 403);
           r.SetHeader("set-cookie", SetCookie(kSessionCookie, "", "Strict", 0));
           return respond(std::move(r));
+        }
+        // The user's sessions were ended since this sign-in (a password change, by anyone, in
+        // the console or with `palaverd user passwd`): this one ends too, as every sign-in
+        // session and access token of the user does. Signing in again starts a new one.
+        auto standing = directory->Standing(s.user_id);
+        if (!standing || standing->session_epoch > s.session_epoch) {
+          sessions_.Remove(s.id);
+          host_.Logger()->info("admin session ended user={} client={} reason={}", s.username, req.peer,
+                               standing ? "sessions_ended" : "standing_unavailable");
+          return respond(NoSession(req, lang, true));
         }
         Ctx ctx{req, lang, s, *user, std::move(form)};
         try {
@@ -454,7 +475,7 @@ void Console::Callback(const sdk::Request& req, const sdk::Responder& respond) {
           r.SetHeader("set-cookie", SetCookie(kSigninCookie, "", "Lax", 0));
           return respond(std::move(r));
         }
-        auto s = sessions_.Create(user->id, user->username, user->display_name);
+        auto s = sessions_.Create(user->id, user->username, user->display_name, at->session_epoch);
         signins_ok_->Inc();
         host_.Logger()->info("admin signed in user={} client={}", user->username, req.peer);
         auto r = Redirect(p.return_to);

@@ -17,10 +17,11 @@ bool SecretEquals(const std::string& a, const std::string& b) {
 }
 
 ConsoleSession SessionTable::Create(const std::string& user_id, const std::string& username,
-                                    const std::string& display_name) {
+                                    const std::string& display_name, int64_t session_epoch) {
   int64_t now = now_ms_();
   ConsoleSession s{.id = sdk::RandomToken(32), .user_id = user_id, .username = username,
-                   .display_name = display_name, .csrf = sdk::RandomToken(32), .created_ms = now, .last_seen_ms = now};
+                   .display_name = display_name, .csrf = sdk::RandomToken(32), .created_ms = now, .last_seen_ms = now,
+                   .session_epoch = session_epoch};
   std::lock_guard lock(mu_);
   SweepLocked(now);
   sessions_[s.id] = s;

@@ -22,6 +22,7 @@ struct ConsoleSession {
   std::string csrf;     // the form token of this session (random, 256 bits)
   int64_t created_ms = 0;
   int64_t last_seen_ms = 0;
+  int64_t session_epoch = 0;  // the user's session epoch at sign-in (the access token's)
 };
 
 /// A sign-in under way. Value type.
@@ -40,7 +41,9 @@ class SessionTable {
       : idle_ms_(idle_ms), absolute_ms_(absolute_ms), now_ms_(std::move(now_ms)) {}
 
   /// A new session for a signed-in admin; returns it (with its id and CSRF token).
-  ConsoleSession Create(const std::string& user_id, const std::string& username, const std::string& display_name);
+  /// `session_epoch`: the user's epoch the sign-in happened under; a higher one ends the session.
+  ConsoleSession Create(const std::string& user_id, const std::string& username, const std::string& display_name,
+                        int64_t session_epoch = 0);
   /// The live session with this id, its last use moved to now; nullopt when unknown, idle for
   /// longer than the idle limit or older than the absolute limit (it is then removed).
   std::optional<ConsoleSession> Touch(const std::string& id);

@@ -30,8 +30,9 @@ bool IsLoopbackPeer(const std::string& peer) {
 }
 
 // Runs `task` on a worker once `req` carries an access token of an enabled user with the admin
-// flag, or (`cli_token` non-empty) the CLI token from loopback; answers 401 (no or bad token) or
-// 403 (not an administrator) otherwise. Net loop.
+// flag, issued in the user's current session epoch, or (`cli_token` non-empty) the CLI token from
+// loopback; answers 401 (no or bad token, or one from before the user's sessions were ended: a
+// password change) or 403 (not an administrator) otherwise. Net loop.
 void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Workers& workers, sdk::Responder respond,
                        const std::string& cli_token, AdminTask task) {
   if (!cli_token.empty() && IsLoopbackPeer(req.peer)) {
@@ -53,6 +54,12 @@ void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Wo
       [directory, copy = req, who = *claims, respond, task = std::move(task)] {
         auto user = directory->GetById(who.user_id);
         if (!user || !user->enabled || !user->is_admin) return respond(Denied(403, "administrators only"));
+        // Like every other API (sdk::AuthorizeActiveBearer): a token from before the user's
+        // sessions were ended (password changed) no longer counts, for its remaining minutes.
+        auto standing = directory->Standing(who.user_id);
+        if (!standing || who.session_epoch < standing->session_epoch) {
+          return respond(Denied(401, "the token's sessions were ended"));
+        }
         task(Actor{user->username, copy.peer}, copy, respond);
       },
       nullptr);
