@@ -110,11 +110,16 @@ std::string SafeReturn(const std::string& path) {
   return path;
 }
 
+// A page a browser navigates to (not a form post, nor the JSON and CSV the pages fetch).
+bool IsPageRequest(const sdk::Request& req) {
+  return req.method == "GET" && req.path.find(".json") == std::string::npos && req.path != "/admin/guests/preview" &&
+         req.path != "/admin/audit.csv";
+}
+
 // The answer to a request without a live session (none, expired, or ended): a page is sent to
 // sign in and come back; anything else gets "session expired" (401). `clear` drops the cookie.
 sdk::Response NoSession(const sdk::Request& req, Lang lang, bool clear) {
-  if (req.method == "GET" && req.path.find(".json") == std::string::npos && req.path != "/admin/guests/preview" &&
-      req.path != "/admin/audit.csv") {
+  if (IsPageRequest(req)) {
     std::string back = req.path + (req.query.empty() ? "" : "?" + req.query);
     auto r = Redirect("/admin/signin?return=" + sdk::PercentEncode(SafeReturn(back)));
     if (clear) r.headers.emplace_back("set-cookie", SetCookie(kSessionCookie, "", "Strict", 0));
@@ -297,10 +302,8 @@ void Console::Handle(const sdk::Request& req, const sdk::Responder& respond) {
   auto cookie = Cookie(req, kSessionCookie);
   auto session = cookie ? sessions_.Touch(*cookie) : std::nullopt;
   if (!session) {
-    // (A page redirect keeps an unknown cookie, as before: the sign-in replaces it.)
-    bool page = req.method == "GET" && req.path.find(".json") == std::string::npos &&
-                req.path != "/admin/guests/preview" && req.path != "/admin/audit.csv";
-    return respond(NoSession(req, lang, cookie.has_value() && !page));
+    // A page's redirect leaves an unknown cookie alone (the sign-in replaces it).
+    return respond(NoSession(req, lang, cookie.has_value() && !IsPageRequest(req)));
   }
   sdk::FormParams form;
   if (req.method == "POST") {
