@@ -209,3 +209,60 @@ class MonitoringOnHttpsOnly(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AllowedNetworks(unittest.TestCase):
+    """`[admin] allowed_networks`: the console and the admin API only for clients from the
+    networks listed (the client as the host decided it: here through a trusted proxy's
+    X-Forwarded-For); `palaverd settings` from loopback always; a bad range refuses to start."""
+
+    def test_console_and_api_only_from_the_networks_listed(self):
+        s = Palaverd({"palaver": {"trusted_proxies": "127.0.0.1"},
+                      "admin": {"allowed_networks": "192.0.2.0/24, 2001:db8::/32"}},
+                     binary=PALAVERD_TESTBED, expect_start=False)
+        try:
+            s.add_user("root", "pw", "--admin")
+            s.start()
+            root = s.mint_token("root openid")
+
+            def get(path, client, *extra):
+                status, _, body, _ = s.curl(path, "-H", f"X-Forwarded-For: {client}", *extra)
+                return status, body.decode("utf-8", "replace")
+
+            for client in ("198.51.100.7", "2001:db9::1"):
+                status, page = get("/admin/status", client)
+                self.assertEqual(status, 403, client)
+                self.assertIn("Not from this network", page)
+                self.assertIn(client, page)
+                self.assertEqual(get("/admin/signin", client)[0], 403)  # no sign-in starts
+                status, body = get(API, client, "-H", f"Authorization: Bearer {root}")
+                self.assertEqual(status, 403)
+                self.assertIn("not available from this address", body)
+                self.assertEqual(get(LEVELS, client, "-H", f"Authorization: Bearer {root}", "-X", "PUT",
+                                     "--data-binary", "web=debug")[0], 403)
+            self.assertIn("Nicht aus diesem Netz", get("/admin/status", "198.51.100.7", "-H", "Accept-Language: de")[1])
+            self.assertNotIn("logger=web level=debug", s.stderr())
+            # Loopback is not implied (no X-Forwarded-For: the client is 127.0.0.1).
+            self.assertEqual(s.curl("/admin/status")[0], 403)
+            # From the networks listed: the console asks to sign in, the API answers.
+            for client in ("192.0.2.5", "2001:db8::5"):
+                status, _ = get("/admin/status", client)
+                self.assertEqual(status, 303, client)
+                self.assertEqual(get(API, client, "-H", f"Authorization: Bearer {root}")[0], 200)
+            # palaverd settings (its CLI token, from loopback) always works.
+            r = subprocess.run([s.binary, "settings", "get", "signaling.guests_enabled", "--config", s.config_path],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), "false")
+        finally:
+            s.close()
+
+    def test_a_bad_range_is_refused_with_its_line(self):
+        s = Palaverd({"admin": {"allowed_networks": "192.0.2.0/24, 10.0.0.0/33"}}, binary=PALAVERD_TESTBED,
+                     expect_start=False)
+        try:
+            r = subprocess.run([s.binary, "--check-config", s.config_path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn('[admin] allowed_networks: "10.0.0.0/33" is not an address or CIDR range', r.stderr)
+        finally:
+            s.close()

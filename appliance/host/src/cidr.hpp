@@ -1,24 +1,9 @@
-// Address ranges (CIDR) for allow-lists such as metrics_allow.
+// The host's allow-lists use the SDK's address ranges (palaver/sdk/cidr.hpp), under their old names.
 #pragma once
 
-#include <array>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <vector>
+#include "palaver/sdk/cidr.hpp"
 
 namespace palaver::host {
-
-/// An IPv4 or IPv6 network. IPv4 is kept as IPv4-mapped IPv6. Value type.
-struct Cidr {
-  std::array<uint8_t, 16> addr{};
-  int prefix = 128;
-
-  /// "10.0.0.0/8", "::1", "192.168.1.7". nullopt when malformed.
-  static std::optional<Cidr> Parse(const std::string& text);
-  bool Contains(const std::string& address) const;
-};
-
-bool AnyContains(const std::vector<Cidr>& nets, const std::string& address);
-
+using sdk::AnyContains;
+using sdk::Cidr;
 }  // namespace palaver::host

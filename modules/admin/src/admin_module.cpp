@@ -42,6 +42,11 @@ class AdminModule final : public sdk::Module {
     if (c.session_max_ms < c.session_idle_ms || c.session_max_ms > 7LL * 24 * 3600 * 1000) {
       section.Reject("session_max_age", "must be at least session_idle_timeout and at most 7d");
     }
+    for (const auto& net : section.List("allowed_networks", {})) {
+      auto cidr = sdk::Cidr::Parse(net);
+      if (!cidr) section.Reject("allowed_networks", "\"" + net + "\" is not an address or CIDR range");
+      else c.allowed_networks.push_back(*cidr);
+    }
     pending_ = c;
     return OkStatus();
   }
@@ -55,7 +60,7 @@ class AdminModule final : public sdk::Module {
     // read it; it is accepted from loopback only).
     std::string token = sdk::RandomToken(32);
     PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(host.Info().state_dir / kCliTokenFile, token + "\n", 0600));
-    PALAVER_RETURN_IF_ERROR(RegisterApiRoutes(host, *changer_, token));
+    PALAVER_RETURN_IF_ERROR(RegisterApiRoutes(host, *changer_, token, pending_.allowed_networks));
     console_ = std::make_unique<Console>(host, pending_, *changer_, *audit_);
     return console_->Register();
   }

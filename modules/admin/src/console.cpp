@@ -285,8 +285,19 @@ Result<Console::Provider> Console::DiscoverProvider() {
   }
 }
 
+bool AdminNetworkAllows(const std::vector<sdk::Cidr>& allowed, const std::string& peer) {
+  return allowed.empty() || sdk::AnyContains(allowed, peer);
+}
+
 void Console::Handle(const sdk::Request& req, const sdk::Responder& respond) {
   Lang lang = PickLanguage(req.Header("accept-language").value_or(""));
+  if (!AdminNetworkAllows(config_.allowed_networks, req.peer)) {
+    // Before anything else, sign-in included: from elsewhere the console does not exist.
+    Frame f{.title = Text(lang, "network_title")};
+    mstch::map c{{"lead", Text(lang, "network_lead", {req.peer})}, {"link_href", std::string("/")},
+                 {"link_label", Text(lang, "back_home")}};
+    return respond(PageResponse(lang, "message", c, f, 403));
+  }
   if (req.path == "/admin/assets/admin.css" || req.path == "/admin/assets/admin.js") {
     bool css = req.path.back() == 's' && req.path[req.path.size() - 2] == 's';
     sdk::Response r;

@@ -7,9 +7,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "audit_log.hpp"
 #include "pages.hpp"
+#include "palaver/sdk/cidr.hpp"
 #include "palaver/sdk/host.hpp"
 #include "palaver/sdk/http.hpp"
 #include "sessions.hpp"
@@ -21,7 +23,16 @@ namespace palaver::admin {
 struct ConsoleConfig {
   int64_t session_idle_ms = 15 * 60 * 1000;
   int64_t session_max_ms = 12 * 60 * 60 * 1000;
+  /// Client addresses the console and the admin API answer (`allowed_networks`); empty: any.
+  std::vector<sdk::Cidr> allowed_networks;
 };
+
+/// Whether `peer` (the client address, after trusted proxies) may use the console and the admin
+/// API with an administrator's sign-in or token: `allowed` is empty (no restriction) or lists it.
+/// Loopback is not implied: behind a reverse proxy that is not in `trusted_proxies` every client
+/// would look like loopback. (`palaverd settings` with its CLI token from loopback is always
+/// allowed; that check is the API's.) Pure.
+bool AdminNetworkAllows(const std::vector<sdk::Cidr>& allowed, const std::string& peer);
 
 /// Whether a browser request that changes state comes from this console's own origin: `Origin`
 /// (when sent) is https://<authority>, `Sec-Fetch-Site` (when sent) is same-origin, and at least

@@ -222,6 +222,13 @@ constexpr sdk::TextEntry kTexts[] = {
      "Sie sind als {} angemeldet, der kein Administrator dieses Servers ist. Bitten Sie einen Administrator, Ihnen das "
      "Recht zu geben."},
     {"signin_other", "Sign in as someone else", "Als jemand anderes anmelden"},
+    {"network_title", "Not from this network", "Nicht aus diesem Netz"},
+    {"back_home", "To the start page", "Zur Startseite"},
+    {"network_lead",
+     "This server's administration is not available from your address ({}). Use it from a network the "
+     "administrators allowed ([admin] allowed_networks).",
+     "Die Verwaltung dieses Servers ist von Ihrer Adresse ({}) aus nicht erreichbar. Nutzen Sie sie aus einem Netz, "
+     "das die Administratoren freigegeben haben ([admin] allowed_networks)."},
     {"expired_title", "Signed out", "Abgemeldet"},
     {"expired_lead", "Your session ended (signed out, or unused for too long). Nothing was changed.",
      "Ihre Sitzung ist beendet (abgemeldet oder zu lange nicht benutzt). Es wurde nichts geändert."},

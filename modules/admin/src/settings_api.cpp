@@ -8,6 +8,7 @@
 #include "palaver/sdk/services/host_status.hpp"
 #include "palaver/sdk/services/token_verifier.hpp"
 #include "palaver/sdk/services/user_directory.hpp"
+#include "console.hpp"
 #include "sessions.hpp"
 
 namespace palaver::admin {
@@ -34,7 +35,7 @@ bool IsLoopbackPeer(const std::string& peer) {
 // loopback; answers 401 (no or bad token, or one from before the user's sessions were ended: a
 // password change) or 403 (not an administrator) otherwise. Net loop.
 void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Workers& workers, sdk::Responder respond,
-                       const std::string& cli_token, AdminTask task) {
+                       const std::string& cli_token, const std::vector<sdk::Cidr>& allowed, AdminTask task) {
   if (!cli_token.empty() && IsLoopbackPeer(req.peer)) {
     auto auth = req.Header("authorization");
     if (auth && auth->size() > 7 && auth->substr(0, 7) == "Bearer " &&
@@ -43,6 +44,10 @@ void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Wo
                      nullptr);
       return;
     }
+  }
+  // `palaverd settings` (above) always may; administrators' tokens only from the allowed networks.
+  if (!AdminNetworkAllows(allowed, req.peer)) {
+    return respond(Denied(403, "the admin API is not available from this address"));
   }
   auto verifier = services.Find<sdk::TokenVerifier>();
   auto directory = services.Find<sdk::UserDirectory>();
@@ -133,15 +138,17 @@ sdk::Response MethodNotAllowed(const std::string& description) {
 
 }  // namespace
 
-Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token) {
+Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token,
+                         std::vector<sdk::Cidr> networks) {
   auto log = host.Logger();
+  auto allowed = std::make_shared<const std::vector<sdk::Cidr>>(std::move(networks));
   sdk::Services& services = host.Registry();
   sdk::Workers& workers = host.Pool();
   sdk::Settings& settings = host.Policy();
   sdk::Route levels{.methods = {"GET", "PUT"}, .path = "/admin/api/v1/log-levels", .max_body_bytes = 4096,
                     .route_class = "admin"};
-  PALAVER_RETURN_IF_ERROR(host.Http().Add(levels, [&services, &workers, log](const sdk::Request& req,
-                                                                             sdk::Responder respond) {
+  PALAVER_RETURN_IF_ERROR(host.Http().Add(levels, [&services, &workers, log, allowed](const sdk::Request& req,
+                                                                                      sdk::Responder respond) {
     if (auto origin = req.Header("origin"); origin && *origin != "https://" + req.authority) {
       return respond(sdk::Response::FromError(Error{ErrorCode::kPermissionDenied, "cross-origin log level change",
                                                     "cross-origin requests are refused"}));
@@ -149,7 +156,7 @@ Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string 
     // Reading the levels is for the monitoring audience too; changing them is for administrators.
     auto hs = services.Find<sdk::HostStatus>();
     if (req.method == "GET" && hs && hs->IsMonitoringClient(req)) return respond(LevelsJson());
-    WithAdministrator(req, services, workers, respond, "",
+    WithAdministrator(req, services, workers, respond, "", *allowed,
                       [log](const Actor& admin, const sdk::Request& r, sdk::Responder done) {
                         if (r.method == "PUT") {
                           auto changes = ParseLevelChanges(r.body);
@@ -181,7 +188,7 @@ Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string 
   }));
   sdk::Route route{.methods = {"GET", "PUT"}, .path = kPrefix, .match = sdk::Match::kPrefix, .max_body_bytes = 16 * 1024,
                    .route_class = "admin"};
-  return host.Http().Add(route, [&settings, &services, &workers, &changer, cli_token](const sdk::Request& req,
+  return host.Http().Add(route, [&settings, &services, &workers, &changer, cli_token, allowed](const sdk::Request& req,
                                                                                      sdk::Responder respond) {
     std::string key;
     if (req.path.size() > std::string(kPrefix).size()) key = req.path.substr(std::string(kPrefix).size() + 1);
@@ -190,7 +197,7 @@ Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string 
       r.SetHeader("allow", "GET");
       return respond(std::move(r));
     }
-    WithAdministrator(req, services, workers, respond, cli_token,
+    WithAdministrator(req, services, workers, respond, cli_token, *allowed,
         [&settings, &changer, key](const Actor& who, const sdk::Request& copy, sdk::Responder respond) {
           // GET of one setting answers it alone; an unknown key is 404 (JSON, like every answer).
           if (!key.empty() && !settings.Get(key)) {

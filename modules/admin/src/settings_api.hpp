@@ -5,7 +5,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "palaver/sdk/cidr.hpp"
 #include "palaver/sdk/host.hpp"
 #include "settings_ops.hpp"
 
@@ -20,6 +22,8 @@ namespace palaver::admin {
 ///
 /// GET|PUT /admin/api/v1/log-levels (body `web=debug, tls=info`): PUT needs an administrator;
 /// GET also answers the monitoring audience. Unknown loggers and levels are 400, nothing changed.
-Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token);
+/// `allowed`: the client networks administrators may use the API from (AdminNetworkAllows).
+Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token,
+                         std::vector<sdk::Cidr> allowed);
 
 }  // namespace palaver::admin

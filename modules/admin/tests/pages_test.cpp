@@ -58,5 +58,26 @@ TEST(SameOrigin, NeedsOriginOrFetchMetadataOfThisOrigin) {
   EXPECT_FALSE(SameOrigin(Post({{"origin", "https://palaver.example:8443"}, {"sec-fetch-site", "cross-site"}})));
 }
 
+TEST(AdminNetworkAllows, EmptyMeansAnyListedOrLoopback) {
+  EXPECT_TRUE(AdminNetworkAllows({}, "203.0.113.9"));
+  EXPECT_TRUE(AdminNetworkAllows({}, "2001:db8::1"));
+  std::vector<sdk::Cidr> lan{*sdk::Cidr::Parse("192.168.10.0/24"), *sdk::Cidr::Parse("fd00:1::/64")};
+  EXPECT_TRUE(AdminNetworkAllows(lan, "192.168.10.77"));
+  EXPECT_TRUE(AdminNetworkAllows(lan, "::ffff:192.168.10.77"));  // an IPv4 client on the dual-stack socket
+  EXPECT_TRUE(AdminNetworkAllows(lan, "fd00:1::5"));
+  EXPECT_FALSE(AdminNetworkAllows(lan, "192.168.11.1"));
+  EXPECT_FALSE(AdminNetworkAllows(lan, "203.0.113.9"));
+  EXPECT_FALSE(AdminNetworkAllows(lan, "fd00:2::5"));
+  EXPECT_FALSE(AdminNetworkAllows(lan, ""));          // no address: refused, not waved through
+  EXPECT_FALSE(AdminNetworkAllows(lan, "garbage"));
+  // Loopback only when listed (an untrusted local proxy would make every client loopback).
+  EXPECT_FALSE(AdminNetworkAllows(lan, "127.0.0.1"));
+  EXPECT_FALSE(AdminNetworkAllows(lan, "::1"));
+  lan.push_back(*sdk::Cidr::Parse("127.0.0.0/8"));
+  EXPECT_TRUE(AdminNetworkAllows(lan, "127.0.0.1"));
+  EXPECT_TRUE(AdminNetworkAllows(lan, "::ffff:127.0.0.1"));
+  EXPECT_FALSE(AdminNetworkAllows(lan, "::1"));
+}
+
 }  // namespace
 }  // namespace palaver::admin

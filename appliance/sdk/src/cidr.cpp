@@ -1,10 +1,10 @@
-#include "cidr.hpp"
+#include "palaver/sdk/cidr.hpp"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 
-namespace palaver::host {
+namespace palaver::sdk {
 namespace {
 
 std::optional<std::array<uint8_t, 16>> ParseAddress(const std::string& text, bool& is_v4) {
@@ -66,4 +66,4 @@ bool AnyContains(const std::vector<Cidr>& nets, const std::string& address) {
   return false;
 }
 
-}  // namespace palaver::host
+}  // namespace palaver::sdk
