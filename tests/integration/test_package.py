@@ -253,7 +253,7 @@ class Package(unittest.TestCase):
         out = r.stdout + r.stderr
         log("installed the previous build")
         self.assertIn(f"palaver: host name {HOST}", out)
-        self.assertIn("its password is in /var/lib/palaver/admin-password (readable by root only)", out)
+        self.assertIn("its password is in /var/lib/palaver/admin-password (readable by root and the palaver service only)", out)
         c.wait_active()
         status, body = c.curl("/meet/")
         self.assertEqual(status, 200)
