@@ -70,7 +70,11 @@ runScript('meet-home', 150000, out, () => ({ browser, page }), async () => {
   out.step = 'new call opens the contact search';
   await page.click('[data-testid=new-call]');
   await page.waitForSelector('[data-testid=contact-search]');
-  out.search_focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'contact-search');
+  // The search takes the focus in an effect after it is rendered (a moment later on a busy
+  // machine): wait for it, up to 5 s, rather than look once as soon as the field exists.
+  out.search_focused = await page.waitForFunction(
+    () => document.activeElement?.getAttribute('data-testid') === 'contact-search', null, { timeout: 5000 },
+  ).then(() => true, () => false);
   await page.fill('[data-testid=contact-search]', otherName.split(' ')[0].toLowerCase());
   await page.waitForFunction((n) => [...document.querySelectorAll('[data-testid=contact-list] .list-title')].some((e) => e.textContent.trim() === n), otherName);
   await page.waitForTimeout(500);
