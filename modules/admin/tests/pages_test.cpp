@@ -58,7 +58,7 @@ TEST(SameOrigin, NeedsOriginOrFetchMetadataOfThisOrigin) {
   EXPECT_FALSE(SameOrigin(Post({{"origin", "https://palaver.example:8443"}, {"sec-fetch-site", "cross-site"}})));
 }
 
-TEST(AdminNetworkAllows, EmptyMeansAnyListedOrLoopback) {
+TEST(AdminNetworkAllows, EmptyMeansAnyElseOnlyTheListed) {
   EXPECT_TRUE(AdminNetworkAllows({}, "203.0.113.9"));
   EXPECT_TRUE(AdminNetworkAllows({}, "2001:db8::1"));
   std::vector<sdk::Cidr> lan{*sdk::Cidr::Parse("192.168.10.0/24"), *sdk::Cidr::Parse("fd00:1::/64")};
