@@ -2,6 +2,7 @@
 import json
 import re
 import os
+import random
 import shutil
 import signal
 import socket
@@ -88,6 +89,15 @@ def wait_until(probe, timeout=10, interval=0.1, what=None):
         time.sleep(interval)
 
 
+def metric(server, series):
+    """The value of one series from palaverd's /metrics (open to loopback), e.g.
+    `palaver_signaling_connections` or `palaver_signaling_drops_total{reason="slow_reader"}`
+    (labels as palaverd writes them); None when it is not there."""
+    body = server.curl("/metrics")[2].decode()
+    m = re.search("^" + re.escape(series) + r" (\S+)$", body, re.M)
+    return float(m.group(1)) if m else None
+
+
 def _ephemeral_range():
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -106,7 +116,6 @@ def free_port(tcp=True, udp=False):
     to any other process's outgoing connection or port-0 listener before the server binds it,
     which is a race when suites run side by side (ctest -j); ports outside that range are never
     handed out by the kernel, so only another test picking the same random port could take it."""
-    import random
     lo, hi = _ephemeral_range()
     choices = [(10000, lo - 1)] if lo > 12000 else []
     if hi < 64000:

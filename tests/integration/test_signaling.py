@@ -9,7 +9,8 @@ import time
 import unittest
 import urllib.parse
 
-from harness import NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, WsClient, assert_rss_growth_below, require_node
+from harness import (NODE_DIR, PALAVERD_TESTBED, Browser, Palaverd, WsClient, assert_rss_growth_below, metric,
+                     require_node, wait_until)
 
 
 
@@ -361,18 +362,11 @@ class SlowReaderCount(unittest.TestCase):
     closing anyway: a soak with no slow reader at all counted hundreds of those."""
 
     def test_messages_to_a_closing_socket_are_no_slow_reader_drops(self):
-        import re
-        from harness import wait_until
         s = Palaverd(binary=PALAVERD_TESTBED, expect_start=False)
         try:
             s.add_user("anna", "pw")
             s.add_user("bert", "pw")
             s.start()
-
-            def metric(name):
-                body = s.curl("/metrics")[2].decode()
-                m = re.search("^" + re.escape(name) + r" (\d+)", body, re.M)
-                return int(m.group(1)) if m else None
 
             a = Rtm(s, s.mint_token("anna openid kopano/kwm"))
             b = Rtm(s, s.mint_token("bert openid kopano/kwm"))
@@ -384,10 +378,10 @@ class SlowReaderCount(unittest.TestCase):
             self.assertEqual(a.ws.close_code(), 1000)
             # Bert joins: the room's update goes to Anna's closing socket too.
             self.assertEqual(b.reply(b.join("group/closing"))["subtype"], "webrtc_channel")
-            wait_until(lambda: metric("palaver_signaling_connections") == 1, timeout=10,
+            wait_until(lambda: metric(s, "palaver_signaling_connections") == 1, timeout=10,
                        what="Anna's socket closed")
-            self.assertEqual(metric('palaver_signaling_drops_total{reason="slow_reader"}'), 0)
-            self.assertEqual(metric("palaver_http_websocket_slow_readers_closed_total"), 0)
+            self.assertEqual(metric(s, 'palaver_signaling_drops_total{reason="slow_reader"}'), 0)
+            self.assertEqual(metric(s, "palaver_http_websocket_slow_readers_closed_total"), 0)
             a.close()
             b.close()
         finally:
