@@ -77,17 +77,9 @@ HostConfig ParseHostConfig(sdk::ConfigReader& r) {
   c.limits.max_concurrent_streams = static_cast<int>(r.Int("max_concurrent_streams", 100, 1, 1000));
   c.drain_timeout = r.Duration("drain_timeout", std::chrono::seconds(10));
   c.busy_timeout = r.Duration("db_busy_timeout", std::chrono::seconds(5));
-  for (const auto& net : r.List("metrics_allow", {"127.0.0.0/8", "::1"})) {
-    auto cidr = Cidr::Parse(net);
-    if (!cidr) r.Reject("metrics_allow", "\"" + net + "\" is not an address or CIDR range");
-    else c.metrics_allow.push_back(*cidr);
-  }
+  c.metrics_allow = sdk::ReadCidrList(r, "metrics_allow", {"127.0.0.0/8", "::1"});
   c.metrics_token_file = r.String("metrics_token_file", "");
-  for (const auto& net : r.List("trusted_proxies", {})) {
-    auto cidr = Cidr::Parse(net);
-    if (!cidr) r.Reject("trusted_proxies", "\"" + net + "\" is not an address or CIDR range");
-    else c.trusted_proxies.push_back(*cidr);
-  }
+  c.trusted_proxies = sdk::ReadCidrList(r, "trusted_proxies", {});
   c.proxy_header = r.Enum("proxy_header", "x-forwarded-for", {"x-forwarded-for", "forwarded"}) == "forwarded"
                        ? net::ProxyHeader::kForwarded
                        : net::ProxyHeader::kXForwardedFor;

@@ -182,4 +182,15 @@ Status ConfigReader::Finish() const {
   return Fail(ErrorCode::kInvalidArgument, msg);
 }
 
+std::vector<Cidr> ReadCidrList(ConfigReader& section, const std::string& key,
+                               const std::vector<std::string>& default_value) {
+  std::vector<Cidr> nets;
+  for (const auto& text : section.List(key, default_value)) {
+    auto cidr = Cidr::Parse(text);
+    if (!cidr) section.Reject(key, "\"" + text + "\" is not an address or CIDR range");
+    else nets.push_back(*cidr);
+  }
+  return nets;
+}
+
 }  // namespace palaver::sdk

@@ -42,11 +42,7 @@ class AdminModule final : public sdk::Module {
     if (c.session_max_ms < c.session_idle_ms || c.session_max_ms > 7LL * 24 * 3600 * 1000) {
       section.Reject("session_max_age", "must be at least session_idle_timeout and at most 7d");
     }
-    for (const auto& net : section.List("allowed_networks", {})) {
-      auto cidr = sdk::Cidr::Parse(net);
-      if (!cidr) section.Reject("allowed_networks", "\"" + net + "\" is not an address or CIDR range");
-      else c.allowed_networks.push_back(*cidr);
-    }
+    c.allowed_networks = sdk::ReadCidrList(section, "allowed_networks", {});
     pending_ = c;
     return OkStatus();
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "palaver/sdk/cidr.hpp"
 #include "palaver/sdk/status.hpp"
 
 namespace palaver::sdk {
@@ -78,5 +79,10 @@ class ConfigReader {
   std::vector<std::string> errors_;
   std::vector<std::string> warnings_;
 };
+
+/// The list `key` (addresses or CIDR ranges: metrics_allow, trusted_proxies, allowed_networks) as
+/// networks; an entry that is neither is rejected on `section` with its text and left out.
+std::vector<Cidr> ReadCidrList(ConfigReader& section, const std::string& key,
+                               const std::vector<std::string>& default_value);
 
 }  // namespace palaver::sdk
