@@ -173,6 +173,37 @@ class CheckConfigAsStrictAsStart(unittest.TestCase):
         self.assert_refused({"turn": {"static_users_file": self.secret("u", "no-colon-here\n")}},
                             "[turn] static_users_file:", "line 1: expected name:password")
 
+    def test_secret_files_others_may_read_warn_in_check_config_and_in_the_log(self):
+        """Every file that holds a secret is named when users other than its owner and group may
+        read it, by --check-config and in the log at start (before, only the LDAP bind password
+        and the upstream client secret were, only by --check-config). Group-readable is fine."""
+        files = {("palaver", "metrics_token_file"): self.secret("metrics-token", "0123456789abcdef0123\n"),
+                 ("turn", "secret_file"): self.secret("turn-secret", "a-turn-secret-long-enough\n"),
+                 ("turn", "static_users_file"): self.secret("turn-users", "alice:wonder\n"),
+                 ("signaling", "turn_shared_secret_file"): self.secret("external-turn-secret", "external-secret\n")}
+        sections = {}
+        for (section, key), path in files.items():
+            sections.setdefault(section, {})[key] = path
+            os.chmod(path, 0o640)
+        sections["signaling"]["turn_uris"] = "turn:turn.example.org:3478"
+        check = self.check(sections)
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertNotIn("warning", check.stderr)
+
+        for path in files.values():
+            os.chmod(path, 0o644)
+        check = self.check({})
+        self.assertEqual(check.returncode, 0, check.stderr)  # a warning, not a refusal
+        for (section, key), path in files.items():
+            self.assertRegex(check.stderr, r"\[%s\] %s: warning: %s is readable by other users \(mode 0644\); "
+                             r"run: chmod o-rwx %s\n" % (section, key, re.escape(path), re.escape(path)))
+        self.s.start()
+        log = self.s.stderr()
+        for (section, key), path in files.items():
+            self.assertRegex(log, r"(?m)^\S+ warn \[palaver\] \[\d+\] config \S+:\d+: \[%s\] %s: warning: %s is readable "
+                             r"by other users \(mode 0644\)" % (section, key, re.escape(path)))
+        self.assertNotIn("external-secret", log)
+
     def test_external_turn_secret_missing_or_empty(self):
         base = {"turn_uris": "turn:turn.example.org:3478"}
         self.assert_refused({"signaling": {**base, "turn_shared_secret_file": os.path.join(self.d, "absent")}},

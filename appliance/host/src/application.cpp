@@ -176,6 +176,7 @@ struct Application::Impl {
   std::string metrics_token;
   std::vector<std::string> config_warnings;  // of the last Configure
   std::vector<std::string> config_overrides;  // drop-in keys hiding an earlier value (last Configure)
+  std::vector<std::string> config_key_warnings;  // accepted values an operator should act on (last Configure)
   std::string trust_anchor;
   // Read on the net loop for every /metrics request, replaced by a reload on the control thread.
   mutable std::mutex metrics_allow_mu;
@@ -449,6 +450,7 @@ Status Application::Configure(const std::filesystem::path& config_path, Check de
   impl_->config_warnings.clear();
   for (const auto& o : file.overrides) impl_->config_warnings.push_back(o);
   impl_->config_overrides = file.overrides;
+  impl_->config_key_warnings.clear();
   for (const auto& [name, section] : file.sections) {
     if (name != "palaver" && impl_->Find(name) == nullptr) {
       problems.push_back(section.file + ":" + std::to_string(section.line) + ": unknown section [" + name +
@@ -464,11 +466,14 @@ Status Application::Configure(const std::filesystem::path& config_path, Check de
     if (!host_config.metrics_token_file.empty()) {
       if (auto token = ReadMetricsToken(host_config.metrics_token_file); !token) {
         host_reader.Reject("metrics_token_file", token.error().message);
+      } else {
+        sdk::WarnIfReadableByOthers(host_reader, "metrics_token_file", host_config.metrics_token_file);
       }
     }
     if (auto problem = StateDirProblem(host_config.state_dir)) host_reader.Reject("state_dir", *problem);
   }
   for (auto& p : host_reader.Problems()) problems.push_back(std::move(p));
+  for (const auto& w : host_reader.Warnings()) impl_->config_key_warnings.push_back(w);
   sdk::HostInfo preflight_info;
   preflight_info.hostnames = host_config.hostnames;
   preflight_info.state_dir = host_config.state_dir;
@@ -503,7 +508,7 @@ Status Application::Configure(const std::filesystem::path& config_path, Check de
     // A disabled module's keys are still checked: a typo should not wait until it is enabled.
     for (auto& p : reader.Problems()) problems.push_back(std::move(p));
     if (s.pending_enabled) {
-      for (const auto& w : reader.Warnings()) impl_->config_warnings.push_back(w);
+      for (const auto& w : reader.Warnings()) impl_->config_key_warnings.push_back(w);
     }
   }
   for (auto& s : impl_->slots) {
@@ -516,6 +521,7 @@ Status Application::Configure(const std::filesystem::path& config_path, Check de
       }
     }
   }
+  for (const auto& w : impl_->config_key_warnings) impl_->config_warnings.push_back(w);
   if (!problems.empty()) return Fail(ErrorCode::kInvalidArgument, Join(problems));
   impl_->pending_host_config = std::move(host_config);
   impl_->host_pending_values = std::move(host_values);
@@ -616,6 +622,9 @@ Status Application::Start() {
   a.trust_anchor = certs ? certs->TrustAnchorPath() : std::string();
   a.WriteRuntimeInfo(a.trust_anchor);
   for (const auto& o : a.config_overrides) a.log->info("config drop-in: {}", o);
+  // What --check-config prints as warnings (e.g. a secret file others may read), in the log too:
+  // a service that systemd starts has no other place to say it.
+  for (const auto& w : a.config_key_warnings) a.log->warn("config {}", w);
   a.log->info("listening https={} http={} state_dir={}", a.net->BoundPort("https"), a.net->BoundPort("http"),
               hc.state_dir.string());
   // Type=notify: the service is up only now, with every listener open.
@@ -641,6 +650,7 @@ Status Application::Reload(const std::filesystem::path& config_path) {
                  st.error().message);
     return st;
   }
+  for (const auto& w : a.config_key_warnings) a.log->warn("config {}", w);
   const HostConfig& next = a.pending_host_config;
   // What needs a restart, by section: only keys whose value changed are named.
   std::vector<std::string> restart_needed;

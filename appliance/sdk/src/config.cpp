@@ -1,8 +1,11 @@
 #include "palaver/sdk/config.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 
 namespace palaver::sdk {
 namespace {
@@ -191,6 +194,15 @@ std::vector<Cidr> ReadCidrList(ConfigReader& section, const std::string& key,
     else nets.push_back(*cidr);
   }
   return nets;
+}
+
+void WarnIfReadableByOthers(ConfigReader& section, const std::string& key, const std::filesystem::path& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & 0007) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  section.Warn(key, path.string() + " is readable by other users (mode " + mode + "); run: chmod o-rwx " +
+                        path.string());
 }
 
 }  // namespace palaver::sdk

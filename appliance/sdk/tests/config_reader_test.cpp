@@ -2,6 +2,13 @@
 
 #include "palaver/sdk/config.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 namespace palaver::sdk {
 namespace {
 
@@ -72,6 +79,36 @@ TEST(ConfigReader, RejectsIntegerJunkAndOverflow) {
   EXPECT_EQ(r.Int("c", 3, -10, 100), 3);
   EXPECT_EQ(r.Int("d", 4, -10, 100), -3);
   EXPECT_EQ(r.Problems().size(), 3u);
+}
+
+TEST(WarnIfReadableByOthers, OnlyWhenOthersMayReadTheSecret) {
+  char dir_template[] = "/tmp/palaver-secret-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  std::filesystem::path dir(dir_template);
+  auto path = dir / "secret";
+  std::ofstream(path) << "a-secret-long-enough\n";
+  auto warnings_at = [&](mode_t mode) {
+    EXPECT_EQ(::chmod(path.c_str(), mode), 0);
+    auto s = MakeSection({{"secret_file", path.string()}});
+    ConfigReader r(s);
+    (void)r.String("secret_file", "");
+    WarnIfReadableByOthers(r, "secret_file", path);
+    EXPECT_TRUE(r.Finish());  // a warning never fails the file
+    return r.Warnings();
+  };
+  EXPECT_TRUE(warnings_at(0600).empty());
+  EXPECT_TRUE(warnings_at(0640).empty());  // the palaver group may read it
+  auto w = warnings_at(0644);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0], "/etc/palaver.cfg:4: [demo] secret_file: warning: " + path.string() +
+                      " is readable by other users (mode 0644); run: chmod o-rwx " + path.string());
+  EXPECT_EQ(warnings_at(0604).size(), 1u);
+  // A file that is not there is the caller's error to report, not a warning.
+  auto s = MakeSection({});
+  ConfigReader r(s);
+  WarnIfReadableByOthers(r, "secret_file", dir / "absent");
+  EXPECT_TRUE(r.Warnings().empty());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

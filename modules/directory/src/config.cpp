@@ -1,7 +1,5 @@
 #include "config.hpp"
 
-#include <sys/stat.h>
-
 #include <fstream>
 
 #include "ldap_filter.hpp"
@@ -26,10 +24,7 @@ void CheckReadable(sdk::ConfigReader& r, const std::string& key, const std::stri
     std::string line;
     std::getline(in, line);
     if (line.empty()) r.Reject(key, path + " is empty (the password is its first line)");
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0007) != 0) {
-      r.Warn(key, path + " is readable by other users; chmod o-rwx it");
-    }
+    sdk::WarnIfReadableByOthers(r, key, path);
   }
 }
 

@@ -1,7 +1,5 @@
 #include "config.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <fstream>
 
@@ -72,10 +70,7 @@ OidcConfig ParseOidcConfig(sdk::ConfigReader& r) {
       } else if (!std::getline(in, line) || line.empty()) {
         r.Reject("upstream_client_secret_file", u.client_secret_file + " is empty (the secret is its first line)");
       } else {
-        struct stat st {};
-        if (::stat(u.client_secret_file.c_str(), &st) == 0 && (st.st_mode & 0007) != 0) {
-          r.Warn("upstream_client_secret_file", u.client_secret_file + " is readable by other users; chmod o-rwx it");
-        }
+        sdk::WarnIfReadableByOthers(r, "upstream_client_secret_file", u.client_secret_file);
       }
     }
   } else if (u.only) {

@@ -132,6 +132,8 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
   void Preflight(const sdk::HostInfo& /*host*/, sdk::ConfigReader& section) override {
     if (auto secret = ReadTurnSecret(pending_); !secret) {
       section.Reject("turn_shared_secret_file", secret.error().message);
+    } else {
+      sdk::WarnIfReadableByOthers(section, "turn_shared_secret_file", pending_.turn_shared_secret_file);
     }
   }
 

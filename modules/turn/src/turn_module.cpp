@@ -294,6 +294,8 @@ class TurnModule final : public sdk::Module {
         section.Reject("secret_file", text.error().message);
       } else if (TrimSecret(*text).size() < kMinSecretChars) {
         section.Reject("secret_file", secret_path.string() + " holds a secret shorter than 16 characters");
+      } else {
+        sdk::WarnIfReadableByOthers(section, "secret_file", secret_path);
       }
     } else if (!pending_.secret_file.empty() && !std::filesystem::is_directory(secret_path.parent_path(), ec)) {
       section.Reject("secret_file", "would be created, but " + secret_path.parent_path().string() + " is not a directory");
@@ -305,6 +307,8 @@ class TurnModule final : public sdk::Module {
         section.Reject("static_users_file", text.error().message);
       } else if (!ParseStaticUsers(*text, &error)) {
         section.Reject("static_users_file", pending_.static_users_file + ": " + error);
+      } else {
+        sdk::WarnIfReadableByOthers(section, "static_users_file", pending_.static_users_file);
       }
     }
     struct HostPort {
