@@ -147,6 +147,12 @@ class TurnClient:
     def close(self):
         self.sock.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def send_raw(self, data):
         if self.stream:
             self.sock.sendall(data)

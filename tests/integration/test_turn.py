@@ -505,6 +505,22 @@ class PeerPolicy(unittest.TestCase):
             with self.subTest(ip=ip):
                 self.assertTrue(self.client.create_permission(ip).success)
 
+    def test_guests_reach_public_peers_but_not_private_ones(self):
+        """A guest's credentials (user part "guest/…", what signaling gives guest logons) are held
+        to `guest_private_peers = no`: anyone with a public room's link must not relay into the
+        LAN. The mark is under the HMAC, so dropping it is a wrong password."""
+        username, password = stun.rest_credentials(self.secret, "guest/gina")
+        with stun.TurnClient(("127.0.0.1", self.ports["udp"]), username, password) as guest:
+            self.assertTrue(guest.allocate().success)
+            for ip in ("10.1.2.3", "192.168.1.10", "172.16.5.4"):
+                with self.subTest(ip=ip):
+                    self.assertEqual(guest.create_permission(ip).code, 403)
+            self.assertEqual(guest.channel_bind(0x4001, "10.1.2.3", 5000).code, 403)
+            self.assertTrue(guest.create_permission("198.51.100.7").success)
+        forged = username.replace("guest/", "")
+        with stun.TurnClient(("127.0.0.1", self.ports["udp"]), forged, password) as c:
+            self.assertEqual(c.allocate().code, 401)
+
     @unittest.skipUnless(shutil.which("turnutils_uclient"), "coturn's turnutils are not installed")
     def test_coturn_client_gets_403_for_a_loopback_peer(self):
         peer = Peer()

@@ -5,12 +5,14 @@
 'use strict';
 
 const assert = require('node:assert/strict');
-const { test, before } = require('node:test');
+const { test, before, after } = require('node:test');
 const { request, signIn, signInGuest, rtmConnect, Rtm } = require('./lib/palaver');
 
 const iss = process.env.PALAVER_ISS;
 const tokens = {};
 const V = 20180703;
+
+after(() => Rtm.closeAll());
 
 before(async () => {
   for (const u of ['anna', 'bert', 'carl', 'dora']) tokens[u] = await signIn(iss, u, `${u}-secret`);
@@ -220,6 +222,9 @@ test('guests follow the policy, changed live by an administrator', async () => {
   assert.equal(guest.scope, 'openid profile email kopano/kwm konnect/guestok');
   const g = await Rtm.open(iss, guest);
   assert.equal(g.hello.self.name, '(Guest)Gus');
+  // Its TURN credential is marked as a guest's (under the HMAC): the built-in TURN server keeps
+  // guests out of private networks (`[turn] guest_private_peers`); a member's is not marked.
+  assert.match(g.connect.turn.username, /^\d+:guest\//);
   const join = (c, target) => c.send({ type: 'webrtc', subtype: 'webrtc_group', target, group: target, initiator: false,
                                        state: 'j', channel: '', hash: '', transaction: '', v: V });
   // Nobody there yet: the guest waits.
@@ -231,6 +236,7 @@ test('guests follow the policy, changed live by an administrator', async () => {
   err = await g.next((m) => m.type === 'error' && m.reply_to === id);
   assert.equal(err.error.code, 'access_restricted');
   const anna = await Rtm.open(iss, tokens.anna);
+  assert.equal(anna.connect.turn.username.replace(/^\d+:/, ''), anna.hello.self.id);
   id = g.send({ type: 'webrtc', subtype: 'webrtc_call', target: anna.hello.self.id, initiator: true, state: 's', v: V });
   err = await g.next((m) => m.type === 'error' && m.reply_to === id);
   assert.equal(err.error.code, 'access_restricted');

@@ -366,16 +366,16 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     return "none";
   }
 
-  std::optional<sdk::TurnCredential> Turn(const std::string& user) const {
+  std::optional<sdk::TurnCredential> Turn(const std::string& user, sdk::TurnUser who) const {
     if (turn_secret_.empty()) {
       auto service = host_->Registry().Find<sdk::TurnCredentials>();
       if (!service) return std::nullopt;
-      auto c = service->Issue(user);
+      auto c = service->Issue(user, who);
       if (c) return *c;
       log_->error("TURN credentials failed err={}", c.error().message);
       return std::nullopt;
     }
-    return sdk::MakeTurnCredential(turn_secret_, user, NowSeconds(), config_.turn_ttl.count(), config_.turn_uris);
+    return sdk::MakeTurnCredential(turn_secret_, user, NowSeconds(), config_.turn_ttl.count(), config_.turn_uris, who);
   }
 
   void UpdateGauges() {
@@ -559,7 +559,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     if (std::string user = sdk::FormValue(*form, "user"); !user.empty() && user != who.user_id) {
       return refuse(403, "user does not match auth");
     }
-    auto turn = Turn(who.user_id);
+    auto turn = Turn(who.user_id, who.guest ? sdk::TurnUser::kGuest : sdk::TurnUser::kMember);
     if (turn_only) {
       if (!turn) return refuse(404, "TURN is not configured");
       connects_ok_->Inc();

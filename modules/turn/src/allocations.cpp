@@ -155,6 +155,7 @@ tl::expected<Allocation*, CreateError> AllocationTable::Create(NewAllocation spe
   a->relay_socket = spec.relay_socket;
   a->username = std::move(spec.username);
   a->user = std::move(spec.user);
+  a->scope = spec.scope;
   a->key = spec.key;
   a->allocate_tid = spec.tid;
   a->lifetime_s = spec.lifetime_s;

@@ -21,6 +21,7 @@
 
 #include "address.hpp"
 #include "auth.hpp"
+#include "peer_policy.hpp"
 #include "stun.hpp"
 
 namespace palaver::turn {
@@ -130,6 +131,7 @@ struct Allocation {
   RelaySocket* relay_socket = nullptr;  // the engine's socket for `relayed` (may be null in tests)
   std::string username;  // as authenticated; later requests must use the same (RFC 8656 §5)
   std::string user;      // quota identity
+  PeerScope scope = PeerScope::kMember;  // a guest's (AuthResult::guest): the peer policy's stricter rule
   LongTermKey key{};
   TransactionId allocate_tid{};  // to answer a retransmitted Allocate again instead of 437
   uint32_t lifetime_s = 0;       // last granted
@@ -155,6 +157,7 @@ struct NewAllocation {
   TransactionId tid{};
   uint32_t lifetime_s = 0;
   RelaySocket* relay_socket = nullptr;
+  PeerScope scope = PeerScope::kMember;
 };
 
 enum class BindResult {

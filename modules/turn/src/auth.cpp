@@ -9,6 +9,7 @@
 
 #include "palaver/sdk/check.hpp"
 #include "palaver/sdk/encoding.hpp"
+#include "palaver/sdk/services/turn_credentials.hpp"
 
 namespace palaver::turn {
 namespace {
@@ -187,6 +188,7 @@ AuthResult Authenticator::Check(const StunMessage& m, const Address& client, Tra
       matched = true;
       r.key = key;
       r.user = std::string(rest->user);
+      r.guest = rest->user.starts_with(sdk::kTurnGuestUserPrefix);
       return true;
     };
     for (const auto& secret : secrets->secrets) {

@@ -100,6 +100,7 @@ struct AuthResult {
   LongTermKey key{};     // kOk, kStaleNonce
   std::string username;  // as sent (kOk, kStaleNonce)
   std::string user;      // quota identity: the REST user part, or the static user's name
+  bool guest = false;    // a REST user part that starts with sdk::kTurnGuestUserPrefix (kOk)
   bool sha256 = false;   // the request was protected by MESSAGE-INTEGRITY-SHA256
 };
 

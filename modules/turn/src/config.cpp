@@ -103,6 +103,7 @@ TurnConfig ParseTurnConfig(sdk::ConfigReader& r) {
   c.connection_idle_timeout = Seconds(r, "connection_idle_timeout", c.connection_idle_timeout, 5, 86400);
   c.allow_loopback_peers = r.Bool("allow_loopback_peers", false);
   c.allow_private_peers = r.Bool("allow_private_peers", true);
+  c.guest_private_peers = r.Bool("guest_private_peers", false);
   c.allowed_peers = Cidrs(r, "allowed_peers");
   c.denied_peers = Cidrs(r, "denied_peers");
   if (!c.udp && !c.tcp && c.tls_listen.empty() && !c.https_fallback) {

@@ -48,6 +48,7 @@ struct TurnConfig {
   std::chrono::seconds connection_idle_timeout{120};
   bool allow_loopback_peers = false;
   bool allow_private_peers = true;
+  bool guest_private_peers = false;  // guests' allocations (sdk::kTurnGuestUserPrefix) into private ranges
   std::vector<Cidr> allowed_peers;
   std::vector<Cidr> denied_peers;
 };

@@ -113,7 +113,7 @@ PeerVerdict PeerPolicy::Builtin(const Address& a) const {
   return PeerVerdict::kAllowed;
 }
 
-PeerVerdict PeerPolicy::Configured(const Address& a) const {
+PeerVerdict PeerPolicy::Configured(const Address& a, PeerScope scope) const {
   int best_denied = -1;
   int best_allowed = -1;
   for (const auto& c : options_.denied) {
@@ -124,7 +124,13 @@ PeerVerdict PeerPolicy::Configured(const Address& a) const {
   }
   if (best_denied >= 0 && best_denied >= best_allowed) return PeerVerdict::kDenied;
   if (best_allowed >= 0) return PeerVerdict::kAllowed;
-  if (!options_.allow_private && IsPrivate(a)) return PeerVerdict::kPrivate;
+  if (!IsPrivate(a)) return PeerVerdict::kAllowed;
+  if (!options_.allow_private) return PeerVerdict::kPrivate;
+  if (scope == PeerScope::kGuest && !options_.guest_private) {
+    bool own = std::any_of(options_.self_addresses.begin(), options_.self_addresses.end(),
+                           [&a](const Address& self) { return self.SameIp(a); });
+    if (!own) return PeerVerdict::kPrivate;
+  }
   return PeerVerdict::kAllowed;
 }
 
@@ -143,17 +149,17 @@ bool PeerPolicy::IsOwnEndpoint(const Address& a) const {
   return false;
 }
 
-PeerVerdict PeerPolicy::CheckIp(const Address& peer) const {
+PeerVerdict PeerPolicy::CheckIp(const Address& peer, PeerScope scope) const {
   Address a = peer.Canonical();
   PeerVerdict v = Builtin(a);
   if (v != PeerVerdict::kAllowed) return v;
-  return Configured(a);
+  return Configured(a, scope);
 }
 
-PeerVerdict PeerPolicy::Check(const Address& peer) const {
+PeerVerdict PeerPolicy::Check(const Address& peer, PeerScope scope) const {
   Address a = peer.Canonical();
   if (IsOwnEndpoint(a)) return PeerVerdict::kOwnEndpoint;
-  return CheckIp(a);
+  return CheckIp(a, scope);
 }
 
 }  // namespace palaver::turn

@@ -18,6 +18,13 @@
 // longest prefix (a tie goes to `denied`); `allowed` can re-open parts of the private ranges
 // and of `denied`, never the always-refused categories.
 //
+// Guests (PeerScope::kGuest: an allocation whose REST user part carries sdk::kTurnGuestUserPrefix,
+// which only the signaling module's guest logons get) are anonymous: anyone with a public room's
+// link. Their allocations reach private ranges only with `guest_private` (default off), except the
+// host's own addresses (`self_addresses`: relay ports there are how two relay-only browsers meet
+// when the appliance has a private address; its service ports stay refused by Check). `allowed`
+// re-opens private ranges for guests too; `allow_private = false` closes them for everyone.
+//
 // Thread: immutable after construction; const methods are safe from any thread.
 #pragma once
 
@@ -58,8 +65,13 @@ enum class PeerVerdict : uint8_t {
 // Stable lowercase names, for logs and metric labels ("loopback").
 std::string_view PeerVerdictName(PeerVerdict v);
 
+// Who holds the allocation.
+enum class PeerScope : uint8_t { kMember, kGuest };
+
 struct PeerPolicyOptions {
   bool allow_private = true;
+  // Guests into private ranges too (with allow_private).
+  bool guest_private = false;
   // Tests and benchmarks whose peers run on the same host (coturn's --allow-loopback-peers).
   bool allow_loopback = false;
   std::vector<Cidr> denied;
@@ -78,16 +90,16 @@ class PeerPolicy {
   explicit PeerPolicy(PeerPolicyOptions options);
 
   // For CreatePermission, which names an IP only (the port is ignored).
-  PeerVerdict CheckIp(const Address& peer) const;
+  PeerVerdict CheckIp(const Address& peer, PeerScope scope = PeerScope::kMember) const;
   // For ChannelBind, Send indications and anything else with a port: CheckIp plus the
   // appliance's own endpoints.
-  PeerVerdict Check(const Address& peer) const;
+  PeerVerdict Check(const Address& peer, PeerScope scope = PeerScope::kMember) const;
 
   const PeerPolicyOptions& options() const { return options_; }
 
  private:
   PeerVerdict Builtin(const Address& canonical) const;
-  PeerVerdict Configured(const Address& canonical) const;
+  PeerVerdict Configured(const Address& canonical, PeerScope scope) const;
   bool IsOwnEndpoint(const Address& canonical) const;
 
   PeerPolicyOptions options_;

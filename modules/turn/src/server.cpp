@@ -433,7 +433,8 @@ Output Server::Allocate(const StunMessage& m, const FiveTuple& t, const AuthResu
                                                            : Refuse(m, t, 508, "no_relay", a);
   }
   auto created = table_.Create(
-      NewAllocation{t, relay.relayed, a.username, a.user, a.key, m.transaction_id(), lifetime, relay.socket}, now_ms);
+      NewAllocation{t, relay.relayed, a.username, a.user, a.key, m.transaction_id(), lifetime, relay.socket,
+                    a.guest ? PeerScope::kGuest : PeerScope::kMember}, now_ms);
   if (!created) {
     if (created.error() != CreateError::kExists) ++counters_.quota_rejections;
     relays_.Close(relay.relayed);
@@ -503,7 +504,7 @@ Output Server::CreatePermission(const StunMessage& m, const FiveTuple& t, const 
     auto peer = DecodeXorAddress(m.Value(ref), m.transaction_id());
     if (!peer) return Refuse(m, t, 400, "bad_request", a);
     if (peer->family() != al->relayed.family()) return Refuse(m, t, 443, "family", a);
-    if (policy_.CheckIp(*peer) != PeerVerdict::kAllowed) {
+    if (policy_.CheckIp(*peer, al->scope) != PeerVerdict::kAllowed) {
       ++counters_.forbidden_peers;
       return Refuse(m, t, 403, "forbidden_peer", a, &*peer);
     }
@@ -538,7 +539,7 @@ Output Server::ChannelBind(const StunMessage& m, const FiveTuple& t, const AuthR
   auto peer = DecodeXorAddress(m.Value(*peer_attr), m.transaction_id());
   if (!peer) return Refuse(m, t, 400, "bad_request", a);
   if (peer->family() != al->relayed.family()) return Refuse(m, t, 443, "family", a);
-  if (policy_.Check(*peer) != PeerVerdict::kAllowed) {
+  if (policy_.Check(*peer, al->scope) != PeerVerdict::kAllowed) {
     ++counters_.forbidden_peers;
     return Refuse(m, t, 403, "forbidden_peer", a, &*peer);
   }
@@ -600,7 +601,7 @@ Output Server::SendIndication(const StunMessage& m, const FiveTuple& t, int64_t 
     return {};
   }
   // The permission vetted the IP; the port may still be one of the appliance's own services.
-  if (peer->family() != al->relayed.family() || policy_.Check(*peer) != PeerVerdict::kAllowed) {
+  if (peer->family() != al->relayed.family() || policy_.Check(*peer, al->scope) != PeerVerdict::kAllowed) {
     ++counters_.dropped_forbidden;
     ++al->counters.dropped;
     return {};

@@ -157,13 +157,13 @@ class Credentials final : public sdk::TurnCredentials {
  public:
   Credentials(std::string secret, int64_t ttl, std::function<std::vector<std::string>()> uris)
       : secret_(std::move(secret)), ttl_(ttl), uris_(std::move(uris)) {}
-  Result<sdk::TurnCredential> Issue(std::string_view user_id) override {
+  Result<sdk::TurnCredential> Issue(std::string_view user_id, sdk::TurnUser who) override {
     std::string secret;
     {
       std::lock_guard lock(mu_);
       secret = secret_;
     }
-    return sdk::MakeTurnCredential(secret, user_id, NowSeconds(), ttl_, uris_());
+    return sdk::MakeTurnCredential(secret, user_id, NowSeconds(), ttl_, uris_(), who);
   }
   void SetSecret(std::string secret) {
     std::lock_guard lock(mu_);
@@ -412,6 +412,7 @@ class TurnModule final : public sdk::Module {
     o.auth.now = NowSeconds;
     o.peers.allow_loopback = config_.allow_loopback_peers;
     o.peers.allow_private = config_.allow_private_peers;
+    o.peers.guest_private = config_.guest_private_peers;
     o.peers.allowed = config_.allowed_peers;
     o.peers.denied = config_.denied_peers;
     // The appliance's own services are never peers (HTTPS, plain HTTP; the engine adds its own

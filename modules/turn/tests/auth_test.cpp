@@ -51,6 +51,11 @@ TEST(RestPassword, MatchesTheCredentialsSignalingHandsOut) {
   EXPECT_NE(RestPassword("other", c.username), c.password);
   // base64 of a 20-byte HMAC-SHA1.
   EXPECT_EQ(c.password.size(), 28u);
+  // A guest's: the mark is part of what the HMAC covers.
+  sdk::TurnCredential g = sdk::MakeTurnCredential("s3cret", "Gx=@1.kwmguest", kNow, 86400, {}, sdk::TurnUser::kGuest);
+  EXPECT_EQ(g.username, "1700086400:guest/Gx=@1.kwmguest");
+  EXPECT_EQ(RestPassword("s3cret", g.username), g.password);
+  EXPECT_NE(RestPassword("s3cret", "1700086400:Gx=@1.kwmguest"), g.password);
 }
 
 TEST(LongTermKey, IsMd5OfUsernameRealmPassword) {
@@ -166,6 +171,32 @@ TEST_F(AuthTest, AcceptsRestCredentials) {
   EXPECT_EQ(r.user, "alice");
   EXPECT_EQ(r.key, c.key);
   EXPECT_FALSE(r.sha256);
+}
+
+TEST_F(AuthTest, MarksGuestsByTheirUserPart) {
+  Credentials member = Rest("s3cret", "alice");
+  EXPECT_FALSE(Check(&member).guest);
+  Credentials g = Rest("s3cret", "guest/gina");
+  AuthResult r = Check(&g);
+  ASSERT_EQ(r.status, AuthStatus::kOk);
+  EXPECT_TRUE(r.guest);
+  EXPECT_EQ(r.user, "guest/gina");  // its own quota identity
+  Credentials inner = Rest("s3cret", "alice/guest/x");  // the mark counts only at the start
+  EXPECT_FALSE(Check(&inner).guest);
+  Credentials old_order = Rest("s3cret", "x");
+  old_order.username = "guest/gina:" + std::to_string(now_ + 60);  // coturn's older order
+  old_order.key = MakeLongTermKey(old_order.username, old_order.realm, RestPassword("s3cret", old_order.username));
+  r = Check(&old_order);
+  ASSERT_EQ(r.status, AuthStatus::kOk);
+  EXPECT_TRUE(r.guest);
+  Credentials static_user;  // static users are never guests
+  static_user.username = "sipphone";
+  static_user.realm = "palaver";
+  static_user.nonce = auth_.MakeNonce(client_, Transport::kUdp);
+  static_user.key = MakeLongTermKey("sipphone", "palaver", "hunter2");
+  r = Check(&static_user);
+  ASSERT_EQ(r.status, AuthStatus::kOk);
+  EXPECT_FALSE(r.guest);
 }
 
 TEST_F(AuthTest, AcceptsEverySecretForRotation) {

@@ -85,6 +85,32 @@ TEST(PeerPolicy, RefusesPrivateRangesWhenAsked) {
   }
 }
 
+TEST(PeerPolicy, GuestsReachPrivateRangesOnlyWithTheirSwitchOrAnAllowedRange) {
+  PeerPolicyOptions o;
+  o.allowed = {C("10.9.0.0/16")};
+  o.self_addresses = {A("192.168.7.2"), A("203.0.113.5")};
+  o.own_endpoints = {A("0.0.0.0:3478")};
+  PeerPolicy policy(o);
+  for (const char* p : {"10.0.0.1", "172.16.0.1", "192.168.1.20", "100.64.0.1", "fd00::1", "::ffff:10.1.2.3"}) {
+    EXPECT_EQ(policy.CheckIp(A(p), PeerScope::kGuest), PeerVerdict::kPrivate) << p;
+    EXPECT_EQ(policy.CheckIp(A(p), PeerScope::kMember), PeerVerdict::kAllowed) << p;
+  }
+  EXPECT_EQ(policy.CheckIp(A("8.8.8.8"), PeerScope::kGuest), PeerVerdict::kAllowed);
+  EXPECT_EQ(policy.CheckIp(A("10.9.1.1"), PeerScope::kGuest), PeerVerdict::kAllowed);  // the administrator's range
+  // The appliance's own private address: its relay ports are where relay-only browsers meet;
+  // its service ports stay refused.
+  EXPECT_EQ(policy.Check(A("192.168.7.2:50000"), PeerScope::kGuest), PeerVerdict::kAllowed);
+  EXPECT_EQ(policy.Check(A("192.168.7.2:3478"), PeerScope::kGuest), PeerVerdict::kOwnEndpoint);
+  // The always-refused categories stay refused for both.
+  EXPECT_EQ(policy.CheckIp(A("127.0.0.1"), PeerScope::kGuest), PeerVerdict::kLoopback);
+
+  o.guest_private = true;
+  EXPECT_EQ(PeerPolicy(o).CheckIp(A("10.0.0.1"), PeerScope::kGuest), PeerVerdict::kAllowed);
+  o.allow_private = false;  // closes the private ranges for everyone, whatever guest_private says
+  EXPECT_EQ(PeerPolicy(o).CheckIp(A("10.0.0.1"), PeerScope::kGuest), PeerVerdict::kPrivate);
+  EXPECT_EQ(PeerPolicy(o).CheckIp(A("10.0.0.1"), PeerScope::kMember), PeerVerdict::kPrivate);
+}
+
 TEST(PeerPolicy, ConfiguredListsDecideByLongestPrefix) {
   PeerPolicyOptions o;
   o.allow_private = false;

@@ -178,18 +178,22 @@ class ServerTest : public ::testing::Test {
     return Request(method, Tid(tid_++), add, &c, fingerprint);
   }
 
-  std::optional<Response> CreatePermission(const FiveTuple& t, std::vector<Address> peers) {
+  std::optional<Response> CreatePermission(const FiveTuple& t, std::vector<Address> peers,
+                                           std::string_view user = "alice") {
     return Send(Authed(Method::kCreatePermission, t,
                        [&](MessageBuilder& b) {
                          for (const auto& p : peers) b.AddXorAddress(attr::kXorPeerAddress, p);
-                       }),
+                       },
+                       user),
                 t);
   }
-  std::optional<Response> ChannelBind(const FiveTuple& t, uint16_t number, const Address& peer) {
+  std::optional<Response> ChannelBind(const FiveTuple& t, uint16_t number, const Address& peer,
+                                      std::string_view user = "alice") {
     return Send(Authed(Method::kChannelBind, t,
                        [&](MessageBuilder& b) {
                          b.AddChannelNumber(number).AddXorAddress(attr::kXorPeerAddress, peer);
-                       }),
+                       },
+                       user),
                 t);
   }
   Bytes SendIndication(const Address& peer, const Bytes& data, bool dont_fragment = false) {
@@ -763,6 +767,49 @@ TEST_F(ServerTest, CreatePermissionRefusesEveryForbiddenForm) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->code, 403) << peer;
   }
+}
+
+// A guest's allocation (its REST user part starts with "guest/", which only signaling's guest
+// logons get, under the password's HMAC) does not reach private ranges unless guest_private; a
+// member's does (allow_private's default). Public peers are fine for both.
+TEST_F(ServerTest, GuestsReachPrivateRangesOnlyWhenAllowed) {
+  auto success = [](const std::optional<Response>& r) { return r && M(*r).message_class() == MessageClass::kSuccess; };
+  ASSERT_TRUE(Allocate(Tuple(1)));
+  EXPECT_TRUE(success(CreatePermission(Tuple(1), {A("10.1.2.3:0")})));
+  EXPECT_TRUE(success(ChannelBind(Tuple(1), 0x4001, A("192.168.1.5:5000"))));
+
+  ASSERT_TRUE(Allocate(Tuple(2), "guest/gina"));
+  for (const char* peer : {"10.1.2.3:0", "172.16.0.9:0", "192.168.1.5:0", "100.64.0.1:0"}) {
+    auto r = CreatePermission(Tuple(2), {A(peer)}, "guest/gina");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, 403) << peer;
+  }
+  auto bind = ChannelBind(Tuple(2), 0x4001, A("192.168.1.5:5000"), "guest/gina");
+  ASSERT_TRUE(bind);
+  EXPECT_EQ(bind->code, 403);
+  EXPECT_TRUE(success(CreatePermission(Tuple(2), {A("203.0.113.9:0")}, "guest/gina")));
+  auto refused = EventsOf(EventKind::kRefused);
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(refused.back().reason, "forbidden_peer");
+  EXPECT_EQ(refused.back().username, std::to_string(unix_now_ + 86400) + ":guest/gina");
+
+  policy_options_.guest_private = true;
+  Rebuild();
+  ASSERT_TRUE(Allocate(Tuple(3), "guest/gina"));
+  EXPECT_TRUE(success(CreatePermission(Tuple(3), {A("10.1.2.3:0")}, "guest/gina")));
+}
+
+// Send indications from a guest to a private peer are dropped even where a permission for that IP
+// exists (it was made while the policy was wider, or for the same IP on another port).
+TEST_F(ServerTest, GuestsSendNothingToPrivatePeers) {
+  policy_options_.self_addresses = {A("198.51.100.1")};
+  Rebuild();
+  ASSERT_TRUE(Allocate(Tuple(), "guest/gina"));
+  auto r = CreatePermission(Tuple(), {A("10.1.2.3:0")}, "guest/gina");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->code, 403);
+  Bytes data = {1, 2, 3};
+  EXPECT_EQ(server_->HandleClient(SendIndication(A("10.1.2.3:5000"), data), Tuple(), now_).kind, OutputKind::kNone);
 }
 
 TEST_F(ServerTest, CreatePermissionLimitIs508) {

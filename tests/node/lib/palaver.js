@@ -120,7 +120,17 @@ class Rtm {
       ws.once('error', reject);
       ws.once('unexpected-response', (req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
     });
-    return new Rtm(ws, first, connect);
+    const rtm = new Rtm(ws, first, connect);
+    Rtm.open_sockets.add(rtm);
+    ws.on('close', () => Rtm.open_sockets.delete(rtm));
+    return rtm;
+  }
+
+  // Ends every connection still open: a test that fails half-way skips its own close() calls, and
+  // an open socket would keep `node --test` from exiting (a hang instead of a failure).
+  static closeAll() {
+    for (const rtm of Rtm.open_sockets) rtm.ws.terminate();
+    Rtm.open_sockets.clear();
   }
 
   deliver(msg) {
@@ -185,5 +195,7 @@ class Rtm {
     this.ws.close();
   }
 }
+
+Rtm.open_sockets = new Set();
 
 module.exports = { request, form, signIn, signInGuest, rtmConnect, Rtm, b64url };
