@@ -98,6 +98,18 @@ def metric(server, series):
     return float(m.group(1)) if m else None
 
 
+def metrics(server, name):
+    """{labels: value} of every series of the metric `name` ("" for the one without labels), e.g.
+    {'{direction="to_peer"}': 12.0, ...}; empty when there is none."""
+    status, _, body, _ = server.curl("/metrics")
+    if status != 200:
+        raise AssertionError(f"/metrics: {status}")
+    out = {}
+    for m in re.finditer(r"^" + re.escape(name) + r"(\{[^}]*\})? (\S+)$", body.decode(), re.M):
+        out[m.group(1) or ""] = float(m.group(2))
+    return out
+
+
 def _ephemeral_range():
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:

@@ -10,14 +10,13 @@ the browser resolves to 127.0.0.1 only."""
 import ctypes
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
 import unittest
 
-from harness import Palaverd, SOURCE
+from harness import Palaverd, SOURCE, metrics
 
 NODE_DIR = os.path.join(SOURCE, "tests", "node")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -46,19 +45,6 @@ def private_network_namespace():
 
 def turn_ports(server):
     return server.turn_ports()
-
-
-def metrics(server, name):
-    """{labels: value} of one metric from /metrics (open to loopback)."""
-    status, _, body, _ = server.curl("/metrics")
-    if status != 200:
-        raise AssertionError(f"/metrics: {status}")
-    out = {}
-    for line in body.decode().splitlines():
-        m = re.match(rf"{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", line)
-        if m:
-            out[m.group(1) or ""] = float(m.group(2))
-    return out
 
 
 class TurnBrowser(unittest.TestCase):

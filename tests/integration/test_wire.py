@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import (PALAVERD_TESTBED, Palaverd, WsClient, assert_rss_growth_below, http_exchange, read_http_response,
-                     rss_kb, status_of)
+                     metric, rss_kb, status_of, wait_until)
 
 
 def nghttp(server, *paths, args=(), timeout=30):
@@ -356,9 +356,8 @@ class Wire(unittest.TestCase):
                                                               (":authority", "localhost")))
             out += frame(1, 0x5, 2 * i + 1, block)
         s.sendall(out)
-        deadline = time.time() + 10
-        while self.metric("palaver_http_responses_refused_total") == refused_before and time.time() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: self.metric("palaver_http_responses_refused_total") != refused_before,
+                   what="a refused response counted")
         time.sleep(0.5)
         grown = rss_kb(self.s.proc.pid) - before
         held = self.metric("palaver_http_response_body_bytes_held")
@@ -366,16 +365,13 @@ class Wire(unittest.TestCase):
         self.assertGreater(self.metric("palaver_http_responses_refused_total"), refused_before)
         self.assertLessEqual(held, 16 * 1024 * 1024)
         assert_rss_growth_below(self, grown, 40 * 1024)
-        deadline = time.time() + 5
-        while self.metric("palaver_http_response_body_bytes_held") > 0 and time.time() < deadline:
-            time.sleep(0.1)
-        self.assertEqual(self.metric("palaver_http_response_body_bytes_held"), 0)  # released with the connection
+        # Released with the connection.
+        wait_until(lambda: self.metric("palaver_http_response_body_bytes_held") == 0, timeout=5,
+                   what="response bodies released")
         self.assert_alive()
 
     def metric(self, name):
-        body = self.s.curl("/metrics")[2].decode()
-        m = re.search(rf"^{name} (\d+)$", body, re.M)
-        return int(m.group(1)) if m else 0
+        return metric(self.s, name) or 0
 
     # --- finding 5: HTTP/2 PING flood -------------------------------------------------------
 

@@ -11,7 +11,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import PALAVERD_TESTBED, Browser, Palaverd
+from harness import PALAVERD_TESTBED, Browser, Palaverd, metric, wait_until
 
 QUEUE = 4
 
@@ -39,17 +39,10 @@ class WorkerQueue(unittest.TestCase):
             c.close()
 
     def metric(self, name):
-        _, _, body = self.get("/metrics")
-        m = re.search(rf"^{name} (\S+)$", body.decode(), re.M)
-        return float(m.group(1)) if m else None
+        return metric(self.s, name)
 
     def wait_for_metric(self, name, value, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.metric(name) == value:
-                return
-            time.sleep(0.02)
-        self.fail(f"{name} did not reach {value} (is {self.metric(name)})")
+        wait_until(lambda: self.metric(name) == value, timeout=timeout, interval=0.02, what=f"{name} == {value}")
 
     def fill(self, blocker_ms=3000):
         """Holds the only worker and fills the queue; returns the threads and their answers."""
