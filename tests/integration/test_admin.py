@@ -254,6 +254,18 @@ class AllowedNetworks(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout.strip(), "false")
+            # A reload applies a new list at once, to the console and the API (no restart).
+            pid = s.proc.pid
+            s.sections["admin"]["allowed_networks"] = "198.51.100.0/24"
+            s.write_config()
+            tail = s.reload()
+            self.assertIn("reload applied", tail)
+            self.assertIn("admin settings applied networks=1", tail)
+            self.assertEqual(get("/admin/status", "198.51.100.7")[0], 303)
+            self.assertEqual(get(API, "198.51.100.7", "-H", f"Authorization: Bearer {root}")[0], 200)
+            self.assertEqual(get("/admin/status", "192.0.2.5")[0], 403)
+            self.assertEqual(get(API, "192.0.2.5", "-H", f"Authorization: Bearer {root}")[0], 403)
+            self.assertEqual(s.proc.pid, pid)
         finally:
             s.close()
 

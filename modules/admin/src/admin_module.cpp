@@ -56,12 +56,23 @@ class AdminModule final : public sdk::Module {
     // read it; it is accepted from loopback only).
     std::string token = sdk::RandomToken(32);
     PALAVER_RETURN_IF_ERROR(sdk::WriteFileAtomically(host.Info().state_dir / kCliTokenFile, token + "\n", 0600));
-    PALAVER_RETURN_IF_ERROR(RegisterApiRoutes(host, *changer_, token, pending_.allowed_networks));
-    console_ = std::make_unique<Console>(host, pending_, *changer_, *audit_);
+    networks_ = std::make_shared<AdminNetworks>(pending_.allowed_networks);
+    PALAVER_RETURN_IF_ERROR(RegisterApiRoutes(host, *changer_, token, networks_));
+    console_ = std::make_unique<Console>(host, pending_, networks_, *changer_, *audit_);
     return console_->Register();
   }
 
-  Status Reload() override { return Fail(ErrorCode::kUnimplemented, "admin settings apply after a restart"); }
+  // The whole section applies at once: the networks to the next request, the session limits to
+  // every session's next use.
+  Status Reload() override {
+    if (!console_) return OkStatus();
+    networks_->Set(pending_.allowed_networks);
+    console_->Sessions().SetLimits(pending_.session_idle_ms, pending_.session_max_ms);
+    log_->info("admin settings applied networks={} session_idle_timeout_s={} session_max_age_s={}",
+               pending_.allowed_networks.empty() ? std::string("any") : std::to_string(pending_.allowed_networks.size()),
+               pending_.session_idle_ms / 1000, pending_.session_max_ms / 1000);
+    return OkStatus();
+  }
   void Stop() override {}
 
   sdk::Health CheckHealth() const override {
@@ -78,6 +89,7 @@ class AdminModule final : public sdk::Module {
 
  private:
   ConsoleConfig pending_;
+  std::shared_ptr<AdminNetworks> networks_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<SettingsChanger> changer_;

@@ -225,9 +225,10 @@ struct Console::Ctx {
   bool Checked(std::string_view name) const { return Field(name) == "on"; }
 };
 
-Console::Console(sdk::Host& host, ConsoleConfig config, SettingsChanger& changer, AuditLog& audit)
+Console::Console(sdk::Host& host, ConsoleConfig config, std::shared_ptr<const AdminNetworks> networks,
+                 SettingsChanger& changer, AuditLog& audit)
     : host_(host),
-      config_(config),
+      networks_(std::move(networks)),
       changer_(changer),
       audit_(audit),
       sessions_(config.session_idle_ms, config.session_max_ms, NowMs) {
@@ -291,7 +292,7 @@ bool AdminNetworkAllows(const std::vector<sdk::Cidr>& allowed, const std::string
 
 void Console::Handle(const sdk::Request& req, const sdk::Responder& respond) {
   Lang lang = PickLanguage(req.Header("accept-language").value_or(""));
-  if (!AdminNetworkAllows(config_.allowed_networks, req.peer)) {
+  if (!networks_->Allows(req.peer)) {
     // Before anything else, sign-in included: from elsewhere the console does not exist.
     Frame f{.title = Text(lang, "network_title")};
     mstch::map c{{"lead", Text(lang, "network_lead", {req.peer})}, {"link_href", std::string("/")},

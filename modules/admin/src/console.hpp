@@ -2,6 +2,7 @@
 // OpenID provider (code + PKCE), with server-side sessions, CSRF tokens and same-origin checks.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,22 @@ struct ConsoleConfig {
 /// allowed; that check is the API's.) Pure.
 bool AdminNetworkAllows(const std::vector<sdk::Cidr>& allowed, const std::string& peer);
 
+/// The `allowed_networks` in force, shared by the console and the admin API; a reload replaces
+/// them while the net loop reads them. Thread-safe.
+class AdminNetworks {
+ public:
+  explicit AdminNetworks(std::vector<sdk::Cidr> networks) { Set(std::move(networks)); }
+  void Set(std::vector<sdk::Cidr> networks) {
+    current_.store(std::make_shared<const std::vector<sdk::Cidr>>(std::move(networks)), std::memory_order_release);
+  }
+  bool Allows(const std::string& peer) const {
+    return AdminNetworkAllows(*current_.load(std::memory_order_acquire), peer);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const std::vector<sdk::Cidr>>> current_;
+};
+
 /// Whether a browser request that changes state comes from this console's own origin: `Origin`
 /// (when sent) is https://<authority>, `Sec-Fetch-Site` (when sent) is same-origin, and at least
 /// one of them is sent. Pure.
@@ -43,7 +60,9 @@ bool SameOrigin(const sdk::Request& request);
 /// and hand blocking work to workers. `host`, `changer` and `audit` must outlive it.
 class Console {
  public:
-  Console(sdk::Host& host, ConsoleConfig config, SettingsChanger& changer, AuditLog& audit);
+  /// `networks`: shared with the admin API (RegisterApiRoutes); config.allowed_networks is not read.
+  Console(sdk::Host& host, ConsoleConfig config, std::shared_ptr<const AdminNetworks> networks,
+          SettingsChanger& changer, AuditLog& audit);
   Status Register();
   SessionTable& Sessions() { return sessions_; }
 
@@ -81,7 +100,7 @@ class Console {
   std::string ClientId(const Provider& p) const { return "kpop-" + p.issuer + "/admin/"; }
 
   sdk::Host& host_;
-  ConsoleConfig config_;
+  std::shared_ptr<const AdminNetworks> networks_;
   SettingsChanger& changer_;
   AuditLog& audit_;
   SessionTable sessions_;

@@ -91,6 +91,12 @@ void SessionTable::Sweep() {
   SweepLocked(now_ms_());
 }
 
+void SessionTable::SetLimits(int64_t idle_ms, int64_t absolute_ms) {
+  std::lock_guard lock(mu_);
+  idle_ms_ = idle_ms;
+  absolute_ms_ = absolute_ms;
+}
+
 void SessionTable::SweepLocked(int64_t now) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     bool dead = now - it->second.last_seen_ms > idle_ms_ || now - it->second.created_ms > absolute_ms_;

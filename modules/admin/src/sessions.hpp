@@ -38,7 +38,7 @@ struct PendingSignin {
 class SessionTable {
  public:
   SessionTable(int64_t idle_ms, int64_t absolute_ms, std::function<int64_t()> now_ms)
-      : idle_ms_(idle_ms), absolute_ms_(absolute_ms), now_ms_(std::move(now_ms)) {}
+      : now_ms_(std::move(now_ms)), idle_ms_(idle_ms), absolute_ms_(absolute_ms) {}
 
   /// A new session for a signed-in admin; returns it (with its id and CSRF token).
   /// `session_epoch`: the user's epoch the sign-in happened under; a higher one ends the session.
@@ -60,14 +60,18 @@ class SessionTable {
   /// Drops expired sessions and sign-ins.
   void Sweep();
 
+  /// New limits (a reload): they apply to every session from its next use on, so a shorter one
+  /// can end sessions that were fine under the old.
+  void SetLimits(int64_t idle_ms, int64_t absolute_ms);
+
  private:
   // REQUIRES: mu_ held.
   void SweepLocked(int64_t now);
 
-  const int64_t idle_ms_;
-  const int64_t absolute_ms_;
   std::function<int64_t()> now_ms_;
   mutable std::mutex mu_;
+  int64_t idle_ms_ PALAVER_GUARDED_BY(mu_);
+  int64_t absolute_ms_ PALAVER_GUARDED_BY(mu_);
   std::map<std::string, ConsoleSession> sessions_ PALAVER_GUARDED_BY(mu_);
   std::map<std::string, PendingSignin> signins_ PALAVER_GUARDED_BY(mu_);
 };

@@ -35,7 +35,7 @@ bool IsLoopbackPeer(const std::string& peer) {
 // loopback; answers 401 (no or bad token, or one from before the user's sessions were ended: a
 // password change) or 403 (not an administrator) otherwise. Net loop.
 void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Workers& workers, sdk::Responder respond,
-                       const std::string& cli_token, const std::vector<sdk::Cidr>& allowed, AdminTask task) {
+                       const std::string& cli_token, const AdminNetworks& allowed, AdminTask task) {
   if (!cli_token.empty() && IsLoopbackPeer(req.peer)) {
     auto auth = req.Header("authorization");
     if (auth && auth->size() > 7 && auth->substr(0, 7) == "Bearer " &&
@@ -46,7 +46,7 @@ void WithAdministrator(const sdk::Request& req, sdk::Services& services, sdk::Wo
     }
   }
   // `palaverd settings` (above) always may; administrators' tokens only from the allowed networks.
-  if (!AdminNetworkAllows(allowed, req.peer)) {
+  if (!allowed.Allows(req.peer)) {
     return respond(Denied(403, "the admin API is not available from this address"));
   }
   auto verifier = services.Find<sdk::TokenVerifier>();
@@ -139,9 +139,8 @@ sdk::Response MethodNotAllowed(const std::string& description) {
 }  // namespace
 
 Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token,
-                         std::vector<sdk::Cidr> networks) {
+                         std::shared_ptr<const AdminNetworks> allowed) {
   auto log = host.Logger();
-  auto allowed = std::make_shared<const std::vector<sdk::Cidr>>(std::move(networks));
   sdk::Services& services = host.Registry();
   sdk::Workers& workers = host.Pool();
   sdk::Settings& settings = host.Policy();

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "palaver/sdk/cidr.hpp"
+#include "console.hpp"
 #include "palaver/sdk/host.hpp"
 #include "settings_ops.hpp"
 
@@ -22,8 +22,9 @@ namespace palaver::admin {
 ///
 /// GET|PUT /admin/api/v1/log-levels (body `web=debug, tls=info`): PUT needs an administrator;
 /// GET also answers the monitoring audience. Unknown loggers and levels are 400, nothing changed.
-/// `allowed`: the client networks administrators may use the API from (AdminNetworkAllows).
+/// `allowed`: the client networks administrators may use the API from (shared with the console;
+/// a reload replaces them).
 Status RegisterApiRoutes(sdk::Host& host, SettingsChanger& changer, std::string cli_token,
-                         std::vector<sdk::Cidr> allowed);
+                         std::shared_ptr<const AdminNetworks> allowed);
 
 }  // namespace palaver::admin

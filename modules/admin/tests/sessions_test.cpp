@@ -37,6 +37,26 @@ TEST_F(SessionTableTest, ExpiresAtTheAbsoluteLimitEvenWhenUsed) {
   EXPECT_FALSE(table_.Touch(s.id));
 }
 
+// A reload's new limits apply to sessions that already exist, from their next use on.
+TEST_F(SessionTableTest, NewLimitsApplyToExistingSessions) {
+  auto young = table_.Create("u1", "root", "Root");
+  now_ += 10 * 60 * 1000;
+  auto old = table_.Create("u2", "ada", "Ada");  // created 10 min after `young`
+  now_ += 6 * 60 * 1000;
+  table_.SetLimits(5 * 60 * 1000, 12 * 3600 * 1000);  // idle 15 -> 5 min
+  EXPECT_FALSE(table_.Touch(old.id));  // idle for 6 min: too long now
+  EXPECT_FALSE(table_.Touch(young.id));
+  auto fresh = table_.Create("u1", "root", "Root");
+  now_ += 4 * 60 * 1000;
+  ASSERT_TRUE(table_.Touch(fresh.id));
+  table_.SetLimits(5 * 60 * 1000, 3 * 60 * 1000 + 59 * 1000);  // absolute: under its age of 4 min
+  EXPECT_FALSE(table_.Touch(fresh.id));
+  table_.SetLimits(60 * 60 * 1000, 12 * 3600 * 1000);  // longer limits keep what is alive
+  auto kept = table_.Create("u1", "root", "Root");
+  now_ += 30 * 60 * 1000;
+  EXPECT_TRUE(table_.Touch(kept.id));
+}
+
 TEST_F(SessionTableTest, RemovesEveryOneOfAUser) {
   auto a = table_.Create("u1", "root", "Root");
   auto b = table_.Create("u1", "root", "Root");
