@@ -56,8 +56,8 @@ class Peer:
         self.proc.wait()
 
 
-def uclient(port, secret, peer_port, *flags, messages=100, sessions=4, timeout=90):
-    args = ["turnutils_uclient", *flags, "-W", secret, "-u", "alice", "-p", str(port), "-e", "127.0.0.1",
+def uclient(port, secret, peer_port, *flags, messages=100, sessions=4, timeout=90, user="alice", peer="127.0.0.1"):
+    args = ["turnutils_uclient", *flags, "-W", secret, "-u", user, "-p", str(port), "-e", peer,
             "-r", str(peer_port), "-c", "-m", str(sessions), "-n", str(messages), "-l", "200", "-z", "5", "127.0.0.1"]
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     return r.returncode, r.stdout + r.stderr
@@ -525,6 +525,12 @@ class PeerPolicy(unittest.TestCase):
             self.assertIn("403", out)
         finally:
             peer.close()
+
+    @unittest.skipUnless(shutil.which("turnutils_uclient"), "coturn's turnutils are not installed")
+    def test_coturn_client_with_a_guests_name_gets_403_for_a_private_peer(self):
+        rc, out = uclient(self.ports["udp"], self.secret, 9, user="guest/gina", peer="10.1.2.3", messages=5,
+                          sessions=1, timeout=30)
+        self.assertIn("403", out)
 
 
 class Settings(unittest.TestCase):
