@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --idle-seconds) idle=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --files) files=$2; shift 2 ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "bench/idle.sh: unknown option $1" >&2; exit 2 ;;
     *=*) bins+=("$1"); shift ;;
     *) echo "bench/idle.sh: expected LABEL=PALAVERD, got '$1'" >&2; exit 2 ;;
@@ -74,7 +74,7 @@ CFG
     "$bin" --config "$work/palaver.cfg" > "$work/$label-$r.out" 2> "$work/$label-$r.err" &
     pid=$!
     first=""
-    for _ in $(seq 1 2000); do  # at most ~20 s
+    for _ in $(seq 1 1000); do  # 1000 probes, each at most 1 s (curl) plus 10 ms
       if [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 "https://127.0.0.1:$port/healthz" 2>/dev/null)" = 200 ]; then
         first=$(($(now_ms) - t0))
         break
@@ -96,7 +96,11 @@ CFG
            END { for (f in rss) if (f ~ /^\//) printf "%d %s\n", rss[f], f }' "/proc/$pid/smaps" |
         sort -rn | head -n "$files" | while read -r kb f; do echo "file label=$label rss_kb=$kb $f"; done
     fi
-    kill -TERM "$pid"
+    if ! kill -TERM "$pid" 2>/dev/null; then
+      echo "bench/idle.sh: $label exited while idle (run $r); its log:" >&2
+      tail -n 20 "$work/$label-$r.err" >&2
+      exit 1
+    fi
     for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true

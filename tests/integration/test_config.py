@@ -195,13 +195,13 @@ class CheckConfigAsStrictAsStart(unittest.TestCase):
         check = self.check({})
         self.assertEqual(check.returncode, 0, check.stderr)  # a warning, not a refusal
         for (section, key), path in files.items():
-            self.assertRegex(check.stderr, r"\[%s\] %s: warning: %s is readable by other users \(mode 0644\); "
+            self.assertRegex(check.stderr, r"\[%s\] %s: warning: %s is open to other users \(mode 0644\); "
                              r"run: chmod o-rwx %s\n" % (section, key, re.escape(path), re.escape(path)))
         self.s.start()
         log = self.s.stderr()
         for (section, key), path in files.items():
-            self.assertRegex(log, r"(?m)^\S+ warn \[palaver\] \[\d+\] config \S+:\d+: \[%s\] %s: warning: %s is readable "
-                             r"by other users \(mode 0644\)" % (section, key, re.escape(path)))
+            self.assertRegex(log, r"(?m)^\S+ warn \[palaver\] \[\d+\] config \S+:\d+: \[%s\] %s: warning: %s is open "
+                             r"to other users \(mode 0644\)" % (section, key, re.escape(path)))
         self.assertNotIn("external-secret", log)
 
     def test_external_turn_secret_missing_or_empty(self):

@@ -16,7 +16,7 @@ import sys
 import time
 import unittest
 
-from harness import Palaverd, SOURCE, metrics
+from harness import Palaverd, SOURCE, metrics, wait_until
 
 NODE_DIR = os.path.join(SOURCE, "tests", "node")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -128,10 +128,8 @@ class TurnBrowser(unittest.TestCase):
         self.assertGreater(sum(metrics(s, "palaver_turn_auth_failures_total").values()), 0)
         # Chromium released its allocations (Refresh with lifetime 0, or the TCP/TLS connection
         # closed) when the connections and the browser closed.
-        deadline = time.time() + 10
-        while metrics(s, "palaver_turn_allocations")[""] > 0 and time.time() < deadline:
-            time.sleep(0.2)
-        self.assertEqual(metrics(s, "palaver_turn_allocations")[""], 0)
+        wait_until(lambda: metrics(s, "palaver_turn_allocations")[""] == 0, timeout=10, interval=0.2,
+                   what="every allocation released")
 
 
 if __name__ == "__main__":

@@ -623,7 +623,9 @@ Status Application::Start() {
   a.WriteRuntimeInfo(a.trust_anchor);
   for (const auto& o : a.config_overrides) a.log->info("config drop-in: {}", o);
   // What --check-config prints as warnings (e.g. a secret file others may read), in the log too:
-  // a service that systemd starts has no other place to say it.
+  // a service that systemd starts has no other place to say it. At start only: a reload checks
+  // the file, not the files it names (no Preflight), and modules that watch a file themselves
+  // (the TLS key) log changes as they see them.
   for (const auto& w : a.config_key_warnings) a.log->warn("config {}", w);
   a.log->info("listening https={} http={} state_dir={}", a.net->BoundPort("https"), a.net->BoundPort("http"),
               hc.state_dir.string());
@@ -650,7 +652,6 @@ Status Application::Reload(const std::filesystem::path& config_path) {
                  st.error().message);
     return st;
   }
-  for (const auto& w : a.config_key_warnings) a.log->warn("config {}", w);
   const HostConfig& next = a.pending_host_config;
   // What needs a restart, by section: only keys whose value changed are named.
   std::vector<std::string> restart_needed;

@@ -201,7 +201,7 @@ void WarnIfReadableByOthers(ConfigReader& section, const std::string& key, const
   if (path.empty() || ::stat(path.c_str(), &st) != 0 || (st.st_mode & 0007) == 0) return;
   char mode[8];
   std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  section.Warn(key, path.string() + " is readable by other users (mode " + mode + "); run: chmod o-rwx " +
+  section.Warn(key, path.string() + " is open to other users (mode " + mode + "); run: chmod o-rwx " +
                         path.string());
 }
 

@@ -101,8 +101,9 @@ TEST(WarnIfReadableByOthers, OnlyWhenOthersMayReadTheSecret) {
   auto w = warnings_at(0644);
   ASSERT_EQ(w.size(), 1u);
   EXPECT_EQ(w[0], "/etc/palaver.cfg:4: [demo] secret_file: warning: " + path.string() +
-                      " is readable by other users (mode 0644); run: chmod o-rwx " + path.string());
+                      " is open to other users (mode 0644); run: chmod o-rwx " + path.string());
   EXPECT_EQ(warnings_at(0604).size(), 1u);
+  EXPECT_EQ(warnings_at(0602).size(), 1u);  // others may replace the secret: as bad
   // A file that is not there is the caller's error to report, not a warning.
   auto s = MakeSection({});
   ConfigReader r(s);

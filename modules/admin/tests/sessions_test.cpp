@@ -39,13 +39,15 @@ TEST_F(SessionTableTest, ExpiresAtTheAbsoluteLimitEvenWhenUsed) {
 
 // A reload's new limits apply to sessions that already exist, from their next use on.
 TEST_F(SessionTableTest, NewLimitsApplyToExistingSessions) {
-  auto young = table_.Create("u1", "root", "Root");
+  auto first = table_.Create("u1", "root", "Root");
   now_ += 10 * 60 * 1000;
-  auto old = table_.Create("u2", "ada", "Ada");  // created 10 min after `young`
-  now_ += 6 * 60 * 1000;
+  auto second = table_.Create("u2", "ada", "Ada");
+  now_ += 2 * 60 * 1000;
+  ASSERT_TRUE(table_.Touch(first.id));  // idle 12 of 15 min
+  now_ += 6 * 60 * 1000;  // both idle for 6 and 8 min: fine under 15
   table_.SetLimits(5 * 60 * 1000, 12 * 3600 * 1000);  // idle 15 -> 5 min
-  EXPECT_FALSE(table_.Touch(old.id));  // idle for 6 min: too long now
-  EXPECT_FALSE(table_.Touch(young.id));
+  EXPECT_FALSE(table_.Touch(first.id));
+  EXPECT_FALSE(table_.Touch(second.id));
   auto fresh = table_.Create("u1", "root", "Root");
   now_ += 4 * 60 * 1000;
   ASSERT_TRUE(table_.Touch(fresh.id));

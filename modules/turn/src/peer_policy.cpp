@@ -126,11 +126,7 @@ PeerVerdict PeerPolicy::Configured(const Address& a, PeerScope scope) const {
   if (best_allowed >= 0) return PeerVerdict::kAllowed;
   if (!IsPrivate(a)) return PeerVerdict::kAllowed;
   if (!options_.allow_private) return PeerVerdict::kPrivate;
-  if (scope == PeerScope::kGuest && !options_.guest_private) {
-    bool own = std::any_of(options_.self_addresses.begin(), options_.self_addresses.end(),
-                           [&a](const Address& self) { return self.SameIp(a); });
-    if (!own) return PeerVerdict::kPrivate;
-  }
+  if (scope == PeerScope::kGuest && !options_.guest_private && !IsSelf(a)) return PeerVerdict::kPrivate;
   return PeerVerdict::kAllowed;
 }
 
@@ -156,9 +152,19 @@ PeerVerdict PeerPolicy::CheckIp(const Address& peer, PeerScope scope) const {
   return Configured(a, scope);
 }
 
+bool PeerPolicy::IsSelf(const Address& a) const {
+  return std::any_of(options_.self_addresses.begin(), options_.self_addresses.end(),
+                     [&a](const Address& self) { return self.SameIp(a); });
+}
+
 PeerVerdict PeerPolicy::Check(const Address& peer, PeerScope scope) const {
   Address a = peer.Canonical();
   if (IsOwnEndpoint(a)) return PeerVerdict::kOwnEndpoint;
+  // A guest on the host's own addresses: relay ports only.
+  if (scope == PeerScope::kGuest && IsSelf(a) &&
+      (a.port() < options_.relay_port_min || a.port() > options_.relay_port_max)) {
+    return PeerVerdict::kOwnEndpoint;
+  }
   return CheckIp(a, scope);
 }
 

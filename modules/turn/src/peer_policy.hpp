@@ -21,9 +21,11 @@
 // Guests (PeerScope::kGuest: an allocation whose REST user part carries sdk::kTurnGuestUserPrefix,
 // which only the signaling module's guest logons get) are anonymous: anyone with a public room's
 // link. Their allocations reach private ranges only with `guest_private` (default off), except the
-// host's own addresses (`self_addresses`: relay ports there are how two relay-only browsers meet
-// when the appliance has a private address; its service ports stay refused by Check). `allowed`
-// re-opens private ranges for guests too; `allow_private = false` closes them for everyone.
+// host's own addresses (`self_addresses`), and on those (private or not) only the relay ports
+// (`relay_port_min`..`relay_port_max`): relay-to-relay is how two relay-only browsers meet, and
+// nothing else listening there (a DNS forwarder on a bridge, SNMP, a VPN) is a guest's business.
+// `allowed` re-opens private ranges for guests too; `allow_private = false` closes them for
+// everyone. "Private" is the ranges above: a LAN on global IPv6 addresses needs `denied`.
 //
 // Thread: immutable after construction; const methods are safe from any thread.
 #pragma once
@@ -72,6 +74,9 @@ struct PeerPolicyOptions {
   bool allow_private = true;
   // Guests into private ranges too (with allow_private).
   bool guest_private = false;
+  // The relay port range: the only ports of the host's own addresses a guest may reach.
+  uint16_t relay_port_min = 49152;
+  uint16_t relay_port_max = 65535;
   // Tests and benchmarks whose peers run on the same host (coturn's --allow-loopback-peers).
   bool allow_loopback = false;
   std::vector<Cidr> denied;
@@ -101,6 +106,7 @@ class PeerPolicy {
   PeerVerdict Builtin(const Address& canonical) const;
   PeerVerdict Configured(const Address& canonical, PeerScope scope) const;
   bool IsOwnEndpoint(const Address& canonical) const;
+  bool IsSelf(const Address& canonical) const;
 
   PeerPolicyOptions options_;
 };

@@ -413,6 +413,8 @@ class TurnModule final : public sdk::Module {
     o.peers.allow_loopback = config_.allow_loopback_peers;
     o.peers.allow_private = config_.allow_private_peers;
     o.peers.guest_private = config_.guest_private_peers;
+    o.peers.relay_port_min = config_.min_port;
+    o.peers.relay_port_max = config_.max_port;
     o.peers.allowed = config_.allowed_peers;
     o.peers.denied = config_.denied_peers;
     // The appliance's own services are never peers (HTTPS, plain HTTP; the engine adds its own

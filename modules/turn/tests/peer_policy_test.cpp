@@ -97,10 +97,19 @@ TEST(PeerPolicy, GuestsReachPrivateRangesOnlyWithTheirSwitchOrAnAllowedRange) {
   }
   EXPECT_EQ(policy.CheckIp(A("8.8.8.8"), PeerScope::kGuest), PeerVerdict::kAllowed);
   EXPECT_EQ(policy.CheckIp(A("10.9.1.1"), PeerScope::kGuest), PeerVerdict::kAllowed);  // the administrator's range
-  // The appliance's own private address: its relay ports are where relay-only browsers meet;
-  // its service ports stay refused.
+  // The appliance's own addresses: its relay ports are where relay-only browsers meet; any other
+  // port there (a DNS forwarder on a bridge, SNMP) is not a guest's, private address or public.
+  EXPECT_EQ(policy.CheckIp(A("192.168.7.2"), PeerScope::kGuest), PeerVerdict::kAllowed);
   EXPECT_EQ(policy.Check(A("192.168.7.2:50000"), PeerScope::kGuest), PeerVerdict::kAllowed);
+  EXPECT_EQ(policy.Check(A("192.168.7.2:49152"), PeerScope::kGuest), PeerVerdict::kAllowed);
   EXPECT_EQ(policy.Check(A("192.168.7.2:3478"), PeerScope::kGuest), PeerVerdict::kOwnEndpoint);
+  EXPECT_EQ(policy.Check(A("192.168.7.2:53"), PeerScope::kGuest), PeerVerdict::kOwnEndpoint);
+  EXPECT_EQ(policy.Check(A("192.168.7.2:49151"), PeerScope::kGuest), PeerVerdict::kOwnEndpoint);
+  EXPECT_EQ(policy.Check(A("203.0.113.5:161"), PeerScope::kGuest), PeerVerdict::kOwnEndpoint);
+  EXPECT_EQ(policy.Check(A("203.0.113.5:50000"), PeerScope::kGuest), PeerVerdict::kAllowed);
+  // Members as before: any port but the service ports.
+  EXPECT_EQ(policy.Check(A("192.168.7.2:53"), PeerScope::kMember), PeerVerdict::kAllowed);
+  EXPECT_EQ(policy.Check(A("203.0.113.5:161"), PeerScope::kMember), PeerVerdict::kAllowed);
   // The always-refused categories stay refused for both.
   EXPECT_EQ(policy.CheckIp(A("127.0.0.1"), PeerScope::kGuest), PeerVerdict::kLoopback);
 

@@ -799,17 +799,30 @@ TEST_F(ServerTest, GuestsReachPrivateRangesOnlyWhenAllowed) {
   EXPECT_TRUE(success(CreatePermission(Tuple(3), {A("10.1.2.3:0")}, "guest/gina")));
 }
 
-// Send indications from a guest to a private peer are dropped even where a permission for that IP
-// exists (it was made while the policy was wider, or for the same IP on another port).
-TEST_F(ServerTest, GuestsSendNothingToPrivatePeers) {
-  policy_options_.self_addresses = {A("198.51.100.1")};
+// A guest's permission for one of the appliance's own addresses (where the relays are) carries
+// data to its relay ports only: Send indications to any other port there are dropped as
+// forbidden; a member's are not.
+TEST_F(ServerTest, GuestsSendToTheApplianceOnlyAtRelayPorts) {
+  policy_options_.self_addresses = {A("198.51.100.1"), A("10.0.0.5")};
   Rebuild();
-  ASSERT_TRUE(Allocate(Tuple(), "guest/gina"));
-  auto r = CreatePermission(Tuple(), {A("10.1.2.3:0")}, "guest/gina");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->code, 403);
   Bytes data = {1, 2, 3};
-  EXPECT_EQ(server_->HandleClient(SendIndication(A("10.1.2.3:5000"), data), Tuple(), now_).kind, OutputKind::kNone);
+  ASSERT_TRUE(Allocate(Tuple(1), "guest/gina"));
+  for (const char* self : {"198.51.100.1:0", "10.0.0.5:0"}) {
+    auto r = CreatePermission(Tuple(1), {A(self)}, "guest/gina");
+    ASSERT_TRUE(r && M(*r).message_class() == MessageClass::kSuccess) << self;
+  }
+  EXPECT_EQ(server_->HandleClient(SendIndication(A("10.0.0.5:50000"), data), Tuple(1), now_).kind, OutputKind::kToPeer);
+  uint64_t forbidden = server_->counters().dropped_forbidden;
+  EXPECT_EQ(server_->HandleClient(SendIndication(A("10.0.0.5:53"), data), Tuple(1), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->HandleClient(SendIndication(A("198.51.100.1:161"), data), Tuple(1), now_).kind, OutputKind::kNone);
+  EXPECT_EQ(server_->counters().dropped_forbidden, forbidden + 2);
+  auto bind = ChannelBind(Tuple(1), 0x4001, A("10.0.0.5:53"), "guest/gina");
+  ASSERT_TRUE(bind);
+  EXPECT_EQ(bind->code, 403);
+
+  ASSERT_TRUE(Allocate(Tuple(2)));
+  ASSERT_TRUE(CreatePermission(Tuple(2), {A("10.0.0.5:0")}));
+  EXPECT_EQ(server_->HandleClient(SendIndication(A("10.0.0.5:53"), data), Tuple(2), now_).kind, OutputKind::kToPeer);
 }
 
 TEST_F(ServerTest, CreatePermissionLimitIs508) {

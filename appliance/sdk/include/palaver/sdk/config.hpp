@@ -87,8 +87,8 @@ std::vector<Cidr> ReadCidrList(ConfigReader& section, const std::string& key,
                                const std::vector<std::string>& default_value);
 
 /// Warns on `section` for `key` when the file at `path`, which holds a secret (a password, a
-/// shared secret, a token), may be read by users other than its owner and group: "… is readable
-/// by other users (mode 0644); run: chmod o-rwx …". Silent when the file cannot be stat'ed (the
+/// shared secret, a token), is open to users other than its owner and group (any of read, write,
+/// execute): "… is open to other users (mode 0644); run: chmod o-rwx …". Silent when the file cannot be stat'ed (the
 /// caller reports that it cannot read it). The group is allowed: Debian's package gives the
 /// `palaver` group read access to files root owns.
 void WarnIfReadableByOthers(ConfigReader& section, const std::string& key, const std::filesystem::path& path);
