@@ -176,7 +176,10 @@ class KeyFilePermissions(unittest.TestCase):
     def test_world_readable_key_warns_at_start_and_in_check_config(self):
         os.chmod(self.key, 0o644)
         s = self.start()
-        warning = re.search(r"^\S+ warn \[tls\] .*private key file (\S+) is open to its group and others "
+        log = s.stderr()
+        self.assertEqual(log.count("is open to its group and others"), 1, log)  # said once
+        warning = re.search(r"^\S+ warn \[palaver\] \[\d+\] config \S+: \[tls\] key: warning: private key file (\S+) "
+                            r"is open to its group and others "
                             r"\(mode 0644\); run: chmod 600 (\S+)$", s.stderr(), re.M)
         self.assertIsNotNone(warning, s.stderr())
         self.assertEqual((warning.group(1), warning.group(2)), (self.key, self.key))

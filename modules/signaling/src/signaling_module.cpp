@@ -143,7 +143,7 @@ class SignalingModule final : public sdk::Module, public sdk::WebSocketHandler, 
     log_ = host.Logger();
     PALAVER_ASSIGN_OR_RETURN(turn_secret_, ReadTurnSecret(config_));
     external_turn_ = !turn_secret_.empty();
-    if (!external_turn_ && config_.turn_ttl != kDefaultTurnTtl) log_->warn("turn_ttl {}", kTurnTtlUnused);
+    // An unused turn_ttl is a config warning (config.cpp), which the host logs at start.
     auto& settings = host.Policy();
     const GuestPolicyValues defaults;
     PALAVER_RETURN_IF_ERROR(settings.Define({.key = kGuestsEnabled, .default_value = defaults.guests_enabled,

@@ -752,7 +752,9 @@ class TlsModule final : public sdk::Module {
           s.expiry_timestamp->Set(UnixSeconds(loaded.identity->not_after));
       if (loaded.local_ca) LogLocalCaEvents(s, *loaded.local_ca, /*at_start=*/true);
       LogInService(s, s.config, *loaded.identity, "loaded");
-      NoteKeyMode(s);
+      // The host logs the config's warnings at start, a key others may read among them
+      // (Preflight): remembered here, not said twice; a later change of its mode is (NoteKeyMode).
+      s.key_mode_warned = s.config.UsesFiles() ? KeyFileTooOpen(s.config.key).value_or("") : "";
       NoteExpiry(s, now);
       interval = CheckInterval(s.config);
     }
