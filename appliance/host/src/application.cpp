@@ -174,7 +174,6 @@ struct Application::Impl {
   }
   std::shared_ptr<sdk::RawConnectionHandler> raw_fallback;
   std::string metrics_token;
-  std::vector<std::string> config_warnings;  // of the last Configure
   std::vector<std::string> config_overrides;  // drop-in keys hiding an earlier value (last Configure)
   std::vector<std::string> config_key_warnings;  // accepted values an operator should act on (last Configure)
   std::string trust_anchor;
@@ -405,7 +404,11 @@ Application::Application(std::vector<BuiltinModule> builtins, StartupOptions opt
 
 Application::~Application() { Stop(); }
 
-const std::vector<std::string>& Application::ConfigWarnings() const { return impl_->config_warnings; }
+std::vector<std::string> Application::ConfigWarnings() const {
+  std::vector<std::string> all = impl_->config_overrides;
+  all.insert(all.end(), impl_->config_key_warnings.begin(), impl_->config_key_warnings.end());
+  return all;
+}
 
 namespace {
 
@@ -447,8 +450,6 @@ std::optional<std::string> StateDirProblem(const std::filesystem::path& dir) {
 Status Application::Configure(const std::filesystem::path& config_path, Check depth) {
   PALAVER_ASSIGN_OR_RETURN(IniFile file, LoadConfigFiles(config_path));
   std::vector<std::string> problems;
-  impl_->config_warnings.clear();
-  for (const auto& o : file.overrides) impl_->config_warnings.push_back(o);
   impl_->config_overrides = file.overrides;
   impl_->config_key_warnings.clear();
   for (const auto& [name, section] : file.sections) {
@@ -521,7 +522,6 @@ Status Application::Configure(const std::filesystem::path& config_path, Check de
       }
     }
   }
-  for (const auto& w : impl_->config_key_warnings) impl_->config_warnings.push_back(w);
   if (!problems.empty()) return Fail(ErrorCode::kInvalidArgument, Join(problems));
   impl_->pending_host_config = std::move(host_config);
   impl_->host_pending_values = std::move(host_values);

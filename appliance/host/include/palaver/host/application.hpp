@@ -42,9 +42,9 @@ class Application {
   /// config (certificate and key matching, secrets and tokens long enough), the state dir, and
   /// listener clashes (each module's Preflight).
   Status Configure(const std::filesystem::path& config_path, Check depth = Check::kFile);
-  /// Warnings of the last Configure (accepted values an operator should look at), for
-  /// `--check-config`; at start the modules log their own.
-  const std::vector<std::string>& ConfigWarnings() const;
+  /// Notes of the last Configure for `--check-config`: drop-in keys that override earlier ones,
+  /// then warnings (accepted values an operator should act on), which Start also logs.
+  std::vector<std::string> ConfigWarnings() const;
   /// Starts everything configured by the last Configure: store, modules in dependency order
   /// (all-or-nothing), then the listeners.
   Status Start();
