@@ -2,7 +2,7 @@
 // video in the corner), incoming (accept / decline / ignore, ringing), the in-call view for 1:1
 // calls and rooms (grid, active speaker, shared screen large, controls that fade out), chat, and
 // the notices when a call ends or fails.
-import { useContext, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useContext, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { JSX } from 'preact';
 import { EngineContext, type CallEngine, type EngineState, type RemoteParticipant } from '../../call/engine';
 import { chooseLayout } from '../../call/layout';
@@ -107,7 +107,7 @@ function QualityBars({ q }: { q: RemoteParticipant['quality'] }) {
 
 function Outgoing({ engine, s, name }: { engine: CallEngine; s: EngineState; name: string }) {
   const hangupRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => hangupRef.current?.focus(), []);
+  useLayoutEffect(() => hangupRef.current?.focus(), []);
   return (
     <div class="call-layer call-outgoing" role="dialog" aria-modal="true" aria-label={t('callCalling', { name })} data-testid="call-outgoing">
       <div class="call-waiting">
@@ -129,10 +129,8 @@ function Outgoing({ engine, s, name }: { engine: CallEngine; s: EngineState; nam
 
 function Incoming({ engine, name }: { engine: CallEngine; name: string }) {
   const acceptRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    acceptRef.current?.focus();
-    return startRinging();
-  }, []);
+  useLayoutEffect(() => acceptRef.current?.focus(), []);
+  useEffect(() => startRinging(), []);
   return (
     <div class="call-layer call-incoming" role="alertdialog" aria-modal="true" aria-labelledby="call-incoming-title" data-testid="call-incoming">
       <div class="incoming-card">
@@ -346,7 +344,7 @@ export function Chat({ engine, s, onClose }: { engine: CallEngine; s: EngineStat
   const [sending, setSending] = useState(false);
   const list = useRef<HTMLOListElement>(null);
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => input.current?.focus(), []);
+  useLayoutEffect(() => input.current?.focus(), []);
   useEffect(() => {
     if (list.current) list.current.scrollTop = list.current.scrollHeight;
   }, [s.chat.length]);

@@ -1,7 +1,7 @@
 // "Invite to this group" by e-mail (manual §5.6): addresses are checked as they are typed; an
 // invalid one turns the envelope red and blocks "Invite". Invite hands a mailto: link with the
 // group link to the user's mail program. An empty field is allowed (the mail program asks).
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../../i18n';
 import { Icon } from './icons';
 import { buildMailto, checkRecipients } from './model';
@@ -18,7 +18,7 @@ export interface InvitePanelProps {
 export function InvitePanel({ group, link, sender, onSent, open = (u) => location.assign(u) }: InvitePanelProps) {
   const [raw, setRaw] = useState('');
   const input = useRef<HTMLInputElement>(null);
-  useEffect(() => input.current?.focus(), []);
+  useLayoutEffect(() => input.current?.focus(), []);
   const { recipients, invalid } = checkRecipients(raw);
   const bad = invalid.length > 0;
   const mailto = buildMailto(recipients, t('roomsInviteSubject', { group }), t('roomsInviteBody', { group, link, sender }));

@@ -1,6 +1,6 @@
 // "Join or create group" (manual §5.6): a name, and — where guests are allowed — the "allow public
 // guest access" switch that puts the group under the public prefix. Join opens the landing page.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { MeetConfig } from '../../config';
 import { t, type MessageKey } from '../../i18n';
 import { navigate } from '../../router';
@@ -24,7 +24,8 @@ export function JoinGroupDialog({ config, onClose }: { config: MeetConfig; onClo
   const problem = groupNameProblem(name);
   const id = problem ? '' : groupId(name, guests && makePublic, config.guests.defaultPublicGroupPrefix);
 
-  useEffect(() => {
+  // A layout effect: the focus is in the field before the dialog is painted, so nothing typed at once is lost.
+  useLayoutEffect(() => {
     input.current?.focus();
     const back = opener.current;
     return () => {

@@ -1,7 +1,7 @@
 // The join wizard (route /meet/r/join/<scope>/<id>, the form shared links use): welcome → guest
 // name (guests only) → camera check → join. Members are signed in already; guests sign in through
 // the guest flow at the last step, and both land on the group's page, which joins the call.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { MeetConfig } from '../../config';
 import type { Auth, SignedInUser } from '../../auth/oidc';
 import { rememberGuestFragment, type FragmentParams } from '../../fragment';
@@ -56,7 +56,7 @@ export function JoinWizard({ config, auth, user, scope, id, params }: JoinWizard
   const nameProblem = guestNameProblem(name);
 
   // Each step moves the focus to its heading, so screen readers announce it.
-  useEffect(() => heading.current?.focus(), [step]);
+  useLayoutEffect(() => heading.current?.focus(), [step]);
 
   const join = async (video: boolean) => {
     const req = { scope, id, video, muteMic, muteCam };
