@@ -23,10 +23,16 @@ ratios), in this order:
              Verify 1 + sign 3 (access, ID, refresh) + SQLite (mark used, user lookup, record new).
   userinfo   GET /konnect/v1/userinfo with a Bearer access token from the exchange phase
              (verify 1 + SQLite user lookup).
+  floor      GET /meet/manifest.webmanifest (a small file the web module serves from memory) on the
+             same kind of connection: what one HTTPS request costs palaverd here without the
+             provider. With --nginx, the same GET on nginx (one process, `return 200` with a body
+             of the same length, pinned to the server CPU) right after it: the floor of an
+             nginx-class net layer on this machine. Every figure is split into user and kernel time
+             (utime/stime), and the table states the exchange's lower bound (floor + 2 signatures).
 
 Bounded: fixed counts, every socket has a timeout, every phase a wall-clock limit (--timeout).
 Loopback only. Usage: bench/oidc-token.py [--palaverd PATH] [--codes N] [--refreshes N]
-[--userinfos N] [--clients C] [--runs R] [--sign-rate S] [--md FILE]
+[--userinfos N] [--floors N] [--nginx] [--clients C] [--runs R] [--sign-rate S] [--md FILE]
 Profiling: --perf FILE [--perf-phase exchange|refresh|userinfo|authorize] records palaverd with
 `perf record` during that phase of the first run (its CPU figure is then inflated; set
 PERF_CALLGRAPH=dwarf,16384 for call graphs of a build without frame pointers)."""
@@ -150,10 +156,12 @@ def header(head, name):
 # --- palaverd CPU -------------------------------------------------------------------------------
 
 def server_cpu(pid):
-    """(utime+stime seconds from /proc/<pid>/stat, sum of per-thread schedstat run time seconds)."""
+    """(utime+stime seconds from /proc/<pid>/stat, sum of per-thread schedstat run time seconds,
+    utime seconds, stime seconds)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
+    utime, stime = int(fields[11]), int(fields[12])
+    ticks = utime + stime
     ns = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -161,7 +169,7 @@ def server_cpu(pid):
                 ns += int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             pass
-    return ticks / CLK_TCK, ns / 1e9
+    return ticks / CLK_TCK, ns / 1e9, utime / CLK_TCK, stime / CLK_TCK
 
 
 # --- load processes -----------------------------------------------------------------------------
@@ -194,6 +202,7 @@ def worker(kind, job, cfg, start, out):
     """One load process: connect, report ready, wait for the start, run `job`, report."""
     os.sched_setaffinity(0, cfg["client_cpus"])
     conn = Conn(cfg["port"], cfg["ca"])
+    conn.host = cfg.get("host", conn.host)
     res = {"kind": kind, "ok": 0, "errors": 0, "samples": [], "lat": [], "extra": None}
     try:
         conn.connect()
@@ -284,6 +293,23 @@ def worker(kind, job, cfg, start, out):
             token = got["refresh_token"]
             res["ok"] += 1
         res["extra"] = token
+    elif kind.startswith("floor"):
+        # The same keep-alive connection and request shape, for a small static answer: what one
+        # HTTPS request and response cost the server on this machine, without the provider.
+        for _ in range(job["count"]):
+            if time.monotonic() > deadline:
+                break
+            ts = time.perf_counter()
+            try:
+                status, _, data = conn.get(job["target"])
+            except Exception as e:  # noqa: BLE001
+                fail(f"{type(e).__name__}: {e}")
+                continue
+            lat.append(time.perf_counter() - ts)
+            if status != 200 or len(data) != job["length"]:
+                fail(f"{status} {len(data)} bytes")
+                continue
+            res["ok"] += 1
     elif kind == "userinfo":
         headers = f"Authorization: Bearer {job['access_token']}\r\n"
         for _ in range(job["count"]):
@@ -346,11 +372,14 @@ def run_phase(name, jobs, cfg, pid):
     errors = sum(r["errors"] for r in results)
     wall = max(r["t_end"] for r in results if "t_end" in r) - t0 if ok else float("nan")
     cpu_stat, cpu_sched = cpu_b[0] - cpu_a[0], cpu_b[1] - cpu_a[1]
+    cpu_user, cpu_sys = cpu_b[2] - cpu_a[2], cpu_b[3] - cpu_a[3]
     lat = sorted(x for r in results for x in r["lat"])
     pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")  # noqa: E731
     fig = {"phase": name, "ok": ok, "errors": errors, "clients": len(procs), "wall_s": wall,
            "req_s": ok / wall if ok else 0.0,
            "cpu_us": cpu_stat / ok * 1e6 if ok else float("nan"),
+           "user_us": cpu_user / ok * 1e6 if ok else float("nan"),
+           "sys_us": cpu_sys / ok * 1e6 if ok else float("nan"),
            "sched_us": cpu_sched / ok * 1e6 if ok else float("nan"),
            "server_util": cpu_sched / wall if ok else float("nan"),
            "client_util": sum(r.get("client_cpu_s", 0) for r in results) / wall if ok else float("nan"),
@@ -372,7 +401,10 @@ def perf_start(a, phase, run, pid):
     if not a.perf or run != 1 or phase != a.perf_phase:
         return None
     graph = os.environ.get("PERF_CALLGRAPH", "fp")
-    p = subprocess.Popen(["perf", "record", "-F", "2000", "--call-graph", graph, "-p", str(pid), "-o", a.perf,
+    # cpu-clock: a software event, so it samples also where the hardware counters are not offered
+    # (virtual machines, containers).
+    p = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "--call-graph", graph, "-p", str(pid),
+                          "-o", a.perf,
                           "--", "sleep", str(min(120, a.timeout))],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
@@ -388,6 +420,7 @@ def perf_stop(p):
 def fmt(fig):
     s = (f"phase={fig['phase']} ok={fig['ok']} errors={fig['errors']} clients={fig['clients']} "
          f"wall_s={fig['wall_s']:.2f} req_s={fig['req_s']:.0f} cpu_us_per_req={fig['cpu_us']:.0f} "
+         f"user_us={fig['user_us']:.0f} sys_us={fig['sys_us']:.0f} "
          f"schedstat_us_per_req={fig['sched_us']:.0f} server_cpu_util={fig['server_util']:.2f} "
          f"client_cpu_util={fig['client_util']:.2f} p50_ms={fig['p50_ms']:.2f} p99_ms={fig['p99_ms']:.2f}")
     if fig["samples"]:
@@ -437,6 +470,65 @@ def refresh_chain_start(conn, cookie, auth_header):
     return json.loads(data)["refresh_token"]
 
 
+FLOOR_TARGET = "/meet/manifest.webmanifest"  # a small file the web module serves from memory
+
+
+class Nginx:
+    """nginx on loopback, pinned to the server CPU, one process (`master_process off`): the same
+    TLS 1.3 + HTTP/1.1 keep-alive request answered by `return 200` with a body of the given length,
+    the cheapest answer nginx has — the per-request floor of an nginx-class net layer here."""
+
+    def __init__(self, cpu, length, tmp):
+        self.dir = tmp
+        os.makedirs(tmp, exist_ok=True)
+        self.cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", self.cert, "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=30)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        os.makedirs(os.path.join(tmp, "logs"), exist_ok=True)
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as c:
+            c.write(f"""daemon off; master_process off; worker_processes 1;
+error_log {tmp}/logs/error.log warn; pid {tmp}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; client_body_temp_path {tmp}/tmp; proxy_temp_path {tmp}/tmp; fastcgi_temp_path {tmp}/tmp;
+  uwsgi_temp_path {tmp}/tmp; scgi_temp_path {tmp}/tmp;
+  server {{
+    listen 127.0.0.1:{self.port} ssl; ssl_certificate {self.cert}; ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3; keepalive_requests 1000000; keepalive_timeout 120s;
+    location = {FLOOR_TARGET} {{ default_type text/plain; return 200 "{'x' * length}"; }}
+  }}
+}}
+""")
+        self.proc = subprocess.Popen(["taskset", "-c", str(cpu), "nginx", "-p", tmp, "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        limit = time.monotonic() + 20
+        while time.monotonic() < limit:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nginx exited: {open(os.path.join(tmp, 'logs', 'error.log')).read()[-500:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.close()
+        raise RuntimeError("nginx did not listen within 20 s")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--palaverd", default=os.environ.get("PALAVERD",
@@ -444,6 +536,10 @@ def main():
     ap.add_argument("--codes", type=int, default=3000, help="code exchanges per run [3000]")
     ap.add_argument("--refreshes", type=int, default=3000, help="refreshes per run, over all chains [3000]")
     ap.add_argument("--userinfos", type=int, default=6000, help="userinfo requests per run [6000]")
+    ap.add_argument("--floors", type=int, default=6000,
+                    help="GETs of a small static file per run, palaverd's per-request floor [6000]")
+    ap.add_argument("--nginx", action="store_true",
+                    help="also measure the same floor on nginx (one process on the server CPU), side by side")
     ap.add_argument("--clients", type=int, default=8, help="load processes = connections = refresh chains [8]")
     ap.add_argument("--runs", type=int, default=5, help="runs of every phase; medians are reported [5]")
     ap.add_argument("--server-cpu", type=int, default=0)
@@ -456,7 +552,8 @@ def main():
                          "that cancel this shared machine's drift (0 = off) [1]")
     ap.add_argument("--md", help="also write the result table (markdown) to this file")
     ap.add_argument("--perf", metavar="FILE", help="perf record palaverd during the first run's --perf-phase")
-    ap.add_argument("--perf-phase", default="exchange", choices=("authorize", "exchange", "refresh", "userinfo"))
+    ap.add_argument("--perf-phase", default="exchange",
+                    choices=("authorize", "exchange", "refresh", "userinfo", "floor"))
     a = ap.parse_args()
     if a.codes > 15000:
         ap.error("--codes: codes live 120 s and the server keeps 20000; use at most 15000")
@@ -464,9 +561,13 @@ def main():
     if not os.access(binary, os.X_OK):
         sys.exit(f"oidc-token.py: {binary} is not executable (build palaverd first)")
 
+    # The web apps the build made (next to palaverd in the build tree), else the harness's default.
+    built = os.path.join(os.path.dirname(os.path.dirname(binary)), "webui")
+    site = built if os.path.isdir(built) else None
+    nginx = None
     s = Palaverd({"palaver": {"log_level": "warn", "workers": str(a.workers), "max_connections_per_ip": "100000",
                               "header_timeout": "10s", "body_timeout": "10s"}},
-                 expect_start=False, binary=binary)
+                 expect_start=False, binary=binary, site=site)
     try:
         s.add_user("bench", "bench-secret-pw", "--display-name", "Bench User", "--mail", "bench@example.org")
         r = subprocess.run([binary, "client", "add", "app", "--redirect-uri", APP_REDIRECT, "--trusted", "--secret",
@@ -498,9 +599,17 @@ def main():
 
         setup = Conn(s.https_port, s.ca)
         chains = [refresh_chain_start(setup, cookie, app_auth) for _ in range(a.clients)]
+        status, _, floor_body = setup.get(FLOOR_TARGET)
+        if status != 200 or not floor_body:
+            raise RuntimeError(f"{FLOOR_TARGET}: {status}")
         setup.close()
+        phases = ["authorize", "exchange", "refresh", "userinfo", "floor"]
+        if a.nginx:
+            nginx = Nginx(a.server_cpu, len(floor_body), os.path.join(s.dir, "nginx"))
+            phases.append("floor_nginx")
+            ncfg = dict(cfg, port=nginx.port, ca=nginx.cert, host=f"localhost:{nginx.port}")
 
-        figs = {k: [] for k in ("authorize", "exchange", "refresh", "userinfo")}
+        figs = {k: [] for k in phases}
         rates = []
         for run in range(1, a.runs + 1):
             if a.speed_seconds > 0:
@@ -546,15 +655,29 @@ def main():
             perf_stop(perf)
             figs["userinfo"].append(fig)
             print(f"run={run} " + fmt(fig), flush=True)
+            # 5. the per-request floor: a small file, palaverd (and nginx with --nginx)
+            per = a.floors // a.clients
+            perf = perf_start(a, "floor", run, pid)
+            fig, _ = run_phase("floor", [{"target": FLOOR_TARGET, "count": per, "length": len(floor_body)}
+                                         for _ in range(a.clients)], cfg, pid)
+            perf_stop(perf)
+            figs["floor"].append(fig)
+            print(f"run={run} " + fmt(fig), flush=True)
+            if nginx:
+                fig, _ = run_phase("floor_nginx", [{"target": FLOOR_TARGET, "count": per, "length": len(floor_body)}
+                                                   for _ in range(a.clients)], ncfg, nginx.proc.pid)
+                figs["floor_nginx"].append(fig)
+                print(f"run={run} " + fmt(fig), flush=True)
 
         errors = sum(f["errors"] for fl in figs.values() for f in fl)
-        med = {k: {m: statistics.median(f[m] for f in fl) for m in ("req_s", "cpu_us", "sched_us", "server_util",
-                                                                         "client_util", "p50_ms", "p99_ms")}
+        med = {k: {m: statistics.median(f[m] for f in fl) for m in ("req_s", "cpu_us", "user_us", "sys_us", "sched_us",
+                                                                         "server_util", "client_util", "p50_ms",
+                                                                         "p99_ms")}
                for k, fl in figs.items()}
         for k, m in med.items():
             cpu = [f["cpu_us"] for f in figs[k]]
             print(f"median phase={k} req_s={m['req_s']:.0f} cpu_us_per_req={m['cpu_us']:.0f} "
-                  f"cpu_us_range={min(cpu):.0f}-{max(cpu):.0f} "
+                  f"cpu_us_range={min(cpu):.0f}-{max(cpu):.0f} user_us={m['user_us']:.0f} sys_us={m['sys_us']:.0f} "
                   f"schedstat_us_per_req={m['sched_us']:.0f} server_cpu_util={m['server_util']:.2f} "
                   f"client_cpu_util={m['client_util']:.2f} p50_ms={m['p50_ms']:.2f} p99_ms={m['p99_ms']:.2f}")
         table = render_table(a, med, figs, rates, errors)
@@ -568,6 +691,8 @@ def main():
             return 1
         return 0
     finally:
+        if nginx:
+            nginx.close()
         s.close()
 
 
@@ -581,25 +706,29 @@ def render_table(a, med, figs, rates, errors):
     rows = [("authorize, `prompt=none` (a new code)", "authorize", "none (SQLite user lookup)"),
             ("code exchange (Meet: public client, PKCE)", "exchange", "sign 2"),
             ("refresh (rotation; confidential client)", "refresh", "verify 1, sign 3 (SQLite: read + 2 writes)"),
-            ("userinfo (Bearer)", "userinfo", "verify 1 (SQLite user lookup)")]
-    out = ["| request | ES256 work per request | req/s | palaverd CPU µs/req (range) | req per palaverd CPU-s "
-           "| ÷ one-core ES256 sign/s |",
-           "|---|---|---:|---:|---:|---:|"]
+            ("userinfo (Bearer)", "userinfo", "verify 1 (SQLite user lookup)"),
+            (f"floor: GET `{FLOOR_TARGET}` (web module, from memory)", "floor", "none")]
+    if "floor_nginx" in med:
+        rows.append((f"floor on **nginx** (`return 200`, same length, one process)", "floor_nginx", "none"))
+    out = ["| request | ES256 work per request | req/s | server CPU µs/req (range) | of it kernel µs "
+           "| req per server CPU-s | ÷ one-core ES256 sign/s |",
+           "|---|---|---:|---:|---:|---:|---:|"]
     if rate:
-        out.append(f"| `openssl speed ecdsap256` (one core) | sign 1 | — | {1e6 / rate:.1f} | {num(rate)} | 1.00 |")
+        out.append(f"| `openssl speed ecdsap256` (one core) | sign 1 | — | {1e6 / rate:.1f} | — | {num(rate)} | 1.00 |")
     for label, key, work in rows:
         m = med[key]
         per_cpu_s = 1e6 / m["cpu_us"]
         ratio = f"{per_cpu_s / rate:.2f}" if rate else "—"
         cpu = [f["cpu_us"] for f in figs[key]]
         spread = f" ({num(min(cpu))}–{num(max(cpu))})" if len(cpu) > 1 else ""
-        out.append(f"| {label} | {work} | {num(m['req_s'])} | {num(m['cpu_us'])}{spread} | {num(per_cpu_s)} "
-                   f"| {ratio} |")
+        out.append(f"| {label} | {work} | {num(m['req_s'])} | {num(m['cpu_us'])}{spread} | {num(m['sys_us'])} "
+                   f"| {num(per_cpu_s)} | {ratio} |")
     out.append("")
     out.append(f"Medians of {a.runs} runs; per run {a.codes} codes, {a.refreshes} refreshes ({a.clients} chains), "
                f"{a.userinfos} userinfo requests; {a.clients} load processes (one keep-alive HTTP/1.1 connection each) "
                f"on CPU {a.client_cpu}, palaverd (`workers = {a.workers}`) on CPU {a.server_cpu}; CPU µs from "
-               f"`/proc/<pid>/stat` utime+stime; {errors} failed requests.")
+               f"`/proc/<pid>/stat` utime+stime (kernel: stime); {a.floors} floor GETs per run; {errors} failed "
+               f"requests.")
     if rate:
         ex, rf = 1e6 / med["exchange"]["cpu_us"], 1e6 / med["refresh"]["cpu_us"]
         out.append("")
@@ -607,6 +736,18 @@ def render_table(a, med, figs, rates, errors):
                    f"{ex / rate:.2f}× ({2 * ex / rate:.2f}× counting its 2 signatures), refresh {rf / rate:.2f}× "
                    f"({3 * rf / rate:.2f}× counting 3 signatures). Target ≥ 0.3× (code exchange, issue 20): "
                    f"**{'met' if ex / rate >= 0.3 else 'not met'}**.")
+    if rate:
+        # What the exchange would cost on the cheapest net layer measured here: nginx's floor (or
+        # palaverd's own, without --nginx) plus the two signatures at `openssl speed`'s rate.
+        floor_key = "floor_nginx" if "floor_nginx" in med else "floor"
+        floor = med[floor_key]["cpu_us"]
+        best = floor + 2e6 / rate
+        out.append("")
+        out.append(f"Lower bound of a code exchange here: the {'nginx' if floor_key == 'floor_nginx' else 'palaverd'} "
+                   f"floor ({floor:.0f} µs, {med[floor_key]['sys_us']:.0f} µs of it kernel) + 2 signatures "
+                   f"({2e6 / rate:.0f} µs) = {best:.0f} µs, i.e. at most {1e6 / best / rate:.2f}× with no provider "
+                   f"work at all; 0.3× needs ≤ {1e6 / (0.3 * rate):.0f} µs. palaverd's exchange above the floor "
+                   f"and the signatures: {med['exchange']['cpu_us'] - med['floor']['cpu_us'] - 2e6 / rate:.0f} µs.")
     good = [(r, f["cpu_us"]) for r, f in zip(rates, figs["exchange"]) if r == r]
     if good:
         per_run = sorted(1e6 / us / r for r, us in good)

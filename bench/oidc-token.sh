@@ -11,7 +11,8 @@
 #    run it also takes a 1 s `openssl speed` on the server CPU: this shared machine drifts by ±20 %
 #    within minutes, and the per-run ratio cancels that out.
 #
-# Usage: bench/oidc-token.sh [oidc-token.py options, e.g. --runs 1 --codes 1000 --clients 4]
+# Usage: bench/oidc-token.sh [oidc-token.py options, e.g. --runs 1 --codes 1000 --clients 4 --nginx]
+#        (--nginx: the per-request floor on nginx beside palaverd's; needs nginx installed)
 # Env:   PALAVERD (default build/appliance/palaverd), SERVER_CPU (0), CLIENT_CPU (1),
 #        SPEED_SECONDS (5).
 # Needs: a built palaverd (./dev build), openssl, python3 (standard library only), taskset.

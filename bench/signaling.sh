@@ -122,7 +122,7 @@ EOF
     if [ "${PERF_PHASE:-load}" = idle ]; then mark=connect; delay=2; span=8; else mark=idle; delay=3; span=12; fi
     ( while ! grep -q "^phase=$mark" "$run/load.txt" 2>/dev/null; do sleep 0.2; kill -0 "$pid" 2>/dev/null || exit 0; done
       sleep "$delay"
-      exec perf record -F 499 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$pid" -o "$PERF" -- sleep "$span" ) >/dev/null 2>&1 &
+      exec perf record -e cpu-clock -F 499 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$pid" -o "$PERF" -- sleep "$span" ) >/dev/null 2>&1 &
     perf_pid=$!
   fi
 

@@ -394,7 +394,7 @@ for r in $(seq "$repeat"); do
       set -- $pair
       # -n 20000: every session sends from ~6 s after the connect phase for ~15 s; record 10 s of it
       ( for _ in $(seq 600); do grep -q "Total connect time" "$work/perf-$1-udp-m$pm.log" 2>/dev/null && break; sleep 0.2; done
-        sleep 7; exec perf record -F 999 -g -p "$2" -o "$PERF/$1.data" -- sleep 10 ) >"$work/perf-$1.out" 2>&1 &
+        sleep 7; exec perf record -e cpu-clock -F 999 -g -p "$2" -o "$PERF/$1.data" -- sleep 10 ) >"$work/perf-$1.out" 2>&1 &
       pp=$!
       msgs=20000 run "perf" "$1" "$2" "$3" udp "$pm"
       wait "$pp" 2>/dev/null || true

@@ -216,11 +216,16 @@ class Wire(unittest.TestCase):
     def test_websocket_upgrade_headers_are_seen_at_open_and_given_back_after(self):
         # The handler sees the upgrade's headers in OnOpen; afterwards the host keeps only the
         # request line's parts and the peer (an idle socket does not hold headers and cookies).
-        ws = WsClient(self.s.tls_socket(), "/testbed/ws", extra_headers="X-Probe: seen-at-open\r\nCookie: s=secret\r\n")
+        # Those parts are packed after OnOpen and made into a Request again when asked for: each
+        # one is checked, twice (the second answer comes from the Request made for the first).
+        ws = WsClient(self.s.tls_socket(), "/testbed/ws?k=v%20w&x=", host="LocalHost",
+                      extra_headers="X-Probe: seen-at-open\r\nCookie: s=secret\r\n")
         self.assertEqual(ws.status, 101)
         self.assertTrue(ws.recv()[1].startswith(b"hello "))
-        ws.send("probe")
-        self.assertEqual(ws.recv(), (1, b"probe open=seen-at-open now=(none) path=/testbed/ws peer=127.0.0.1"))
+        for _ in range(2):
+            ws.send("probe")
+            self.assertEqual(ws.recv(), (1, b"probe open=seen-at-open now=(none) path=/testbed/ws peer=127.0.0.1 "
+                                            b"method=GET query=k=v%20w&x= host=localhost tls=yes"))
 
     # --- chunked request bodies (were refused with 411) -------------------------------------
 

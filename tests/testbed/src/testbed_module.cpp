@@ -47,7 +47,8 @@ class EchoSocket final : public sdk::WebSocketHandler {
       const sdk::Request& req = socket.UpgradeRequest();
       socket.Send("probe open=" + probe_at_open_[socket.Id()] + " now=" +
                   std::string(req.Header("x-probe").value_or("(none)")) + " path=" + req.path +
-                  " peer=" + socket.Peer());
+                  " peer=" + socket.Peer() + " method=" + req.method + " query=" + req.query + " host=" + req.host +
+                  " tls=" + (req.IsTls() ? "yes" : "no"));
       return;
     }
     if (data.rfind("flood:", 0) == 0) {

@@ -43,8 +43,8 @@ class WsSession final : public Session, public sdk::WebSocket {
   void Close(int code, std::string_view reason) override;
   bool Closing() const override;
   uint64_t Id() const override { return id_; }
-  const std::string& Peer() const override { return request_.peer; }
-  const sdk::Request& UpgradeRequest() const override { return request_; }
+  const std::string& Peer() const override { return peer_; }
+  const sdk::Request& UpgradeRequest() const override;
   size_t QueuedBytes() const override;
 
   /// Opens: the handler's OnOpen (after the 101 is queued).
@@ -60,10 +60,22 @@ class WsSession final : public Session, public sdk::WebSocket {
   template <typename F>
   void Call(const char* what, F&& fn);
 
+  /// After OnOpen: keeps what UpgradeRequest() promises in `kept_` and lets the Request go.
+  void KeepRequestLine();
+
   Conn& conn_;
   uint64_t id_;
   std::shared_ptr<const WebSocketEntry> entry_;
-  sdk::Request request_;
+  std::string peer_;
+  // The whole upgrade request until OnOpen returns. After it an idle socket keeps only the
+  // method, path, query and host, back to back in `kept_` (their lengths in `kept_len_`), and
+  // the listener; UpgradeRequest() makes a Request of them again when a module asks (rare), so
+  // an idle socket holds ~100 bytes instead of a 256-byte Request and its strings.
+  mutable std::unique_ptr<sdk::Request> request_;
+  std::string kept_;
+  uint32_t kept_len_[3] = {0, 0, 0};  // method, path, query; the host is the rest
+  sdk::Listener listener_;
+  uint8_t http_version_ = 1;
   std::unique_ptr<WsReader> reader_;  // null while idle (Sweep), made again by OnData
   Clock::time_point last_rx_ = Clock::now();
   bool open_ = false;

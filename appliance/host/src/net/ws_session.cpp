@@ -3,6 +3,7 @@
 // WebSockets when it stops.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 
 #include "net/conn.hpp"
@@ -74,7 +75,10 @@ WsSession::WsSession(Conn& conn, uint64_t id, std::shared_ptr<const WebSocketEnt
     : conn_(conn),
       id_(id),
       entry_(std::move(entry)),
-      request_(std::move(request)) {
+      peer_(request.peer),
+      request_(std::make_unique<sdk::Request>(std::move(request))),
+      listener_(request_->listener),
+      http_version_(static_cast<uint8_t>(request_->http_version)) {
   conn_.server().AddWebSocket(this);
 }
 
@@ -97,9 +101,39 @@ void WsSession::Open() {
   // What a module may still ask of the upgrade request later is its method, path, query, host
   // and peer; the headers (cookies among them) and the body are given back now, so an idle
   // socket does not hold them for its lifetime (sdk/websocket.hpp, UpgradeRequest).
-  std::vector<std::pair<std::string, std::string>>().swap(request_.headers);
-  std::string().swap(request_.body);
-  std::string().swap(request_.authority);
+  KeepRequestLine();
+}
+
+void WsSession::KeepRequestLine() {
+  if (!request_) return;
+  const sdk::Request& r = *request_;
+  kept_len_[0] = static_cast<uint32_t>(r.method.size());
+  kept_len_[1] = static_cast<uint32_t>(r.path.size());
+  kept_len_[2] = static_cast<uint32_t>(r.query.size());
+  kept_.reserve(r.method.size() + r.path.size() + r.query.size() + r.host.size());
+  kept_.append(r.method).append(r.path).append(r.query).append(r.host);
+  request_.reset();
+}
+
+const sdk::Request& WsSession::UpgradeRequest() const {
+  if (!request_) {
+    auto r = std::make_unique<sdk::Request>();
+    std::string_view k = kept_;
+    auto take = [&k](size_t n) {
+      std::string part(k.substr(0, n));
+      k.remove_prefix(std::min(n, k.size()));
+      return part;
+    };
+    r->method = take(kept_len_[0]);
+    r->path = take(kept_len_[1]);
+    r->query = take(kept_len_[2]);
+    r->host = std::string(k);
+    r->peer = peer_;
+    r->listener = listener_;
+    r->http_version = http_version_;
+    request_ = std::move(r);
+  }
+  return *request_;
 }
 
 void WsSession::OnData() {
@@ -134,7 +168,7 @@ void WsSession::OnData() {
   }
   if (reader_->failed()) {
     if (reader_->close_code() == 1009) conn_.server().ws_oversized_->Inc();
-    conn_.server().log().debug("websocket protocol error client={} code={} reason={}", request_.peer,
+    conn_.server().log().debug("websocket protocol error client={} code={} reason={}", peer_,
                                reader_->close_code(), reader_->error());
     Fail(reader_->close_code(), reader_->error());
   }
@@ -155,7 +189,7 @@ bool WsSession::Queue(int opcode, std::string_view payload) {
   if (closing_ || conn_.closed()) return false;
   if (conn_.Pending() + payload.size() > entry_->route.max_queued_bytes) {
     conn_.server().ws_slow_closed_->Inc();
-    conn_.server().log().debug("websocket closed client={} reason=send queue full", request_.peer);
+    conn_.server().log().debug("websocket closed client={} reason=send queue full", peer_);
     // No more messages: the close frame goes after what is queued (bounded by the limit plus
     // this message's size) and the connection closes once it is written or the close times out.
     Fail(1008, "send queue full");
@@ -214,7 +248,7 @@ void WsSession::Sweep(Clock::time_point now, Clock::duration ping_after, Clock::
   }
   if (silent >= drop_after) {
     conn_.server().ws_dead_closed_->Inc();
-    conn_.server().log().debug("closing websocket client={} reason=no_pong", request_.peer);
+    conn_.server().log().debug("closing websocket client={} reason=no_pong", peer_);
     conn_.Close("websocket peer silent");
   } else if (silent >= ping_after && !ping_outstanding_) {
     ping_outstanding_ = true;

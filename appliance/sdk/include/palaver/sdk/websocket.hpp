@@ -45,7 +45,8 @@ class WebSocket {
   /// The upgrade request: complete (headers too) in the handler's Accept and OnOpen. After
   /// OnOpen returns the host keeps only its method, path, query, host, peer and listener (an
   /// idle socket should not hold the headers, cookies among them, for its lifetime); a handler
-  /// that needs a header later copies it in OnOpen.
+  /// that needs a header later copies it in OnOpen. A reference taken in Accept or OnOpen is not
+  /// valid after OnOpen returns: call UpgradeRequest() again (it stays valid from then on).
   virtual const Request& UpgradeRequest() const = 0;
   virtual size_t QueuedBytes() const = 0;
 };
