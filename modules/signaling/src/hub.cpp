@@ -88,7 +88,9 @@ void Hub::Open(ConnId conn, Identity identity) {
   users_[identity.user_id].insert(conn);
   canonical_[CanonicalUserId(identity.user_id)].insert(identity.user_id);
   if (identity.guest) ++guests_;
-  conns_[conn] = Connection{std::move(identity), {}, 0};
+  conns_[conn] = Connection{Who{std::move(identity.user_id), std::move(identity.name), std::move(identity.guest_path),
+                                identity.guest, identity.may_create},
+                            {}, 0};
   Send(conn, std::move(hello));
 }
 

@@ -106,8 +106,18 @@ class Hub {
   std::string Hash(std::string_view a, std::string_view b, std::string_view channel) const;
 
  private:
+  // What the hub keeps of an Identity for the connection's lifetime: not the directory id and
+  // session epoch (the module watches those), nor `auth` (only the hello uses it), so that an
+  // idle connection's entry is 72 bytes smaller.
+  struct Who {
+    std::string user_id;
+    std::string name;
+    std::string guest_path;
+    bool guest = false;
+    bool may_create = true;
+  };
   struct Connection {
-    Identity who;
+    Who who;
     std::set<std::string> channels;
     int bad_messages = 0;
   };
