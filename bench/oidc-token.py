@@ -476,10 +476,11 @@ FLOOR_TARGET = "/meet/manifest.webmanifest"  # a small file the web module serve
 class Nginx:
     """nginx on loopback, pinned to the server CPU, one process (`master_process off`): the same
     TLS 1.3 + HTTP/1.1 keep-alive request answered by `return 200` with a body of the given length,
-    the cheapest answer nginx has — the per-request floor of an nginx-class net layer here."""
+    the cheapest answer nginx has — the per-request floor of an nginx-class net layer here.
+    (bench/lib/static-ref-up.sh starts nginx as a file server with master and workers, which is
+    what the static-file bench compares; this floor wants neither the file nor the second process.)"""
 
     def __init__(self, cpu, length, tmp):
-        self.dir = tmp
         os.makedirs(tmp, exist_ok=True)
         self.cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
